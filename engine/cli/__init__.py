@@ -1,0 +1,1 @@
+"""The headless `rlrec` command line. Each command family lives in its own module."""

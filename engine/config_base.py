@@ -1,0 +1,217 @@
+"""Typed configuration: dataclasses loaded from plain dicts / YAML with strict checks.
+
+Every hyperparameter has one home: a dataclass field whose metadata gives its range or its
+allowed choices. `from_dict` rejects unknown keys, wrong types and out-of-range values with a
+one-line `RlrecError` that names the dotted key, the value and what is allowed.
+
+    @dataclass
+    class Example:
+        lr: float = param(1e-3, low=0, high=1, low_open=True, help="learning rate")
+        loss: str = param("huber", choices=("huber", "mse"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from data.errors import RlrecError
+
+T = TypeVar("T")
+
+
+def param(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    choices: tuple | None = None,
+    help: str = "",
+    unit: str = "",
+) -> Any:
+    """A dataclass field with a documented, checked range or set of choices."""
+    meta = {
+        "low": low,
+        "high": high,
+        "low_open": low_open,
+        "high_open": high_open,
+        "choices": choices,
+        "help": help,
+        "unit": unit,
+    }
+    if isinstance(default, list | dict):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def describe_range(meta: typing.Mapping[str, Any]) -> str:
+    """Human text for a field's allowed values, e.g. '(0, 1]' or 'one of huber, mse'."""
+    if meta.get("choices"):
+        return "one of " + ", ".join(str(c) for c in meta["choices"])
+    low, high = meta.get("low"), meta.get("high")
+    left = "(" if meta.get("low_open") or low is None else "["
+    right = ")" if meta.get("high_open") or high is None else "]"
+    return f"{left}{'-inf' if low is None else _fmt(low)}, {'inf' if high is None else _fmt(high)}{right}"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Convert a YAML value to the annotated type or raise a one-line error."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        errors = []
+        for arg in args:
+            try:
+                return _coerce(key, value, arg)
+            except RlrecError as exc:
+                errors.append(str(exc))
+        raise RlrecError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise RlrecError(f"{key}: expected a list, got {value!r}")
+        (item_tp, *_) = typing.get_args(tp) or (Any,)
+        items = [_coerce(f"{key}[{i}]", v, item_tp) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise RlrecError(f"{key}: expected a mapping of settings, got {value!r}")
+        return from_dict(tp, value, prefix=key)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise RlrecError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RlrecError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, float) and not value.is_integer():
+            raise RlrecError(f"{key}: expected an integer, got {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RlrecError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise RlrecError(f"{key}: expected a finite number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise RlrecError(f"{key}: expected text, got {value!r}")
+        return value
+    return value
+
+
+def check_value(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
+    """Raise if `value` lies outside the field's declared range or choices."""
+    if value is None:
+        return
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise RlrecError(f"{key} = {value!r} is not allowed (allowed: {describe_range(meta)})")
+    values = value if isinstance(value, list | tuple) else [value]
+    for v in values:
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            continue
+        low, high = meta.get("low"), meta.get("high")
+        too_low = low is not None and (v <= low if meta.get("low_open") else v < low)
+        too_high = high is not None and (v >= high if meta.get("high_open") else v > high)
+        if too_low or too_high:
+            raise RlrecError(
+                f"{key} = {_fmt(value)} is out of range (allowed: {describe_range(meta)})"
+            )
+
+
+def from_dict(cls: type[T], data: typing.Mapping[str, Any] | None, prefix: str = "") -> T:
+    """Build dataclass `cls` from `data`, checking keys, types and ranges."""
+    data = dict(data or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    dotted = (prefix + ".") if prefix else ""
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise RlrecError(
+            f"unknown key '{dotted}{unknown[0]}' (allowed: {', '.join(sorted(fields))})"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        key = dotted + name
+        coerced = _coerce(key, value, hints[name])
+        check_value(key, coerced, fields[name].metadata)
+        kwargs[name] = coerced
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()  # cross-field checks, raising RlrecError
+    return obj
+
+
+def check(obj: Any, prefix: str = "") -> None:
+    """Re-check every field of an already-built dataclass (e.g. after edits in a form)."""
+    from_dict(type(obj), to_dict(obj), prefix=prefix)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Plain nested dict (tuples become lists) suitable for YAML/JSON."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(obj)
+
+
+def deep_merge(base: dict[str, Any], override: typing.Mapping[str, Any]) -> dict[str, Any]:
+    """`override` on top of `base`, recursing into nested mappings."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; errors name the file (and line where YAML knows it)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RlrecError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RlrecError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise RlrecError(f"{where}: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise RlrecError(f"{path}: expected a mapping of settings at the top level")
+    return loaded

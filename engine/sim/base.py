@@ -1,0 +1,82 @@
+"""What every simulator offers: N user sessions stepped together with array operations.
+
+Conventions shared by the agents, the trainer, the Gymnasium wrappers and the TUI:
+- `step(actions)` takes one item id per session and returns a `StepResult`.
+- A session that ends is reset automatically inside `step`: `result.obs[i]` is then the first
+  observation of the next session and `result.done[i]` is True. `done` is terminal (the
+  observation carries session progress, so the fixed length is part of the state), so the
+  learner does not bootstrap from it.
+- `mask` is True where an item was already engaged in the session's current episode; agents
+  may exclude those items (masking is on by default in the DQN).
+- Hidden truth (`true_preference`, `expected_reward`) is for oracles, evaluation and the
+  explorer's "hidden truth" column; agents never read it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class StepResult:
+    obs: np.ndarray  # (N, obs_dim) float32; new session's first obs where done
+    reward: np.ndarray  # (N,) float32, shaped reward of this step
+    engaged: np.ndarray  # (N,) bool, the user clicked / consumed the item
+    purchased: np.ndarray  # (N,) bool, engaged and bought (always False where unmodelled)
+    done: np.ndarray  # (N,) bool, the session ended with this step
+    # Totals of the sessions that ended with this step (valid where done, 0 elsewhere).
+    episode_return: np.ndarray  # (N,) float32
+    episode_length: np.ndarray  # (N,) int32
+    episode_engagements: np.ndarray  # (N,) int32
+
+
+class VectorSimulator(ABC):
+    n_envs: int
+    n_users: int
+    n_items: int
+    obs_dim: int
+    max_steps: int  # longest possible session
+
+    @abstractmethod
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Start N fresh sessions (random users); returns obs (N, obs_dim) float32."""
+
+    @abstractmethod
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Recommend `actions[i]` (item id) to session i; auto-resets finished sessions."""
+
+    @property
+    @abstractmethod
+    def mask(self) -> np.ndarray:
+        """(N, n_items) bool: items already engaged in each session's current episode."""
+
+    @property
+    @abstractmethod
+    def user_ids(self) -> np.ndarray:
+        """(N,) int: the user of each current session."""
+
+    @abstractmethod
+    def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
+        """(len(user_ids), n_items) noiseless engagement probability: the hidden truth."""
+
+    @abstractmethod
+    def expected_reward(self) -> np.ndarray:
+        """(N, n_items) expected immediate reward of each item in each current session
+        (what a myopic oracle maximises)."""
+
+    @abstractmethod
+    def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:
+        """(len(user_ids), obs_dim): the first observation of a new session for these users."""
+
+    @property
+    @abstractmethod
+    def item_popularity(self) -> np.ndarray:
+        """(n_items,) share of interest per item in (0, 1], for novelty (−log2 popularity)."""
+
+    @property
+    @abstractmethod
+    def item_vectors(self) -> np.ndarray:
+        """(n_items, d) item representation for similarity / intra-list diversity."""

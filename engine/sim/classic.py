@@ -1,0 +1,172 @@
+"""Preset `seed-classic`: the seed's original simulator, exactly, vectorised over sessions.
+
+1,000 users and 500 items with 20 latent dims drawn as RandomState(42).randn(1000, 20) then
+.randn(500, 20); preference = sigmoid(user · item). A session is a random user, an empty
+history and exactly 10 steps. The 42-dim state is user features ‖ mean features of the last
+3 engaged items (zeros if none) ‖ [steps so far / 10, len(history) / 10]. A step engages
+with probability clip(preference + N(0, 0.1), 0, 1); reward +1 engaged, −0.1 ignored, and a
+further −0.2 when the item is among the last 3 engaged items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.config_base import param
+from engine.sim.base import StepResult, VectorSimulator
+
+
+@dataclass
+class ClassicConfig:
+    kind: str = param("classic", choices=("classic",))
+    n_users: int = param(1000, low=1, high=1_000_000, help="users in the population")
+    n_items: int = param(500, low=2, high=1_000_000, help="items in the catalogue")
+    latent_dim: int = param(20, low=1, high=512, help="latent dimensions")
+    feature_seed: int = param(42, low=0, help="seed of RandomState drawing the features")
+    episode_length: int = param(10, low=1, high=10_000, unit="steps")
+    recent_window: int = param(3, low=1, high=100, help="engaged items the state averages")
+    noise_std: float = param(0.1, low=0, high=10, help="per-step noise on the preference")
+    reward_engaged: float = param(1.0, low=-100, high=100)
+    reward_ignored: float = param(-0.1, low=-100, high=100)
+    repeat_penalty: float = param(0.2, low=0, high=100, help="subtracted for a recent repeat")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class ClassicSimulator(VectorSimulator):
+    def __init__(self, config: ClassicConfig | None = None, n_envs: int = 1, seed: int | None = None):
+        self.config = config = config or ClassicConfig()
+        features_rng = np.random.RandomState(config.feature_seed)
+        self.user_features = features_rng.randn(config.n_users, config.latent_dim)
+        self.item_features = features_rng.randn(config.n_items, config.latent_dim)
+        self.preference = _sigmoid(self.user_features @ self.item_features.T)
+        self.n_envs = int(n_envs)
+        self.n_users = config.n_users
+        self.n_items = config.n_items
+        self.max_steps = config.episode_length
+        self.obs_dim = 2 * config.latent_dim + 2
+        # float32 copies for building observations; one zero row at index n_items stands for
+        # an empty history slot so the mean needs no Python branching.
+        self._user_f32 = self.user_features.astype(np.float32)
+        self._item_pad = np.vstack(
+            [self.item_features, np.zeros((1, config.latent_dim))]
+        ).astype(np.float32)
+        n, w = self.n_envs, config.recent_window
+        self._rng = np.random.default_rng(seed)
+        self._users = np.zeros(n, dtype=np.int64)
+        self._t = np.zeros(n, dtype=np.int32)
+        self._n_engaged = np.zeros(n, dtype=np.int32)
+        self._recent = np.full((n, w), config.n_items, dtype=np.int64)  # newest last
+        self._mask = np.zeros((n, config.n_items), dtype=bool)
+        self._return = np.zeros(n, dtype=np.float32)
+        self._obs = np.zeros((n, self.obs_dim), dtype=np.float32)
+        self._arange = np.arange(n)
+        self._popularity = self.preference.mean(axis=0)
+        self.reset(seed)
+
+    # -- session state -------------------------------------------------------------------
+    def _start(self, envs: np.ndarray) -> None:
+        self._users[envs] = self._rng.integers(0, self.n_users, size=len(envs))
+        self._t[envs] = 0
+        self._n_engaged[envs] = 0
+        self._recent[envs] = self.n_items
+        self._mask[envs] = False
+        self._return[envs] = 0.0
+
+    def _observe(self) -> np.ndarray:
+        cfg = self.config
+        d = cfg.latent_dim
+        obs = self._obs
+        obs[:, :d] = self._user_f32[self._users]
+        filled = np.minimum(self._n_engaged, cfg.recent_window)
+        hist_sum = self._item_pad[self._recent].sum(axis=1)
+        obs[:, d : 2 * d] = hist_sum / np.maximum(filled, 1)[:, None]
+        obs[:, 2 * d] = self._t / cfg.episode_length
+        obs[:, 2 * d + 1] = self._n_engaged / cfg.episode_length
+        return obs.copy()
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._start(self._arange)
+        return self._observe()
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        cfg = self.config
+        actions = np.asarray(actions, dtype=np.int64)
+        n = self.n_envs
+        prob = self.preference[self._users, actions] + self._rng.normal(0.0, cfg.noise_std, n)
+        engaged = self._rng.random(n) < np.clip(prob, 0.0, 1.0)
+        repeat = (self._recent == actions[:, None]).any(axis=1)
+        reward = np.where(engaged, cfg.reward_engaged, cfg.reward_ignored) - cfg.repeat_penalty * repeat
+        reward = reward.astype(np.float32)
+        # Append engaged items to the recent window (shift left, newest last).
+        hit = np.flatnonzero(engaged)
+        if hit.size:
+            self._recent[hit, :-1] = self._recent[hit, 1:]
+            self._recent[hit, -1] = actions[hit]
+            self._mask[hit, actions[hit]] = True
+        self._n_engaged += engaged
+        self._t += 1
+        self._return += reward
+        done = self._t >= cfg.episode_length
+        ep_return = np.where(done, self._return, 0.0).astype(np.float32)
+        ep_length = np.where(done, self._t, 0).astype(np.int32)
+        ep_engaged = np.where(done, self._n_engaged, 0).astype(np.int32)
+        finished = np.flatnonzero(done)
+        if finished.size:
+            self._start(finished)
+        return StepResult(
+            obs=self._observe(),
+            reward=reward,
+            engaged=engaged,
+            purchased=np.zeros(n, dtype=bool),
+            done=done,
+            episode_return=ep_return,
+            episode_length=ep_length,
+            episode_engagements=ep_engaged,
+        )
+
+    # -- views -----------------------------------------------------------------------------
+    @property
+    def mask(self) -> np.ndarray:
+        return self._mask
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        return self._users
+
+    def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
+        return self.preference[np.asarray(user_ids)]
+
+    def expected_reward(self) -> np.ndarray:
+        cfg = self.config
+        pref = self.preference[self._users]
+        # E[clip(p + noise, 0, 1)] ≈ p away from the edges; the clip only lowers values near 1
+        # and raises values near 0, which does not change which item is best.
+        exp = pref * cfg.reward_engaged + (1 - pref) * cfg.reward_ignored
+        repeat = np.zeros_like(exp, dtype=bool)
+        rows = np.repeat(self._arange, cfg.recent_window)
+        cols = self._recent.reshape(-1)
+        valid = cols < self.n_items
+        repeat[rows[valid], cols[valid]] = True
+        return exp - cfg.repeat_penalty * repeat
+
+    def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        user_ids = np.asarray(user_ids)
+        obs = np.zeros((len(user_ids), self.obs_dim), dtype=np.float32)
+        obs[:, : cfg.latent_dim] = self._user_f32[user_ids]
+        return obs
+
+    @property
+    def item_popularity(self) -> np.ndarray:
+        return self._popularity
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        return self.item_features
