@@ -1,0 +1,54 @@
+"""One interface for everything that recommends: baselines, oracles and the DQN agent.
+
+A policy acts on a batch of observations (N, obs_dim) and may be given a mask (N, n_items)
+of items to exclude (True = excluded). `scores` is the single place a policy rates every item
+for a batch of states; `act` and `top_k` are built on it unless a policy knows better.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class Policy(ABC):
+    name: str = "policy"
+    n_items: int
+
+    @abstractmethod
+    def scores(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """(N, n_items) float scores, higher is better; masked items are -inf."""
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """(N,) int64 item per session: the best-scored item (greedy)."""
+        return np.asarray(self.scores(obs, mask)).argmax(axis=1).astype(np.int64)
+
+    def top_k(self, obs: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """(N, k) item ids, best first."""
+        scores = np.asarray(self.scores(obs, mask))
+        k = min(k, scores.shape[1])
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(scores, part, axis=1).argsort(axis=1)[:, ::-1]
+        return np.take_along_axis(part, order, axis=1)
+
+    def observe(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        engaged: np.ndarray,
+    ) -> None:
+        """Feedback after a step, for online learners (LinUCB). Default: nothing."""
+
+    def begin_episodes(self) -> None:
+        """Called before an evaluation starts (reset per-evaluation state)."""
+
+
+def apply_mask(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Scores with masked items set to -inf (copying only when a mask is given)."""
+    if mask is None:
+        return scores
+    out = np.array(scores, dtype=np.float64 if scores.dtype == np.float64 else np.float32)
+    out[mask] = -np.inf
+    return out
