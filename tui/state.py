@@ -1,0 +1,31 @@
+"""What the whole app shares: the open dataset, the open run and where runs live.
+
+One `AppState` lives on `app.state`. Panes read it; only the app writes it (in response to
+`DatasetChanged` / `RunSelected` messages), so there is one place that decides what is open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # keep `tui.state` import-light: no pandas/numpy at first frame
+    from data.dataset import Dataset
+
+
+def _default_runs_dir() -> Path:
+    try:
+        from engine.runs import default_runs_dir
+    except ImportError:  # engine.runs not written yet
+        return Path("runs")
+    return Path(default_runs_dir())
+
+
+@dataclass
+class AppState:
+    dataset: Dataset | None = None
+    dataset_path: Path | None = None
+    run_dir: Path | None = None
+    runs_dir: Path = field(default_factory=_default_runs_dir)
+    refresh_hz: float = 4.0
