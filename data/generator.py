@@ -1,0 +1,351 @@
+"""Synthetic dataset with the seed's population: users, items, and a logged interaction history.
+
+Everything is drawn from one `numpy.random.Generator` per part (users, items, latent factors,
+interactions), all spawned from `seed`, so the same seed and sizes give the same arrays and —
+through `data.store` — byte-identical files.
+
+Item choice follows the issue's choice model,
+
+    P(i | u) ∝ pref[u, category_i] · max(0.1, 1 − price_sensitivity_u · price_i / 1000)
+               · (1 + popularity_i) · quality_i / 5,
+
+sampled exactly without ever building a users × items matrix: propose the category from
+pref[u, c] · (Σ_{i in c} (1 + pop_i) q_i / 5), the item within the category ∝ (1 + pop_i) q_i / 5,
+then accept with probability max(0.1, 1 − ps_u · price_i / 1000) (always ≤ 1), redrawing the
+rejected ones. The cost is linear in the number of interactions.
+
+Latent factors (the simulator's collaborative ground truth) are N(0, 1/√20) for both users and
+items, so ⟨p_u, q_i⟩ has standard deviation ≈ 1/√20 · … ≈ 0.22 and neither side dominates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from data.dataset import SCHEMA_VERSION, Dataset
+from data.errors import RlrecError
+
+Progress = Callable[[float, str], None]
+
+CATEGORIES = (
+    "Electronics",
+    "Books",
+    "Clothing",
+    "Home & Garden",
+    "Sports",
+    "Music",
+    "Movies",
+    "Food",
+    "Health",
+    "Travel",
+)
+PRICE_MULTIPLIER = {
+    "Electronics": 3.0,
+    "Books": 0.8,
+    "Clothing": 1.5,
+    "Home & Garden": 2.0,
+    "Sports": 2.5,
+    "Music": 1.0,
+    "Movies": 1.0,
+    "Food": 1.2,
+    "Health": 1.8,
+    "Travel": 4.0,
+}
+AGE_BUCKETS = (18, 25, 35, 45, 55, 65)
+AGE_P = (0.10, 0.25, 0.25, 0.20, 0.15, 0.05)
+GENDERS = ("M", "F", "O")
+GENDER_P = (0.45, 0.45, 0.10)
+INCOMES = ("Low", "Medium", "High")
+INCOME_P = (0.3, 0.5, 0.2)
+LOCATIONS = ("Urban", "Suburban", "Rural")
+LOCATION_P = (0.4, 0.45, 0.15)
+ACTIVITIES = ("Low", "Medium", "High")
+ACTIVITY_P = (0.2, 0.6, 0.2)
+ACTIVITY_MEAN_INTERACTIONS = (5.0, 20.0, 50.0)
+MIN_INTERACTIONS, MAX_INTERACTIONS = 1, 100
+BRAND_TIERS = ("Premium", "Standard", "Budget")
+BRAND_TIER_P = (0.2, 0.5, 0.3)
+SEASONALITIES = ("None", "Summer", "Winter", "Holiday")
+SEASONALITY_P = (0.6, 0.15, 0.15, 0.1)
+EVENTS = ("view", "click", "purchase", "rating")
+EVENT_P_HIGH_QUALITY = (0.4, 0.3, 0.2, 0.1)  # quality > 4
+EVENT_P_OTHER = (0.5, 0.3, 0.15, 0.05)
+LATENT_DIM = 20
+# 2023-01-01T00:00:00Z .. 2024-12-31T23:59:59Z
+TIME_START = 1_672_531_200
+TIME_END = 1_735_689_600
+HOURS_IN_RANGE = (TIME_END - TIME_START) // 3600
+# Users per chunk when sampling interactions: bounds memory and paces the progress callback.
+USER_CHUNK = 16_384
+
+
+def category_slug(category: str) -> str:
+    """'Home & Garden' -> 'home_garden': the suffix of the `pref_<category>` columns."""
+    return re.sub(r"[^a-z0-9]+", "_", category.lower()).strip("_")
+
+
+def _check_size(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise RlrecError(f"{name}={value!r} is not an integer (allowed {low}..{high})")
+    if not low <= int(value) <= high:
+        raise RlrecError(f"{name}={value} is out of range (allowed {low}..{high})")
+    return int(value)
+
+
+def _one_hot(codes: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((len(codes), n), dtype=np.float32)
+    out[np.arange(len(codes)), codes] = 1.0
+    return out
+
+
+def _users(rng: np.random.Generator, n_users: int) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    n_cat = len(CATEGORIES)
+    age_code = rng.choice(len(AGE_BUCKETS), size=n_users, p=AGE_P)
+    gender_code = rng.choice(len(GENDERS), size=n_users, p=GENDER_P)
+    income_code = rng.choice(len(INCOMES), size=n_users, p=INCOME_P)
+    location_code = rng.choice(len(LOCATIONS), size=n_users, p=LOCATION_P)
+    activity_code = rng.choice(len(ACTIVITIES), size=n_users, p=ACTIVITY_P)
+    price_sensitivity = rng.beta(2.0, 5.0, size=n_users)
+    segment_code = rng.integers(0, n_cat, size=n_users)
+    preferences = rng.dirichlet(np.ones(n_cat), size=n_users)
+    preferences[np.arange(n_users), segment_code] *= 2.0
+    preferences /= preferences.sum(axis=1, keepdims=True)
+
+    users = pd.DataFrame(
+        {
+            "user_id": np.arange(n_users, dtype=np.int32),
+            "original_id": np.arange(n_users).astype(str),
+            "age": np.asarray(AGE_BUCKETS, dtype=np.int32)[age_code],
+            "gender": np.asarray(GENDERS)[gender_code],
+            "income": np.asarray(INCOMES)[income_code],
+            "location": np.asarray(LOCATIONS)[location_code],
+            "activity": np.asarray(ACTIVITIES)[activity_code],
+            "price_sensitivity": price_sensitivity.astype(np.float32),
+            "segment": np.asarray(CATEGORIES)[segment_code],
+        }
+    )
+    for c, category in enumerate(CATEGORIES):
+        users[f"pref_{category_slug(category)}"] = preferences[:, c].astype(np.float32)
+
+    blocks = [
+        (_one_hot(age_code, len(AGE_BUCKETS)), [f"age_{a}" for a in AGE_BUCKETS]),
+        (_one_hot(gender_code, len(GENDERS)), [f"gender_{g}" for g in GENDERS]),
+        (_one_hot(income_code, len(INCOMES)), [f"income_{v.lower()}" for v in INCOMES]),
+        (_one_hot(location_code, len(LOCATIONS)), [f"location_{v.lower()}" for v in LOCATIONS]),
+        (_one_hot(activity_code, len(ACTIVITIES)), [f"activity_{v.lower()}" for v in ACTIVITIES]),
+        (_one_hot(segment_code, n_cat), [f"segment_{category_slug(c)}" for c in CATEGORIES]),
+        (preferences.astype(np.float32), [f"pref_{category_slug(c)}" for c in CATEGORIES]),
+        (price_sensitivity.astype(np.float32)[:, None], ["price_sensitivity"]),
+    ]
+    features = np.concatenate([b for b, _ in blocks], axis=1)
+    names = [n for _, block_names in blocks for n in block_names]
+    return users, features, names
+
+
+def _items(rng: np.random.Generator, n_items: int) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    n_cat = len(CATEGORIES)
+    category_code = rng.integers(0, n_cat, size=n_items)
+    multiplier = np.asarray([PRICE_MULTIPLIER[c] for c in CATEGORIES])[category_code]
+    price = np.round(rng.lognormal(2.0, 1.0, size=n_items) * multiplier, 2)
+    # Quality rises with log price, plus noise; kept continuous (one decimal) in 1..5.
+    quality = np.round(
+        np.clip(2.0 + 0.5 * np.log(price) + rng.normal(0.0, 0.7, size=n_items), 1.0, 5.0), 1
+    )
+    popularity = rng.beta(2.0, 8.0, size=n_items)
+    brand_code = rng.choice(len(BRAND_TIERS), size=n_items, p=BRAND_TIER_P)
+    season_code = rng.choice(len(SEASONALITIES), size=n_items, p=SEASONALITY_P)
+    category = np.asarray(CATEGORIES)[category_code]
+    # "Electronics #17": the item's 1-based rank among the items of its category.
+    rank_in_category = pd.Series(category_code).groupby(category_code).cumcount().to_numpy() + 1
+    title = pd.Series(category).str.cat(rank_in_category.astype(str), sep=" #").to_numpy()
+
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(n_items, dtype=np.int32),
+            "original_id": np.arange(n_items).astype(str),
+            "category": category,
+            "title": title,
+            "price": price.astype(np.float32),
+            "quality": quality.astype(np.float32),
+            "popularity": popularity.astype(np.float32),
+            "brand_tier": np.asarray(BRAND_TIERS)[brand_code],
+            "seasonality": np.asarray(SEASONALITIES)[season_code],
+        }
+    )
+    log_price = np.log(price)
+    span = log_price.max() - log_price.min()
+    price_scaled = (log_price - log_price.min()) / span if span > 0 else np.zeros(n_items)
+    blocks = [
+        (_one_hot(category_code, n_cat), [f"category_{category_slug(c)}" for c in CATEGORIES]),
+        (_one_hot(brand_code, len(BRAND_TIERS)), [f"brand_{v.lower()}" for v in BRAND_TIERS]),
+        (
+            _one_hot(season_code, len(SEASONALITIES)),
+            [f"season_{v.lower()}" for v in SEASONALITIES],
+        ),
+        (price_scaled.astype(np.float32)[:, None], ["log_price_scaled"]),
+        (((quality - 1.0) / 4.0).astype(np.float32)[:, None], ["quality_scaled"]),
+        (popularity.astype(np.float32)[:, None], ["popularity"]),
+    ]
+    features = np.concatenate([b for b, _ in blocks], axis=1)
+    names = [n for _, block_names in blocks for n in block_names]
+    return items, features, names
+
+
+class _ItemSampler:
+    """Draws items for many (user, draw) pairs at once with the exact choice model above."""
+
+    def __init__(self, items: pd.DataFrame, preferences: np.ndarray, price_sensitivity: np.ndarray):
+        category_code = pd.Categorical(items["category"], categories=CATEGORIES).codes
+        base = (1.0 + items["popularity"].to_numpy(np.float64)) * (
+            items["quality"].to_numpy(np.float64) / 5.0
+        )
+        n_cat = len(CATEGORIES)
+        # Items grouped by category; within a group, a cumulative weight for inverse-CDF draws.
+        self.order = np.argsort(category_code, kind="stable")
+        self.group_start = np.searchsorted(category_code[self.order], np.arange(n_cat))
+        self.group_size = np.bincount(category_code, minlength=n_cat)
+        sorted_base = base[self.order]
+        self.cumulative = np.cumsum(sorted_base)
+        category_mass = np.bincount(category_code, weights=base, minlength=n_cat)
+        self.mass_before_group = np.concatenate([[0.0], np.cumsum(category_mass)[:-1]])
+        self.category_mass = category_mass
+        self.price = items["price"].to_numpy(np.float64)
+        self.preferences = preferences
+        self.price_sensitivity = price_sensitivity
+
+    def draw(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
+        chosen = np.empty(len(users), dtype=np.int64)
+        pending = np.arange(len(users))
+        while len(pending):
+            u = users[pending]
+            # Category ∝ preference × the category's total item weight (row-wise inverse CDF).
+            category_weight = self.preferences[u] * self.category_mass
+            cdf = np.cumsum(category_weight, axis=1)
+            # 1 - random() lies in (0, 1], so an empty category (zero weight) is never drawn.
+            target = (1.0 - rng.random(len(u))) * cdf[:, -1]
+            category = (cdf < target[:, None]).sum(axis=1)
+            category = np.minimum(category, len(CATEGORIES) - 1)
+            # Item within the category ∝ base weight (inverse CDF on the grouped cumsum).
+            start = self.group_start[category]
+            lo = self.mass_before_group[category]
+            value = lo + (1.0 - rng.random(len(u))) * self.category_mass[category]
+            position = np.searchsorted(self.cumulative, value, "left")
+            position = np.clip(position, start, start + self.group_size[category] - 1)
+            item = self.order[position]
+            accept_p = np.maximum(0.1, 1.0 - self.price_sensitivity[u] * self.price[item] / 1000.0)
+            accepted = rng.random(len(u)) < accept_p
+            chosen[pending[accepted]] = item[accepted]
+            pending = pending[~accepted]
+        return chosen
+
+
+def _interactions(
+    rng: np.random.Generator,
+    users: pd.DataFrame,
+    items: pd.DataFrame,
+    preferences: np.ndarray,
+    progress: Progress | None,
+) -> pd.DataFrame:
+    n_users = len(users)
+    activity_code = pd.Categorical(users["activity"], categories=ACTIVITIES).codes
+    counts = rng.poisson(np.asarray(ACTIVITY_MEAN_INTERACTIONS)[activity_code])
+    counts = np.clip(counts, MIN_INTERACTIONS, MAX_INTERACTIONS)
+    sampler = _ItemSampler(items, preferences, users["price_sensitivity"].to_numpy(np.float64))
+    high_quality = items["quality"].to_numpy() > 4.0
+    event_cdf_high = np.cumsum(EVENT_P_HIGH_QUALITY)
+    event_cdf_other = np.cumsum(EVENT_P_OTHER)
+    quality = items["quality"].to_numpy(np.float64)
+
+    parts = []
+    for chunk_start in range(0, n_users, USER_CHUNK):
+        chunk_users = np.arange(chunk_start, min(chunk_start + USER_CHUNK, n_users))
+        user = np.repeat(chunk_users, counts[chunk_users])
+        item = sampler.draw(rng, user)
+        cdf = np.where(high_quality[item, None], event_cdf_high, event_cdf_other)
+        event_code = (cdf < rng.random(len(item))[:, None]).sum(axis=1)
+        event_code = np.minimum(event_code, len(EVENTS) - 1)
+        rated = event_code >= EVENTS.index("purchase")
+        rating = np.clip(np.round(quality[item] + rng.normal(0.0, 0.5, len(item))), 1, 5)
+        rating = np.where(rated, rating, np.nan)
+        timestamp = rng.integers(TIME_START, TIME_END, size=len(item), dtype=np.int64)
+        # Time-ordered within each user, the order a temporal split expects.
+        order = np.lexsort((timestamp, user))
+        user, item, event_code = user[order], item[order], event_code[order]
+        rating, timestamp = rating[order], timestamp[order]
+        # One session per user and clock hour.
+        session = user.astype(np.int64) * HOURS_IN_RANGE + (timestamp - TIME_START) // 3600
+        parts.append((user, item, event_code, rating, timestamp, session))
+        if progress is not None:
+            done = min(chunk_start + USER_CHUNK, n_users)
+            progress(0.2 + 0.8 * done / n_users, f"interactions for {done:,}/{n_users:,} users")
+
+    columns = [np.concatenate(col) for col in zip(*parts, strict=True)]
+    user, item, event_code, rating, timestamp, session = columns
+    return pd.DataFrame(
+        {
+            "user_id": user.astype(np.int32),
+            "item_id": item.astype(np.int32),
+            "event": np.asarray(EVENTS)[event_code],
+            "rating": rating.astype(np.float32),
+            "timestamp": timestamp.astype(np.int64),
+            "session_id": session.astype(np.int64),
+        }
+    )
+
+
+def generate(
+    n_users: int = 1000,
+    n_items: int = 500,
+    seed: int = 42,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> Dataset:
+    """A synthetic dataset with the seed's population; same arguments, same data."""
+    n_users = _check_size("n_users", n_users, 1, 10_000_000)
+    n_items = _check_size("n_items", n_items, 1, 10_000_000)
+    seed = _check_size("seed", seed, 0, 2**63 - 1)
+    users_rng, items_rng, latent_rng, interactions_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
+    if progress is not None:
+        progress(0.0, "users")
+    users, user_features, user_names = _users(users_rng, n_users)
+    if progress is not None:
+        progress(0.1, "items")
+    items, item_features, item_names = _items(items_rng, n_items)
+    scale = 1.0 / np.sqrt(LATENT_DIM)
+    user_latent = latent_rng.normal(0.0, scale, (n_users, LATENT_DIM)).astype(np.float32)
+    item_latent = latent_rng.normal(0.0, scale, (n_items, LATENT_DIM)).astype(np.float32)
+    preference_columns = [f"pref_{category_slug(c)}" for c in CATEGORIES]
+    preferences = users[preference_columns].to_numpy(np.float64)
+    interactions = _interactions(interactions_rng, users, items, preferences, progress)
+    meta = {
+        "name": name or f"synthetic-{n_users}x{n_items}-seed{seed}",
+        "source": "synthetic",
+        "seed": seed,
+        "n_users": n_users,
+        "n_items": n_items,
+        "n_interactions": len(interactions),
+        "user_feature_names": user_names,
+        "item_feature_names": item_names,
+        "schema_version": SCHEMA_VERSION,
+        "categories": list(CATEGORIES),
+        "latent_dim": LATENT_DIM,
+        "latent_scale": "N(0, 1/sqrt(latent_dim)) for users and items",
+    }
+    if progress is not None:
+        progress(1.0, "done")
+    return Dataset(
+        users=users,
+        items=items,
+        interactions=interactions,
+        user_features=user_features,
+        item_features=item_features,
+        meta=meta,
+        user_latent=user_latent,
+        item_latent=item_latent,
+    )

@@ -1,0 +1,251 @@
+"""A dataset on disk: one folder, written atomically, validated on load.
+
+    users.parquet  items.parquet  interactions.parquet
+    user_features.npy  item_features.npy  [user_latent.npy  item_latent.npy]
+    meta.yaml
+
+`save_dataset` writes into a hidden temporary folder beside the target and renames it into
+place, so a crash or an error never leaves a half-written dataset. Nothing written depends on
+the clock, so the same dataset gives byte-identical files. `load_dataset` checks the folder
+against the schema in `data.dataset` and names the file, column and row of the first problem.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from data.dataset import SCHEMA_VERSION, Dataset
+from data.errors import RlrecError
+
+TABLE_FILES = ("users.parquet", "items.parquet", "interactions.parquet")
+FEATURE_FILES = ("user_features.npy", "item_features.npy")
+LATENT_FILES = ("user_latent.npy", "item_latent.npy")
+META_FILE = "meta.yaml"
+EVENTS = ("view", "click", "purchase", "rating")
+
+# Required columns and the dtype each is stored and loaded as.
+REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
+    "users.parquet": {"user_id": "int32", "original_id": "str"},
+    "items.parquet": {"item_id": "int32", "original_id": "str", "category": "str"},
+    "interactions.parquet": {
+        "user_id": "int32",
+        "item_id": "int32",
+        "event": "str",
+        "rating": "float32",
+        "timestamp": "int64",
+        "session_id": "int64",
+    },
+}
+REQUIRED_META = ("name", "source", "schema_version", "user_feature_names", "item_feature_names")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and tuples -> plain Python, so meta.yaml stays readable and portable."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    pq.write_table(table, path, compression="zstd")
+
+
+def save_dataset(ds: Dataset, path: str | os.PathLike, force: bool = False) -> Path:
+    """Write `ds` as a dataset folder at `path`; an existing folder needs `force=True`."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise RlrecError(f"{target}: output folder exists (pass --force to replace it)")
+    if target.exists() and not target.is_dir():
+        raise RlrecError(f"{target}: exists and is not a folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        _write_tables_and_arrays(ds, temp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "dataset")
+            os.replace(temp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return target
+
+
+def _write_tables_and_arrays(ds: Dataset, folder: Path) -> None:
+    _write_table(ds.users, folder / "users.parquet")
+    _write_table(ds.items, folder / "items.parquet")
+    _write_table(ds.interactions, folder / "interactions.parquet")
+    np.save(folder / "user_features.npy", np.ascontiguousarray(ds.user_features, np.float32))
+    np.save(folder / "item_features.npy", np.ascontiguousarray(ds.item_features, np.float32))
+    for name, latent in zip(LATENT_FILES, (ds.user_latent, ds.item_latent), strict=True):
+        if latent is not None:
+            np.save(folder / name, np.ascontiguousarray(latent, np.float32))
+    meta = dict(ds.meta)
+    meta.setdefault("name", folder.name)
+    meta.setdefault("source", "unknown")
+    meta["schema_version"] = SCHEMA_VERSION
+    meta["n_users"] = ds.n_users
+    meta["n_items"] = ds.n_items
+    meta["n_interactions"] = len(ds.interactions)
+    meta.setdefault("user_feature_names", [f"f{i}" for i in range(ds.user_features.shape[1])])
+    meta.setdefault("item_feature_names", [f"f{i}" for i in range(ds.item_features.shape[1])])
+    text = yaml.safe_dump(_plain(meta), sort_keys=False, allow_unicode=True)
+    (folder / META_FILE).write_text(text, encoding="utf-8")
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def load_dataset(path: str | os.PathLike) -> Dataset:
+    """Read and validate a dataset folder; any problem is an RlrecError naming where it is."""
+    folder = Path(path)
+    if not folder.exists():
+        raise RlrecError(f"{folder}: no such dataset folder")
+    if not folder.is_dir():
+        raise RlrecError(f"{folder}: not a folder (a dataset is a folder with {META_FILE})")
+    for name in (META_FILE, *TABLE_FILES, *FEATURE_FILES):
+        if not (folder / name).is_file():
+            raise RlrecError(f"{folder / name}: missing (not a complete rlrec dataset folder)")
+    meta = _load_meta(folder / META_FILE)
+    users = _load_table(folder / "users.parquet")
+    items = _load_table(folder / "items.parquet")
+    interactions = _load_table(folder / "interactions.parquet")
+    _check_ids(folder / "users.parquet", users, "user_id")
+    _check_ids(folder / "items.parquet", items, "item_id")
+    _check_interactions(folder / "interactions.parquet", interactions, len(users), len(items))
+    user_features = _load_matrix(
+        folder / "user_features.npy", len(users), len(meta["user_feature_names"])
+    )
+    item_features = _load_matrix(
+        folder / "item_features.npy", len(items), len(meta["item_feature_names"])
+    )
+    latents = []
+    for name, rows in zip(LATENT_FILES, (len(users), len(items)), strict=True):
+        latents.append(
+            _load_matrix(folder / name, rows, None) if (folder / name).exists() else None
+        )
+    if (latents[0] is None) != (latents[1] is None):
+        raise RlrecError(f"{folder}: has only one of {LATENT_FILES[0]} and {LATENT_FILES[1]}")
+    if latents[0] is not None and latents[0].shape[1] != latents[1].shape[1]:
+        raise RlrecError(
+            f"{folder / LATENT_FILES[1]}: {latents[1].shape[1]} latent columns but "
+            f"{LATENT_FILES[0]} has {latents[0].shape[1]}"
+        )
+    for key, actual in (
+        ("n_users", len(users)),
+        ("n_items", len(items)),
+        ("n_interactions", len(interactions)),
+    ):
+        if key in meta and meta[key] != actual:
+            raise RlrecError(f"{folder / META_FILE}: {key}: {meta[key]} but the table has {actual}")
+    return Dataset(
+        users=users,
+        items=items,
+        interactions=interactions,
+        user_features=user_features,
+        item_features=item_features,
+        meta=meta,
+        user_latent=latents[0],
+        item_latent=latents[1],
+    )
+
+
+def _load_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RlrecError(f"{path}: not valid YAML ({type(exc).__name__})") from None
+    if not isinstance(meta, dict):
+        raise RlrecError(f"{path}: expected a mapping of keys, got {type(meta).__name__}")
+    for key in REQUIRED_META:
+        if key not in meta:
+            raise RlrecError(f"{path}: missing key {key!r}")
+    if meta["schema_version"] != SCHEMA_VERSION:
+        raise RlrecError(
+            f"{path}: schema_version {meta['schema_version']!r} is not supported "
+            f"(this rlrec reads {SCHEMA_VERSION})"
+        )
+    for key in ("user_feature_names", "item_feature_names"):
+        if not isinstance(meta[key], list):
+            raise RlrecError(f"{path}: {key} must be a list of names")
+    return meta
+
+
+def _load_table(path: Path) -> pd.DataFrame:
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise RlrecError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    for column, dtype in REQUIRED_COLUMNS[path.name].items():
+        if column not in frame.columns:
+            raise RlrecError(f"{path}: missing column {column!r}")
+        if dtype == "str":
+            frame[column] = frame[column].astype(str)
+            continue
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values):
+            raise RlrecError(f"{path}: column {column!r} is {values.dtype}, expected {dtype}")
+        if dtype.startswith("int") and values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise RlrecError(f"{path}: row {row}: column {column!r} is empty")
+        frame[column] = values.astype(dtype)
+    return frame
+
+
+def _check_ids(path: Path, frame: pd.DataFrame, column: str) -> None:
+    ids = frame[column].to_numpy()
+    wrong = np.flatnonzero(ids != np.arange(len(ids)))
+    if len(wrong):
+        row = int(wrong[0])
+        raise RlrecError(
+            f"{path}: row {row}: {column} is {ids[row]}, expected {row} (ids are 0..n-1 in order)"
+        )
+
+
+def _check_interactions(path: Path, frame: pd.DataFrame, n_users: int, n_items: int) -> None:
+    for column, n in (("user_id", n_users), ("item_id", n_items)):
+        ids = frame[column].to_numpy()
+        bad = np.flatnonzero((ids < 0) | (ids >= n))
+        if len(bad):
+            row = int(bad[0])
+            raise RlrecError(f"{path}: row {row}: {column} {ids[row]} is outside 0..{n - 1}")
+    unknown = ~frame["event"].isin(EVENTS).to_numpy()
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise RlrecError(
+            f"{path}: row {row}: event {frame['event'].iloc[row]!r} is not one of {', '.join(EVENTS)}"
+        )
+
+
+def _load_matrix(path: Path, rows: int, columns: int | None) -> np.ndarray:
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise RlrecError(f"{path}: not a readable .npy array ({type(exc).__name__})") from None
+    if matrix.ndim != 2:
+        raise RlrecError(f"{path}: expected a 2-D array, got shape {matrix.shape}")
+    if matrix.shape[0] != rows:
+        raise RlrecError(f"{path}: {matrix.shape[0]} rows but the table has {rows}")
+    if columns is not None and matrix.shape[1] != columns:
+        raise RlrecError(
+            f"{path}: {matrix.shape[1]} columns but meta.yaml names {columns} features"
+        )
+    return matrix.astype(np.float32, copy=False)
