@@ -1,5 +1,68 @@
 """User simulators. `make_simulator` builds one from an `env` config section.
 
-Owned by the simulator work (issue 3); `classic` exists, `default` (long-horizon, built
-from a dataset) is added alongside.
+Two kinds: `classic` (preset `seed-classic`, the seed's original 10-step simulator) and
+`default` (long-horizon, built from a dataset, where long-term value differs from the myopic
+choice). `parse_env_config` checks a raw mapping and returns the matching config dataclass.
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from data.errors import RlrecError
+from engine.config_base import from_dict
+from engine.sim.base import StepResult, VectorSimulator
+from engine.sim.classic import ClassicConfig, ClassicSimulator
+from engine.sim.default import DefaultConfig, DefaultSimulator
+
+__all__ = [
+    "ClassicConfig",
+    "ClassicSimulator",
+    "DefaultConfig",
+    "DefaultSimulator",
+    "EnvConfig",
+    "StepResult",
+    "VectorSimulator",
+    "make_simulator",
+    "parse_env_config",
+]
+
+EnvConfig = ClassicConfig | DefaultConfig
+ENV_KINDS: dict[str, type] = {"classic": ClassicConfig, "default": DefaultConfig}
+
+
+def parse_env_config(mapping: Mapping[str, Any] | None, prefix: str = "env") -> EnvConfig:
+    """The config dataclass for `mapping["kind"]` (default `default`), fully checked."""
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise RlrecError(f"{prefix}: expected a mapping of settings, got {mapping!r}")
+    mapping = dict(mapping or {})
+    kind = mapping.get("kind", "default")
+    if kind not in ENV_KINDS:
+        raise RlrecError(
+            f"{prefix}.kind = {kind!r} is not allowed (allowed: one of {', '.join(ENV_KINDS)})"
+        )
+    return from_dict(ENV_KINDS[kind], mapping, prefix=prefix)
+
+
+def make_simulator(
+    env_config: EnvConfig | Mapping[str, Any] | None = None,
+    n_envs: int = 1,
+    seed: int | None = None,
+    dataset: Any = None,
+) -> VectorSimulator:
+    """A simulator of `n_envs` parallel sessions for this env config.
+
+    For `default`: `dataset` (a `data.Dataset`) if given, else the folder named by
+    `env.dataset`, else the built-in synthetic default. Datasets without latent factors
+    (imported logs) get a fitted truth from `engine.fit.fit_truth`.
+    """
+    if env_config is None or isinstance(env_config, Mapping):
+        env_config = parse_env_config(env_config)
+    if n_envs < 1:
+        raise RlrecError(f"n_envs = {n_envs} is out of range (allowed: [1, inf))")
+    if isinstance(env_config, ClassicConfig):
+        return ClassicSimulator(env_config, n_envs=n_envs, seed=seed)
+    from engine.sim.sources import truth_for
+
+    return DefaultSimulator(truth_for(env_config, dataset), env_config, n_envs=n_envs, seed=seed)

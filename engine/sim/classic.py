@@ -38,7 +38,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class ClassicSimulator(VectorSimulator):
-    def __init__(self, config: ClassicConfig | None = None, n_envs: int = 1, seed: int | None = None):
+    def __init__(
+        self, config: ClassicConfig | None = None, n_envs: int = 1, seed: int | None = None
+    ):
         self.config = config = config or ClassicConfig()
         features_rng = np.random.RandomState(config.feature_seed)
         self.user_features = features_rng.randn(config.n_users, config.latent_dim)
@@ -52,9 +54,9 @@ class ClassicSimulator(VectorSimulator):
         # float32 copies for building observations; one zero row at index n_items stands for
         # an empty history slot so the mean needs no Python branching.
         self._user_f32 = self.user_features.astype(np.float32)
-        self._item_pad = np.vstack(
-            [self.item_features, np.zeros((1, config.latent_dim))]
-        ).astype(np.float32)
+        self._item_pad = np.vstack([self.item_features, np.zeros((1, config.latent_dim))]).astype(
+            np.float32
+        )
         n, w = self.n_envs, config.recent_window
         self._rng = np.random.default_rng(seed)
         self._users = np.zeros(n, dtype=np.int64)
@@ -102,7 +104,9 @@ class ClassicSimulator(VectorSimulator):
         prob = self.preference[self._users, actions] + self._rng.normal(0.0, cfg.noise_std, n)
         engaged = self._rng.random(n) < np.clip(prob, 0.0, 1.0)
         repeat = (self._recent == actions[:, None]).any(axis=1)
-        reward = np.where(engaged, cfg.reward_engaged, cfg.reward_ignored) - cfg.repeat_penalty * repeat
+        reward = (
+            np.where(engaged, cfg.reward_engaged, cfg.reward_ignored) - cfg.repeat_penalty * repeat
+        )
         reward = reward.astype(np.float32)
         # Append engaged items to the recent window (shift left, newest last).
         hit = np.flatnonzero(engaged)

@@ -1,0 +1,287 @@
+"""Preset `default`: a long-horizon user simulator where long-term value differs from the
+myopic choice (in the spirit of RecSim's long-term-satisfaction environment).
+
+Each session has a hidden satisfaction that is also the user's patience:
+- engaging an item changes it by `value_gain · value_i` (good items raise it, clickbait with
+  negative value lowers it); an ignored recommendation costs `ignore_cost`; every step costs
+  `fatigue`. The session ends when it reaches zero, or after `max_length` steps.
+- The click probability is `sigmoid(preference logit + appeal_weight · appeal_i
+  + satisfaction_weight · (satisfaction − initial) − satiation_weight · satiation[category_i])`
+  plus per-step noise. Clickbait is the most clickable, so a myopic policy burns the user's
+  patience; a planner trades a little click-through now for longer sessions.
+- Per-category satiation grows by 1 with each engagement in that category and decays by
+  `satiation_decay` every step.
+Reward: `reward_engaged` (+ `purchase_bonus` on a purchase) or `reward_ignored`,
+minus `diversity_penalty · Σ max(0, cos(item, recent engaged))`, plus
+`exploration_bonus / √(times recommended this session + 1)`.
+
+Observation = observable user features ‖ mean features of the last H engaged items ‖
+recency-weighted mean of engaged items' features ‖ context (progress, history length,
+ignored share, last step engaged, hour and day of week as sin/cos).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.config_base import param
+from engine.sim.base import StepResult, VectorSimulator
+from engine.sim.truth import HiddenTruth
+
+CONTEXT_DIM = 8
+
+
+@dataclass
+class DefaultConfig:
+    kind: str = param("default", choices=("default",))
+    dataset: str = param("", help="dataset folder; empty = the built-in synthetic default")
+    alpha: float = param(0.5, low=0, high=1, help="weight of latent factors vs content cosine")
+    max_length: int = param(50, low=1, high=10_000, unit="steps", help="longest session")
+    noise_std: float = param(0.1, low=0, high=10, help="per-step noise on the click probability")
+    appeal_weight: float = param(1.2, low=0, high=20, help="logit boost of clickbait appeal")
+    initial_satisfaction: float = param(2.0, low=0, high=100, low_open=True)
+    satisfaction_jitter: float = param(0.5, low=0, high=100, help="± uniform spread at start")
+    value_gain: float = param(0.5, low=0, high=100, help="satisfaction change per unit value")
+    ignore_cost: float = param(0.15, low=0, high=100, help="satisfaction lost per ignored item")
+    fatigue: float = param(0.04, low=0, high=100, help="satisfaction lost every step")
+    satisfaction_weight: float = param(0.3, low=0, high=20, help="logit per unit satisfaction")
+    satiation_weight: float = param(0.35, low=0, high=20, help="logit lost per unit satiation")
+    satiation_decay: float = param(0.8, low=0, high=1, help="satiation kept per step")
+    reward_engaged: float = param(1.0, low=-100, high=100)
+    reward_ignored: float = param(-0.1, low=-100, high=100)
+    purchase_bonus: float = param(0.0, low=0, high=100, help="extra reward for a purchase")
+    diversity_penalty: float = param(0.05, low=0, high=100, help="λ per unit similarity")
+    exploration_bonus: float = param(0.0, low=0, high=100, help="β for β/√(count+1)")
+    history_window: int = param(5, low=1, high=100, help="engaged items the history averages")
+    recency_decay: float = param(0.7, low=0, high=1, high_open=True, help="recency weighting")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class DefaultSimulator(VectorSimulator):
+    def __init__(
+        self,
+        truth: HiddenTruth,
+        config: DefaultConfig | None = None,
+        n_envs: int = 1,
+        seed: int | None = None,
+    ):
+        self.config = cfg = config or DefaultConfig()
+        self.truth = truth = truth.with_alpha(cfg.alpha)
+        self.n_envs = n = int(n_envs)
+        self.n_users, self.n_items = truth.n_users, truth.n_items
+        self.max_steps = cfg.max_length
+        self.n_categories = max(truth.n_categories, 1)
+        # Noiseless preference logit of every (user, item): U × I floats, computed once.
+        self.base_logit = (
+            truth.preference_logit(np.arange(self.n_users))
+            + cfg.appeal_weight * truth.item_appeal[None, :]
+        ).astype(np.float32)
+        self.item_value = truth.item_value.astype(np.float32)
+        self.item_category = truth.item_category.astype(np.int64)
+        self._item_dim = truth.item_observable.shape[1]
+        self._user_dim = truth.user_observable.shape[1]
+        self.obs_dim = self._user_dim + 2 * self._item_dim + CONTEXT_DIM
+        self._user_obs = truth.user_observable.astype(np.float32)
+        # One zero row at index n_items stands for an empty history slot.
+        self._item_pad = np.vstack([truth.item_observable, np.zeros((1, self._item_dim))]).astype(
+            np.float32
+        )
+        unit = truth.item_content
+        self._similarity = np.vstack(
+            [np.maximum(unit @ unit.T, 0.0), np.zeros((1, self.n_items))]
+        ).astype(np.float32)  # row n_items: an empty slot is similar to nothing
+
+        w = cfg.history_window
+        self._rng = np.random.default_rng(seed)
+        self._arange = np.arange(n)
+        self._users = np.zeros(n, dtype=np.int64)
+        self._t = np.zeros(n, dtype=np.int32)
+        self._n_engaged = np.zeros(n, dtype=np.int32)
+        self._n_ignored = np.zeros(n, dtype=np.int32)
+        self._last_engaged = np.zeros(n, dtype=np.float32)
+        self._satisfaction = np.zeros(n, dtype=np.float32)
+        self._initial = np.zeros(n, dtype=np.float32)
+        self._satiation = np.zeros((n, self.n_categories), dtype=np.float32)
+        self._recent = np.full((n, w), self.n_items, dtype=np.int64)  # newest last
+        self._recency = np.zeros((n, self._item_dim), dtype=np.float32)
+        self._clock = np.zeros((n, 4), dtype=np.float32)  # hour sin/cos, weekday sin/cos
+        self._mask = np.zeros((n, self.n_items), dtype=bool)
+        self._counts = np.zeros((n, self.n_items), dtype=np.int32)
+        self._return = np.zeros(n, dtype=np.float32)
+        self.reset(seed)
+
+    # -- session state -------------------------------------------------------------------
+    def _start(self, envs: np.ndarray) -> None:
+        cfg, k = self.config, len(envs)
+        self._users[envs] = self._rng.integers(0, self.n_users, size=k)
+        self._t[envs] = 0
+        self._n_engaged[envs] = 0
+        self._n_ignored[envs] = 0
+        self._last_engaged[envs] = 0.0
+        start = cfg.initial_satisfaction + cfg.satisfaction_jitter * self._rng.uniform(-1, 1, k)
+        self._initial[envs] = np.maximum(start, 1e-3)
+        self._satisfaction[envs] = self._initial[envs]
+        self._satiation[envs] = 0.0
+        self._recent[envs] = self.n_items
+        self._recency[envs] = 0.0
+        hour = self._rng.integers(0, 24, size=k) * (2 * np.pi / 24)
+        day = self._rng.integers(0, 7, size=k) * (2 * np.pi / 7)
+        self._clock[envs] = np.column_stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)])
+        self._mask[envs] = False
+        self._counts[envs] = 0
+        self._return[envs] = 0.0
+
+    def _observe(self) -> np.ndarray:
+        cfg = self.config
+        u, f = self._user_dim, self._item_dim
+        obs = np.empty((self.n_envs, self.obs_dim), dtype=np.float32)
+        obs[:, :u] = self._user_obs[self._users]
+        filled = np.minimum(self._n_engaged, cfg.history_window)
+        hist = self._item_pad[self._recent].sum(axis=1)
+        obs[:, u : u + f] = hist / np.maximum(filled, 1)[:, None]
+        obs[:, u + f : u + 2 * f] = self._recency
+        c = u + 2 * f
+        horizon = float(cfg.max_length)
+        obs[:, c] = self._t / horizon
+        obs[:, c + 1] = self._n_engaged / horizon
+        obs[:, c + 2] = self._n_ignored / np.maximum(self._t, 1)
+        obs[:, c + 3] = self._last_engaged
+        obs[:, c + 4 : c + 8] = self._clock
+        return obs
+
+    def _click_probability(self, rows: np.ndarray, items: np.ndarray | slice) -> np.ndarray:
+        """Noiseless engagement probability of `items` for sessions `rows` in their state."""
+        cfg = self.config
+        users = self._users[rows]
+        if isinstance(items, slice):  # every item: (n, I)
+            logit = self.base_logit[users]
+            logit = logit - cfg.satiation_weight * self._satiation[rows][:, self.item_category]
+            mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
+            return _sigmoid(logit + mood[:, None])
+        logit = self.base_logit[users, items]
+        logit = logit - cfg.satiation_weight * self._satiation[rows, self.item_category[items]]
+        mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
+        return _sigmoid(logit + mood)
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._start(self._arange)
+        return self._observe()
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        cfg, n, rows = self.config, self.n_envs, self._arange
+        actions = np.asarray(actions, dtype=np.int64).reshape(n)
+        prob = self._click_probability(rows, actions) + self._rng.normal(0.0, cfg.noise_std, n)
+        draws = self._rng.random((2, n))
+        engaged = draws[0] < np.clip(prob, 0.0, 1.0)
+        purchased = engaged & (draws[1] < self.truth.item_purchase_prob[actions])
+        similarity = self._similarity[self._recent, actions[:, None]].sum(axis=1)
+        count = self._counts[rows, actions]
+        reward = (
+            np.where(engaged, cfg.reward_engaged, cfg.reward_ignored)
+            + cfg.purchase_bonus * purchased
+            - cfg.diversity_penalty * similarity
+            + cfg.exploration_bonus / np.sqrt(count + 1.0)
+        ).astype(np.float32)
+        self._counts[rows, actions] = count + 1
+
+        # Satisfaction: value of what was consumed, cost of what was ignored, fatigue.
+        self._satisfaction += (
+            np.where(engaged, cfg.value_gain * self.item_value[actions], -cfg.ignore_cost)
+            - cfg.fatigue
+        )
+        self._satiation *= cfg.satiation_decay
+        hit = np.flatnonzero(engaged)
+        if hit.size:
+            items = actions[hit]
+            self._satiation[hit, self.item_category[items]] += 1.0
+            self._recent[hit, :-1] = self._recent[hit, 1:]
+            self._recent[hit, -1] = items
+            self._mask[hit, items] = True
+            decay = cfg.recency_decay
+            self._recency[hit] = decay * self._recency[hit] + (1 - decay) * self._item_pad[items]
+        self._n_engaged += engaged
+        self._n_ignored += ~engaged
+        self._last_engaged = engaged.astype(np.float32)
+        self._t += 1
+        self._return += reward
+        done = (self._t >= cfg.max_length) | (self._satisfaction <= 0.0)
+        ep_return = np.where(done, self._return, 0.0).astype(np.float32)
+        ep_length = np.where(done, self._t, 0).astype(np.int32)
+        ep_engaged = np.where(done, self._n_engaged, 0).astype(np.int32)
+        finished = np.flatnonzero(done)
+        if finished.size:
+            self._start(finished)
+        return StepResult(
+            obs=self._observe(),
+            reward=reward,
+            engaged=engaged,
+            purchased=purchased,
+            done=done,
+            episode_return=ep_return,
+            episode_length=ep_length,
+            episode_engagements=ep_engaged,
+        )
+
+    # -- views -----------------------------------------------------------------------------
+    @property
+    def mask(self) -> np.ndarray:
+        return self._mask
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        return self._users
+
+    @property
+    def satisfaction(self) -> np.ndarray:
+        """(N,) hidden satisfaction / patience of each session (the session ends at 0)."""
+        return self._satisfaction
+
+    def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
+        """Noiseless engagement probability of a fresh session (no satiation, initial mood)."""
+        return _sigmoid(self.base_logit[np.asarray(user_ids)])
+
+    def engagement_probability(self) -> np.ndarray:
+        """(N, I) noiseless engagement probability of every item in each current session."""
+        return self._click_probability(self._arange, slice(None))
+
+    def expected_reward(self) -> np.ndarray:
+        cfg = self.config
+        p = self.engagement_probability()
+        engaged_reward = cfg.reward_engaged + cfg.purchase_bonus * self.truth.item_purchase_prob
+        similarity = self._similarity[self._recent].sum(axis=1)
+        return (
+            p * engaged_reward
+            + (1 - p) * cfg.reward_ignored
+            - cfg.diversity_penalty * similarity
+            + cfg.exploration_bonus / np.sqrt(self._counts + 1.0)
+        )
+
+    def expected_satisfaction_change(self) -> np.ndarray:
+        """(N, I) expected change of the hidden satisfaction if each item were recommended."""
+        cfg = self.config
+        p = self.engagement_probability()
+        return p * cfg.value_gain * self.item_value - (1 - p) * cfg.ignore_cost - cfg.fatigue
+
+    def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:
+        user_ids = np.asarray(user_ids)
+        obs = np.zeros((len(user_ids), self.obs_dim), dtype=np.float32)
+        obs[:, : self._user_dim] = self._user_obs[user_ids]
+        c = self._user_dim + 2 * self._item_dim
+        obs[:, c + 5] = 1.0  # hour 0 → cos 1
+        obs[:, c + 7] = 1.0  # Monday → cos 1
+        return obs
+
+    @property
+    def item_popularity(self) -> np.ndarray:
+        return self.truth.item_popularity
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        return self.truth.item_content
