@@ -1,0 +1,229 @@
+"""The DQN agent: every hyperparameter in `DQNConfig`, acting on batches of sessions, learning
+from a preallocated replay buffer with Double-DQN targets.
+
+Read top to bottom: the config, then `DQNAgent` — acting (greedy and ε-greedy, with engaged
+items masked), one gradient update, the schedules (ε by env steps, learning rate by updates),
+and checkpoint state. The trainer decides *when* to act and learn; this module decides *how*.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data.errors import RlrecError
+from engine.agents.network import QNetwork
+from engine.agents.replay import ReplayBuffer
+from engine.config_base import param
+from engine.policy import Policy
+
+
+@dataclass
+class DQNConfig:
+    hidden: list[int] = param([256, 256, 128], low=1, high=8192, help="hidden layer widths")
+    dropout: float = param(0.2, low=0, high=1, high_open=True, help="dropout after each hidden layer")
+    batch_norm: bool = param(False, help="batch norm after each hidden linear layer")
+    gamma: float = param(0.9, low=0, high=1, help="discount per step")
+    lr: float = param(1e-3, low=0, high=1, low_open=True, help="Adam learning rate")
+    lr_final: float = param(1.0, low=0, high=1, help="final learning rate as a fraction of lr")
+    lr_decay_updates: int = param(0, low=0, help="updates over which lr decays linearly to lr × lr_final (0 = constant)", unit="updates")
+    batch_size: int = param(256, low=1, high=65536, unit="transitions")
+    replay_size: int = param(100_000, low=1, high=50_000_000, unit="transitions")
+    learning_starts: int = param(2048, low=0, help="env steps collected before the first update", unit="env steps")
+    replay_ratio: float = param(1 / 64, low=0, high=64, low_open=True, help="gradient updates per env step")
+    target_update: str = param("soft", choices=("soft", "hard"), help="Polyak averaging (soft) or periodic copies (hard)")
+    tau: float = param(0.01, low=0, high=1, low_open=True, help="soft target update rate per update")
+    target_every: int = param(500, low=1, help="hard target copy period", unit="updates")
+    double_dqn: bool = param(True, help="online net picks the next action, target net values it")
+    loss: str = param("huber", choices=("huber", "mse"))
+    huber_delta: float = param(1.0, low=0, low_open=True)
+    grad_clip: float = param(10.0, low=0, help="max gradient L2 norm (0 = no clipping)")
+    weight_decay: float = param(0.0, low=0, high=1)
+    eps_start: float = param(1.0, low=0, high=1, help="ε at step 0")
+    eps_end: float = param(0.05, low=0, high=1, help="ε after the decay")
+    eps_decay_steps: int = param(200_000, low=1, help="env steps over which ε decays linearly", unit="env steps")
+    mask_engaged: bool = param(True, help="never recommend an item already engaged in the session")
+
+    def validate(self) -> None:
+        if self.eps_end > self.eps_start:
+            raise RlrecError(
+                f"agent.eps_end = {self.eps_end:g} must not exceed agent.eps_start = {self.eps_start:g}"
+            )
+
+
+class DQNAgent(Policy):
+    """A DQN over a fixed item catalogue. As a `Policy` it acts greedily (dropout off)."""
+
+    name = "dqn"
+
+    def __init__(self, obs_dim: int, n_items: int, config: DQNConfig, seed: int = 0) -> None:
+        self.config = config
+        self.obs_dim = int(obs_dim)
+        self.n_items = int(n_items)
+        torch.manual_seed(seed)  # initial weights
+        self.online = QNetwork(obs_dim, n_items, config.hidden, config.dropout, config.batch_norm)
+        self.target = QNetwork(obs_dim, n_items, config.hidden, config.dropout, config.batch_norm)
+        self.target.load_state_dict(self.online.state_dict())
+        self.target.eval()
+        for p in self.target.parameters():
+            p.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(
+            self.online.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.replay = ReplayBuffer(config.replay_size, obs_dim, n_items)
+        self.sample_generator = torch.Generator().manual_seed(seed + 1)
+        self.explore_rng = np.random.default_rng(seed + 2)
+        self.updates = 0
+        self._online_params = list(self.online.parameters())
+        self._target_params = list(self.target.parameters())
+
+    # -- acting ------------------------------------------------------------------------
+    def q_values(self, obs: np.ndarray) -> torch.Tensor:
+        """(N, n_items) Q-values from the online net in eval mode (no dropout)."""
+        was_training = self.online.training
+        self.online.eval()
+        with torch.inference_mode():
+            q = self.online(torch.as_tensor(np.asarray(obs, dtype=np.float32)))
+        if was_training:
+            self.online.train()
+        return q
+
+    def scores(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        q = self.q_values(obs)
+        if mask is not None and self.config.mask_engaged:
+            q = q.masked_fill(torch.from_numpy(np.asarray(mask, dtype=bool)), -math.inf)
+        return q.numpy()
+
+    def act(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        q = self.q_values(obs)
+        if mask is not None and self.config.mask_engaged:
+            q = q.masked_fill(torch.from_numpy(np.asarray(mask, dtype=bool)), -math.inf)
+        return q.argmax(dim=1).numpy()
+
+    def act_explore(self, obs: np.ndarray, mask: np.ndarray | None, epsilon: float) -> np.ndarray:
+        """ε-greedy: greedy for most sessions, a uniformly random allowed item for the rest."""
+        actions = self.act(obs, mask)
+        explore = np.flatnonzero(self.explore_rng.random(len(actions)) < epsilon)
+        if explore.size:
+            actions[explore] = self._random_items(explore, mask)
+        return actions
+
+    def _random_items(self, rows: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Uniform random items, redrawn where they hit the mask (masks are sparse, so a
+        redraw or two settles almost every row)."""
+        rng = self.explore_rng
+        items = rng.integers(0, self.n_items, size=rows.size)
+        if mask is None or not self.config.mask_engaged:
+            return items
+        for _ in range(8):
+            bad = np.flatnonzero(mask[rows, items])
+            if bad.size == 0:
+                return items
+            items[bad] = rng.integers(0, self.n_items, size=bad.size)
+        bad = np.flatnonzero(mask[rows, items])
+        if bad.size:  # nearly full masks: pick among the allowed items exactly
+            noise = rng.random((bad.size, self.n_items))
+            noise[mask[rows[bad]]] = -1.0
+            items[bad] = noise.argmax(axis=1)
+        return items
+
+    # -- schedules ---------------------------------------------------------------------
+    def epsilon(self, env_steps: int) -> float:
+        c = self.config
+        frac = min(1.0, env_steps / c.eps_decay_steps)
+        return c.eps_start + frac * (c.eps_end - c.eps_start)
+
+    def learning_rate(self) -> float:
+        c = self.config
+        if c.lr_decay_updates <= 0:
+            return c.lr
+        frac = min(1.0, self.updates / c.lr_decay_updates)
+        return c.lr * (1.0 + frac * (c.lr_final - 1.0))
+
+    # -- learning ----------------------------------------------------------------------
+    def remember(self, obs, actions, rewards, next_obs, done, next_mask) -> None:
+        self.replay.add_batch(
+            obs, actions, rewards, next_obs, done, next_mask if self.config.mask_engaged else None
+        )
+
+    def update(self) -> float:
+        """One gradient step on a replay batch; returns the loss. A non-finite loss is
+        returned without touching the weights (the trainer then stops the run)."""
+        c = self.config
+        batch = self.replay.sample(c.batch_size, self.sample_generator)
+        q = self.online(batch["obs"]).gather(1, batch["action"].unsqueeze(1)).squeeze(1)
+        target = batch["reward"]
+        if c.gamma > 0:  # γ = 0 needs no next-state values at all
+            target = target + c.gamma * (~batch["done"]).float() * self._next_value(batch)
+        if c.loss == "huber":
+            loss = F.smooth_l1_loss(q, target, beta=c.huber_delta)
+        else:
+            loss = F.mse_loss(q, target)
+        loss_value = float(loss.item())
+        if not math.isfinite(loss_value):
+            return loss_value
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self._online_params, c.grad_clip)
+        self.optimizer.step()
+        self.updates += 1
+        self._update_target()
+        return loss_value
+
+    @torch.no_grad()
+    def _next_value(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        next_obs = batch["next_obs"]
+        mask = batch["next_mask"] if self.config.mask_engaged else None
+        target_q = self.target(next_obs)
+        if self.config.double_dqn:
+            self.online.eval()
+            chooser = self.online(next_obs)
+            self.online.train()
+        else:
+            chooser = target_q
+        if mask is not None:
+            chooser = chooser.masked_fill(mask, -math.inf)
+        best = chooser.argmax(dim=1, keepdim=True)
+        return target_q.gather(1, best).squeeze(1)
+
+    def _update_target(self) -> None:
+        c = self.config
+        if c.target_update == "soft":
+            with torch.no_grad():
+                torch._foreach_lerp_(self._target_params, self._online_params, c.tau)
+            # Batch-norm running statistics are buffers, not parameters: copy them.
+            for t_buf, o_buf in zip(self.target.buffers(), self.online.buffers(), strict=True):
+                t_buf.copy_(o_buf)
+        elif self.updates % c.target_every == 0:
+            self.target.load_state_dict(self.online.state_dict())
+
+    # -- checkpoint state --------------------------------------------------------------
+    def state_dict(self, include_replay: bool = True) -> dict:
+        state = {
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "sample_generator": self.sample_generator.get_state(),
+            "explore_rng": self.explore_rng.bit_generator.state,
+        }
+        if include_replay:
+            state["replay"] = self.replay.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["updates"])
+        self.sample_generator.set_state(state["sample_generator"])
+        self.explore_rng.bit_generator.state = state["explore_rng"]
+        if "replay" in state:
+            self.replay.load_state_dict(state["replay"])
