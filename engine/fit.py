@@ -1,0 +1,344 @@
+"""Fit the `default` simulator's hidden truth to logged interactions (train part only).
+
+What is fitted, and on what:
+- **Labels.** Each logged (user, item) pair of the TRAIN part gets a label. Explicit feedback
+  (most rows carry a rating): positive when the best rating of the pair is ≥
+  `positive_rating` (4 on a 1–5 scale), negative otherwise. Implicit feedback (event logs):
+  positive when the pair was clicked or purchased (or rated ≥ `positive_rating`), negative
+  when it was only viewed; a log with no views at all is all positives. Unobserved pairs
+  are sampled uniformly (`negative_ratio` per logged pair, per user in proportion to their
+  activity) and labelled negative: the simulator has to know that a user does not engage
+  with most of the catalogue. The "observed positive rate" of the calibration is the rate
+  on this mix, so it depends on `negative_ratio` — state it with the table.
+- **Latent part.** Weighted ALS with user and item biases on those labels (confidence
+  weights 1 + `confidence`·log(1 + count) on implicit positives). Dense weight matrices
+  make each half-step two matrix products and one batched solve. The biases are folded into
+  the factors (p = [p, b_u, 1], q = [q, 1, b_i]) so ⟨p_u, q_i⟩ is the whole MF score.
+- **Content part.** `engine.sim.truth.truth_with_latents` builds item content and user
+  profiles from the train log; users with no train history get a profile — and latent
+  factors — predicted from their demographics by ridge regression on the warm users.
+- **Calibration.** A logistic regression of the label on the two standardised parts sets α,
+  the logit scale and the offset, so sigmoid(preference logit) is a calibrated engagement
+  probability on logged pairs. `calibration_table` reports predicted versus observed
+  positive rate by decile of the prediction.
+
+Only the dataset passed in is read: `fit_truth` cuts it to its train split first, so
+validation and test interactions cannot reach the simulator (tests/engine/test_fit.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.dataset import Dataset
+from data.errors import RlrecError
+from data.split import Split, split_for, train_view
+from engine.config_base import param
+from engine.sim.truth import HiddenTruth, truth_with_latents
+
+POSITIVE_EVENTS = ("click", "purchase")
+
+
+@dataclass
+class FitConfig:
+    factors: int = param(16, low=1, high=256, help="latent dimensions of the MF")
+    iterations: int = param(12, low=1, high=200, help="ALS sweeps")
+    regularization: float = param(
+        0.3, low=0, high=100, help="ridge weight per unit of a row's total weight"
+    )
+    negative_ratio: float = param(
+        1.0, low=0.1, high=20, help="sampled unobserved pairs (negatives) per logged pair"
+    )
+    positive_rating: float = param(4.0, low=0, high=100, help="ratings ≥ this are positive")
+    confidence: float = param(2.0, low=0, high=100, help="implicit positives' extra weight")
+    calibration_fraction: float = param(
+        0.15,
+        low=0.01,
+        high=0.5,
+        help="share of train pairs held out of the MF to calibrate probabilities on",
+    )
+    seed: int = param(0, low=0, help="seed of the negative sampling and initial factors")
+
+
+@dataclass
+class LabelledPairs:
+    """The (user, item, label, weight) rows the fit learns from; logged ones first."""
+
+    users: np.ndarray  # int64
+    items: np.ndarray  # int64
+    labels: np.ndarray  # float64 in {0, 1}
+    weights: np.ndarray  # float64 > 0
+    logged: np.ndarray  # bool: True for logged pairs, False for sampled negatives
+    feedback: str  # "explicit" or "implicit"
+
+    def subset(self, keep: np.ndarray) -> LabelledPairs:
+        return LabelledPairs(
+            users=self.users[keep],
+            items=self.items[keep],
+            labels=self.labels[keep],
+            weights=self.weights[keep],
+            logged=self.logged[keep],
+            feedback=self.feedback,
+        )
+
+
+@dataclass
+class FittedSimulator:
+    """The fitted truth plus what offline evaluation and reports need from the fit."""
+
+    truth: HiddenTruth
+    pairs: LabelledPairs  # the pairs the MF was fitted on
+    calibration_pairs: LabelledPairs  # held-out train pairs the probabilities were fitted on
+    config: FitConfig
+    warm_users: np.ndarray  # bool (n_users,): had train interactions
+
+    def mf_scores(self, user_ids: np.ndarray) -> np.ndarray:
+        """(n, n_items) the fitted MF model's own score (latent part only)."""
+        return np.asarray(self.truth.user_latent[user_ids] @ self.truth.item_latent.T)
+
+    def engagement_probability(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        return predicted_probability(self.truth, user_ids, item_ids)
+
+
+# -- labels -------------------------------------------------------------------------------
+
+
+def labelled_pairs(train: Dataset, config: FitConfig | None = None) -> LabelledPairs:
+    """Label the train log's distinct pairs and add sampled unobserved negatives."""
+    config = config or FitConfig()
+    log = train.interactions
+    if len(log) == 0:
+        raise RlrecError(f"dataset {train.name!r} has no training interactions to fit")
+    users = log["user_id"].to_numpy(np.int64)
+    items = log["item_id"].to_numpy(np.int64)
+    rating = log["rating"].to_numpy(np.float64)
+    events = log["event"].astype(str).to_numpy()
+    rated = ~np.isnan(rating)
+    explicit = rated.mean() >= 0.5
+    if explicit:
+        row_positive = rated & (rating >= config.positive_rating)
+    else:
+        has_views = (events == "view").any()
+        row_positive = (
+            np.isin(events, POSITIVE_EVENTS)
+            | (rated & (rating >= config.positive_rating))
+            | (~has_views & ~rated)
+        )
+    key = users * train.n_items + items
+    pair_key, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    label = np.zeros(len(pair_key))
+    np.maximum.at(label, inverse, row_positive.astype(np.float64))
+    weight = np.ones(len(pair_key))
+    if not explicit:
+        weight = np.where(label > 0, 1.0 + config.confidence * np.log1p(counts), 1.0)
+
+    rng = np.random.default_rng(config.seed)
+    n_negative = int(round(config.negative_ratio * len(pair_key)))
+    neg_users = rng.choice(pair_key // train.n_items, size=n_negative)  # ∝ user activity
+    neg_items = rng.integers(0, train.n_items, size=n_negative)
+    neg_key = neg_users * train.n_items + neg_items
+    unobserved = ~np.isin(neg_key, pair_key)
+    neg_key = np.unique(neg_key[unobserved])
+    all_key = np.r_[pair_key, neg_key]
+    return LabelledPairs(
+        users=all_key // train.n_items,
+        items=all_key % train.n_items,
+        labels=np.r_[label, np.zeros(len(neg_key))],
+        weights=np.r_[weight, np.ones(len(neg_key))],
+        logged=np.r_[np.ones(len(pair_key), bool), np.zeros(len(neg_key), bool)],
+        feedback="explicit" if explicit else "implicit",
+    )
+
+
+# -- matrix factorisation -------------------------------------------------------------------
+
+
+def _als_half_step(
+    weights: np.ndarray, targets: np.ndarray, fixed: np.ndarray, reg: float
+) -> np.ndarray:
+    """Solve every row's weighted ridge regression of `targets` on `fixed` at once.
+
+    weights, targets: (R, C) dense (zero weight = no entry); fixed: (C, k) → (R, k)."""
+    k = fixed.shape[1]
+    outer = (fixed[:, :, None] * fixed[:, None, :]).reshape(len(fixed), k * k)
+    gram = (weights @ outer).reshape(-1, k, k)
+    total = weights.sum(axis=1)
+    gram += (reg * (1.0 + total))[:, None, None] * np.eye(k)
+    rhs = (weights * targets) @ fixed
+    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+
+
+def factorise(
+    pairs: LabelledPairs, n_users: int, n_items: int, config: FitConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted ALS with biases. Returns user (n_users, d+2) and item (n_items, d+2) factors
+    whose dot product is the MF score minus the global mean."""
+    d = config.factors
+    weights = np.zeros((n_users, n_items))
+    targets = np.zeros((n_users, n_items))
+    weights[pairs.users, pairs.items] = pairs.weights
+    mean = float(np.average(pairs.labels, weights=pairs.weights))
+    targets[pairs.users, pairs.items] = pairs.labels - mean
+    rng = np.random.default_rng(config.seed)
+    item_f = rng.normal(0, 0.1, size=(n_items, d))
+    item_b = np.zeros(n_items)
+    user_b = np.zeros(n_users)
+    for _ in range(config.iterations):
+        solved = _als_half_step(
+            weights,
+            targets - item_b[None, :],
+            np.c_[item_f, np.ones(n_items)],
+            config.regularization,
+        )
+        user_f, user_b = solved[:, :d], solved[:, d]
+        solved = _als_half_step(
+            weights.T,
+            targets.T - user_b[None, :],
+            np.c_[user_f, np.ones(n_users)],
+            config.regularization,
+        )
+        item_f, item_b = solved[:, :d], solved[:, d]
+    users = np.c_[user_f, user_b, np.ones(n_users)]
+    items = np.c_[item_f, np.ones(n_items), item_b]
+    return users, items
+
+
+def _ridge_from_demographics(
+    features: np.ndarray, warm: np.ndarray, targets: np.ndarray, reg: float = 1.0
+) -> np.ndarray:
+    """Predict `targets` rows of cold users from user features, fitted on warm users."""
+    x = np.c_[np.nan_to_num(np.asarray(features, np.float64)), np.ones(len(features))]
+    xw = x[warm]
+    coef = np.linalg.solve(xw.T @ xw + reg * np.eye(x.shape[1]), xw.T @ targets[warm])
+    return x @ coef
+
+
+# -- calibration ----------------------------------------------------------------------------
+
+
+def _logistic_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, steps: int = 50) -> np.ndarray:
+    """Weighted logistic regression by Newton's method (a few columns only)."""
+    beta = np.zeros(x.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+        grad = x.T @ (w * (y - p)) - 1e-6 * beta
+        hess = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
+        step = np.linalg.solve(hess, grad)
+        beta += step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta
+
+
+def _standardised_parts(
+    truth: HiddenTruth, users: np.ndarray, items: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    latent = np.einsum("nd,nd->n", truth.user_latent[users], truth.item_latent[items])
+    cosine = np.einsum("nd,nd->n", truth.user_profile[users], truth.item_content[items])
+    return (
+        (latent - truth.latent_shift) * truth.latent_scale,
+        (cosine - truth.cosine_shift) * truth.cosine_scale,
+    )
+
+
+def calibrate_engagement(truth: HiddenTruth, pairs: LabelledPairs) -> HiddenTruth:
+    """Set α, logit scale and offset so sigmoid(preference logit) matches the labels."""
+    latent, cosine = _standardised_parts(truth, pairs.users, pairs.items)
+    ones = np.ones(len(latent))
+    # Unit weights here: the confidence weights shape the factors, not the probability.
+    a, c, offset = _logistic_fit(np.c_[latent, cosine, ones], pairs.labels, ones)
+    if a <= 0 or c <= 0:  # one part carries no signal: give it weight 0 and refit the other
+        use_latent = a >= c
+        part = latent if use_latent else cosine
+        scale, offset = _logistic_fit(np.c_[part, ones], pairs.labels, ones)
+        alpha = 1.0 if use_latent else 0.0
+    else:
+        scale, alpha = a + c, a / (a + c)
+    return dataclasses.replace(
+        truth, alpha=float(alpha), logit_scale=float(scale), logit_offset=float(offset)
+    )
+
+
+def predicted_probability(
+    truth: HiddenTruth, user_ids: np.ndarray, item_ids: np.ndarray
+) -> np.ndarray:
+    """sigmoid(preference logit) for matching (user, item) pairs."""
+    latent, cosine = _standardised_parts(truth, np.asarray(user_ids), np.asarray(item_ids))
+    logit = truth.logit_scale * (truth.alpha * latent + (1 - truth.alpha) * cosine)
+    return 1.0 / (1.0 + np.exp(-(logit + truth.logit_offset)))
+
+
+def calibration_table(
+    truth: HiddenTruth, pairs: LabelledPairs, bins: int = 10
+) -> list[dict[str, Any]]:
+    """Predicted versus observed positive rate by decile of the prediction (equal counts)."""
+    predicted = predicted_probability(truth, pairs.users, pairs.items)
+    order = np.argsort(predicted, kind="stable")
+    rows = []
+    for number, chunk in enumerate(np.array_split(order, bins), start=1):
+        if len(chunk) == 0:
+            continue
+        rows.append(
+            {
+                "decile": number,
+                "pairs": int(len(chunk)),
+                "predicted": float(predicted[chunk].mean()),
+                "observed": float(pairs.labels[chunk].mean()),
+                "low": float(predicted[chunk].min()),
+                "high": float(predicted[chunk].max()),
+            }
+        )
+    return rows
+
+
+# -- the whole fit --------------------------------------------------------------------------
+
+
+def fit_simulator(
+    dataset: Dataset,
+    split: Split | None = None,
+    config: FitConfig | None = None,
+    folder: str | Path | None = None,
+) -> FittedSimulator:
+    """Fit the hidden truth to the train part of `dataset` (its stored or default split)."""
+    config = config or FitConfig()
+    split = split if split is not None else split_for(dataset, folder)
+    train = train_view(dataset, split)
+    labelled = labelled_pairs(train, config)
+    # Calibrating on pairs the MF has not seen keeps the probabilities honest: in-sample
+    # scores of a factorisation are overconfident.
+    held = np.random.default_rng(config.seed + 1).random(len(labelled.labels))
+    held = held < config.calibration_fraction
+    pairs, calibration_pairs = labelled.subset(~held), labelled.subset(held)
+    user_f, item_f = factorise(pairs, dataset.n_users, dataset.n_items, config)
+    warm = np.bincount(pairs.users[pairs.logged], minlength=dataset.n_users) > 0
+    features = np.asarray(dataset.user_features).reshape(dataset.n_users, -1)
+    if (~warm).any() and warm.any():
+        user_f[~warm, :-1] = _ridge_from_demographics(features, warm, user_f[:, :-1])[~warm]
+    truth = truth_with_latents(train, user_f, item_f)
+    if (~warm).any() and warm.any():
+        # Cold users' content taste from demographics instead of the catalogue average.
+        profile = _ridge_from_demographics(features, warm, truth.user_profile.astype(np.float64))
+        norm = np.linalg.norm(profile, axis=1, keepdims=True)
+        cold_profile = (profile / np.maximum(norm, 1e-8)).astype(np.float32)
+        truth.user_profile[~warm] = cold_profile[~warm]
+    truth = calibrate_engagement(truth, calibration_pairs)
+    return FittedSimulator(
+        truth=truth,
+        pairs=pairs,
+        calibration_pairs=calibration_pairs,
+        config=config,
+        warm_users=warm,
+    )
+
+
+def fit_truth(
+    dataset: Dataset, split: Split | None = None, folder: str | Path | None = None
+) -> HiddenTruth:
+    """The `default` simulator's hidden truth for a dataset without latent factors."""
+    return fit_simulator(dataset, split=split, folder=folder).truth

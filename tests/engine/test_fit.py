@@ -1,0 +1,92 @@
+"""The fitted simulator: calibrated on held-out train pairs, blind to validation/test rows,
+and sensible for cold users."""
+
+import numpy as np
+import pytest
+
+from data.split import TRAIN, SplitConfig, interactions_fingerprint, split_dataset
+from engine.fit import (
+    FitConfig,
+    calibration_table,
+    fit_simulator,
+    fit_truth,
+    labelled_pairs,
+    predicted_probability,
+)
+from tests.fixtures import tiny_dataset
+
+FAST = FitConfig(factors=8, iterations=6)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["events", "ratings"])
+def dataset(request):
+    return tiny_dataset(
+        n_users=300, n_items=400, n_interactions=20000, seed=4, ratings=request.param
+    )
+
+
+def test_every_decile_is_calibrated_within_five_points(dataset):
+    fitted = fit_simulator(dataset, config=FAST)
+    table = calibration_table(fitted.truth, fitted.calibration_pairs)
+    assert len(table) == 10
+    for row in table:
+        assert abs(row["predicted"] - row["observed"]) <= 0.05, row
+    # And the ranking carries information: the top decile engages far more than the bottom.
+    assert table[-1]["observed"] - table[0]["observed"] > 0.5
+
+
+def test_labels_follow_the_feedback_kind(dataset):
+    pairs = labelled_pairs(dataset, FAST)
+    rated = dataset.interactions["rating"].notna().all()
+    assert pairs.feedback == ("explicit" if rated else "implicit")
+    logged = pairs.logged
+    # Sampled negatives are never logged pairs and always negative.
+    logged_keys = set(zip(pairs.users[logged], pairs.items[logged], strict=True))
+    sampled = zip(pairs.users[~logged], pairs.items[~logged], strict=True)
+    assert not logged_keys.intersection(sampled)
+    assert (pairs.labels[~logged] == 0).all()
+    assert 0.2 < pairs.labels[logged].mean() < 0.95
+
+
+def test_nothing_from_validation_or_test_reaches_the_fitted_truth(dataset):
+    split = split_dataset(dataset, SplitConfig(seed=1))
+    baseline = fit_truth(dataset, split=split)
+
+    # Scramble everything outside train: other items, other ratings, other events.
+    perturbed = tiny_dataset(
+        n_users=300,
+        n_items=400,
+        n_interactions=20000,
+        seed=4,
+        ratings=dataset.interactions["rating"].notna().all(),
+    )
+    held = split.labels != TRAIN
+    rng = np.random.default_rng(9)
+    log = perturbed.interactions
+    log.loc[held, "item_id"] = rng.integers(0, 400, held.sum()).astype(np.int32)
+    log.loc[held, "rating"] = np.float32(5.0)
+    log.loc[held, "event"] = "purchase"
+    # The split labels rows; keep the same labels for the perturbed log.
+    split.fingerprint = interactions_fingerprint(log)
+    changed = fit_truth(perturbed, split=split)
+
+    for name in ("user_latent", "item_latent", "user_profile", "item_content", "item_popularity"):
+        np.testing.assert_array_equal(getattr(baseline, name), getattr(changed, name), err_msg=name)
+    assert baseline.alpha == changed.alpha and baseline.logit_offset == changed.logit_offset
+
+
+def test_cold_users_get_a_demographic_profile_not_the_average(dataset):
+    split = split_dataset(dataset, SplitConfig(cold_user_fraction=0.2, seed=2))
+    fitted = fit_simulator(dataset, split=split, config=FAST)
+    cold = split.cold_users
+    assert len(cold) > 0 and not fitted.warm_users[cold].any()
+    profiles = fitted.truth.user_profile[cold]
+    assert np.allclose(np.linalg.norm(profiles, axis=1), 1.0, atol=1e-4)
+    # Different demographics → different tastes.
+    assert np.unique(np.round(profiles, 3), axis=0).shape[0] > 1
+    probability = predicted_probability(
+        fitted.truth,
+        np.repeat(cold, dataset.n_items),
+        np.tile(np.arange(dataset.n_items), len(cold)),
+    )
+    assert np.isfinite(probability).all() and probability.std() > 0.01
