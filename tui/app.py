@@ -9,18 +9,27 @@ so the first frame shows in well under a second; the default dataset loads in a 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import signal
 import sys
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from textual import on, work
-from textual.app import App, ComposeResult
+from textual import events, on, work
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from tui.messages import DatasetChanged, RunSelected, ShowError
+from tui.commands import RlrecCommands
+from tui.help import HelpScreen
+from tui.messages import DatasetChanged, RunSelected, ShowError, StateUpdated
 from tui.state import AppState
+from tui.widgets.error_dialog import ErrorDialog
 
 # (tab id, title, module, class). A pane whose module is not there yet shows a placeholder.
 PANES = (
@@ -29,23 +38,24 @@ PANES = (
     ("explore", "3 Explore", "tui.panes.explore", "ExplorePane"),
     ("runs", "4 Runs", "tui.panes.runs", "RunsPane"),
 )
-NARROW_COLUMNS = 80
+NARROW_COLUMNS = 80  # below this width the panes stack instead of sitting side by side
 
 
-def _make_pane(module_name: str, class_name: str) -> Widget:
+def _make_pane(pane_id: str, module_name: str, class_name: str) -> Widget:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-        return Static(f"{class_name}: loading… (not built yet)", classes="placeholder")
-    return getattr(module, class_name)()
+        return Static(f"{class_name}: not built yet", classes="placeholder")
+    return getattr(module, class_name)(id=f"{pane_id}-pane")
 
 
 class RlrecApp(App):
     TITLE = "rlrec"
     SUB_TITLE = "deep-RL recommender lab"
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {RlrecCommands}
     BINDINGS = [
         Binding("1", "show_pane('dataset')", "Dataset", id="pane.dataset", tooltip="Dataset pane"),
         Binding("2", "show_pane('train')", "Train", id="pane.train", tooltip="Train pane"),
@@ -73,19 +83,58 @@ class RlrecApp(App):
         if runs_dir is not None:
             self.state.runs_dir = Path(runs_dir)
         self._requested_theme = theme
+        self._open_run_at_start = self.state.run_dir
+        self.is_quitting = False
+        self.last_screenshot: Path | None = None
+
+    # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        with TabbedContent(initial="train", id="panes"):
+        yield Header(show_clock=False, icon="≡")
+        initial = "train"
+        with TabbedContent(initial=initial, id="panes"):
             for pane_id, title, module_name, class_name in PANES:
                 with TabPane(title, id=pane_id):
-                    yield _make_pane(module_name, class_name)
+                    yield _make_pane(pane_id, module_name, class_name)
         yield Footer()
 
     def on_mount(self) -> None:
         if self._requested_theme:
-            self.theme = self._requested_theme
+            if self._requested_theme in self.available_themes:
+                self.theme = self._requested_theme
+            else:
+                names = ", ".join(sorted(self.available_themes))
+                self.notify(
+                    f"unknown theme {self._requested_theme!r}; try one of {names}",
+                    severity="warning",
+                )
+        self._apply_width(self.size.width)
+        self._install_hangup_handler()
         self.load_dataset()
+        train = self.train_pane()
+        if self._open_run_at_start is not None and train is not None:
+            self.call_after_refresh(train.follow, self._open_run_at_start)
+        if train is not None:
+            train.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.screen.set_class(width < NARROW_COLUMNS, "narrow")
+
+    def train_pane(self) -> Any:
+        from tui.panes.train import TrainPane
+
+        found = self.query(TrainPane)
+        return found.first() if found else None
+
+    def active_pane(self) -> Widget | None:
+        tabs = self.query_one("#panes", TabbedContent)
+        pane = tabs.get_pane(tabs.active) if tabs.active else None
+        return pane.children[0] if pane is not None and pane.children else None
+
+    # -- the dataset -----------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dataset")
     def load_dataset(self) -> None:
@@ -104,41 +153,131 @@ class RlrecApp(App):
             return
         self.post_message(DatasetChanged(dataset, self.state.dataset_path))
 
-    def action_show_pane(self, pane_id: str) -> None:
-        self.query_one("#panes", TabbedContent).active = pane_id
-
     @on(DatasetChanged)
     def _dataset_changed(self, message: DatasetChanged) -> None:
         self.state.dataset = message.dataset
         self.state.dataset_path = message.path
+        self._tell_panes("dataset")
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def open_run(self, run_dir: Path) -> None:
+        self.post_message(RunSelected(Path(run_dir)))
 
     @on(RunSelected)
     def _run_selected(self, message: RunSelected) -> None:
         self.state.run_dir = message.run_dir
+        self._tell_panes("run_dir")
         self.action_show_pane("explore")
+
+    def _tell_panes(self, field: str) -> None:
+        for pane_id, *_ in PANES:
+            pane = self._pane_widget(pane_id)
+            if pane is not None:
+                pane.post_message(StateUpdated(field))
+
+    def _pane_widget(self, pane_id: str) -> Widget | None:
+        found = self.query(f"#{pane_id}-pane")
+        return found.first() if found else None
+
+    # -- keys and actions --------------------------------------------------------------------
+
+    def action_show_pane(self, pane_id: str) -> None:
+        tabs = self.query_one("#panes", TabbedContent)
+        tabs.active = pane_id
+        pane = self._pane_widget(pane_id)
+        if pane is not None and pane.can_focus:
+            pane.focus()
+        if pane_id == "train" and pane is not None:
+            self.call_after_refresh(pane.replot_visible, True)
+
+    def action_help(self) -> None:
+        pane = self.active_pane()
+        title = type(pane).__name__.replace("Pane", "") if pane is not None else "rlrec"
+        help_text = getattr(pane, "HELP", "") or "No help for this pane yet."
+        bindings = list(getattr(type(pane), "BINDINGS", [])) if pane is not None else []
+        self.push_screen(HelpScreen(f"{title} — help", help_text, bindings))
+
+    def action_screenshot(self) -> None:
+        folder = self.state.run_dir if self.state.run_dir is not None else self.state.runs_dir
+        tabs = self.query_one("#panes", TabbedContent)
+        name = f"rlrec-{tabs.active or 'app'}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(filename=name, path=str(folder))
+        except OSError as exc:
+            self.notify(f"cannot save screenshot: {exc}", severity="error")
+            return
+        self.last_screenshot = Path(path)
+        self.notify(f"screenshot saved: {path}")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Our provider has its own Screenshot (into the run folder); drop Textual's web one.
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+
+    async def action_quit(self) -> None:
+        """Stop a running training first (it writes a checkpoint), at most ~1 s, then exit."""
+        self.is_quitting = True
+        train = self.train_pane()
+        if train is not None:
+            await train.shutdown(timeout=1.0)
+        self.exit()
+
+    # -- errors ----------------------------------------------------------------------------
 
     @on(ShowError)
     def _show_error(self, message: ShowError) -> None:
-        self.notify(message.text, title=message.title, severity="error", timeout=10)
+        self.push_screen(ErrorDialog(message.title, message.text))
+
+    # -- the terminal going away -------------------------------------------------------------
+
+    def _install_hangup_handler(self) -> None:
+        """Exit (stopping training with a checkpoint) when the terminal hangs up (SSH drop)."""
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, self._hangup)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            pass  # not the main thread (tests) or no SIGHUP on this platform
+
+    def _hangup(self) -> None:
+        self.run_worker(self.action_quit(), exclusive=True, group="quit")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rlrec-tui", description="rlrec terminal app: datasets, live training, explorer."
+        prog="rlrec-tui",
+        description="rlrec terminal app: datasets, live training, recommendation explorer, runs.",
     )
     parser.add_argument("path", nargs="?", help="a dataset folder or a run folder to open")
-    parser.add_argument("--runs-dir", help="where runs are stored and listed")
+    parser.add_argument("--runs-dir", help="where new runs go and runs are listed")
     parser.add_argument("--refresh", type=float, default=4.0, help="plot redraws per second")
-    parser.add_argument("--theme", help="Textual theme name, e.g. textual-dark, nord")
+    parser.add_argument("--theme", help="Textual theme, e.g. textual-dark, nord, gruvbox")
     return parser
 
 
+def classify_path(path: Path) -> str:
+    """'run', 'dataset' or 'missing' for a folder given on the command line."""
+    if not path.exists():
+        return "missing"
+    if (path / "metrics.jsonl").exists() or (path / "config.yaml").exists():
+        return "run"
+    return "dataset"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 0 < args.refresh <= 60:
+        parser.error(f"--refresh = {args.refresh:g} is out of range (allowed: (0, 60])")
     dataset_path = run_dir = None
     if args.path:
-        path = Path(args.path)
-        if (path / "metrics.jsonl").exists() or (path / "config.yaml").exists():
+        path = Path(args.path).expanduser()
+        kind = classify_path(path)
+        if kind == "missing":
+            parser.error(f"{path}: no such folder")
+        if kind == "run":
             run_dir = path
         else:
             dataset_path = path

@@ -55,3 +55,14 @@ class TrainerEvent(Message):
             and type(message.event).__name__ == "Progress"
             and type(self.event).__name__ == "Progress"
         )
+
+
+class StateUpdated(Message, bubble=False):
+    """App → every pane, after `app.state` changed: `field` is "dataset" or "run_dir".
+
+    Panes read the new value from `self.app.state` in `on_state_updated` (e.g. Explore loads
+    the run when field == "run_dir"; Train uses the dataset for the next run)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__()
+        self.field = field

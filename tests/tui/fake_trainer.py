@@ -1,0 +1,133 @@
+"""A stand-in for `engine.trainer.Trainer` with the same public surface, for fast UI tests:
+it publishes a scripted stream of real `engine.events` from whatever thread runs it and honours
+pause / resume / stop within a few milliseconds. One test still trains for real (test_app_e2e)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.events import (
+    Checkpointed,
+    Evaluation,
+    Progress,
+    RunFinished,
+    RunStarted,
+    StateChanged,
+)
+
+
+@dataclass
+class FakeAgent:
+    lr: float = 0.001
+    batch_size: int = 64
+    gamma: float = 0.9
+    hidden: list[int] = field(default_factory=lambda: [64, 32])
+
+
+@dataclass
+class FakeTrain:
+    steps: int = 1000
+    seconds: float = 30.0
+
+
+@dataclass
+class FakeConfig:
+    preset: str = "default"
+    agent: FakeAgent = field(default_factory=FakeAgent)
+    train: FakeTrain = field(default_factory=FakeTrain)
+
+
+class FakeTrainer:
+    """Publishes Progress every `step_every` env steps, Evaluation every 4 Progress."""
+
+    def __init__(
+        self,
+        config: Any,
+        run_dir: Path | None,
+        *,
+        windows: int = 20,
+        delay: float = 0.0,
+        fail_at: int | None = None,
+        hold: threading.Event | None = None,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.windows = windows
+        self.delay = delay
+        self.fail_at = fail_at
+        self.hold = hold  # when given, the run waits for it before finishing (until stopped)
+        self._subscribers: list = []
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.state = "idle"
+        self.checkpoints: list[int] = []
+
+    def subscribe(self, callback) -> None:
+        self._subscribers.append(callback)
+
+    def _publish(self, event) -> None:
+        for callback in self._subscribers:
+            callback(event)
+
+    def pause(self) -> None:
+        self._running.clear()
+        self.state = "paused"
+        self._publish(StateChanged("paused"))
+
+    def resume(self) -> None:
+        self._running.set()
+        self.state = "running"
+        self._publish(StateChanged("running"))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def run(self) -> RunFinished:
+        self.state = "running"
+        self._publish(RunStarted(str(self.run_dir), "default", 500, {"steps": self.windows * 100}))
+        steps = 0
+        for window in range(1, self.windows + 1):
+            while not self._running.wait(0.01):
+                pass
+            if self._stop.is_set():
+                break
+            if self.fail_at is not None and window == self.fail_at:
+                raise RuntimeError("simulated engine failure")
+            steps = window * 100
+            self._publish(
+                Progress(
+                    env_steps=steps,
+                    updates=steps // 2,
+                    episodes=window * 10,
+                    seconds=window * 0.5,
+                    episode_return=4.0 + math.log(window),
+                    episode_length=10.0,
+                    ctr=0.4 + window / 100,
+                    epsilon=1.0 / window,
+                    loss=1.0 / window if window > 1 else math.nan,
+                    learning_rate=0.001,
+                    steps_per_second=1234.0,
+                    fraction_done=window / self.windows,
+                    eta_seconds=(self.windows - window) * 0.5,
+                )
+            )
+            if window % 4 == 0:
+                self._publish(Evaluation(steps, 100, 5.0 + window / 10, 0.1, 0.5, 10.0, 0.5))
+            if self.delay:
+                time.sleep(self.delay)
+        if self.hold is not None:
+            while not self._stop.is_set() and not self.hold.wait(0.01):
+                pass
+        stopped = self._stop.is_set()
+        self.checkpoints.append(steps)
+        self._publish(Checkpointed(steps, str(self.run_dir)))
+        finished = RunFinished("stopped" if stopped else "budget", steps, steps // 2, 10.0)
+        self._publish(finished)
+        return finished

@@ -1,0 +1,543 @@
+"""Train pane: the run configuration as a validated form, Start / Pause / Stop, live curves,
+a progress line, evaluation results as they arrive and an event log.
+
+Training runs in a Textual thread worker that drives `engine.trainer.Trainer`. The trainer
+calls back on the training thread; the callback only appends to the `CurveStore` and posts a
+`TrainerEvent` message (Progress messages coalesce). Charts replot on a timer at most
+`--refresh` times a second, only while this pane is visible and only when data arrived.
+
+The same pane follows a run another process is writing (`rlrec-tui RUN_DIR`): a timer polls
+`engine.runs.RunFollower` and feeds the same store and handlers.
+
+Engine modules (and torch) are imported inside workers, never at module import time, so the
+first frame stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
+from textual.worker import Worker, WorkerState
+
+from data.errors import RlrecError
+from tui.messages import RunSelected, ShowError, TrainerEvent
+from tui.widgets.charts import CurveChart, CurveStore
+
+# Form rows: (config section, label, candidate field names in the engine's config dataclass).
+# The first name the dataclass really has wins, so the form follows the engine's naming.
+FORM_ROWS = (
+    ("agent", "learning rate", ("learning_rate", "lr")),
+    ("agent", "batch size", ("batch_size",)),
+    ("agent", "gamma γ", ("gamma",)),
+    ("agent", "ε start", ("epsilon_start", "eps_start")),
+    ("agent", "ε end", ("epsilon_end", "eps_end")),
+    ("agent", "ε decay steps", ("epsilon_decay_steps", "eps_decay_steps", "epsilon_decay")),
+    ("agent", "hidden units", ("hidden", "hidden_units", "hidden_sizes")),
+    ("agent", "dropout", ("dropout",)),
+    ("agent", "target τ", ("tau", "target_tau", "soft_tau")),
+    ("train", "budget s", ("seconds", "budget_seconds")),
+    ("train", "budget steps", ("steps", "budget_steps")),
+)
+
+
+class FormReady(Message):
+    """The engine's config classes loaded (in a worker): build the form from them."""
+
+    def __init__(self, presets: list[str], preset: str, config: Any) -> None:
+        super().__init__()
+        self.presets = presets
+        self.preset = preset
+        self.config = config
+
+
+def format_duration(seconds: float) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_number(value: float, spec: str = ".3f") -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return format(value, spec)
+
+
+def progress_line(event: Any) -> str:
+    """One line from a Progress event: steps, episodes, speed, return, ε, ETA."""
+    return (
+        f"{event.env_steps:,} steps · {event.episodes:,} episodes · "
+        f"{format_number(event.steps_per_second, ',.0f')} steps/s · "
+        f"return {format_number(event.episode_return, '.2f')} · "
+        f"ε {format_number(event.epsilon, '.3f')} · "
+        f"elapsed {format_duration(event.seconds)} · ETA {format_duration(event.eta_seconds)}"
+    )
+
+
+def list_presets() -> list[str]:
+    try:
+        from engine.presets import preset_names  # type: ignore[attr-defined]
+
+        return list(preset_names())
+    except (ImportError, AttributeError):
+        folder = Path(__file__).resolve().parents[2] / "engine" / "presets"
+        names = sorted(p.stem for p in folder.glob("*.yaml"))
+        return names or ["default", "seed-classic"]
+
+
+class TrainPane(Widget, can_focus=True):
+    """Configure, start, watch and control a training run."""
+
+    HELP = """\
+Train a DQN recommender against the simulator and watch it learn.
+
+* The form on the left holds the run's settings; each value is checked by the engine's own
+  range checks and a message appears beside a bad field. The preset decides the simulator
+  (`default`: long sessions built from the open dataset; `seed-classic`: the original 10-step
+  world) and the starting values of every field.
+* **s** starts a run in the runs folder (the budget is seconds or env steps, whichever ends
+  first); **space** pauses and resumes; **x** stops (a checkpoint is written).
+* Charts: episode return with its moving average and greedy evaluations (dots), ε, loss, CTR.
+  They redraw at most `--refresh` times a second.
+* When the run ends, **e** (or the automatic switch) shows the trained agent in Explore.
+* `rlrec-tui RUN_DIR` opens an existing run here and follows it live while another process
+  (e.g. `rlrec train` in tmux) is still writing it.
+"""
+
+    BINDINGS = [
+        Binding("s", "start", "Start", id="train.start", tooltip="Start training"),
+        Binding("space", "pause", "Pause/Resume", id="train.pause", tooltip="Pause or resume"),
+        Binding("x", "stop", "Stop", id="train.stop", tooltip="Stop and checkpoint"),
+        Binding("e", "explore", "Explore run", id="train.explore", tooltip="Open run in Explore"),
+    ]
+
+    DEFAULT_CSS = """
+    TrainPane { height: 1fr; }
+    TrainPane #train-form { width: 44; height: 1fr; border-right: tall $panel; padding: 0 1; }
+    TrainPane #train-form .form-title { text-style: bold; margin-bottom: 1; }
+    TrainPane #train-buttons { height: auto; margin-top: 1; }
+    TrainPane #train-buttons Button { min-width: 8; margin-right: 1; }
+    TrainPane #train-main { width: 1fr; height: 1fr; padding: 0 1; }
+    TrainPane #train-status { height: 1; }
+    TrainPane #train-progress { height: 1; }
+    TrainPane #train-charts { grid-size: 2 2; height: 1fr; min-height: 12; }
+    TrainPane #train-bottom { height: 9; }
+    TrainPane #train-evals { width: 1fr; height: 1fr; }
+    TrainPane #train-log { width: 1fr; height: 1fr; }
+    """
+
+    run_state: reactive[str] = reactive("idle")  # idle, running, paused, stopping, following
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = CurveStore()
+        self.run_dir: Path | None = None
+        self._trainer: Any = None
+        self._follower: Any = None
+        self._follow_timer: Any = None
+        self._config_ready = False
+        self._form_built = False
+        self.preset: str | None = None
+        self.last_finished: Any = None
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            with VerticalScroll(id="train-form"):
+                yield Label("Run settings", classes="form-title")
+                yield Static("loading settings…", id="train-form-loading")
+                with Horizontal(id="train-buttons"):
+                    yield Button("Start", id="train-start", variant="success")
+                    yield Button("Pause", id="train-pause", disabled=True)
+                    yield Button("Stop", id="train-stop", variant="error", disabled=True)
+            with Vertical(id="train-main"):
+                yield Static("ready — press s to start training", id="train-status")
+                yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
+                with Grid(id="train-charts"):
+                    yield from self._make_charts()
+                with Horizontal(id="train-bottom"):
+                    yield DataTable(id="train-evals", cursor_type="none", zebra_stripes=True)
+                    yield RichLog(id="train-log", max_lines=500, markup=False, wrap=False)
+
+    def _make_charts(self) -> list[CurveChart]:
+        charts = [
+            CurveChart(
+                "episode return",
+                ("episode_return", "eval_return"),
+                labels=("return", "eval"),
+                smooth=20,
+                id="chart-return",
+            ),
+            CurveChart("ε (exploration)", ("epsilon",), id="chart-epsilon"),
+            CurveChart("loss", ("loss",), id="chart-loss"),
+            CurveChart("CTR", ("ctr",), id="chart-ctr"),
+        ]
+        for chart in charts:
+            chart.store = self.store
+        return charts
+
+    def on_mount(self) -> None:
+        table = self.query_one("#train-evals", DataTable)
+        table.add_columns("steps", "return", "±95%", "CTR", "len", "norm")
+        hz = max(0.2, min(30.0, float(getattr(self.app.state, "refresh_hz", 4.0))))
+        self.set_interval(1.0 / hz, self.replot_visible)
+        self.load_form()
+
+    # -- the form ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train-form")
+    def load_form(self, preset: str | None = None) -> None:
+        """Import the engine's config (this may load torch) off the UI thread."""
+        presets = list_presets()
+        chosen = preset or ("default" if "default" in presets else presets[0])
+        config = self.load_config(chosen, {})
+        self._config_ready = True
+        self.post_message(FormReady(presets, chosen, config))
+
+    def load_config(self, preset: str | None, overrides: dict[str, Any]) -> Any:
+        """The engine's `RunConfig` for a preset plus the form's overrides (raises RlrecError)."""
+        from engine.run_config import load_run_config
+
+        return load_run_config(preset, overrides=overrides)
+
+    def make_trainer(self, config: Any, run_dir: Path) -> Any:
+        """The engine's `Trainer` (imported here, on the training thread: torch loads lazily)."""
+        from engine.trainer import Trainer
+
+        return Trainer(config, run_dir)
+
+    @on(FormReady)
+    async def _build_form(self, message: FormReady) -> None:
+        self.preset = message.preset
+        from tui.widgets.forms import ValidatedForm, choice_field, config_field
+
+        fields: list[Widget] = [
+            choice_field("preset", "preset", message.presets, message.preset, id="field-preset")
+        ]
+        for section, label, names in FORM_ROWS:
+            part = getattr(message.config, section, None)
+            if part is None or not dataclasses.is_dataclass(part):
+                continue
+            have = {f.name for f in dataclasses.fields(part)}
+            name = next((n for n in names if n in have), None)
+            if name is None:
+                continue
+            fields.append(
+                config_field(
+                    type(part),
+                    name,
+                    key=f"{section}.{name}",
+                    label=label,
+                    value=getattr(part, name),
+                    id=f"field-{section}-{name}",
+                )
+            )
+        form_box = self.query_one("#train-form", VerticalScroll)
+        old = form_box.query(ValidatedForm)
+        await old.remove()
+        loading = form_box.query("#train-form-loading")
+        await loading.remove()
+        form = ValidatedForm(*fields, id="train-settings")
+        await form_box.mount(form, before="#train-buttons")
+        self._form_built = True
+
+    def on_form_field_changed(self, message: Any) -> None:
+        """Picking another preset reloads every field with that preset's values."""
+        key = getattr(message.field, "key", None)
+        if key == "preset" and message.value and message.value != self.preset:
+            self.preset = message.value
+            self.load_form(message.value)
+
+    def form(self) -> Any:
+        from tui.widgets.forms import ValidatedForm
+
+        return self.query_one("#train-settings", ValidatedForm)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    @property
+    def is_training(self) -> bool:
+        return self.run_state in ("running", "paused", "stopping")
+
+    @property
+    def is_paused(self) -> bool:
+        return self.run_state == "paused"
+
+    def action_start(self) -> None:
+        if self.is_training:
+            self.notify("a run is already going — x stops it", severity="warning")
+            return
+        if not self._form_built or not self._config_ready:
+            self.notify("settings are still loading…")
+            return
+        form = self.form()
+        if not form.validate():
+            self.notify("fix the settings marked in red first", severity="error")
+            return
+        overrides = form.nested_values()
+        preset = overrides.pop("preset", None)
+        state = self.app.state
+        if state.dataset_path is not None:
+            overrides["dataset"] = str(state.dataset_path)
+        try:
+            config = self.load_config(preset, overrides)
+        except RlrecError as exc:
+            if not form.show_error(str(exc)):
+                self.post_message(ShowError("Bad settings", str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 — an engine bug must not take the app down
+            self.post_message(ShowError("Cannot build the run configuration", f"{exc}"))
+            return
+        self.start_run(config, preset or "run")
+
+    def start_run(self, config: Any, preset: str) -> None:
+        """Start training `config` in a new folder under the runs dir."""
+        runs_dir = Path(self.app.state.runs_dir)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = runs_dir / f"{stamp}-{preset}"
+        suffix = 1
+        while run_dir.exists():
+            suffix += 1
+            run_dir = runs_dir / f"{stamp}-{preset}-{suffix}"
+        self._stop_following()
+        self._reset_view()
+        self.run_dir = run_dir
+        self.app.state.run_dir = run_dir
+        self.run_state = "running"
+        self._log(f"starting {preset} in {run_dir}")
+        self._train(config, run_dir)
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="training", description="training"
+    )
+    def _train(self, config: Any, run_dir: Path) -> Any:
+        trainer = self.make_trainer(config, run_dir)
+        self._trainer = trainer
+        trainer.subscribe(self._on_engine_event)
+        return trainer.run()
+
+    def _on_engine_event(self, event: Any) -> None:
+        """Called on the training thread: record, then hand over to the UI by message."""
+        self.store.add(event)
+        self.post_message(TrainerEvent(event))
+
+    def action_pause(self) -> None:
+        trainer = self._trainer
+        if trainer is None or self.run_state not in ("running", "paused"):
+            return
+        if self.run_state == "paused":
+            trainer.resume()
+            self.run_state = "running"
+            self._log("resumed")
+        else:
+            trainer.pause()
+            self.run_state = "paused"
+            self._log("paused")
+
+    def action_stop(self) -> None:
+        if self._trainer is not None and self.run_state in ("running", "paused"):
+            self._trainer.stop()
+            self.run_state = "stopping"
+            self._log("stopping… (writing a checkpoint)")
+
+    def action_explore(self) -> None:
+        if self.run_dir is None:
+            self.notify("no run yet — press s to train one")
+            return
+        self.post_message(RunSelected(self.run_dir))
+
+    async def shutdown(self, timeout: float = 1.0) -> bool:
+        """Stop a running training and wait for its worker (quitting); True if it ended."""
+        self._stop_following()
+        if self._trainer is None or not self.is_training:
+            return True
+        self._trainer.stop()
+        workers = [w for w in self.app.workers if w.group == "training" and w.is_running]
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            try:
+                import asyncio
+
+                await asyncio.wait_for(worker.wait(), max(0.05, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 — timeout or the run's own error; we are quitting
+                pass
+        return not any(w.is_running for w in workers)
+
+    @on(Button.Pressed, "#train-start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#train-pause")
+    def _pause_pressed(self) -> None:
+        self.action_pause()
+
+    @on(Button.Pressed, "#train-stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    def watch_run_state(self, state: str) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#train-start", Button).disabled = state in ("running", "paused", "stopping")
+        pause = self.query_one("#train-pause", Button)
+        pause.disabled = state not in ("running", "paused")
+        pause.label = "Resume" if state == "paused" else "Pause"
+        self.query_one("#train-stop", Button).disabled = state not in ("running", "paused")
+
+    # -- following another process's run -------------------------------------------------------
+
+    def follow(self, run_dir: Path) -> None:
+        """Show an existing run and keep tailing it while its writer is still at work."""
+        from engine.runs import RunFollower
+
+        self._stop_following()
+        self._reset_view()
+        self.run_dir = Path(run_dir)
+        self._follower = RunFollower(self.run_dir)
+        self.run_state = "following"
+        self._log(f"following {self.run_dir}")
+        self.poll_follower()
+        if self._follower is not None:
+            self._follow_timer = self.set_interval(0.5, self.poll_follower)
+
+    def poll_follower(self) -> None:
+        if self._follower is None:
+            return
+        try:
+            events = self._follower.poll()
+        except RlrecError as exc:
+            self._stop_following()
+            self.post_message(ShowError("Cannot follow run", str(exc)))
+            return
+        self.store.extend(events)
+        for event in events:
+            self._show_event(event, live=False)
+
+    def _stop_following(self) -> None:
+        if self._follow_timer is not None:
+            self._follow_timer.stop()
+            self._follow_timer = None
+        self._follower = None
+        if self.run_state == "following":
+            self.run_state = "idle"
+
+    # -- events → widgets ----------------------------------------------------------------------
+
+    @on(TrainerEvent)
+    def _trainer_event(self, message: TrainerEvent) -> None:
+        self._show_event(message.event, live=message.live)
+
+    def _show_event(self, event: Any, live: bool) -> None:
+        kind = type(event).__name__
+        if kind == "Progress":
+            self.query_one("#train-status", Static).update(progress_line(event))
+            self.query_one("#train-progress", ProgressBar).update(progress=event.fraction_done)
+        elif kind == "RunStarted":
+            budget = ", ".join(f"{v} {k}" for k, v in event.budget.items())
+            verb = "resumed" if event.resumed else "started"
+            self._log(f"{verb} {event.preset}: {event.n_items} items, budget {budget}")
+        elif kind == "Evaluation":
+            self.query_one("#train-evals", DataTable).add_row(
+                f"{event.env_steps:,}",
+                format_number(event.return_mean, ".2f"),
+                format_number(event.return_ci95, ".2f"),
+                format_number(event.ctr, ".3f"),
+                format_number(event.session_length, ".1f"),
+                format_number(event.normalised, ".2f"),
+            )
+            self._log(
+                f"eval @ {event.env_steps:,}: return {format_number(event.return_mean, '.2f')}"
+                f" ± {format_number(event.return_ci95, '.2f')}"
+            )
+        elif kind == "Checkpointed":
+            self._log(f"checkpoint @ {event.env_steps:,}")
+        elif kind == "StateChanged":
+            self._log(f"trainer {event.state}")
+            if event.state in ("running", "paused") and self.is_training:
+                self.run_state = event.state
+        elif kind == "RunFinished":
+            self._finished(event, live)
+
+    def _finished(self, event: Any, live: bool) -> None:
+        self.last_finished = event
+        text = f"finished ({event.reason}) after {event.env_steps:,} steps in {format_duration(event.seconds)}"
+        if event.message:
+            text += f": {event.message}"
+        self._log(text)
+        self.query_one("#train-status", Static).update(text)
+        if event.reason == "budget":
+            self.query_one("#train-progress", ProgressBar).update(progress=1.0)
+        if self.run_state == "following":
+            self._stop_following()
+        self.run_state = "idle"
+        self.replot_visible(force=True)
+        if live and event.reason in ("budget", "stopped") and self.run_dir is not None:
+            if not getattr(self.app, "is_quitting", False):
+                self.post_message(RunSelected(self.run_dir))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "train-form" and worker.state == WorkerState.ERROR:
+            self.query_one("#train-form-loading", Static).update(
+                f"cannot load settings: {worker.error}"
+            )
+            return
+        if worker.group != "training":
+            return
+        if worker.state == WorkerState.ERROR:
+            self.run_state = "idle"
+            self._trainer = None
+            error = worker.error
+            self._log(f"error: {error}")
+            title = "Training failed" if not isinstance(error, RlrecError) else "Cannot train"
+            self.post_message(ShowError(title, f"{type(error).__name__}: {error}"))
+        elif worker.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
+            if self.is_training:
+                self.run_state = "idle"
+            self._trainer = None
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _reset_view(self) -> None:
+        self.store.clear()
+        self.last_finished = None
+        self.query_one("#train-evals", DataTable).clear()
+        self.query_one("#train-log", RichLog).clear()
+        self.query_one("#train-progress", ProgressBar).update(progress=0)
+        self.query_one("#train-status", Static).update("starting…")
+
+    def _log(self, text: str) -> None:
+        self.query_one("#train-log", RichLog).write(text)
+
+    @property
+    def is_visible_pane(self) -> bool:
+        node: Any = self
+        while node is not None and node is not self.screen:
+            if not node.display:
+                return False
+            node = node.parent
+        return self.is_mounted
+
+    def replot_visible(self, force: bool = False) -> None:
+        """Timer tick: redraw the charts whose data changed, if this pane is on screen."""
+        if not self.is_visible_pane:
+            return
+        with self.app.batch_update():
+            for chart in self.query(CurveChart):
+                chart.replot(force=force)

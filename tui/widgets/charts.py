@@ -1,0 +1,231 @@
+"""Live training curves: a thread-safe store the training thread appends to, and PlotextPlot
+charts that the UI replots a few times a second (only when visible and only when new data came).
+
+The training thread never touches widgets: it calls `CurveStore.add(event)`; the pane's
+`set_interval` timer asks each visible chart to `replot()` if the store's version moved on.
+Curves are downsampled to the chart's width before plotting, so a long run costs the same
+to draw as a short one.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+# Series recorded from `Progress` events: (name in the store, event attribute).
+PROGRESS_SERIES = (
+    ("episode_return", "episode_return"),
+    ("epsilon", "epsilon"),
+    ("loss", "loss"),
+    ("ctr", "ctr"),
+)
+
+
+@dataclass
+class Series:
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+
+
+class CurveStore:
+    """Every curve point of one run, appended from any thread, read by the UI."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[str, Series] = {}
+        self.version = 0  # bumped on every change; charts replot only when it moved
+
+    def clear(self) -> None:
+        with self._lock:
+            self._series = {}
+            self.version += 1
+
+    def add(self, event: object) -> None:
+        """Record a Progress or Evaluation event (others are ignored)."""
+        kind = type(event).__name__
+        with self._lock:
+            if kind == "Progress":
+                x = float(event.env_steps)  # type: ignore[attr-defined]
+                for name, attr in PROGRESS_SERIES:
+                    value = getattr(event, attr, math.nan)
+                    self._append(name, x, value)
+            elif kind == "Evaluation":
+                self._append("eval_return", float(event.env_steps), event.return_mean)  # type: ignore[attr-defined]
+            else:
+                return
+            self.version += 1
+
+    def extend(self, events: Iterable[object]) -> None:
+        for event in events:
+            self.add(event)
+
+    def _append(self, name: str, x: float, y: float) -> None:
+        series = self._series.setdefault(name, Series())
+        series.x.append(x)
+        series.y.append(float("nan") if y is None else float(y))
+
+    def get(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) copies with non-finite points dropped (e.g. loss before learning starts)."""
+        with self._lock:
+            series = self._series.get(name)
+            if series is None:
+                return np.empty(0), np.empty(0)
+            x = np.asarray(series.x, dtype=float)
+            y = np.asarray(series.y, dtype=float)
+        keep = np.isfinite(y)
+        return x[keep], y[keep]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return max((len(s.x) for s in self._series.values()), default=0)
+
+
+def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most `buckets` points: the mean of x and y over equal runs of consecutive points.
+
+    Display only: a chart `buckets` cells wide cannot show more points than that."""
+    n = len(x)
+    if buckets <= 0 or n <= buckets:
+        return x, y
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    starts = edges[:-1]
+    counts = np.diff(edges)
+    return np.add.reduceat(x, starts) / counts, np.add.reduceat(y, starts) / counts
+
+
+def moving_average(y: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over `window` points (shorter at the start), for the return curve."""
+    if len(y) == 0:
+        return y
+    window = max(1, min(window, len(y)))
+    cumulative = np.cumsum(np.insert(y, 0, 0.0))
+    index = np.arange(1, len(y) + 1)
+    lower = np.maximum(index - window, 0)
+    return (cumulative[index] - cumulative[lower]) / (index - lower)
+
+
+class CurveChart(PlotextPlot):
+    """One chart of one or more named series from a `CurveStore` against env steps."""
+
+    DEFAULT_CSS = """
+    CurveChart {
+        height: 1fr;
+        min-height: 6;
+    }
+    """
+
+    def __init__(
+        self,
+        title: str,
+        series: Sequence[str],
+        *,
+        labels: Sequence[str] | None = None,
+        smooth: int = 0,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.title = title
+        self.series = tuple(series)
+        self.labels = tuple(labels or series)
+        self.smooth = smooth  # > 0: also draw a moving average of the first series
+        self.store: CurveStore | None = None
+        self._drawn_version = -1
+        self._drawn_width = -1
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._draw()
+
+    def watch_theme(self) -> None:
+        self._drawn_version = -1
+
+    def replot(self, force: bool = False) -> bool:
+        """Redraw if the store changed since the last draw; True if it redrew."""
+        version = self.store.version if self.store is not None else 0
+        if not force and version == self._drawn_version and self.size.width == self._drawn_width:
+            return False
+        self._drawn_version = version
+        self._drawn_width = self.size.width
+        self._draw()
+        return True
+
+    def _draw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        plt.xlabel("env steps")
+        width = max(10, self.size.width - 8)
+        drawn = False
+        for name, label in zip(self.series, self.labels, strict=True):
+            if self.store is None:
+                break
+            x, y = self.store.get(name)
+            if len(x) == 0:
+                continue
+            if self.smooth and name == self.series[0]:
+                average = moving_average(y, self.smooth)
+                xs, ys = downsample(x, y, width)
+                plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
+                xa, ya = downsample(x, average, width)
+                plt.plot(xa.tolist(), ya.tolist(), label=f"avg {self.smooth}", marker="braille")
+            elif name.startswith("eval"):
+                xs, ys = downsample(x, y, width)
+                plt.scatter(xs.tolist(), ys.tolist(), label=label, marker="dot")
+            else:
+                xs, ys = downsample(x, y, width)
+                plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
+            drawn = True
+        if not drawn:
+            plt.text("waiting for data…", x=0.5, y=0.5, alignment="center")
+            plt.xlim(0, 1)
+            plt.ylim(0, 1)
+        self.refresh()
+
+
+class CompareChart(PlotextPlot):
+    """Return curves of several runs on one chart (the Runs pane's comparison)."""
+
+    DEFAULT_CSS = """
+    CompareChart {
+        height: 1fr;
+        min-height: 8;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.curves: list[tuple[str, np.ndarray, np.ndarray]] = []
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.replot()
+
+    def show(self, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+        self.curves = curves
+        self.replot()
+
+    def on_resize(self) -> None:
+        self.replot()
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("episode return (compare)")
+        plt.xlabel("env steps")
+        width = max(10, self.size.width - 8)
+        for label, x, y in self.curves:
+            xs, ys = downsample(x, y, width)
+            plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
+        if not self.curves:
+            plt.text("mark two runs with space, then press c", x=0.5, y=0.5, alignment="center")
+            plt.xlim(0, 1)
+            plt.ylim(0, 1)
+        self.refresh()
