@@ -17,9 +17,10 @@ What is fitted, and on what:
 - **Content part.** `engine.sim.truth.truth_with_latents` builds item content and user
   profiles from the train log; users with no train history get a profile — and latent
   factors — predicted from their demographics by ridge regression on the warm users.
-- **Calibration.** A logistic regression of the label on the two standardised parts sets α,
-  the logit scale and the offset, so sigmoid(preference logit) is a calibrated engagement
-  probability on logged pairs. `calibration_table` reports predicted versus observed
+- **Calibration.** A logistic regression of the label on the two standardised parts (with
+  the simulator's appeal term as a fixed offset) sets the parts' weights, the logit scale
+  and the offset, so the `default` simulator's fresh-session engagement probability (at the
+  env's default α and appeal weight) is calibrated on held-out train pairs. `calibration_table` reports predicted versus observed
   positive rate by decile of the prediction.
 
 Only the dataset passed in is read: `fit_truth` cuts it to its train split first, so
@@ -39,6 +40,7 @@ from data.dataset import Dataset
 from data.errors import RlrecError
 from data.split import Split, split_for, train_view
 from engine.config_base import param
+from engine.sim.default import DefaultConfig
 from engine.sim.truth import HiddenTruth, truth_with_latents
 
 POSITIVE_EVENTS = ("click", "purchase")
@@ -49,7 +51,7 @@ class FitConfig:
     factors: int = param(16, low=1, high=256, help="latent dimensions of the MF")
     iterations: int = param(12, low=1, high=200, help="ALS sweeps")
     regularization: float = param(
-        0.3, low=0, high=100, help="ridge weight per unit of a row's total weight"
+        0.1, low=0, high=100, help="ridge weight per unit of a row's total weight"
     )
     negative_ratio: float = param(
         1.0, low=0.1, high=20, help="sampled unobserved pairs (negatives) per logged pair"
@@ -221,13 +223,13 @@ def _ridge_from_demographics(
 # -- calibration ----------------------------------------------------------------------------
 
 
-def _logistic_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, steps: int = 50) -> np.ndarray:
-    """Weighted logistic regression by Newton's method (a few columns only)."""
+def _logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray, steps: int = 60) -> np.ndarray:
+    """Logistic regression with a fixed per-row offset, by Newton's method (few columns)."""
     beta = np.zeros(x.shape[1])
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
-        grad = x.T @ (w * (y - p)) - 1e-6 * beta
-        hess = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
+        p = 1.0 / (1.0 + np.exp(-(x @ beta + offset)))
+        grad = x.T @ (y - p) - 1e-6 * beta
+        hess = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
         step = np.linalg.solve(hess, grad)
         beta += step
         if np.abs(step).max() < 1e-8:
@@ -246,38 +248,64 @@ def _standardised_parts(
     )
 
 
-def calibrate_engagement(truth: HiddenTruth, pairs: LabelledPairs) -> HiddenTruth:
-    """Set α, logit scale and offset so sigmoid(preference logit) matches the labels."""
+def calibrate_engagement(
+    truth: HiddenTruth, pairs: LabelledPairs, env: DefaultConfig | None = None
+) -> HiddenTruth:
+    """Fit the logit scale, offset and the weight of each part so that the `default`
+    simulator's fresh-session engagement probability (which adds `appeal_weight · appeal`
+    and mixes the parts with the env's α) matches the labels.
+
+    The fitted weights a (latent) and c (content) are folded into the parts' scales, so that
+    at the env's α the hybrid equals a·z(latent) + c·z(content); moving α away from the
+    default still shifts weight between the two parts."""
+    env = env or DefaultConfig()
+    alpha = env.alpha
     latent, cosine = _standardised_parts(truth, pairs.users, pairs.items)
     ones = np.ones(len(latent))
-    # Unit weights here: the confidence weights shape the factors, not the probability.
-    a, c, offset = _logistic_fit(np.c_[latent, cosine, ones], pairs.labels, ones)
+    appeal = env.appeal_weight * truth.item_appeal[pairs.items].astype(np.float64)
+    a, c, offset = _logistic_fit(np.c_[latent, cosine, ones], pairs.labels, appeal)
     if a <= 0 or c <= 0:  # one part carries no signal: give it weight 0 and refit the other
         use_latent = a >= c
-        part = latent if use_latent else cosine
-        scale, offset = _logistic_fit(np.c_[part, ones], pairs.labels, ones)
-        alpha = 1.0 if use_latent else 0.0
-    else:
-        scale, alpha = a + c, a / (a + c)
+        weight, offset = _logistic_fit(
+            np.c_[latent if use_latent else cosine, ones], pairs.labels, appeal
+        )
+        a, c = (weight, 0.0) if use_latent else (0.0, weight)
+    scale = a + c
+    latent_scale = truth.latent_scale * (a / (alpha * scale) if alpha > 0 else 1.0)
+    cosine_scale = truth.cosine_scale * (c / ((1 - alpha) * scale) if alpha < 1 else 1.0)
     return dataclasses.replace(
-        truth, alpha=float(alpha), logit_scale=float(scale), logit_offset=float(offset)
+        truth,
+        alpha=float(alpha),
+        latent_scale=float(latent_scale),
+        cosine_scale=float(cosine_scale),
+        logit_scale=float(scale),
+        logit_offset=float(offset),
     )
 
 
 def predicted_probability(
-    truth: HiddenTruth, user_ids: np.ndarray, item_ids: np.ndarray
+    truth: HiddenTruth,
+    user_ids: np.ndarray,
+    item_ids: np.ndarray,
+    env: DefaultConfig | None = None,
 ) -> np.ndarray:
-    """sigmoid(preference logit) for matching (user, item) pairs."""
-    latent, cosine = _standardised_parts(truth, np.asarray(user_ids), np.asarray(item_ids))
+    """The `default` simulator's fresh-session engagement probability for matching
+    (user, item) pairs: sigmoid(preference logit + appeal_weight · appeal)."""
+    env = env or DefaultConfig()
+    truth = truth.with_alpha(env.alpha)
+    user_ids, item_ids = np.asarray(user_ids), np.asarray(item_ids)
+    latent, cosine = _standardised_parts(truth, user_ids, item_ids)
     logit = truth.logit_scale * (truth.alpha * latent + (1 - truth.alpha) * cosine)
-    return 1.0 / (1.0 + np.exp(-(logit + truth.logit_offset)))
+    logit = logit + truth.logit_offset + env.appeal_weight * truth.item_appeal[item_ids]
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 def calibration_table(
-    truth: HiddenTruth, pairs: LabelledPairs, bins: int = 10
+    truth: HiddenTruth, pairs: LabelledPairs, bins: int = 10, env: DefaultConfig | None = None
 ) -> list[dict[str, Any]]:
-    """Predicted versus observed positive rate by decile of the prediction (equal counts)."""
-    predicted = predicted_probability(truth, pairs.users, pairs.items)
+    """Predicted (by the simulator, fresh session) versus observed positive rate by decile of
+    the prediction; equal-count bins."""
+    predicted = predicted_probability(truth, pairs.users, pairs.items, env)
     order = np.argsort(predicted, kind="stable")
     rows = []
     for number, chunk in enumerate(np.array_split(order, bins), start=1):
@@ -327,6 +355,10 @@ def fit_simulator(
         norm = np.linalg.norm(profile, axis=1, keepdims=True)
         cold_profile = (profile / np.maximum(norm, 1e-8)).astype(np.float32)
         truth.user_profile[~warm] = cold_profile[~warm]
+    # On logged data the measured engagement already contains whatever "clickbait" appeal an
+    # item has (the MF's item biases carry it); adding the synthetic appeal on top would
+    # double-count it and break the calibration. Lasting value still drives satisfaction.
+    truth = dataclasses.replace(truth, item_appeal=np.zeros(dataset.n_items, np.float32))
     truth = calibrate_engagement(truth, calibration_pairs)
     return FittedSimulator(
         truth=truth,

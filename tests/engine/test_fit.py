@@ -90,3 +90,17 @@ def test_cold_users_get_a_demographic_profile_not_the_average(dataset):
         np.tile(np.arange(dataset.n_items), len(cold)),
     )
     assert np.isfinite(probability).all() and probability.std() > 0.01
+
+
+def test_the_default_simulator_engages_with_the_calibrated_probability(dataset):
+    from engine.sim import make_simulator
+
+    sim = make_simulator({"kind": "default"}, n_envs=2, seed=0, dataset=dataset)
+    fitted = fit_simulator(dataset)
+    users = np.arange(0, dataset.n_users, 7)
+    expected = predicted_probability(
+        fitted.truth,
+        np.repeat(users, dataset.n_items),
+        np.tile(np.arange(dataset.n_items), len(users)),
+    ).reshape(len(users), -1)
+    np.testing.assert_allclose(sim.true_preference(users), expected, atol=1e-4)
