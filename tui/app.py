@@ -23,7 +23,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
 from tui.commands import RlrecCommands
 from tui.help import HelpScreen
@@ -63,6 +63,14 @@ class RlrecApp(App):
         Binding("4", "show_pane('runs')", "Runs", id="pane.runs", tooltip="Runs pane"),
         Binding("f1", "help", "Help", id="app.help", tooltip="Help for the current pane"),
         Binding("f8", "screenshot", "Screenshot", id="app.screenshot", tooltip="Save an SVG"),
+        Binding(
+            "escape",
+            "leave_field",
+            "Leave field",
+            id="app.leave_field",
+            tooltip="Back from a text field to the pane's keys",
+            show=False,
+        ),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit (stops training)"),
     ]
 
@@ -115,7 +123,7 @@ class RlrecApp(App):
         if self._open_run_at_start is not None and train is not None:
             self.call_after_refresh(train.follow, self._open_run_at_start)
         if train is not None:
-            train.focus()
+            self._focus_pane(train)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_width(event.size.width)
@@ -186,10 +194,24 @@ class RlrecApp(App):
         tabs = self.query_one("#panes", TabbedContent)
         tabs.active = pane_id
         pane = self._pane_widget(pane_id)
-        if pane is not None and pane.can_focus:
-            pane.focus()
+        if pane is not None:
+            self._focus_pane(pane)
         if pane_id == "train" and pane is not None:
             self.call_after_refresh(pane.replot_visible, True)
+
+    def _focus_pane(self, pane: Widget) -> None:
+        """Focus the pane (or its `focus_default()` choice) so its keys work at once."""
+        focus_default = getattr(pane, "focus_default", None)
+        if callable(focus_default):
+            focus_default()
+        elif pane.can_focus:
+            pane.focus()
+
+    def action_leave_field(self) -> None:
+        """Escape out of a text field back to the pane, so 1–4 and pane keys work again."""
+        pane = self.active_pane()
+        if pane is not None and isinstance(self.focused, Input | TextArea):
+            self._focus_pane(pane)
 
     def action_help(self) -> None:
         pane = self.active_pane()

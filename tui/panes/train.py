@@ -89,14 +89,25 @@ def progress_line(event: Any) -> str:
 
 
 def list_presets() -> list[str]:
-    try:
-        from engine.presets import preset_names  # type: ignore[attr-defined]
+    from engine.presets import PRESETS
 
-        return list(preset_names())
-    except (ImportError, AttributeError):
-        folder = Path(__file__).resolve().parents[2] / "engine" / "presets"
-        names = sorted(p.stem for p in folder.glob("*.yaml"))
-        return names or ["default", "seed-classic"]
+    return list(PRESETS)
+
+
+def place_error(form: Any, message: str) -> bool:
+    """Show an engine error beside the field it names; True if one matched.
+
+    Tries the form's own matching (dotted key, quoted name), then a field whose name appears as
+    a word in the message (e.g. "train: give one budget, not seconds and steps")."""
+    if form.show_error(message):
+        return True
+    words = set(message.replace(",", " ").replace(":", " ").split())
+    for field in form.fields:
+        if field.key.rsplit(".", 1)[-1] in words:
+            field.show_error(message)
+            field.focus_input()
+            return True
+    return False
 
 
 class TrainPane(Widget, can_focus=True):
@@ -109,8 +120,9 @@ Train a DQN recommender against the simulator and watch it learn.
   range checks and a message appears beside a bad field. The preset decides the simulator
   (`default`: long sessions built from the open dataset; `seed-classic`: the original 10-step
   world) and the starting values of every field.
-* **s** starts a run in the runs folder (the budget is seconds or env steps, whichever ends
-  first); **space** pauses and resumes; **x** stops (a checkpoint is written).
+* **s** starts a run in the runs folder. Give one budget: seconds *or* env steps (clear the
+  other field). **space** pauses and resumes; **x** stops (a checkpoint is written).
+* In a text field, **escape** returns to the pane so its keys work again.
 * Charts: episode return with its moving average and greedy evaluations (dots), ε, loss, CTR.
   They redraw at most `--refresh` times a second.
 * When the run ends, **e** (or the automatic switch) shows the trained agent in Explore.
@@ -127,7 +139,7 @@ Train a DQN recommender against the simulator and watch it learn.
 
     DEFAULT_CSS = """
     TrainPane { height: 1fr; }
-    TrainPane #train-form { width: 44; height: 1fr; border-right: tall $panel; padding: 0 1; }
+    TrainPane #train-form { width: 40; height: 1fr; border-right: tall $panel; padding: 0 1; }
     TrainPane #train-form .form-title { text-style: bold; margin-bottom: 1; }
     TrainPane #train-buttons { height: auto; margin-top: 1; }
     TrainPane #train-buttons Button { min-width: 8; margin-right: 1; }
@@ -237,13 +249,17 @@ Train a DQN recommender against the simulator and watch it learn.
             name = next((n for n in names if n in have), None)
             if name is None:
                 continue
+            value = getattr(part, name)
+            if section == "train" and value is None:
+                # No budget set in the preset: show the engine's default (60 s) as a value.
+                value = getattr(part, "budget", {}).get(name)
             fields.append(
                 config_field(
                     type(part),
                     name,
                     key=f"{section}.{name}",
                     label=label,
-                    value=getattr(part, name),
+                    value=value,
                     id=f"field-{section}-{name}",
                 )
             )
@@ -297,7 +313,7 @@ Train a DQN recommender against the simulator and watch it learn.
         try:
             config = self.load_config(preset, overrides)
         except RlrecError as exc:
-            if not form.show_error(str(exc)):
+            if not place_error(form, str(exc)):
                 self.post_message(ShowError("Bad settings", str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 — an engine bug must not take the app down
