@@ -161,17 +161,28 @@ def normalised_score(value: float, random_value: float, oracle_value: float) -> 
 # -- beyond accuracy --------------------------------------------------------------------------
 def intra_list_diversity(recommended: np.ndarray, item_vectors: np.ndarray) -> float:
     """Mean over lists of the mean pairwise (1 − cosine) between the items of each list.
-    Lists shorter than two items have no pairs and are skipped (nan if none has)."""
+
+    Negative ids are padding (lists of different lengths); lists with fewer than two items
+    have no pairs and are skipped (nan if no list has a pair)."""
     recommended = np.asarray(recommended, dtype=np.int64)
-    if recommended.ndim != 2 or recommended.shape[1] < 2 or len(recommended) == 0:
+    if recommended.ndim == 1:
+        recommended = recommended[None, :]
+    if recommended.size == 0 or recommended.shape[1] < 2:
         return float("nan")
     vectors = np.asarray(item_vectors, dtype=np.float64)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    lists = unit[recommended]  # (N, K, d)
+    valid = recommended >= 0
+    lists = unit[np.where(valid, recommended, 0)] * valid[:, :, None]  # padding → zero vector
     cosine = np.einsum("nkd,njd->nkj", lists, lists)
     k = recommended.shape[1]
     upper = np.triu_indices(k, 1)
-    return float((1.0 - cosine[:, upper[0], upper[1]]).mean())
+    pair_valid = valid[:, upper[0]] & valid[:, upper[1]]
+    pair_count = pair_valid.sum(axis=1)
+    distance = np.where(pair_valid, 1.0 - cosine[:, upper[0], upper[1]], 0.0).sum(axis=1)
+    has_pairs = pair_count > 0
+    if not has_pairs.any():
+        return float("nan")
+    return float((distance[has_pairs] / pair_count[has_pairs]).mean())
 
 
 def catalog_coverage(recommended: np.ndarray, n_items: int) -> float:
