@@ -1,0 +1,98 @@
+"""Shared steps of every importer: contiguous ids, the interaction table, one-hot features,
+and the duplicate check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from data.errors import RlrecError
+
+SESSION_SECONDS = 3600  # a session is one user's activity within one clock hour
+
+
+def natural_order(ids: pd.Series) -> np.ndarray:
+    """Distinct ids sorted numerically when they all look like integers, else as text."""
+    unique = pd.unique(ids.astype(str))
+    as_int = pd.to_numeric(pd.Series(unique), errors="coerce")
+    if as_int.notna().all() and (as_int == as_int.round()).all():
+        return unique[np.argsort(as_int.to_numpy(), kind="stable")]
+    return np.sort(unique.astype(str))
+
+
+def codes_for(values: pd.Series | np.ndarray, catalogue: np.ndarray) -> np.ndarray:
+    """Index of each value in `catalogue`, -1 where it is not there."""
+    return pd.Index(catalogue).get_indexer(pd.Series(values).astype(str)).astype(np.int64)
+
+
+def build_interactions(
+    user_id: np.ndarray,
+    item_id: np.ndarray,
+    event: np.ndarray,
+    rating: np.ndarray,
+    timestamp: np.ndarray,
+) -> pd.DataFrame:
+    """The schema's interaction table, time-ordered per user, with sessions = (user, hour)."""
+    order = np.lexsort((np.arange(len(user_id)), timestamp, user_id))
+    user_id, item_id = user_id[order], item_id[order]
+    event, rating, timestamp = event[order], rating[order], timestamp[order]
+    hour = np.floor_divide(timestamp, SESSION_SECONDS)
+    new_session = np.ones(len(user_id), dtype=bool)
+    new_session[1:] = (user_id[1:] != user_id[:-1]) | (hour[1:] != hour[:-1])
+    session_id = np.cumsum(new_session) - 1
+    return pd.DataFrame(
+        {
+            "user_id": user_id.astype(np.int32),
+            "item_id": item_id.astype(np.int32),
+            "event": np.asarray(event, dtype=object).astype(str),
+            "rating": np.asarray(rating, dtype=np.float32),
+            "timestamp": np.asarray(timestamp, dtype=np.int64),
+            "session_id": session_id.astype(np.int64),
+        }
+    )
+
+
+def one_hot(
+    values: pd.Series, prefix: str, categories: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """One column per category (given order, else sorted); unseen values get all zeros."""
+    values = values.astype(str)
+    cats = list(categories) if categories is not None else sorted(pd.unique(values))
+    codes = pd.Categorical(values, categories=cats).codes
+    matrix = np.zeros((len(values), len(cats)), dtype=np.float32)
+    seen = codes >= 0
+    matrix[np.flatnonzero(seen), codes[seen]] = 1.0
+    return matrix, [f"{prefix}_{c}" for c in cats]
+
+
+def stack_features(
+    blocks: Sequence[tuple[np.ndarray, list[str]]], n_rows: int
+) -> tuple[np.ndarray, list[str]]:
+    if not blocks:
+        return np.zeros((n_rows, 0), dtype=np.float32), []
+    matrix = np.concatenate([b for b, _ in blocks], axis=1).astype(np.float32)
+    return matrix, [name for _, names in blocks for name in names]
+
+
+def duplicate_rows(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows repeating an earlier row's keys, and for each, the row it repeats."""
+    frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
+    repeated = frame.duplicated(keep="first").to_numpy()
+    if not repeated.any():
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    first_of_group = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    first_row = pd.Series(np.arange(len(frame))).groupby(first_of_group).transform("min")
+    rows = np.flatnonzero(repeated)
+    return rows, first_row.to_numpy()[rows]
+
+
+def reject_duplicates(where: Sequence[str], keys: Sequence[np.ndarray], hint: str) -> None:
+    """RlrecError naming the first repeated (user, item, timestamp) row and its original."""
+    rows, originals = duplicate_rows(keys)
+    if len(rows):
+        raise RlrecError(
+            f"{where[rows[0]]}: duplicate of {where[originals[0]]} (same user, item and "
+            f"timestamp; {len(rows)} duplicate row(s) in all){hint}"
+        )

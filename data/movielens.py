@@ -1,0 +1,265 @@
+"""MovieLens 100K and 1M, read from the user's own copy (nothing is downloaded or shipped).
+
+100K: u.data (user TAB item TAB rating TAB timestamp), u.item (Latin-1, pipe-separated: id,
+title, release date, video release date, IMDb URL, 19 genre flags), u.user (id|age|gender|
+occupation|zip). 1M: ratings.dat, movies.dat (Latin-1, id::title::A|B genres) and users.dat
+(id::gender::age code::occupation code::zip), all '::'-separated.
+
+Every rating becomes an interaction with event "rating". Items keep title, genres ("A|B"),
+category (the first genre) and year; users keep age, gender, occupation and zip. Features:
+multi-hot genres and a scaled release year for items; one-hot age bucket, gender and
+occupation for users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.assemble import (
+    build_interactions,
+    codes_for,
+    one_hot,
+    reject_duplicates,
+    stack_features,
+)
+from data.dataset import SCHEMA_VERSION, Dataset
+from data.errors import RlrecError
+from data.textio import Fields, check_range, parse_floats, parse_ints, read_text, split_fields
+
+Progress = Callable[[float, str], None]
+
+GENRES_100K = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+GENRES_1M = GENRES_100K[1:]
+# ML-1M occupation codes (from its README).
+OCCUPATIONS_1M = (
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
+    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
+    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
+    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+)  # fmt: skip
+# ML-1M age codes are the lower bounds of these buckets; 100K exact ages are bucketed alike.
+AGE_BUCKET_BOUNDS = (1, 18, 25, 35, 45, 50, 56)
+AGE_BUCKET_NAMES = ("under18", "18_24", "25_34", "35_44", "45_49", "50_55", "56plus")
+RATING_RANGE = (1.0, 5.0)
+
+FILES_100K = ("u.data", "u.item", "u.user")
+FILES_1M = ("ratings.dat", "movies.dat", "users.dat")
+
+
+def detect_format(path: Path) -> tuple[str, Path]:
+    """('100k' | '1m', folder) for a MovieLens folder or one of its files."""
+    if not path.exists():
+        raise RlrecError(f"{path}: no such file or folder")
+    folder = path if path.is_dir() else path.parent
+    if (folder / "u.data").exists():
+        return "100k", folder
+    if (folder / "ratings.dat").exists():
+        return "1m", folder
+    raise RlrecError(
+        f"{folder}: not a MovieLens folder (expected u.data, u.item, u.user for 100K "
+        f"or ratings.dat, movies.dat, users.dat for 1M)"
+    )
+
+
+def import_movielens(
+    path: str | Path, name: str | None = None, progress: Progress | None = None
+) -> Dataset:
+    """Import a MovieLens 100K or 1M folder (format detected from its file names)."""
+    report = progress or (lambda fraction, message: None)
+    kind, folder = detect_format(Path(path))
+    files = FILES_100K if kind == "100k" else FILES_1M
+    for file in files:
+        if not (folder / file).is_file():
+            raise RlrecError(
+                f"{folder / file}: missing (MovieLens {kind.upper()} needs {', '.join(files)})"
+            )
+    report(0.0, f"reading {files[2]}")
+    users = _users_100k(folder / "u.user") if kind == "100k" else _users_1m(folder / "users.dat")
+    report(0.1, f"reading {files[1]}")
+    items = _items_100k(folder / "u.item") if kind == "100k" else _items_1m(folder / "movies.dat")
+    report(0.2, f"reading {files[0]}")
+    sep = "\t" if kind == "100k" else "::"
+    ratings = split_fields(folder / files[0], read_text(folder / files[0]), sep, 4)
+    report(0.6, "checking ratings")
+    user_orig = parse_ints(ratings, ratings.columns[0], "user id")
+    item_orig = parse_ints(ratings, ratings.columns[1], "item id")
+    rating = parse_floats(ratings, ratings.columns[2], "rating")
+    timestamp = parse_ints(ratings, ratings.columns[3], "timestamp")
+    check_range(ratings, rating, "rating", *RATING_RANGE)
+    user_id = _lookup(ratings, user_orig, users, "user id", files[2])
+    item_id = _lookup(ratings, item_orig, items, "item id", files[1])
+    where = [f"{ratings.path}:{n}" for n in ratings.line]
+    reject_duplicates(where, (user_id, item_id, timestamp), "")
+    report(0.8, "building the dataset")
+    interactions = build_interactions(
+        user_id, item_id, np.full(len(user_id), "rating", dtype=object), rating, timestamp
+    )
+    genres = GENRES_100K if kind == "100k" else GENRES_1M
+    item_features, item_names = _item_features(items, genres)
+    user_features, user_names = _user_features(users)
+    source = f"movielens-{kind}"
+    meta = {
+        "name": name or source,
+        "source": source,
+        "seed": None,
+        "n_users": len(users),
+        "n_items": len(items),
+        "n_interactions": len(interactions),
+        "user_feature_names": user_names,
+        "item_feature_names": item_names,
+        "schema_version": SCHEMA_VERSION,
+        "imported_from": str(folder),
+        "rating_range": list(RATING_RANGE),
+    }
+    report(1.0, "done")
+    return Dataset(users, items, interactions, user_features, item_features, meta)
+
+
+def _lookup(fields: Fields, original: np.ndarray, table: pd.DataFrame, what: str, file: str):
+    codes = codes_for(original, table["original_id"].to_numpy())
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):
+        row = int(missing[0])
+        raise RlrecError(f"{fields.where(row)}: {what} {original[row]} is not listed in {file}")
+    return codes
+
+
+def _sorted_by_id(fields: Fields, ids: np.ndarray, what: str) -> np.ndarray:
+    """Row order that sorts by numeric id; a repeated id is an error."""
+    order = np.argsort(ids, kind="stable")
+    repeat = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if len(repeat):
+        row = int(order[repeat[0] + 1])
+        raise RlrecError(f"{fields.where(row)}: {what} {ids[row]} is listed twice")
+    return order
+
+
+def _users_100k(path: Path) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path), "|", 5)
+    ids = parse_ints(fields, fields.columns[0], "user id")
+    age = parse_ints(fields, fields.columns[1], "age")
+    check_range(fields, age, "age", 1, 120)
+    frame = pd.DataFrame(
+        {
+            "original_id": ids.astype(str),
+            "age": age.astype(np.int32),
+            "gender": fields.columns[2].to_numpy(dtype=object).astype(str),
+            "occupation": fields.columns[3].to_numpy(dtype=object).astype(str),
+            "zip": fields.columns[4].to_numpy(dtype=object).astype(str),
+        }
+    )
+    return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "user id")], "user_id")
+
+
+def _users_1m(path: Path) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path), "::", 5)
+    ids = parse_ints(fields, fields.columns[0], "user id")
+    age = parse_ints(fields, fields.columns[2], "age code")
+    occupation = parse_ints(fields, fields.columns[3], "occupation code")
+    check_range(fields, occupation, "occupation code", 0, len(OCCUPATIONS_1M) - 1)
+    frame = pd.DataFrame(
+        {
+            "original_id": ids.astype(str),
+            "age": age.astype(np.int32),
+            "gender": fields.columns[1].to_numpy(dtype=object).astype(str),
+            "occupation": np.asarray(OCCUPATIONS_1M)[occupation],
+            "zip": fields.columns[4].to_numpy(dtype=object).astype(str),
+        }
+    )
+    return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "user id")], "user_id")
+
+
+def _items_100k(path: Path) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path, "latin-1"), "|", 5 + len(GENRES_100K))
+    ids = parse_ints(fields, fields.columns[0], "item id")
+    flag_columns = fields.columns[5:]
+    flags = np.stack([c.to_numpy(dtype=object).astype(str) for c in flag_columns], axis=1)
+    bad = np.argwhere((flags != "0") & (flags != "1"))
+    if len(bad):
+        row, col = bad[0]
+        raise RlrecError(
+            f"{fields.where(row)}: genre flag {flags[row, col]!r} for {GENRES_100K[col]} "
+            f"(field {col + 6}) is not 0 or 1"
+        )
+    flagged = pd.DataFrame(flags == "1", columns=list(GENRES_100K))
+    genres = flagged.astype(int).dot(pd.Series([g + "|" for g in GENRES_100K], index=GENRES_100K))
+    genres = genres.str.rstrip("|").replace("", "unknown")
+    release = fields.columns[2]
+    year = pd.to_numeric(release.str[-4:], errors="coerce")
+    frame = pd.DataFrame(
+        {
+            "original_id": ids.astype(str),
+            "title": fields.columns[1].to_numpy(dtype=object).astype(str),
+            "category": genres.str.split("|").str[0].to_numpy(dtype=object).astype(str),
+            "genres": genres.to_numpy(dtype=object).astype(str),
+            "year": year.astype("Int32").to_numpy(),
+            "release_date": release.to_numpy(dtype=object).astype(str),
+        }
+    )
+    return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "item id")], "item_id")
+
+
+def _items_1m(path: Path) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path, "latin-1"), "::", 3)
+    ids = parse_ints(fields, fields.columns[0], "item id")
+    title = fields.columns[1]
+    genres = fields.columns[2].replace("", "unknown")
+    year = pd.to_numeric(title.str.extract(r"\((\d{4})\)\s*$")[0], errors="coerce")
+    frame = pd.DataFrame(
+        {
+            "original_id": ids.astype(str),
+            "title": title.to_numpy(dtype=object).astype(str),
+            "category": genres.str.split("|").str[0].to_numpy(dtype=object).astype(str),
+            "genres": genres.to_numpy(dtype=object).astype(str),
+            "year": year.astype("Int32").to_numpy(),
+        }
+    )
+    return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "item id")], "item_id")
+
+
+def _with_ids(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, id_column, np.arange(len(frame), dtype=np.int32))
+    return frame
+
+
+def _age_bucket(age: pd.Series) -> pd.Series:
+    index = np.searchsorted(AGE_BUCKET_BOUNDS, age.to_numpy(), side="right") - 1
+    return pd.Series(np.asarray(AGE_BUCKET_NAMES)[np.clip(index, 0, None)])
+
+
+def _user_features(users: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    return stack_features(
+        [
+            one_hot(_age_bucket(users["age"]), "age", AGE_BUCKET_NAMES),
+            one_hot(users["gender"], "gender"),
+            one_hot(users["occupation"], "occupation"),
+        ],
+        len(users),
+    )
+
+
+def _item_features(items: pd.DataFrame, genres: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    known = list(genres) + sorted(
+        set(items["genres"].str.split("|").explode().unique()) - set(genres)
+    )
+    multi_hot = items["genres"].str.get_dummies(sep="|").reindex(columns=known, fill_value=0)
+    year = items["year"].astype("float64")
+    filled = year.fillna(year.mean() if year.notna().any() else 0.0).to_numpy()
+    span = filled.max() - filled.min()
+    year_scaled = (filled - filled.min()) / span if span > 0 else np.zeros(len(items))
+    return stack_features(
+        [
+            (multi_hot.to_numpy(np.float32), [f"genre_{g}" for g in known]),
+            (year_scaled.astype(np.float32)[:, None], ["year_scaled"]),
+        ],
+        len(items),
+    )
