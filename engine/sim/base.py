@@ -80,3 +80,8 @@ class VectorSimulator(ABC):
     @abstractmethod
     def item_vectors(self) -> np.ndarray:
         """(n_items, d) item representation for similarity / intra-list diversity."""
+
+    @property
+    def observation_bound(self) -> float:
+        """No observation component exceeds this in absolute value (for Gymnasium's Box)."""
+        return float("inf")

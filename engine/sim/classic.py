@@ -174,3 +174,9 @@ class ClassicSimulator(VectorSimulator):
     @property
     def item_vectors(self) -> np.ndarray:
         return self.item_features
+
+    @property
+    def observation_bound(self) -> float:
+        # Every component is a feature, a mean of features, or a fraction in [0, 1].
+        features = max(np.abs(self.user_features).max(), np.abs(self.item_features).max())
+        return float(max(1.0, np.ceil(features)))

@@ -285,3 +285,9 @@ class DefaultSimulator(VectorSimulator):
     @property
     def item_vectors(self) -> np.ndarray:
         return self.truth.item_content
+
+    @property
+    def observation_bound(self) -> float:
+        # Features, (recency-weighted) means of features, fractions and sin/cos.
+        features = max(np.abs(self._user_obs).max(initial=0), np.abs(self._item_pad).max())
+        return float(max(1.0, np.ceil(features)))
