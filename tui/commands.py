@@ -50,12 +50,11 @@ class RlrecCommands(Provider):
         return commands
 
     def _run_dirs(self) -> list[Path]:
+        from engine.runs import is_run
+
         runs_dir = self.app.state.runs_dir
         try:
-            return sorted(
-                (p for p in Path(runs_dir).iterdir() if (p / "config.yaml").exists()),
-                reverse=True,
-            )[:30]
+            return sorted((p for p in Path(runs_dir).iterdir() if is_run(p)), reverse=True)[:30]
         except OSError:
             return []
 

@@ -131,3 +131,71 @@ class FakeTrainer:
         finished = RunFinished("stopped" if stopped else "budget", steps, steps // 2, 10.0)
         self._publish(finished)
         return finished
+
+
+# -- helpers shared by the TUI-A tests ---------------------------------------------------------
+
+
+def sync(test):
+    """Run an async Pilot test without an async pytest plugin."""
+    import asyncio
+    import functools
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+def use_fake_engine(monkeypatch, trainers: list | None = None, **trainer_kwargs) -> list:
+    """Make the Train pane build a `FakeConfig` and a `FakeTrainer` (kwargs passed on).
+    Returns the list the created trainers are appended to."""
+    from tui.panes import train as train_module
+
+    made = [] if trainers is None else trainers
+
+    def make_trainer(self, config, run_dir):
+        trainer = FakeTrainer(config, run_dir, **trainer_kwargs)
+        made.append(trainer)
+        return trainer
+
+    monkeypatch.setattr(train_module.TrainPane, "load_config", lambda self, p, o: FakeConfig())
+    monkeypatch.setattr(train_module.TrainPane, "make_trainer", make_trainer)
+    monkeypatch.setattr(train_module, "list_presets", lambda: ["default", "seed-classic"])
+    return made
+
+
+def screen_text(app) -> str:
+    """The screen as plain text (what a user would read), for assertions."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    """Let the app run until `condition()` holds (UI-driven state, not wall-clock asserts)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await pilot.pause(0.02)

@@ -63,8 +63,8 @@ def summary_row(summary: Any) -> tuple[str, ...]:
         str(created or "–"),
         _fmt(get("env_steps"), ","),
         str(get("status") or "–"),
-        _fmt(get("eval_return") if get("eval_return") is not None else get("return_mean"), ".2f"),
-        _fmt(get("normalised"), ".2f"),
+        _fmt(get("eval_return"), ".2f"),
+        _fmt(get("eval_normalised"), ".2f"),
     )
 
 

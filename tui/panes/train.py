@@ -15,6 +15,7 @@ first frame stays fast.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import time
@@ -323,13 +324,13 @@ Train a DQN recommender against the simulator and watch it learn.
 
     def start_run(self, config: Any, preset: str) -> None:
         """Start training `config` in a new folder under the runs dir."""
-        runs_dir = Path(self.app.state.runs_dir)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = runs_dir / f"{stamp}-{preset}"
-        suffix = 1
-        while run_dir.exists():
-            suffix += 1
-            run_dir = runs_dir / f"{stamp}-{preset}-{suffix}"
+        from engine.runs import new_run_dir
+
+        try:
+            run_dir = new_run_dir(self.app.state.runs_dir, preset)
+        except (RlrecError, OSError) as exc:
+            self.post_message(ShowError("Cannot create the run folder", str(exc)))
+            return
         self._stop_following()
         self._reset_view()
         self.run_dir = run_dir
@@ -387,8 +388,6 @@ Train a DQN recommender against the simulator and watch it learn.
         deadline = time.monotonic() + timeout
         for worker in workers:
             try:
-                import asyncio
-
                 await asyncio.wait_for(worker.wait(), max(0.05, deadline - time.monotonic()))
             except Exception:  # noqa: BLE001 — timeout or the run's own error; we are quitting
                 pass
