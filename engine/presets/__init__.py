@@ -14,7 +14,7 @@ from engine.config_base import deep_merge, load_yaml
 PRESET_DIR = Path(__file__).resolve().parent
 PRESETS: tuple[str, ...] = tuple(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))
 # Top-level keys a preset or user config may have; anything else is a typo worth reporting.
-SECTIONS: tuple[str, ...] = ("preset", "env", "agent", "train", "eval")
+SECTIONS: tuple[str, ...] = ("preset", "env", "agent", "train", "eval", "dataset")
 
 
 def preset_path(name: str) -> Path:
@@ -37,7 +37,7 @@ def load_preset(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[s
     for key, value in raw.items():
         if key not in SECTIONS:
             raise RlrecError(f"{origin}: unknown key '{key}' (allowed: {', '.join(SECTIONS)})")
-        if key != "preset" and not isinstance(value, dict):
+        if key not in ("preset", "dataset") and not isinstance(value, dict):
             raise RlrecError(f"{origin}: '{key}' must be a mapping of settings, got {value!r}")
     base_name = raw.pop("preset", None)
     if base_name is None:
