@@ -47,6 +47,39 @@ def check_item(dataset: Dataset, item: int) -> int:
     return int(item)
 
 
+def _lookup(frame: pd.DataFrame, what: str, original_id: Any) -> int:
+    ids = frame["original_id"].astype(str) if "original_id" in frame else None
+    if ids is None:
+        return int(original_id)
+    matches = np.flatnonzero(ids.to_numpy() == str(original_id))
+    if not len(matches):
+        raise RlrecError(f"{what} {original_id!r} is not in the dataset")
+    return int(matches[0])
+
+
+def user_index(dataset: Dataset, original_id: Any) -> int:
+    """Row index of the user whose original id (as the source data spells it) is given."""
+    return _lookup(dataset.users, "user", original_id)
+
+
+def item_index(dataset: Dataset, original_id: Any) -> int:
+    """Row index of the item whose original id is given (recommendations report those)."""
+    return _lookup(dataset.items, "item", original_id)
+
+
+def plain_overview(n_users: int) -> pd.DataFrame:
+    """The user list when a run has no dataset (e.g. seed-classic): ids only."""
+    return pd.DataFrame(
+        {
+            "user": np.arange(n_users, dtype=np.int64),
+            "original_id": np.arange(n_users).astype(str),
+            "segment": np.full(n_users, "", dtype=object),
+            "activity": np.full(n_users, "", dtype=object),
+            "interactions": np.zeros(n_users, dtype=np.int64),
+        }
+    )
+
+
 def interactions_per_user(dataset: Dataset) -> np.ndarray:
     """(n_users,) number of logged interactions of each user."""
     users = dataset.interactions["user_id"].to_numpy()

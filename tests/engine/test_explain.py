@@ -161,3 +161,14 @@ def test_works_on_a_generated_dataset():
     assert sims == sorted(sims, reverse=True)
     assert why["category_match"]["source"] == "declared"
     assert sum(p["weight"] for p in explain.category_preferences(ds, user)) == pytest.approx(1.0)
+
+
+def test_original_ids_map_to_rows_and_unknown_ids_are_errors():
+    ds = _tiny()
+    assert explain.user_index(ds, "u-c") == 2
+    assert explain.item_index(ds, "i3") == 3
+    with pytest.raises(RlrecError, match="item 'nope' is not in the dataset"):
+        explain.item_index(ds, "nope")
+    plain = explain.plain_overview(4)
+    assert plain["original_id"].tolist() == ["0", "1", "2", "3"]
+    assert explain.filter_users(plain, "3")["user"].tolist() == [3]

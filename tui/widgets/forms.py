@@ -585,12 +585,25 @@ class ValidatedForm(Vertical):
         return out
 
     def show_error(self, message: str) -> bool:
-        """Put an engine error beside the field it names (by key); False if none matched."""
-        for f in sorted(self.fields, key=lambda f: -len(f.key)):
+        """Put an engine error beside the field it names; False if it names none.
+
+        A field is named by its key ("agent.lr"), the key's last part ("lr"), its flag
+        spelling ("--user-col" for "user_col"), or by its own text quoted in the message
+        (e.g. "unknown column 'usr'" names the field holding usr)."""
+        fields = sorted(self.fields, key=lambda f: -len(f.key))
+        for f in fields:
             leaf = f.key.rsplit(".", 1)[-1]
-            for name in dict.fromkeys((f.key, leaf)):
+            for name in dict.fromkeys((f.key, leaf, leaf.replace("_", "-"))):
                 if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", message):
-                    f.show_error(message)
-                    f.focus_input()
-                    return True
+                    return self._mark(f, message)
+        for f in fields:
+            text = f.text.strip() if isinstance(f, ValidatedField) else ""
+            if text and any(q + text + q in message for q in ("'", '"', "`")):
+                return self._mark(f, message)
         return False
+
+    @staticmethod
+    def _mark(field: FormField, message: str) -> bool:
+        field.show_error(message)
+        field.focus_input()
+        return True

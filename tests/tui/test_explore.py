@@ -1,0 +1,196 @@
+"""Explore pane through the real app: user list + search, recommendations with hidden truth
+beside a baseline, j/k between users, enter → why, and the no-run message.
+
+The run is a stand-in (loading a real one needs torch and a trained checkpoint; the
+end-to-end test in test_app* trains a real one): `load_run` and `recommend` are replaced with
+functions that return what the engine's would, computed from the dataset."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from data.generator import generate
+from data.store import save_dataset
+from tui import app as app_module
+from tui.messages import RunSelected
+from tui.panes import explore
+from tui.widgets.why import WhyScreen
+
+
+def sync(test):
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ds") / "small"
+    save_dataset(generate(n_users=30, n_items=25, seed=5), folder)
+    return folder
+
+
+@pytest.fixture
+def fake_engine(monkeypatch, dataset_dir):
+    """load_run → a run over the saved dataset; recommend → items ranked by a fixed rule."""
+    from data.store import load_dataset
+
+    calls: list[tuple[str, str]] = []
+    dataset = load_dataset(dataset_dir)
+
+    def load_run(run_dir):
+        return SimpleNamespace(path=Path(run_dir), dataset=dataset, sim=None)
+
+    def recommend(run, user, k, policy):
+        calls.append((user, policy))
+        items = run.dataset.items
+        order = list(range(len(items)))[::-1] if policy == "agent" else list(range(len(items)))
+        rows = [
+            {
+                "item": str(items["original_id"].iloc[i]),
+                "score": 1.0 / (rank + 1),
+                "category": items["category"].iloc[i],
+                "price": float(items["price"].iloc[i]),
+                "quality": float(items["quality"].iloc[i]),
+                "title": items["title"].iloc[i],
+                "true_preference": 0.5,
+            }
+            for rank, i in enumerate(order[:k])
+        ]
+        source = "agent" if policy == "agent" else policy
+        return {"user": user, "source": source, "items": rows}
+
+    monkeypatch.setattr(explore, "load_run", load_run)
+    monkeypatch.setattr(explore, "recommend", recommend)
+    return calls
+
+
+def _text(app, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def _settle(app, pilot) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def _open_run(app, pilot, tmp_path: Path) -> None:
+    await _settle(app, pilot)
+    app.post_message(RunSelected(tmp_path / "run"))
+    await _settle(app, pilot)
+
+
+@sync
+async def test_recommendations_hidden_truth_baseline_and_moving_between_users(
+    fake_engine, dataset_dir, tmp_path
+):
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open_run(app, pilot, tmp_path)
+        assert app.query_one("#panes").active == "explore"
+        users = app.query_one("#explore-user-table", DataTable)
+        assert users.row_count == 30
+        agent = app.query_one("#explore-agent", DataTable)
+        baseline = app.query_one("#explore-baseline", DataTable)
+        assert agent.row_count == explore.TOP_K and baseline.row_count == explore.TOP_K
+        labels = [str(c.label) for c in agent.columns.values()]
+        assert "Q" in labels and "hidden truth" in labels and "price" in labels
+        assert "source: agent" in _text(app, "#explore-agent-title")
+        assert "most popular" in _text(app, "#explore-baseline-title")
+        # The agent's first item is the last catalogue item in the fake's rule.
+        assert agent.get_row_at(0)[1] == "24"
+        assert "User 0" in _text(app, "#explore-profile")
+        history = app.query_one("#explore-history", DataTable)
+        assert history.row_count > 0
+
+        users.focus()
+        await pilot.press("j")
+        await _settle(app, pilot)
+        assert "User 1" in _text(app, "#explore-profile")
+        await pilot.press("down", "down")
+        await _settle(app, pilot)
+        assert "User 3" in _text(app, "#explore-profile")
+        await pilot.press("k")
+        await _settle(app, pilot)
+        assert "User 2" in _text(app, "#explore-profile")
+
+        await pilot.press("b")
+        await _settle(app, pilot)
+        assert "LinUCB" in _text(app, "#explore-baseline-title")
+        assert ("2", "linucb") in fake_engine
+
+
+@sync
+async def test_enter_on_a_recommended_item_shows_why(fake_engine, dataset_dir, tmp_path):
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open_run(app, pilot, tmp_path)
+        agent = app.query_one("#explore-agent", DataTable)
+        agent.focus()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, WhyScreen)
+        assert screen.item["item"] == "23"
+        summary = str(screen.query_one("#why-summary", Static).render())
+        assert "Category match" in summary and "preferences" in summary
+        nearest = screen.query_one("#why-nearest", DataTable)
+        assert nearest.row_count >= 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, WhyScreen)
+
+
+@sync
+async def test_search_filters_the_user_list(fake_engine, dataset_dir, tmp_path):
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open_run(app, pilot, tmp_path)
+        users = app.query_one("#explore-user-table", DataTable)
+        segment = users.get_row_at(3)[1]
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#explore-search", Input)
+        await pilot.press(*"17")
+        await _settle(app, pilot)
+        assert users.row_count == 1 and users.get_row_at(0)[0] == "17"
+        assert "User 17" in _text(app, "#explore-profile")
+        search = app.query_one("#explore-search", Input)
+        search.value = segment
+        await _settle(app, pilot)
+        assert 1 <= users.row_count < 30
+        assert all(users.get_row_at(r)[1] == segment for r in range(users.row_count))
+        search.value = "no such user"
+        await _settle(app, pilot)
+        assert users.row_count == 0
+
+
+@sync
+async def test_without_a_run_it_says_so_and_offers_the_train_key(dataset_dir, tmp_path):
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("3")
+        await _settle(app, pilot)
+        status = _text(app, "#explore-run")
+        assert "No trained run yet" in status and "t" in status
+        # The dataset's users and histories are there even without a run.
+        assert app.query_one("#explore-user-table", DataTable).row_count == 30
+        assert app.query_one("#explore-agent", DataTable).row_count == 0
+        assert "no trained run" in _text(app, "#explore-agent-title")
+
+
+@sync
+async def test_a_run_that_cannot_be_loaded_is_reported_not_raised(dataset_dir, tmp_path):
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_run(app, pilot, tmp_path)  # the real loader: not a run folder
+        assert "Cannot open run" in _text(app, "#explore-run")

@@ -1,0 +1,500 @@
+"""Dataset pane: generate a synthetic dataset, import MovieLens or a CSV log, or open a saved
+folder; then a summary and the seed's EDA figure.
+
+Building runs in a thread worker; the data layer's progress callback posts `BuildProgress`
+messages (coalesced) that feed the progress bar. Errors the data layer raises (`RlrecError`)
+are shown beside the field they name — the worker never lets one escape. When a dataset is
+ready the pane posts `DatasetChanged` and the app makes it the current dataset.
+
+Every number shown comes from `data.eda.compute_eda` or the dataset's meta; this pane formats.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Button, Input, ProgressBar, Static, TabbedContent, TabPane, Tabs
+
+from data.errors import RlrecError
+from tui.messages import DatasetChanged, ShowError, StateUpdated
+from tui.widgets.eda_plots import EdaPlots
+from tui.widgets.forms import (
+    ValidatedField,
+    ValidatedForm,
+    choice_field,
+    int_field,
+    path_field,
+    text_field,
+)
+
+# Source tab id → (form id, button label)
+SOURCES = {
+    "source-generate": ("form-generate", "Generate"),
+    "source-movielens": ("form-movielens", "Import"),
+    "source-csv": ("form-csv", "Import"),
+    "source-open": ("form-open", "Open"),
+}
+MAX_SIZE = 10_000_000  # the generator's own upper bound for users and items
+
+
+def _check_movielens_folder(path: Path) -> None:
+    """The data layer's own test, so the message matches `rlrec import movielens`."""
+    from data.movielens import detect_format
+
+    detect_format(path)
+
+
+class BuildProgress(Message):
+    """The data layer reported progress (fraction in [0, 1]); newer replaces queued older."""
+
+    def __init__(self, fraction: float, text: str) -> None:
+        super().__init__()
+        self.fraction = fraction
+        self.text = text
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BuildProgress)
+
+
+class BuildDone(Message):
+    def __init__(self, dataset: Any, path: Path | None, eda: dict[str, Any], what: str) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.path = path
+        self.eda = eda
+        self.what = what
+
+
+class BuildFailed(Message):
+    def __init__(self, form_id: str, text: str, expected: bool) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.text = text
+        self.expected = expected  # an RlrecError (bad input), not a bug
+
+
+class SummaryReady(Message):
+    """EDA of a dataset that arrived from elsewhere (the app's default, the command line)."""
+
+    def __init__(self, dataset: Any, path: Path | None, eda: dict[str, Any]) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.path = path
+        self.eda = eda
+
+
+def format_summary(dataset: Any, path: Path | None, eda: dict[str, Any]) -> str:
+    """The summary block: counts, sparsity, source — formatted, never computed, here."""
+    meta = dataset.meta
+    counts = eda.get("counts") or {}
+    n_users = counts.get("users", meta.get("n_users", dataset.n_users))
+    n_items = counts.get("items", meta.get("n_items", dataset.n_items))
+    n_interactions = counts.get("interactions", meta.get("n_interactions"))
+    sparsity = eda.get("sparsity")
+    lines = [
+        f"[b]{meta.get('name', 'dataset')}[/b]",
+        f"source        {meta.get('source', '?')}"
+        + (f"  (seed {meta['seed']})" if meta.get("seed") is not None else ""),
+        f"users         {n_users:,}",
+        f"items         {n_items:,}",
+        f"interactions  {n_interactions:,}" if n_interactions is not None else "",
+        f"sparsity      {sparsity:.2%}" if sparsity is not None else "",
+        f"saved in      {path}" if path else "saved in      (not saved — give a folder to keep it)",
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+class DatasetPane(Widget):
+    """Generate / import / open a dataset; summary and EDA plots of the current one."""
+
+    HELP = """\
+## Dataset
+
+Make the dataset the simulator and the agent learn from.
+
+- **Generate**: a synthetic population (users, items, seed) as in the seed's design.
+- **MovieLens**: a folder with `u.data`/`u.item`/`u.user` (100K) or `ratings.dat`/`movies.dat`/`users.dat` (1M).
+- **CSV**: a log file with a column mapping (user and item columns required; rating, event, timestamp optional).
+- **Open**: a dataset folder saved earlier.
+
+Give **save to** a folder to keep the result (set **overwrite** to replace an existing one).
+Press **enter** in a field or **ctrl+g** to run. Messages beside a field say what is wrong with it.
+The summary and the EDA charts (age, price on a log axis, category, interaction type,
+interactions per user and per item, ratings) follow the current dataset.
+"""
+
+    BINDINGS = [
+        Binding(
+            "ctrl+g",
+            "build",
+            "Build",
+            id="dataset.build",
+            tooltip="Generate / import / open with the current form",
+        ),
+        Binding(
+            "ctrl+t",
+            "next_source",
+            "Source",
+            id="dataset.source",
+            tooltip="Switch between Generate, MovieLens, CSV and Open",
+        ),
+    ]
+
+    DEFAULT_CSS = """
+    DatasetPane {
+        height: 1fr;
+    }
+    DatasetPane #dataset-body {
+        height: 1fr;
+    }
+    DatasetPane #dataset-side {
+        width: 52;
+        height: 1fr;
+        border-right: vkey $foreground 20%;
+    }
+    DatasetPane.-narrow #dataset-body {
+        layout: vertical;
+        overflow-y: auto;
+    }
+    DatasetPane.-narrow #dataset-side {
+        width: 1fr;
+        height: auto;
+        border-right: none;
+    }
+    DatasetPane.-narrow #dataset-results {
+        height: auto;
+    }
+    DatasetPane #dataset-source {
+        height: auto;
+    }
+    DatasetPane #dataset-source TabPane {
+        padding: 0;
+        height: auto;
+    }
+    DatasetPane #dataset-actions {
+        height: auto;
+        padding: 1 0 0 0;
+    }
+    DatasetPane #dataset-run {
+        min-width: 12;
+    }
+    DatasetPane #dataset-progress {
+        padding: 0 1;
+        width: 1fr;
+    }
+    DatasetPane #dataset-status {
+        height: auto;
+        color: $text-muted;
+    }
+    DatasetPane #dataset-status.-error {
+        color: $text-error;
+    }
+    DatasetPane #dataset-results {
+        padding: 0 1;
+    }
+    DatasetPane #dataset-summary {
+        height: auto;
+        padding: 0 0 1 0;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown_dataset: Any = None
+        self._summary_for: Any = None
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="dataset-body"):
+            with VerticalScroll(id="dataset-side"):
+                with TabbedContent(id="dataset-source", initial="source-generate"):
+                    with TabPane("Generate", id="source-generate"):
+                        yield ValidatedForm(
+                            int_field(
+                                "n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"
+                            ),
+                            int_field(
+                                "n_items", "items", 500, low=1, high=MAX_SIZE, id="gen-items"
+                            ),
+                            int_field("seed", "seed", 42, low=0, id="gen-seed"),
+                            text_field(
+                                "name",
+                                "name",
+                                optional=True,
+                                id="gen-name",
+                                help="dataset name (default: synthetic-UxI-seedS)",
+                            ),
+                            id="form-generate",
+                        )
+                    with TabPane("MovieLens", id="source-movielens"):
+                        yield ValidatedForm(
+                            path_field(
+                                "path",
+                                "folder",
+                                kind="dir",
+                                check=_check_movielens_folder,
+                                id="ml-path",
+                                help="MovieLens 100K or 1M folder",
+                            ),
+                            id="form-movielens",
+                        )
+                    with TabPane("CSV", id="source-csv"):
+                        yield ValidatedForm(
+                            path_field(
+                                "path",
+                                "file",
+                                kind="file",
+                                id="csv-path",
+                                help="CSV or Parquet interaction log",
+                            ),
+                            text_field("user_col", "user column", "user_id", id="csv-user"),
+                            text_field("item_col", "item column", "item_id", id="csv-item"),
+                            text_field(
+                                "rating_col", "rating column", optional=True, id="csv-rating"
+                            ),
+                            text_field("event_col", "event column", optional=True, id="csv-event"),
+                            text_field(
+                                "timestamp_col", "time column", optional=True, id="csv-time"
+                            ),
+                            text_field(
+                                "sep",
+                                "separator",
+                                optional=True,
+                                id="csv-sep",
+                                help="field separator; empty = detect",
+                            ),
+                            id="form-csv",
+                        )
+                    with TabPane("Open", id="source-open"):
+                        yield ValidatedForm(
+                            path_field(
+                                "path",
+                                "folder",
+                                kind="dir",
+                                id="open-path",
+                                help="a dataset folder written by rlrec",
+                            ),
+                            id="form-open",
+                        )
+                yield ValidatedForm(
+                    path_field(
+                        "save_to",
+                        "save to",
+                        must_exist=False,
+                        optional=True,
+                        id="save-to",
+                        help="folder to write the dataset to (optional)",
+                    ),
+                    choice_field(
+                        "overwrite", "overwrite", [False, True], False, id="save-overwrite"
+                    ),
+                    id="form-save",
+                )
+                with Horizontal(id="dataset-actions"):
+                    yield Button("Generate", id="dataset-run", variant="primary")
+                    yield ProgressBar(total=100, show_eta=False, id="dataset-progress")
+                yield Static("", id="dataset-status", markup=False)
+            with VerticalScroll(id="dataset-results"):
+                yield Static("Loading the dataset…", id="dataset-summary")
+                yield EdaPlots(id="dataset-eda")
+
+    def on_mount(self) -> None:
+        self.query_one(EdaPlots).display = False
+        self.sync_with_state()
+
+    def on_state_updated(self, message: StateUpdated) -> None:
+        if message.field == "dataset":
+            self.sync_with_state()
+
+    def focus_default(self) -> None:
+        """Where keys go when the pane is shown: the source tabs (left/right switch source),
+        so that the app's keys 1–4 still work until the user enters a field."""
+        self.query_one("#dataset-source", TabbedContent).query_one(Tabs).focus()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "-narrow")
+
+    # -- following the app's current dataset -------------------------------------------------
+    def sync_with_state(self) -> None:
+        """Show the app's current dataset if it is not the one on display."""
+        state = getattr(self.app, "state", None)
+        dataset = getattr(state, "dataset", None)
+        if dataset is None or dataset is self._shown_dataset or dataset is self._summary_for:
+            return
+        self._summary_for = dataset
+        self._summarise(dataset, getattr(state, "dataset_path", None))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-summary")
+    def _summarise(self, dataset: Any, path: Path | None) -> None:
+        try:
+            from data.eda import compute_eda
+
+            eda = compute_eda(dataset)
+        except Exception as exc:  # noqa: BLE001 — shown, the app stays usable
+            self.post_message(ShowError("Cannot analyse the dataset", str(exc)))
+            return
+        self.post_message(SummaryReady(dataset, path, eda))
+
+    @on(SummaryReady)
+    def _summary_ready(self, message: SummaryReady) -> None:
+        self._show(message.dataset, message.path, message.eda)
+
+    def _show(self, dataset: Any, path: Path | None, eda: dict[str, Any]) -> None:
+        self._shown_dataset = dataset
+        with self.app.batch_update():
+            self.query_one("#dataset-summary", Static).update(format_summary(dataset, path, eda))
+            plots = self.query_one(EdaPlots)
+            plots.display = True
+            plots.show(eda)
+
+    # -- the forms ---------------------------------------------------------------------------
+    @property
+    def active_source(self) -> str:
+        return self.query_one("#dataset-source", TabbedContent).active or "source-generate"
+
+    @on(TabbedContent.TabActivated, "#dataset-source")
+    def _source_changed(self, event: TabbedContent.TabActivated) -> None:
+        event.stop()
+        label = SOURCES.get(self.active_source, ("", "Run"))[1]
+        self.query_one("#dataset-run", Button).label = label
+
+    def action_next_source(self) -> None:
+        tabs = self.query_one("#dataset-source", TabbedContent)
+        order = list(SOURCES)
+        tabs.active = order[(order.index(self.active_source) + 1) % len(order)]
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_build()
+
+    @on(Button.Pressed, "#dataset-run")
+    def _run_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_build()
+
+    def action_build(self) -> None:
+        """Validate the active form and the save form; if both are fine, build in a worker."""
+        form_id = SOURCES[self.active_source][0]
+        form = self.query_one(f"#{form_id}", ValidatedForm)
+        save = self.query_one("#form-save", ValidatedForm)
+        if not (form.validate() & save.validate()):
+            self._status("Fix the fields marked in red.", error=True)
+            return
+        values = form.values()
+        save_values = save.values()
+        self.query_one("#dataset-run", Button).disabled = True
+        self.query_one("#dataset-progress", ProgressBar).update(progress=0)
+        self._status("Working…")
+        self._build(form_id, values, save_values["save_to"], bool(save_values["overwrite"]))
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#dataset-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-build")
+    def _build(
+        self, form_id: str, values: dict[str, Any], save_to: Path | None, overwrite: bool
+    ) -> None:
+        """Runs on a worker thread: only posts messages, never touches widgets."""
+
+        def progress(fraction: float, text: str = "") -> None:
+            self.post_message(BuildProgress(float(fraction), str(text)))
+
+        try:
+            dataset, path, what = self._load(form_id, values, progress)
+            if save_to is not None:
+                from data.store import save_dataset
+
+                progress(1.0, f"saving to {save_to}")
+                try:
+                    path = Path(save_dataset(dataset, save_to, force=overwrite))
+                except RlrecError as exc:
+                    self.post_message(BuildFailed("form-save", str(exc), True))
+                    return
+            from data.eda import compute_eda
+
+            eda = compute_eda(dataset)
+        except RlrecError as exc:
+            self.post_message(BuildFailed(form_id, str(exc), True))
+            return
+        except Exception as exc:  # noqa: BLE001 — a bug, not bad input: say so, stay up
+            self.post_message(BuildFailed(form_id, f"{exc.__class__.__name__}: {exc}", False))
+            return
+        self.post_message(BuildDone(dataset, path, eda, what))
+
+    @staticmethod
+    def _load(form_id: str, values: dict[str, Any], progress: Any) -> tuple[Any, Path | None, str]:
+        if form_id == "form-generate":
+            from data.generator import generate
+
+            dataset = generate(
+                values["n_users"],
+                values["n_items"],
+                values["seed"],
+                name=values["name"],
+                progress=progress,
+            )
+            return dataset, None, "generated"
+        if form_id == "form-movielens":
+            from data.importers import import_movielens
+
+            return import_movielens(values["path"], progress=progress), None, "imported"
+        if form_id == "form-csv":
+            from data.importers import import_csv
+
+            dataset = import_csv(
+                values["path"],
+                user_col=values["user_col"],
+                item_col=values["item_col"],
+                rating_col=values["rating_col"],
+                event_col=values["event_col"],
+                timestamp_col=values["timestamp_col"],
+                sep=values["sep"],
+                progress=progress,
+            )
+            return dataset, None, "imported"
+        from data.store import load_dataset
+
+        return load_dataset(values["path"]), values["path"], "opened"
+
+    @on(BuildProgress)
+    def _progress(self, message: BuildProgress) -> None:
+        self.query_one("#dataset-progress", ProgressBar).update(progress=100 * message.fraction)
+        if message.text:
+            self._status(message.text)
+
+    @on(BuildFailed)
+    def _failed(self, message: BuildFailed) -> None:
+        self.query_one("#dataset-run", Button).disabled = False
+        self.query_one("#dataset-progress", ProgressBar).update(progress=0)
+        self._status(message.text, error=True)
+        form = self.query_one(f"#{message.form_id}", ValidatedForm)
+        if not form.show_error(message.text):
+            # The message names no field (e.g. "not a MovieLens folder"): the path field,
+            # or else the form's first field, is the culprit.
+            fields = form.fields
+            target = next((f for f in fields if f.key in ("path", "save_to")), fields[0])
+            target.show_error(message.text)
+            if isinstance(target, ValidatedField):
+                target.focus_input()
+        if not message.expected:
+            self.post_message(ShowError("Dataset build failed", message.text))
+
+    @on(BuildDone)
+    def _done(self, message: BuildDone) -> None:
+        self.query_one("#dataset-run", Button).disabled = False
+        self.query_one("#dataset-progress", ProgressBar).update(progress=100)
+        where = f" and saved to {message.path}" if message.path else ""
+        self._status(f"{message.dataset.name}: {message.what}{where}.")
+        self._summary_for = message.dataset
+        self._show(message.dataset, message.path, message.eda)
+        self.post_message(DatasetChanged(message.dataset, message.path))

@@ -1,0 +1,473 @@
+"""Explore pane: what the trained agent recommends to each user, beside a baseline and the
+simulator's hidden truth, and why.
+
+Left, a searchable user list; right, the selected user's profile, preferences and history,
+the agent's top-K (Q-values, item details, "hidden truth" = the simulator's true preference)
+and a baseline's top-K (popularity or LinUCB, `b` switches). `enter` on a recommended item
+opens the "why" view from `engine.explain`.
+
+The run is loaded (torch!) and recommendations are computed in thread workers; they post
+messages, never touch widgets. Results for a user that is no longer selected are dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Static
+
+from data.errors import RlrecError
+from tui.messages import ShowError, StateUpdated
+from tui.widgets.why import WhyScreen, format_profile
+
+TOP_K = 10
+BASELINES = ("popular", "linucb")
+USER_LIST_LIMIT = 5000  # rows shown at once; the search narrows a bigger population
+
+
+def load_run(run_dir: Path) -> Any:
+    """The engine's loaded run (imports torch: call from a worker)."""
+    from engine.runs import load_run as engine_load_run
+
+    return engine_load_run(run_dir)
+
+
+def recommend(run: Any, user: str, k: int, policy: str) -> dict[str, Any]:
+    from engine.recommend import recommend_for_user
+
+    return recommend_for_user(run, user, k, policy=policy)
+
+
+class RunLoaded(Message):
+    def __init__(self, run: Any, run_dir: Path) -> None:
+        super().__init__()
+        self.run = run
+        self.run_dir = run_dir
+
+
+class RunFailed(Message):
+    def __init__(self, run_dir: Path, text: str) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.text = text
+
+
+class UserDetails(Message):
+    """Everything shown for one user; `agent`/`baseline` are None without a run."""
+
+    def __init__(
+        self,
+        user: str,
+        profile: dict | None,
+        history: list[dict],
+        agent: dict | None,
+        baseline: dict | None,
+        error: str | None,
+    ) -> None:
+        super().__init__()
+        self.user = user
+        self.profile = profile
+        self.history = history
+        self.agent = agent
+        self.baseline = baseline
+        self.error = error
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None:
+        return "–"
+    try:
+        return format(float(value), spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class ExplorePane(Widget):
+    """Per-user recommendations of the trained agent vs a baseline, with the hidden truth."""
+
+    HELP = """\
+## Explore
+
+Browse what the trained agent recommends to each user.
+
+- **/** search users by id, segment or activity; **enter** goes to the list.
+- **j / k** (or up / down in the list) move between users.
+- **tab** moves to the recommendations; **enter** on an item shows *why* it fits:
+  the most similar items in the user's history (cosine of item features) and how its
+  category matches the user's preferences.
+- **b** switches the baseline between most-popular and LinUCB.
+- **t** trains a run when there is none yet.
+
+*Q* is the agent's estimated value of recommending the item now; *hidden truth* is the
+simulator's true engagement probability, which the agent never sees. *source* says whether
+the list came from the agent or a cold-start fallback.
+"""
+
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="explore.search", tooltip="Search users"),
+        Binding("j", "move_user(1)", "Next user", id="explore.next", tooltip="Next user"),
+        Binding("k", "move_user(-1)", "Prev user", id="explore.prev", tooltip="Previous user"),
+        Binding(
+            "b",
+            "switch_baseline",
+            "Baseline",
+            id="explore.baseline",
+            tooltip="Switch baseline: popular / LinUCB",
+        ),
+        Binding("t", "train", "Train", id="explore.train", tooltip="Train a run to explore"),
+    ]
+
+    DEFAULT_CSS = """
+    ExplorePane { height: 1fr; }
+    ExplorePane #explore-body { height: 1fr; }
+    ExplorePane #explore-users { width: 36; height: 1fr; }
+    ExplorePane #explore-search { margin: 0 0 0 0; }
+    ExplorePane #explore-user-table { height: 1fr; }
+    ExplorePane #explore-detail { padding: 0 1; }
+    ExplorePane #explore-run { height: auto; color: $text-muted; }
+    ExplorePane #explore-run.-missing { color: $warning; text-style: bold; }
+    ExplorePane #explore-profile { height: auto; padding: 0 0 1 0; }
+    ExplorePane #explore-lists { height: auto; }
+    ExplorePane #explore-lists > Vertical { width: 1fr; height: auto; }
+    ExplorePane .explore--title { text-style: bold; height: auto; }
+    ExplorePane DataTable.explore--recs { height: auto; max-height: 14; }
+    ExplorePane #explore-history { height: auto; max-height: 12; }
+    ExplorePane.-narrow #explore-body { layout: vertical; overflow-y: auto; }
+    ExplorePane.-narrow #explore-users { width: 1fr; height: 12; }
+    ExplorePane.-narrow #explore-lists { layout: vertical; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.run: Any = None
+        self.run_dir: Path | None = None
+        self.dataset: Any = None
+        self.baseline = BASELINES[0]
+        self._overview: Any = None  # pandas frame from engine.explain.user_overview
+        self._selected: str | None = None
+        self._agent_items: list[dict] = []
+        self._baseline_items: list[dict] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="explore-body"):
+            with Vertical(id="explore-users"):
+                yield Input(placeholder="/ search: id, segment, activity", id="explore-search")
+                yield DataTable(id="explore-user-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="explore-detail"):
+                yield Static("", id="explore-run")
+                yield Static("", id="explore-profile")
+                with Horizontal(id="explore-lists"):
+                    with Vertical():
+                        yield Static("Agent", id="explore-agent-title", classes="explore--title")
+                        yield DataTable(
+                            id="explore-agent", cursor_type="row", classes="explore--recs"
+                        )
+                    with Vertical():
+                        yield Static(
+                            "Baseline", id="explore-baseline-title", classes="explore--title"
+                        )
+                        yield DataTable(
+                            id="explore-baseline", cursor_type="row", classes="explore--recs"
+                        )
+                yield Static("History (newest first)", classes="explore--title")
+                yield DataTable(id="explore-history", cursor_type="row")
+
+    def on_mount(self) -> None:
+        users = self.query_one("#explore-user-table", DataTable)
+        users.add_columns("user", "segment", "activity", "n")
+        self.query_one("#explore-agent", DataTable).add_columns(
+            "#", "item", "Q", "category", "price", "qual", "title", "hidden truth"
+        )
+        self.query_one("#explore-baseline", DataTable).add_columns(
+            "#", "item", "score", "category", "title", "hidden truth"
+        )
+        self.query_one("#explore-history", DataTable).add_columns(
+            "when", "event", "rating", "item", "category", "title"
+        )
+        self._show_run_status()
+        self.sync_with_state()
+
+    def focus_default(self) -> None:
+        """Where keys go when the pane is shown: the user list (j/k, enter)."""
+        self.query_one("#explore-user-table", DataTable).focus()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "-narrow")
+
+    # -- what is open ------------------------------------------------------------------------
+    def on_state_updated(self, message: StateUpdated) -> None:
+        self.sync_with_state()
+
+    def sync_with_state(self) -> None:
+        state = getattr(self.app, "state", None)
+        if state is None:
+            return
+        run_dir = getattr(state, "run_dir", None)
+        if run_dir is not None and Path(run_dir) != self.run_dir:
+            self.run_dir = Path(run_dir)
+            self._show_run_status(f"Loading run {self.run_dir.name}…")
+            self._load_run(self.run_dir)
+        elif self.run is None and state.dataset is not None and state.dataset is not self.dataset:
+            self._set_dataset(state.dataset)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-run")
+    def _load_run(self, run_dir: Path) -> None:
+        try:
+            run = load_run(run_dir)
+        except Exception as exc:  # noqa: BLE001 — RlrecError or a bug: both shown, app stays up
+            self.post_message(RunFailed(run_dir, str(exc)))
+            return
+        self.post_message(RunLoaded(run, run_dir))
+
+    @on(RunLoaded)
+    def _run_loaded(self, message: RunLoaded) -> None:
+        if message.run_dir != self.run_dir:
+            return
+        self.run = message.run
+        dataset = getattr(message.run, "dataset", None)
+        if dataset is None and getattr(message.run, "sim", None) is None:
+            dataset = getattr(self.app.state, "dataset", None)
+        self._set_dataset(
+            dataset, n_users=getattr(getattr(message.run, "sim", None), "n_users", None)
+        )
+
+    @on(RunFailed)
+    def _run_failed(self, message: RunFailed) -> None:
+        self.run = None
+        self._show_run_status(f"Cannot open run {message.run_dir}: {message.text}", missing=True)
+        self.post_message(ShowError("Cannot open run", message.text))
+
+    def _show_run_status(self, text: str | None = None, *, missing: bool | None = None) -> None:
+        status = self.query_one("#explore-run", Static)
+        if text is None:
+            if self.run is None:
+                text = (
+                    "No trained run yet — press [b]t[/b] to train one now, "
+                    "or open a past run from Runs ([b]4[/b]). Until then the lists show "
+                    "the dataset's users and their history only."
+                )
+                missing = True
+            else:
+                text = f"Run [b]{self.run_dir.name if self.run_dir else '?'}[/b]"
+                missing = False
+        status.update(text)
+        status.set_class(bool(missing), "-missing")
+
+    def _set_dataset(self, dataset: Any, n_users: int | None = None) -> None:
+        from engine import explain
+
+        self.dataset = dataset
+        if dataset is not None:
+            self._overview = explain.user_overview(dataset)
+        elif n_users:
+            self._overview = explain.plain_overview(int(n_users))
+        else:
+            self._overview = None
+        self._show_run_status()
+        self._selected = None  # the run or dataset changed: fetch the user's lists again
+        self._fill_users(self.query_one("#explore-search", Input).value)
+
+    # -- the user list -----------------------------------------------------------------------
+    def _fill_users(self, query: str) -> None:
+        from engine import explain
+
+        table = self.query_one("#explore-user-table", DataTable)
+        table.clear()
+        if self._overview is None:
+            return
+        rows = explain.filter_users(self._overview, query).head(USER_LIST_LIMIT)
+        with self.app.batch_update():
+            for record in rows.itertuples(index=False):
+                table.add_row(
+                    record.original_id,
+                    record.segment,
+                    record.activity,
+                    str(record.interactions),
+                    key=str(record.original_id),
+                )
+        if table.row_count:
+            table.move_cursor(row=0)
+            self._select(str(rows["original_id"].iloc[0]))
+
+    @on(Input.Changed, "#explore-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._fill_users(event.value)
+
+    @on(Input.Submitted, "#explore-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#explore-user-table", DataTable).focus()
+
+    def action_search(self) -> None:
+        self.query_one("#explore-search", Input).focus()
+
+    def action_move_user(self, step: int) -> None:
+        table = self.query_one("#explore-user-table", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    @on(DataTable.RowHighlighted, "#explore-user-table")
+    def _user_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key is not None and event.row_key.value is not None:
+            self._select(str(event.row_key.value))
+
+    @on(DataTable.RowSelected, "#explore-user-table")
+    def _user_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.query_one("#explore-agent", DataTable).focus()
+
+    def _select(self, user: str) -> None:
+        if user == self._selected:
+            return
+        self._selected = user
+        self._fetch(user, self.run, self.dataset, self.baseline)
+
+    # -- per-user details --------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-user")
+    def _fetch(self, user: str, run: Any, dataset: Any, baseline: str) -> None:
+        from engine import explain
+
+        profile, history, agent, base, error = None, [], None, None, None
+        try:
+            if dataset is not None:
+                index = explain.user_index(dataset, user)
+                profile = explain.user_profile(dataset, index)
+                history = explain.user_history(dataset, index, limit=50)
+            if run is not None:
+                agent = recommend(run, user, TOP_K, "agent")
+                base = recommend(run, user, TOP_K, baseline)
+        except RlrecError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 — a bug in the engine: show it, stay up
+            error = f"{exc.__class__.__name__}: {exc}"
+        self.post_message(UserDetails(user, profile, history, agent, base, error))
+
+    @on(UserDetails)
+    def _details(self, message: UserDetails) -> None:
+        if message.user != self._selected:
+            return  # the selection moved on while this was computed
+        with self.app.batch_update():
+            profile = format_profile(message.user, message.profile)
+            if message.error:
+                profile += f"\n[red]{message.error}[/red]"
+            self.query_one("#explore-profile", Static).update(profile)
+            self._agent_items = (message.agent or {}).get("items", [])
+            self._baseline_items = (message.baseline or {}).get("items", [])
+            self._fill_recs(message.agent, message.baseline)
+            self._fill_history(message.history)
+
+    def _fill_recs(self, agent: dict | None, baseline: dict | None) -> None:
+        agent_table = self.query_one("#explore-agent", DataTable)
+        base_table = self.query_one("#explore-baseline", DataTable)
+        agent_table.clear()
+        base_table.clear()
+        if agent is None:
+            self.query_one("#explore-agent-title", Static).update("Agent — no trained run")
+        else:
+            self.query_one("#explore-agent-title", Static).update(
+                f"Agent top-{len(self._agent_items)} · source: {agent.get('source', '?')}"
+            )
+        for rank, item in enumerate(self._agent_items, 1):
+            agent_table.add_row(
+                str(rank),
+                str(item.get("item")),
+                _fmt(item.get("score"), ".3f"),
+                str(item.get("category", "–")),
+                _fmt(item.get("price"), ".2f"),
+                _fmt(item.get("quality"), ".1f"),
+                str(item.get("title", "") or ""),
+                _fmt(item.get("true_preference"), ".3f"),
+                key=f"a{rank}",
+            )
+        name = {"popular": "most popular", "linucb": "LinUCB"}.get(self.baseline, self.baseline)
+        if baseline is None:
+            self.query_one("#explore-baseline-title", Static).update(f"Baseline: {name}")
+        else:
+            self.query_one("#explore-baseline-title", Static).update(
+                f"Baseline: {name} · source: {baseline.get('source', '?')} · b switches"
+            )
+        for rank, item in enumerate(self._baseline_items, 1):
+            base_table.add_row(
+                str(rank),
+                str(item.get("item")),
+                _fmt(item.get("score"), ".3f"),
+                str(item.get("category", "–")),
+                str(item.get("title", "") or ""),
+                _fmt(item.get("true_preference"), ".3f"),
+                key=f"b{rank}",
+            )
+
+    def _fill_history(self, history: list[dict]) -> None:
+        import datetime as dt
+
+        table = self.query_one("#explore-history", DataTable)
+        table.clear()
+        for n, row in enumerate(history):
+            when = dt.datetime.fromtimestamp(row["timestamp"], dt.UTC).strftime("%Y-%m-%d")
+            table.add_row(
+                when,
+                row["event"],
+                _fmt(row["rating"], ".0f"),
+                str(row["item"]),
+                row["category"],
+                row["title"],
+                key=f"h{n}",
+            )
+
+    def action_switch_baseline(self) -> None:
+        self.baseline = BASELINES[(BASELINES.index(self.baseline) + 1) % len(BASELINES)]
+        if self._selected is not None:
+            user, self._selected = self._selected, None
+            self._select(user)
+
+    def action_train(self) -> None:
+        """Go to the Train pane and start training there (its own action)."""
+        app = self.app
+        if hasattr(app, "action_show_pane"):
+            app.action_show_pane("train")
+        train = app.query("#train-pane")
+        if train and hasattr(train.first(), "action_start"):
+            train.first().action_start()
+
+    # -- why ---------------------------------------------------------------------------------
+    @on(DataTable.RowSelected, "#explore-agent, #explore-baseline")
+    def _item_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        items = (
+            self._agent_items if event.data_table.id == "explore-agent" else self._baseline_items
+        )
+        if 0 <= event.cursor_row < len(items):
+            self.show_why(items[event.cursor_row])
+
+    def show_why(self, item: dict) -> None:
+        """Open the why view for a recommended item of the selected user."""
+        from engine import explain
+
+        if self.dataset is None or self._selected is None:
+            self.app.push_screen(
+                WhyScreen(
+                    None,
+                    item,
+                    "This run has no dataset: no user history or item features to explain with.",
+                )
+            )
+            return
+        try:
+            user = explain.user_index(self.dataset, self._selected)
+            index = item.get("item_index")
+            if index is None:
+                index = explain.item_index(self.dataset, item["item"])
+            why = explain.explain_recommendation(self.dataset, user, int(index))
+        except RlrecError as exc:
+            self.app.push_screen(WhyScreen(None, item, str(exc)))
+            return
+        self.app.push_screen(WhyScreen(why, item))

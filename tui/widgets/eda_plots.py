@@ -1,0 +1,134 @@
+"""The seed's analysis figure in the terminal: one plotext chart per EDA distribution.
+
+The numbers come from `data.eda.compute_eda`; these widgets only draw them. A distribution the
+dataset does not have (e.g. item price for MovieLens) is shown as a one-line note instead of
+an empty chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+# (key in compute_eda's result, chart title, how to draw it)
+PLOTS = (
+    ("user_age", "User age", "bars"),
+    ("item_price", "Item price (log axis)", "log-histogram"),
+    ("item_category", "Item category", "hbars"),
+    ("interaction_type", "Interaction type", "bars"),
+    ("interactions_per_user", "Interactions per user", "histogram"),
+    ("interactions_per_item", "Interactions per item", "histogram"),
+    ("rating", "Rating", "bars"),
+)
+
+
+def _labels(values: Sequence[Any]) -> list[str]:
+    out = []
+    for v in values:
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out.append(f"{v:g}" if isinstance(v, float) else str(v))
+    return out
+
+
+class EdaPlot(PlotextPlot):
+    """One distribution: bars over labels, or a histogram over bin edges (optionally log x)."""
+
+    DEFAULT_CSS = """
+    EdaPlot {
+        height: 12;
+        min-width: 30;
+    }
+    """
+
+    def __init__(self, key: str, title: str, style: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.key = key
+        self.title = title
+        self.style = style
+        self._data: Mapping[str, Any] | None = None
+
+    def show(self, data: Mapping[str, Any] | None) -> None:
+        self._data = data
+        self.replot()
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        data = self._data
+        if data:
+            if "edges" in data:
+                self._histogram(list(data["edges"]), list(data["counts"]))
+            else:
+                labels, counts = _labels(list(data["labels"])), list(data["counts"])
+                if self.style == "hbars":
+                    # Longest bar on top: plotext draws horizontal bars bottom-up.
+                    plt.bar(labels[::-1], counts[::-1], orientation="h", width=0.6)
+                else:
+                    plt.bar(labels, counts, width=0.6)
+        self.refresh()
+
+    def _histogram(self, edges: list[float], counts: list[float]) -> None:
+        plt = self.plt
+        if self.style == "log-histogram":
+            # A step outline over log-spaced bins (plotext's bars cannot take a log axis).
+            xs: list[float] = []
+            ys: list[float] = []
+            for low, high, count in zip(edges[:-1], edges[1:], counts, strict=False):
+                xs += [low, high]
+                ys += [count, count]
+            plt.plot(xs, ys, fillx=True, marker="braille")
+            plt.xscale("log")
+        else:
+            centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=False)]
+            plt.bar(centers, counts, width=1.0)
+
+
+class EdaPlots(Grid):
+    """The six (or seven, with ratings) charts in a responsive grid."""
+
+    DEFAULT_CSS = """
+    EdaPlots {
+        grid-size: 2;
+        grid-gutter: 0 1;
+        height: auto;
+        grid-rows: auto;
+    }
+    EdaPlots.-narrow {
+        grid-size: 1;
+    }
+    EdaPlots .eda--missing {
+        height: 1;
+        color: $text-muted;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        for key, title, style in PLOTS:
+            yield EdaPlot(key, title, style, id=f"eda-{key.replace('_', '-')}")
+            yield Static(
+                f"{title}: not in this dataset",
+                classes="eda--missing",
+                id=f"eda-missing-{key.replace('_', '-')}",
+            )
+
+    def show(self, eda: Mapping[str, Any]) -> None:
+        """Draw every distribution in `eda` (compute_eda's result); hide the missing ones."""
+        with self.app.batch_update():
+            for plot in self.query(EdaPlot):
+                data = eda.get(plot.key)
+                missing = self.query_one(f"#eda-missing-{plot.key.replace('_', '-')}")
+                plot.display = bool(data)
+                missing.display = not data and plot.key != "rating"
+                if data:
+                    plot.show(data)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 70, "-narrow")

@@ -1,0 +1,143 @@
+"""Formatting for the explorer: a user's profile block and the "why this item" dialog.
+
+Both take the plain dicts `engine.explain` returns and only format them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+PROFILE_SKIP = {"original_id", "segment", "activity"}
+
+
+def format_profile(user: str, profile: dict[str, Any] | None) -> str:
+    """The profile block: who the user is, what they did, what they like."""
+    if profile is None:
+        return f"[b]User {escape(str(user))}[/b]  (no dataset: no profile or history)"
+    attrs = profile["attributes"]
+    head = f"[b]User {escape(str(user))}[/b]"
+    if attrs.get("segment"):
+        head += f"  segment [b]{escape(str(attrs['segment']))}[/b]"
+    if attrs.get("activity"):
+        head += f"  activity {escape(str(attrs['activity']))}"
+    details = "  ".join(
+        f"{escape(str(k))} {escape(_short(v))}" for k, v in attrs.items() if k not in PROFILE_SKIP
+    )
+    events = ", ".join(f"{n} {escape(e)}" for e, n in profile["events"].items()) or "none"
+    top = [p for p in profile["preferences"] if p["weight"] > 0][:4]
+    source = profile["preferences"][0]["source"] if profile["preferences"] else ""
+    prefs = ", ".join(f"{escape(p['category'])} {p['weight']:.0%}" for p in top) or "unknown"
+    return "\n".join(
+        line
+        for line in (
+            head,
+            details,
+            f"history  {profile['n_interactions']} interactions on "
+            f"{profile['distinct_items']} items ({events})",
+            f"likes    {prefs}" + (f"  ({source})" if source else ""),
+        )
+        if line
+    )
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+class WhyScreen(ModalScreen[None]):
+    """Why an item was recommended: category match and the nearest items in the history."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="why.close", tooltip="Close"),
+        Binding("enter", "dismiss", "Close", show=False, id="why.close_enter"),
+        Binding("q", "dismiss", "Close", show=False, id="why.close_q"),
+    ]
+
+    DEFAULT_CSS = """
+    WhyScreen {
+        align: center middle;
+    }
+    WhyScreen > Vertical {
+        width: 90%;
+        max-width: 110;
+        height: auto;
+        max-height: 90%;
+        border: round $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    WhyScreen #why-summary {
+        height: auto;
+        padding: 0 0 1 0;
+    }
+    WhyScreen DataTable {
+        height: auto;
+        max-height: 12;
+    }
+    WhyScreen #why-hint {
+        color: $text-muted;
+        height: 1;
+    }
+    """
+
+    def __init__(
+        self, why: dict[str, Any] | None, item: dict[str, Any], note: str | None = None
+    ) -> None:
+        super().__init__()
+        self.why = why
+        self.item = item
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="why-box"):
+            yield Static(self._summary(), id="why-summary")
+            if self.why is not None:
+                yield DataTable(id="why-nearest", cursor_type="row", show_cursor=False)
+            yield Static("esc closes", id="why-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#why-box").border_title = "Why this item?"
+        if self.why is None:
+            return
+        table = self.query_one("#why-nearest", DataTable)
+        table.add_columns("similar history item", "category", "cosine", "event", "rating")
+        for n in self.why["nearest"]:
+            rating = "–" if n["rating"] is None else f"{n['rating']:.0f}"
+            table.add_row(n["title"], n["category"], f"{n['similarity']:.2f}", n["event"], rating)
+
+    def _summary(self) -> str:
+        item = self.item
+        title = escape(str(item.get("title") or item.get("item")))
+        lines = [f"[b]{title}[/b]  ({escape(str(item.get('category', '?')))})"]
+        if item.get("score") is not None:
+            truth = item.get("true_preference")
+            lines.append(
+                f"score {float(item['score']):.3f}"
+                + (f"   hidden truth {float(truth):.3f}" if truth is not None else "")
+            )
+        if self.why is None:
+            lines.append(escape(self.note or "No explanation available."))
+            return "\n".join(lines)
+        match = self.why["category_match"]
+        if match["rank"] is not None:
+            lines.append(
+                f"Category match: {escape(match['category'])} is #{match['rank']} of "
+                f"{match['of']} in the user's preferences ({match['weight']:.0%}, "
+                f"{match['source']})" + ("; it is their segment" if match["is_segment"] else "")
+            )
+        lines.append(f"{match['history_share']:.0%} of the user's history is in this category.")
+        if self.why["in_history"]:
+            lines.append("The user already interacted with this item.")
+        lines.append(escape(self.why["summary"]))
+        if self.why["nearest"]:
+            lines.append(f"Nearest items in the history (cosine over {self.why['vectors']}):")
+        return "\n".join(lines)
