@@ -61,7 +61,7 @@ class _Table:
                 if other:
                     hint = f"; wrong --sep? the header looks {separator_name(other)}-separated"
             raise RlrecError(
-                f"{flag} {name!r}: no such column in {self.path} (columns: {found}{hint})"
+                f"{flag} {name!r}: no such column in {self.path} (columns: {found}){hint}"
             )
         return self.frame[name].astype(str).str.strip()
 

@@ -74,7 +74,7 @@ def split_fields(path: Path, text: str, sep: str, n_fields: int, min_fields: int
         )
         if found[row] == 1 and n_fields > 1:
             other = guess_separator(lines.iloc[row], exclude=sep)
-            hint = f"; it looks {separator_name(other)}-separated" if other else ""
+            hint = f" it looks {separator_name(other)}-separated" if other else ""
             message += f" (wrong separator?{hint})"
         elif found[row] < low:
             message += " (truncated line?)"
