@@ -1,0 +1,174 @@
+"""Preset `default`: the hidden truth, the session dynamics, and the proof that it rewards
+planning over myopic play."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import data
+from engine.evaluate import baseline_table
+from engine.presets import load_preset
+from engine.sim import DefaultConfig, DefaultSimulator, make_simulator, parse_env_config
+from engine.sim.truth import truth_from_dataset
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return truth_from_dataset(data.default_dataset())
+
+
+def default_env(**overrides):
+    env = parse_env_config(load_preset("default")["env"])
+    return dataclasses.replace(env, **overrides)
+
+
+def test_truth_is_aligned_with_the_dataset(truth):
+    ds = data.default_dataset()
+    assert truth.user_latent.shape == (ds.n_users, 20)
+    assert truth.item_latent.shape == (ds.n_items, 20)
+    assert truth.item_value.min() >= -1 and truth.item_value.max() <= 1
+    # Lasting value follows the listed quality; clickbait appeal runs against it.
+    quality = ds.items["quality"].to_numpy()
+    assert np.corrcoef(truth.item_value, quality)[0, 1] > 0.99
+    assert np.corrcoef(truth.item_appeal, truth.item_value)[0, 1] < -0.3
+    assert truth.item_popularity.max() == pytest.approx(1.0) and truth.item_popularity.min() > 0
+    # The agent can see quality among the item features.
+    assert "sim_quality" in truth.item_feature_names
+    column = truth.item_feature_names.index("sim_quality")
+    assert np.allclose(truth.item_observable[:, column], truth.item_value)
+
+
+def test_alpha_blends_latent_and_content(truth):
+    latent = truth.with_alpha(1.0).hybrid_score(np.arange(5))
+    content = truth.with_alpha(0.0).hybrid_score(np.arange(5))
+    half = truth.with_alpha(0.5).hybrid_score(np.arange(5))
+    assert np.allclose(half, 0.5 * latent + 0.5 * content, atol=1e-5)
+    expected = (
+        truth.user_latent[:5] @ truth.item_latent.T - truth.latent_shift
+    ) * truth.latent_scale
+    assert np.allclose(latent, expected, atol=1e-4)
+
+
+def test_observation_layout(truth):
+    sim = DefaultSimulator(truth, default_env(), n_envs=8, seed=0)
+    obs = sim.reset(0)
+    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
+    assert obs.shape == (8, u + 2 * f + 8) and obs.dtype == np.float32
+    assert np.allclose(obs[:, :u], truth.user_observable[sim.user_ids])
+    assert np.all(obs[:, u : u + 2 * f] == 0)  # no history yet
+    clock = obs[:, u + 2 * f + 4 :]
+    assert np.allclose(clock[:, 0] ** 2 + clock[:, 1] ** 2, 1, atol=1e-5)
+    assert np.abs(obs).max() <= sim.observation_bound
+
+
+def test_history_features_average_the_last_engaged_items(truth):
+    sim = DefaultSimulator(truth, default_env(noise_std=0.0, history_window=2), n_envs=1, seed=4)
+    sim.reset(4)
+    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
+    engaged = []
+    for _ in range(12):
+        item = int(np.argmax(np.where(sim.mask[0], -np.inf, sim.engagement_probability()[0])))
+        result = sim.step(np.array([item]))
+        if result.done[0]:
+            break
+        if result.engaged[0]:
+            engaged.append(item)
+        if engaged:
+            expected = truth.item_observable[engaged[-2:]].mean(axis=0)
+            assert np.allclose(result.obs[0, u : u + f], expected, atol=1e-5)
+    assert len(engaged) >= 2
+
+
+def test_clickbait_wears_patience_down_and_good_items_restore_it(truth):
+    cfg = default_env(noise_std=0.0, fatigue=0.0, ignore_cost=0.0, satisfaction_jitter=0.0)
+    sim = DefaultSimulator(truth, cfg, n_envs=256, seed=1)
+    sim.reset(1)
+    worst, best = int(np.argmin(truth.item_value)), int(np.argmax(truth.item_value))
+    before = sim.satisfaction.copy()
+    result = sim.step(np.full(256, worst))
+    change = sim.satisfaction - before
+    assert np.allclose(change[result.engaged], cfg.value_gain * truth.item_value[worst])
+    assert np.all(change[~result.engaged] == 0)
+    before = sim.satisfaction.copy()
+    result = sim.step(np.full(256, best))
+    assert np.all((sim.satisfaction - before)[result.engaged] > 0)
+
+
+def test_session_ends_when_patience_runs_out(truth):
+    cfg = default_env(
+        ignore_cost=1.0, initial_satisfaction=2.5, satisfaction_jitter=0.0, fatigue=0.0
+    )
+    sim = DefaultSimulator(truth, cfg, n_envs=64, seed=2)
+    sim.reset(2)
+    worst_for_each = np.argmin(sim.engagement_probability(), axis=1)
+    lengths = []
+    for _ in range(cfg.max_length):
+        result = sim.step(worst_for_each)
+        lengths.extend(result.episode_length[result.done])
+        if len(lengths) >= 64:
+            break
+    # Three ignored recommendations in a row exhaust 2.5 units of patience.
+    assert np.median(lengths) == 3
+
+
+def test_satiation_lowers_a_category_after_engagement_and_decays(truth):
+    cfg = default_env(noise_std=0.0, satisfaction_weight=0.0)  # isolate satiation from mood
+    sim = DefaultSimulator(truth, cfg, n_envs=512, seed=3)
+    sim.reset(3)
+    item = int(np.argmax(truth.item_popularity))
+    same_category = np.flatnonzero(truth.item_category == truth.item_category[item])
+    other = int(np.flatnonzero(truth.item_category != truth.item_category[item])[0])
+    before = sim.engagement_probability()
+    result = sim.step(np.full(512, item))
+    after = sim.engagement_probability()
+    engaged = result.engaged & ~result.done
+    assert engaged.sum() > 50
+    assert np.all(after[engaged][:, same_category] < before[engaged][:, same_category])
+    assert np.allclose(after[engaged, other], before[engaged, other])
+    assert np.allclose(
+        after[~result.engaged & ~result.done], before[~result.engaged & ~result.done]
+    )
+    # One step later the satiation has decayed a little: probability recovers.
+    sim.step(np.full(512, other))
+    recovered = sim.engagement_probability()[:, item]
+    still = engaged & ~sim.mask[:, other]
+    assert np.all(recovered[still] > after[still, item])
+
+
+def test_same_seed_same_sessions(truth):
+    a = DefaultSimulator(truth, default_env(), n_envs=32, seed=9)
+    b = DefaultSimulator(truth, default_env(), n_envs=32, seed=9)
+    actions = np.random.default_rng(0).integers(0, truth.n_items, (30, 32))
+    for row in actions:
+        ra, rb = a.step(row), b.step(row)
+        assert np.array_equal(ra.obs, rb.obs) and np.array_equal(ra.reward, rb.reward)
+
+
+def test_expected_reward_matches_realised_reward(truth):
+    cfg = default_env()
+    sim = make_simulator(cfg, n_envs=4096, seed=5)
+    sim.reset(5)
+    actions = np.random.default_rng(1).integers(0, sim.n_items, 4096)
+    expected = sim.expected_reward()[np.arange(4096), actions]
+    realised = sim.step(actions).reward
+    assert realised.mean() == pytest.approx(expected.mean(), abs=0.03)
+
+
+def test_farsighted_beats_the_myopic_oracle_with_longer_sessions():
+    """Issue 3 acceptance: farsighted ≥ 1.10 × myopic oracle's return, longer sessions."""
+    reports = baseline_table(default_env(), 400, 0, names=("random", "oracle", "farsighted"))
+    oracle, farsighted = reports["oracle"], reports["farsighted"]
+    assert farsighted.return_mean >= 1.10 * oracle.return_mean
+    assert farsighted.session_length > oracle.session_length
+    assert oracle.return_mean > 2 * reports["random"].return_mean
+    assert farsighted.normalised > 1.1
+
+
+def test_alpha_out_of_range_is_rejected(truth):
+    from data.errors import RlrecError
+
+    with pytest.raises(RlrecError, match=r"env.alpha = 1.5 is out of range \(allowed: \[0, 1\]\)"):
+        parse_env_config({"kind": "default", "alpha": 1.5})
+    with pytest.raises(RlrecError, match="alpha"):
+        DefaultSimulator(truth, DefaultConfig(alpha=-0.1))
