@@ -26,20 +26,32 @@ DEFAULT_PRESET = "default"
 @dataclass
 class TrainConfig:
     n_envs: int = param(1024, low=1, high=65536, help="sessions stepped together")
-    seconds: float | None = param(None, low=0, low_open=True, help="budget: wall-clock training time", unit="s")
-    steps: int | None = param(None, low=1, help="budget: env steps (one recommendation each)", unit="env steps")
+    seconds: float | None = param(
+        None, low=0, low_open=True, help="budget: wall-clock training time", unit="s"
+    )
+    steps: int | None = param(
+        None, low=1, help="budget: env steps (one recommendation each)", unit="env steps"
+    )
     episodes: int | None = param(None, low=1, help="budget: finished sessions", unit="episodes")
     seed: int = param(0, low=0, high=2**31 - 1, help="seed of weights, exploration, sessions")
-    eval_every: int = param(200_000, low=0, help="greedy evaluation period (0 = only at the end)", unit="env steps")
+    eval_every: int = param(
+        200_000, low=0, help="greedy evaluation period (0 = only at the end)", unit="env steps"
+    )
     eval_episodes: int = param(1000, low=1, high=100_000, unit="episodes")
     eval_seed: int = param(12345, low=0, high=2**31 - 1, help="fixed seed of evaluation sessions")
-    checkpoint_every: int = param(1_000_000, low=0, help="checkpoint period (0 = only at the end)", unit="env steps")
-    checkpoint_replay: bool = param(True, help="store the replay buffer so a resume continues exactly")
+    checkpoint_every: int = param(
+        1_000_000, low=0, help="checkpoint period (0 = only at the end)", unit="env steps"
+    )
+    checkpoint_replay: bool = param(
+        True, help="store the replay buffer so a resume continues exactly"
+    )
     log_every: int = param(20_480, low=1, help="Progress event period", unit="env steps")
     torch_threads: int = param(1, low=1, high=256, help="torch intra-op threads")
 
     def validate(self) -> None:
-        given = [name for name in ("seconds", "steps", "episodes") if getattr(self, name) is not None]
+        given = [
+            name for name in ("seconds", "steps", "episodes") if getattr(self, name) is not None
+        ]
         if len(given) > 1:
             raise RlrecError(
                 f"train: give one budget, not {' and '.join(given)} (seconds, steps or episodes)"
@@ -88,7 +100,9 @@ class RunConfig:
         allowed = {"preset", "dataset", "dataset_fingerprint", "env", "agent", "train", "eval"}
         unknown = sorted(set(raw) - allowed)
         if unknown:
-            raise RlrecError(f"{origin}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+            raise RlrecError(
+                f"{origin}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
+            )
         dataset = raw.get("dataset") or None
         env_raw = dict(raw.get("env") or {})
         if dataset is not None:
@@ -129,7 +143,9 @@ def load_run_config(
                     f"{config_file}: unknown key '{key}' (allowed: preset, env, agent, train, eval, dataset)"
                 )
             if key != "dataset" and not isinstance(value, dict):
-                raise RlrecError(f"{config_file}: '{key}' must be a mapping of settings, got {value!r}")
+                raise RlrecError(
+                    f"{config_file}: '{key}' must be a mapping of settings, got {value!r}"
+                )
         raw = deep_merge(raw, file_raw)
     if overrides:
         raw = deep_merge(raw, overrides)

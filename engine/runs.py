@@ -57,7 +57,9 @@ def new_run_dir(runs_dir: str | Path | None, preset: str, name: str | None = Non
             return path
         except FileExistsError:
             if name is not None:
-                raise RlrecError(f"{path}: already exists (use `rlrec resume {path}` to continue it)") from None
+                raise RlrecError(
+                    f"{path}: already exists (use `rlrec resume {path}` to continue it)"
+                ) from None
     raise RlrecError(f"{parent}: cannot create a new run folder")
 
 
@@ -120,7 +122,9 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
 
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.is_file():
-        raise RlrecError(f"{run_dir}: no {CHECKPOINT_FILE} yet (the run has not saved a checkpoint)")
+        raise RlrecError(
+            f"{run_dir}: no {CHECKPOINT_FILE} yet (the run has not saved a checkpoint)"
+        )
     try:
         # Our own file: it holds numpy RNG states and a pickled simulator besides tensors.
         return torch.load(path, map_location="cpu", weights_only=False)
@@ -203,7 +207,13 @@ def _restore(record: dict[str, Any], run_dir: Path, timing: dict | None) -> Even
         if record.get(key):
             record[key] = str((run_dir / record[key]).resolve())
     for key, value in list(record.items()):
-        if value is None and key in TIMING_FIELDS + ("episode_return", "episode_length", "ctr", "loss", "normalised"):
+        if value is None and key in TIMING_FIELDS + (
+            "episode_return",
+            "episode_length",
+            "ctr",
+            "loss",
+            "normalised",
+        ):
             record[key] = math.nan
     return from_record(record)
 
@@ -256,7 +266,9 @@ def read_events(run_dir: str | Path) -> list[Event]:
     return RunFollower(require_run(run_dir)).poll()
 
 
-def follow(run_dir: str | Path, poll: float = 0.25, stop_when_finished: bool = True) -> Iterator[Event]:
+def follow(
+    run_dir: str | Path, poll: float = 0.25, stop_when_finished: bool = True
+) -> Iterator[Event]:
     """Yield events as they are written (blocking); ends after RunFinished if asked."""
     follower = RunFollower(run_dir)
     while True:
@@ -322,7 +334,9 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
         env_steps=env_steps,
         status=status,
         eval_return=None if eval_return is None or not math.isfinite(eval_return) else eval_return,
-        eval_normalised=None if eval_normalised is None or not math.isfinite(eval_normalised) else eval_normalised,
+        eval_normalised=None
+        if eval_normalised is None or not math.isfinite(eval_normalised)
+        else eval_normalised,
     )
 
 

@@ -52,13 +52,17 @@ class Trainer:
         else:
             self.run_dir = Path(run_dir)
             if runs.is_run(self.run_dir):
-                raise RlrecError(f"{self.run_dir}: already a run (use `rlrec resume {self.run_dir}`)")
+                raise RlrecError(
+                    f"{self.run_dir}: already a run (use `rlrec resume {self.run_dir}`)"
+                )
             self.run_dir.mkdir(parents=True, exist_ok=True)
         if config.dataset and not config.dataset_fingerprint:
             config.dataset_fingerprint = dataset_fingerprint(config.dataset)
         self.dataset = runs.load_run_dataset(config)
         train = config.train
-        self.sim = make_simulator(config.env, n_envs=train.n_envs, seed=train.seed, dataset=self.dataset)
+        self.sim = make_simulator(
+            config.env, n_envs=train.n_envs, seed=train.seed, dataset=self.dataset
+        )
         self.agent = DQNAgent(self.sim.obs_dim, self.sim.n_items, config.agent, seed=train.seed)
         self.budget: dict[str, float] = dict(train.budget)
         self.resumed = False
@@ -91,7 +95,9 @@ class Trainer:
         """Continue a run from its checkpoint. Without `budget` the run goes on to its original
         budget; with one (e.g. {"steps": 100000}) it trains that much more."""
         run_dir = runs.require_run(run_dir)
-        config = RunConfig.from_dict(runs.read_config(run_dir), origin=str(run_dir / runs.CONFIG_FILE))
+        config = RunConfig.from_dict(
+            runs.read_config(run_dir), origin=str(run_dir / runs.CONFIG_FILE)
+        )
         state = runs.load_checkpoint(run_dir)
         trainer = cls(config, run_dir, _resuming=True)
         _restore(trainer, state, budget)
@@ -114,7 +120,7 @@ class Trainer:
 
     @property
     def state(self) -> str:
-        """"ready", "running", "paused", "stopping" or "finished"."""
+        """ "ready", "running", "paused", "stopping" or "finished"."""
         return self._state
 
     # -- the loop ------------------------------------------------------------------------------
@@ -197,7 +203,7 @@ class Trainer:
         return event
 
     def _budget_spent(self) -> bool:
-        (kind, amount), = self.budget.items()
+        ((kind, amount),) = self.budget.items()
         if kind == "steps":
             return self.env_steps >= amount
         if kind == "episodes":
@@ -205,7 +211,7 @@ class Trainer:
         return self._clock() >= amount
 
     def fraction_done(self) -> float:
-        (kind, amount), = self.budget.items()
+        ((kind, amount),) = self.budget.items()
         done = {"steps": self.env_steps, "episodes": self.episodes}.get(kind)
         if done is None:
             done = self._clock()
@@ -228,7 +234,10 @@ class Trainer:
     def _learn(self) -> float | None:
         """Updates owed at the replay ratio; the bad loss value if one was not finite."""
         agent = self.agent
-        if self.env_steps < agent.config.learning_starts or len(agent.replay) < agent.config.batch_size:
+        if (
+            self.env_steps < agent.config.learning_starts
+            or len(agent.replay) < agent.config.batch_size
+        ):
             return None
         self.update_credit += self.sim.n_envs * agent.config.replay_ratio
         while self.update_credit >= 1.0 and not self._stop_requested.is_set():
@@ -251,44 +260,59 @@ class Trainer:
             self._next_eval = (self.env_steps // train.eval_every + 1) * train.eval_every
             self._evaluate()
         if self.env_steps >= self._next_checkpoint:
-            self._next_checkpoint = (self.env_steps // train.checkpoint_every + 1) * train.checkpoint_every
+            self._next_checkpoint = (
+                self.env_steps // train.checkpoint_every + 1
+            ) * train.checkpoint_every
             self._checkpoint()
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluation_sim(self):
         train = self.config.train
         if self._eval_sim is None:
-            self._eval_sim = make_simulator(
-                self.config.env, n_envs=train.eval_episodes, seed=train.eval_seed, dataset=self.dataset
+            from engine.evaluate import evaluation_simulator
+
+            self._eval_sim = evaluation_simulator(
+                self.config.env, train.eval_episodes, train.eval_seed, self.dataset
             )
         return self._eval_sim
 
     def references(self) -> dict[str, float]:
         """Random and myopic-oracle returns on the evaluation sessions (for `normalised`)."""
         if self._references is None:
-            from engine.baselines import MyopicOraclePolicy, RandomPolicy
+            from engine.evaluate import reference_returns
 
-            sim, seed = self.evaluation_sim(), self.config.train.eval_seed
-            self._references = {
-                "random": evaluate_policy(sim, RandomPolicy(sim.n_items, seed=seed), seed)["return_mean"],
-                "oracle": evaluate_policy(sim, MyopicOraclePolicy(sim), seed)["return_mean"],
-            }
+            train = self.config.train
+            random_return, oracle_return = reference_returns(
+                self.config.env, train.eval_episodes, train.eval_seed, self.dataset
+            )
+            self._references = {"random": random_return, "oracle": oracle_return}
         return self._references
 
-    def _evaluate(self) -> Evaluation:
-        from engine.metrics import normalised_score
+    def evaluate(self) -> Any:
+        """A greedy `engine.evaluate.PolicyReport` of the agent on the evaluation seed."""
+        from engine.evaluate import evaluate_policy
 
         train = self.config.train
-        stats = evaluate_policy(self.evaluation_sim(), self.agent, train.eval_seed)
         ref = self.references()
+        return evaluate_policy(
+            self.agent,
+            self.evaluation_sim(),
+            train.eval_episodes,
+            train.eval_seed,
+            references=(ref["random"], ref["oracle"]),
+            name="dqn",
+        )
+
+    def _evaluate(self) -> Evaluation:
+        report = self.evaluate()
         event = Evaluation(
             env_steps=self.env_steps,
-            episodes=train.eval_episodes,
-            return_mean=stats["return_mean"],
-            return_ci95=stats["return_ci95"],
-            ctr=stats["ctr"],
-            session_length=stats["session_length"],
-            normalised=normalised_score(stats["return_mean"], ref["random"], ref["oracle"]),
+            episodes=report.episodes,
+            return_mean=report.return_mean,
+            return_ci95=report.return_ci95,
+            ctr=report.ctr,
+            session_length=report.session_length,
+            normalised=report.normalised,
         )
         self._last_eval = event
         self._publish(event)
@@ -375,8 +399,12 @@ def _restore(trainer: Trainer, state: dict, budget: dict[str, float] | None) -> 
         trainer._last_eval = from_record(state["last_eval"])
     runs.truncate_logs(run_dir, int(state["metrics_offset"]), int(state["timing_offset"]))
     if budget:
-        (kind, amount), = budget.items()
-        base = {"steps": trainer.env_steps, "episodes": trainer.episodes, "seconds": trainer.seconds_before}[kind]
+        ((kind, amount),) = budget.items()
+        base = {
+            "steps": trainer.env_steps,
+            "episodes": trainer.episodes,
+            "seconds": trainer.seconds_before,
+        }[kind]
         trainer.budget = {kind: base + amount}
     else:
         trainer.budget = dict(state["budget"])
@@ -413,7 +441,7 @@ class _Window:
         elapsed = max(now - self.began, 1e-9)
         speed = steps / elapsed
         fraction = trainer.fraction_done()
-        (kind, amount), = trainer.budget.items()
+        ((kind, amount),) = trainer.budget.items()
         if kind == "seconds":
             eta = max(0.0, amount - now)
         elif kind == "steps":
@@ -442,35 +470,3 @@ class _Window:
 
     def load(self, state: dict[str, Any]) -> None:
         vars(self).update(state)
-
-
-def evaluate_policy(sim, policy, seed: int) -> dict[str, float]:
-    """Greedy play of one session per simulator slot (sim.n_envs episodes), from a fixed
-    seed: mean return with its 95 % half-width, CTR and mean session length. Only each
-    slot's first session counts, so long sessions are not under-sampled."""
-    n = sim.n_envs
-    obs = sim.reset(seed=seed)
-    policy.begin_episodes()
-    returns = np.zeros(n)
-    lengths = np.zeros(n)
-    engaged = np.zeros(n)
-    live = np.ones(n, dtype=bool)
-    for _ in range(sim.max_steps):
-        actions = policy.act(obs, sim.mask)
-        result = sim.step(actions)
-        policy.observe(obs, actions, result.reward, result.engaged)
-        returns += np.where(live, result.reward, 0.0)
-        lengths += live
-        engaged += np.where(live, result.engaged, 0)
-        live &= ~result.done
-        obs = result.obs
-        if not live.any():
-            break
-    mean = float(returns.mean())
-    ci = float(1.96 * returns.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    return {
-        "return_mean": mean,
-        "return_ci95": ci,
-        "ctr": float(engaged.sum() / max(lengths.sum(), 1)),
-        "session_length": float(lengths.mean()),
-    }

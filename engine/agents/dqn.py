@@ -25,18 +25,33 @@ from engine.policy import Policy
 @dataclass
 class DQNConfig:
     hidden: list[int] = param([256, 256, 128], low=1, high=8192, help="hidden layer widths")
-    dropout: float = param(0.2, low=0, high=1, high_open=True, help="dropout after each hidden layer")
+    dropout: float = param(
+        0.2, low=0, high=1, high_open=True, help="dropout after each hidden layer"
+    )
     batch_norm: bool = param(False, help="batch norm after each hidden linear layer")
     gamma: float = param(0.9, low=0, high=1, help="discount per step")
     lr: float = param(1e-3, low=0, high=1, low_open=True, help="Adam learning rate")
     lr_final: float = param(1.0, low=0, high=1, help="final learning rate as a fraction of lr")
-    lr_decay_updates: int = param(0, low=0, help="updates over which lr decays linearly to lr × lr_final (0 = constant)", unit="updates")
+    lr_decay_updates: int = param(
+        0,
+        low=0,
+        help="updates over which lr decays linearly to lr × lr_final (0 = constant)",
+        unit="updates",
+    )
     batch_size: int = param(256, low=1, high=65536, unit="transitions")
     replay_size: int = param(100_000, low=1, high=50_000_000, unit="transitions")
-    learning_starts: int = param(2048, low=0, help="env steps collected before the first update", unit="env steps")
-    replay_ratio: float = param(1 / 64, low=0, high=64, low_open=True, help="gradient updates per env step")
-    target_update: str = param("soft", choices=("soft", "hard"), help="Polyak averaging (soft) or periodic copies (hard)")
-    tau: float = param(0.01, low=0, high=1, low_open=True, help="soft target update rate per update")
+    learning_starts: int = param(
+        2048, low=0, help="env steps collected before the first update", unit="env steps"
+    )
+    replay_ratio: float = param(
+        1 / 64, low=0, high=64, low_open=True, help="gradient updates per env step"
+    )
+    target_update: str = param(
+        "soft", choices=("soft", "hard"), help="Polyak averaging (soft) or periodic copies (hard)"
+    )
+    tau: float = param(
+        0.01, low=0, high=1, low_open=True, help="soft target update rate per update"
+    )
     target_every: int = param(500, low=1, help="hard target copy period", unit="updates")
     double_dqn: bool = param(True, help="online net picks the next action, target net values it")
     loss: str = param("huber", choices=("huber", "mse"))
@@ -45,7 +60,9 @@ class DQNConfig:
     weight_decay: float = param(0.0, low=0, high=1)
     eps_start: float = param(1.0, low=0, high=1, help="ε at step 0")
     eps_end: float = param(0.05, low=0, high=1, help="ε after the decay")
-    eps_decay_steps: int = param(200_000, low=1, help="env steps over which ε decays linearly", unit="env steps")
+    eps_decay_steps: int = param(
+        200_000, low=1, help="env steps over which ε decays linearly", unit="env steps"
+    )
     mask_engaged: bool = param(True, help="never recommend an item already engaged in the session")
 
     def validate(self) -> None:
@@ -135,7 +152,7 @@ class DQNAgent(Policy):
     def epsilon(self, env_steps: int) -> float:
         c = self.config
         frac = min(1.0, env_steps / c.eps_decay_steps)
-        return c.eps_start + frac * (c.eps_end - c.eps_start)
+        return (1.0 - frac) * c.eps_start + frac * c.eps_end
 
     def learning_rate(self) -> float:
         c = self.config

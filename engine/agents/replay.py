@@ -56,7 +56,11 @@ class ReplayBuffer:
         if n > self.capacity:  # keep only the newest that fit
             keep = slice(n - self.capacity, n)
             obs, action, reward, next_obs, done = (
-                obs[keep], action[keep], reward[keep], next_obs[keep], done[keep]
+                obs[keep],
+                action[keep],
+                reward[keep],
+                next_obs[keep],
+                done[keep],
             )
             next_mask = None if next_mask is None else next_mask[keep]
             n = self.capacity
