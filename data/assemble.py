@@ -3,7 +3,7 @@ and the duplicate check."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ def build_interactions(
         {
             "user_id": user_id.astype(np.int32),
             "item_id": item_id.astype(np.int32),
-            "event": np.asarray(event, dtype=object).astype(str),
+            "event": pd.Series(np.asarray(event, dtype=object), dtype="str"),
             "rating": np.asarray(rating, dtype=np.float32),
             "timestamp": np.asarray(timestamp, dtype=np.int64),
             "session_id": session_id.astype(np.int64),
@@ -77,22 +77,30 @@ def stack_features(
 
 
 def duplicate_rows(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows repeating an earlier row's keys, and for each, the row it repeats."""
-    frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
-    repeated = frame.duplicated(keep="first").to_numpy()
-    if not repeated.any():
+    """Rows repeating an earlier row's keys (in row order), and for each, the row it repeats."""
+    n = len(keys[0])
+    if n < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    first_of_group = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    first_row = pd.Series(np.arange(len(frame))).groupby(first_of_group).transform("min")
-    rows = np.flatnonzero(repeated)
-    return rows, first_row.to_numpy()[rows]
+    order = np.lexsort(tuple(keys)[::-1])  # stable: within a group, rows keep file order
+    same_as_previous = np.ones(n - 1, dtype=bool)
+    for key in keys:
+        ordered = np.asarray(key)[order]
+        same_as_previous &= ordered[1:] == ordered[:-1]
+    if not same_as_previous.any():
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    starts_group = np.concatenate([[True], ~same_as_previous])
+    group_head = order[starts_group][np.cumsum(starts_group) - 1]
+    repeated = np.flatnonzero(~starts_group)
+    rows, originals = order[repeated], group_head[repeated]
+    by_row = np.argsort(rows, kind="stable")
+    return rows[by_row], originals[by_row]
 
 
-def reject_duplicates(where: Sequence[str], keys: Sequence[np.ndarray], hint: str) -> None:
+def reject_duplicates(where: Callable[[int], str], keys: Sequence[np.ndarray], hint: str) -> None:
     """RlrecError naming the first repeated (user, item, timestamp) row and its original."""
     rows, originals = duplicate_rows(keys)
     if len(rows):
         raise RlrecError(
-            f"{where[rows[0]]}: duplicate of {where[originals[0]]} (same user, item and "
+            f"{where(int(rows[0]))}: duplicate of {where(int(originals[0]))} (same user, item and "
             f"timestamp; {len(rows)} duplicate row(s) in all){hint}"
         )

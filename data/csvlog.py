@@ -49,8 +49,13 @@ DUPLICATE_POLICIES = ("error", "keep-first")
 class _Table:
     """Columns as text plus, for each row, where it came from (file:line or file: row n)."""
 
-    def __init__(self, frame: pd.DataFrame, where: list[str], path: Path, sep: str | None):
-        self.frame, self.where, self.path, self.sep = frame, where, path, sep
+    def __init__(self, frame: pd.DataFrame, line: np.ndarray | None, path: Path, sep: str | None):
+        self.frame, self.line, self.path, self.sep = frame, line, path, sep
+
+    def where(self, row: int) -> str:
+        if self.line is None:  # Parquet has rows, not lines
+            return f"{self.path}: row {row + 1}"
+        return f"{self.path}:{int(self.line[row])}"
 
     def column(self, flag: str, name: str) -> pd.Series:
         if name not in self.frame.columns:
@@ -66,7 +71,7 @@ class _Table:
         return self.frame[name].astype(str).str.strip()
 
     def fail(self, row: int, message: str) -> None:
-        raise RlrecError(f"{self.where[row]}: {message}")
+        raise RlrecError(f"{self.where(row)}: {message}")
 
 
 def _read_csv(path: Path, sep: str | None) -> _Table:
@@ -112,7 +117,7 @@ def _read_csv(path: Path, sep: str | None) -> _Table:
     line = np.arange(2, len(frame) + 2)
     blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame[~blank].reset_index(drop=True)
-    return _Table(frame, [f"{path}:{n}" for n in line[~blank]], path, sep)
+    return _Table(frame, line[~blank], path, sep)
 
 
 def _read_parquet(path: Path) -> _Table:
@@ -125,8 +130,7 @@ def _read_parquet(path: Path) -> _Table:
     if frame.empty:
         raise RlrecError(f"{path}: empty file (no rows)")
     frame.columns = [str(c) for c in frame.columns]
-    where = [f"{path}: row {n + 1}" for n in range(len(frame))]
-    return _Table(frame.reset_index(drop=True), where, path, None)
+    return _Table(frame.reset_index(drop=True), None, path, None)
 
 
 def import_csv(

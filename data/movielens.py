@@ -21,7 +21,6 @@ import pandas as pd
 
 from data.assemble import (
     build_interactions,
-    codes_for,
     one_hot,
     reject_duplicates,
     stack_features,
@@ -96,8 +95,7 @@ def import_movielens(
     check_range(ratings, rating, "rating", *RATING_RANGE)
     user_id = _lookup(ratings, user_orig, users, "user id", files[2])
     item_id = _lookup(ratings, item_orig, items, "item id", files[1])
-    where = [f"{ratings.path}:{n}" for n in ratings.line]
-    reject_duplicates(where, (user_id, item_id, timestamp), "")
+    reject_duplicates(ratings.where, (user_id, item_id, timestamp), "")
     report(0.8, "building the dataset")
     interactions = build_interactions(
         user_id, item_id, np.full(len(user_id), "rating", dtype=object), rating, timestamp
@@ -124,7 +122,8 @@ def import_movielens(
 
 
 def _lookup(fields: Fields, original: np.ndarray, table: pd.DataFrame, what: str, file: str):
-    codes = codes_for(original, table["original_id"].to_numpy())
+    catalogue = pd.Index(table["original_id"].to_numpy(dtype=object).astype(np.int64))
+    codes = catalogue.get_indexer(original)
     missing = np.flatnonzero(codes < 0)
     if len(missing):
         row = int(missing[0])

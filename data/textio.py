@@ -7,12 +7,16 @@ each row's line number beside it for the error messages.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from data.errors import RlrecError
 
@@ -56,33 +60,63 @@ class Fields:
         return f"{self.path}:{int(self.line[row])}"
 
 
-def split_fields(path: Path, text: str, sep: str, n_fields: int, min_fields: int = 0) -> Fields:
-    """Split every non-blank line into exactly `n_fields` fields (`min_fields`..n if given)."""
-    lines = pd.Series(text.split("\n"), dtype=object).str.rstrip("\r")
-    line_numbers = np.arange(1, len(lines) + 1)
-    keep = (lines.str.strip() != "").to_numpy()
-    lines, line_numbers = lines[keep].reset_index(drop=True), line_numbers[keep]
-    found = (lines.str.count(re.escape(sep)) + 1).to_numpy()
-    low = min_fields or n_fields
-    bad = np.flatnonzero((found < low) | (found > n_fields))
-    if len(bad):
-        row = int(bad[0])
-        expected = f"{n_fields}" if low == n_fields else f"{low} to {n_fields}"
-        message = (
-            f"{path}:{line_numbers[row]}: expected {expected} {separator_name(sep)}-separated "
-            f"fields, found {found[row]}"
-        )
-        if found[row] == 1 and n_fields > 1:
-            other = guess_separator(lines.iloc[row], exclude=sep)
-            hint = f" it looks {separator_name(other)}-separated" if other else ""
-            message += f" (wrong separator?{hint})"
-        elif found[row] < low:
-            message += " (truncated line?)"
-        raise RlrecError(message)
-    parts = lines.str.split(sep, n=n_fields - 1, regex=False, expand=True)
-    parts = parts.reindex(columns=range(n_fields))
-    columns = [parts[i].fillna("").astype(str).str.strip() for i in range(n_fields)]
+def split_fields(path: Path, text: str, sep: str, n_fields: int) -> Fields:
+    """Split every non-blank line into exactly `n_fields` fields (no quoting, as MovieLens)."""
+    # Arrow's reader wants a one-byte delimiter; '::' (MovieLens 1M) becomes the unit separator.
+    delimiter = sep if len(sep) == 1 else "\x1f"
+    if delimiter != sep:
+        text = text.replace(sep, delimiter)
+    invalid: list[pacsv.InvalidRow] = []
+    blank_lines: list[int] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        if row.text.strip() == "":
+            blank_lines.append(row.number)
+        else:
+            invalid.append(row)
+        return "skip"
+
+    names = [f"f{i}" for i in range(n_fields)]
+    table = pacsv.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=False,
+            invalid_row_handler=on_invalid,
+            ignore_empty_lines=False,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names}, strings_can_be_null=False
+        ),
+    )
+    if invalid:
+        _wrong_field_count(path, invalid[0], sep, delimiter)
+    total = len(table) + len(blank_lines)
+    keep = np.ones(total, dtype=bool)
+    keep[np.asarray(blank_lines, dtype=np.int64) - 1] = False
+    line_numbers = np.arange(1, total + 1)[keep]
+    columns = [
+        pd.Series(pc.utf8_trim_whitespace(table.column(i)).to_pandas()) for i in range(n_fields)
+    ]
+    if not len(table):
+        raise RlrecError(f"{path}: empty file")
     return Fields(path, columns, line_numbers)
+
+
+def _wrong_field_count(path: Path, row: pacsv.InvalidRow, sep: str, delimiter: str) -> None:
+    found, expected = row.actual_columns, row.expected_columns
+    message = (
+        f"{path}:{row.number}: expected {expected} {separator_name(sep)}-separated fields, "
+        f"found {found}"
+    )
+    if found == 1 and expected > 1:
+        other = guess_separator(row.text.replace(delimiter, sep), exclude=sep)
+        hint = f" it looks {separator_name(other)}-separated" if other else ""
+        message += f" (wrong separator?{hint})"
+    elif found < expected:
+        message += " (truncated line?)"
+    raise RlrecError(message)
 
 
 def guess_separator(line: str, exclude: str | None = None) -> str | None:
@@ -109,11 +143,14 @@ def parse_ints(fields: Fields, values: pd.Series, what: str) -> np.ndarray:
     ok = values.str.fullmatch(r"[+-]?\d{1,18}").fillna(False).to_numpy(bool)
     if not ok.all():
         _first_bad(fields, ~ok, values, what, "an integer")
-    return values.to_numpy(dtype=object).astype(np.int64)
+    return pa.array(values, type=pa.string()).cast(pa.int64()).to_numpy()
 
 
 def parse_floats(fields: Fields, values: pd.Series, what: str) -> np.ndarray:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    try:  # fast path: Arrow's cast; on failure, find the first bad row the slow way
+        numbers = pa.array(values, type=pa.string()).cast(pa.float64()).to_numpy()
+    except pa.ArrowInvalid:
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
     ok = np.isfinite(numbers)
     if not ok.all():
         _first_bad(fields, ~ok, values, what, "a number")

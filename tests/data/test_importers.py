@@ -127,3 +127,14 @@ def test_shared_ml100k_like_fixture_imports(tmp_path):
     assert (ds.n_users, ds.n_items) == (50, 60)
     lines = (folder / "u.data").read_text().splitlines()
     assert len(ds.interactions) == len(lines)
+
+
+def test_duplicate_rows_point_at_the_earliest_copy():
+    from data.assemble import duplicate_rows
+
+    user = np.array([1, 2, 1, 1, 2, 3])
+    item = np.array([5, 5, 5, 5, 5, 5])
+    time = np.array([9, 8, 9, 9, 8, 9])
+    rows, originals = duplicate_rows((user, item, time))
+    assert rows.tolist() == [2, 3, 4]
+    assert originals.tolist() == [0, 0, 1]
