@@ -10,7 +10,7 @@ What is fitted, and on what:
   activity) and labelled negative: the simulator has to know that a user does not engage
   with most of the catalogue. The "observed positive rate" of the calibration is the rate
   on this mix, so it depends on `negative_ratio` — state it with the table.
-- **Latent part.** Weighted ALS with user and item biases on those labels (confidence
+- **Latent part.** Logistic MF (alternating IRLS) with user and item biases on those labels (confidence
   weights 1 + `confidence`·log(1 + count) on implicit positives). Dense weight matrices
   make each half-step two matrix products and one batched solve. The biases are folded into
   the factors (p = [p, b_u, 1], q = [q, 1, b_i]) so ⟨p_u, q_i⟩ is the whole MF score.
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from data.dataset import Dataset
 from data.errors import RlrecError
@@ -51,10 +52,10 @@ class FitConfig:
     factors: int = param(16, low=1, high=256, help="latent dimensions of the MF")
     iterations: int = param(12, low=1, high=200, help="ALS sweeps")
     regularization: float = param(
-        0.1, low=0, high=100, help="ridge weight per unit of a row's total weight"
+        0.3, low=0, high=100, help="ridge weight per unit of a row's total Newton weight"
     )
     negative_ratio: float = param(
-        1.0, low=0.1, high=20, help="sampled unobserved pairs (negatives) per logged pair"
+        4.0, low=0.1, high=20, help="sampled unobserved pairs (negatives) per logged pair"
     )
     positive_rating: float = param(4.0, low=0, high=100, help="ratings ≥ this are positive")
     confidence: float = param(2.0, low=0, high=100, help="implicit positives' extra weight")
@@ -110,6 +111,28 @@ class FittedSimulator:
 # -- labels -------------------------------------------------------------------------------
 
 
+def is_explicit(log: pd.DataFrame) -> bool:
+    """Ratings on most rows: explicit feedback."""
+    return bool(len(log)) and bool(log["rating"].notna().mean() >= 0.5)
+
+
+def positive_rows(log: pd.DataFrame, positive_rating: float = 4.0) -> np.ndarray:
+    """(rows,) bool: the interaction shows engagement. Explicit feedback: rated ≥
+    `positive_rating`. Implicit: a click or purchase (or a high rating); in a log without
+    views every row is an engagement."""
+    rating = log["rating"].to_numpy(np.float64)
+    rated = ~np.isnan(rating)
+    if is_explicit(log):
+        return rated & (rating >= positive_rating)
+    events = log["event"].astype(str).to_numpy()
+    has_views = bool((events == "view").any())
+    return (
+        np.isin(events, POSITIVE_EVENTS)
+        | (rated & (rating >= positive_rating))
+        | (~has_views & ~rated)
+    )
+
+
 def labelled_pairs(train: Dataset, config: FitConfig | None = None) -> LabelledPairs:
     """Label the train log's distinct pairs and add sampled unobserved negatives."""
     config = config or FitConfig()
@@ -118,19 +141,8 @@ def labelled_pairs(train: Dataset, config: FitConfig | None = None) -> LabelledP
         raise RlrecError(f"dataset {train.name!r} has no training interactions to fit")
     users = log["user_id"].to_numpy(np.int64)
     items = log["item_id"].to_numpy(np.int64)
-    rating = log["rating"].to_numpy(np.float64)
-    events = log["event"].astype(str).to_numpy()
-    rated = ~np.isnan(rating)
-    explicit = rated.mean() >= 0.5
-    if explicit:
-        row_positive = rated & (rating >= config.positive_rating)
-    else:
-        has_views = (events == "view").any()
-        row_positive = (
-            np.isin(events, POSITIVE_EVENTS)
-            | (rated & (rating >= config.positive_rating))
-            | (~has_views & ~rated)
-        )
+    explicit = is_explicit(log)
+    row_positive = positive_rows(log, config.positive_rating)
     key = users * train.n_items + items
     pair_key, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     label = np.zeros(len(pair_key))
@@ -175,32 +187,49 @@ def _als_half_step(
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
+
+
 def factorise(
     pairs: LabelledPairs, n_users: int, n_items: int, config: FitConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted ALS with biases. Returns user (n_users, d+2) and item (n_items, d+2) factors
-    whose dot product is the MF score minus the global mean."""
+    """Logistic matrix factorisation with biases, fitted by alternating IRLS: each half-step
+    is one Newton step of every user's (item's) weighted logistic ridge regression, solved
+    for all rows at once. The score is a logit, so the calibration afterwards only has to
+    correct its scale. Returns user (n_users, d+2) and item (n_items, d+2) factors whose
+    dot product is the score minus the global logit."""
     d = config.factors
     weights = np.zeros((n_users, n_items))
-    targets = np.zeros((n_users, n_items))
+    labels = np.zeros((n_users, n_items))
     weights[pairs.users, pairs.items] = pairs.weights
-    mean = float(np.average(pairs.labels, weights=pairs.weights))
-    targets[pairs.users, pairs.items] = pairs.labels - mean
+    labels[pairs.users, pairs.items] = pairs.labels
+    base_rate = float(np.clip(np.average(pairs.labels, weights=pairs.weights), 1e-3, 1 - 1e-3))
+    mean = float(np.log(base_rate / (1 - base_rate)))
     rng = np.random.default_rng(config.seed)
+    user_f = rng.normal(0, 0.1, size=(n_users, d))
     item_f = rng.normal(0, 0.1, size=(n_items, d))
-    item_b = np.zeros(n_items)
-    user_b = np.zeros(n_users)
+    user_b, item_b = np.zeros(n_users), np.zeros(n_items)
+
+    def newton_targets() -> tuple[np.ndarray, np.ndarray]:
+        score = mean + user_b[:, None] + item_b[None, :] + user_f @ item_f.T
+        prob = _sigmoid(score)
+        curvature = np.maximum(prob * (1 - prob), 1e-3)
+        return weights * curvature, score + (labels - prob) / curvature
+
     for _ in range(config.iterations):
+        irls_weights, working = newton_targets()
         solved = _als_half_step(
-            weights,
-            targets - item_b[None, :],
+            irls_weights,
+            working - mean - item_b[None, :],
             np.c_[item_f, np.ones(n_items)],
             config.regularization,
         )
         user_f, user_b = solved[:, :d], solved[:, d]
+        irls_weights, working = newton_targets()
         solved = _als_half_step(
-            weights.T,
-            targets.T - user_b[None, :],
+            irls_weights.T,
+            (working - mean - user_b[:, None]).T,
             np.c_[user_f, np.ones(n_users)],
             config.regularization,
         )

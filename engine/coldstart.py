@@ -1,0 +1,119 @@
+"""Agent states from logged histories, and the fallbacks used where the agent has nothing.
+
+- `recent_positive_items`: each user's latest engaged items in a log (time order).
+- `state_from_history`: the `default` simulator's observation for a user who has just engaged
+  those items (user features ‖ mean of the last H engaged items ‖ recency-weighted mean ‖
+  context), so a trained agent can be asked about a real user with a real past. A user with
+  no history gets the demographics-only first observation of a new session.
+- Fallbacks, for users the agent cannot serve (an id unknown to the run's dataset, missing
+  features): `DemographicContent` (taste over item content predicted from demographics,
+  ridge-fitted on warm users' engaged items) or plain most-popular.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data.dataset import Dataset
+from engine.fit import positive_rows
+from engine.sim.base import VectorSimulator
+
+FALLBACKS = ("content", "popular")
+
+
+def recent_positive_items(
+    log: pd.DataFrame, user_ids: np.ndarray, limit: int, pad: int
+) -> np.ndarray:
+    """(len(user_ids), limit) the latest `limit` engaged items of each user, oldest first,
+    left-padded with `pad`."""
+    user_ids = np.asarray(user_ids, np.int64)
+    engaged = log.loc[positive_rows(log), ["user_id", "item_id", "timestamp"]]
+    engaged = engaged[engaged["user_id"].isin(user_ids)]
+    engaged = engaged.sort_values(["user_id", "timestamp"], kind="stable")
+    from_end = engaged.groupby("user_id").cumcount(ascending=False).to_numpy()
+    keep = from_end < limit
+    users = engaged["user_id"].to_numpy(np.int64)[keep]
+    items = engaged["item_id"].to_numpy(np.int64)[keep]
+    column = limit - 1 - from_end[keep]
+    row_of_user = np.full(int(max(user_ids.max(initial=0), users.max(initial=0))) + 1, -1)
+    row_of_user[user_ids] = np.arange(len(user_ids))
+    out = np.full((len(user_ids), limit), pad, dtype=np.int64)
+    out[row_of_user[users], column] = items
+    return out
+
+
+def state_from_history(
+    sim: VectorSimulator, user_ids: np.ndarray, recent: np.ndarray
+) -> np.ndarray:
+    """Observation of a session that has engaged `recent` (padded with n_items), for the
+    `default` simulator's layout; other simulators get their fresh observation."""
+    obs = np.asarray(sim.fresh_observation(np.asarray(user_ids)), dtype=np.float32).copy()
+    truth, config = getattr(sim, "truth", None), getattr(sim, "config", None)
+    if truth is None or not hasattr(config, "recency_decay"):
+        return obs
+    features = np.vstack([truth.item_observable, np.zeros((1, truth.item_observable.shape[1]))])
+    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
+    filled = recent < sim.n_items  # (n, H), oldest first
+    count = filled.sum(axis=1)
+    obs[:, u : u + f] = features[recent].sum(axis=1) / np.maximum(count, 1)[:, None]
+    # Recency: r ← d·r + (1−d)·x over the engaged items, oldest first.
+    decay = config.recency_decay
+    age = np.cumsum(filled[:, ::-1], axis=1)[:, ::-1] - 1  # 0 for the newest engaged item
+    weights = np.where(filled, (1 - decay) * decay ** np.maximum(age, 0), 0.0)
+    obs[:, u + f : u + 2 * f] = np.einsum("nh,nhf->nf", weights, features[recent])
+    context = u + 2 * f
+    horizon = float(config.max_length)
+    obs[:, context] = count / horizon  # steps so far: one per engaged item
+    obs[:, context + 1] = count / horizon  # engaged so far
+    obs[:, context + 2] = 0.0  # share ignored
+    obs[:, context + 3] = (count > 0).astype(np.float32)  # last step engaged
+    return obs
+
+
+class DemographicContent:
+    """Content-based cold start: predict a user's taste over item content from demographics
+    (ridge regression fitted on warm users' engaged items), rank items by cosine, break ties
+    by popularity."""
+
+    name = "content"
+
+    def __init__(self, train: Dataset, ridge: float = 1.0):
+        items = np.nan_to_num(np.asarray(train.item_features, np.float64)).reshape(
+            train.n_items, -1
+        )
+        self.item_content = items - items.mean(axis=0)
+        self.n_items = train.n_items
+        log = train.interactions
+        engaged = positive_rows(log)
+        users = log["user_id"].to_numpy(np.int64)[engaged]
+        liked = log["item_id"].to_numpy(np.int64)[engaged]
+        taste = np.zeros((train.n_users, items.shape[1]))
+        np.add.at(taste, users, self.item_content[liked])
+        counts = np.bincount(users, minlength=train.n_users)
+        warm = counts > 0
+        taste = taste / np.maximum(counts, 1)[:, None]
+        x = self._design(train.user_features, train.n_users)
+        xw = x[warm] if warm.any() else x
+        target = taste[warm] if warm.any() else taste
+        self.coef = np.linalg.solve(xw.T @ xw + ridge * np.eye(x.shape[1]), xw.T @ target)
+        popularity = np.bincount(log["item_id"].to_numpy(np.int64), minlength=train.n_items)
+        self.prior = 1e-3 * np.log1p(popularity) / max(np.log1p(popularity).max(), 1.0)
+
+    @staticmethod
+    def _design(features: np.ndarray, n: int) -> np.ndarray:
+        x = np.nan_to_num(np.asarray(features, np.float64)).reshape(n, -1)
+        return np.c_[x, np.ones(n)]
+
+    def scores_for_features(self, user_features: np.ndarray) -> np.ndarray:
+        """(n, n_items) cosine between predicted taste and item content (+ popularity ties)."""
+        taste = self._design(user_features, len(user_features)) @ self.coef
+        unit_taste = taste / np.maximum(np.linalg.norm(taste, axis=1, keepdims=True), 1e-12)
+        norms = np.maximum(np.linalg.norm(self.item_content, axis=1), 1e-12)
+        return (unit_taste @ (self.item_content / norms[:, None]).T) + self.prior[None, :]
+
+
+def popularity_scores(train: Dataset) -> np.ndarray:
+    """(n_items,) train interaction counts: the most-popular ranking."""
+    counts = np.bincount(train.interactions["item_id"].to_numpy(np.int64), minlength=train.n_items)
+    return counts.astype(np.float64)
