@@ -104,3 +104,21 @@ def reject_duplicates(where: Callable[[int], str], keys: Sequence[np.ndarray], h
             f"{where(int(rows[0]))}: duplicate of {where(int(originals[0]))} (same user, item and "
             f"timestamp; {len(rows)} duplicate row(s) in all){hint}"
         )
+
+
+def activity_features(
+    interactions: pd.DataFrame, key: str, n: int, count_name: str
+) -> tuple[np.ndarray, list[str]]:
+    """log(1 + count) scaled to 0..1 and the mean rating scaled to 0..1 (0.5 when none)."""
+    counts = np.bincount(interactions[key].to_numpy(), minlength=n).astype(np.float64)
+    log_counts = np.log1p(counts)
+    count_scaled = log_counts / log_counts.max() if log_counts.max() > 0 else log_counts
+    ratings = interactions.groupby(key)["rating"].mean().reindex(range(n)).to_numpy(np.float64)
+    finite = np.isfinite(ratings)
+    if finite.any() and np.nanmax(ratings) > np.nanmin(ratings):
+        low, high = np.nanmin(ratings), np.nanmax(ratings)
+        rating_scaled = np.where(finite, (ratings - low) / (high - low), 0.5)
+    else:
+        rating_scaled = np.full(n, 0.5)
+    matrix = np.stack([count_scaled, rating_scaled], axis=1).astype(np.float32)
+    return matrix, [f"log_{count_name}_scaled", "mean_rating_scaled"]

@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from data.assemble import (
+    activity_features,
     build_interactions,
     codes_for,
     duplicate_rows,
@@ -46,7 +47,7 @@ MILLISECONDS_ABOVE = 10**11  # Unix seconds reach 10^11 only in the year 5138
 DUPLICATE_POLICIES = ("error", "keep-first")
 
 
-class _Table:
+class CsvTable:
     """Columns as text plus, for each row, where it came from (file:line or file: row n)."""
 
     def __init__(self, frame: pd.DataFrame, line: np.ndarray | None, path: Path, sep: str | None):
@@ -74,7 +75,7 @@ class _Table:
         raise RlrecError(f"{self.where(row)}: {message}")
 
 
-def _read_csv(path: Path, sep: str | None) -> _Table:
+def read_csv_table(path: Path, sep: str | None) -> CsvTable:
     text = read_text(path, "utf-8")
     header = text.split("\n", 1)[0].rstrip("\r")
     if sep is None:
@@ -117,10 +118,10 @@ def _read_csv(path: Path, sep: str | None) -> _Table:
     line = np.arange(2, len(frame) + 2)
     blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame[~blank].reset_index(drop=True)
-    return _Table(frame, line[~blank], path, sep)
+    return CsvTable(frame, line[~blank], path, sep)
 
 
-def _read_parquet(path: Path) -> _Table:
+def _read_parquet(path: Path) -> CsvTable:
     if not path.is_file():
         raise RlrecError(f"{path}: no such file")
     try:
@@ -130,7 +131,7 @@ def _read_parquet(path: Path) -> _Table:
     if frame.empty:
         raise RlrecError(f"{path}: empty file (no rows)")
     frame.columns = [str(c) for c in frame.columns]
-    return _Table(frame.reset_index(drop=True), None, path, None)
+    return CsvTable(frame.reset_index(drop=True), None, path, None)
 
 
 def import_csv(
@@ -155,7 +156,7 @@ def import_csv(
     if path.suffix.lower() in PARQUET_SUFFIXES:
         table = _read_parquet(path)
     else:
-        table = _read_csv(path, sep)
+        table = read_csv_table(path, sep)
     report(0.5, "checking columns")
     users_raw = table.column("--user-col", user_col)
     items_raw = table.column("--item-col", item_col)
@@ -191,10 +192,8 @@ def import_csv(
     users = _id_table("user_id", user_catalogue)
     items = _id_table("item_id", item_catalogue)
     items["category"] = _item_category(item_id, category, len(items))
-    user_features, user_names = _activity_features(interactions, "user_id", len(users), "activity")
-    item_features, item_names = _activity_features(
-        interactions, "item_id", len(items), "popularity"
-    )
+    user_features, user_names = activity_features(interactions, "user_id", len(users), "activity")
+    item_features, item_names = activity_features(interactions, "item_id", len(items), "popularity")
     if category is not None:
         item_features, item_names = stack_features(
             [(item_features, item_names), one_hot(items["category"], "category")], len(items)
@@ -230,7 +229,7 @@ def _id_table(id_column: str, catalogue: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({id_column: ids, "original_id": catalogue.astype(str)})
 
 
-def _ratings(table: _Table, column: str) -> np.ndarray:
+def _ratings(table: CsvTable, column: str) -> np.ndarray:
     raw = table.column("--rating-col", column)
     numbers = pd.to_numeric(raw.where(raw != ""), errors="coerce").to_numpy(np.float64)
     bad = np.flatnonzero((raw != "").to_numpy() & ~np.isfinite(numbers))
@@ -241,7 +240,7 @@ def _ratings(table: _Table, column: str) -> np.ndarray:
     return numbers
 
 
-def _events(table: _Table, column: str | None, rating: np.ndarray) -> np.ndarray:
+def _events(table: CsvTable, column: str | None, rating: np.ndarray) -> np.ndarray:
     if column is None:
         return np.where(np.isnan(rating), "click", "rating").astype(object)
     raw = table.column("--event-col", column).str.lower()
@@ -254,7 +253,7 @@ def _events(table: _Table, column: str | None, rating: np.ndarray) -> np.ndarray
     return raw.to_numpy(dtype=object)
 
 
-def _timestamps(table: _Table, column: str | None) -> tuple[np.ndarray, str]:
+def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
     if column is None:
         return np.arange(len(table.frame), dtype=np.int64), "row order"
     raw = table.column("--timestamp-col", column)
@@ -284,21 +283,3 @@ def _item_category(item_id: np.ndarray, category: pd.Series | None, n_items: int
     counts = counts.sort_values(["item", "count", "category"], ascending=[True, False, True])
     first = counts.drop_duplicates("item").set_index("item")["category"]
     return first.reindex(range(n_items)).fillna("unknown").to_numpy(dtype=object)
-
-
-def _activity_features(
-    interactions: pd.DataFrame, key: str, n: int, count_name: str
-) -> tuple[np.ndarray, list[str]]:
-    """log(1 + count) scaled to 0..1 and the mean rating scaled to 0..1 (0.5 when none)."""
-    counts = np.bincount(interactions[key].to_numpy(), minlength=n).astype(np.float64)
-    log_counts = np.log1p(counts)
-    count_scaled = log_counts / log_counts.max() if log_counts.max() > 0 else log_counts
-    ratings = interactions.groupby(key)["rating"].mean().reindex(range(n)).to_numpy(np.float64)
-    finite = np.isfinite(ratings)
-    if finite.any() and np.nanmax(ratings) > np.nanmin(ratings):
-        low, high = np.nanmin(ratings), np.nanmax(ratings)
-        rating_scaled = np.where(finite, (ratings - low) / (high - low), 0.5)
-    else:
-        rating_scaled = np.full(n, 0.5)
-    matrix = np.stack([count_scaled, rating_scaled], axis=1).astype(np.float32)
-    return matrix, [f"log_{count_name}_scaled", "mean_rating_scaled"]

@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from data.assemble import (
+    activity_features,
     build_interactions,
     one_hot,
     reject_duplicates,
     stack_features,
 )
+from data.csvlog import CsvTable, read_csv_table
 from data.dataset import SCHEMA_VERSION, Dataset
 from data.errors import RlrecError
 from data.textio import Fields, check_range, parse_floats, parse_ints, read_text, split_fields
@@ -51,6 +53,8 @@ RATING_RANGE = (1.0, 5.0)
 
 FILES_100K = ("u.data", "u.item", "u.user")
 FILES_1M = ("ratings.dat", "movies.dat", "users.dat")
+FILES_LATEST = ("ratings.csv", "movies.csv")
+RATING_RANGE_LATEST = (0.5, 5.0)  # half stars
 
 
 def detect_format(path: Path) -> tuple[str, Path]:
@@ -62,18 +66,22 @@ def detect_format(path: Path) -> tuple[str, Path]:
         return "100k", folder
     if (folder / "ratings.dat").exists():
         return "1m", folder
+    if (folder / "ratings.csv").exists():
+        return "latest", folder
     raise RlrecError(
-        f"{folder}: not a MovieLens folder (expected u.data, u.item, u.user for 100K "
-        f"or ratings.dat, movies.dat, users.dat for 1M)"
+        f"{folder}: not a MovieLens folder (expected u.data, u.item, u.user for 100K, "
+        f"ratings.dat, movies.dat, users.dat for 1M, or ratings.csv, movies.csv for latest)"
     )
 
 
 def import_movielens(
     path: str | Path, name: str | None = None, progress: Progress | None = None
 ) -> Dataset:
-    """Import a MovieLens 100K or 1M folder (format detected from its file names)."""
+    """Import a MovieLens 100K, 1M or latest(-small) folder (detected from its file names)."""
     report = progress or (lambda fraction, message: None)
     kind, folder = detect_format(Path(path))
+    if kind == "latest":
+        return _import_latest(folder, name, report)
     files = FILES_100K if kind == "100k" else FILES_1M
     for file in files:
         if not (folder / file).is_file():
@@ -97,13 +105,31 @@ def import_movielens(
     item_id = _lookup(ratings, item_orig, items, "item id", files[1])
     reject_duplicates(ratings.where, (user_id, item_id, timestamp), "")
     report(0.8, "building the dataset")
-    interactions = build_interactions(
-        user_id, item_id, np.full(len(user_id), "rating", dtype=object), rating, timestamp
-    )
+    events = np.full(len(user_id), "rating", dtype=object)
+    interactions = build_interactions(user_id, item_id, events, rating, timestamp)
     genres = GENRES_100K if kind == "100k" else GENRES_1M
+    report(1.0, "done")
+    return _dataset(users, items, interactions, genres, f"movielens-{kind}", name, folder)
+
+
+def _dataset(
+    users: pd.DataFrame,
+    items: pd.DataFrame,
+    interactions: pd.DataFrame,
+    genres: tuple[str, ...],
+    source: str,
+    name: str | None,
+    folder: Path,
+    rating_range: tuple[float, float] = RATING_RANGE,
+) -> Dataset:
+    """The Dataset with features and meta, shared by every MovieLens format."""
     item_features, item_names = _item_features(items, genres)
-    user_features, user_names = _user_features(users)
-    source = f"movielens-{kind}"
+    if {"age", "gender", "occupation"} <= set(users.columns):
+        user_features, user_names = _user_features(users)
+    else:  # ML-latest has no user file: describe users by their activity
+        user_features, user_names = activity_features(
+            interactions, "user_id", len(users), "activity"
+        )
     meta = {
         "name": name or source,
         "source": source,
@@ -115,10 +141,63 @@ def import_movielens(
         "item_feature_names": item_names,
         "schema_version": SCHEMA_VERSION,
         "imported_from": str(folder),
-        "rating_range": list(RATING_RANGE),
+        "rating_range": list(rating_range),
     }
-    report(1.0, "done")
     return Dataset(users, items, interactions, user_features, item_features, meta)
+
+
+def _import_latest(folder: Path, name: str | None, report: Progress) -> Dataset:
+    """ml-latest / ml-latest-small: ratings.csv (userId,movieId,rating,timestamp) and
+    movies.csv (movieId,title,genres), comma-separated with a header and quoted titles."""
+    for file in FILES_LATEST:
+        if not (folder / file).is_file():
+            raise RlrecError(
+                f"{folder / file}: missing (MovieLens latest needs ratings.csv, movies.csv)"
+            )
+    report(0.0, "reading movies.csv")
+    movies = read_csv_table(folder / "movies.csv", ",")
+    movie_fields = Fields(movies.path, [], movies.line)
+    movie_ids = parse_ints(movie_fields, _column(movies, "movieId"), "movieId")
+    title = _column(movies, "title")
+    genres = _column(movies, "genres").replace({"(no genres listed)": "unknown", "": "unknown"})
+    year = pd.to_numeric(title.str.extract(r"\((\d{4})\)\s*$")[0], errors="coerce")
+    items = pd.DataFrame(
+        {
+            "original_id": movie_ids.astype(str),
+            "title": title.to_numpy(dtype=object).astype(str),
+            "category": genres.str.split("|").str[0].to_numpy(dtype=object).astype(str),
+            "genres": genres.to_numpy(dtype=object).astype(str),
+            "year": year.astype("Int32").to_numpy(),
+        }
+    )
+    items = _with_ids(items.iloc[_sorted_by_id(movie_fields, movie_ids, "movieId")], "item_id")
+    report(0.2, "reading ratings.csv")
+    ratings = read_csv_table(folder / "ratings.csv", ",")
+    fields = Fields(ratings.path, [], ratings.line)
+    user_orig = parse_ints(fields, _column(ratings, "userId"), "userId")
+    item_orig = parse_ints(fields, _column(ratings, "movieId"), "movieId")
+    rating = parse_floats(fields, _column(ratings, "rating"), "rating")
+    timestamp = parse_ints(fields, _column(ratings, "timestamp"), "timestamp")
+    check_range(fields, rating, "rating", *RATING_RANGE_LATEST)
+    users = _with_ids(pd.DataFrame({"original_id": np.unique(user_orig).astype(str)}), "user_id")
+    user_id = _lookup(fields, user_orig, users, "userId", "ratings.csv")
+    item_id = _lookup(fields, item_orig, items, "movieId", "movies.csv")
+    reject_duplicates(fields.where, (user_id, item_id, timestamp), "")
+    report(0.8, "building the dataset")
+    events = np.full(len(user_id), "rating", dtype=object)
+    interactions = build_interactions(user_id, item_id, events, rating, timestamp)
+    source = "movielens-latest"
+    report(1.0, "done")
+    return _dataset(
+        users, items, interactions, GENRES_1M, source, name, folder, RATING_RANGE_LATEST
+    )
+
+
+def _column(table: CsvTable, name: str) -> pd.Series:
+    if name not in table.frame.columns:
+        found = ", ".join(map(str, table.frame.columns))
+        raise RlrecError(f"{table.path}:1: missing column {name!r} (header: {found})")
+    return table.frame[name].astype(str).str.strip()
 
 
 def _lookup(fields: Fields, original: np.ndarray, table: pd.DataFrame, what: str, file: str):

@@ -42,12 +42,13 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     imp.set_defaults(handler=lambda args: _usage(imp))
     ml = formats.add_parser(
         "movielens",
-        help="MovieLens 100K (u.data…) or 1M (ratings.dat…) folder",
-        description="Import your copy of MovieLens 100K (u.data, u.item, u.user) or 1M "
-        "(ratings.dat, movies.dat, users.dat); the format is detected from the file names.",
+        help="MovieLens 100K (u.data…), 1M (ratings.dat…) or latest (ratings.csv…) folder",
+        description="Import your copy of MovieLens 100K (u.data, u.item, u.user), 1M "
+        "(ratings.dat, movies.dat, users.dat) or latest/latest-small (ratings.csv, movies.csv); "
+        "the format is detected from the file names. Nothing is downloaded.",
     )
     ml.add_argument("path", help="the MovieLens folder (or one of its files)")
-    ml.add_argument("--name", help="dataset name (default movielens-100k / movielens-1m)")
+    ml.add_argument("--name", help="dataset name (default movielens-100k, -1m or -latest)")
     _add_output_flags(ml)
     ml.set_defaults(handler=run_import_movielens)
 

@@ -81,3 +81,25 @@ CSV_LOG = (
 def write_csv_log(path: Path, text: str = CSV_LOG) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+LATEST_RATINGS = (
+    "userId,movieId,rating,timestamp\n"
+    "1,1,4.0,964982703\n"
+    "1,3,3.5,964981247\n"
+    "5,1,0.5,964982224\n"
+    "5,2,5.0,964983815\n"
+)
+LATEST_MOVIES = (
+    "movieId,title,genres\n"
+    "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\n"
+    '2,"American President, The (1995)",Comedy|Drama|Romance\n'
+    "3,Grumpier Old Men (1995),(no genres listed)\n"
+)
+
+
+def write_ml_latest(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ratings.csv").write_text(LATEST_RATINGS, encoding="utf-8")
+    (folder / "movies.csv").write_text(LATEST_MOVIES, encoding="utf-8")
+    return folder

@@ -138,3 +138,25 @@ def test_duplicate_rows_point_at_the_earliest_copy():
     rows, originals = duplicate_rows((user, item, time))
     assert rows.tolist() == [2, 3, 4]
     assert originals.tolist() == [0, 0, 1]
+
+
+def test_movielens_latest_small_format(tmp_path):
+    from tests.data.ml_fixtures import write_ml_latest
+
+    ds = import_movielens(write_ml_latest(tmp_path / "latest"))
+    assert ds.meta["source"] == "movielens-latest"
+    assert (ds.n_users, ds.n_items, len(ds.interactions)) == (2, 3, 4)
+    assert ds.items.loc[1, "title"] == "American President, The (1995)"
+    assert ds.items["category"].tolist() == ["Adventure", "Comedy", "unknown"]
+    assert sorted(ds.interactions["rating"].tolist()) == [0.5, 3.5, 4.0, 5.0]
+    assert ds.meta["user_feature_names"] == ["log_activity_scaled", "mean_rating_scaled"]
+
+
+def test_movielens_latest_rating_out_of_range(tmp_path):
+    from tests.data.ml_fixtures import write_ml_latest
+
+    folder = write_ml_latest(tmp_path / "latest")
+    text = (folder / "ratings.csv").read_text().replace("5,2,5.0", "5,2,6.0")
+    (folder / "ratings.csv").write_text(text)
+    with pytest.raises(RlrecError, match=r"ratings\.csv:5: rating 6 is outside 0\.5\.\.5"):
+        import_movielens(folder)
