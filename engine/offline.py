@@ -171,6 +171,8 @@ def offline_eval_command(args: Any) -> int:
     """`rlrec eval RUN --offline [--split test] [--json]`."""
     from engine.runs import load_run
 
+    if getattr(args, "run", None) is None:
+        raise RlrecError("eval --offline: give a RUN folder")
     run = load_run(args.run)
     if run.dataset is None:
         raise RlrecError(
@@ -185,7 +187,7 @@ def offline_eval_command(args: Any) -> int:
         run.sim,
         agent=run.policy,
         part=getattr(args, "split", None) or "test",
-        seed=int(getattr(args, "seed", 0) or 0),
+        seed=int(getattr(args, "seed", None) or 0),
     )
     report["run"] = str(run.path)
     print_offline_report(report, as_json=bool(getattr(args, "json", False)))
