@@ -86,6 +86,9 @@ def read_csv_table(path: Path, sep: str | None) -> CsvTable:
     names = pacsv.read_csv(
         header_only, parse_options=pacsv.ParseOptions(delimiter=sep)
     ).column_names
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise RlrecError(f"{path}:1: column {repeated[0]!r} appears more than once in the header")
     invalid: list = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -118,6 +121,8 @@ def read_csv_table(path: Path, sep: str | None) -> CsvTable:
     line = np.arange(2, len(frame) + 2)
     blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame[~blank].reset_index(drop=True)
+    if frame.empty:
+        raise RlrecError(f"{path}: no data rows after the header")
     return CsvTable(frame, line[~blank], path, sep)
 
 

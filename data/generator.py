@@ -14,8 +14,9 @@ pref[u, c] · (Σ_{i in c} (1 + pop_i) q_i / 5), the item within the category �
 then accept with probability max(0.1, 1 − ps_u · price_i / 1000) (always ≤ 1), redrawing the
 rejected ones. The cost is linear in the number of interactions.
 
-Latent factors (the simulator's collaborative ground truth) are N(0, 1/√20) for both users and
-items, so ⟨p_u, q_i⟩ has standard deviation ≈ 1/√20 · … ≈ 0.22 and neither side dominates.
+Latent factors (the simulator's collaborative ground truth) are N(0, 1/√20) per dimension for
+both users and items: each vector has norm ≈ 1, ⟨p_u, q_i⟩ has standard deviation 1/√20 ≈ 0.22,
+and neither side dominates the product.
 """
 
 from __future__ import annotations

@@ -143,7 +143,8 @@ def parse_ints(fields: Fields, values: pd.Series, what: str) -> np.ndarray:
     ok = values.str.fullmatch(r"[+-]?\d{1,18}").fillna(False).to_numpy(bool)
     if not ok.all():
         _first_bad(fields, ~ok, values, what, "an integer")
-    return pa.array(values, type=pa.string()).cast(pa.int64()).to_numpy()
+    unsigned = values.str.removeprefix("+")  # Arrow's cast accepts "-7" but not "+7"
+    return pa.array(unsigned, type=pa.string()).cast(pa.int64()).to_numpy()
 
 
 def parse_floats(fields: Fields, values: pd.Series, what: str) -> np.ndarray:

@@ -248,3 +248,18 @@ def test_non_integer_size_is_an_argparse_error(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "--users: invalid int value: 'many'" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("u,i\n\n", "log.csv: no data rows after the header"),
+        ("u,u,i\na,b,c\n", "log.csv:1: column 'u' appears more than once in the header"),
+        ("u,i\n,x\n", "log.csv:2: empty id in column 'u' (--user-col)"),
+    ],
+)
+def test_more_bad_csv_logs(tmp_path, capsys, text, message):
+    argv = _csv(tmp_path, text)
+    code, out, err = run(capsys, *argv, "--out", tmp_path / "out")
+    assert code == 2 and out == "" and not (tmp_path / "out").exists()
+    assert len(err.splitlines()) == 1 and message in err
