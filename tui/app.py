@@ -129,16 +129,26 @@ class RlrecApp(App):
         self._apply_width(event.size.width)
 
     def _apply_width(self, width: int) -> None:
-        self.screen.set_class(width < NARROW_COLUMNS, "narrow")
+        if self.screen_stack:
+            self.screen_stack[0].set_class(width < NARROW_COLUMNS, "narrow")
+
+    def _main_query(self, selector: Any) -> Any:
+        """Query the main screen, even while a modal (help, palette, dialog) is on top."""
+        if not self.screen_stack:
+            return self.query("#never-matches")
+        return self.screen_stack[0].query(selector)
 
     def train_pane(self) -> Any:
         from tui.panes.train import TrainPane
 
-        found = self.query(TrainPane)
+        found = self._main_query(TrainPane)
         return found.first() if found else None
 
     def active_pane(self) -> Widget | None:
-        tabs = self.query_one("#panes", TabbedContent)
+        found = self._main_query("#panes")
+        if not found:
+            return None
+        tabs = found.first(TabbedContent)
         pane = tabs.get_pane(tabs.active) if tabs.active else None
         return pane.children[0] if pane is not None and pane.children else None
 
@@ -185,13 +195,16 @@ class RlrecApp(App):
                 pane.post_message(StateUpdated(field))
 
     def _pane_widget(self, pane_id: str) -> Widget | None:
-        found = self.query(f"#{pane_id}-pane")
+        found = self._main_query(f"#{pane_id}-pane")
         return found.first() if found else None
 
     # -- keys and actions --------------------------------------------------------------------
 
     def action_show_pane(self, pane_id: str) -> None:
-        tabs = self.query_one("#panes", TabbedContent)
+        found = self._main_query("#panes")
+        if not found:  # shutting down: the tabs are already gone
+            return
+        tabs = found.first(TabbedContent)
         tabs.active = pane_id
         pane = self._pane_widget(pane_id)
         if pane is not None:
@@ -222,7 +235,7 @@ class RlrecApp(App):
 
     def action_screenshot(self) -> None:
         folder = self.state.run_dir if self.state.run_dir is not None else self.state.runs_dir
-        tabs = self.query_one("#panes", TabbedContent)
+        tabs = self._main_query("#panes").first(TabbedContent)
         name = f"rlrec-{tabs.active or 'app'}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
         try:
             Path(folder).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,198 @@
+"""App shell: launch arguments, pane keys, F1 help, the command palette, F8 screenshot,
+themes, the narrow layout, hang-up handling."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from textual.widgets import Markdown, TabbedContent
+
+from tests.tui.fake_trainer import screen_text, sync, use_fake_engine, wait_for
+from tui.app import RlrecApp, build_parser, classify_path, main
+from tui.commands import RlrecCommands
+from tui.help import HelpScreen
+from tui.panes.train import TrainPane
+
+
+@sync
+async def test_opens_on_default_dataset_on_train_pane(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.query_one("#panes", TabbedContent).active == "train"
+        assert app.focused is app.query_one(TrainPane)  # so `s` starts training at once
+        await wait_for(pilot, lambda: app.state.dataset is not None)
+        assert app.state.dataset.n_users == 1000 and app.state.dataset.n_items == 500
+
+
+@sync
+async def test_number_keys_switch_panes(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tabs = app.query_one("#panes", TabbedContent)
+        for key, pane in (("1", "dataset"), ("3", "explore"), ("4", "runs"), ("2", "train")):
+            app.set_focus(None)
+            await pilot.press(key)
+            assert tabs.active == pane
+
+
+@sync
+async def test_every_binding_has_an_id_and_tooltip():
+    from tui.panes.runs import RunsPane
+
+    for owner in (RlrecApp, TrainPane, RunsPane):
+        for binding in owner.BINDINGS:
+            assert binding.id, (owner.__name__, binding.key)
+            assert binding.tooltip, (owner.__name__, binding.key)
+
+
+@sync
+async def test_f1_shows_help_for_the_current_pane(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Train a DQN recommender" in app.screen.markdown
+        assert "`space`" in app.screen.markdown  # the pane's own keys are listed
+        assert app.screen.query_one(Markdown)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        app.set_focus(None)
+        await pilot.press("4")
+        await pilot.press("f1")
+        assert "mark" in app.screen.markdown.lower() and "Compare" in app.screen.markdown
+
+
+@sync
+async def test_palette_offers_main_actions_and_they_work(tmp_path, monkeypatch):
+    use_fake_engine(monkeypatch)
+    (tmp_path / "20240101-000000-default").mkdir()
+    (tmp_path / "20240101-000000-default" / "config.yaml").write_text("preset: default\n")
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane._form_built)
+        provider = RlrecCommands(app.screen)
+        names = [hit.text async for hit in provider.discover()]
+        for expected in (
+            "Start training",
+            "New dataset",
+            "Open run",
+            "Switch to Runs",
+            "Screenshot",
+        ):
+            assert expected in names
+        hits = [hit async for hit in provider.search("open run 2024")]
+        assert any("20240101-000000-default" in hit.text for hit in hits)
+        switch = [hit async for hit in provider.search("switch to runs")]
+        max(switch, key=lambda hit: hit.score).command()
+        assert app.query_one("#panes", TabbedContent).active == "runs"
+        # the real palette: ctrl+p, type, enter
+        await pilot.press("ctrl+p")
+        await pilot.press(*"start training")
+        await wait_for(pilot, lambda: "Start training" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pane.run_state != "idle" or pane.last_finished is not None)
+        await app.workers.wait_for_complete()
+        await wait_for(pilot, lambda: pane.last_finished is not None)
+
+
+@sync
+async def test_f8_saves_svg_into_runs_dir(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f8")
+        assert app.last_screenshot is not None
+        assert app.last_screenshot.parent == tmp_path
+        assert app.last_screenshot.read_text().lstrip().startswith("<svg")
+
+
+@sync
+async def test_theme_argument_and_unknown_theme(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path, theme="nord")
+    async with app.run_test(size=(100, 30)):
+        assert app.theme == "nord"
+    app = RlrecApp(runs_dir=tmp_path, theme="no-such-theme")
+    async with app.run_test(size=(100, 30)):
+        assert app.theme != "no-such-theme"  # a warning, not a crash
+
+
+@sync
+async def test_narrow_layout_under_80_columns(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(79, 24)) as pilot:
+        assert app.screen.has_class("narrow")
+        assert (
+            not app.query_one("#chart-loss").display
+            or not app.query_one("#chart-loss").styles.display == "block"
+        )
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not app.screen.has_class("narrow")
+
+
+@sync
+async def test_hangup_exits_the_app(tmp_path, monkeypatch):
+    import threading
+
+    hold = threading.Event()
+    trainers = use_fake_engine(monkeypatch, hold=hold)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane._form_built)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: trainers and pane.run_state == "running")
+        app._hangup()  # what the SIGHUP handler calls
+        await wait_for(pilot, lambda: app._exit, timeout=5)
+    assert trainers[0].checkpoints  # stopped cleanly, checkpoint written
+
+
+def test_sighup_handler_is_installed_when_running_in_the_main_thread(tmp_path):
+    import asyncio
+
+    async def run():
+        app = RlrecApp(runs_dir=tmp_path)
+        async with app.run_test(size=(80, 24)):
+            loop = asyncio.get_running_loop()
+            assert loop.remove_signal_handler(signal.SIGHUP)
+
+    asyncio.run(run())
+
+
+def test_cli_arguments(tmp_path):
+    args = build_parser().parse_args(
+        [str(tmp_path), "--runs-dir", "r", "--refresh", "2", "--theme", "nord"]
+    )
+    assert (args.path, args.runs_dir, args.refresh, args.theme) == (str(tmp_path), "r", 2.0, "nord")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("preset: default\n")
+    assert classify_path(run) == "run"
+    assert classify_path(tmp_path) == "dataset"
+    assert classify_path(tmp_path / "nope") == "missing"
+
+
+@pytest.mark.parametrize(
+    "argv", [["--refresh", "0"], ["--refresh", "abc"], ["/no/such/folder/anywhere"]]
+)
+def test_bad_cli_arguments_exit_2_with_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("rlrec-tui: error:")
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_app_module_imports_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, tui.app; print('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2]
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
