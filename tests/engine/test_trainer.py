@@ -1,0 +1,165 @@
+"""The trainer: determinism, control from other threads, NaN guard, checkpoints, resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine import runs
+from engine.events import Checkpointed, Evaluation, Progress, RunFinished, RunStarted, StateChanged
+from engine.run_config import load_run_config
+from engine.trainer import Trainer
+
+torch.set_num_threads(1)
+
+
+def small_config(**train):
+    """seed-classic with a small net, so a run of a few thousand steps takes a second."""
+    return load_run_config(
+        "seed-classic",
+        overrides={
+            "agent": {
+                "hidden": [32, 32],
+                "learning_starts": 256,
+                "replay_ratio": 1 / 16,
+                "batch_size": 32,
+                "replay_size": 5000,
+            },
+            "train": {
+                "n_envs": 64,
+                "steps": 6400,
+                "log_every": 640,
+                "eval_every": 3200,
+                "eval_episodes": 100,
+                "checkpoint_every": 3200,
+                "torch_threads": 1,
+                **train,
+            },
+        },
+    )
+
+
+def test_same_seed_same_config_gives_identical_metrics(tmp_path):
+    for name in ("a", "b"):
+        Trainer(small_config(), tmp_path / name).run()
+    first = (tmp_path / "a" / runs.METRICS_FILE).read_bytes()
+    assert first == (tmp_path / "b" / runs.METRICS_FILE).read_bytes()
+    assert b"seconds" not in first  # wall clock lives in timing.jsonl
+    Trainer(small_config(seed=1), tmp_path / "c").run()
+    assert first != (tmp_path / "c" / runs.METRICS_FILE).read_bytes()
+
+
+def test_events_reach_subscribers_and_the_run_folder(tmp_path):
+    seen = []
+    trainer = Trainer(small_config(), tmp_path / "run")
+    trainer.subscribe(seen.append)
+    finished = trainer.run()
+    kinds = [type(e) for e in seen]
+    assert kinds[0] is StateChanged and RunStarted in kinds and kinds[-1] is RunFinished
+    assert finished.reason == "budget" and finished.env_steps == 6400
+    progress = [e for e in seen if isinstance(e, Progress)]
+    assert [p.env_steps for p in progress] == list(range(640, 6401, 640))
+    assert progress[-1].fraction_done == 1.0 and np.isfinite(progress[-1].loss)
+    assert sum(isinstance(e, Evaluation) for e in seen) == 3  # 3200, 6400, final
+    # The reader merges wall-clock fields back and gives the same events.
+    read = runs.read_events(tmp_path / "run")
+    assert [type(e) for e in read] == [type(e) for e in seen]
+    assert read[-1].seconds > 0 and all(
+        p.steps_per_second > 0 for p in read if isinstance(p, Progress)
+    )
+    summary = runs.read_eval(tmp_path / "run")
+    assert summary["env_steps"] == 6400 and summary["random_return"] < summary["oracle_return"]
+
+
+def test_pause_resume_and_stop_from_another_thread(tmp_path):
+    trainer = Trainer(
+        small_config(steps=None, seconds=120.0, eval_every=0, checkpoint_every=0), tmp_path / "run"
+    )
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("finished", trainer.run()))
+    worker.start()
+    _wait(lambda: trainer.env_steps > 1000)
+    trainer.pause()
+    _wait(lambda: trainer.state == "paused", within=0.5)
+    steps = trainer.env_steps
+    time.sleep(0.3)
+    assert trainer.env_steps == steps  # nothing moves while paused
+    trainer.resume()
+    _wait(lambda: trainer.env_steps > steps, within=0.5)
+    stop_at = time.monotonic()
+    trainer.stop()
+    _wait(lambda: trainer.state in ("stopping", "finished"), within=0.5)
+    assert time.monotonic() - stop_at < 0.5
+    worker.join(30)
+    finished = result["finished"]
+    assert finished.reason == "stopped"
+    state = runs.load_checkpoint(tmp_path / "run")  # a stop writes a checkpoint
+    assert state["counters"]["env_steps"] == finished.env_steps
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = Trainer(small_config(steps=64_000, checkpoint_every=1280), tmp_path / "run")
+
+    def poison_rewards_after_first_checkpoint(event):
+        if isinstance(event, Checkpointed) and "good" not in poison:
+            poison["good"] = event.env_steps
+            trainer.agent.replay.reward.fill_(float("nan"))  # e.g. a broken reward signal
+
+    poison = {}
+    trainer.subscribe(poison_rewards_after_first_checkpoint)
+    finished = trainer.run()
+    assert finished.reason == "diverged" and "loss became nan" in finished.message
+    state = runs.load_checkpoint(tmp_path / "run")
+    assert state["counters"]["env_steps"] == poison["good"] == 1280
+    assert all(torch.isfinite(p).all() for p in state["agent"]["online"].values())
+    assert runs.summarise_run(tmp_path / "run").status == "diverged"
+
+
+def test_interrupted_checkpoint_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    runs.save_checkpoint(tmp_path, {"version": 1, "marker": "good"})
+
+    def half_written_then_crash(obj, handle):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", half_written_then_crash)
+    with pytest.raises(OSError):
+        runs.save_checkpoint(tmp_path, {"version": 1, "marker": "new"})
+    monkeypatch.undo()
+    assert runs.load_checkpoint(tmp_path)["marker"] == "good"
+    assert [p.name for p in tmp_path.iterdir()] == [runs.CHECKPOINT_FILE]
+
+
+def test_resume_continues_exactly_from_the_checkpoint(tmp_path):
+    straight = Trainer(small_config(checkpoint_every=3200), tmp_path / "straight")
+    straight.run()
+    # The same run, stopped at its 3200-step checkpoint (as if killed just after it).
+    partial = Trainer(small_config(checkpoint_every=3200), tmp_path / "resumed")
+    partial.subscribe(lambda e: partial.stop() if isinstance(e, Checkpointed) else None)
+    partial._evaluate = lambda: None  # a kill leaves no final evaluation …
+    partial.run()
+    state = runs.load_checkpoint(tmp_path / "resumed")
+    assert state["counters"]["env_steps"] in (3200, 3264)
+    resumed = Trainer.from_run(tmp_path / "resumed")
+    seen = []
+    resumed.subscribe(seen.append)
+    finished = resumed.run()
+    started = next(e for e in seen if isinstance(e, RunStarted))
+    assert started.resumed and started.env_steps == state["counters"]["env_steps"]
+    assert finished.env_steps == 6400
+    a = [p for p in runs.read_events(tmp_path / "straight") if isinstance(p, Progress)]
+    b = [p for p in runs.read_events(tmp_path / "resumed") if isinstance(p, Progress)]
+    assert [(p.env_steps, p.loss, p.episode_return) for p in a][-3:] == [
+        (p.env_steps, p.loss, p.episode_return) for p in b
+    ][-3:]
+
+
+def _wait(condition, within=20.0):
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.005)

@@ -1,0 +1,188 @@
+"""`rlrec train | resume | eval | recommend` end to end, in subprocesses like a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine import runs
+
+SMALL = {
+    "agent": {
+        "hidden": [32, 32],
+        "learning_starts": 256,
+        "replay_ratio": 1 / 16,
+        "batch_size": 32,
+        "replay_size": 5000,
+    },
+    "train": {
+        "n_envs": 64,
+        "log_every": 640,
+        "eval_every": 0,
+        "eval_episodes": 100,
+        "checkpoint_every": 3200,
+    },
+}
+
+
+def rlrec(*args, env_extra=None, timeout=180):
+    env = {**os.environ, "RLREC_RUNS_DIR": "", "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def small_config(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump({"preset": "seed-classic", **SMALL}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One short seed-classic run shared by the eval / recommend tests."""
+    root = tmp_path_factory.mktemp("runs")
+    config = root / "small.yaml"
+    config.write_text(yaml.safe_dump({"preset": "seed-classic", **SMALL}))
+    out = rlrec(
+        "train",
+        "--config",
+        config,
+        "--steps",
+        3200,
+        "--seed",
+        1,
+        "--out",
+        root,
+        "--name",
+        "r",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    return root / "r", json.loads(out.stdout)
+
+
+def test_train_json_has_the_documented_keys(trained_run):
+    run_dir, result = trained_run
+    assert result["run"] == str(run_dir)
+    assert result["env_steps"] == 3200 and result["updates"] > 0
+    assert result["seconds"] > 0 and result["steps_per_second"] > 0
+    assert set(result["eval"]) >= {"return_mean", "normalised"}
+    assert runs.is_run(run_dir) and (run_dir / runs.CHECKPOINT_FILE).is_file()
+
+
+def test_eval_prints_metrics_and_baselines(trained_run):
+    run_dir, _ = trained_run
+    out = rlrec("eval", run_dir, "--episodes", 50, "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result["eval"]) >= {
+        "return_mean",
+        "normalised",
+        "ctr",
+        "session_length",
+        "coverage",
+        "ild",
+        "novelty",
+    }
+    assert {"random", "oracle"} <= set(result["baselines"])
+    assert (
+        result["baselines"]["oracle"]["return_mean"] > result["baselines"]["random"]["return_mean"]
+    )
+
+
+def test_recommend_lists_k_items(trained_run):
+    run_dir, _ = trained_run
+    out = rlrec("recommend", run_dir, "--user", 3, "-k", 10, "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    items = result["items"]
+    assert len(items) == 10 and len({i["item"] for i in items}) == 10
+    scores = [i["score"] for i in items]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "culprit"),
+    [
+        (("recommend", "{run}", "--user", "999999", "-k", "10"), "999999"),
+        (("recommend", "{run}", "--user", "3", "-k", "0"), "-k"),
+        (("recommend", "{missing}", "--user", "3"), "no such run"),
+        (("eval", "{not_a_run}"), "not a run"),
+        (("resume", "{missing}"), "no such run"),
+        (("train", "--preset", "nope", "--steps", "10"), "nope"),
+        (("train", "--config", "{bad_config}", "--steps", "10"), "agent.gamma"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(trained_run, tmp_path, args, culprit):
+    run_dir, _ = trained_run
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agent:\n  gamma: 7\n")
+    places = {
+        "run": run_dir,
+        "missing": tmp_path / "nothing",
+        "not_a_run": tmp_path,
+        "bad_config": bad,
+    }
+    out = rlrec(*(a.format(**places) for a in args), "--json" if args[0] != "train" else "--json")
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rlrec: error:") and culprit in lines[0], (
+        out.stderr
+    )
+    assert out.stdout == ""
+
+
+def test_resume_after_sigkill_continues_from_the_last_checkpoint(tmp_path, small_config):
+    run_dir = tmp_path / "runs" / "crash"
+    args = [sys.executable, "-m", "engine.cli.main", "train", "--config", small_config]
+    args += ["--steps", 200_000, "--out", tmp_path / "runs", "--name", "crash", "--json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        list(map(str, args)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / runs.CHECKPOINT_FILE).exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint written"
+            time.sleep(0.05)
+        time.sleep(0.3)  # let it train on past the checkpoint
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    checkpoint = runs.load_checkpoint(run_dir)
+    saved_steps = checkpoint["counters"]["env_steps"]
+    assert 0 < saved_steps < 200_000
+    out = rlrec("resume", run_dir, "--steps", 3200, "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["env_steps"] == saved_steps + 3200
+    events = runs.read_events(run_dir)
+    restarts = [e for e in events if type(e).__name__ == "RunStarted"]
+    assert [r.resumed for r in restarts] == [False, True] and restarts[1].env_steps == saved_steps
+    progress_steps = [e.env_steps for e in events if type(e).__name__ == "Progress"]
+    assert progress_steps == sorted(progress_steps)  # lines after the checkpoint were dropped
+    assert runs.summarise_run(run_dir).status == "finished"
+
+
+def test_train_with_no_files_uses_the_default_preset(tmp_path):
+    out = rlrec("train", "--steps", 640, "--out", tmp_path, "--json", env_extra={})
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert Path(result["run"]).name.endswith("-default")
+    assert runs.read_config(result["run"])["preset"] == "default"
