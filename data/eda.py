@@ -7,7 +7,8 @@ dataset lacks (no price in MovieLens, no age in a CSV log) is None. The CLI (`rl
 the TUI render the same dict; JSON-serialisable as is.
 
 Every distribution has `labels` and `counts` (same length); histograms also carry `edges`
-(len(counts) + 1) and the summary `stats` (min, max, mean, median) of the raw values.
+(len(counts) + 1), `log` (log-spaced edges) and the summary `stats` (min, max, mean, median)
+of the binned values.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def histogram(values: np.ndarray, bins: int = HISTOGRAM_BINS, log: bool = False)
         "labels": labels,
         "counts": counts.astype(int).tolist(),
         "edges": edges.astype(float).tolist(),
-        "log": log,
+        "log": bool(log),
         "stats": _stats(values),
     }
 
@@ -95,8 +96,13 @@ def _numeric_or_categorical(values: pd.Series, log: bool = False) -> dict[str, A
 
 
 def _per_entity(ids: np.ndarray, n: int) -> dict[str, Any]:
+    """Histogram of interactions per user (or item). Heavy tails (max > 100 × min, as in
+    MovieLens) get log-spaced bins over the entities with at least one interaction; `zero`
+    counts the others either way."""
     per = np.bincount(ids, minlength=n)
-    result = histogram(per, log=False)
+    active = per[per > 0]
+    heavy_tailed = bool(len(active) > 0 and active.max() > 100 * active.min())
+    result = histogram(active if heavy_tailed else per, log=heavy_tailed)
     result["zero"] = int((per == 0).sum())
     return result
 

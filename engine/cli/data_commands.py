@@ -138,10 +138,18 @@ def progress_bar(title: str) -> Iterator[Callable[[float, str], None]]:
         yield lambda fraction, message: bar.update(task, completed=fraction, description=message)
 
 
-def _finish(ds: Any, args: argparse.Namespace, started: float, verb: str) -> int:
+SAVE_SHARE = 0.1  # of the progress bar, for writing the folder
+
+
+def _build_and_save(args: argparse.Namespace, title: str, build: Callable[..., Any]) -> int:
+    """Run `build(progress)` and save the dataset to --out under one progress bar; summarise."""
     from data.store import save_dataset
 
-    path = save_dataset(ds, args.out, force=args.force)
+    started = time.perf_counter()
+    with progress_bar(title) as report:
+        ds = build(lambda fraction, message: report((1 - SAVE_SHARE) * fraction, message))
+        report(1 - SAVE_SHARE, f"writing {args.out}")
+        path = save_dataset(ds, args.out, force=args.force)
     summary = {
         "path": str(path),
         "name": ds.name,
@@ -155,7 +163,7 @@ def _finish(ds: Any, args: argparse.Namespace, started: float, verb: str) -> int
         print(json.dumps(summary))
     else:
         print(
-            f"{verb} {ds.name!r}: {ds.n_users:,} users, {ds.n_items:,} items, "
+            f"{title} {ds.name!r}: {ds.n_users:,} users, {ds.n_items:,} items, "
             f"{len(ds.interactions):,} interactions -> {path} ({summary['seconds']:.1f} s)"
         )
     return 0
@@ -168,20 +176,20 @@ def run_generate(args: argparse.Namespace) -> int:
     _check_out(args.out, args.force)
     from data.generator import generate
 
-    started = time.perf_counter()
-    with progress_bar("generating") as report:
-        ds = generate(args.users, args.items, args.seed, name=args.name, progress=report)
-    return _finish(ds, args, started, "generated")
+    def build(progress: Callable[[float, str], None]) -> Any:
+        return generate(args.users, args.items, args.seed, name=args.name, progress=progress)
+
+    return _build_and_save(args, "generated", build)
 
 
 def run_import_movielens(args: argparse.Namespace) -> int:
     _check_out(args.out, args.force)
     from data.importers import import_movielens
 
-    started = time.perf_counter()
-    with progress_bar("importing") as report:
-        ds = import_movielens(args.path, name=args.name, progress=report)
-    return _finish(ds, args, started, "imported")
+    def build(progress: Callable[[float, str], None]) -> Any:
+        return import_movielens(args.path, name=args.name, progress=progress)
+
+    return _build_and_save(args, "imported", build)
 
 
 def run_import_csv(args: argparse.Namespace) -> int:
@@ -195,9 +203,8 @@ def run_import_csv(args: argparse.Namespace) -> int:
             )
     from data.importers import import_csv
 
-    started = time.perf_counter()
-    with progress_bar("importing") as report:
-        ds = import_csv(
+    def build(progress: Callable[[float, str], None]) -> Any:
+        return import_csv(
             args.path,
             user_col=args.user_col,
             item_col=args.item_col,
@@ -208,9 +215,10 @@ def run_import_csv(args: argparse.Namespace) -> int:
             name=args.name,
             category_col=args.category_col,
             duplicates=args.duplicates,
-            progress=report,
+            progress=progress,
         )
-    return _finish(ds, args, started, "imported")
+
+    return _build_and_save(args, "imported", build)
 
 
 def run_info(args: argparse.Namespace) -> int:

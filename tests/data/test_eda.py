@@ -59,3 +59,16 @@ def test_histogram_of_many_values_and_of_a_constant():
     assert many["counts"] == [10] * 10 and len(many["edges"]) == 11
     constant = histogram(np.full(5, 3.0), log=True)
     assert constant["counts"] == [5]
+
+
+def test_heavy_tailed_counts_get_log_bins_and_zero_is_counted(synthetic):
+    from data.eda import _per_entity
+
+    ids = np.concatenate([np.zeros(1000, dtype=int), np.arange(1, 50), np.arange(1, 50)])
+    result = _per_entity(ids, 60)  # user 0: 1000, users 1..49: 2 each, 50..59: none
+    json.dumps(result)
+    assert result["log"] is True
+    assert result["zero"] == 10
+    assert sum(result["counts"]) == 50
+    edges = np.array(result["edges"])
+    np.testing.assert_allclose(edges[1:] / edges[:-1], edges[1] / edges[0])
