@@ -129,7 +129,7 @@ def positive_rows(log: pd.DataFrame, positive_rating: float = 4.0) -> np.ndarray
     return (
         np.isin(events, POSITIVE_EVENTS)
         | (rated & (rating >= positive_rating))
-        | (~has_views & ~rated)
+        | (~rated & (not has_views))
     )
 
 

@@ -172,3 +172,45 @@ def write_ml100k_like(
         encoding="latin-1",
     )
     return folder
+
+
+def save_tiny_dataset(folder: str | Path, **kwargs) -> Path:
+    """`tiny_dataset(**kwargs)` written as a dataset folder (no latent factors: imported-like)."""
+    from data.store import save_dataset
+
+    return Path(save_dataset(tiny_dataset(**kwargs), folder))
+
+
+def train_tiny_run(dataset_dir: str | Path, run_dir: str | Path, steps: int = 3200, seed: int = 0):
+    """A short DQN run on the `default` simulator fitted to `dataset_dir` (small net)."""
+    import torch
+
+    from engine.run_config import load_run_config
+    from engine.trainer import Trainer
+
+    torch.set_num_threads(1)
+    config = load_run_config(
+        "default",
+        overrides={
+            "dataset": str(dataset_dir),
+            "agent": {
+                "hidden": [32, 32],
+                "learning_starts": 256,
+                "replay_ratio": 1 / 16,
+                "batch_size": 32,
+                "replay_size": 5000,
+            },
+            "train": {
+                "n_envs": 64,
+                "steps": steps,
+                "seed": seed,
+                "log_every": 640,
+                "eval_every": 0,
+                "eval_episodes": 50,
+                "checkpoint_every": 0,
+                "torch_threads": 1,
+            },
+        },
+    )
+    Trainer(config, Path(run_dir)).run()
+    return Path(run_dir)

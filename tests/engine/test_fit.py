@@ -1,6 +1,8 @@
 """The fitted simulator: calibrated on held-out train pairs, blind to validation/test rows,
 and sensible for cold users."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,21 @@ def test_the_default_simulator_engages_with_the_calibrated_probability(dataset):
         np.tile(np.arange(dataset.n_items), len(users)),
     ).reshape(len(users), -1)
     np.testing.assert_allclose(sim.true_preference(users), expected, atol=1e-4)
+
+
+def test_the_simulator_an_agent_trains_in_is_blind_to_held_out_rows(dataset):
+    from engine.sim import make_simulator
+
+    split = split_dataset(dataset, SplitConfig())
+    perturbed = copy.deepcopy(dataset)
+    held = split.labels != TRAIN
+    log = perturbed.interactions
+    log.loc[held, "item_id"] = np.random.default_rng(1).integers(0, 400, held.sum()).astype(np.int32)
+    log.loc[held, "event"] = "purchase"
+    log.loc[held, "rating"] = np.float32(1.0)
+    a = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=dataset)
+    b = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=perturbed)
+    np.testing.assert_array_equal(a.base_logit, b.base_logit)
+    np.testing.assert_array_equal(a.truth.item_observable, b.truth.item_observable)
+    np.testing.assert_array_equal(a.truth.user_observable, b.truth.user_observable)
+    np.testing.assert_array_equal(a.reset(), b.reset())

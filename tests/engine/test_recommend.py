@@ -1,0 +1,123 @@
+"""recommend_for_user: original ids in and out, consumed history excluded, the source always
+reported, cold-start users served, unknown users refused unless a fallback is asked for."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from data.errors import RlrecError
+from engine.policy import Policy, apply_mask
+from engine.recommend import recommend_for_user
+from engine.sim import make_simulator
+from tests.fixtures import tiny_dataset
+
+
+class HistoryEcho(Policy):
+    """Scores items by similarity to the history part of the observation, so that the state
+    built from a user's log matters (a stand-in for a trained DQN)."""
+
+    name = "echo"
+
+    def __init__(self, sim):
+        self.n_items = sim.n_items
+        self.items = sim.truth.item_observable
+        self.user_dim = sim.truth.user_observable.shape[1]
+
+    def scores(self, obs, mask=None):
+        history = obs[:, self.user_dim : self.user_dim + self.items.shape[1]]
+        return apply_mask((history @ self.items.T + 1e-3).astype(np.float32), mask)
+
+
+@dataclass
+class FakeRun:
+    dataset: Any
+    sim: Any
+    policy: Any
+    path: str = "fake-run"
+
+
+@pytest.fixture(scope="module")
+def run():
+    dataset = tiny_dataset(n_users=80, n_items=100, n_interactions=3000, seed=5)
+    # One user with no interactions at all: a cold-start user the dataset knows.
+    log = dataset.interactions
+    dataset.interactions = log[log["user_id"] != 7].reset_index(drop=True)
+    sim = make_simulator({"kind": "default"}, n_envs=1, seed=0, dataset=dataset)
+    return FakeRun(dataset, sim, HistoryEcho(sim))
+
+
+def _history(run, original_id):
+    index = int(np.flatnonzero(run.dataset.users["original_id"] == original_id)[0])
+    log = run.dataset.interactions
+    return set(run.dataset.items["original_id"].to_numpy()[log.loc[log.user_id == index, "item_id"]])
+
+
+def test_a_known_user_gets_k_unseen_items_with_details(run):
+    result = recommend_for_user(run, "u3", 5)
+    assert result["user"] == "u3" and result["source"] == "agent"
+    items = result["items"]
+    assert len(items) == 5
+    assert not {entry["item"] for entry in items} & _history(run, "u3")
+    for entry in items:
+        assert entry["item"].startswith("i")
+        assert {"score", "category", "price", "quality", "title", "true_preference"} <= set(entry)
+        assert 0.0 <= entry["true_preference"] <= 1.0
+    scores = [entry["score"] for entry in items]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_history_shapes_the_agent_state(run):
+    a = [e["item"] for e in recommend_for_user(run, "u3", 10)["items"]]
+    b = [e["item"] for e in recommend_for_user(run, "u4", 10)["items"]]
+    assert a != b
+
+
+def test_a_user_without_history_is_served_from_demographics(run):
+    result = recommend_for_user(run, "u7", 4)
+    assert result["source"] == "agent (cold start: demographics only)"
+    assert len(result["items"]) == 4
+
+
+def test_unknown_user_is_an_error_unless_cold_start_is_asked_for(run):
+    with pytest.raises(RlrecError, match="'nobody' is not in the run's dataset") as info:
+        recommend_for_user(run, "nobody", 5)
+    assert "\n" not in str(info.value)
+    result = recommend_for_user(run, "nobody", 5, cold_start=True)
+    assert result["source"].startswith("popular (fallback: unknown user")
+    assert len(result["items"]) == 5
+    assert all(entry["true_preference"] is None for entry in result["items"])
+
+
+def test_missing_features_fall_back_and_say_so(run):
+    features = run.dataset.user_features.copy()
+    run.dataset.user_features[3] = np.nan
+    try:
+        result = recommend_for_user(run, "u3", 5, fallback="popular")
+    finally:
+        run.dataset.user_features[:] = features
+    assert result["source"] == "popular (fallback: user features missing)"
+    assert not {e["item"] for e in result["items"]} & _history(run, "u3")
+
+
+@pytest.mark.parametrize("policy", ["popular", "content", "mf", "random"])
+def test_baseline_sources_are_reported(run, policy):
+    result = recommend_for_user(run, "u2", 3, policy=policy)
+    assert result["source"] == policy and len(result["items"]) == 3
+    assert not {e["item"] for e in result["items"]} & _history(run, "u2")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, r"-k = 0 is out of range"),
+        ({"k": -3}, r"-k = -3 is out of range"),
+        ({"policy": "magic"}, "policy 'magic' is not allowed"),
+        ({"fallback": "guess"}, "fallback 'guess' is not allowed"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(run, kwargs, message):
+    args = {"k": 5} | kwargs
+    with pytest.raises(RlrecError, match=message):
+        recommend_for_user(run, "u1", **args)
