@@ -50,7 +50,10 @@ FORM_ROWS = (
     ("agent", "target τ", ("tau", "target_tau", "soft_tau")),
     ("train", "budget s", ("seconds", "budget_seconds")),
     ("train", "budget steps", ("steps", "budget_steps")),
+    ("train", "log every", ("log_every",)),
 )
+# Live curves want a point every few vector steps; presets log sparsely for headless runs.
+LIVE_LOG_EVERY_VECTOR_STEPS = 4
 
 
 class FormReady(Message):
@@ -124,6 +127,8 @@ Train a DQN recommender against the simulator and watch it learn.
 * **s** starts a run in the runs folder. Give one budget: seconds *or* env steps (clear the
   other field). **space** pauses and resumes; **x** stops (a checkpoint is written).
 * In a text field, **escape** returns to the pane so its keys work again.
+* **log every** sets how often (in env steps) the curves get a point; the app suggests four
+  vector steps so the charts move, where the presets log sparsely for headless runs.
 * Charts: episode return with its moving average and greedy evaluations (dots), ε, loss, CTR.
   They redraw at most `--refresh` times a second.
 * When the run ends, **e** (or the automatic switch) shows the trained agent in Explore.
@@ -254,6 +259,9 @@ Train a DQN recommender against the simulator and watch it learn.
             if section == "train" and value is None:
                 # No budget set in the preset: show the engine's default (60 s) as a value.
                 value = getattr(part, "budget", {}).get(name)
+            if section == "train" and name == "log_every":
+                n_envs = getattr(part, "n_envs", 1)
+                value = min(value, LIVE_LOG_EVERY_VECTOR_STEPS * n_envs)
             fields.append(
                 config_field(
                     type(part),

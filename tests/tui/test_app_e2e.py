@@ -1,0 +1,48 @@
+"""End to end, as a new user would: open the app, train a short real run (seed-classic) with
+one key, watch the curves fill, then read the trained agent's recommendations in Explore."""
+
+from __future__ import annotations
+
+import torch
+from textual.widgets import DataTable, TabbedContent
+
+from tests.tui.fake_trainer import sync, wait_for
+from tui.app import RlrecApp
+from tui.panes.train import TrainPane
+
+
+@sync
+async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
+    torch.set_num_threads(1)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane._form_built, timeout=60)
+        pane.form().field("preset").value = "seed-classic"
+        await wait_for(pilot, lambda: pane.preset == "seed-classic" and pane._form_built)
+        await pilot.pause(0.2)
+        form = pane.form()
+        assert form.field("agent.gamma").value == 0.0  # the preset's own values were loaded
+        form.field("train.seconds").text = ""
+        form.field("train.steps").text = "8192"
+        form.field("train.log_every").text = "2048"
+        pane.focus()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: pane.last_finished is not None, timeout=120)
+        assert pane.last_finished.reason == "budget"
+        assert pane.last_finished.env_steps >= 8192
+        x, _ = pane.store.get("epsilon")
+        assert len(x) >= 3  # the curves moved while it trained
+        assert len(pane.store.get("eval_return")[0]) >= 1
+        assert (pane.run_dir / "metrics.jsonl").exists()
+        assert (pane.run_dir / "checkpoint.pt").exists()
+
+        # The finished run opens in Explore with the agent's top-K for the selected user.
+        tabs = app.query_one("#panes", TabbedContent)
+        await wait_for(pilot, lambda: tabs.active == "explore")
+        explore = app.query_one("#explore-pane")
+        agent_table = explore.query_one("#explore-agent", DataTable)
+        await wait_for(pilot, lambda: explore.run is not None, timeout=60)
+        await wait_for(pilot, lambda: agent_table.row_count > 0, timeout=30)
+        assert explore.run_dir == pane.run_dir
+        assert agent_table.row_count >= 5
