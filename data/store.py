@@ -70,10 +70,14 @@ def save_dataset(ds: Dataset, path: str | os.PathLike, force: bool = False) -> P
     target = Path(path)
     if target.exists() and not force:
         raise RlrecError(f"{target}: output folder exists (pass --force to replace it)")
-    if target.exists() and not target.is_dir():
-        raise RlrecError(f"{target}: exists and is not a folder")
+    if target.exists():
+        check_replaceable(target)
+    created_parents = [p for p in reversed(target.parents) if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    except OSError as exc:
+        raise RlrecError(f"{target.parent}: cannot write here ({exc.strerror})") from None
     try:
         _write_tables_and_arrays(ds, temp)
         if target.exists():
@@ -85,8 +89,23 @@ def save_dataset(ds: Dataset, path: str | os.PathLike, force: bool = False) -> P
             os.replace(temp, target)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
+        for parent in reversed(created_parents):  # only the folders this call made, if empty
+            try:
+                parent.rmdir()
+            except OSError:
+                break
         raise
     return target
+
+
+def check_replaceable(target: Path) -> None:
+    """--force replaces only a dataset folder or an empty one, never other files."""
+    if not target.is_dir():
+        raise RlrecError(f"{target}: exists and is not a folder")
+    if any(target.iterdir()) and not (target / META_FILE).is_file():
+        raise RlrecError(
+            f"{target}: not an rlrec dataset folder (no {META_FILE}); refusing to replace it"
+        )
 
 
 def _write_tables_and_arrays(ds: Dataset, folder: Path) -> None:

@@ -263,3 +263,16 @@ def test_more_bad_csv_logs(tmp_path, capsys, text, message):
     code, out, err = run(capsys, *argv, "--out", tmp_path / "out")
     assert code == 2 and out == "" and not (tmp_path / "out").exists()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_force_refuses_a_folder_that_is_not_a_dataset(tmp_path, capsys):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    code, out, err = run(capsys, "generate", "--users", 5, "--items", 3, "--out", folder, "--force")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"rlrec: error: --out {folder}: not an rlrec dataset folder (no meta.yaml); "
+        "refusing to replace it"
+    ]
+    assert (folder / "notes.txt").read_text() == "keep me"

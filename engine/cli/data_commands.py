@@ -109,8 +109,13 @@ def _check_out(out: Path, force: bool) -> None:
     """Fail before any work if the output folder is taken."""
     if out.exists() and not force:
         raise RlrecError(f"--out {out}: folder exists (pass --force to replace it)")
-    if out.exists() and not out.is_dir():
-        raise RlrecError(f"--out {out}: exists and is not a folder")
+    if out.exists():
+        from data.store import check_replaceable
+
+        try:
+            check_replaceable(out)
+        except RlrecError as exc:
+            raise RlrecError(f"--out {exc}") from None
 
 
 def _check_int(flag: str, value: int, low: int, high: int) -> None:

@@ -114,3 +114,24 @@ def _edit_table(folder, name, column, row, value):
 
 def _drop_column(folder, name, column):
     pd.read_parquet(folder / name).drop(columns=column).to_parquet(folder / name, index=False)
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_dataset(small, tmp_path):
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(RlrecError, match="not an rlrec dataset folder"):
+        save_dataset(small, precious, force=True)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert load_dataset(save_dataset(small, empty, force=True)).n_users == 120
+
+
+def test_failed_write_removes_the_parents_it_created(tmp_path):
+    broken = generate(10, 5, seed=1)
+    broken.item_features = np.zeros((5, 2), dtype=object)
+    broken.item_features[0, 0] = {"x": 1}
+    with pytest.raises(Exception):  # noqa: B017 - the failure itself is not the point
+        save_dataset(broken, tmp_path / "a" / "b" / "out")
+    assert list(tmp_path.iterdir()) == []
