@@ -85,13 +85,15 @@ class RlrecApp(App):
         super().__init__()
         self.state = AppState(
             dataset_path=Path(dataset_path) if dataset_path else None,
-            run_dir=Path(run_dir) if run_dir else None,
+            # A run given on the command line is followed in Train first; Explore gets it
+            # (state.run_dir) once its writer has finished it — see TrainPane.follow.
+            run_dir=None,
             refresh_hz=float(refresh),
         )
         if runs_dir is not None:
             self.state.runs_dir = Path(runs_dir)
         self._requested_theme = theme
-        self._open_run_at_start = self.state.run_dir
+        self._open_run_at_start = Path(run_dir) if run_dir else None
         self.is_quitting = False
         self.last_screenshot: Path | None = None
 
@@ -184,9 +186,15 @@ class RlrecApp(App):
 
     @on(RunSelected)
     def _run_selected(self, message: RunSelected) -> None:
-        self.state.run_dir = message.run_dir
-        self._tell_panes("run_dir")
-        self.action_show_pane("explore")
+        self.set_run(message.run_dir, show=True)
+
+    def set_run(self, run_dir: Path, show: bool = False) -> None:
+        """Make `run_dir` the open run (Explore loads it); `show` switches to Explore."""
+        if self.state.run_dir != Path(run_dir):
+            self.state.run_dir = Path(run_dir)
+            self._tell_panes("run_dir")
+        if show:
+            self.action_show_pane("explore")
 
     def _tell_panes(self, field: str) -> None:
         for pane_id, *_ in PANES:

@@ -507,6 +507,9 @@ Train a DQN recommender against the simulator and watch it learn.
             self.query_one("#train-progress", ProgressBar).update(progress=1.0)
         if self.run_state == "following":
             self._stop_following()
+            if self.run_dir is not None and not live:
+                # the followed run is complete: let Explore open its agent (no pane switch)
+                self.app.set_run(self.run_dir, show=False)
         self.run_state = "idle"
         self.replot_visible(force=True)
         if live and event.reason in ("budget", "stopped") and self.run_dir is not None:

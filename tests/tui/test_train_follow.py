@@ -1,0 +1,90 @@
+"""`rlrec-tui RUN_DIR` follows a run another process is still writing: a writer thread appends
+events to metrics.jsonl / timing.jsonl (as `rlrec train` would) and the curves grow."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from engine import runs
+from engine.events import Evaluation, Progress, RunStarted
+from tests.tui.fake_trainer import screen_text, sync, wait_for
+from tui.app import RlrecApp
+from tui.panes.train import TrainPane
+
+
+def progress(window: int) -> Progress:
+    return Progress(
+        env_steps=window * 1000,
+        updates=window * 10,
+        episodes=window * 100,
+        seconds=window * 1.0,
+        episode_return=4.0 + window / 10,
+        episode_length=10.0,
+        ctr=0.4,
+        epsilon=1 / window,
+        loss=0.1,
+        learning_rate=1e-3,
+        steps_per_second=1000.0,
+        fraction_done=window / 10,
+        eta_seconds=10.0 - window,
+    )
+
+
+def start_run(run_dir) -> runs.MetricsWriter:
+    run_dir.mkdir()
+    runs.write_config(run_dir, {"preset": "seed-classic"})
+    writer = runs.MetricsWriter(run_dir)
+    writer.write(RunStarted(str(run_dir), "seed-classic", 500, {"steps": 10_000}))
+    writer.write(progress(1))
+    return writer
+
+
+@sync
+async def test_follows_a_run_written_by_another_writer(tmp_path):
+    run_dir = tmp_path / "live-run"
+    writer = start_run(run_dir)
+    next_batch = threading.Event()
+    batch_written = threading.Event()
+
+    def other_process():
+        for window in range(2, 11):
+            if window in (4, 8):  # pause until the test has looked at the screen
+                batch_written.set()
+                next_batch.wait(10)
+                next_batch.clear()
+            writer.write(progress(window))
+        writer.write(Evaluation(10_000, 100, 5.5, 0.1, 0.5, 10.0, 0.4))
+        # the final line arrives torn in two writes, as a reader may see it
+        line = '{"type": "RunFinished", "reason": "budget", "env_steps": 10000, "updates": 100'
+        (run_dir / "metrics.jsonl").open("a").write(line)
+        batch_written.set()
+        next_batch.wait(10)
+        (run_dir / "metrics.jsonl").open("a").write(', "seconds": 10.0, "message": ""}\n')
+        writer.close()
+
+    app = RlrecApp(run_dir=run_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: len(pane.store) >= 1)
+        assert pane.run_state == "following"
+        thread = threading.Thread(target=other_process, daemon=True)
+        thread.start()
+        await wait_for(pilot, lambda: batch_written.is_set() and len(pane.store) == 3)
+        batch_written.clear()
+        next_batch.set()
+        await wait_for(pilot, lambda: batch_written.is_set() and len(pane.store) == 7)
+        batch_written.clear()
+        next_batch.set()
+        await wait_for(
+            pilot, lambda: batch_written.is_set() and len(pane.store.get("eval_return")[0]) == 1
+        )
+        assert pane.run_state == "following"  # the torn RunFinished line is not read yet
+        next_batch.set()
+        await wait_for(pilot, lambda: pane.run_state == "idle")
+        thread.join(5)
+        x, y = pane.store.get("episode_return")
+        assert list(x) == [w * 1000.0 for w in range(1, 11)]
+        assert math.isclose(y[-1], 5.0)
+        await pilot.pause(0.3)
+        assert "finished (budget) after 10,000 steps" in screen_text(app)
