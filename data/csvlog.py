@@ -5,8 +5,9 @@ contiguous indices and kept in `original_id`). Optional:
 - rating: numbers; the row's event is "rating" unless an event column says otherwise;
 - event: view, click, purchase or rating (case-insensitive); without it, rows with a rating
   are "rating" and rows without are "click" (an implicit positive signal);
-- timestamp: Unix seconds, Unix milliseconds (values above 10^11) or ISO 8601 dates; without
-  it the row order is the time order (timestamp = row number);
+- timestamp: Unix seconds, Unix milliseconds (values above 10^11; fractions are dropped) or
+  ISO 8601 dates (UTC unless they say otherwise); without it the row order is the time order
+  (timestamp = row number);
 - category: the item's category (its most frequent value per item), one-hot in the features.
 Rows repeating an earlier (user, item, timestamp) are an error by default, or dropped with
 `duplicates="keep-first"` (the count is kept in meta["duplicates_dropped"]).
@@ -262,8 +263,9 @@ def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
     if column is None:
         return np.arange(len(table.frame), dtype=np.int64), "row order"
     raw = table.column("--timestamp-col", column)
-    if raw.str.fullmatch(r"-?\d{1,19}").all():
-        seconds = raw.astype(np.int64).to_numpy()
+    if raw.str.fullmatch(r"-?\d{1,19}(\.\d*)?").all():  # Unix time, possibly fractional
+        integral = raw.str.split(".", n=1, regex=False).str[0]
+        seconds = pa.array(integral, type=pa.string()).cast(pa.int64()).to_numpy()
         if np.median(seconds) > MILLISECONDS_ABOVE:
             return seconds // 1000, "unix milliseconds"
         return seconds, "unix seconds"

@@ -160,3 +160,10 @@ def test_movielens_latest_rating_out_of_range(tmp_path):
     (folder / "ratings.csv").write_text(text)
     with pytest.raises(RlrecError, match=r"ratings\.csv:5: rating 6 is outside 0\.5\.\.5"):
         import_movielens(folder)
+
+
+def test_fractional_unix_seconds_are_floored(tmp_path):
+    log = write_csv_log(tmp_path / "f.csv", "u,i,t\na,x,1700000000.75\nb,x,1700000100\n")
+    ds = import_csv(log, "u", "i", timestamp_col="t")
+    assert sorted(ds.interactions["timestamp"].tolist()) == [1_700_000_000, 1_700_000_100]
+    assert ds.meta["timestamp_unit"] == "unix seconds"
