@@ -1,0 +1,172 @@
+"""Runs pane: lists the runs folder with final metrics, compares two runs' curves, opens a run
+in Explore and follows one in Train. Run folders are written with engine.runs' own writer."""
+
+from __future__ import annotations
+
+import os
+
+from textual.widgets import DataTable, TabbedContent
+
+from engine import runs
+from engine.events import Evaluation, Progress, RunFinished, RunStarted
+from tests.tui.fake_trainer import screen_text, sync, wait_for
+from tui.app import RlrecApp
+from tui.messages import RunSelected
+from tui.panes.runs import RunsPane
+from tui.panes.train import TrainPane
+from tui.widgets.charts import CompareChart
+
+FIXED_TIME = 1_700_000_000  # 2023-11-14 22:13 UTC: deterministic "created" column
+
+
+def write_run(runs_dir, name, preset, final_return, windows=5, finished=True, created=FIXED_TIME):
+    run_dir = runs_dir / name
+    run_dir.mkdir(parents=True)
+    runs.write_config(run_dir, {"preset": preset})
+    writer = runs.MetricsWriter(run_dir)
+    writer.write(RunStarted(str(run_dir), preset, 500, {"steps": windows * 1000}))
+    for w in range(1, windows + 1):
+        writer.write(
+            Progress(
+                w * 1000,
+                w * 10,
+                w * 100,
+                float(w),
+                final_return * w / windows,
+                10.0,
+                0.5,
+                1 / w,
+                0.1,
+                1e-3,
+                1000.0,
+                w / windows,
+                float(windows - w),
+            )
+        )
+    writer.write(Evaluation(windows * 1000, 100, final_return, 0.1, 0.6, 10.0, 0.8))
+    if finished:
+        writer.write(RunFinished("budget", windows * 1000, windows * 10, float(windows)))
+    writer.close()
+    for path in run_dir.iterdir():
+        os.utime(path, (created, created))
+    return run_dir
+
+
+def make_runs(tmp_path):
+    a = write_run(tmp_path, "20231114-221300-seed-classic", "seed-classic", 9.1)
+    b = write_run(
+        tmp_path, "20231114-221500-default", "default", 12.5, windows=8, created=FIXED_TIME + 120
+    )
+    return a, b
+
+
+async def open_runs(pilot):
+    app = pilot.app
+    app.set_focus(None)
+    await pilot.press("4")
+    pane = app.query_one(RunsPane)
+    await wait_for(
+        pilot, lambda: pane.query_one("#runs-table", DataTable).row_count == len(pane.summaries) > 0
+    )
+    return pane
+
+
+@sync
+async def test_lists_runs_with_final_metrics(tmp_path):
+    make_runs(tmp_path)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        table = pane.query_one("#runs-table", DataTable)
+        assert table.row_count == 2
+        rows = [table.get_row_at(i) for i in range(2)]  # newest first
+        assert rows[0] == [
+            "",
+            "20231114-221500-default",
+            "default",
+            "2023-11-14 22:15",
+            "8,000",
+            "finished",
+            "12.50",
+            "0.80",
+        ]
+        assert rows[1] == [
+            "",
+            "20231114-221300-seed-classic",
+            "seed-classic",
+            "2023-11-14 22:13",
+            "5,000",
+            "finished",
+            "9.10",
+            "0.80",
+        ]
+        assert "2 runs in" in screen_text(app)
+
+
+@sync
+async def test_mark_two_and_compare_their_curves(tmp_path):
+    a, b = make_runs(tmp_path)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        await pilot.press("space")
+        await pilot.press("down")
+        await pilot.press("space")
+        assert set(pane.marked) == {a, b}
+        table = pane.query_one("#runs-table", DataTable)
+        assert {table.get_row_at(0)[0], table.get_row_at(1)[0]} == {"[1]", "[2]"}
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        chart = pane.query_one("#runs-chart", CompareChart)
+        await wait_for(pilot, lambda: len(chart.curves) == 2)
+        lengths = sorted(len(x) for _, x, _ in chart.curves)
+        assert lengths == [5, 8]
+        # marking a third run drops the oldest mark; unmarking works
+        await pilot.press("space")
+        assert len(pane.marked) == 1
+
+
+@sync
+async def test_enter_opens_run_in_explore(tmp_path):
+    a, b = make_runs(tmp_path)
+    posted = []
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48), message_hook=posted.append) as pilot:
+        pane = await open_runs(pilot)
+        expected = pane._cursor_path()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.query_one("#panes", TabbedContent).active == "explore")
+        selected = {id(m): m.run_dir for m in posted if isinstance(m, RunSelected)}
+        assert list(selected.values()) == [expected]
+        assert app.state.run_dir == expected
+
+
+@sync
+async def test_f_follows_run_in_train(tmp_path):
+    make_runs(tmp_path)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        expected = pane._cursor_path()
+        await pilot.press("f")
+        train = app.query_one(TrainPane)
+        assert app.query_one("#panes", TabbedContent).active == "train"
+        await wait_for(pilot, lambda: train.last_finished is not None)
+        assert train.run_dir == expected
+        assert len(train.store.get("episode_return")[0]) in (5, 8)
+
+
+@sync
+async def test_empty_and_missing_runs_folder(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path / "not-yet")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.set_focus(None)
+        await pilot.press("4")
+        pane = app.query_one(RunsPane)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "no runs in" in screen_text(app)
+        for key in ("space", "c", "enter", "o", "f", "r"):
+            await pilot.press(key)  # nothing to act on: no crash
+        await app.workers.wait_for_complete()
+        assert pane.summaries == []
