@@ -167,7 +167,7 @@ def _import_latest(folder: Path, name: str | None, report: Progress) -> Dataset:
             "title": title.to_numpy(dtype=object).astype(str),
             "category": genres.str.split("|").str[0].to_numpy(dtype=object).astype(str),
             "genres": genres.to_numpy(dtype=object).astype(str),
-            "year": year.astype("Int32").to_numpy(),
+            "year": year.astype("Int32").array,
         }
     )
     items = _with_ids(items.iloc[_sorted_by_id(movie_fields, movie_ids, "movieId")], "item_id")
@@ -278,7 +278,7 @@ def _items_100k(path: Path) -> pd.DataFrame:
             "title": fields.columns[1].to_numpy(dtype=object).astype(str),
             "category": genres.str.split("|").str[0].to_numpy(dtype=object).astype(str),
             "genres": genres.to_numpy(dtype=object).astype(str),
-            "year": year.astype("Int32").to_numpy(),
+            "year": year.astype("Int32").array,
             "release_date": release.to_numpy(dtype=object).astype(str),
         }
     )
@@ -297,7 +297,7 @@ def _items_1m(path: Path) -> pd.DataFrame:
             "title": title.to_numpy(dtype=object).astype(str),
             "category": genres.str.split("|").str[0].to_numpy(dtype=object).astype(str),
             "genres": genres.to_numpy(dtype=object).astype(str),
-            "year": year.astype("Int32").to_numpy(),
+            "year": year.astype("Int32").array,
         }
     )
     return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "item id")], "item_id")

@@ -167,3 +167,14 @@ def test_fractional_unix_seconds_are_floored(tmp_path):
     ds = import_csv(log, "u", "i", timestamp_col="t")
     assert sorted(ds.interactions["timestamp"].tolist()) == [1_700_000_000, 1_700_000_100]
     assert ds.meta["timestamp_unit"] == "unix seconds"
+
+
+def test_missing_release_year_survives_the_store(tmp_path):
+    from tests.data.ml_fixtures import U_ITEM
+
+    folder = write_ml100k(tmp_path / "ml")
+    (folder / "u.item").write_bytes(U_ITEM.replace("01-Jan-1993", "").encode("latin-1"))
+    ds = import_movielens(folder)
+    assert ds.items["year"].isna().tolist() == [False, False, False, False, True]
+    loaded = load_dataset(save_dataset(ds, tmp_path / "out"))
+    pd.testing.assert_frame_equal(loaded.items, ds.items)
