@@ -40,6 +40,7 @@ import pandas as pd
 from data.dataset import Dataset
 from data.errors import RlrecError
 from data.split import Split, split_for, train_view
+from engine.cf_features import interaction_embeddings
 from engine.config_base import param
 from engine.sim.default import DefaultConfig
 from engine.sim.truth import HiddenTruth, truth_with_latents
@@ -64,6 +65,9 @@ class FitConfig:
         low=0.01,
         high=0.5,
         help="share of train pairs held out of the MF to calibrate probabilities on",
+    )
+    observable_dims: int = param(
+        8, low=0, high=64, help="CF embedding dims the agent observes (0 = demographics only)"
     )
     seed: int = param(0, low=0, help="seed of the negative sampling and initial factors")
 
@@ -389,12 +393,31 @@ def fit_simulator(
     # double-count it and break the calibration. Lasting value still drives satisfaction.
     truth = dataclasses.replace(truth, item_appeal=np.zeros(dataset.n_items, np.float32))
     truth = calibrate_engagement(truth, calibration_pairs)
+    truth = with_collaborative_features(truth, train, config.observable_dims, config.seed)
     return FittedSimulator(
         truth=truth,
         pairs=pairs,
         calibration_pairs=calibration_pairs,
         config=config,
         warm_users=warm,
+    )
+
+
+def with_collaborative_features(
+    truth: HiddenTruth, train: Dataset, dims: int, seed: int = 0
+) -> HiddenTruth:
+    """Append train-log CF embeddings (`engine.cf_features`) to what the agent observes of
+    users and items; 0 dims leaves the observation as it was."""
+    if dims == 0:
+        return truth
+    user_cf, item_cf = interaction_embeddings(train, dims, seed)
+    names = [f"cf_{j}" for j in range(user_cf.shape[1])]
+    return dataclasses.replace(
+        truth,
+        user_observable=np.c_[truth.user_observable, user_cf].astype(np.float32),
+        item_observable=np.c_[truth.item_observable, item_cf].astype(np.float32),
+        user_feature_names=list(truth.user_feature_names) + names,
+        item_feature_names=list(truth.item_feature_names) + names,
     )
 
 
