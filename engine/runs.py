@@ -369,7 +369,9 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     dataset = load_run_dataset(config)
     sim = make_simulator(config.env, n_envs=1, seed=0, dataset=dataset)
     state = load_checkpoint(run_dir)
-    agent = DQNAgent(sim.obs_dim, sim.n_items, config.agent, seed=config.train.seed)
+    agent = DQNAgent(
+        sim.obs_dim, sim.n_items, config.agent, seed=config.train.seed, with_replay=False
+    )
     agent.load_state_dict({k: v for k, v in state["agent"].items() if k != "replay"})
     agent.online.eval()
     return LoadedRun(path=run_dir, config=config, policy=agent, sim=sim, dataset=dataset)

@@ -87,7 +87,7 @@ class Trainer:
         self._state = "ready"
         self._writer: runs.MetricsWriter | None = None
         self._loaded_state: dict | None = None
-        self.nan_check_hook: Callable[[float], float] | None = None  # tests can corrupt losses
+        self._clock: Callable[[], float] = lambda: self.seconds_before
 
     # -- construction from a run folder ------------------------------------------------------
     @classmethod
@@ -180,6 +180,8 @@ class Trainer:
             reason, message = "error", f"{exc.__class__.__name__}: {exc}"
             self._finish(reason, message)
             raise
+        if self.env_steps > self._window.began_steps and reason != "diverged":
+            self._publish(self._window.progress(self))  # the last, partial window
         if reason != "diverged":
             self._set_state("stopping" if reason == "stopped" else self._state)
             self._evaluate()
@@ -242,8 +244,6 @@ class Trainer:
         self.update_credit += self.sim.n_envs * agent.config.replay_ratio
         while self.update_credit >= 1.0 and not self._stop_requested.is_set():
             loss = agent.update()
-            if self.nan_check_hook is not None:
-                loss = self.nan_check_hook(loss)
             if not math.isfinite(loss):
                 return loss
             self.update_credit -= 1.0

@@ -77,7 +77,9 @@ class DQNAgent(Policy):
 
     name = "dqn"
 
-    def __init__(self, obs_dim: int, n_items: int, config: DQNConfig, seed: int = 0) -> None:
+    def __init__(
+        self, obs_dim: int, n_items: int, config: DQNConfig, seed: int = 0, with_replay: bool = True
+    ) -> None:
         self.config = config
         self.obs_dim = int(obs_dim)
         self.n_items = int(n_items)
@@ -91,7 +93,8 @@ class DQNAgent(Policy):
         self.optimizer = torch.optim.Adam(
             self.online.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
-        self.replay = ReplayBuffer(config.replay_size, obs_dim, n_items)
+        # A loaded policy that only recommends needs no replay memory.
+        self.replay = ReplayBuffer(config.replay_size if with_replay else 1, obs_dim, n_items)
         self.sample_generator = torch.Generator().manual_seed(seed + 1)
         self.explore_rng = np.random.default_rng(seed + 2)
         self.updates = 0

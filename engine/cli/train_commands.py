@@ -69,6 +69,9 @@ def register(commands: Any, bench: Any) -> None:
     recommend.add_argument("run", metavar="RUN", help="run folder")
     recommend.add_argument("--user", required=True, help="user id")
     recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    recommend.add_argument(
+        "--cold-start", action="store_true", help="unknown users get a fallback instead of an error"
+    )
     recommend.add_argument("--json", action="store_true", help="print one JSON object")
     recommend.set_defaults(handler=recommend_command)
 
@@ -360,7 +363,7 @@ def recommend_command(args: argparse.Namespace) -> int:
     from engine.runs import load_run
 
     run = load_run(args.run)
-    result = recommend_for_user(run, args.user, args.k, policy="agent")
+    result = recommend_for_user(run, args.user, args.k, policy="agent", cold_start=args.cold_start)
     payload = result.to_dict() if hasattr(result, "to_dict") else result
     if args.json:
         print(json.dumps(payload, default=_plain))
