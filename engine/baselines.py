@@ -46,71 +46,79 @@ class PopularityPolicy(Policy):
         return apply_mask(scores, mask) if mask is not None else scores.copy()
 
 
-class LinUCBPolicy(Policy):
-    """Disjoint LinUCB (one ridge regression per item) on a small context: a fixed random
-    linear projection of the standardised observation plus a bias, so d stays small and scoring all
-    items for a batch is one matrix product.
+def _principal_basis(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, std, basis) projecting standardised rows onto their top-k principal axes."""
+    rows = np.asarray(rows, dtype=np.float64)
+    mean, std = rows.mean(axis=0), rows.std(axis=0) + 1e-6
+    _, _, vt = np.linalg.svd((rows - mean) / std, full_matrices=False)
+    return mean, std, vt[:k].T
 
-    Score(x, a) = θ_a·x + exploration · √(xᵀ A_a⁻¹ x). Updates are batched per step: every
-    item's A_a and b_a accumulate the step's contexts, then the touched inverses are refreshed.
+
+class LinUCBPolicy(Policy):
+    """LinUCB with one model shared by all items: the expected reward of item i in context x
+    is θ·(x ⊗ f_i), where x is the observation and f_i the item's observable features, each
+    reduced to a few principal axes plus a constant. Sharing lets every impression teach
+    about every similar item, so the bandit learns within one evaluation.
+
+    Score = θ·z + exploration · √(zᵀ A⁻¹ z) with z = x ⊗ f_i; for all items at once this is
+    two matrix products, since zᵀ A⁻¹ z = (x ⊗ x)ᵀ A⁻¹' (f_i ⊗ f_i) after reordering A⁻¹.
     """
 
     name = "linucb"
 
     def __init__(
         self,
-        n_items: int,
-        obs_dim: int,
-        context_dim: int = 12,
-        exploration: float = 0.5,
+        item_features: np.ndarray,
+        context_sample: np.ndarray,
+        context_dim: int = 21,
+        item_dim: int = 21,
+        exploration: float = 0.1,
         ridge: float = 1.0,
-        seed: int | None = 0,
-        obs_mean: np.ndarray | None = None,
-        obs_std: np.ndarray | None = None,
     ):
-        self.n_items, self.obs_dim = n_items, obs_dim
-        self.context_dim, self.exploration, self.ridge = context_dim, exploration, ridge
-        self._seed = seed
-        rng = np.random.default_rng(seed)
-        self.projection = (
-            rng.standard_normal((obs_dim, context_dim - 1)) / np.sqrt(obs_dim)
-        ).astype(np.float64)
-        self.obs_mean = np.zeros(obs_dim) if obs_mean is None else np.asarray(obs_mean, float)
-        self.obs_std = np.ones(obs_dim) if obs_std is None else np.maximum(obs_std, 1e-6)
+        self.n_items = len(item_features)
+        self.exploration, self.ridge = exploration, ridge
+        self._obs_mean, self._obs_std, self._obs_basis = _principal_basis(
+            context_sample, context_dim - 1
+        )
+        mean, std, basis = _principal_basis(item_features, item_dim - 1)
+        projected = ((np.asarray(item_features, dtype=np.float64) - mean) / std) @ basis
+        projected /= np.abs(projected).max(axis=0) + 1e-9
+        self.item_basis = np.column_stack([np.ones(self.n_items), projected])
+        self.dx, self.df = self._obs_basis.shape[1] + 1, self.item_basis.shape[1]
+        f = self.item_basis
+        self._item_outer = (f[:, :, None] * f[:, None, :]).reshape(self.n_items, -1)
         self.begin_episodes()
 
     def begin_episodes(self) -> None:
-        d = self.context_dim
-        self.A = np.broadcast_to(self.ridge * np.eye(d), (self.n_items, d, d)).copy()
-        self.A_inv = np.broadcast_to(np.eye(d) / self.ridge, (self.n_items, d, d)).copy()
-        self.b = np.zeros((self.n_items, d))
-        self.theta = np.zeros((self.n_items, d))
-        # Untried arms tie exactly; a tiny random tie-break keeps parallel sessions from all
-        # pulling the same arm.
-        self._tie_rng = np.random.default_rng(self._seed)
+        size = self.dx * self.df
+        self.A = self.ridge * np.eye(size)
+        self.A_inv = np.eye(size) / self.ridge
+        self.b = np.zeros(size)
+        self.theta = np.zeros((self.dx, self.df))
 
     def context(self, obs: np.ndarray) -> np.ndarray:
-        z = (np.asarray(obs, dtype=np.float64) - self.obs_mean) / self.obs_std
-        x = z @ self.projection
-        return np.column_stack([x, np.ones(len(x))])
+        z = ((np.asarray(obs, dtype=np.float64) - self._obs_mean) / self._obs_std) @ self._obs_basis
+        z /= np.sqrt(max(self._obs_basis.shape[1], 1))
+        return np.column_stack([np.ones(len(z)), z])
 
     def scores(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         x = self.context(obs)
-        n, d = x.shape
-        outer = (x[:, :, None] * x[:, None, :]).reshape(n, d * d)
-        variance = outer @ self.A_inv.reshape(self.n_items, d * d).T  # (N, I) xᵀ A⁻¹ x
-        scores = x @ self.theta.T + self.exploration * np.sqrt(np.maximum(variance, 0.0))
-        scores += 1e-6 * self._tie_rng.random(scores.shape)
+        dx, df = self.dx, self.df
+        mean = (x @ self.theta) @ self.item_basis.T
+        a_inv = self.A_inv.reshape(dx, df, dx, df).transpose(0, 2, 1, 3).reshape(dx * dx, df * df)
+        x_outer = (x[:, :, None] * x[:, None, :]).reshape(len(x), dx * dx)
+        variance = (x_outer @ a_inv) @ self._item_outer.T
+        scores = mean + self.exploration * np.sqrt(np.maximum(variance, 0.0))
         return apply_mask(scores.astype(np.float32), mask)
 
     def observe(self, obs, actions, rewards, engaged) -> None:
         x = self.context(obs)
-        actions = np.asarray(actions, dtype=np.int64)
-        np.add.at(self.A, actions, x[:, :, None] * x[:, None, :])
-        np.add.at(self.b, actions, np.asarray(rewards, dtype=np.float64)[:, None] * x)
-        touched = np.unique(actions)
-        self.A_inv[touched] = np.linalg.inv(self.A[touched])
-        self.theta[touched] = np.einsum("ade,ae->ad", self.A_inv[touched], self.b[touched])
+        f = self.item_basis[np.asarray(actions, dtype=np.int64)]
+        z = (x[:, :, None] * f[:, None, :]).reshape(len(x), -1)
+        self.A += z.T @ z
+        self.b += z.T @ np.asarray(rewards, dtype=np.float64)
+        self.A_inv = np.linalg.inv(self.A)
+        self.theta = (self.A_inv @ self.b).reshape(self.dx, self.df)
 
 
 class MyopicOraclePolicy(Policy):
@@ -159,10 +167,9 @@ def baselines_for(sim: VectorSimulator) -> tuple[str, ...]:
     )
 
 
-def _observation_stats(sim: VectorSimulator, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _observation_sample(sim: VectorSimulator, seed: int) -> np.ndarray:
     users = np.random.default_rng(seed).integers(0, sim.n_users, size=min(sim.n_users, 2000))
-    obs = sim.fresh_observation(users)
-    return obs.mean(axis=0), obs.std(axis=0) + 0.1
+    return sim.fresh_observation(users)
 
 
 def make_baseline(name: str, sim: VectorSimulator, seed: int | None = 0) -> Policy:
@@ -172,8 +179,7 @@ def make_baseline(name: str, sim: VectorSimulator, seed: int | None = 0) -> Poli
     if name == "popular":
         return PopularityPolicy(sim.item_popularity)
     if name == "linucb":
-        mean, std = _observation_stats(sim, seed or 0)
-        return LinUCBPolicy(sim.n_items, sim.obs_dim, seed=seed, obs_mean=mean, obs_std=std)
+        return LinUCBPolicy(sim.observable_item_features, _observation_sample(sim, seed or 0))
     if name == "oracle":
         return MyopicOraclePolicy(sim)
     if name == "farsighted":

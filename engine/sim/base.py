@@ -85,3 +85,8 @@ class VectorSimulator(ABC):
     def observation_bound(self) -> float:
         """No observation component exceeds this in absolute value (for Gymnasium's Box)."""
         return float("inf")
+
+    @property
+    def observable_item_features(self) -> np.ndarray:
+        """(n_items, f) item features an agent may see (default: `item_vectors`)."""
+        return self.item_vectors

@@ -291,3 +291,7 @@ class DefaultSimulator(VectorSimulator):
         # Features, (recency-weighted) means of features, fractions and sin/cos.
         features = max(np.abs(self._user_obs).max(initial=0), np.abs(self._item_pad).max())
         return float(max(1.0, np.ceil(features)))
+
+    @property
+    def observable_item_features(self) -> np.ndarray:
+        return self.truth.item_observable

@@ -68,20 +68,29 @@ def test_random_policy_is_reproducible_per_evaluation():
 
 
 def test_linucb_learns_a_contextual_bandit():
-    """Two contexts, each with its own best arm: LinUCB must find them from feedback."""
+    """Two kinds of user, each liking one kind of item: LinUCB must learn the pairing from
+    feedback, generalising across the items of a kind through their features."""
     rng = np.random.default_rng(0)
-    policy = LinUCBPolicy(n_items=5, obs_dim=2, context_dim=3, exploration=0.5, seed=0)
-    best_arm = {0: 1, 1: 4}
-    for _ in range(60):
+    item_kind = np.arange(20) % 2
+    item_features = np.eye(2)[item_kind] + 0.01 * rng.standard_normal((20, 2))
+    contexts = np.eye(2)
+    policy = LinUCBPolicy(item_features, contexts[rng.integers(0, 2, 200)], 3, 3, exploration=0.2)
+    for _ in range(30):
         kind = rng.integers(0, 2, 64)
-        obs = np.eye(2)[kind] * 3.0
-        actions = policy.act(obs)
-        rewards = (actions == np.where(kind == 0, best_arm[0], best_arm[1])).astype(float)
-        policy.observe(obs, actions, rewards, rewards > 0)
-    greedy = LinUCBPolicy.scores(policy, np.eye(2) * 3.0)
-    assert greedy.argmax(axis=1).tolist() == [1, 4]
-    policy.begin_episodes()  # forgets
+        actions = policy.act(contexts[kind])
+        rewards = (item_kind[actions] == kind).astype(float)
+        policy.observe(contexts[kind], actions, rewards, rewards > 0)
+    chosen = policy.top_k(contexts, 5)
+    assert np.all(item_kind[chosen[0]] == 0) and np.all(item_kind[chosen[1]] == 1)
+    policy.begin_episodes()  # forgets between evaluations
     assert np.allclose(policy.theta, 0)
+
+
+def test_linucb_beats_random_on_seed_classic():
+    sim = make_simulator(parse_env_config(load_preset("seed-classic")["env"]), n_envs=300, seed=0)
+    linucb = evaluate_policy(make_baseline("linucb", sim), sim, 300, seed=2)
+    random = evaluate_policy(make_baseline("random", sim), sim, 300, seed=2)
+    assert linucb.return_mean > random.return_mean + 1.0
 
 
 def test_farsighted_needs_session_dynamics(classic, default):
