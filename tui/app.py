@@ -38,7 +38,7 @@ PANES = (
     ("explore", "3 Explore", "tui.panes.explore", "ExplorePane"),
     ("runs", "4 Runs", "tui.panes.runs", "RunsPane"),
 )
-NARROW_COLUMNS = 80  # below this width the panes stack instead of sitting side by side
+NARROW_COLUMNS = 100  # below this width (so at 80×24 too) the Train pane slims down
 
 
 def _make_pane(pane_id: str, module_name: str, class_name: str) -> Widget:
