@@ -10,18 +10,21 @@ What is fitted, and on what:
   activity) and labelled negative: the simulator has to know that a user does not engage
   with most of the catalogue. The "observed positive rate" of the calibration is the rate
   on this mix, so it depends on `negative_ratio` — state it with the table.
-- **Latent part.** Logistic MF (alternating IRLS) with user and item biases on those labels (confidence
-  weights 1 + `confidence`·log(1 + count) on implicit positives). Dense weight matrices
-  make each half-step two matrix products and one batched solve. The biases are folded into
-  the factors (p = [p, b_u, 1], q = [q, 1, b_i]) so ⟨p_u, q_i⟩ is the whole MF score.
+- **Latent part.** Logistic MF (alternating IRLS) with user and item biases on those labels
+  (confidence weights 1 + `confidence`·log(1 + count) on implicit positives). Dense weight
+  matrices make each half-step two matrix products and one batched solve.
 - **Content part.** `engine.sim.truth.truth_with_latents` builds item content and user
   profiles from the train log; users with no train history get a profile — and latent
   factors — predicted from their demographics by ridge regression on the warm users.
-- **Calibration.** A logistic regression of the label on the two standardised parts (with
-  the simulator's appeal term as a fixed offset) sets the parts' weights, the logit scale
-  and the offset, so the `default` simulator's fresh-session engagement probability (at the
-  env's default α and appeal weight) is calibrated on held-out train pairs. `calibration_table` reports predicted versus observed
-  positive rate by decile of the prediction.
+- **Calibration.** On train pairs held out of the MF (`calibration_fraction`), a logistic
+  regression of the label on each signal — MF interaction, user bias, item bias, user
+  activity, item popularity, content cosine — sets their weights, folded into the latent
+  vectors and the cosine scale, so the `default` simulator's fresh-session engagement
+  probability (at the env's default α) is calibrated. Logged data gets no synthetic
+  clickbait appeal (its measured engagement already includes it). `calibration_table`
+  reports predicted versus observed positive rate by decile of the prediction.
+- **Observables.** The agent sees demographics plus a small SVD embedding of the train log
+  (`engine.cf_features`), not the hidden truth's factors.
 
 Only the dataset passed in is read: `fit_truth` cuts it to its train split first, so
 validation and test interactions cannot reach the simulator (tests/engine/test_fit.py).
@@ -103,10 +106,12 @@ class FittedSimulator:
     calibration_pairs: LabelledPairs  # held-out train pairs the probabilities were fitted on
     config: FitConfig
     warm_users: np.ndarray  # bool (n_users,): had train interactions
+    mf_user: np.ndarray  # (n_users, d+2) the MF's own factors [p, b_u, 1], before calibration
+    mf_item: np.ndarray  # (n_items, d+2) [q, 1, b_i]
 
     def mf_scores(self, user_ids: np.ndarray) -> np.ndarray:
-        """(n, n_items) the fitted MF model's own score (latent part only)."""
-        return np.asarray(self.truth.user_latent[user_ids] @ self.truth.item_latent.T)
+        """(n, n_items) the fitted MF model's own score (factors and biases)."""
+        return np.asarray(self.mf_user[user_ids] @ self.mf_item.T)
 
     def engagement_probability(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         return predicted_probability(self.truth, user_ids, item_ids)
@@ -282,36 +287,60 @@ def _standardised_parts(
 
 
 def calibrate_engagement(
-    truth: HiddenTruth, pairs: LabelledPairs, env: DefaultConfig | None = None
+    truth: HiddenTruth,
+    pairs: LabelledPairs,
+    train: Dataset,
+    factors: int,
+    env: DefaultConfig | None = None,
 ) -> HiddenTruth:
-    """Fit the logit scale, offset and the weight of each part so that the `default`
-    simulator's fresh-session engagement probability (which adds `appeal_weight · appeal`
-    and mixes the parts with the env's α) matches the labels.
+    """Weigh each known signal so the `default` simulator's fresh-session engagement
+    probability matches the labels: a logistic regression of the label on the MF
+    interaction ⟨p_u, q_i⟩, the MF user and item biases, the standardised content cosine,
+    the item's train popularity and the user's train activity (log counts).
 
-    The fitted weights a (latent) and c (content) are folded into the parts' scales, so that
-    at the env's α the hybrid equals a·z(latent) + c·z(content); moving α away from the
-    default still shifts weight between the two parts."""
+    Every signal but the cosine is per-user, per-item or a dot product, so the weighted sum
+    folds exactly into new latent vectors; the cosine weight folds into its scale. At the
+    env's α the preference logit then equals the fitted one; moving α away from the default
+    still shifts weight between the latent and the content part."""
     env = env or DefaultConfig()
-    alpha = env.alpha
-    latent, cosine = _standardised_parts(truth, pairs.users, pairs.items)
-    ones = np.ones(len(latent))
-    appeal = env.appeal_weight * truth.item_appeal[pairs.items].astype(np.float64)
-    a, c, offset = _logistic_fit(np.c_[latent, cosine, ones], pairs.labels, appeal)
-    if a <= 0 or c <= 0:  # one part carries no signal: give it weight 0 and refit the other
-        use_latent = a >= c
-        weight, offset = _logistic_fit(
-            np.c_[latent if use_latent else cosine, ones], pairs.labels, appeal
-        )
-        a, c = (weight, 0.0) if use_latent else (0.0, weight)
-    scale = a + c
-    latent_scale = truth.latent_scale * (a / (alpha * scale) if alpha > 0 else 1.0)
-    cosine_scale = truth.cosine_scale * (c / ((1 - alpha) * scale) if alpha < 1 else 1.0)
+    alpha = float(np.clip(env.alpha, 1e-3, 1 - 1e-3))
+    d = factors
+    users, items = pairs.users, pairs.items
+    popularity = np.log1p(np.bincount(train.interactions["item_id"], minlength=train.n_items))
+    activity = np.log1p(np.bincount(train.interactions["user_id"], minlength=train.n_users))
+    user_f, user_b = truth.user_latent[:, :d], truth.user_latent[:, d]
+    item_f, item_b = truth.item_latent[:, :d], truth.item_latent[:, d + 1]
+    _, cosine = _standardised_parts(truth, users, items)
+    signals = np.c_[
+        np.einsum("nd,nd->n", user_f[users], item_f[items]),
+        user_b[users],
+        item_b[items],
+        activity[users],
+        popularity[items],
+        cosine,
+        np.ones(len(users)),
+    ]
+    appeal = env.appeal_weight * truth.item_appeal[items].astype(np.float64)
+    beta = _logistic_fit(signals, pairs.labels, appeal)
+    if beta[5] <= 0:  # content carries no signal beyond the rest: weight 0
+        beta = np.insert(_logistic_fit(np.delete(signals, 5, axis=1), pairs.labels, appeal), 5, 0)
+    w_mf, w_user_bias, w_item_bias, w_activity, w_popularity, w_cosine, offset = beta
+    # ⟨user, item⟩ = w_mf·p·q + (w_ub·b_u + w_act·act_u)·1 + 1·(w_ib·b_i + w_pop·pop_i)
+    user_latent = np.c_[
+        w_mf * user_f, w_user_bias * user_b + w_activity * activity, np.ones(len(user_f))
+    ]
+    item_latent = np.c_[
+        item_f, np.ones(len(item_f)), w_item_bias * item_b + w_popularity * popularity
+    ]
     return dataclasses.replace(
         truth,
-        alpha=float(alpha),
-        latent_scale=float(latent_scale),
-        cosine_scale=float(cosine_scale),
-        logit_scale=float(scale),
+        user_latent=user_latent.astype(np.float32),
+        item_latent=item_latent.astype(np.float32),
+        alpha=alpha,
+        latent_shift=0.0,
+        latent_scale=1.0 / alpha,
+        cosine_scale=float(truth.cosine_scale * w_cosine / (1 - alpha)),
+        logit_scale=1.0,
         logit_offset=float(offset),
     )
 
@@ -392,7 +421,8 @@ def fit_simulator(
     # item has (the MF's item biases carry it); adding the synthetic appeal on top would
     # double-count it and break the calibration. Lasting value still drives satisfaction.
     truth = dataclasses.replace(truth, item_appeal=np.zeros(dataset.n_items, np.float32))
-    truth = calibrate_engagement(truth, calibration_pairs)
+    mf_user, mf_item = truth.user_latent.copy(), truth.item_latent.copy()
+    truth = calibrate_engagement(truth, calibration_pairs, train, config.factors)
     truth = with_collaborative_features(truth, train, config.observable_dims, config.seed)
     return FittedSimulator(
         truth=truth,
@@ -400,6 +430,8 @@ def fit_simulator(
         calibration_pairs=calibration_pairs,
         config=config,
         warm_users=warm,
+        mf_user=mf_user,
+        mf_item=mf_item,
     )
 
 
