@@ -90,3 +90,25 @@ class VectorSimulator(ABC):
     def observable_item_features(self) -> np.ndarray:
         """(n_items, f) item features an agent may see (default: `item_vectors`)."""
         return self.item_vectors
+
+    def _finish_step(
+        self, reward: np.ndarray, engaged: np.ndarray, purchased: np.ndarray, done: np.ndarray
+    ) -> StepResult:
+        """Shared end of `step` for simulators that keep per-session `_return`, `_t` and
+        `_n_engaged` arrays and define `_start(envs)` and `_observe()`: report the totals of
+        the sessions that ended, restart them, and observe."""
+        result = StepResult(
+            obs=None,  # type: ignore[arg-type]  # filled after the restart below
+            reward=reward,
+            engaged=engaged,
+            purchased=purchased,
+            done=done,
+            episode_return=np.where(done, self._return, 0.0).astype(np.float32),
+            episode_length=np.where(done, self._t, 0).astype(np.int32),
+            episode_engagements=np.where(done, self._n_engaged, 0).astype(np.int32),
+        )
+        finished = np.flatnonzero(done)
+        if finished.size:
+            self._start(finished)
+        result.obs = self._observe()
+        return result

@@ -212,22 +212,7 @@ class DefaultSimulator(VectorSimulator):
         self._t += 1
         self._return += reward
         done = (self._t >= cfg.max_length) | (self._satisfaction <= 0.0)
-        ep_return = np.where(done, self._return, 0.0).astype(np.float32)
-        ep_length = np.where(done, self._t, 0).astype(np.int32)
-        ep_engaged = np.where(done, self._n_engaged, 0).astype(np.int32)
-        finished = np.flatnonzero(done)
-        if finished.size:
-            self._start(finished)
-        return StepResult(
-            obs=self._observe(),
-            reward=reward,
-            engaged=engaged,
-            purchased=purchased,
-            done=done,
-            episode_return=ep_return,
-            episode_length=ep_length,
-            episode_engagements=ep_engaged,
-        )
+        return self._finish_step(reward, engaged, purchased, done)
 
     # -- views -----------------------------------------------------------------------------
     @property
