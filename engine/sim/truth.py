@@ -174,7 +174,8 @@ def observable_item_features(
 ) -> tuple[np.ndarray, list[str]]:
     """The dataset's item features plus the public signals an agent needs to tell good items
     from clickbait (listed quality, price level, popularity), each on a unit scale."""
-    extra = [value, np.log(popularity) / max(1.0, float(-np.log(popularity).max() or 1.0))]
+    log_popularity = np.log(popularity)
+    extra = [value, log_popularity / max(1.0, float(-log_popularity.min()))]  # in [-1, 0]
     names = ["sim_quality", "sim_log_popularity"]
     price = _item_numeric(ds, "price")
     if price is not None:
