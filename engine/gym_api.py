@@ -9,9 +9,10 @@ Observations are float32 vectors, actions item ids (`Discrete(n_items)`). Sessio
 state; nothing is ever truncated). `info["action_mask"]` is 1 for items still allowed and 0
 for items already engaged in the session (Gymnasium's action-mask convention).
 
-The vector env resets finished sessions in the same step (`AutoresetMode.SAME_STEP`): where
-`terminated[i]`, `obs[i]` is already the next session's first observation. Terminal
-observations are not kept, since terminal transitions are never bootstrapped from.
+The single env returns the session's true last observation when it terminates (the next
+`reset` starts a new session). The vector env resets finished sessions in the same step
+(`AutoresetMode.SAME_STEP`): where `terminated[i]`, `obs[i]` is already the next session's
+first observation and `infos["final_obs"][i]` the last one of the session that ended.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class RecommenderEnv(gym.Env):
         if sim.n_envs != 1:
             raise RlrecError(f"RecommenderEnv needs a simulator of 1 session, got {sim.n_envs}")
         self.sim = sim
+        sim.keep_final_obs = True
         self.observation_space = _observation_space(sim)
         self.action_space = spaces.Discrete(sim.n_items)
 
@@ -86,7 +88,8 @@ class RecommenderEnv(gym.Env):
             info["episode_return"] = float(result.episode_return[0])
             info["episode_length"] = int(result.episode_length[0])
             info["episode_engagements"] = int(result.episode_engagements[0])
-        obs = result.obs[0].astype(np.float32, copy=True)
+        last = result.final_obs if result.done[0] else result.obs
+        obs = last[0].astype(np.float32, copy=True)
         return obs, float(result.reward[0]), bool(result.done[0]), False, info
 
 
@@ -97,6 +100,7 @@ class RecommenderVectorEnv(VectorEnv):
 
     def __init__(self, sim: VectorSimulator):
         self.sim = sim
+        sim.keep_final_obs = True
         self.num_envs = sim.n_envs
         self.single_observation_space = _observation_space(sim)
         self.single_action_space = spaces.Discrete(sim.n_items)
@@ -123,6 +127,11 @@ class RecommenderVectorEnv(VectorEnv):
         infos = self._infos(result.engaged, result.purchased)
         infos["episode_return"] = result.episode_return
         infos["episode_length"] = result.episode_length
+        if result.done.any():
+            final_obs = np.zeros((self.num_envs, self.sim.obs_dim), dtype=np.float32)
+            final_obs[result.done] = result.final_obs
+            infos["final_obs"] = final_obs
+            infos["_final_obs"] = result.done.copy()
         truncated = np.zeros(self.num_envs, dtype=bool)
         return result.obs, result.reward, result.done, truncated, infos
 

@@ -31,6 +31,9 @@ class StepResult:
     episode_return: np.ndarray  # (N,) float32
     episode_length: np.ndarray  # (N,) int32
     episode_engagements: np.ndarray  # (N,) int32
+    # Last observation of the sessions that ended, rows aligned with `np.flatnonzero(done)`;
+    # only kept when the simulator's `keep_final_obs` is True (the Gymnasium wrappers).
+    final_obs: np.ndarray | None = None
 
 
 class VectorSimulator(ABC):
@@ -39,6 +42,7 @@ class VectorSimulator(ABC):
     n_items: int
     obs_dim: int
     max_steps: int  # longest possible session
+    keep_final_obs: bool = False  # also observe ended sessions before restarting them
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -108,6 +112,8 @@ class VectorSimulator(ABC):
             episode_engagements=np.where(done, self._n_engaged, 0).astype(np.int32),
         )
         finished = np.flatnonzero(done)
+        if self.keep_final_obs:
+            result.final_obs = self._observe()[finished] if finished.size else None
         if finished.size:
             self._start(finished)
         result.obs = self._observe()

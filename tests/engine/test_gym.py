@@ -35,6 +35,7 @@ def test_single_env_episode_and_action_mask():
         if info["engaged"] and not terminated:
             assert info["action_mask"][action] == 0  # engaged items are masked
     assert steps == 10 and info["episode_return"] == pytest.approx(total, abs=1e-5)
+    assert obs[40] == pytest.approx(1.0)  # the session's own last observation: 10 / 10 steps
 
 
 def test_vector_env_steps_1024_sessions():
@@ -48,6 +49,12 @@ def test_vector_env_steps_1024_sessions():
         assert rewards.shape == (1024,) and infos["action_mask"].shape == (1024, 500)
         assert env.single_observation_space.contains(obs[0])
         ended += terminated.sum()
+        if terminated.any():
+            # Same-step autoreset: obs is the next session's start, final_obs the last one.
+            progress = env.single_observation_space.shape[0] - 8
+            assert np.all(obs[terminated, progress] == 0)
+            assert np.all(infos["final_obs"][terminated, progress] > 0)
+            assert np.array_equal(infos["_final_obs"], terminated)
     assert ended >= 1024  # every session ends within 50 steps, and resets itself
 
 
