@@ -364,6 +364,14 @@ interactions per user and per item, ratings) follow the current dataset.
         event.stop()
         label = SOURCES.get(self.active_source, ("", "Run"))[1]
         self.query_one("#dataset-run", Button).label = label
+        # A field of the previous source may have had focus; it is hidden now, and with no
+        # focus the pane's keys (ctrl+g) would not reach it.
+        self.call_after_refresh(self._keep_focus)
+
+    def _keep_focus(self) -> None:
+        focused = self.app.focused
+        if focused is None or not focused.is_on_screen or focused.is_disabled:
+            self.focus_default()
 
     def action_next_source(self) -> None:
         tabs = self.query_one("#dataset-source", TabbedContent)

@@ -7,10 +7,12 @@ an empty chart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from textual.app import ComposeResult
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Grid
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -61,11 +63,15 @@ class EdaPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.title)
         data = self._data
-        if data:
-            if "edges" in data:
-                self._histogram(list(data["edges"]), list(data["counts"]))
+        title = self.title
+        stats = (data or {}).get("stats")
+        if stats and self.style in ("histogram", "log-histogram"):
+            title += f" · median {stats['median']:.3g}"
+        plt.title(title)
+        if data and data.get("counts"):
+            if data.get("edges"):
+                self._histogram(list(data["edges"]), list(data["counts"]), bool(data.get("log")))
             else:
                 labels, counts = _labels(list(data["labels"])), list(data["counts"])
                 if self.style == "hbars":
@@ -75,20 +81,37 @@ class EdaPlot(PlotextPlot):
                     plt.bar(labels, counts, width=0.6)
         self.refresh()
 
-    def _histogram(self, edges: list[float], counts: list[float]) -> None:
+    def _histogram(self, edges: list[float], counts: list[float], log: bool) -> None:
         plt = self.plt
-        if self.style == "log-histogram":
-            # A step outline over log-spaced bins (plotext's bars cannot take a log axis).
+        if log:
+            # A step outline drawn in log10 coordinates with ticks labelled in real units:
+            # plotext's own xscale("log") re-applies the log on every redraw.
             xs: list[float] = []
             ys: list[float] = []
             for low, high, count in zip(edges[:-1], edges[1:], counts, strict=False):
-                xs += [low, high]
+                xs += [math.log10(low), math.log10(high)]
                 ys += [count, count]
             plt.plot(xs, ys, fillx=True, marker="braille")
-            plt.xscale("log")
+            ticks = _log_ticks(edges[0], edges[-1])
+            plt.xticks([math.log10(t) for t in ticks], [f"{t:g}" for t in ticks])
         else:
             centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=False)]
             plt.bar(centers, counts, width=1.0)
+
+    def render(self) -> RenderResult:
+        try:
+            return super().render()
+        except Exception as exc:  # noqa: BLE001 — a plotting hiccup must not end the app
+            return Text(f"{self.title}: cannot draw ({exc.__class__.__name__})")
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 ticks inside [low, high] (only powers of ten when that gives enough)."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    decades = [10.0**d for d in range(first, last + 1)]
+    ticks = [m * d for d in decades for m in (1, 2, 5) if low <= m * d <= high]
+    powers = [t for t in ticks if math.log10(t).is_integer()]
+    return powers if len(powers) >= 3 else ticks or [low, high]
 
 
 class EdaPlots(Grid):
