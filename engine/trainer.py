@@ -45,17 +45,8 @@ class Trainer:
         self, config: RunConfig, run_dir: str | Path | None = None, *, _resuming: bool = False
     ) -> None:
         self.config = config
-        if run_dir is None:
-            self.run_dir = runs.new_run_dir(None, config.preset)
-        elif _resuming:
-            self.run_dir = Path(run_dir)
-        else:
-            self.run_dir = Path(run_dir)
-            if runs.is_run(self.run_dir):
-                raise RlrecError(
-                    f"{self.run_dir}: already a run (use `rlrec resume {self.run_dir}`)"
-                )
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+        if run_dir is not None and not _resuming:
+            _refuse_used_folder(Path(run_dir))
         if config.dataset and not config.dataset_fingerprint:
             config.dataset_fingerprint = dataset_fingerprint(config.dataset)
         self.dataset = runs.load_run_dataset(config)
@@ -64,6 +55,15 @@ class Trainer:
             config.env, n_envs=train.n_envs, seed=train.seed, dataset=self.dataset
         )
         self.agent = DQNAgent(self.sim.obs_dim, self.sim.n_items, config.agent, seed=train.seed)
+        # Claim the folder only once everything is built, so a bad config leaves nothing.
+        if run_dir is None:
+            self.run_dir = runs.new_run_dir(None, config.preset)
+        else:
+            self.run_dir = Path(run_dir)
+        if not _resuming:
+            _refuse_used_folder(self.run_dir)
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            runs.write_config(self.run_dir, config.to_dict())
         self.budget: dict[str, float] = dict(train.budget)
         self.resumed = False
         # Counters (restored from a checkpoint on resume).
@@ -128,8 +128,6 @@ class Trainer:
         """Train until the budget is spent or `stop()`; blocking. Returns the final event."""
         torch.set_num_threads(self.config.train.torch_threads)
         fresh = not self.resumed
-        if fresh:
-            runs.write_config(self.run_dir, self.config.to_dict())
         self._writer = runs.MetricsWriter(self.run_dir)
         self._set_state("running")
         started = time.monotonic()
@@ -374,6 +372,13 @@ class Trainer:
         self._state = state
         if state in ("running", "paused", "stopping"):
             self._publish(StateChanged(state=state))
+
+
+def _refuse_used_folder(path: Path) -> None:
+    if runs.is_run(path):
+        raise RlrecError(f"{path}: already a run (use `rlrec resume {path}` to continue it)")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise RlrecError(f"{path}: exists and is not an empty folder; choose a new run folder")
 
 
 def _restore(trainer: Trainer, state: dict, budget: dict[str, float] | None) -> None:
