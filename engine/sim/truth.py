@@ -127,12 +127,7 @@ def item_popularity_from_dataset(ds: Dataset) -> np.ndarray:
 def item_categories(ds: Dataset) -> tuple[np.ndarray, list[str]]:
     if "category" not in ds.items.columns:
         return np.zeros(ds.n_items, dtype=np.int32), ["all"]
-    codes, names = np_unique_codes(ds.items["category"].astype(str).to_numpy())
-    return codes, names
-
-
-def np_unique_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    names, codes = np.unique(values, return_inverse=True)
+    names, codes = np.unique(ds.items["category"].astype(str).to_numpy(), return_inverse=True)
     return codes.astype(np.int32), [str(n) for n in names]
 
 
