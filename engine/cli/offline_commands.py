@@ -102,7 +102,8 @@ def split_command(args: argparse.Namespace) -> int:
 # -- calibrate --------------------------------------------------------------------------------
 def calibrate_command(args: argparse.Namespace) -> int:
     from data.split import part_view, split_for
-    from engine.fit import calibration_table, fit_simulator, labelled_pairs
+    from engine.calibration import calibration_table
+    from engine.fit import fit_simulator, labelled_pairs
 
     dataset = _load(args.dataset)
     split = split_for(dataset, args.dataset)

@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 
 from data.split import TRAIN, SplitConfig, interactions_fingerprint, split_dataset
-from engine.fit import (
-    FitConfig,
-    calibration_table,
-    fit_simulator,
-    fit_truth,
-    labelled_pairs,
-    predicted_probability,
-)
+from engine.calibration import calibration_table, predicted_probability
+from engine.fit import FitConfig, fit_simulator, fit_truth, labelled_pairs
 from tests.fixtures import tiny_dataset
 
 FAST = FitConfig()
@@ -115,7 +109,9 @@ def test_the_simulator_an_agent_trains_in_is_blind_to_held_out_rows(dataset):
     perturbed = copy.deepcopy(dataset)
     held = split.labels != TRAIN
     log = perturbed.interactions
-    log.loc[held, "item_id"] = np.random.default_rng(1).integers(0, 400, held.sum()).astype(np.int32)
+    log.loc[held, "item_id"] = (
+        np.random.default_rng(1).integers(0, 400, held.sum()).astype(np.int32)
+    )
     log.loc[held, "event"] = "purchase"
     log.loc[held, "rating"] = np.float32(1.0)
     a = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=dataset)
