@@ -10,15 +10,27 @@ from typing import Any
 from engine.sim.default import DefaultConfig
 from engine.sim.truth import HiddenTruth, truth_from_dataset
 
+# The last few datasets given as objects, by identity, with their truths: fitting a truth to
+# an imported log is slow, and one evaluation builds several simulators from one dataset.
+_RECENT: list[tuple[Any, str | None, HiddenTruth]] = []
+_RECENT_SIZE = 2
+
 
 def truth_of_dataset(dataset: Any, folder: str | None = None) -> HiddenTruth:
     """Generator truth when the dataset has latent factors, a fitted one otherwise (fitted
     to the train part of the split stored in `folder`, or of the default split)."""
+    for known, known_folder, truth in _RECENT:
+        if known is dataset and known_folder == folder:
+            return truth
     if getattr(dataset, "user_latent", None) is not None:
-        return truth_from_dataset(dataset)
-    from engine.fit import fit_truth
+        truth = truth_from_dataset(dataset)
+    else:
+        from engine.fit import fit_truth
 
-    return fit_truth(dataset, folder=folder)
+        truth = fit_truth(dataset, folder=folder)
+    _RECENT.insert(0, (dataset, folder, truth))
+    del _RECENT[_RECENT_SIZE:]
+    return truth
 
 
 @functools.lru_cache(maxsize=1)
