@@ -15,7 +15,13 @@ def test_short_training_on_seed_classic_clearly_beats_random(tmp_path):
     config = load_run_config(
         "seed-classic",
         overrides={
-            "agent": {"eps_decay_steps": 20_000, "replay_ratio": 1 / 64, "lr_decay_updates": 0},
+            "agent": {
+                "eps_decay_steps": 20_000,
+                "replay_ratio": 1 / 64,
+                "batch_size": 256,
+                "lr": 0.001,
+                "lr_decay_updates": 0,
+            },
             "train": {
                 "n_envs": 256,
                 "steps": 60_000,
