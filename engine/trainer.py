@@ -180,6 +180,9 @@ class Trainer:
             raise
         if self.env_steps > self._window.began_steps and reason != "diverged":
             self._publish(self._window.progress(self))  # the last, partial window
+        # Training time ends here: the final evaluation and checkpoint are not training.
+        trained_for = self._clock()
+        self._clock = lambda: trained_for
         if reason != "diverged":
             self._set_state("stopping" if reason == "stopped" else self._state)
             self._evaluate()

@@ -334,23 +334,23 @@ def eval_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{run.path} — {episodes} sessions, seed {seed}")
-    columns = (
-        "return_mean",
-        "return_ci95",
-        "normalised",
-        "ctr",
-        "session_length",
-        "coverage",
-        "ild",
-        "novelty",
-    )
+    table = Table(title=f"{run.path.name}: {episodes} sessions, seed {seed}")
+    columns = {
+        "return_mean": "return",
+        "return_ci95": "±95%",
+        "normalised": "norm",
+        "ctr": "CTR",
+        "session_length": "length",
+        "coverage": "coverage",
+        "ild": "ILD",
+        "novelty": "novelty",
+    }
     table.add_column("policy")
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify="right")
+    for heading in columns.values():
+        table.add_column(heading, justify="right")
     for name, rep in {"dqn": report, **baselines}.items():
         row = rep.to_dict()
-        table.add_row(name, *(_num(row[c]) for c in columns))
+        table.add_row(name, *(_num(row[c], 2 if c == "session_length" else 3) for c in columns))
     Console().print(table)
     return 0
 
