@@ -71,6 +71,7 @@ class Trainer:
         self.episodes = 0
         self.update_credit = 0.0
         self.seconds_before = 0.0  # training seconds of earlier (resumed) parts
+        self.eval_seconds = 0.0  # of this part, spent in periodic evaluations
         self._obs: np.ndarray | None = None
         self._window = _Window()
         self._next_log = train.log_every
@@ -259,7 +260,9 @@ class Trainer:
             self._window.start(self._clock(), self.env_steps)
         if self.env_steps >= self._next_eval:
             self._next_eval = (self.env_steps // train.eval_every + 1) * train.eval_every
+            began = time.monotonic()
             self._evaluate()
+            self.eval_seconds += time.monotonic() - began
         if self.env_steps >= self._next_checkpoint:
             self._next_checkpoint = (
                 self.env_steps // train.checkpoint_every + 1
