@@ -14,6 +14,7 @@ Readers: `read_events`, `RunFollower` / `follow` (tail a run another process is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -27,7 +28,7 @@ from typing import Any
 import yaml
 
 from data.errors import RlrecError
-from engine.events import Event, from_record, to_record
+from engine.events import EVENT_TYPES, Event, from_record, to_record
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
@@ -164,12 +165,13 @@ class MetricsWriter:
         for key in PATH_FIELDS:
             if key in record and record[key]:
                 record[key] = os.path.relpath(record[key], self.run_dir)
-        self._metrics.write(json.dumps(record, default=_json_default) + "\n")
-        self._metrics.flush()
+        # Timing first: a reader that sees the metrics line then also finds its timing line.
         if timing:
             line = {"type": record["type"], "env_steps": record.get("env_steps"), **timing}
             self._timing.write(json.dumps(line) + "\n")
             self._timing.flush()
+        self._metrics.write(json.dumps(record, default=_json_default) + "\n")
+        self._metrics.flush()
 
     def close(self) -> None:
         self._metrics.close()
@@ -203,6 +205,10 @@ def _restore(record: dict[str, Any], run_dir: Path, timing: dict | None) -> Even
     record = dict(record)
     if timing:
         record.update({k: v for k, v in timing.items() if k in TIMING_FIELDS})
+    cls = EVENT_TYPES.get(record.get("type", ""))
+    if cls is not None:  # timing lost (e.g. a torn last line): unknown, not an error
+        names = {f.name for f in dataclasses.fields(cls)}
+        record.update({k: math.nan for k in TIMING_FIELDS if k in names and k not in record})
     for key in PATH_FIELDS:
         if record.get(key):
             record[key] = str((run_dir / record[key]).resolve())
