@@ -85,7 +85,7 @@ async def _set(pilot, input_id: str, text: str) -> None:
 async def _start(app, pilot, source: str = "source-generate") -> None:
     await _settle(app, pilot)
     await pilot.press("1")
-    app.query_one("#dataset-source").active = source
+    app.query_one("#dataset-source-tabs").active = source
     await pilot.pause()
 
 
@@ -198,7 +198,7 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
         assert "Fix the fields" in str(app.query_one("#dataset-status", Static).render())
 
         # A folder that is not a MovieLens folder, and one that does not exist.
-        app.query_one("#dataset-source").active = "source-movielens"
+        app.query_one("#dataset-source-tabs").active = "source-movielens"
         await pilot.pause()
         await _set(pilot, "ml-path", str(not_movielens))
         assert "not a MovieLens folder" in _message(app, "path", "form-movielens")
@@ -206,7 +206,7 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
         assert "no such file or folder" in _message(app, "path", "form-movielens")
 
         # CSV: a column the file does not have → after running, beside that column's field.
-        app.query_one("#dataset-source").active = "source-csv"
+        app.query_one("#dataset-source-tabs").active = "source-csv"
         await pilot.pause()
         await _set(pilot, "csv-path", str(log))
         await _set(pilot, "csv-user", "uid")
@@ -227,7 +227,7 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
         assert app.state.dataset is before
 
         # Saving over an existing folder without overwrite → beside "save to".
-        app.query_one("#dataset-source").active = "source-generate"
+        app.query_one("#dataset-source-tabs").active = "source-generate"
         await pilot.pause()
         for input_id, text in (("gen-users", "10"), ("gen-items", "8"), ("gen-seed", "1")):
             await _set(pilot, input_id, text)

@@ -107,7 +107,7 @@ async def test_recommendations_hidden_truth_baseline_and_moving_between_users(
         assert "source: agent" in _text(app, "#explore-agent-title")
         assert "most popular" in _text(app, "#explore-baseline-title")
         # The agent's first item is the last catalogue item in the fake's rule.
-        assert agent.get_row_at(0)[1] == "24"
+        assert agent.get_row_at(0)[3] == app.state.dataset.items["title"].iloc[24]
         assert "User 0" in _text(app, "#explore-profile")
         history = app.query_one("#explore-history", DataTable)
         assert history.row_count > 0
@@ -143,6 +143,7 @@ async def test_enter_on_a_recommended_item_shows_why(fake_engine, dataset_dir, t
         assert screen.item["item"] == "23"
         summary = str(screen.query_one("#why-summary", Static).render())
         assert "Category match" in summary and "preferences" in summary
+        assert "Q 0.500" in summary and "hidden truth 0.500" in summary
         nearest = screen.query_one("#why-nearest", DataTable)
         assert nearest.row_count >= 1
         await pilot.press("escape")
@@ -184,8 +185,10 @@ async def test_without_a_run_it_says_so_and_offers_the_train_key(dataset_dir, tm
         assert "No trained run yet" in status and "t" in status
         # The dataset's users and histories are there even without a run.
         assert app.query_one("#explore-user-table", DataTable).row_count == 30
-        assert app.query_one("#explore-agent", DataTable).row_count == 0
-        assert "no trained run" in _text(app, "#explore-agent-title")
+        # No empty recommendation tables: the lists are hidden until a run is open.
+        assert not app.query_one("#explore-lists").display
+        assert "User 0" in _text(app, "#explore-profile")
+        assert app.query_one("#explore-history", DataTable).row_count > 0
 
 
 @sync

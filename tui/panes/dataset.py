@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Input, ProgressBar, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static, Tab, Tabs
 
 from data.errors import RlrecError
 from tui.messages import DatasetChanged, ShowError, StateUpdated
@@ -34,12 +34,12 @@ from tui.widgets.forms import (
     text_field,
 )
 
-# Source tab id → (form id, button label)
+# Source tab id → (form id, tab label, button label)
 SOURCES = {
-    "source-generate": ("form-generate", "Generate"),
-    "source-movielens": ("form-movielens", "Import"),
-    "source-csv": ("form-csv", "Import"),
-    "source-open": ("form-open", "Open"),
+    "source-generate": ("form-generate", "Generate", "Generate"),
+    "source-movielens": ("form-movielens", "MovieLens", "Import"),
+    "source-csv": ("form-csv", "CSV", "Import"),
+    "source-open": ("form-open", "Open", "Open"),
 }
 MAX_SIZE = 10_000_000  # the generator's own upper bound for users and items
 
@@ -173,10 +173,7 @@ interactions per user and per item, ratings) follow the current dataset.
     }
     DatasetPane #dataset-source {
         height: auto;
-    }
-    DatasetPane #dataset-source TabPane {
-        padding: 0;
-        height: auto;
+        padding: 1 0 0 0;
     }
     DatasetPane #dataset-actions {
         height: auto;
@@ -213,76 +210,68 @@ interactions per user and per item, ratings) follow the current dataset.
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="dataset-body"):
-            with VerticalScroll(id="dataset-side"):
-                with TabbedContent(id="dataset-source", initial="source-generate"):
-                    with TabPane("Generate", id="source-generate"):
-                        yield ValidatedForm(
-                            int_field(
-                                "n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"
-                            ),
-                            int_field(
-                                "n_items", "items", 500, low=1, high=MAX_SIZE, id="gen-items"
-                            ),
-                            int_field("seed", "seed", 42, low=0, id="gen-seed"),
-                            text_field(
-                                "name",
-                                "name",
-                                optional=True,
-                                id="gen-name",
-                                help="dataset name (default: synthetic-UxI-seedS)",
-                            ),
-                            id="form-generate",
-                        )
-                    with TabPane("MovieLens", id="source-movielens"):
-                        yield ValidatedForm(
-                            path_field(
-                                "path",
-                                "folder",
-                                kind="dir",
-                                check=_check_movielens_folder,
-                                id="ml-path",
-                                help="MovieLens 100K or 1M folder",
-                            ),
-                            id="form-movielens",
-                        )
-                    with TabPane("CSV", id="source-csv"):
-                        yield ValidatedForm(
-                            path_field(
-                                "path",
-                                "file",
-                                kind="file",
-                                id="csv-path",
-                                help="CSV or Parquet interaction log",
-                            ),
-                            text_field("user_col", "user column", "user_id", id="csv-user"),
-                            text_field("item_col", "item column", "item_id", id="csv-item"),
-                            text_field(
-                                "rating_col", "rating column", optional=True, id="csv-rating"
-                            ),
-                            text_field("event_col", "event column", optional=True, id="csv-event"),
-                            text_field(
-                                "timestamp_col", "time column", optional=True, id="csv-time"
-                            ),
-                            text_field(
-                                "sep",
-                                "separator",
-                                optional=True,
-                                id="csv-sep",
-                                help="field separator; empty = detect",
-                            ),
-                            id="form-csv",
-                        )
-                    with TabPane("Open", id="source-open"):
-                        yield ValidatedForm(
-                            path_field(
-                                "path",
-                                "folder",
-                                kind="dir",
-                                id="open-path",
-                                help="a dataset folder written by rlrec",
-                            ),
-                            id="form-open",
-                        )
+            with VerticalScroll(id="dataset-side", can_focus=False):
+                yield Tabs(
+                    *(Tab(label, id=tab_id) for tab_id, (_, label, _) in SOURCES.items()),
+                    id="dataset-source-tabs",
+                )
+                with ContentSwitcher(id="dataset-source", initial="form-generate"):
+                    yield ValidatedForm(
+                        int_field("n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"),
+                        int_field("n_items", "items", 500, low=1, high=MAX_SIZE, id="gen-items"),
+                        int_field("seed", "seed", 42, low=0, id="gen-seed"),
+                        text_field(
+                            "name",
+                            "name",
+                            optional=True,
+                            id="gen-name",
+                            help="dataset name (default: synthetic-UxI-seedS)",
+                        ),
+                        id="form-generate",
+                    )
+                    yield ValidatedForm(
+                        path_field(
+                            "path",
+                            "folder",
+                            kind="dir",
+                            check=_check_movielens_folder,
+                            id="ml-path",
+                            help="MovieLens 100K or 1M folder",
+                        ),
+                        id="form-movielens",
+                    )
+                    yield ValidatedForm(
+                        path_field(
+                            "path",
+                            "file",
+                            kind="file",
+                            id="csv-path",
+                            help="CSV or Parquet interaction log",
+                        ),
+                        text_field("user_col", "user column", "user_id", id="csv-user"),
+                        text_field("item_col", "item column", "item_id", id="csv-item"),
+                        text_field("rating_col", "rating column", optional=True, id="csv-rating"),
+                        text_field("event_col", "event column", optional=True, id="csv-event"),
+                        text_field("timestamp_col", "time column", optional=True, id="csv-time"),
+                        text_field(
+                            "sep",
+                            "separator",
+                            optional=True,
+                            id="csv-sep",
+                            help="field separator; empty = detect",
+                        ),
+                        id="form-csv",
+                    )
+                    yield ValidatedForm(
+                        path_field(
+                            "path",
+                            "folder",
+                            kind="dir",
+                            id="open-path",
+                            help="a dataset folder written by rlrec",
+                        ),
+                        id="form-open",
+                    )
                 yield ValidatedForm(
                     path_field(
                         "save_to",
@@ -316,7 +305,7 @@ interactions per user and per item, ratings) follow the current dataset.
     def focus_default(self) -> None:
         """Where keys go when the pane is shown: the source tabs (left/right switch source),
         so that the app's keys 1–4 still work until the user enters a field."""
-        self.query_one("#dataset-source", TabbedContent).query_one(Tabs).focus()
+        self.query_one("#dataset-source-tabs", Tabs).focus()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "-narrow")
@@ -357,13 +346,14 @@ interactions per user and per item, ratings) follow the current dataset.
     # -- the forms ---------------------------------------------------------------------------
     @property
     def active_source(self) -> str:
-        return self.query_one("#dataset-source", TabbedContent).active or "source-generate"
+        return self.query_one("#dataset-source-tabs", Tabs).active or "source-generate"
 
-    @on(TabbedContent.TabActivated, "#dataset-source")
-    def _source_changed(self, event: TabbedContent.TabActivated) -> None:
+    @on(Tabs.TabActivated, "#dataset-source-tabs")
+    def _source_changed(self, event: Tabs.TabActivated) -> None:
         event.stop()
-        label = SOURCES.get(self.active_source, ("", "Run"))[1]
-        self.query_one("#dataset-run", Button).label = label
+        form_id, _, button = SOURCES.get(self.active_source, SOURCES["source-generate"])
+        self.query_one("#dataset-source", ContentSwitcher).current = form_id
+        self.query_one("#dataset-run", Button).label = button
         # A field of the previous source may have had focus; it is hidden now, and with no
         # focus the pane's keys (ctrl+g) would not reach it.
         self.call_after_refresh(self._keep_focus)
@@ -374,7 +364,7 @@ interactions per user and per item, ratings) follow the current dataset.
             self.focus_default()
 
     def action_next_source(self) -> None:
-        tabs = self.query_one("#dataset-source", TabbedContent)
+        tabs = self.query_one("#dataset-source-tabs", Tabs)
         order = list(SOURCES)
         tabs.active = order[(order.index(self.active_source) + 1) % len(order)]
 

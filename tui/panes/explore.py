@@ -89,6 +89,11 @@ def _fmt(value: Any, spec: str) -> str:
         return str(value)
 
 
+def _item_name(item: dict[str, Any]) -> str:
+    """The item's title where the data has one, else its original id."""
+    return str(item.get("title") or f"item {item.get('item')}")
+
+
 class ExplorePane(Widget):
     """Per-user recommendations of the trained agent vs a baseline, with the hidden truth."""
 
@@ -127,7 +132,7 @@ the list came from the agent or a cold-start fallback.
     DEFAULT_CSS = """
     ExplorePane { height: 1fr; }
     ExplorePane #explore-body { height: 1fr; }
-    ExplorePane #explore-users { width: 36; height: 1fr; }
+    ExplorePane #explore-users { width: 37; height: 1fr; }
     ExplorePane #explore-search { margin: 0 0 0 0; }
     ExplorePane #explore-user-table { height: 1fr; }
     ExplorePane #explore-detail { padding: 0 1; }
@@ -136,12 +141,16 @@ the list came from the agent or a cold-start fallback.
     ExplorePane #explore-profile { height: auto; padding: 0 0 1 0; }
     ExplorePane #explore-lists { height: auto; }
     ExplorePane #explore-lists > Vertical { width: 1fr; height: auto; }
-    ExplorePane .explore--title { text-style: bold; height: auto; }
+    ExplorePane #explore-lists > #explore-agent-box { width: 78; margin: 0 1 0 0; }
+    ExplorePane.-stack-lists #explore-lists > #explore-agent-box { width: 1fr; margin: 0; }
+    ExplorePane .explore--title {
+        text-style: bold; height: 1; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     ExplorePane DataTable.explore--recs { height: auto; max-height: 14; }
     ExplorePane #explore-history { height: auto; max-height: 12; }
     ExplorePane.-narrow #explore-body { layout: vertical; overflow-y: auto; }
     ExplorePane.-narrow #explore-users { width: 1fr; height: 12; }
-    ExplorePane.-narrow #explore-lists { layout: vertical; }
+    ExplorePane.-stack-lists #explore-lists { layout: vertical; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -158,18 +167,22 @@ the list came from the agent or a cold-start fallback.
     def compose(self) -> ComposeResult:
         with Horizontal(id="explore-body"):
             with Vertical(id="explore-users"):
-                yield Input(placeholder="/ search: id, segment, activity", id="explore-search")
+                yield Input(
+                    placeholder="/ search: id, segment, activity",
+                    id="explore-search",
+                    compact=True,
+                )
                 yield DataTable(id="explore-user-table", cursor_type="row", zebra_stripes=True)
-            with VerticalScroll(id="explore-detail"):
+            with VerticalScroll(id="explore-detail", can_focus=False):
                 yield Static("", id="explore-run")
                 yield Static("", id="explore-profile")
                 with Horizontal(id="explore-lists"):
-                    with Vertical():
+                    with Vertical(id="explore-agent-box"):
                         yield Static("Agent", id="explore-agent-title", classes="explore--title")
                         yield DataTable(
                             id="explore-agent", cursor_type="row", classes="explore--recs"
                         )
-                    with Vertical():
+                    with Vertical(id="explore-baseline-box"):
                         yield Static(
                             "Baseline", id="explore-baseline-title", classes="explore--title"
                         )
@@ -183,11 +196,9 @@ the list came from the agent or a cold-start fallback.
         users = self.query_one("#explore-user-table", DataTable)
         users.add_columns("user", "segment", "activity", "n")
         self.query_one("#explore-agent", DataTable).add_columns(
-            "#", "item", "Q", "category", "price", "qual", "title", "hidden truth"
+            "#", "Q", "hidden truth", "item", "category", "price", "quality"
         )
-        self.query_one("#explore-baseline", DataTable).add_columns(
-            "#", "item", "score", "category", "title", "hidden truth"
-        )
+        self.query_one("#explore-baseline", DataTable).add_columns("#", "score", "truth", "item")
         self.query_one("#explore-history", DataTable).add_columns(
             "when", "event", "rating", "item", "category", "title"
         )
@@ -200,6 +211,8 @@ the list came from the agent or a cold-start fallback.
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "-narrow")
+        # The two top-K tables sit side by side only when both fit with their columns.
+        self.set_class(self.size.width < 158, "-stack-lists")
 
     # -- what is open ------------------------------------------------------------------------
     def on_state_updated(self, message: StateUpdated) -> None:
@@ -255,10 +268,18 @@ the list came from the agent or a cold-start fallback.
                 )
                 missing = True
             else:
-                text = f"Run [b]{self.run_dir.name if self.run_dir else '?'}[/b]"
+                preset = getattr(getattr(self.run, "config", None), "preset", None)
+                text = (
+                    f"Run [b]{self.run_dir.name if self.run_dir else '?'}[/b]"
+                    + (f" ({preset})" if preset else "")
+                    + " · Q = the agent's value estimate · hidden truth = the simulator's "
+                    "engagement probability, which the agent never sees · enter on an item: why"
+                )
                 missing = False
         status.update(text)
         status.set_class(bool(missing), "-missing")
+        # No run, no lists: the message above says how to get one instead of empty tables.
+        self.query_one("#explore-lists").display = self.run is not None
 
     def _set_dataset(self, dataset: Any, n_users: int | None = None) -> None:
         from engine import explain
@@ -344,7 +365,9 @@ the list came from the agent or a cold-start fallback.
                 history = explain.user_history(dataset, index, limit=50)
             if run is not None:
                 agent = recommend(run, user, TOP_K, "agent")
-                base = recommend(run, user, TOP_K, baseline)
+                # Without a dataset (seed-classic) the engine has no baseline to offer.
+                if getattr(run, "dataset", None) is not None:
+                    base = recommend(run, user, TOP_K, baseline)
         except RlrecError as exc:
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 — a bug in the engine: show it, stay up
@@ -379,30 +402,28 @@ the list came from the agent or a cold-start fallback.
         for rank, item in enumerate(self._agent_items, 1):
             agent_table.add_row(
                 str(rank),
-                str(item.get("item")),
                 _fmt(item.get("score"), ".3f"),
+                _fmt(item.get("true_preference"), ".3f"),
+                _item_name(item),
                 str(item.get("category", "–")),
                 _fmt(item.get("price"), ".2f"),
                 _fmt(item.get("quality"), ".1f"),
-                str(item.get("title", "") or ""),
-                _fmt(item.get("true_preference"), ".3f"),
                 key=f"a{rank}",
             )
         name = {"popular": "most popular", "linucb": "LinUCB"}.get(self.baseline, self.baseline)
         if baseline is None:
-            self.query_one("#explore-baseline-title", Static).update(f"Baseline: {name}")
+            note = "" if self.dataset is not None else " — needs a dataset (not seed-classic)"
+            self.query_one("#explore-baseline-title", Static).update(f"Baseline (b): {name}{note}")
         else:
             self.query_one("#explore-baseline-title", Static).update(
-                f"Baseline: {name} · source: {baseline.get('source', '?')} · b switches"
+                f"Baseline (b): {name} · source: {baseline.get('source', '?')}"
             )
         for rank, item in enumerate(self._baseline_items, 1):
             base_table.add_row(
                 str(rank),
-                str(item.get("item")),
                 _fmt(item.get("score"), ".3f"),
-                str(item.get("category", "–")),
-                str(item.get("title", "") or ""),
                 _fmt(item.get("true_preference"), ".3f"),
+                _item_name(item),
                 key=f"b{rank}",
             )
 
@@ -446,9 +467,10 @@ the list came from the agent or a cold-start fallback.
             self._agent_items if event.data_table.id == "explore-agent" else self._baseline_items
         )
         if 0 <= event.cursor_row < len(items):
-            self.show_why(items[event.cursor_row])
+            label = "Q" if event.data_table.id == "explore-agent" else "score"
+            self.show_why(items[event.cursor_row], label)
 
-    def show_why(self, item: dict) -> None:
+    def show_why(self, item: dict, score_label: str = "score") -> None:
         """Open the why view for a recommended item of the selected user."""
         from engine import explain
 
@@ -463,11 +485,11 @@ the list came from the agent or a cold-start fallback.
             return
         try:
             user = explain.user_index(self.dataset, self._selected)
-            index = item.get("item_index")
+            index = item.get("item_id")
             if index is None:
                 index = explain.item_index(self.dataset, item["item"])
             why = explain.explain_recommendation(self.dataset, user, int(index))
         except RlrecError as exc:
             self.app.push_screen(WhyScreen(None, item, str(exc)))
             return
-        self.app.push_screen(WhyScreen(why, item))
+        self.app.push_screen(WhyScreen(why, item, score_label=score_label))

@@ -127,6 +127,9 @@ class EdaPlots(Grid):
     EdaPlots.-narrow {
         grid-size: 1;
     }
+    EdaPlots #eda-item-category {
+        height: 15;
+    }
     EdaPlots .eda--missing {
         height: 1;
         color: $text-muted;

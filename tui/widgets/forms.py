@@ -206,7 +206,7 @@ class ValidatedField(FormField):
         self._parse = parse
         self._optional = optional
         self._text = "" if value is None else _format_value(value)
-        self._placeholder = placeholder or ("optional" if optional else "")
+        self._placeholder = placeholder or ("optional" if optional else help)
         self._value: Any = None
         self._check(self._text)
 
@@ -223,7 +223,10 @@ class ValidatedField(FormField):
         yield Static(self._error or "", classes="field--message", markup=False)
 
     def on_mount(self) -> None:
-        self.show_error(self._error)
+        # An empty required field is not an error until the user typed or submitted:
+        # a fresh form should not open covered in red.
+        if self._text.strip():
+            self.show_error(self._error)
 
     @property
     def input(self) -> Input:
@@ -269,8 +272,10 @@ class ValidatedField(FormField):
     @on(Input.Changed)
     def _on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        unchanged = event.value == self._text
         self._check(event.value)
-        self.show_error(self._error)
+        if not (unchanged and not event.value.strip() and not self.has_class("-invalid")):
+            self.show_error(self._error)
         self.post_message(self.Changed(self, self._value, self._error))
 
 
@@ -419,7 +424,7 @@ def text_field(
     def parse(text: str) -> str:
         text = text.strip()
         if not text:
-            raise RlrecError(f"{key}: required")
+            raise RlrecError(f"{label}: required")
         if check is not None:
             check(text)
         return text
@@ -447,7 +452,7 @@ def path_field(
     def parse(text: str) -> Path:
         text = text.strip()
         if not text:
-            raise RlrecError(f"{key}: enter a path")
+            raise RlrecError(f"{label}: required (enter a path)")
         path = Path(text).expanduser()
         if must_exist:
             if not path.exists():

@@ -90,12 +90,17 @@ class WhyScreen(ModalScreen[None]):
     """
 
     def __init__(
-        self, why: dict[str, Any] | None, item: dict[str, Any], note: str | None = None
+        self,
+        why: dict[str, Any] | None,
+        item: dict[str, Any],
+        note: str | None = None,
+        score_label: str = "score",
     ) -> None:
         super().__init__()
         self.why = why
         self.item = item
         self.note = note
+        self.score_label = score_label
 
     def compose(self) -> ComposeResult:
         with Vertical(id="why-box"):
@@ -121,7 +126,7 @@ class WhyScreen(ModalScreen[None]):
         if item.get("score") is not None:
             truth = item.get("true_preference")
             lines.append(
-                f"score {float(item['score']):.3f}"
+                f"{self.score_label} {float(item['score']):.3f}"
                 + (f"   hidden truth {float(truth):.3f}" if truth is not None else "")
             )
         if self.why is None:
@@ -137,7 +142,6 @@ class WhyScreen(ModalScreen[None]):
         lines.append(f"{match['history_share']:.0%} of the user's history is in this category.")
         if self.why["in_history"]:
             lines.append("The user already interacted with this item.")
-        lines.append(escape(self.why["summary"]))
         if self.why["nearest"]:
             lines.append(f"Nearest items in the history (cosine over {self.why['vectors']}):")
         return "\n".join(lines)
