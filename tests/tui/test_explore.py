@@ -83,6 +83,11 @@ async def _settle(app, pilot) -> None:
         await pilot.pause()
 
 
+async def _search_settle(app, pilot) -> None:
+    await pilot.pause(explore.SEARCH_DELAY + 0.1)
+    await _settle(app, pilot)
+
+
 async def _open_run(app, pilot, tmp_path: Path) -> None:
     await _settle(app, pilot)
     app.post_message(RunSelected(tmp_path / "run"))
@@ -161,16 +166,17 @@ async def test_search_filters_the_user_list(fake_engine, dataset_dir, tmp_path):
         await pilot.press("slash")
         assert app.focused is app.query_one("#explore-search", Input)
         await pilot.press(*"17")
-        await _settle(app, pilot)
+        await _search_settle(app, pilot)
+        assert "1 of 30 users" in _text(app, "#explore-user-count")
         assert users.row_count == 1 and users.get_row_at(0)[0] == "17"
         assert "User 17" in _text(app, "#explore-profile")
         search = app.query_one("#explore-search", Input)
         search.value = segment
-        await _settle(app, pilot)
+        await _search_settle(app, pilot)
         assert 1 <= users.row_count < 30
         assert all(users.get_row_at(r)[1] == segment for r in range(users.row_count))
         search.value = "no such user"
-        await _settle(app, pilot)
+        await _search_settle(app, pilot)
         assert users.row_count == 0
 
 

@@ -29,7 +29,8 @@ from tui.widgets.why import WhyScreen, format_profile
 
 TOP_K = 10
 BASELINES = ("popular", "linucb")
-USER_LIST_LIMIT = 5000  # rows shown at once; the search narrows a bigger population
+USER_LIST_LIMIT = 1000  # rows shown at once (~20 ms to fill); the search narrows the rest
+SEARCH_DELAY = 0.15  # seconds of quiet typing before the list is filtered
 
 
 def load_run(run_dir: Path) -> Any:
@@ -133,8 +134,8 @@ the list came from the agent or a cold-start fallback.
     ExplorePane { height: 1fr; }
     ExplorePane #explore-body { height: 1fr; }
     ExplorePane #explore-users { width: 37; height: 1fr; }
-    ExplorePane #explore-search { margin: 0 0 0 0; }
     ExplorePane #explore-user-table { height: 1fr; }
+    ExplorePane #explore-user-count { height: 1; color: $text-muted; padding: 0 1; }
     ExplorePane #explore-detail { padding: 0 1; }
     ExplorePane #explore-run { height: auto; color: $text-muted; }
     ExplorePane #explore-run.-missing { color: $warning; text-style: bold; }
@@ -160,6 +161,7 @@ the list came from the agent or a cold-start fallback.
         self.dataset: Any = None
         self.baseline = BASELINES[0]
         self._overview: Any = None  # pandas frame from engine.explain.user_overview
+        self._search_timer: Any = None
         self._selected: str | None = None
         self._agent_items: list[dict] = []
         self._baseline_items: list[dict] = []
@@ -172,6 +174,7 @@ the list came from the agent or a cold-start fallback.
                     id="explore-search",
                     compact=True,
                 )
+                yield Static("", id="explore-user-count")
                 yield DataTable(id="explore-user-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="explore-detail", can_focus=False):
                 yield Static("", id="explore-run")
@@ -189,7 +192,9 @@ the list came from the agent or a cold-start fallback.
                         yield DataTable(
                             id="explore-baseline", cursor_type="row", classes="explore--recs"
                         )
-                yield Static("History (newest first)", classes="explore--title")
+                yield Static(
+                    "History (newest first)", id="explore-history-title", classes="explore--title"
+                )
                 yield DataTable(id="explore-history", cursor_type="row")
 
     def on_mount(self) -> None:
@@ -303,14 +308,20 @@ the list came from the agent or a cold-start fallback.
         table.clear()
         if self._overview is None:
             return
-        rows = explain.filter_users(self._overview, query).head(USER_LIST_LIMIT)
+        matches = explain.filter_users(self._overview, query)
+        rows = matches.head(USER_LIST_LIMIT)
+        total = len(self._overview)
+        count = f"{len(matches):,} of {total:,} users" if query.strip() else f"{total:,} users"
+        if len(rows) < len(matches):
+            count += f" · first {len(rows):,} shown, search to narrow"
+        self.query_one("#explore-user-count", Static).update(count)
         with self.app.batch_update():
             for record in rows.itertuples(index=False):
                 table.add_row(
                     record.original_id,
                     record.segment,
                     record.activity,
-                    str(record.interactions),
+                    str(record.interactions) if self.dataset is not None else "–",
                     key=str(record.original_id),
                 )
         if table.row_count:
@@ -319,8 +330,11 @@ the list came from the agent or a cold-start fallback.
 
     @on(Input.Changed, "#explore-search")
     def _search_changed(self, event: Input.Changed) -> None:
+        # Filter once typing pauses: the keys echo at once even on a large population.
         event.stop()
-        self._fill_users(event.value)
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY, lambda: self._fill_users(event.value))
 
     @on(Input.Submitted, "#explore-search")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -393,6 +407,7 @@ the list came from the agent or a cold-start fallback.
         base_table = self.query_one("#explore-baseline", DataTable)
         agent_table.clear()
         base_table.clear()
+        base_table.display = baseline is not None
         if agent is None:
             self.query_one("#explore-agent-title", Static).update("Agent — no trained run")
         else:
@@ -432,6 +447,9 @@ the list came from the agent or a cold-start fallback.
 
         table = self.query_one("#explore-history", DataTable)
         table.clear()
+        # A run without a dataset (seed-classic) has no logged history to show.
+        table.display = self.dataset is not None
+        self.query_one("#explore-history-title").display = self.dataset is not None
         for n, row in enumerate(history):
             when = dt.datetime.fromtimestamp(row["timestamp"], dt.UTC).strftime("%Y-%m-%d")
             table.add_row(
@@ -480,6 +498,7 @@ the list came from the agent or a cold-start fallback.
                     None,
                     item,
                     "This run has no dataset: no user history or item features to explain with.",
+                    score_label=score_label,
                 )
             )
             return
@@ -490,6 +509,6 @@ the list came from the agent or a cold-start fallback.
                 index = explain.item_index(self.dataset, item["item"])
             why = explain.explain_recommendation(self.dataset, user, int(index))
         except RlrecError as exc:
-            self.app.push_screen(WhyScreen(None, item, str(exc)))
+            self.app.push_screen(WhyScreen(None, item, str(exc), score_label=score_label))
             return
         self.app.push_screen(WhyScreen(why, item, score_label=score_label))

@@ -121,8 +121,9 @@ class WhyScreen(ModalScreen[None]):
 
     def _summary(self) -> str:
         item = self.item
-        title = escape(str(item.get("title") or item.get("item")))
-        lines = [f"[b]{title}[/b]  ({escape(str(item.get('category', '?')))})"]
+        title = escape(str(item.get("title") or f"item {item.get('item')}"))
+        category = f"  ({escape(str(item['category']))})" if item.get("category") else ""
+        lines = [f"[b]{title}[/b]{category}"]
         if item.get("score") is not None:
             truth = item.get("true_preference")
             lines.append(
