@@ -21,12 +21,12 @@ from typing import Any
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
 from tui.commands import RlrecCommands
-from tui.help import HelpScreen
 from tui.messages import DatasetChanged, RunSelected, ShowError, StateUpdated
 from tui.state import AppState
 from tui.widgets.error_dialog import ErrorDialog
@@ -56,6 +56,9 @@ class RlrecApp(App):
     SUB_TITLE = "deep-RL recommender lab"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {RlrecCommands}
+    # Focus is placed by `_focus_pane` on the visible pane; Textual's auto-focus would pick the
+    # first focusable widget anywhere, even in a hidden pane, and switch to that pane.
+    AUTO_FOCUS = None
     BINDINGS = [
         Binding("1", "show_pane('dataset')", "Dataset", id="pane.dataset", tooltip="Dataset pane"),
         Binding("2", "show_pane('train')", "Train", id="pane.train", tooltip="Train pane"),
@@ -105,7 +108,9 @@ class RlrecApp(App):
         with TabbedContent(initial=initial, id="panes"):
             for pane_id, title, module_name, class_name in PANES:
                 with TabPane(title, id=pane_id):
-                    yield _make_pane(pane_id, module_name, class_name)
+                    pane = _make_pane(pane_id, module_name, class_name)
+                    # Hidden panes mount just after the first frame, which then shows sooner.
+                    yield pane if pane_id == initial else Lazy(pane)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -120,7 +125,9 @@ class RlrecApp(App):
                 )
         self._apply_width(self.size.width)
         self._install_hangup_handler()
-        self.load_dataset()
+        # Heavy work (generating the default dataset, importing torch for the config form)
+        # starts after the first frame is on screen, so the app appears at once.
+        self.call_after_refresh(self.load_dataset)
         train = self.train_pane()
         if self._open_run_at_start is not None and train is not None:
             self.call_after_refresh(train.follow, self._open_run_at_start)
@@ -215,10 +222,21 @@ class RlrecApp(App):
         tabs = found.first(TabbedContent)
         tabs.active = pane_id
         pane = self._pane_widget(pane_id)
-        if pane is not None:
-            self._focus_pane(pane)
+        if pane is None:  # still mounting (hidden panes mount just after the first frame)
+            self.call_after_refresh(self._focus_when_mounted, pane_id)
+            return
+        self._focus_pane(pane)
         if pane_id == "train" and pane is not None:
             self.call_after_refresh(pane.replot_visible, True)
+
+    def _focus_when_mounted(self, pane_id: str) -> None:
+        tabs = self._main_query("#panes")
+        if tabs and tabs.first(TabbedContent).active == pane_id:
+            pane = self._pane_widget(pane_id)
+            if pane is None:
+                self.call_after_refresh(self._focus_when_mounted, pane_id)
+            else:
+                self._focus_pane(pane)
 
     def _focus_pane(self, pane: Widget) -> None:
         """Focus the pane (or its `focus_default()` choice) so its keys work at once."""
@@ -239,6 +257,8 @@ class RlrecApp(App):
         title = type(pane).__name__.replace("Pane", "") if pane is not None else "rlrec"
         help_text = getattr(pane, "HELP", "") or "No help for this pane yet."
         bindings = list(getattr(type(pane), "BINDINGS", [])) if pane is not None else []
+        from tui.help import HelpScreen  # Markdown widgets load on first use
+
         self.push_screen(HelpScreen(f"{title} — help", help_text, bindings))
 
     def action_screenshot(self) -> None:

@@ -214,7 +214,7 @@ Train a DQN recommender against the simulator and watch it learn.
         table.add_columns("steps", "return", "±95%", "CTR", "len", "norm")
         hz = max(0.2, min(30.0, float(getattr(self.app.state, "refresh_hz", 4.0))))
         self.set_interval(1.0 / hz, self.replot_visible)
-        self.load_form()
+        self.call_after_refresh(self.load_form)  # imports torch: only after the first frame
 
     # -- the form ----------------------------------------------------------------------------
 

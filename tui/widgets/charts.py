@@ -13,9 +13,12 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:  # numpy loads on first use, after the first frame (startup time)
+    import numpy as np
 
 # Series recorded from `Progress` events: (name in the store, event attribute).
 PROGRESS_SERIES = (
@@ -71,6 +74,8 @@ class CurveStore:
 
     def get(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) copies with non-finite points dropped (e.g. loss before learning starts)."""
+        import numpy as np
+
         with self._lock:
             series = self._series.get(name)
             if series is None:
@@ -89,6 +94,8 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     """At most `buckets` points: the mean of x and y over equal runs of consecutive points.
 
     Display only: a chart `buckets` cells wide cannot show more points than that."""
+    import numpy as np
+
     n = len(x)
     if buckets <= 0 or n <= buckets:
         return x, y
@@ -100,6 +107,8 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
 
 def moving_average(y: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over `window` points (shorter at the start), for the return curve."""
+    import numpy as np
+
     if len(y) == 0:
         return y
     window = max(1, min(window, len(y)))
@@ -164,7 +173,7 @@ class CurveChart(PlotextPlot):
         width = max(10, self.size.width - 8)
         drawn = False
         for name, label in zip(self.series, self.labels, strict=True):
-            if self.store is None:
+            if self.store is None or len(self.store) == 0:
                 break
             x, y = self.store.get(name)
             if len(x) == 0:

@@ -1,0 +1,265 @@
+"""Measure rlrec-tui: time to first frame, key-echo latency while training, in-app training
+speed versus headless `rlrec train` in the same invocation, idle CPU after training, and how
+long quitting during training takes (with the checkpoint it must write).
+
+    .venv/bin/python bench/tui.py [--seconds 20] [--preset default] [--idle 10] [--json]
+
+How each figure is taken (all headless — Textual's headless driver still lays out and renders
+every frame, it just does not write the bytes to a terminal):
+- first frame: `python -m tui.app` runs in a pseudo-terminal (120×40); the time from launching
+  the process until the terminal has received the first frame (tab bar and Train status line).
+- key echo: while a real training runs in the app, the bench presses keys that switch panes
+  (4 ↔ 2, the Train pane replotting its charts on return) every 150 ms via the Pilot; a press is
+  timed from posting the key until the app has handled it and repainted (Pilot.press waits for
+  both). p50 / p95 over all presses.
+- speed: env steps / training seconds from the run's own RunFinished event, for the same preset,
+  budget and seed: headless `rlrec train` (subprocess) before and after the in-app run, in-app
+  against their mean.
+- idle CPU: process CPU time (all threads) over `--idle` seconds of wall time once training
+  stopped and every worker is done, as a percentage of one core.
+- quit: a second in-app run is started and the app quit (ctrl+q) mid-training; the time until
+  the training worker ended and whether checkpoint.pt was written.
+Targets (issue 5): first frame ≤ 1 s, key echo p95 ≤ 100 ms, in-app ≥ 80 % of headless, idle
+CPU ≤ 2 %, quit ≤ 1 s with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def first_frame(runs_dir: Path, repeats: int = 3, size: tuple[int, int] = (120, 40)) -> dict:
+    """Seconds from launching `rlrec-tui` in a pseudo-terminal until the terminal has received
+    the first full frame (the tab bar and the Train pane's status line). Best and median of N."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    times = []
+    for _ in range(repeats):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(size[0]), LINES=str(size[1]))
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.app", "--runs-dir", str(runs_dir)],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=ROOT,
+            env=env,
+            close_fds=True,
+        )
+        os.close(slave)
+        seen = b""
+        elapsed = None
+        deadline = start + 60
+        while time.perf_counter() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            seen += chunk
+            # The frame is complete once both the tab bar and the Train pane's status line
+            # have been written (a Textual frame is one synchronized update).
+            if b"Runs" in seen and b"press s to start" in seen:
+                elapsed = time.perf_counter() - start
+                break
+        os.write(master, b"\x11")  # ctrl+q
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        os.close(master)
+        if elapsed is None:
+            raise SystemExit("rlrec-tui did not draw its first frame within 60 s")
+        times.append(elapsed)
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys, tui.app; print('torch' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return {
+        "best_s": min(times),
+        "median_s": statistics.median(times),
+        "torch_at_import": check.stdout.strip() == "True",
+    }
+
+
+def headless_speed(preset: str, seconds: float, seed: int, runs_dir: Path) -> float:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli.main",
+            "train",
+            "--preset",
+            preset,
+            "--seconds",
+            str(seconds),
+            "--seed",
+            str(seed),
+            "--out",
+            str(runs_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=seconds * 10 + 120,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"rlrec train failed: {out.stderr[-2000:]}")
+    return float(json.loads(out.stdout)["steps_per_second"])
+
+
+async def _settle_form(pilot, preset: str, seconds: float, seed: int | None = None):
+    from tui.panes.train import TrainPane
+
+    app = pilot.app
+    pane = app.query_one(TrainPane)
+    while not pane._form_built:
+        await pilot.pause(0.05)
+    if pane.preset != preset:
+        pane.form().field("preset").value = preset
+        while pane.preset != preset or not pane._form_built:
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+    await app.workers.wait_for_complete()
+    form = pane.form()
+    form.field("train.seconds").text = f"{seconds:g}"
+    form.field("train.steps").text = ""
+    pane.focus()
+    await pilot.pause(0.1)
+    return pane
+
+
+async def in_app(preset: str, seconds: float, seed: int, idle: float, runs_dir: Path) -> dict:
+    from tui.app import RlrecApp
+
+    app = RlrecApp(runs_dir=runs_dir)
+    result: dict = {}
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await _settle_form(pilot, preset, seconds)
+        if seed is not None and "train.seed" in [f.key for f in pane.form().fields]:
+            pane.form().field("train.seed").text = str(seed)
+        await pilot.press("s")
+        while pane.run_state != "running" or len(pane.store) == 0:
+            await pilot.pause(0.05)
+        latencies = []
+        keys = ["4", "2"]
+        while pane.is_training:
+            key = keys[len(latencies) % 2]
+            start = time.perf_counter()
+            await pilot.press(key)
+            latencies.append(time.perf_counter() - start)
+            await asyncio.sleep(0.15)
+        while pane.last_finished is None:
+            await pilot.pause(0.05)
+        finished = pane.last_finished
+        result["in_app_steps_per_second"] = finished.env_steps / finished.seconds
+        latencies_ms = sorted(x * 1000 for x in latencies)
+        result["key_echo_ms"] = {
+            "presses": len(latencies_ms),
+            "p50": statistics.median(latencies_ms),
+            "p95": latencies_ms[min(len(latencies_ms) - 1, int(0.95 * len(latencies_ms)))],
+            "max": latencies_ms[-1],
+        }
+        await app.workers.wait_for_complete()
+        await pilot.pause(1.0)  # Explore finished loading the run
+        await app.workers.wait_for_complete()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await asyncio.sleep(idle)
+        cpu1, wall1 = time.process_time(), time.perf_counter()
+        result["idle_cpu_percent"] = 100.0 * (cpu1 - cpu0) / (wall1 - wall0)
+    return result
+
+
+async def quit_during_training(preset: str, runs_dir: Path) -> dict:
+    from tui.app import RlrecApp
+
+    app = RlrecApp(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _settle_form(pilot, preset, 600)
+        await pilot.press("s")
+        while pane.run_state != "running" or len(pane.store) < 2:
+            await pilot.pause(0.05)
+        run_dir = pane.run_dir
+        worker = next(w for w in app.workers if w.group == "training")
+        start = time.perf_counter()
+        await pilot.press("ctrl+q")
+        while worker.is_running and time.perf_counter() - start < 10:
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - start
+    return {"quit_s": elapsed, "checkpoint_written": (run_dir / "checkpoint.pt").exists()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--seconds", type=float, default=20.0, help="training budget per run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--idle", type=float, default=10.0, help="idle CPU window, seconds")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        report: dict = {"preset": args.preset, "seconds": args.seconds}
+        report["first_frame"] = first_frame(tmp_path / "ff")
+        before = headless_speed(args.preset, args.seconds, args.seed, tmp_path / "headless")
+        report.update(
+            asyncio.run(in_app(args.preset, args.seconds, args.seed, args.idle, tmp_path / "app"))
+        )
+        after = headless_speed(args.preset, args.seconds, args.seed, tmp_path / "headless")
+        report["headless_steps_per_second"] = [before, after]
+        report["in_app_vs_headless"] = report["in_app_steps_per_second"] / ((before + after) / 2)
+        report.update(asyncio.run(quit_during_training(args.preset, tmp_path / "quit")))
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    ff, echo = report["first_frame"], report["key_echo_ms"]
+    print(
+        f"first frame       {ff['best_s']:.2f} s best, {ff['median_s']:.2f} s median "
+        f"(torch loaded by `import tui.app`: {ff['torch_at_import']})  target ≤ 1 s"
+    )
+    print(
+        f"key echo          p50 {echo['p50']:.0f} ms, p95 {echo['p95']:.0f} ms, max "
+        f"{echo['max']:.0f} ms over {echo['presses']} presses  target p95 ≤ 100 ms"
+    )
+    print(
+        f"training speed    in-app {report['in_app_steps_per_second']:,.0f} env steps/s, "
+        f"headless {before:,.0f} / {after:,.0f} → {100 * report['in_app_vs_headless']:.0f} %"
+        "  target ≥ 80 %"
+    )
+    print(
+        f"idle CPU          {report['idle_cpu_percent']:.1f} % of a core over {args.idle:g} s"
+        "  target ≤ 2 %"
+    )
+    print(
+        f"quit in training  {report['quit_s']:.2f} s, checkpoint written: "
+        f"{report['checkpoint_written']}  target ≤ 1 s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
