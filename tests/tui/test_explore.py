@@ -203,3 +203,25 @@ async def test_a_run_that_cannot_be_loaded_is_reported_not_raised(dataset_dir, t
     async with app.run_test(size=(120, 40)) as pilot:
         await _open_run(app, pilot, tmp_path)  # the real loader: not a run folder
         assert "Cannot open run" in _text(app, "#explore-run")
+
+
+@sync
+async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
+    fake_engine, dataset_dir, tmp_path
+):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("preset: default\n")
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        app.state.run_dir = run_dir  # what the Train pane does when training starts
+        await pilot.press("3")
+        await _settle(app, pilot)
+        assert "no checkpoint yet" in _text(app, "#explore-run")
+        assert app.query_one("#explore-pane").run is None
+        (run_dir / "checkpoint.pt").write_bytes(b"x")
+        app.post_message(RunSelected(run_dir))  # training finished: same folder, now complete
+        await _settle(app, pilot)
+        assert app.query_one("#explore-pane").run is not None
+        assert app.query_one("#explore-agent", DataTable).row_count == explore.TOP_K

@@ -24,13 +24,21 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from data.errors import RlrecError
-from tui.messages import ShowError, StateUpdated
+from tui.messages import StateUpdated
 from tui.widgets.why import WhyScreen, format_profile
 
 TOP_K = 10
 BASELINES = ("popular", "linucb")
 USER_LIST_LIMIT = 1000  # rows shown at once (~20 ms to fill); the search narrows the rest
 SEARCH_DELAY = 0.15  # seconds of quiet typing before the list is filtered
+
+
+def _checkpoint_stamp(run_dir: Path) -> float | None:
+    """When the run's checkpoint was last written (None if it has none)."""
+    try:
+        return (run_dir / "checkpoint.pt").stat().st_mtime
+    except OSError:
+        return None
 
 
 def load_run(run_dir: Path) -> Any:
@@ -162,6 +170,7 @@ the list came from the agent or a cold-start fallback.
         self.baseline = BASELINES[0]
         self._overview: Any = None  # pandas frame from engine.explain.user_overview
         self._search_timer: Any = None
+        self._run_stamp: float | None = None
         self._selected: str | None = None
         self._agent_items: list[dict] = []
         self._baseline_items: list[dict] = []
@@ -212,6 +221,7 @@ the list came from the agent or a cold-start fallback.
 
     def focus_default(self) -> None:
         """Where keys go when the pane is shown: the user list (j/k, enter)."""
+        self.sync_with_state()
         self.query_one("#explore-user-table", DataTable).focus()
 
     def on_resize(self) -> None:
@@ -223,15 +233,34 @@ the list came from the agent or a cold-start fallback.
     def on_state_updated(self, message: StateUpdated) -> None:
         self.sync_with_state()
 
+    def on_show(self) -> None:
+        self.sync_with_state()
+
     def sync_with_state(self) -> None:
+        """Open the app's current run (or dataset) if it is not the one shown. A run is
+        reloaded when its checkpoint changed (training went on), and waited for while it has
+        none yet (training just started)."""
         state = getattr(self.app, "state", None)
         if state is None:
             return
         run_dir = getattr(state, "run_dir", None)
-        if run_dir is not None and Path(run_dir) != self.run_dir:
-            self.run_dir = Path(run_dir)
-            self._show_run_status(f"Loading run {self.run_dir.name}…")
-            self._load_run(self.run_dir)
+        if run_dir is not None:
+            run_dir = Path(run_dir)
+            stamp = _checkpoint_stamp(run_dir)
+            if run_dir == self.run_dir and stamp == self._run_stamp:
+                return
+            self.run_dir, self._run_stamp = run_dir, stamp
+            if stamp is None and (run_dir / "config.yaml").exists():
+                self._show_run_status(
+                    f"Run {run_dir.name} has no checkpoint yet (still training?) — "
+                    "it opens here as soon as it has one.",
+                    missing=True,
+                )
+                if self.run is None and state.dataset is not None:
+                    self._set_dataset(state.dataset, keep_status=True)
+                return
+            self._show_run_status(f"Loading run {run_dir.name}…")
+            self._load_run(run_dir)
         elif self.run is None and state.dataset is not None and state.dataset is not self.dataset:
             self._set_dataset(state.dataset)
 
@@ -259,8 +288,8 @@ the list came from the agent or a cold-start fallback.
     @on(RunFailed)
     def _run_failed(self, message: RunFailed) -> None:
         self.run = None
+        # Said here, not in a dialog: the pane is where the user looks for the run.
         self._show_run_status(f"Cannot open run {message.run_dir}: {message.text}", missing=True)
-        self.post_message(ShowError("Cannot open run", message.text))
 
     def _show_run_status(self, text: str | None = None, *, missing: bool | None = None) -> None:
         status = self.query_one("#explore-run", Static)
@@ -286,7 +315,9 @@ the list came from the agent or a cold-start fallback.
         # No run, no lists: the message above says how to get one instead of empty tables.
         self.query_one("#explore-lists").display = self.run is not None
 
-    def _set_dataset(self, dataset: Any, n_users: int | None = None) -> None:
+    def _set_dataset(
+        self, dataset: Any, n_users: int | None = None, keep_status: bool = False
+    ) -> None:
         from engine import explain
 
         self.dataset = dataset
@@ -296,7 +327,8 @@ the list came from the agent or a cold-start fallback.
             self._overview = explain.plain_overview(int(n_users))
         else:
             self._overview = None
-        self._show_run_status()
+        if not keep_status:
+            self._show_run_status()
         self._selected = None  # the run or dataset changed: fetch the user's lists again
         self._fill_users(self.query_one("#explore-search", Input).value)
 
