@@ -14,23 +14,9 @@ import pytest
 import yaml
 
 from engine import runs
+from tests.engine.test_trainer import SMALL_AGENT, SMALL_TRAIN
 
-SMALL = {
-    "agent": {
-        "hidden": [32, 32],
-        "learning_starts": 256,
-        "replay_ratio": 1 / 16,
-        "batch_size": 32,
-        "replay_size": 5000,
-    },
-    "train": {
-        "n_envs": 64,
-        "log_every": 640,
-        "eval_every": 0,
-        "eval_episodes": 100,
-        "checkpoint_every": 3200,
-    },
-}
+SMALL = {"agent": SMALL_AGENT, "train": {**SMALL_TRAIN, "eval_every": 0, "checkpoint_every": 3200}}
 
 
 def rlrec(*args, env_extra=None, timeout=180):

@@ -17,30 +17,20 @@ from engine.trainer import Trainer
 torch.set_num_threads(1)
 
 
+# A small net on seed-classic: a run of a few thousand env steps takes about a second.
+SMALL_AGENT = {
+    "hidden": [32, 32],
+    "learning_starts": 256,
+    "replay_ratio": 1 / 16,
+    "batch_size": 32,
+    "replay_size": 5000,
+}
+SMALL_TRAIN = {"n_envs": 64, "log_every": 640, "eval_episodes": 100, "torch_threads": 1}
+
+
 def small_config(**train):
-    """seed-classic with a small net, so a run of a few thousand steps takes a second."""
-    return load_run_config(
-        "seed-classic",
-        overrides={
-            "agent": {
-                "hidden": [32, 32],
-                "learning_starts": 256,
-                "replay_ratio": 1 / 16,
-                "batch_size": 32,
-                "replay_size": 5000,
-            },
-            "train": {
-                "n_envs": 64,
-                "steps": 6400,
-                "log_every": 640,
-                "eval_every": 3200,
-                "eval_episodes": 100,
-                "checkpoint_every": 3200,
-                "torch_threads": 1,
-                **train,
-            },
-        },
-    )
+    train = {**SMALL_TRAIN, "steps": 6400, "eval_every": 3200, "checkpoint_every": 3200, **train}
+    return load_run_config("seed-classic", overrides={"agent": SMALL_AGENT, "train": train})
 
 
 def test_same_seed_same_config_gives_identical_metrics(tmp_path):
