@@ -120,3 +120,21 @@ def test_the_simulator_an_agent_trains_in_is_blind_to_held_out_rows(dataset):
     np.testing.assert_array_equal(a.truth.item_observable, b.truth.item_observable)
     np.testing.assert_array_equal(a.truth.user_observable, b.truth.user_observable)
     np.testing.assert_array_equal(a.reset(), b.reset())
+
+
+def test_positive_rows_by_feedback_kind():
+    import pandas as pd
+
+    from engine.fit import positive_rows
+
+    def log(events, ratings):
+        return pd.DataFrame({"event": events, "rating": np.array(ratings, dtype=np.float32)})
+
+    nan = float("nan")
+    explicit = log(["rating"] * 4, [5, 4, 3, 1])
+    np.testing.assert_array_equal(positive_rows(explicit), [True, True, False, False])
+    events = log(["view", "click", "purchase", "rating"], [nan, nan, nan, 4])
+    np.testing.assert_array_equal(positive_rows(events), [False, True, True, True])
+    clicks_only = log(["click", "click"], [nan, nan])
+    np.testing.assert_array_equal(positive_rows(clicks_only), [True, True])
+    assert positive_rows(clicks_only).dtype == bool
