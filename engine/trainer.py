@@ -89,6 +89,7 @@ class Trainer:
         self._writer: runs.MetricsWriter | None = None
         self._loaded_state: dict | None = None
         self._clock: Callable[[], float] = lambda: self.seconds_before
+        self._paused_for = 0.0
 
     # -- construction from a run folder ------------------------------------------------------
     @classmethod
@@ -132,8 +133,8 @@ class Trainer:
         self._writer = runs.MetricsWriter(self.run_dir)
         self._set_state("running")
         started = time.monotonic()
-        paused_for = 0.0
-        self._clock = lambda: self.seconds_before + time.monotonic() - started - paused_for
+        self._paused_for = 0.0
+        self._clock = lambda: self.seconds_before + time.monotonic() - started - self._paused_for
         self._publish(
             RunStarted(
                 run_dir=str(self.run_dir),
@@ -150,18 +151,10 @@ class Trainer:
         reason, message = "budget", ""
         try:
             while True:
+                self._honour_pause()
                 if self._stop_requested.is_set():
                     reason = "stopped"
                     break
-                if not self._running.is_set():
-                    pause_began = time.monotonic()
-                    self._set_state("paused")
-                    while not self._running.wait(0.05):
-                        pass
-                    paused_for += time.monotonic() - pause_began
-                    if not self._stop_requested.is_set():
-                        self._set_state("running")
-                    continue
                 if self._budget_spent():
                     break
                 self._collect()
@@ -206,6 +199,18 @@ class Trainer:
         self._set_state("finished")
         return event
 
+    def _honour_pause(self) -> None:
+        """Block while paused (the pause does not count as training time)."""
+        if self._running.is_set():
+            return
+        began = time.monotonic()
+        self._set_state("paused")
+        while not self._running.wait(0.05):
+            pass
+        self._paused_for += time.monotonic() - began
+        if not self._stop_requested.is_set():
+            self._set_state("running")
+
     def _budget_spent(self) -> bool:
         ((kind, amount),) = self.budget.items()
         if kind == "steps":
@@ -245,6 +250,7 @@ class Trainer:
             return None
         self.update_credit += self.sim.n_envs * agent.config.replay_ratio
         while self.update_credit >= 1.0 and not self._stop_requested.is_set():
+            self._honour_pause()  # between updates too: a vector step may owe many
             loss = agent.update()
             if not math.isfinite(loss):
                 return loss
