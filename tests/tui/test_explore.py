@@ -225,3 +225,20 @@ async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
         await _settle(app, pilot)
         assert app.query_one("#explore-pane").run is not None
         assert app.query_one("#explore-agent", DataTable).row_count == explore.TOP_K
+
+
+@sync
+async def test_t_without_a_run_goes_to_train_and_starts_it(monkeypatch, dataset_dir, tmp_path):
+    from tui.panes.train import TrainPane
+
+    started: list[bool] = []
+    monkeypatch.setattr(TrainPane, "action_start", lambda self: started.append(True))
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("3")
+        await _settle(app, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.query_one("#panes").active == "train"
+        assert started == [True]
