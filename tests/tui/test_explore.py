@@ -20,7 +20,7 @@ from data.store import save_dataset
 from tui import app as app_module
 from tui.messages import RunSelected
 from tui.panes import explore
-from tui.widgets.why import WhyScreen
+from tui.widgets.explorer import WhyScreen
 
 
 def sync(test):

@@ -25,7 +25,16 @@ from textual.widgets import DataTable, Input, Static
 
 from data.errors import RlrecError
 from tui.messages import StateUpdated
-from tui.widgets.why import WhyScreen, format_profile
+from tui.widgets.explorer import (
+    AGENT_COLUMNS,
+    BASELINE_COLUMNS,
+    HISTORY_COLUMNS,
+    WhyScreen,
+    agent_rows,
+    baseline_rows,
+    format_profile,
+    history_rows,
+)
 
 TOP_K = 10
 BASELINES = ("popular", "linucb")
@@ -87,20 +96,6 @@ class UserDetails(Message):
         self.agent = agent
         self.baseline = baseline
         self.error = error
-
-
-def _fmt(value: Any, spec: str) -> str:
-    if value is None:
-        return "–"
-    try:
-        return format(float(value), spec)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _item_name(item: dict[str, Any]) -> str:
-    """The item's title where the data has one, else its original id."""
-    return str(item.get("title") or f"item {item.get('item')}")
 
 
 class ExplorePane(Widget):
@@ -209,13 +204,9 @@ the list came from the agent or a cold-start fallback.
     def on_mount(self) -> None:
         users = self.query_one("#explore-user-table", DataTable)
         users.add_columns("user", "segment", "activity", "n")
-        self.query_one("#explore-agent", DataTable).add_columns(
-            "#", "Q", "hidden truth", "item", "category", "price", "quality"
-        )
-        self.query_one("#explore-baseline", DataTable).add_columns("#", "score", "truth", "item")
-        self.query_one("#explore-history", DataTable).add_columns(
-            "when", "event", "rating", "item", "category", "title"
-        )
+        self.query_one("#explore-agent", DataTable).add_columns(*AGENT_COLUMNS)
+        self.query_one("#explore-baseline", DataTable).add_columns(*BASELINE_COLUMNS)
+        self.query_one("#explore-history", DataTable).add_columns(*HISTORY_COLUMNS)
         self._show_run_status()
         self.sync_with_state()
 
@@ -446,17 +437,8 @@ the list came from the agent or a cold-start fallback.
             self.query_one("#explore-agent-title", Static).update(
                 f"Agent top-{len(self._agent_items)} · source: {agent.get('source', '?')}"
             )
-        for rank, item in enumerate(self._agent_items, 1):
-            agent_table.add_row(
-                str(rank),
-                _fmt(item.get("score"), ".3f"),
-                _fmt(item.get("true_preference"), ".3f"),
-                _item_name(item),
-                str(item.get("category", "–")),
-                _fmt(item.get("price"), ".2f"),
-                _fmt(item.get("quality"), ".1f"),
-                key=f"a{rank}",
-            )
+        for rank, row in enumerate(agent_rows(self._agent_items), 1):
+            agent_table.add_row(*row, key=f"a{rank}")
         name = {"popular": "most popular", "linucb": "LinUCB"}.get(self.baseline, self.baseline)
         if baseline is None:
             note = "" if self.dataset is not None else " — needs a dataset (not seed-classic)"
@@ -465,34 +447,17 @@ the list came from the agent or a cold-start fallback.
             self.query_one("#explore-baseline-title", Static).update(
                 f"Baseline (b): {name} · source: {baseline.get('source', '?')}"
             )
-        for rank, item in enumerate(self._baseline_items, 1):
-            base_table.add_row(
-                str(rank),
-                _fmt(item.get("score"), ".3f"),
-                _fmt(item.get("true_preference"), ".3f"),
-                _item_name(item),
-                key=f"b{rank}",
-            )
+        for rank, row in enumerate(baseline_rows(self._baseline_items), 1):
+            base_table.add_row(*row, key=f"b{rank}")
 
     def _fill_history(self, history: list[dict]) -> None:
-        import datetime as dt
-
         table = self.query_one("#explore-history", DataTable)
         table.clear()
         # A run without a dataset (seed-classic) has no logged history to show.
         table.display = self.dataset is not None
         self.query_one("#explore-history-title").display = self.dataset is not None
-        for n, row in enumerate(history):
-            when = dt.datetime.fromtimestamp(row["timestamp"], dt.UTC).strftime("%Y-%m-%d")
-            table.add_row(
-                when,
-                row["event"],
-                _fmt(row["rating"], ".0f"),
-                str(row["item"]),
-                row["category"],
-                row["title"],
-                key=f"h{n}",
-            )
+        for n, row in enumerate(history_rows(history)):
+            table.add_row(*row, key=f"h{n}")
 
     def action_switch_baseline(self) -> None:
         self.baseline = BASELINES[(BASELINES.index(self.baseline) + 1) % len(BASELINES)]

@@ -1,10 +1,13 @@
-"""Formatting for the explorer: a user's profile block and the "why this item" dialog.
+"""What the explorer shows, formatted: the profile block, the rows of the recommendation and
+history tables, and the "why this item" dialog.
 
-Both take the plain dicts `engine.explain` returns and only format them.
+Everything here takes the plain dicts `engine.explain` and `engine.recommend` return and only
+formats them; no number is computed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from rich.markup import escape
@@ -15,6 +18,68 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 PROFILE_SKIP = {"original_id", "segment", "activity"}
+AGENT_COLUMNS = ("#", "Q", "hidden truth", "item", "category", "price", "quality")
+BASELINE_COLUMNS = ("#", "score", "truth", "item")
+HISTORY_COLUMNS = ("when", "event", "rating", "item", "category", "title")
+
+
+def fmt(value: Any, spec: str) -> str:
+    """A number in `spec`, '–' where there is none."""
+    if value is None:
+        return "–"
+    try:
+        return format(float(value), spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def item_name(item: dict[str, Any]) -> str:
+    """The item's title where the data has one, else its original id."""
+    return str(item.get("title") or f"item {item.get('item')}")
+
+
+def agent_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Rows for AGENT_COLUMNS: rank, Q, hidden truth, item, category, price, quality."""
+    return [
+        (
+            str(rank),
+            fmt(item.get("score"), ".3f"),
+            fmt(item.get("true_preference"), ".3f"),
+            item_name(item),
+            str(item.get("category") or "–"),
+            fmt(item.get("price"), ".2f"),
+            fmt(item.get("quality"), ".1f"),
+        )
+        for rank, item in enumerate(items, 1)
+    ]
+
+
+def baseline_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Rows for BASELINE_COLUMNS: rank, score, hidden truth, item."""
+    return [
+        (
+            str(rank),
+            fmt(item.get("score"), ".3f"),
+            fmt(item.get("true_preference"), ".3f"),
+            item_name(item),
+        )
+        for rank, item in enumerate(items, 1)
+    ]
+
+
+def history_rows(history: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Rows for HISTORY_COLUMNS (dates in UTC)."""
+    return [
+        (
+            dt.datetime.fromtimestamp(row["timestamp"], dt.UTC).strftime("%Y-%m-%d"),
+            str(row["event"]),
+            fmt(row["rating"], ".0f"),
+            str(row["item"]),
+            str(row["category"]),
+            str(row["title"]),
+        )
+        for row in history
+    ]
 
 
 def format_profile(user: str, profile: dict[str, Any] | None) -> str:
