@@ -274,6 +274,7 @@ class _ProgressDisplay:
             transient=False,
         )
         self.task = self.progress.add_task("train", total=1.0, stats="starting…")
+        self.last_return = math.nan  # a short last window may finish no session
 
     def start(self) -> None:
         self.progress.start()
@@ -285,9 +286,11 @@ class _ProgressDisplay:
         self.progress.console.print(text, markup=False, highlight=False)
 
     def update(self, event: Any) -> None:
+        if math.isfinite(event.episode_return):
+            self.last_return = event.episode_return
         eta = "—" if not math.isfinite(event.eta_seconds) else f"{event.eta_seconds:,.0f}s"
         stats = (
-            f"return {_num(event.episode_return, 2)}  ε {event.epsilon:.2f}  "
+            f"return {_num(self.last_return, 2)}  ε {event.epsilon:.2f}  "
             f"loss {_num(event.loss, 4)}  {event.steps_per_second:,.0f} steps/s  ETA {eta}"
         )
         self.progress.update(self.task, completed=event.fraction_done, stats=stats)
