@@ -14,6 +14,7 @@ The user's consumed history is always excluded.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -139,10 +140,24 @@ def _scores(run: Any, policy: str, index: int, history: Any) -> np.ndarray:
 
         return fit_simulator(dataset).mf_scores(users)[0]
     if policy == "linucb":
-        from engine.offline import warm_up_linucb
-
-        return np.asarray(warm_up_linucb(sim, 200, 0).scores(sim.fresh_observation(users)))[0]
+        return np.asarray(_warm_linucb(run).scores(sim.fresh_observation(users)))[0]
     return np.random.default_rng(index).random(dataset.n_items)
+
+
+_WARM_UP_LOCK = threading.Lock()
+
+
+def _warm_linucb(run: Any) -> Any:
+    """LinUCB warmed up once per loaded run and kept on it: the warm-up (tens of seconds on a
+    busy CPU) does not depend on the user, and the explorer asks for one user after another."""
+    with _WARM_UP_LOCK:
+        policy = getattr(run, "_warm_linucb", None)
+        if policy is None:
+            from engine.offline import warm_up_linucb
+
+            policy = warm_up_linucb(run.sim, 200, 0)
+            run._warm_linucb = policy
+    return policy
 
 
 def _result(user: str, source: str, items: list[dict[str, Any]]) -> dict[str, Any]:
