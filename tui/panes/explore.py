@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -40,6 +41,13 @@ TOP_K = 10
 BASELINES = ("popular", "linucb")
 USER_LIST_LIMIT = 1000  # rows shown at once (~20 ms to fill); the search narrows the rest
 SEARCH_DELAY = 0.15  # seconds of quiet typing before the list is filtered
+
+
+def _describe(exc: Exception) -> str:
+    """An engine error as one line: RlrecError's own text, else the exception's type too."""
+    if isinstance(exc, RlrecError):
+        return str(exc)
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 def _checkpoint_stamp(run_dir: Path) -> float | None:
@@ -78,7 +86,7 @@ class RunFailed(Message):
 
 
 class UserDetails(Message):
-    """Everything shown for one user; `agent`/`baseline` are None without a run."""
+    """Profile, history and the agent's list for one user (`agent` is None without a run)."""
 
     def __init__(
         self,
@@ -86,7 +94,6 @@ class UserDetails(Message):
         profile: dict | None,
         history: list[dict],
         agent: dict | None,
-        baseline: dict | None,
         error: str | None,
     ) -> None:
         super().__init__()
@@ -94,8 +101,21 @@ class UserDetails(Message):
         self.profile = profile
         self.history = history
         self.agent = agent
-        self.baseline = baseline
         self.error = error
+
+
+class BaselineDetails(Message):
+    """The baseline's list for one user; it comes after the agent's (LinUCB warms up first)."""
+
+    def __init__(self, user: str, policy: str, result: dict | None, error: str | None) -> None:
+        super().__init__()
+        self.user = user
+        self.policy = policy
+        self.result = result
+        self.error = error
+
+
+BASELINE_NAMES = {"popular": "most popular", "linucb": "LinUCB"}
 
 
 class ExplorePane(Widget):
@@ -394,7 +414,7 @@ the list came from the agent or a cold-start fallback.
     def _fetch(self, user: str, run: Any, dataset: Any, baseline: str) -> None:
         from engine import explain
 
-        profile, history, agent, base, error = None, [], None, None, None
+        profile, history, agent, error = None, [], None, None
         try:
             if dataset is not None:
                 index = explain.user_index(dataset, user)
@@ -402,14 +422,18 @@ the list came from the agent or a cold-start fallback.
                 history = explain.user_history(dataset, index, limit=50)
             if run is not None:
                 agent = recommend(run, user, TOP_K, "agent")
-                # Without a dataset (seed-classic) the engine has no baseline to offer.
-                if getattr(run, "dataset", None) is not None:
-                    base = recommend(run, user, TOP_K, baseline)
-        except RlrecError as exc:
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 — a bug in the engine: show it, stay up
-            error = f"{exc.__class__.__name__}: {exc}"
-        self.post_message(UserDetails(user, profile, history, agent, base, error))
+        except Exception as exc:  # noqa: BLE001 — RlrecError or an engine bug: show, stay up
+            error = _describe(exc)
+        self.post_message(UserDetails(user, profile, history, agent, error))
+        # Without a dataset (seed-classic) the engine has no baseline to offer.
+        if run is None or getattr(run, "dataset", None) is None:
+            return
+        result, error = None, None
+        try:
+            result = recommend(run, user, TOP_K, baseline)
+        except Exception as exc:  # noqa: BLE001
+            error = _describe(exc)
+        self.post_message(BaselineDetails(user, baseline, result, error))
 
     @on(UserDetails)
     def _details(self, message: UserDetails) -> None:
@@ -418,37 +442,53 @@ the list came from the agent or a cold-start fallback.
         with self.app.batch_update():
             profile = format_profile(message.user, message.profile)
             if message.error:
-                profile += f"\n[red]{message.error}[/red]"
+                profile += f"\n[red]{escape(message.error)}[/red]"
             self.query_one("#explore-profile", Static).update(profile)
             self._agent_items = (message.agent or {}).get("items", [])
-            self._baseline_items = (message.baseline or {}).get("items", [])
-            self._fill_recs(message.agent, message.baseline)
+            self._fill_agent(message.agent)
             self._fill_history(message.history)
+            self._fill_baseline(None, pending=self.run is not None and self.dataset is not None)
 
-    def _fill_recs(self, agent: dict | None, baseline: dict | None) -> None:
-        agent_table = self.query_one("#explore-agent", DataTable)
-        base_table = self.query_one("#explore-baseline", DataTable)
-        agent_table.clear()
-        base_table.clear()
-        base_table.display = baseline is not None
+    @on(BaselineDetails)
+    def _baseline_details(self, message: BaselineDetails) -> None:
+        if message.user != self._selected or message.policy != self.baseline:
+            return
+        self._fill_baseline(message.result, error=message.error)
+
+    def _fill_agent(self, agent: dict | None) -> None:
+        table = self.query_one("#explore-agent", DataTable)
+        table.clear()
+        title = self.query_one("#explore-agent-title", Static)
         if agent is None:
-            self.query_one("#explore-agent-title", Static).update("Agent — no trained run")
+            title.update("Agent — no trained run")
         else:
-            self.query_one("#explore-agent-title", Static).update(
-                f"Agent top-{len(self._agent_items)} · source: {agent.get('source', '?')}"
-            )
+            title.update(f"Agent top-{len(self._agent_items)} · source: {agent.get('source', '?')}")
         for rank, row in enumerate(agent_rows(self._agent_items), 1):
-            agent_table.add_row(*row, key=f"a{rank}")
-        name = {"popular": "most popular", "linucb": "LinUCB"}.get(self.baseline, self.baseline)
-        if baseline is None:
-            note = "" if self.dataset is not None else " — needs a dataset (not seed-classic)"
-            self.query_one("#explore-baseline-title", Static).update(f"Baseline (b): {name}{note}")
-        else:
-            self.query_one("#explore-baseline-title", Static).update(
-                f"Baseline (b): {name} · source: {baseline.get('source', '?')}"
+            table.add_row(*row, key=f"a{rank}")
+
+    def _fill_baseline(
+        self, result: dict | None, *, pending: bool = False, error: str | None = None
+    ) -> None:
+        table = self.query_one("#explore-baseline", DataTable)
+        table.clear()
+        self._baseline_items = (result or {}).get("items", [])
+        table.display = result is not None
+        name = BASELINE_NAMES.get(self.baseline, self.baseline)
+        if result is not None:
+            status = f"source: {result.get('source', '?')}"
+        elif error:
+            status = f"failed: {error}"
+        elif pending:
+            status = "computing…" + (
+                " (LinUCB warms up once per run)" if self.baseline == "linucb" else ""
             )
+        else:
+            status = "needs a dataset (not seed-classic)" if self.dataset is None else ""
+        self.query_one("#explore-baseline-title", Static).update(
+            f"Baseline (b): {name}" + (f" · {status}" if status else "")
+        )
         for rank, row in enumerate(baseline_rows(self._baseline_items), 1):
-            base_table.add_row(*row, key=f"b{rank}")
+            table.add_row(*row, key=f"b{rank}")
 
     def _fill_history(self, history: list[dict]) -> None:
         table = self.query_one("#explore-history", DataTable)
