@@ -1,13 +1,17 @@
-"""`rlrec train | resume | eval | recommend` end to end, in subprocesses like a user runs them."""
+"""`rlrec train | resume | eval | recommend` end to end through the CLI entry point (in
+process, for speed), and the crash test in a real subprocess killed with SIGKILL."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,16 +23,24 @@ from tests.engine.test_trainer import SMALL_AGENT, SMALL_TRAIN
 SMALL = {"agent": SMALL_AGENT, "train": {**SMALL_TRAIN, "eval_every": 0, "checkpoint_every": 3200}}
 
 
-def rlrec(*args, env_extra=None, timeout=180):
-    env = {**os.environ, "RLREC_RUNS_DIR": "", "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def rlrec(*args) -> Outcome:
+    """Run `rlrec ARGS` through `engine.cli.main.main`, capturing what a user would see."""
+    from engine.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+    return Outcome(int(code or 0), out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
@@ -124,7 +136,7 @@ def test_bad_input_is_one_line_and_exit_2(trained_run, tmp_path, args, culprit):
         "not_a_run": tmp_path,
         "bad_config": bad,
     }
-    out = rlrec(*(a.format(**places) for a in args), "--json" if args[0] != "train" else "--json")
+    out = rlrec(*(a.format(**places) for a in args), "--json")
     assert out.returncode == 2, (out.stdout, out.stderr)
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rlrec: error:") and culprit in lines[0], (
@@ -167,7 +179,7 @@ def test_resume_after_sigkill_continues_from_the_last_checkpoint(tmp_path, small
 
 
 def test_train_with_no_files_uses_the_default_preset(tmp_path):
-    out = rlrec("train", "--steps", 640, "--out", tmp_path, "--json", env_extra={})
+    out = rlrec("train", "--steps", 640, "--out", tmp_path, "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert Path(result["run"]).name.endswith("-default")
