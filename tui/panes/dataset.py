@@ -24,15 +24,15 @@ from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static,
 
 from data.errors import RlrecError
 from tui.messages import DatasetChanged, ShowError, StateUpdated
-from tui.widgets.eda_plots import EdaPlots
-from tui.widgets.forms import (
-    ValidatedField,
-    ValidatedForm,
-    choice_field,
-    int_field,
-    path_field,
-    text_field,
+from tui.panes.dataset_forms import (
+    csv_form,
+    generate_form,
+    movielens_form,
+    open_form,
+    save_form,
 )
+from tui.widgets.eda_plots import EdaPlots
+from tui.widgets.forms import ValidatedField, ValidatedForm
 
 # Source tab id → (form id, tab label, button label)
 SOURCES = {
@@ -41,14 +41,6 @@ SOURCES = {
     "source-csv": ("form-csv", "CSV", "Import"),
     "source-open": ("form-open", "Open", "Open"),
 }
-MAX_SIZE = 10_000_000  # the generator's own upper bound for users and items
-
-
-def _check_movielens_folder(path: Path) -> None:
-    """The data layer's own test, so the message matches `rlrec import movielens`."""
-    from data.movielens import detect_format
-
-    detect_format(path)
 
 
 class BuildProgress(Message):
@@ -216,76 +208,11 @@ interactions per user and per item, ratings) follow the current dataset.
                     id="dataset-source-tabs",
                 )
                 with ContentSwitcher(id="dataset-source", initial="form-generate"):
-                    yield ValidatedForm(
-                        int_field("n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"),
-                        int_field("n_items", "items", 500, low=1, high=MAX_SIZE, id="gen-items"),
-                        int_field("seed", "seed", 42, low=0, id="gen-seed"),
-                        text_field(
-                            "name",
-                            "name",
-                            optional=True,
-                            id="gen-name",
-                            help="dataset name (default: synthetic-UxI-seedS)",
-                        ),
-                        id="form-generate",
-                    )
-                    yield ValidatedForm(
-                        path_field(
-                            "path",
-                            "folder",
-                            kind="dir",
-                            check=_check_movielens_folder,
-                            id="ml-path",
-                            help="MovieLens 100K or 1M folder",
-                        ),
-                        id="form-movielens",
-                    )
-                    yield ValidatedForm(
-                        path_field(
-                            "path",
-                            "file",
-                            kind="file",
-                            id="csv-path",
-                            help="CSV or Parquet interaction log",
-                        ),
-                        text_field("user_col", "user column", "user_id", id="csv-user"),
-                        text_field("item_col", "item column", "item_id", id="csv-item"),
-                        text_field("rating_col", "rating column", optional=True, id="csv-rating"),
-                        text_field("event_col", "event column", optional=True, id="csv-event"),
-                        text_field("timestamp_col", "time column", optional=True, id="csv-time"),
-                        text_field(
-                            "sep",
-                            "separator",
-                            optional=True,
-                            id="csv-sep",
-                            help="field separator; empty = detect",
-                        ),
-                        id="form-csv",
-                    )
-                    yield ValidatedForm(
-                        path_field(
-                            "path",
-                            "folder",
-                            kind="dir",
-                            id="open-path",
-                            help="a dataset folder written by rlrec",
-                        ),
-                        id="form-open",
-                    )
-                yield ValidatedForm(
-                    path_field(
-                        "save_to",
-                        "save to",
-                        must_exist=False,
-                        optional=True,
-                        id="save-to",
-                        help="folder to write the dataset to (optional)",
-                    ),
-                    choice_field(
-                        "overwrite", "overwrite", [False, True], False, id="save-overwrite"
-                    ),
-                    id="form-save",
-                )
+                    yield generate_form()
+                    yield movielens_form()
+                    yield csv_form()
+                    yield open_form()
+                yield save_form()
                 with Horizontal(id="dataset-actions"):
                     yield Button("Generate", id="dataset-run", variant="primary")
                     yield ProgressBar(total=100, show_eta=False, id="dataset-progress")
@@ -380,6 +307,11 @@ interactions per user and per item, ratings) follow the current dataset.
 
     def action_build(self) -> None:
         """Validate the active form and the save form; if both are fine, build in a worker."""
+        if self.query_one("#dataset-run", Button).disabled:
+            # One build at a time: a worker thread cannot be interrupted, and a second one
+            # would race the first to become the current dataset.
+            self.notify("Still building the previous dataset…", timeout=3)
+            return
         form_id = SOURCES[self.active_source][0]
         form = self.query_one(f"#{form_id}", ValidatedForm)
         save = self.query_one("#form-save", ValidatedForm)

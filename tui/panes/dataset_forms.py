@@ -1,0 +1,108 @@
+"""The Dataset pane's forms: one per source (generate, MovieLens, CSV, open) and the save form.
+
+Field keys match the names the data layer uses in its messages (`n_users`, `--item-col`, …)
+so that an error it raises lands beside the right field (`ValidatedForm.show_error`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui.widgets.forms import ValidatedForm, choice_field, int_field, path_field, text_field
+
+MAX_SIZE = 10_000_000  # the generator's own upper bound for users and items
+
+
+def _check_movielens_folder(path: Path) -> None:
+    """The data layer's own test, so the message matches `rlrec import movielens`."""
+    from data.movielens import detect_format
+
+    detect_format(path)
+
+
+def generate_form() -> ValidatedForm:
+    """The synthetic generator: sizes and seed (names match the generator's messages)."""
+    return ValidatedForm(
+        int_field("n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"),
+        int_field("n_items", "items", 500, low=1, high=MAX_SIZE, id="gen-items"),
+        int_field("seed", "seed", 42, low=0, id="gen-seed"),
+        text_field(
+            "name",
+            "name",
+            optional=True,
+            id="gen-name",
+            help="dataset name (default: synthetic-UxI-seedS)",
+        ),
+        id="form-generate",
+    )
+
+
+def movielens_form() -> ValidatedForm:
+    """A MovieLens 100K/1M folder, checked by the data layer as it is typed."""
+    return ValidatedForm(
+        path_field(
+            "path",
+            "folder",
+            kind="dir",
+            check=_check_movielens_folder,
+            id="ml-path",
+            help="MovieLens 100K or 1M folder",
+        ),
+        id="form-movielens",
+    )
+
+
+def csv_form() -> ValidatedForm:
+    """A CSV/Parquet log and its column mapping (names match the importer's flags)."""
+    return ValidatedForm(
+        path_field(
+            "path",
+            "file",
+            kind="file",
+            id="csv-path",
+            help="CSV or Parquet interaction log",
+        ),
+        text_field("user_col", "user column", "user_id", id="csv-user"),
+        text_field("item_col", "item column", "item_id", id="csv-item"),
+        text_field("rating_col", "rating column", optional=True, id="csv-rating"),
+        text_field("event_col", "event column", optional=True, id="csv-event"),
+        text_field("timestamp_col", "time column", optional=True, id="csv-time"),
+        text_field(
+            "sep",
+            "separator",
+            optional=True,
+            id="csv-sep",
+            help="field separator; empty = detect",
+        ),
+        id="form-csv",
+    )
+
+
+def open_form() -> ValidatedForm:
+    """A dataset folder saved earlier."""
+    return ValidatedForm(
+        path_field(
+            "path",
+            "folder",
+            kind="dir",
+            id="open-path",
+            help="a dataset folder written by rlrec",
+        ),
+        id="form-open",
+    )
+
+
+def save_form() -> ValidatedForm:
+    """Where to keep the result, and whether to replace a folder that exists."""
+    return ValidatedForm(
+        path_field(
+            "save_to",
+            "save to",
+            must_exist=False,
+            optional=True,
+            id="save-to",
+            help="folder to write the dataset to (optional)",
+        ),
+        choice_field("overwrite", "overwrite", [False, True], False, id="save-overwrite"),
+        id="form-save",
+    )
