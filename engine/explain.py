@@ -30,21 +30,22 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
 
 
+def _check_index(what: str, value: Any, count: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise RlrecError(f"{what} {value!r} is not an integer {what} id")
+    if not 0 <= int(value) < count:
+        raise RlrecError(f"{what} {value} is out of range (allowed 0..{count - 1})")
+    return int(value)
+
+
 def check_user(dataset: Dataset, user: int) -> int:
     """The user index, or a one-line RlrecError naming it and the allowed range."""
-    if isinstance(user, bool) or not isinstance(user, int | np.integer):
-        raise RlrecError(f"user {user!r} is not an integer user id")
-    if not 0 <= int(user) < dataset.n_users:
-        raise RlrecError(f"user {user} is out of range (allowed 0..{dataset.n_users - 1})")
-    return int(user)
+    return _check_index("user", user, dataset.n_users)
 
 
 def check_item(dataset: Dataset, item: int) -> int:
-    if isinstance(item, bool) or not isinstance(item, int | np.integer):
-        raise RlrecError(f"item {item!r} is not an integer item id")
-    if not 0 <= int(item) < dataset.n_items:
-        raise RlrecError(f"item {item} is out of range (allowed 0..{dataset.n_items - 1})")
-    return int(item)
+    """The item index, or a one-line RlrecError naming it and the allowed range."""
+    return _check_index("item", item, dataset.n_items)
 
 
 def _lookup(frame: pd.DataFrame, what: str, original_id: Any) -> int:

@@ -4,8 +4,6 @@ that field without raising."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from pathlib import Path
 
 import pytest
@@ -13,18 +11,11 @@ from textual.widgets import Input, ProgressBar, Static
 
 from data.generator import generate
 from data.store import save_dataset
+from tests.tui.fake_trainer import sync
 from tui import app as app_module
 from tui.messages import DatasetChanged
 from tui.widgets.eda_plots import EdaPlot
 from tui.widgets.forms import FormField, ValidatedForm
-
-
-def sync(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(scope="module")

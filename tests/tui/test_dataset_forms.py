@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from dataclasses import dataclass
 
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
 from engine.config_base import param
+from tests.tui.fake_trainer import sync
 from tui.widgets.forms import (
     ValidatedForm,
     choice_field,
@@ -18,16 +17,6 @@ from tui.widgets.forms import (
     int_field,
     path_field,
 )
-
-
-def sync(test):
-    """Run an async Pilot test without an async pytest plugin."""
-
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @dataclass

@@ -7,8 +7,6 @@ functions that return what the engine's would, computed from the dataset."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,18 +15,11 @@ from textual.widgets import DataTable, Input, Static
 
 from data.generator import generate
 from data.store import save_dataset
+from tests.tui.fake_trainer import sync
 from tui import app as app_module
 from tui.messages import RunSelected
 from tui.panes import explore
 from tui.widgets.explorer import WhyScreen
-
-
-def sync(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(scope="module")
