@@ -73,6 +73,8 @@ def calibrate_engagement(
     user_f, user_b = truth.user_latent[:, :d], truth.user_latent[:, d]
     item_f, item_b = truth.item_latent[:, :d], truth.item_latent[:, d + 1]
     _, cosine = _standardised_parts(truth, users, items)
+    category = truth.item_category.astype(np.int64)
+    taste = _category_log_share(train, category, truth.n_categories)
     signals = np.c_[
         np.einsum("nd,nd->n", user_f[users], item_f[items]),
         user_b[users],
@@ -80,19 +82,27 @@ def calibrate_engagement(
         activity[users],
         popularity[items],
         cosine,
+        taste[users, category[items]],
         np.ones(len(users)),
     ]
     appeal = env.appeal_weight * truth.item_appeal[items].astype(np.float64)
     beta = _logistic_fit(signals, pairs.labels, appeal)
     if beta[5] <= 0:  # content carries no signal beyond the rest: weight 0
         beta = np.insert(_logistic_fit(np.delete(signals, 5, axis=1), pairs.labels, appeal), 5, 0)
-    w_mf, w_user_bias, w_item_bias, w_activity, w_popularity, w_cosine, offset = beta
+    w_mf, w_user_bias, w_item_bias, w_activity, w_popularity, w_cosine, w_taste, offset = beta
     # ⟨user, item⟩ = w_mf·p·q + (w_ub·b_u + w_act·act_u)·1 + 1·(w_ib·b_i + w_pop·pop_i)
+    #               + w_taste·taste_u · onehot(category_i)
     user_latent = np.c_[
-        w_mf * user_f, w_user_bias * user_b + w_activity * activity, np.ones(len(user_f))
+        w_mf * user_f,
+        w_user_bias * user_b + w_activity * activity,
+        np.ones(len(user_f)),
+        w_taste * taste,
     ]
     item_latent = np.c_[
-        item_f, np.ones(len(item_f)), w_item_bias * item_b + w_popularity * popularity
+        item_f,
+        np.ones(len(item_f)),
+        w_item_bias * item_b + w_popularity * popularity,
+        np.eye(truth.n_categories)[category],
     ]
     return dataclasses.replace(
         truth,
@@ -105,6 +115,16 @@ def calibrate_engagement(
         logit_scale=1.0,
         logit_offset=float(offset),
     )
+
+
+def _category_log_share(train: Dataset, category: np.ndarray, n_categories: int) -> np.ndarray:
+    """(n_users, n_categories) log of each user's smoothed share of train interactions per
+    category: a per-user taste any log shows."""
+    counts = np.zeros((train.n_users, n_categories))
+    users = train.interactions["user_id"].to_numpy(np.int64)
+    items = train.interactions["item_id"].to_numpy(np.int64)
+    np.add.at(counts, (users, category[items]), 1.0)
+    return np.log((counts + 1.0) / (counts.sum(axis=1, keepdims=True) + n_categories))
 
 
 def predicted_probability(
