@@ -1,11 +1,11 @@
 """Calibration of the fitted simulator's engagement probability, and its report.
 
 `calibrate_engagement` weighs each known signal (MF interaction, user and item biases, user
-activity, item popularity, content cosine) by a logistic regression on labelled pairs the
-MF has not seen, and folds the weights into the truth's latent vectors and cosine scale, so
-that the `default` simulator's fresh-session engagement probability — exactly what
-`predicted_probability` computes — is calibrated. `calibration_table` reports predicted
-versus observed positive rate by decile of the prediction.
+activity, item popularity, content cosine, category taste) by a logistic regression on
+labelled pairs the MF has not seen, and folds the weights into the truth's latent vectors
+and cosine scale, so that the `default` simulator's fresh-session engagement probability —
+exactly what `predicted_probability` computes — is calibrated. `calibration_table` reports
+predicted versus observed positive rate by decile of the prediction.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def calibrate_engagement(
     """Weigh each known signal so the `default` simulator's fresh-session engagement
     probability matches the labels: a logistic regression of the label on the MF
     interaction ⟨p_u, q_i⟩, the MF user and item biases, the standardised content cosine,
-    the item's train popularity and the user's train activity (log counts).
+    the item's train popularity, the user's train activity (log counts) and the user's
+    taste for the item's category (log share of their train interactions).
 
     Every signal but the cosine is per-user, per-item or a dot product, so the weighted sum
     folds exactly into new latent vectors; the cosine weight folds into its scale. At the

@@ -18,11 +18,11 @@ What is fitted, and on what:
   factors — predicted from their demographics by ridge regression on the warm users.
 - **Calibration.** On train pairs held out of the MF (`calibration_fraction`), a logistic
   regression of the label on each signal — MF interaction, user bias, item bias, user
-  activity, item popularity, content cosine — sets their weights, folded into the latent
-  vectors and the cosine scale, so the `default` simulator's fresh-session engagement
-  probability (at the env's default α) is calibrated. Logged data gets no synthetic
-  clickbait appeal (its measured engagement already includes it). `calibration_table`
-  reports predicted versus observed positive rate by decile of the prediction.
+  activity, item popularity, content cosine, category taste — sets their weights, folded
+  into the latent vectors and the cosine scale, so the `default` simulator's fresh-session
+  engagement probability (at the env's default α) is calibrated. Logged data gets no
+  synthetic clickbait appeal (its measured engagement already includes it).
+  `calibration_table` reports predicted versus observed positive rate by decile.
 - **Observables.** The agent sees demographics plus a small SVD embedding of the train log
   (`engine.cf_features`), not the hidden truth's factors.
 
