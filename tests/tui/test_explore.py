@@ -103,7 +103,7 @@ async def test_recommendations_hidden_truth_baseline_and_moving_between_users(
         assert "source: agent" in _text(app, "#explore-agent-title")
         assert "most popular" in _text(app, "#explore-baseline-title")
         # The agent's first item is the last catalogue item in the fake's rule.
-        assert agent.get_row_at(0)[3] == app.state.dataset.items["title"].iloc[24]
+        assert str(agent.get_row_at(0)[3]) == app.state.dataset.items["title"].iloc[24]
         assert "User 0" in _text(app, "#explore-profile")
         history = app.query_one("#explore-history", DataTable)
         assert history.row_count > 0
@@ -153,19 +153,19 @@ async def test_search_filters_the_user_list(fake_engine, dataset_dir, tmp_path):
     async with app.run_test(size=(160, 48)) as pilot:
         await _open_run(app, pilot, tmp_path)
         users = app.query_one("#explore-user-table", DataTable)
-        segment = users.get_row_at(3)[1]
+        segment = str(users.get_row_at(3)[1])
         await pilot.press("slash")
         assert app.focused is app.query_one("#explore-search", Input)
         await pilot.press(*"17")
         await _search_settle(app, pilot)
         assert "1 of 30 users" in _text(app, "#explore-user-count")
-        assert users.row_count == 1 and users.get_row_at(0)[0] == "17"
+        assert users.row_count == 1 and str(users.get_row_at(0)[0]) == "17"
         assert "User 17" in _text(app, "#explore-profile")
         search = app.query_one("#explore-search", Input)
         search.value = segment
         await _search_settle(app, pilot)
         assert 1 <= users.row_count < 30
-        assert all(users.get_row_at(r)[1] == segment for r in range(users.row_count))
+        assert all(str(users.get_row_at(r)[1]) == segment for r in range(users.row_count))
         search.value = "no such user"
         await _search_settle(app, pilot)
         assert users.row_count == 0
@@ -233,3 +233,29 @@ async def test_t_without_a_run_goes_to_train_and_starts_it(monkeypatch, dataset_
         await pilot.pause()
         assert app.query_one("#panes").active == "train"
         assert started == [True]
+
+
+def test_rows_keep_data_that_looks_like_markup():
+    from tui.widgets.explorer import agent_rows, baseline_rows, history_rows
+
+    item = {"item": "7", "score": 0.5, "title": "Heat [Director's Cut] [/b]", "category": "[x"}
+    assert str(agent_rows([item])[0][3]) == "Heat [Director's Cut] [/b]"
+    assert str(agent_rows([item])[0][4]) == "[x"
+    assert str(agent_rows([item])[0][2]) == "–"  # no hidden truth given
+    assert str(baseline_rows([{"item": "9"}])[0][3]) == "item 9"
+    row = {
+        "timestamp": 0,
+        "event": "rating",
+        "rating": 4.0,
+        "item": 3,
+        "category": "[b]",
+        "title": "[red]",
+    }
+    assert [str(c) for c in history_rows([row])[0]] == [
+        "1970-01-01",
+        "rating",
+        "4",
+        "3",
+        "[b]",
+        "[red]",
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -91,14 +92,16 @@ def format_summary(dataset: Any, path: Path | None, eda: dict[str, Any]) -> str:
     n_interactions = counts.get("interactions", meta.get("n_interactions"))
     sparsity = eda.get("sparsity")
     lines = [
-        f"[b]{meta.get('name', 'dataset')}[/b]",
-        f"source        {meta.get('source', '?')}"
+        f"[b]{escape(str(meta.get('name', 'dataset')))}[/b]",
+        f"source        {escape(str(meta.get('source', '?')))}"
         + (f"  (seed {meta['seed']})" if meta.get("seed") is not None else ""),
         f"users         {n_users:,}",
         f"items         {n_items:,}",
         f"interactions  {n_interactions:,}" if n_interactions is not None else "",
         f"sparsity      {sparsity:.2%}" if sparsity is not None else "",
-        f"saved in      {path}" if path else "saved in      (not saved — give a folder to keep it)",
+        f"saved in      {escape(str(path))}"
+        if path
+        else "saved in      (not saved — give a folder to keep it)",
     ]
     return "\n".join(line for line in lines if line)
 

@@ -35,6 +35,7 @@ from tui.widgets.explorer import (
     baseline_rows,
     format_profile,
     history_rows,
+    plain,
 )
 
 TOP_K = 10
@@ -263,14 +264,14 @@ the list came from the agent or a cold-start fallback.
             self.run_dir, self._run_stamp = run_dir, stamp
             if stamp is None and (run_dir / "config.yaml").exists():
                 self._show_run_status(
-                    f"Run {run_dir.name} has no checkpoint yet (still training?) — "
+                    f"Run {escape(run_dir.name)} has no checkpoint yet (still training?) — "
                     "it opens here as soon as it has one.",
                     missing=True,
                 )
                 if self.run is None and state.dataset is not None:
                     self._set_dataset(state.dataset, keep_status=True)
                 return
-            self._show_run_status(f"Loading run {run_dir.name}…")
+            self._show_run_status(f"Loading run {escape(run_dir.name)}…")
             self._load_run(run_dir)
         elif self.run is None and state.dataset is not None and state.dataset is not self.dataset:
             self._set_dataset(state.dataset)
@@ -300,7 +301,9 @@ the list came from the agent or a cold-start fallback.
     def _run_failed(self, message: RunFailed) -> None:
         self.run = None
         # Said here, not in a dialog: the pane is where the user looks for the run.
-        self._show_run_status(f"Cannot open run {message.run_dir}: {message.text}", missing=True)
+        self._show_run_status(
+            escape(f"Cannot open run {message.run_dir}: {message.text}"), missing=True
+        )
 
     def _show_run_status(self, text: str | None = None, *, missing: bool | None = None) -> None:
         status = self.query_one("#explore-run", Static)
@@ -315,8 +318,8 @@ the list came from the agent or a cold-start fallback.
             else:
                 preset = getattr(getattr(self.run, "config", None), "preset", None)
                 text = (
-                    f"Run [b]{self.run_dir.name if self.run_dir else '?'}[/b]"
-                    + (f" ({preset})" if preset else "")
+                    f"Run [b]{escape(self.run_dir.name) if self.run_dir else '?'}[/b]"
+                    + (f" ({escape(str(preset))})" if preset else "")
                     + " · Q = the agent's value estimate · hidden truth = the simulator's "
                     "engagement probability, which the agent never sees · enter on an item: why"
                 )
@@ -361,10 +364,12 @@ the list came from the agent or a cold-start fallback.
         with self.app.batch_update():
             for record in rows.itertuples(index=False):
                 table.add_row(
-                    record.original_id,
-                    record.segment,
-                    record.activity,
-                    str(record.interactions) if self.dataset is not None else "–",
+                    *plain(
+                        record.original_id,
+                        record.segment,
+                        record.activity,
+                        record.interactions if self.dataset is not None else "–",
+                    ),
                     key=str(record.original_id),
                 )
         if table.row_count:
@@ -462,7 +467,8 @@ the list came from the agent or a cold-start fallback.
         if agent is None:
             title.update("Agent — no trained run")
         else:
-            title.update(f"Agent top-{len(self._agent_items)} · source: {agent.get('source', '?')}")
+            source = escape(str(agent.get("source", "?")))
+            title.update(f"Agent top-{len(self._agent_items)} · source: {source}")
         for rank, row in enumerate(agent_rows(self._agent_items), 1):
             table.add_row(*row, key=f"a{rank}")
 
@@ -485,7 +491,7 @@ the list came from the agent or a cold-start fallback.
         else:
             status = "needs a dataset (not seed-classic)" if self.dataset is None else ""
         self.query_one("#explore-baseline-title", Static).update(
-            f"Baseline (b): {name}" + (f" · {status}" if status else "")
+            escape(f"Baseline (b): {name}" + (f" · {status}" if status else ""))
         )
         for rank, row in enumerate(baseline_rows(self._baseline_items), 1):
             table.add_row(*row, key=f"b{rank}")

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -38,15 +39,21 @@ def item_name(item: dict[str, Any]) -> str:
     return str(item.get("title") or f"item {item.get('item')}")
 
 
-def agent_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+def plain(*cells: Any) -> tuple[Text, ...]:
+    """Cells as plain Text: DataTable reads str cells as markup, and data is not markup
+    (a title like "Pulp Fiction [Director's Cut]" would break)."""
+    return tuple(Text(str(cell)) for cell in cells)
+
+
+def agent_rows(items: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
     """Rows for AGENT_COLUMNS: rank, Q, hidden truth, item, category, price, quality."""
     return [
-        (
-            str(rank),
+        plain(
+            rank,
             fmt(item.get("score"), ".3f"),
             fmt(item.get("true_preference"), ".3f"),
             item_name(item),
-            str(item.get("category") or "–"),
+            item.get("category") or "–",
             fmt(item.get("price"), ".2f"),
             fmt(item.get("quality"), ".1f"),
         )
@@ -54,11 +61,11 @@ def agent_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     ]
 
 
-def baseline_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+def baseline_rows(items: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
     """Rows for BASELINE_COLUMNS: rank, score, hidden truth, item."""
     return [
-        (
-            str(rank),
+        plain(
+            rank,
             fmt(item.get("score"), ".3f"),
             fmt(item.get("true_preference"), ".3f"),
             item_name(item),
@@ -67,16 +74,16 @@ def baseline_rows(items: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     ]
 
 
-def history_rows(history: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+def history_rows(history: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
     """Rows for HISTORY_COLUMNS (dates in UTC)."""
     return [
-        (
+        plain(
             dt.datetime.fromtimestamp(row["timestamp"], dt.UTC).strftime("%Y-%m-%d"),
-            str(row["event"]),
+            row["event"],
             fmt(row["rating"], ".0f"),
-            str(row["item"]),
-            str(row["category"]),
-            str(row["title"]),
+            row["item"],
+            row["category"],
+            row["title"],
         )
         for row in history
     ]
@@ -182,7 +189,9 @@ class WhyScreen(ModalScreen[None]):
         table.add_columns("similar history item", "category", "cosine", "event", "rating")
         for n in self.why["nearest"]:
             rating = "–" if n["rating"] is None else f"{n['rating']:.0f}"
-            table.add_row(n["title"], n["category"], f"{n['similarity']:.2f}", n["event"], rating)
+            table.add_row(
+                *plain(n["title"], n["category"], f"{n['similarity']:.2f}", n["event"], rating)
+            )
 
     def _summary(self) -> str:
         item = self.item
