@@ -227,7 +227,7 @@ def config_field(
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         optional = len(args) < len(typing.get_args(tp))
         tp = args[0] if args else str
-    unit = f" [{meta['unit']}]" if meta.get("unit") else ""
+    unit = f" (in {meta['unit']})" if meta.get("unit") else ""
     hint = (meta.get("help") or "") + unit
     if meta.get("choices"):
         return ChoiceField(key, label, meta["choices"], value, help=hint, id=id)

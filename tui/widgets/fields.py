@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -137,7 +138,7 @@ class ValidatedField(FormField):
             yield Input(
                 self._text,
                 placeholder=self._placeholder,
-                tooltip=self.help or None,
+                tooltip=Text(self.help) if self.help else None,
                 compact=True,
                 id=f"{self.id}-input" if self.id else None,
             )
@@ -228,7 +229,7 @@ class ChoiceField(FormField):
                 value=self._value,
                 allow_blank=False,
                 compact=True,
-                tooltip=self.help or None,
+                tooltip=Text(self.help) if self.help else None,
                 id=f"{self.id}-select" if self.id else None,
             )
         yield Static("", classes="field--message", markup=False)
