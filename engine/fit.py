@@ -187,11 +187,12 @@ def _als_half_step(
 
     weights, targets: (R, C) dense (zero weight = no entry); fixed: (C, k) → (R, k)."""
     k = fixed.shape[1]
-    outer = (fixed[:, :, None] * fixed[:, None, :]).reshape(len(fixed), k * k)
-    gram = (weights @ outer).reshape(-1, k, k)
-    total = weights.sum(axis=1)
+    dtype = weights.dtype  # keep the big products in the matrices' precision
+    outer = (fixed[:, :, None] * fixed[:, None, :]).reshape(len(fixed), k * k).astype(dtype)
+    gram = (weights @ outer).astype(np.float64).reshape(-1, k, k)
+    total = weights.sum(axis=1, dtype=np.float64)
     gram += (reg * (1.0 + total))[:, None, None] * np.eye(k)
-    rhs = (weights * targets) @ fixed
+    rhs = ((weights * targets) @ fixed.astype(dtype)).astype(np.float64)
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 
@@ -208,8 +209,9 @@ def factorise(
     correct its scale. Returns user (n_users, d+2) and item (n_items, d+2) factors whose
     dot product is the score minus the global logit."""
     d = config.factors
-    weights = np.zeros((n_users, n_items))
-    labels = np.zeros((n_users, n_items))
+    # Dense float32 U × I matrices: a few of them at a time (≈ 90 MB each on ML-1M).
+    weights = np.zeros((n_users, n_items), np.float32)
+    labels = np.zeros((n_users, n_items), np.float32)
     weights[pairs.users, pairs.items] = pairs.weights
     labels[pairs.users, pairs.items] = pairs.labels
     base_rate = float(np.clip(np.average(pairs.labels, weights=pairs.weights), 1e-3, 1 - 1e-3))
@@ -220,7 +222,8 @@ def factorise(
     user_b, item_b = np.zeros(n_users), np.zeros(n_items)
 
     def newton_targets() -> tuple[np.ndarray, np.ndarray]:
-        score = mean + user_b[:, None] + item_b[None, :] + user_f @ item_f.T
+        score = (user_f @ item_f.T).astype(np.float32)
+        score += (mean + user_b[:, None] + item_b[None, :]).astype(np.float32)
         prob = _sigmoid(score)
         curvature = np.maximum(prob * (1 - prob), 1e-3)
         return weights * curvature, score + (labels - prob) / curvature
