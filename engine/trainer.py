@@ -83,6 +83,7 @@ class Trainer:
         self._subscribers: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
+        self._final_evaluation = True
         self._running = threading.Event()
         self._running.set()
         self._state = "ready"
@@ -116,7 +117,10 @@ class Trainer:
     def resume(self) -> None:
         self._running.set()
 
-    def stop(self) -> None:
+    def stop(self, evaluate: bool = True) -> None:
+        """Finish soon: checkpoint (and, unless `evaluate=False`, a final greedy evaluation —
+        an app that is quitting skips it so it can exit within a second)."""
+        self._final_evaluation = evaluate
         self._stop_requested.set()
         self._running.set()  # wake a paused loop so it can finish
 
@@ -179,7 +183,8 @@ class Trainer:
         self._clock = lambda: trained_for
         if reason != "diverged":
             self._set_state("stopping" if reason == "stopped" else self._state)
-            self._evaluate()
+            if reason != "stopped" or self._final_evaluation:
+                self._evaluate()
             self._checkpoint()
         return self._finish(reason, message)
 
