@@ -227,7 +227,7 @@ class RlrecApp(App):
             return
         self._focus_pane(pane)
         if pane_id == "train" and pane is not None:
-            self.call_after_refresh(pane.replot_visible, True)
+            self.call_after_refresh(pane.replot_visible)
 
     def _focus_when_mounted(self, pane_id: str) -> None:
         tabs = self._main_query("#panes")

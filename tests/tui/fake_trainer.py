@@ -85,7 +85,8 @@ class FakeTrainer:
         self.state = "running"
         self._publish(StateChanged("running"))
 
-    def stop(self) -> None:
+    def stop(self, evaluate: bool = True) -> None:
+        self.final_evaluation = evaluate
         self._stop.set()
         self._running.set()
 

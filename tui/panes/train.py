@@ -391,7 +391,8 @@ Train a DQN recommender against the simulator and watch it learn.
         self._stop_following()
         if self._trainer is None or not self.is_training:
             return True
-        self._trainer.stop()
+        # No final evaluation when quitting: only the checkpoint, so the app exits promptly.
+        self._trainer.stop(evaluate=False)
         workers = [w for w in self.app.workers if w.group == "training" and w.is_running]
         deadline = time.monotonic() + timeout
         for worker in workers:
