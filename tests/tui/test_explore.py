@@ -19,6 +19,7 @@ from tests.tui.fake_trainer import sync
 from tui import app as app_module
 from tui.messages import RunSelected
 from tui.panes import explore
+from tui.widgets import user_list
 from tui.widgets.explorer import WhyScreen
 
 
@@ -75,7 +76,7 @@ async def _settle(app, pilot) -> None:
 
 
 async def _search_settle(app, pilot) -> None:
-    await pilot.pause(explore.SEARCH_DELAY + 0.1)
+    await pilot.pause(user_list.SEARCH_DELAY + 0.1)
     await _settle(app, pilot)
 
 

@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from data.errors import RlrecError
 from tui.messages import StateUpdated
@@ -35,13 +35,11 @@ from tui.widgets.explorer import (
     baseline_rows,
     format_profile,
     history_rows,
-    plain,
 )
+from tui.widgets.user_list import UserList
 
 TOP_K = 10
 BASELINES = ("popular", "linucb")
-USER_LIST_LIMIT = 1000  # rows shown at once (~20 ms to fill); the search narrows the rest
-SEARCH_DELAY = 0.15  # seconds of quiet typing before the list is filtered
 
 
 def _describe(exc: Exception) -> str:
@@ -158,8 +156,6 @@ the list came from the agent or a cold-start fallback.
     ExplorePane { height: 1fr; }
     ExplorePane #explore-body { height: 1fr; }
     ExplorePane #explore-users { width: 37; height: 1fr; }
-    ExplorePane #explore-user-table { height: 1fr; }
-    ExplorePane #explore-user-count { height: 1; color: $text-muted; padding: 0 1; }
     ExplorePane #explore-detail { padding: 0 1; }
     ExplorePane #explore-run { height: auto; color: $text-muted; }
     ExplorePane #explore-run.-missing { color: $warning; text-style: bold; }
@@ -184,8 +180,6 @@ the list came from the agent or a cold-start fallback.
         self.run_dir: Path | None = None
         self.dataset: Any = None
         self.baseline = BASELINES[0]
-        self._overview: Any = None  # pandas frame from engine.explain.user_overview
-        self._search_timer: Any = None
         self._run_stamp: float | None = None
         self._selected: str | None = None
         self._agent_items: list[dict] = []
@@ -193,14 +187,7 @@ the list came from the agent or a cold-start fallback.
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="explore-body"):
-            with Vertical(id="explore-users"):
-                yield Input(
-                    placeholder="/ search: id, segment, activity",
-                    id="explore-search",
-                    compact=True,
-                )
-                yield Static("", id="explore-user-count")
-                yield DataTable(id="explore-user-table", cursor_type="row", zebra_stripes=True)
+            yield UserList(id="explore-users")
             with VerticalScroll(id="explore-detail", can_focus=False):
                 yield Static("", id="explore-run")
                 yield Static("", id="explore-profile")
@@ -223,8 +210,6 @@ the list came from the agent or a cold-start fallback.
                 yield DataTable(id="explore-history", cursor_type="row")
 
     def on_mount(self) -> None:
-        users = self.query_one("#explore-user-table", DataTable)
-        users.add_columns("user", "segment", "activity", "n")
         self.query_one("#explore-agent", DataTable).add_columns(*AGENT_COLUMNS)
         self.query_one("#explore-baseline", DataTable).add_columns(*BASELINE_COLUMNS)
         self.query_one("#explore-history", DataTable).add_columns(*HISTORY_COLUMNS)
@@ -234,7 +219,7 @@ the list came from the agent or a cold-start fallback.
     def focus_default(self) -> None:
         """Where keys go when the pane is shown: the user list (j/k, enter)."""
         self.sync_with_state()
-        self.query_one("#explore-user-table", DataTable).focus()
+        self.query_one(UserList).focus_list()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "-narrow")
@@ -336,76 +321,29 @@ the list came from the agent or a cold-start fallback.
 
         self.dataset = dataset
         if dataset is not None:
-            self._overview = explain.user_overview(dataset)
+            overview = explain.user_overview(dataset)
         elif n_users:
-            self._overview = explain.plain_overview(int(n_users))
+            overview = explain.plain_overview(int(n_users))
         else:
-            self._overview = None
+            overview = None
         if not keep_status:
             self._show_run_status()
         self._selected = None  # the run or dataset changed: fetch the user's lists again
-        self._fill_users(self.query_one("#explore-search", Input).value)
+        self.query_one(UserList).set_users(overview, counts_known=dataset is not None)
 
     # -- the user list -----------------------------------------------------------------------
-    def _fill_users(self, query: str) -> None:
-        from engine import explain
-
-        table = self.query_one("#explore-user-table", DataTable)
-        table.clear()
-        if self._overview is None:
-            return
-        matches = explain.filter_users(self._overview, query)
-        rows = matches.head(USER_LIST_LIMIT)
-        total = len(self._overview)
-        count = f"{len(matches):,} of {total:,} users" if query.strip() else f"{total:,} users"
-        if len(rows) < len(matches):
-            count += f" · first {len(rows):,} shown, search to narrow"
-        self.query_one("#explore-user-count", Static).update(count)
-        with self.app.batch_update():
-            for record in rows.itertuples(index=False):
-                table.add_row(
-                    *plain(
-                        record.original_id,
-                        record.segment,
-                        record.activity,
-                        record.interactions if self.dataset is not None else "–",
-                    ),
-                    key=str(record.original_id),
-                )
-        if table.row_count:
-            table.move_cursor(row=0)
-            self._select(str(rows["original_id"].iloc[0]))
-
-    @on(Input.Changed, "#explore-search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        # Filter once typing pauses: the keys echo at once even on a large population.
-        event.stop()
-        if self._search_timer is not None:
-            self._search_timer.stop()
-        self._search_timer = self.set_timer(SEARCH_DELAY, lambda: self._fill_users(event.value))
-
-    @on(Input.Submitted, "#explore-search")
-    def _search_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.query_one("#explore-user-table", DataTable).focus()
-
     def action_search(self) -> None:
-        self.query_one("#explore-search", Input).focus()
+        self.query_one(UserList).focus_search()
 
     def action_move_user(self, step: int) -> None:
-        table = self.query_one("#explore-user-table", DataTable)
-        if table.row_count:
-            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+        self.query_one(UserList).move(step)
 
-    @on(DataTable.RowHighlighted, "#explore-user-table")
-    def _user_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        if event.row_key is not None and event.row_key.value is not None:
-            self._select(str(event.row_key.value))
+    @on(UserList.Highlighted)
+    def _user_highlighted(self, message: UserList.Highlighted) -> None:
+        self._select(message.user)
 
-    @on(DataTable.RowSelected, "#explore-user-table")
-    def _user_chosen(self, event: DataTable.RowSelected) -> None:
-        event.stop()
+    @on(UserList.Chosen)
+    def _user_chosen(self, message: UserList.Chosen) -> None:
         self.query_one("#explore-agent", DataTable).focus()
 
     def _select(self, user: str) -> None:
