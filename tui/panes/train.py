@@ -56,6 +56,24 @@ FORM_ROWS = (
 LIVE_LOG_EVERY_VECTOR_STEPS = 4
 
 
+class StatusLine(Widget):
+    """The one-line progress text. Changing it repaints this line only (a `Static.update`
+    would ask for a layout pass of the whole screen several times a second)."""
+
+    DEFAULT_CSS = "StatusLine { height: 1; width: 1fr; }"
+    text: reactive[str] = reactive("", layout=False)
+
+    def __init__(self, text: str = "", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.set_reactive(StatusLine.text, text)
+
+    def render(self) -> str:
+        return self.text
+
+    def update(self, text: str) -> None:
+        self.text = text
+
+
 class FormReady(Message):
     """The engine's config classes loaded (in a worker): build the form from them."""
 
@@ -184,7 +202,7 @@ Train a DQN recommender against the simulator and watch it learn.
                     yield Button("Pause", id="train-pause", disabled=True)
                     yield Button("Stop", id="train-stop", variant="error", disabled=True)
             with Vertical(id="train-main"):
-                yield Static("ready — press s to start training", id="train-status")
+                yield StatusLine("ready — press s to start training", id="train-status")
                 yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
                 with Grid(id="train-charts"):
                     yield from self._make_charts()
@@ -469,7 +487,7 @@ Train a DQN recommender against the simulator and watch it learn.
     def _show_event(self, event: Any, live: bool) -> None:
         kind = type(event).__name__
         if kind == "Progress":
-            self.query_one("#train-status", Static).update(progress_line(event))
+            self.query_one("#train-status", StatusLine).update(progress_line(event))
             self.query_one("#train-progress", ProgressBar).update(progress=event.fraction_done)
         elif kind == "RunStarted":
             budget = ", ".join(f"{v} {k}" for k, v in event.budget.items())
@@ -503,7 +521,7 @@ Train a DQN recommender against the simulator and watch it learn.
         if event.message:
             text += f": {event.message}"
         self._log(text)
-        self.query_one("#train-status", Static).update(text)
+        self.query_one("#train-status", StatusLine).update(text)
         if event.reason == "budget":
             self.query_one("#train-progress", ProgressBar).update(progress=1.0)
         if self.run_state == "following":
@@ -547,7 +565,7 @@ Train a DQN recommender against the simulator and watch it learn.
         self.query_one("#train-evals", DataTable).clear()
         self.query_one("#train-log", RichLog).clear()
         self.query_one("#train-progress", ProgressBar).update(progress=0)
-        self.query_one("#train-status", Static).update("starting…")
+        self.query_one("#train-status", StatusLine).update("starting…")
 
     def _log(self, text: str) -> None:
         self.query_one("#train-log", RichLog).write(text)
