@@ -1,0 +1,61 @@
+"""SVG snapshots of the Explore pane at 80×24 and 160×48 with a stand-in run (deterministic
+recommendations over a small seeded dataset), and of the "why" dialog.
+Update after an intended change with `--snapshot-update` and look at the SVGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import data
+from data.generator import generate
+from tests.tui.fake_trainer import use_fake_engine
+from tests.tui.test_explore import fake_engine as explore_engine  # noqa: F401 — a fixture
+from tui.app import RlrecApp
+from tui.messages import RunSelected
+
+SIZES = [(80, 24), (160, 48)]
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory) -> Path:
+    from data.store import save_dataset
+
+    folder = tmp_path_factory.mktemp("ds") / "small"
+    save_dataset(generate(n_users=30, n_items=25, seed=5), folder)
+    return folder
+
+
+@pytest.fixture
+def quiet_app(monkeypatch, tmp_path, explore_engine):  # noqa: F811
+    use_fake_engine(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data, "default_dataset", lambda: generate(n_users=30, n_items=25, seed=5))
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def open_run(pilot) -> None:
+    await settle(pilot)
+    pilot.app.post_message(RunSelected(Path("runs") / "demo"))
+    await settle(pilot)
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_explore_pane(snap_compare, quiet_app, size):
+    assert snap_compare(RlrecApp(runs_dir="runs"), terminal_size=size, run_before=open_run)
+
+
+def test_explore_why_dialog(snap_compare, quiet_app):
+    async def why(pilot) -> None:
+        await open_run(pilot)
+        await pilot.press("tab", "down", "enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(RlrecApp(runs_dir="runs"), terminal_size=(120, 36), run_before=why)
