@@ -90,12 +90,13 @@ def interactions_per_user(dataset: Dataset) -> np.ndarray:
 def user_overview(dataset: Dataset) -> pd.DataFrame:
     """One row per user for the explorer's list: `user` (index), `original_id`, `segment`
     (synthetic segment, else occupation/gender where known, else ''), `activity` (the
-    synthetic activity level, else '') and `interactions` (count in the log)."""
+    synthetic activity level, else '') and `interactions` (count in the log).
+    `attrs["segment_from"]` names the dataset column the segment came from (or None)."""
     users = dataset.users
     n = len(users)
-    segment = _first_column(users, ("segment", "occupation", "gender"), n)
-    activity = _first_column(users, ("activity",), n)
-    return pd.DataFrame(
+    segment_from, segment = _first_column(users, ("segment", "occupation", "gender"), n)
+    _, activity = _first_column(users, ("activity",), n)
+    overview = pd.DataFrame(
         {
             "user": np.arange(n, dtype=np.int64),
             "original_id": users["original_id"].astype(str).to_numpy()
@@ -106,13 +107,17 @@ def user_overview(dataset: Dataset) -> pd.DataFrame:
             "interactions": interactions_per_user(dataset),
         }
     )
+    overview.attrs["segment_from"] = segment_from
+    return overview
 
 
-def _first_column(frame: pd.DataFrame, names: tuple[str, ...], n: int) -> np.ndarray:
+def _first_column(
+    frame: pd.DataFrame, names: tuple[str, ...], n: int
+) -> tuple[str | None, np.ndarray]:
     for name in names:
         if name in frame.columns:
-            return frame[name].astype(str).to_numpy()
-    return np.full(n, "", dtype=object)
+            return name, frame[name].astype(str).to_numpy()
+    return None, np.full(n, "", dtype=object)
 
 
 def filter_users(overview: pd.DataFrame, query: str) -> pd.DataFrame:

@@ -130,6 +130,11 @@ def test_user_overview_counts_and_filter():
     overview = explain.user_overview(ds)
     assert overview["interactions"].tolist() == [4, 1, 0]
     assert overview["segment"].tolist() == ["Books", "Music", "Books"]
+    assert overview.attrs["segment_from"] == "segment"
+    ml_like = _tiny()
+    ml_like.users = ml_like.users.drop(columns=["segment"]).assign(occupation=["a", "b", "c"])
+    assert explain.user_overview(ml_like)["segment"].tolist() == ["a", "b", "c"]
+    assert explain.user_overview(ml_like).attrs["segment_from"] == "occupation"
     assert explain.filter_users(overview, "books")["user"].tolist() == [0, 2]
     assert explain.filter_users(overview, "BOOKS medium")["user"].tolist() == [2]
     assert explain.filter_users(overview, "u-b")["user"].tolist() == [1]

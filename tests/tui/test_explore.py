@@ -260,3 +260,27 @@ def test_rows_keep_data_that_looks_like_markup():
         "[b]",
         "[red]",
     ]
+
+
+@sync
+async def test_movielens_users_list_occupation_and_their_ratings(tmp_path):
+    from data.importers import import_movielens
+    from tests.tui.test_dataset import write_movielens_100k
+
+    folder = tmp_path / "ml-ds"
+    save_dataset(import_movielens(write_movielens_100k(tmp_path / "ml")), folder)
+    app = app_module.RlrecApp(dataset_path=folder, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("3")
+        await _settle(app, pilot)
+        users = app.query_one("#explore-user-table", DataTable)
+        assert [str(c.label) for c in users.ordered_columns][1] == "occupation"
+        assert [str(users.get_row_at(r)[1]) for r in range(3)] == ["technician", "other", "writer"]
+        assert "occupation technician" in _text(app, "#explore-profile")
+        history = app.query_one("#explore-history", DataTable)
+        assert history.row_count == 2
+        assert {str(history.get_row_at(r)[5]) for r in range(2)} == {
+            "Toy Story (1995)",
+            "GoldenEye (1995)",
+        }

@@ -69,6 +69,11 @@ class UserList(Vertical):
         """Show these users (None: none), filtered by the current search."""
         self._overview = overview
         self._counts_known = counts_known
+        # MovieLens has occupations where the synthetic data has segments: say which.
+        segment = (getattr(overview, "attrs", {}) or {}).get("segment_from") or "segment"
+        if str(self.table.ordered_columns[1].label) != segment:
+            self.table.clear(columns=True)
+            self.table.add_columns(COLUMNS[0], segment, *COLUMNS[2:])
         self.fill(self.query_one("#explore-search", Input).value)
 
     def fill(self, query: str) -> None:
