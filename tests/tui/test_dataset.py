@@ -228,3 +228,31 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
         assert str(dataset_dir) in _message(app, "save_to", "form-save")
         assert app.state.dataset is before
         assert app.is_running
+
+
+@sync
+async def test_open_a_folder_that_is_not_a_dataset_and_empty_required_columns(
+    dataset_dir, tmp_path
+):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("hello")
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _start(app, pilot, "source-open")
+        before = app.state.dataset
+        await _set(pilot, "open-path", str(tmp_path / "junk"))
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        message = _message(app, "path", "form-open")
+        assert str(tmp_path / "junk") in message
+        assert app.state.dataset is before
+
+        app.query_one("#dataset-source-tabs").active = "source-csv"
+        await pilot.pause()
+        await _set(pilot, "csv-user", "   ")
+        assert "user column: required" in _message(app, "user_col", "form-csv")
+        await _set(pilot, "csv-path", str(tmp_path / "junk"))
+        assert "not a file" in _message(app, "path", "form-csv")
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        assert app.state.dataset is before and app.is_running
