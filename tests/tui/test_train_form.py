@@ -1,0 +1,137 @@
+"""The Train pane's settings form with the engine's real config classes: bad text in every
+field shows a message beside that field and never raises; Start refuses bad settings; engine
+errors that involve several fields land beside the one they name."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.fake_trainer import screen_text, sync, wait_for
+from tui.app import RlrecApp
+from tui.panes.train import TrainPane
+from tui.widgets.error_dialog import ErrorDialog
+
+# Wrong for every field (each has a lower bound ≥ 0 and a numeric type).
+MUST_FAIL = ["abc", "-5", "1e999", "nan", "1,2,x", "0.5.5", "💥", "--1", "0x10"]
+# Wrong for some (required fields, bounded fields); must never raise anywhere.
+MAY_FAIL = ["", " ", "99999999999999999999", "1e-320", "٣"]
+
+
+async def ready_pane(pilot) -> TrainPane:
+    pane = pilot.app.query_one(TrainPane)
+    await wait_for(pilot, lambda: pane._form_built, timeout=60)
+    await pilot.pause()
+    return pane
+
+
+@sync
+async def test_bad_text_in_every_field_shows_a_message_beside_it(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await ready_pane(pilot)
+        form = pane.form()
+        numeric = [f for f in form.fields if f.key != "preset"]
+        assert {f.key for f in numeric} >= {
+            "agent.lr",
+            "agent.batch_size",
+            "agent.gamma",
+            "agent.eps_start",
+            "agent.eps_end",
+            "agent.eps_decay_steps",
+            "agent.hidden",
+            "agent.dropout",
+            "agent.tau",
+            "train.seconds",
+            "train.steps",
+            "train.log_every",
+        }
+        for field in numeric:
+            good = field.text
+            for text in MUST_FAIL:
+                field.text = text
+                await pilot.pause()
+                assert field.error, (field.key, text)
+                assert field.key in field.error, (field.key, field.error)
+                assert field.has_class("-invalid")
+            for text in MAY_FAIL:
+                field.text = text
+                await pilot.pause()
+                assert field.has_class("-invalid") == bool(field.error)
+            field.text = good
+            await pilot.pause()
+            assert field.error is None, (field.key, field.error)
+        assert not isinstance(app.screen, ErrorDialog)
+
+
+@sync
+async def test_out_of_range_values_name_the_allowed_range(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await ready_pane(pilot)
+        form = pane.form()
+        cases = {
+            "agent.gamma": "1.5",
+            "agent.dropout": "1",
+            "agent.lr": "0",
+            "agent.batch_size": "0",
+        }
+        for key, text in cases.items():
+            form.field(key).text = text
+        await pilot.pause()
+        for key in cases:
+            message = form.field(key).error
+            assert message and "out of range" in message and "allowed" in message, (key, message)
+        text = screen_text(app)  # the message wraps beside the narrow field
+        words = " ".join(text.split())
+        assert "agent.gamma = 1.5 is" in words and "(allowed: [0, 1])" in words
+
+
+@sync
+async def test_start_with_bad_settings_starts_nothing(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await ready_pane(pilot)
+        pane.form().field("agent.lr").text = "fast please"
+        pane.focus()
+        await pilot.press("s")
+        await pilot.pause()
+        assert pane.run_state == "idle"
+        assert not any(w.group == "training" for w in app.workers)
+        assert list(tmp_path.iterdir()) == []
+
+
+@sync
+async def test_two_budgets_error_lands_beside_a_budget_field(tmp_path):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await ready_pane(pilot)
+        form = pane.form()
+        form.field("train.seconds").text = "30"
+        form.field("train.steps").text = "5000"
+        await pilot.pause()
+        pane.focus()
+        await pilot.press("s")
+        await pilot.pause()
+        assert pane.run_state == "idle"
+        errors = form.errors()
+        assert any("one budget" in message for message in errors.values()), errors
+        assert not isinstance(app.screen, ErrorDialog)
+
+
+@pytest.mark.parametrize("preset", ["seed-classic", "default"])
+@sync
+async def test_switching_preset_reloads_its_values(tmp_path, preset):
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await ready_pane(pilot)
+        other = "default" if preset == "seed-classic" else "seed-classic"
+        for name in (other, preset):
+            pane.form().field("preset").value = name
+            await wait_for(pilot, lambda n=name: pane.preset == n and pane._form_built)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        from engine.run_config import load_run_config
+
+        expected = load_run_config(preset)
+        assert pane.form().field("agent.gamma").value == expected.agent.gamma
+        assert pane.form().field("agent.eps_end").value == expected.agent.eps_end
