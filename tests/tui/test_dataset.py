@@ -11,11 +11,17 @@ from textual.widgets import Input, ProgressBar, Static
 
 from data.generator import generate
 from data.store import save_dataset
-from tests.tui.fake_trainer import sync
+from tests.tui.fake_trainer import sync, use_fake_engine
 from tui import app as app_module
 from tui.messages import DatasetChanged
 from tui.widgets.eda_plots import EdaPlot
 from tui.widgets.forms import FormField, ValidatedForm
+
+
+@pytest.fixture(autouse=True)
+def _fast_train_pane(monkeypatch):
+    """The Train pane (not under test here) builds its form from a stand-in config."""
+    use_fake_engine(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,18 @@ from textual.widgets import DataTable, Input, Static
 
 from data.generator import generate
 from data.store import save_dataset
-from tests.tui.fake_trainer import sync
+from tests.tui.fake_trainer import sync, use_fake_engine
 from tui import app as app_module
 from tui.messages import RunSelected
 from tui.panes import explore
 from tui.widgets import user_list
 from tui.widgets.explorer import WhyScreen
+
+
+@pytest.fixture(autouse=True)
+def _fast_train_pane(monkeypatch):
+    """The Train pane (not under test here) builds its form from a stand-in config."""
+    use_fake_engine(monkeypatch)
 
 
 @pytest.fixture(scope="module")
