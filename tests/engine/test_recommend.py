@@ -51,7 +51,9 @@ def run():
 def _history(run, original_id):
     index = int(np.flatnonzero(run.dataset.users["original_id"] == original_id)[0])
     log = run.dataset.interactions
-    return set(run.dataset.items["original_id"].to_numpy()[log.loc[log.user_id == index, "item_id"]])
+    return set(
+        run.dataset.items["original_id"].to_numpy()[log.loc[log.user_id == index, "item_id"]]
+    )
 
 
 def test_a_known_user_gets_k_unseen_items_with_details(run):
