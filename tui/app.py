@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import signal
 import sys
 import time
@@ -21,7 +22,6 @@ from typing import Any
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
@@ -98,6 +98,7 @@ class RlrecApp(App):
         self._requested_theme = theme
         self._open_run_at_start = Path(run_dir) if run_dir else None
         self.is_quitting = False
+        self._deferred_panes: dict[str, Widget] = {}
         self.last_screenshot: Path | None = None
 
     # -- layout ----------------------------------------------------------------------------
@@ -109,8 +110,10 @@ class RlrecApp(App):
             for pane_id, title, module_name, class_name in PANES:
                 with TabPane(title, id=pane_id):
                     pane = _make_pane(pane_id, module_name, class_name)
-                    # Hidden panes mount just after the first frame, which then shows sooner.
-                    yield pane if pane_id == initial else Lazy(pane)
+                    if pane_id == initial:
+                        yield pane
+                    else:  # hidden panes mount just after the first frame, which shows sooner
+                        self._deferred_panes[pane_id] = pane
         yield Footer()
 
     def on_mount(self) -> None:
@@ -125,14 +128,25 @@ class RlrecApp(App):
                 )
         self._apply_width(self.size.width)
         self._install_hangup_handler()
+        self.call_after_refresh(self._mount_deferred_panes)
         # Heavy work (generating the default dataset, importing torch for the config form)
         # starts after the first frame is on screen, so the app appears at once.
         self.call_after_refresh(self.load_dataset)
         train = self.train_pane()
+        self._train_pane = train  # kept for `wait_for_training` after the screens are gone
         if self._open_run_at_start is not None and train is not None:
             self.call_after_refresh(train.follow, self._open_run_at_start)
         if train is not None:
             self._focus_pane(train)
+
+    async def _mount_deferred_panes(self) -> None:
+        for pane_id, pane in list(self._deferred_panes.items()):
+            if self.is_quitting or not self.is_running:
+                return
+            tab_pane = self._main_query(f"TabPane#{pane_id}")
+            if tab_pane:
+                await tab_pane.first().mount(pane)
+            del self._deferred_panes[pane_id]
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_width(event.size.width)
@@ -304,6 +318,14 @@ class RlrecApp(App):
         except (NotImplementedError, RuntimeError, ValueError, AttributeError):
             pass  # not the main thread (tests) or no SIGHUP on this platform
 
+    def wait_for_training(self, timeout: float) -> None:
+        """After exit: block until a stopping trainer has finished (checkpoint written)."""
+        train = getattr(self, "_train_pane", None)
+        trainer = getattr(train, "_trainer", None)
+        deadline = time.monotonic() + timeout
+        while trainer is not None and trainer.state != "finished" and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def _hangup(self) -> None:
         self.run_worker(self.action_quit(), exclusive=True, group="quit")
 
@@ -346,7 +368,14 @@ def main(argv: list[str] | None = None) -> int:
             dataset_path = path
     app = RlrecApp(dataset_path, run_dir, args.runs_dir, args.refresh, args.theme)
     app.run()
-    return int(app.return_code or 0)
+    status = int(app.return_code or 0)
+    # A stopped training may still be writing its checkpoint: let it finish. Other background
+    # work (generating the default dataset, importing torch) is abandoned — waiting for those
+    # threads would keep a hung-up app alive for many seconds.
+    app.wait_for_training(timeout=60)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -196,3 +196,53 @@ def test_app_module_imports_without_torch():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_real_terminal_hangup_ends_the_app(tmp_path):
+    """Run `python -m tui.app` in a pseudo-terminal, wait for its first frame, then hang up
+    (SIGHUP, as when an SSH connection drops): the app exits by itself, status 0."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.app", "--runs-dir", str(tmp_path)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+        cwd=Path(__file__).parents[2],
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"press s to start" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 65536)
+        assert b"press s to start" in seen, seen[-500:]
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            # keep reading: a terminal nobody reads would block the app's last writes
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    time.sleep(0.05)
+        status = proc.poll()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert status == 0
