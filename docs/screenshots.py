@@ -1,0 +1,96 @@
+"""Regenerate the pane screenshots in docs/ (SVG, plus a plain-text copy of each).
+
+    .venv/bin/python docs/screenshots.py
+
+Drives the real app headless at 160×48: trains a short real run on the default preset with
+the Train pane, then captures Train, Explore (the trained agent), Dataset and Runs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+
+from tui.app import RlrecApp  # noqa: E402
+from tui.panes.train import TrainPane  # noqa: E402
+
+OUT = ROOT / "docs"
+
+
+def text_of(app) -> str:
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
+async def until(pilot, condition, timeout: float = 300) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError("app did not reach the expected state")
+        await pilot.pause(0.1)
+
+
+async def capture(pilot, name: str) -> None:
+    await pilot.pause(0.5)
+    app = pilot.app
+    (OUT / f"{name}.svg").write_text(app.export_screenshot(title=f"rlrec-tui — {name}"))
+    (OUT / f"{name}.txt").write_text(text_of(app))
+    print(f"wrote docs/{name}.svg and .txt")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = RlrecApp(runs_dir=Path(tmp) / "runs")
+        async with app.run_test(size=(160, 48)) as pilot:
+            pane = app.query_one(TrainPane)
+            await until(pilot, lambda: pane._form_built and app.state.dataset is not None)
+            await app.workers.wait_for_complete()
+            form = pane.form()
+            form.field("train.seconds").text = ""
+            form.field("train.steps").text = "61440"
+            form.field("train.log_every").text = "2048"
+            pane.focus()
+            await pilot.press("s")
+            await until(pilot, lambda: pane.last_finished is not None)
+            explore = app.query_one("#explore-pane")
+            await until(pilot, lambda: getattr(explore, "run", None) is not None)
+            await app.workers.wait_for_complete()
+            await capture(pilot, "explore")
+            app.set_focus(None)
+            await pilot.press("2")
+            pane.replot_visible(force=True)
+            await capture(pilot, "train")
+            app.set_focus(None)
+            await pilot.press("1")
+            await app.workers.wait_for_complete()
+            await capture(pilot, "dataset")
+            app.set_focus(None)
+            await pilot.press("4")
+            await app.workers.wait_for_complete()
+            await pilot.press("space", "c")
+            await app.workers.wait_for_complete()
+            await capture(pilot, "runs")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
