@@ -18,7 +18,7 @@ from data.store import save_dataset
 from tests.tui.fake_trainer import sync, use_fake_engine
 from tui import app as app_module
 from tui.messages import RunSelected
-from tui.panes import explore
+from tui.panes import explore, explore_data
 from tui.widgets import user_list
 from tui.widgets.explorer import WhyScreen
 
@@ -66,8 +66,8 @@ def fake_engine(monkeypatch, dataset_dir):
         source = "agent" if policy == "agent" else policy
         return {"user": user, "source": source, "items": rows}
 
-    monkeypatch.setattr(explore, "load_run", load_run)
-    monkeypatch.setattr(explore, "recommend", recommend)
+    monkeypatch.setattr(explore_data, "load_run", load_run)
+    monkeypatch.setattr(explore_data, "recommend", recommend)
     return calls
 
 

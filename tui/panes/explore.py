@@ -20,12 +20,21 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from data.errors import RlrecError
 from tui.messages import StateUpdated
+from tui.panes import explore_data
+from tui.panes.explore_data import (
+    BASELINE_NAMES,
+    BaselineDetails,
+    RunFailed,
+    RunLoaded,
+    UserDetails,
+    checkpoint_stamp,
+    describe,
+)
 from tui.widgets.explorer import (
     AGENT_COLUMNS,
     BASELINE_COLUMNS,
@@ -40,81 +49,6 @@ from tui.widgets.user_list import UserList
 
 TOP_K = 10
 BASELINES = ("popular", "linucb")
-
-
-def _describe(exc: Exception) -> str:
-    """An engine error as one line: RlrecError's own text, else the exception's type too."""
-    if isinstance(exc, RlrecError):
-        return str(exc)
-    return f"{exc.__class__.__name__}: {exc}"
-
-
-def _checkpoint_stamp(run_dir: Path) -> float | None:
-    """When the run's checkpoint was last written (None if it has none)."""
-    try:
-        return (run_dir / "checkpoint.pt").stat().st_mtime
-    except OSError:
-        return None
-
-
-def load_run(run_dir: Path) -> Any:
-    """The engine's loaded run (imports torch: call from a worker)."""
-    from engine.runs import load_run as engine_load_run
-
-    return engine_load_run(run_dir)
-
-
-def recommend(run: Any, user: str, k: int, policy: str) -> dict[str, Any]:
-    from engine.recommend import recommend_for_user
-
-    return recommend_for_user(run, user, k, policy=policy)
-
-
-class RunLoaded(Message):
-    def __init__(self, run: Any, run_dir: Path) -> None:
-        super().__init__()
-        self.run = run
-        self.run_dir = run_dir
-
-
-class RunFailed(Message):
-    def __init__(self, run_dir: Path, text: str) -> None:
-        super().__init__()
-        self.run_dir = run_dir
-        self.text = text
-
-
-class UserDetails(Message):
-    """Profile, history and the agent's list for one user (`agent` is None without a run)."""
-
-    def __init__(
-        self,
-        user: str,
-        profile: dict | None,
-        history: list[dict],
-        agent: dict | None,
-        error: str | None,
-    ) -> None:
-        super().__init__()
-        self.user = user
-        self.profile = profile
-        self.history = history
-        self.agent = agent
-        self.error = error
-
-
-class BaselineDetails(Message):
-    """The baseline's list for one user; it comes after the agent's (LinUCB warms up first)."""
-
-    def __init__(self, user: str, policy: str, result: dict | None, error: str | None) -> None:
-        super().__init__()
-        self.user = user
-        self.policy = policy
-        self.result = result
-        self.error = error
-
-
-BASELINE_NAMES = {"popular": "most popular", "linucb": "LinUCB"}
 
 
 class ExplorePane(Widget):
@@ -243,7 +177,7 @@ the list came from the agent or a cold-start fallback.
         run_dir = getattr(state, "run_dir", None)
         if run_dir is not None:
             run_dir = Path(run_dir)
-            stamp = _checkpoint_stamp(run_dir)
+            stamp = checkpoint_stamp(run_dir)
             if run_dir == self.run_dir and stamp == self._run_stamp:
                 return
             self.run_dir, self._run_stamp = run_dir, stamp
@@ -264,7 +198,7 @@ the list came from the agent or a cold-start fallback.
     @work(thread=True, exclusive=True, exit_on_error=False, group="explore-run")
     def _load_run(self, run_dir: Path) -> None:
         try:
-            run = load_run(run_dir)
+            run = explore_data.load_run(run_dir)
         except Exception as exc:  # noqa: BLE001 — RlrecError or a bug: both shown, app stays up
             self.post_message(RunFailed(run_dir, str(exc)))
             return
@@ -364,18 +298,18 @@ the list came from the agent or a cold-start fallback.
                 profile = explain.user_profile(dataset, index)
                 history = explain.user_history(dataset, index, limit=50)
             if run is not None:
-                agent = recommend(run, user, TOP_K, "agent")
+                agent = explore_data.recommend(run, user, TOP_K, "agent")
         except Exception as exc:  # noqa: BLE001 — RlrecError or an engine bug: show, stay up
-            error = _describe(exc)
+            error = describe(exc)
         self.post_message(UserDetails(user, profile, history, agent, error))
         # Without a dataset (seed-classic) the engine has no baseline to offer.
         if run is None or getattr(run, "dataset", None) is None:
             return
         result, error = None, None
         try:
-            result = recommend(run, user, TOP_K, baseline)
+            result = explore_data.recommend(run, user, TOP_K, baseline)
         except Exception as exc:  # noqa: BLE001
-            error = _describe(exc)
+            error = describe(exc)
         self.post_message(BaselineDetails(user, baseline, result, error))
 
     @on(UserDetails)
