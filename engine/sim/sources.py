@@ -23,7 +23,7 @@ def truth_of_dataset(dataset: Any, folder: str | None = None) -> HiddenTruth:
         if known is dataset and known_folder == folder:
             return truth
     if getattr(dataset, "user_latent", None) is not None:
-        truth = truth_from_dataset(dataset)
+        truth = truth_from_dataset(dataset, folder)
     else:
         from engine.fit import fit_truth
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from data.dataset import Dataset
 from data.errors import RlrecError
+from data.split import SPLIT_FILE, split_for, train_view
 
 
 @dataclass
@@ -198,13 +200,30 @@ def calibrate(truth: HiddenTruth, seed: int = 0, sample: int = 20_000) -> Hidden
     )
 
 
-def truth_from_dataset(ds: Dataset) -> HiddenTruth:
-    """Hidden truth of a synthetic dataset (one that carries `user_latent`/`item_latent`)."""
+def truth_from_dataset(ds: Dataset, folder: str | Path | None = None) -> HiddenTruth:
+    """Hidden truth of a synthetic dataset (one that carries `user_latent`/`item_latent`).
+
+    Popularity, item value and user profiles come from the TRAIN part of the dataset's split
+    (the one stored in `folder`, else the default split), so validation and test
+    interactions never reach the simulator an agent trains in. A log too small to split has
+    no held-out part to leak: then the whole log is used."""
     if ds.user_latent is None or ds.item_latent is None:
         raise RlrecError(
             f"dataset '{ds.name}' has no latent factors: use engine.fit.fit_truth for imported data"
         )
-    return truth_with_latents(ds, np.asarray(ds.user_latent), np.asarray(ds.item_latent))
+    return truth_with_latents(
+        _train_part(ds, folder), np.asarray(ds.user_latent), np.asarray(ds.item_latent)
+    )
+
+
+def _train_part(ds: Dataset, folder: str | Path | None) -> Dataset:
+    try:
+        split = split_for(ds, folder)
+    except RlrecError:
+        if folder is not None and (Path(folder) / SPLIT_FILE).exists():
+            raise  # a stored split that does not fit this log: say so rather than leak
+        return ds  # too small to split: nothing is held out
+    return train_view(ds, split)
 
 
 def truth_with_latents(

@@ -138,3 +138,28 @@ def test_positive_rows_by_feedback_kind():
     clicks_only = log(["click", "click"], [nan, nan])
     np.testing.assert_array_equal(positive_rows(clicks_only), [True, True])
     assert positive_rows(clicks_only).dtype == bool
+
+
+def test_a_synthetic_datasets_simulator_is_blind_to_held_out_rows():
+    """Synthetic datasets keep their generator's latent factors, but popularity, item value,
+    user profiles and observables come from the train part of the split only."""
+    from data.generator import generate
+    from engine.sim import make_simulator
+
+    dataset = generate(n_users=120, n_items=80, seed=3)
+    split = split_dataset(dataset, SplitConfig())
+    held = split.labels != TRAIN
+    assert held.any()
+    perturbed = copy.deepcopy(dataset)
+    log = perturbed.interactions
+    # Pile every held-out row onto one item, rated 5 and purchased: a leak would make it a hit.
+    log.loc[held, "item_id"] = np.int32(0)
+    log.loc[held, "event"] = "purchase"
+    if "rating" in log:
+        log.loc[held, "rating"] = np.float32(5.0)
+    assert split_dataset(perturbed, SplitConfig()).labels.tolist() == split.labels.tolist()
+    a = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=dataset)
+    b = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=perturbed)
+    for name in ("item_popularity", "item_value", "user_profile", "item_observable"):
+        np.testing.assert_array_equal(getattr(a.truth, name), getattr(b.truth, name), err_msg=name)
+    np.testing.assert_array_equal(a.base_logit, b.base_logit)
