@@ -111,7 +111,9 @@ class RunConfig:
                     f"--dataset {dataset}: the {env_raw.get('kind')!r} simulator has its own data; "
                     "use a preset whose env kind is 'default'"
                 )
-            env_raw["dataset"] = str(dataset)
+            # Absolute, so the run still finds its data when used from another folder.
+            dataset = str(Path(dataset).expanduser().resolve())
+            env_raw["dataset"] = dataset
         return cls(
             preset=str(raw.get("preset") or DEFAULT_PRESET),
             env=parse_env_config(env_raw),
@@ -163,5 +165,11 @@ def dataset_fingerprint(dataset_dir: str | Path | None) -> str | None:
         raise RlrecError(f"{dataset_dir}: not a dataset folder (no meta.yaml)")
     meta = load_yaml(meta_path)
     keys = ("name", "source", "seed", "n_users", "n_items", "n_interactions", "schema_version")
-    blob = json.dumps({k: meta.get(k) for k in keys}, sort_keys=True, default=str)
+    identity = {k: meta.get(k) for k in keys}
+    # The stored split decides what the fitted simulator and the offline evaluation see: a
+    # run trained under one split must not be evaluated under another (added by issue 6).
+    split_meta = Path(dataset_dir) / "split.yaml"
+    if split_meta.is_file():
+        identity["split"] = hashlib.sha256(split_meta.read_bytes()).hexdigest()[:16]
+    blob = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

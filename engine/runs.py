@@ -396,5 +396,7 @@ def load_run_dataset(config: Any) -> Any:
     from engine.run_config import dataset_fingerprint
 
     if config.dataset_fingerprint and dataset_fingerprint(folder) != config.dataset_fingerprint:
-        raise RlrecError(f"{folder}: not the dataset this run was trained on (fingerprint differs)")
+        raise RlrecError(
+            f"{folder}: not the dataset (or split) this run was trained on (fingerprint differs)"
+        )
     return load_dataset(folder)

@@ -136,3 +136,17 @@ def test_a_run_trained_on_another_dataset_is_refused(run_dir, tmp_path):
     (moved / "config.yaml").write_text(yaml.safe_dump(config))
     one_line_error(rlrec("eval", moved, "--offline"), "fingerprint differs")
     one_line_error(rlrec("ab", moved, "popular"), "fingerprint differs")
+
+
+def test_a_run_is_refused_once_its_datasets_split_changed(dataset_dir, run_dir, tmp_path):
+    data_copy, run_copy = tmp_path / "ds", tmp_path / "run"
+    shutil.copytree(dataset_dir, data_copy)
+    shutil.copytree(run_dir, run_copy)
+    config = yaml.safe_load((run_copy / "config.yaml").read_text())
+    assert os.path.isabs(config["dataset"])  # recorded absolute: usable from any folder
+    config["dataset"] = config["env"]["dataset"] = str(data_copy)
+    (run_copy / "config.yaml").write_text(yaml.safe_dump(config))
+    # Same data, same split: still the run's dataset.
+    assert rlrec("ab", run_copy, "popular", "--users", "200").returncode == 0
+    assert rlrec("split", data_copy, "--test", "0.3").returncode == 0
+    one_line_error(rlrec("eval", run_copy, "--offline"), "(or split)")
