@@ -11,20 +11,12 @@ import pytest
 import data
 from data.generator import generate
 from tests.tui.fake_trainer import use_fake_engine
+from tests.tui.test_explore import dataset_dir  # noqa: F401 — a fixture
 from tests.tui.test_explore import fake_engine as explore_engine  # noqa: F401 — a fixture
 from tui.app import RlrecApp
 from tui.messages import RunSelected
 
 SIZES = [(80, 24), (160, 48)]
-
-
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory) -> Path:
-    from data.store import save_dataset
-
-    folder = tmp_path_factory.mktemp("ds") / "small"
-    save_dataset(generate(n_users=30, n_items=25, seed=5), folder)
-    return folder
 
 
 @pytest.fixture

@@ -62,16 +62,8 @@ def agent_rows(items: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
 
 
 def baseline_rows(items: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
-    """Rows for BASELINE_COLUMNS: rank, score, hidden truth, item."""
-    return [
-        plain(
-            rank,
-            fmt(item.get("score"), ".3f"),
-            fmt(item.get("true_preference"), ".3f"),
-            item_name(item),
-        )
-        for rank, item in enumerate(items, 1)
-    ]
+    """Rows for BASELINE_COLUMNS: rank, score, hidden truth, item (the agent's first four)."""
+    return [row[: len(BASELINE_COLUMNS)] for row in agent_rows(items)]
 
 
 def history_rows(history: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
