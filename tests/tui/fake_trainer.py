@@ -149,10 +149,20 @@ def sync(test):
     return wrapper
 
 
+def skip_dataset(monkeypatch) -> None:
+    """Do not load the default dataset at launch: tests of Train and Runs do not need it, and
+    the Dataset and Explore panes' work on it (EDA, user lists) would cost CPU in every test."""
+    from tui.app import RlrecApp
+
+    monkeypatch.setattr(RlrecApp, "load_dataset", lambda self: None)
+
+
 def use_fake_engine(monkeypatch, trainers: list | None = None, **trainer_kwargs) -> list:
-    """Make the Train pane build a `FakeConfig` and a `FakeTrainer` (kwargs passed on).
-    Returns the list the created trainers are appended to."""
+    """Make the Train pane build a `FakeConfig` and a `FakeTrainer` (kwargs passed on), with
+    no dataset loaded. Returns the list the created trainers are appended to."""
     from tui.panes import train as train_module
+
+    skip_dataset(monkeypatch)
 
     made = [] if trainers is None else trainers
 

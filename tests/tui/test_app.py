@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Markdown, TabbedContent
 
-from tests.tui.fake_trainer import screen_text, sync, use_fake_engine, wait_for
+from tests.tui.fake_trainer import screen_text, skip_dataset, sync, use_fake_engine, wait_for
 from tui.app import RlrecApp, build_parser, classify_path, main
 from tui.commands import RlrecCommands
 from tui.help import HelpScreen
@@ -48,7 +48,8 @@ async def test_every_binding_has_an_id_and_tooltip():
 
 
 @sync
-async def test_f1_shows_help_for_the_current_pane(tmp_path):
+async def test_f1_shows_help_for_the_current_pane(tmp_path, monkeypatch):
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f1")
@@ -99,7 +100,8 @@ async def test_palette_offers_main_actions_and_they_work(tmp_path, monkeypatch):
 
 
 @sync
-async def test_f8_saves_svg_into_runs_dir(tmp_path):
+async def test_f8_saves_svg_into_runs_dir(tmp_path, monkeypatch):
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f8")
@@ -109,7 +111,8 @@ async def test_f8_saves_svg_into_runs_dir(tmp_path):
 
 
 @sync
-async def test_theme_argument_and_unknown_theme(tmp_path):
+async def test_theme_argument_and_unknown_theme(tmp_path, monkeypatch):
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path, theme="nord")
     async with app.run_test(size=(100, 30)):
         assert app.theme == "nord"
@@ -119,7 +122,8 @@ async def test_theme_argument_and_unknown_theme(tmp_path):
 
 
 @sync
-async def test_narrow_layout_under_80_columns(tmp_path):
+async def test_narrow_layout_under_80_columns(tmp_path, monkeypatch):
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(79, 24)) as pilot:
         assert app.screen.has_class("narrow")

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from textual.widgets import DataTable, TabbedContent
 
 from engine import runs
 from engine.events import Evaluation, Progress, RunFinished, RunStarted
-from tests.tui.fake_trainer import screen_text, sync, wait_for
+from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
 from tui.app import RlrecApp
 from tui.messages import RunSelected
 from tui.panes.runs import RunsPane
 from tui.panes.train import TrainPane
 from tui.widgets.charts import CompareChart
+
+
+@pytest.fixture(autouse=True)
+def _no_dataset(monkeypatch):
+    skip_dataset(monkeypatch)
+
 
 FIXED_TIME = 1_700_000_000  # 2023-11-14 22:13 UTC: deterministic "created" column
 

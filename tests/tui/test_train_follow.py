@@ -8,7 +8,7 @@ import threading
 
 from engine import runs
 from engine.events import Evaluation, Progress, RunStarted
-from tests.tui.fake_trainer import screen_text, sync, wait_for
+from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
 from tui.app import RlrecApp
 from tui.panes.train import TrainPane
 
@@ -41,7 +41,8 @@ def start_run(run_dir) -> runs.MetricsWriter:
 
 
 @sync
-async def test_follows_a_run_written_by_another_writer(tmp_path):
+async def test_follows_a_run_written_by_another_writer(tmp_path, monkeypatch):
+    skip_dataset(monkeypatch)
     run_dir = tmp_path / "live-run"
     writer = start_run(run_dir)
     next_batch = threading.Event()

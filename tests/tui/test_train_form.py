@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.fake_trainer import screen_text, sync, wait_for
+from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
 from tui.app import RlrecApp
 from tui.panes.train import TrainPane
 from tui.widgets.error_dialog import ErrorDialog
+
+
+@pytest.fixture(autouse=True)
+def _no_dataset(monkeypatch):
+    skip_dataset(monkeypatch)
+
 
 # Wrong for every field (each has a lower bound ≥ 0 and a numeric type).
 MUST_FAIL = ["abc", "-5", "1e999", "nan", "1,2,x", "0.5.5", "💥", "--1", "0x10"]
