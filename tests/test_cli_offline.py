@@ -150,3 +150,14 @@ def test_a_run_is_refused_once_its_datasets_split_changed(dataset_dir, run_dir, 
     assert rlrec("ab", run_copy, "popular", "--users", "200").returncode == 0
     assert rlrec("split", data_copy, "--test", "0.3").returncode == 0
     one_line_error(rlrec("eval", run_copy, "--offline"), "(or split)")
+
+
+def test_recommend_takes_a_policy_and_a_fallback(run_dir):
+    out = rlrec("recommend", run_dir, "--user", "u3", "-k", "5", "--policy", "mf", "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["source"] == "mf" and len(payload["items"]) == 5
+    out = rlrec("recommend", run_dir, "--user", "u3", "--fallback", "popular", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["source"].startswith("agent")
+    one_line_error(rlrec("recommend", run_dir, "--user", "u3", "--policy", "oracle"), "'oracle'")
+    one_line_error(rlrec("recommend", run_dir, "--user", "u3", "--fallback", "x"), "fallback 'x'")

@@ -72,6 +72,16 @@ def register(commands: Any, bench: Any) -> None:
     recommend.add_argument(
         "--cold-start", action="store_true", help="unknown users get a fallback instead of an error"
     )
+    recommend.add_argument(
+        "--policy",
+        default="agent",
+        help="who ranks: agent (the run's DQN), popular, content, mf, linucb, random",
+    )
+    recommend.add_argument(
+        "--fallback",
+        default="content",
+        help="where the agent has nothing (no user features): content (from demographics) or popular",
+    )
     recommend.add_argument("--json", action="store_true", help="print one JSON object")
     recommend.set_defaults(handler=recommend_command)
 
@@ -366,7 +376,14 @@ def recommend_command(args: argparse.Namespace) -> int:
     from engine.runs import load_run
 
     run = load_run(args.run)
-    result = recommend_for_user(run, args.user, args.k, policy="agent", cold_start=args.cold_start)
+    result = recommend_for_user(
+        run,
+        args.user,
+        args.k,
+        policy=getattr(args, "policy", "agent"),
+        fallback=getattr(args, "fallback", "content"),
+        cold_start=args.cold_start,
+    )
     payload = result.to_dict() if hasattr(result, "to_dict") else result
     if args.json:
         print(json.dumps(payload, default=_plain))
