@@ -139,6 +139,19 @@ def mean_ci95(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(1.96 * values.std(ddof=1) / np.sqrt(values.size))
 
 
+def moving_average(values: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over the last `window` values (fewer at the start) — the smoothed
+    episode-return curve the TUI draws beside the raw one."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values
+    window = max(1, min(int(window), values.size))
+    cumulative = np.concatenate(([0.0], np.cumsum(values)))
+    end = np.arange(1, values.size + 1)
+    start = np.maximum(end - window, 0)
+    return (cumulative[end] - cumulative[start]) / (end - start)
+
+
 def ctr(engagements: float, impressions: float) -> float:
     """Click-through rate: engagements / impressions (nan with no impressions)."""
     return float(engagements) / float(impressions) if impressions else float("nan")

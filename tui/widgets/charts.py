@@ -105,19 +105,6 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     return np.add.reduceat(x, starts) / counts, np.add.reduceat(y, starts) / counts
 
 
-def moving_average(y: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over `window` points (shorter at the start), for the return curve."""
-    import numpy as np
-
-    if len(y) == 0:
-        return y
-    window = max(1, min(window, len(y)))
-    cumulative = np.cumsum(np.insert(y, 0, 0.0))
-    index = np.arange(1, len(y) + 1)
-    lower = np.maximum(index - window, 0)
-    return (cumulative[index] - cumulative[lower]) / (index - lower)
-
-
 class CurveChart(PlotextPlot):
     """One chart of one or more named series from a `CurveStore` against env steps."""
 
@@ -179,6 +166,8 @@ class CurveChart(PlotextPlot):
             if len(x) == 0:
                 continue
             if self.smooth and name == self.series[0]:
+                from engine.metrics import moving_average
+
                 average = moving_average(y, self.smooth)
                 xs, ys = downsample(x, y, width)
                 plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
