@@ -250,3 +250,50 @@ def test_real_terminal_hangup_ends_the_app(tmp_path):
             proc.kill()
         os.close(master)
     assert status == 0
+
+
+@sync
+async def test_dataset_dir_argument_opens_it_and_training_uses_it(tmp_path, monkeypatch):
+    from data.generator import generate
+    from data.store import save_dataset
+
+    folder = save_dataset(generate(60, 40, seed=3, name="tiny"), tmp_path / "tiny")
+    real_load_dataset = RlrecApp.__dict__["load_dataset"]
+    trainers = use_fake_engine(monkeypatch)
+    monkeypatch.setattr(RlrecApp, "load_dataset", real_load_dataset)  # this test needs it
+    seen_overrides = []
+    from tui.panes import train as train_module
+
+    real_load = train_module.TrainPane.load_config
+
+    def record(self, preset, overrides):
+        seen_overrides.append(overrides)
+        return real_load(self, preset, overrides)
+
+    monkeypatch.setattr(train_module.TrainPane, "load_config", record)
+    app = RlrecApp(dataset_path=folder, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state.dataset is not None, timeout=30)
+        assert app.state.dataset.n_users == 60 and app.state.dataset_path == folder
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane._form_built)
+        pane.focus()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: pane.last_finished is not None)
+        assert seen_overrides[-1]["dataset"] == str(folder)
+        assert trainers
+
+
+@sync
+async def test_not_a_dataset_folder_shows_error_and_app_stays_up(tmp_path):
+    from tui.widgets.error_dialog import ErrorDialog
+
+    (tmp_path / "junk").mkdir()
+    app = RlrecApp(dataset_path=tmp_path / "junk", runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), timeout=30)
+        assert "junk" in screen_text(app)
+        await pilot.press("escape")
+        app.set_focus(None)
+        await pilot.press("4")
+        assert app.query_one("#panes", TabbedContent).active == "runs"
