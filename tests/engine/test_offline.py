@@ -94,3 +94,26 @@ def test_reference_policies_are_all_reported_and_ordered_sensibly(setup):
     assert warm["random"]["coverage@10"] > warm["popular"]["coverage@10"]
     for values in warm.values():
         assert set(values) >= {"precision@5", "recall@20", "map@10", "ild@10", "novelty@10"}
+
+
+def test_a_warm_users_state_comes_from_their_earlier_history_only(setup):
+    """Scrambling the evaluated (test) rows' items leaves every state the agent is asked
+    about unchanged: the history part is built from train (and validation) rows."""
+    import copy
+
+    from data.split import interactions_fingerprint
+
+    dataset, split, sim, relevant, _ = setup
+    first = Fixed(relevant)
+    evaluate_offline(dataset, split, sim, agent=first, linucb_steps=5)
+    scrambled = copy.deepcopy(dataset)
+    log = scrambled.interactions
+    in_test = split.labels == TEST
+    log.loc[in_test, "item_id"] = (
+        np.random.default_rng(3).integers(0, dataset.n_items, in_test.sum()).astype(np.int32)
+    )
+    moved_split = copy.deepcopy(split)
+    moved_split.fingerprint = interactions_fingerprint(log)
+    second = Fixed(relevant)
+    evaluate_offline(scrambled, moved_split, sim, agent=second, linucb_steps=5)
+    np.testing.assert_array_equal(first.seen_obs, second.seen_obs)
