@@ -16,8 +16,6 @@ first frame stays fast.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -34,44 +32,9 @@ from textual.worker import Worker, WorkerState
 
 from data.errors import RlrecError
 from tui.messages import RunSelected, ShowError, TrainerEvent
+from tui.panes.train_settings import list_presets, place_error, settings_fields
 from tui.widgets.charts import CurveChart, CurveStore
-
-# Form rows: (config section, label, candidate field names in the engine's config dataclass).
-# The first name the dataclass really has wins, so the form follows the engine's naming.
-FORM_ROWS = (
-    ("agent", "learning rate", ("learning_rate", "lr")),
-    ("agent", "batch size", ("batch_size",)),
-    ("agent", "gamma γ", ("gamma",)),
-    ("agent", "ε start", ("epsilon_start", "eps_start")),
-    ("agent", "ε end", ("epsilon_end", "eps_end")),
-    ("agent", "ε decay steps", ("epsilon_decay_steps", "eps_decay_steps", "epsilon_decay")),
-    ("agent", "hidden units", ("hidden", "hidden_units", "hidden_sizes")),
-    ("agent", "dropout", ("dropout",)),
-    ("agent", "target τ", ("tau", "target_tau", "soft_tau")),
-    ("train", "budget s", ("seconds", "budget_seconds")),
-    ("train", "budget steps", ("steps", "budget_steps")),
-    ("train", "log every", ("log_every",)),
-)
-# Live curves want a point every few vector steps; presets log sparsely for headless runs.
-LIVE_LOG_EVERY_VECTOR_STEPS = 4
-
-
-class StatusLine(Widget):
-    """The one-line progress text. Changing it repaints this line only (a `Static.update`
-    would ask for a layout pass of the whole screen several times a second)."""
-
-    DEFAULT_CSS = "StatusLine { height: 1; width: 1fr; }"
-    text: reactive[str] = reactive("", layout=False)
-
-    def __init__(self, text: str = "", *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.set_reactive(StatusLine.text, text)
-
-    def render(self) -> str:
-        return self.text
-
-    def update(self, text: str) -> None:
-        self.text = text
+from tui.widgets.status import StatusLine, format_duration, format_number, progress_line
 
 
 class FormReady(Message):
@@ -82,54 +45,6 @@ class FormReady(Message):
         self.presets = presets
         self.preset = preset
         self.config = config
-
-
-def format_duration(seconds: float) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def format_number(value: float, spec: str = ".3f") -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return format(value, spec)
-
-
-def progress_line(event: Any) -> str:
-    """One line from a Progress event: steps, episodes, speed, return, ε, ETA."""
-    return (
-        f"{event.env_steps:,} steps · {event.episodes:,} episodes · "
-        f"{format_number(event.steps_per_second, ',.0f')} steps/s · "
-        f"return {format_number(event.episode_return, '.2f')} · "
-        f"ε {format_number(event.epsilon, '.3f')} · "
-        f"elapsed {format_duration(event.seconds)} · ETA {format_duration(event.eta_seconds)}"
-    )
-
-
-def list_presets() -> list[str]:
-    from engine.presets import PRESETS
-
-    return list(PRESETS)
-
-
-def place_error(form: Any, message: str) -> bool:
-    """Show an engine error beside the field it names; True if one matched.
-
-    Tries the form's own matching (dotted key, quoted name), then a field whose name appears as
-    a word in the message (e.g. "train: give one budget, not seconds and steps")."""
-    if form.show_error(message):
-        return True
-    words = set(message.replace(",", " ").replace(":", " ").split())
-    for field in form.fields:
-        if field.key.rsplit(".", 1)[-1] in words:
-            field.show_error(message)
-            field.focus_input()
-            return True
-    return False
 
 
 class TrainPane(Widget, can_focus=True):
@@ -260,36 +175,9 @@ Train a DQN recommender against the simulator and watch it learn.
     @on(FormReady)
     async def _build_form(self, message: FormReady) -> None:
         self.preset = message.preset
-        from tui.widgets.forms import ValidatedForm, choice_field, config_field
+        from tui.widgets.forms import ValidatedForm
 
-        fields: list[Widget] = [
-            choice_field("preset", "preset", message.presets, message.preset, id="field-preset")
-        ]
-        for section, label, names in FORM_ROWS:
-            part = getattr(message.config, section, None)
-            if part is None or not dataclasses.is_dataclass(part):
-                continue
-            have = {f.name for f in dataclasses.fields(part)}
-            name = next((n for n in names if n in have), None)
-            if name is None:
-                continue
-            value = getattr(part, name)
-            if section == "train" and value is None:
-                # No budget set in the preset: show the engine's default (60 s) as a value.
-                value = getattr(part, "budget", {}).get(name)
-            if section == "train" and name == "log_every":
-                n_envs = getattr(part, "n_envs", 1)
-                value = min(value, LIVE_LOG_EVERY_VECTOR_STEPS * n_envs)
-            fields.append(
-                config_field(
-                    type(part),
-                    name,
-                    key=f"{section}.{name}",
-                    label=label,
-                    value=value,
-                    id=f"field-{section}-{name}",
-                )
-            )
+        fields = settings_fields(message.config, message.presets, message.preset)
         form_box = self.query_one("#train-form", VerticalScroll)
         old = form_box.query(ValidatedForm)
         await old.remove()

@@ -1,0 +1,85 @@
+"""The Train pane's settings form: which engine config fields it shows, with what labels and
+starting values, and where an engine error about them is shown. The fields themselves (and
+their range checks, taken from the engine's config dataclasses) come from `tui.widgets.forms`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from textual.widget import Widget
+
+# Form rows: (config section, label, candidate field names in the engine's config dataclass).
+# The first name the dataclass really has wins, so the form follows the engine's naming.
+FORM_ROWS = (
+    ("agent", "learning rate", ("learning_rate", "lr")),
+    ("agent", "batch size", ("batch_size",)),
+    ("agent", "gamma γ", ("gamma",)),
+    ("agent", "ε start", ("epsilon_start", "eps_start")),
+    ("agent", "ε end", ("epsilon_end", "eps_end")),
+    ("agent", "ε decay steps", ("epsilon_decay_steps", "eps_decay_steps", "epsilon_decay")),
+    ("agent", "hidden units", ("hidden", "hidden_units", "hidden_sizes")),
+    ("agent", "dropout", ("dropout",)),
+    ("agent", "target τ", ("tau", "target_tau", "soft_tau")),
+    ("train", "budget s", ("seconds", "budget_seconds")),
+    ("train", "budget steps", ("steps", "budget_steps")),
+    ("train", "log every", ("log_every",)),
+)
+# Live curves want a point every few vector steps; presets log sparsely for headless runs.
+LIVE_LOG_EVERY_VECTOR_STEPS = 4
+
+
+def list_presets() -> list[str]:
+    from engine.presets import PRESETS
+
+    return list(PRESETS)
+
+
+def place_error(form: Any, message: str) -> bool:
+    """Show an engine error beside the field it names; True if one matched.
+
+    Tries the form's own matching (dotted key, quoted name), then a field whose name appears as
+    a word in the message (e.g. "train: give one budget, not seconds and steps")."""
+    if form.show_error(message):
+        return True
+    words = set(message.replace(",", " ").replace(":", " ").split())
+    for field in form.fields:
+        if field.key.rsplit(".", 1)[-1] in words:
+            field.show_error(message)
+            field.focus_input()
+            return True
+    return False
+
+
+def settings_fields(config: Any, presets: list[str], preset: str) -> list[Widget]:
+    """The form's fields for a `RunConfig`: the preset choice, then each FORM_ROWS entry the
+    engine's config has, starting from the config's values."""
+    from tui.widgets.forms import choice_field, config_field
+
+    fields: list[Widget] = [choice_field("preset", "preset", presets, preset, id="field-preset")]
+    for section, label, names in FORM_ROWS:
+        part = getattr(config, section, None)
+        if part is None or not dataclasses.is_dataclass(part):
+            continue
+        have = {f.name for f in dataclasses.fields(part)}
+        name = next((n for n in names if n in have), None)
+        if name is None:
+            continue
+        value = getattr(part, name)
+        if section == "train" and value is None:
+            # No budget set in the preset: show the engine's default (60 s) as a value.
+            value = getattr(part, "budget", {}).get(name)
+        if section == "train" and name == "log_every":
+            n_envs = getattr(part, "n_envs", 1)
+            value = min(value, LIVE_LOG_EVERY_VECTOR_STEPS * n_envs)
+        fields.append(
+            config_field(
+                type(part),
+                name,
+                key=f"{section}.{name}",
+                label=label,
+                value=value,
+                id=f"field-{section}-{name}",
+            )
+        )
+    return fields
