@@ -297,3 +297,21 @@ async def test_not_a_dataset_folder_shows_error_and_app_stays_up(tmp_path):
         app.set_focus(None)
         await pilot.press("4")
         assert app.query_one("#panes", TabbedContent).active == "runs"
+
+
+@sync
+async def test_escape_leaves_a_text_field_so_pane_keys_work_again(tmp_path, monkeypatch):
+    use_fake_engine(monkeypatch)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane._form_built)
+        field = pane.form().field("agent.lr")
+        field.focus_input()
+        await pilot.press("end", "4")  # typed into the field, not a pane switch
+        assert field.text.endswith("4")
+        assert app.query_one("#panes", TabbedContent).active == "train"
+        await pilot.press("escape")
+        assert app.focused is pane
+        await pilot.press("4")
+        assert app.query_one("#panes", TabbedContent).active == "runs"
