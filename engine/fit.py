@@ -69,7 +69,7 @@ class FitConfig:
         help="share of train pairs held out of the MF to calibrate probabilities on",
     )
     observable_dims: int = param(
-        8, low=0, high=64, help="CF embedding dims the agent observes (0 = demographics only)"
+        16, low=0, high=64, help="CF embedding dims the agent observes (0 = demographics only)"
     )
     seed: int = param(0, low=0, help="seed of the negative sampling and initial factors")
 
