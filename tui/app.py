@@ -99,6 +99,7 @@ class RlrecApp(App):
         self._open_run_at_start = Path(run_dir) if run_dir else None
         self.is_quitting = False
         self._deferred_panes: dict[str, Widget] = {}
+        self._train_pane: Any = None
         self.last_screenshot: Path | None = None
 
     # -- layout ----------------------------------------------------------------------------
@@ -320,8 +321,7 @@ class RlrecApp(App):
 
     def wait_for_training(self, timeout: float) -> None:
         """After exit: block until a stopping trainer has finished (checkpoint written)."""
-        train = getattr(self, "_train_pane", None)
-        trainer = getattr(train, "_trainer", None)
+        trainer = getattr(self._train_pane, "_trainer", None)
         deadline = time.monotonic() + timeout
         while trainer is not None and trainer.state != "finished" and time.monotonic() < deadline:
             time.sleep(0.02)

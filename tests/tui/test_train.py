@@ -136,3 +136,16 @@ async def test_quit_during_training_stops_worker_and_checkpoints(tmp_path, monke
         assert not worker.is_running
         assert trainers[0].checkpoints == [200]
     assert app.return_code == 0
+
+
+@sync
+async def test_s_pressed_before_settings_load_starts_once_they_are_ready(tmp_path, monkeypatch):
+    use_fake_engine(monkeypatch, windows=2)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrainPane)
+        assert not pane._form_built  # the config form loads after the first frame
+        await pilot.press("s")
+        await wait_for(pilot, lambda: pane.last_finished is not None)
+        await dismiss_explore_error(pilot)
+        assert pane.last_finished.reason == "budget"

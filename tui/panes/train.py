@@ -102,6 +102,7 @@ Train a DQN recommender against the simulator and watch it learn.
         self._follow_timer: Any = None
         self._config_ready = False
         self._form_built = False
+        self._start_when_ready = False
         self.preset: str | None = None
         self.last_finished: Any = None
 
@@ -186,6 +187,9 @@ Train a DQN recommender against the simulator and watch it learn.
         form = ValidatedForm(*fields, id="train-settings")
         await form_box.mount(form, before="#train-buttons")
         self._form_built = True
+        if self._start_when_ready:
+            self._start_when_ready = False
+            self.action_start()
 
     def on_form_field_changed(self, message: Any) -> None:
         """Picking another preset reloads every field with that preset's values."""
@@ -214,7 +218,9 @@ Train a DQN recommender against the simulator and watch it learn.
             self.notify("a run is already going — x stops it", severity="warning")
             return
         if not self._form_built or not self._config_ready:
-            self.notify("settings are still loading…")
+            # One key should be enough on a fresh launch: start once the settings are loaded.
+            self._start_when_ready = True
+            self.notify("starting as soon as the settings are loaded…")
             return
         form = self.form()
         if not form.validate():
