@@ -158,11 +158,10 @@ def skip_dataset(monkeypatch) -> None:
 
 
 def use_fake_engine(monkeypatch, trainers: list | None = None, **trainer_kwargs) -> list:
-    """Make the Train pane build a `FakeConfig` and a `FakeTrainer` (kwargs passed on), with
-    no dataset loaded. Returns the list the created trainers are appended to."""
+    """Make the Train pane build a `FakeConfig` and a `FakeTrainer` (kwargs passed on).
+    Returns the list the created trainers are appended to. (The default dataset still loads;
+    tests that do not need it call `skip_dataset` too.)"""
     from tui.panes import train as train_module
-
-    skip_dataset(monkeypatch)
 
     made = [] if trainers is None else trainers
 

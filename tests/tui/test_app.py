@@ -68,6 +68,7 @@ async def test_f1_shows_help_for_the_current_pane(tmp_path, monkeypatch):
 @sync
 async def test_palette_offers_main_actions_and_they_work(tmp_path, monkeypatch):
     use_fake_engine(monkeypatch)
+    skip_dataset(monkeypatch)
     (tmp_path / "20240101-000000-default").mkdir()
     (tmp_path / "20240101-000000-default" / "config.yaml").write_text("preset: default\n")
     app = RlrecApp(runs_dir=tmp_path)
@@ -142,6 +143,7 @@ async def test_hangup_exits_the_app(tmp_path, monkeypatch):
 
     hold = threading.Event()
     trainers = use_fake_engine(monkeypatch, hold=hold)
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(TrainPane)
@@ -258,9 +260,7 @@ async def test_dataset_dir_argument_opens_it_and_training_uses_it(tmp_path, monk
     from data.store import save_dataset
 
     folder = save_dataset(generate(60, 40, seed=3, name="tiny"), tmp_path / "tiny")
-    real_load_dataset = RlrecApp.__dict__["load_dataset"]
-    trainers = use_fake_engine(monkeypatch)
-    monkeypatch.setattr(RlrecApp, "load_dataset", real_load_dataset)  # this test needs it
+    trainers = use_fake_engine(monkeypatch)  # the dataset itself loads for real
     seen_overrides = []
     from tui.panes import train as train_module
 
@@ -302,6 +302,7 @@ async def test_not_a_dataset_folder_shows_error_and_app_stays_up(tmp_path):
 @sync
 async def test_escape_leaves_a_text_field_so_pane_keys_work_again(tmp_path, monkeypatch):
     use_fake_engine(monkeypatch)
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = app.query_one(TrainPane)

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from engine.events import Checkpointed, Evaluation, Progress, RunFinished, RunStarted
-from tests.tui.fake_trainer import use_fake_engine, wait_for
+from tests.tui.fake_trainer import skip_dataset, use_fake_engine, wait_for
 from tests.tui.test_runs import make_runs
 from tui.app import RlrecApp
 from tui.panes.train import TrainPane
@@ -56,6 +56,7 @@ async def settle(pilot) -> None:
 @pytest.fixture
 def fake_engine(monkeypatch, tmp_path):
     use_fake_engine(monkeypatch)
+    skip_dataset(monkeypatch)
     monkeypatch.chdir(tmp_path)  # relative runs folder: no temp path on screen
 
 

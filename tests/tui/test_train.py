@@ -7,7 +7,7 @@ import threading
 
 from textual.widgets import DataTable
 
-from tests.tui.fake_trainer import screen_text, sync, use_fake_engine, wait_for
+from tests.tui.fake_trainer import screen_text, skip_dataset, sync, use_fake_engine, wait_for
 from tui.app import RlrecApp
 from tui.messages import RunSelected
 from tui.panes.train import TrainPane
@@ -17,6 +17,7 @@ from tui.widgets.error_dialog import ErrorDialog
 @sync
 async def test_s_trains_fills_curves_evals_and_opens_explore(tmp_path, monkeypatch):
     use_fake_engine(monkeypatch)
+    skip_dataset(monkeypatch)
     posted = []
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48), message_hook=posted.append) as pilot:
@@ -52,6 +53,7 @@ async def dismiss_explore_error(pilot) -> None:
 async def test_progress_line_shows_speed_and_eta(tmp_path, monkeypatch):
     hold = threading.Event()
     use_fake_engine(monkeypatch, hold=hold)
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         pane = app.query_one(TrainPane)
@@ -70,6 +72,7 @@ async def test_progress_line_shows_speed_and_eta(tmp_path, monkeypatch):
 async def test_space_pauses_and_resumes_x_stops_with_checkpoint(tmp_path, monkeypatch):
     hold = threading.Event()
     trainers = use_fake_engine(monkeypatch, hold=hold, windows=3)
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         pane = app.query_one(TrainPane)
@@ -93,6 +96,7 @@ async def test_space_pauses_and_resumes_x_stops_with_checkpoint(tmp_path, monkey
 @sync
 async def test_engine_exception_shows_dialog_and_app_stays_usable(tmp_path, monkeypatch):
     use_fake_engine(monkeypatch, fail_at=3)
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = app.query_one(TrainPane)
@@ -124,6 +128,7 @@ async def test_engine_exception_shows_dialog_and_app_stays_usable(tmp_path, monk
 async def test_quit_during_training_stops_worker_and_checkpoints(tmp_path, monkeypatch):
     hold = threading.Event()  # never set: the run only ends when stopped
     trainers = use_fake_engine(monkeypatch, hold=hold, windows=2)
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = app.query_one(TrainPane)
@@ -141,6 +146,7 @@ async def test_quit_during_training_stops_worker_and_checkpoints(tmp_path, monke
 @sync
 async def test_s_pressed_before_settings_load_starts_once_they_are_ready(tmp_path, monkeypatch):
     use_fake_engine(monkeypatch, windows=2)
+    skip_dataset(monkeypatch)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = app.query_one(TrainPane)
