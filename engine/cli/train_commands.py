@@ -393,7 +393,11 @@ def recommend_command(args: argparse.Namespace) -> int:
         + (f"  ({payload['source']})" if payload.get("source") else "")
     )
     for rank, item in enumerate(payload.get("items", []), start=1):
-        details = "  ".join(f"{k} {v}" for k, v in item.items() if k not in ("item", "score"))
+        details = "  ".join(
+            f"{k} {f'{v:.4g}' if isinstance(v, float) else v}"
+            for k, v in item.items()
+            if k not in ("item", "score")
+        )
         print(f"{rank:>3}. item {item['item']:<8} score {_num(item.get('score'))}  {details}")
     return 0
 
