@@ -98,6 +98,10 @@ class RlrecApp(App):
         self._requested_theme = theme
         self._open_run_at_start = Path(run_dir) if run_dir else None
         self.is_quitting = False
+        # Set once the hidden panes are mounted and the first dataset is in (or failed):
+        # tests and benchmarks await it instead of guessing with sleeps.
+        self.startup_done = asyncio.Event()
+        self._startup_pending = {"panes", "dataset"}
         self._deferred_panes: dict[str, Widget] = {}
         self._train_pane: Any = None
         self.last_screenshot: Path | None = None
@@ -148,6 +152,16 @@ class RlrecApp(App):
             if tab_pane:
                 await tab_pane.first().mount(pane)
             del self._deferred_panes[pane_id]
+        self._startup_step_done("panes")
+
+    def _startup_step_done(self, step: str) -> None:
+        self._startup_pending.discard(step)
+        if not self._startup_pending:
+            self.startup_done.set()
+
+    async def wait_until_started(self, timeout: float = 60.0) -> None:
+        """Wait until the panes are mounted and the first dataset has arrived (or failed)."""
+        await asyncio.wait_for(self.startup_done.wait(), timeout)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_width(event.size.width)
@@ -192,6 +206,7 @@ class RlrecApp(App):
                 dataset = default_dataset()
         except Exception as exc:  # noqa: BLE001 — shown to the user, the app stays up
             self.post_message(ShowError("Cannot open dataset", str(exc)))
+            self.call_from_thread(self._startup_step_done, "dataset")
             return
         self.post_message(DatasetChanged(dataset, self.state.dataset_path))
 
@@ -200,6 +215,7 @@ class RlrecApp(App):
         self.state.dataset = message.dataset
         self.state.dataset_path = message.path
         self._tell_panes("dataset")
+        self._startup_step_done("dataset")
 
     # -- runs ------------------------------------------------------------------------------
 

@@ -154,7 +154,10 @@ def skip_dataset(monkeypatch) -> None:
     the Dataset and Explore panes' work on it (EDA, user lists) would cost CPU in every test."""
     from tui.app import RlrecApp
 
-    monkeypatch.setattr(RlrecApp, "load_dataset", lambda self: None)
+    def no_dataset(self) -> None:
+        self._startup_step_done("dataset")  # nothing to wait for
+
+    monkeypatch.setattr(RlrecApp, "load_dataset", no_dataset)
 
 
 def use_fake_engine(monkeypatch, trainers: list | None = None, **trainer_kwargs) -> list:

@@ -69,6 +69,7 @@ def _field(app, key: str, form_id: str) -> FormField:
 
 
 async def _settle(app, pilot) -> None:
+    await app.wait_until_started()
     for _ in range(3):
         await app.workers.wait_for_complete()
         await pilot.pause()

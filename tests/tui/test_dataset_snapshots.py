@@ -25,6 +25,7 @@ def small_default(monkeypatch, tmp_path):
 
 async def show_dataset_pane(pilot) -> None:
     app = pilot.app
+    await app.wait_until_started()
     for _ in range(3):
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -76,6 +76,7 @@ def _text(app, selector: str) -> str:
 
 
 async def _settle(app, pilot) -> None:
+    await app.wait_until_started()
     for _ in range(3):
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -27,6 +27,7 @@ def quiet_app(monkeypatch, tmp_path, explore_engine):  # noqa: F811
 
 
 async def settle(pilot) -> None:
+    await pilot.app.wait_until_started()
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
