@@ -8,7 +8,6 @@ the Train pane, then captures Train, Explore (the trained agent), Dataset and Ru
 from __future__ import annotations
 
 import asyncio
-import io
 import sys
 import tempfile
 from pathlib import Path
@@ -16,29 +15,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rich.console import Console  # noqa: E402
 
 from tui.app import RlrecApp  # noqa: E402
 from tui.panes.train import TrainPane  # noqa: E402
+from tui.screen_text import screen_text  # noqa: E402
 
 OUT = ROOT / "docs"
-
-
-def text_of(app) -> str:
-    width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text()
 
 
 async def until(pilot, condition, timeout: float = 300) -> None:
@@ -54,7 +36,7 @@ async def capture(pilot, name: str) -> None:
     await pilot.pause(0.5)
     app = pilot.app
     (OUT / f"{name}.svg").write_text(app.export_screenshot(title=f"rlrec-tui — {name}"))
-    (OUT / f"{name}.txt").write_text(text_of(app))
+    (OUT / f"{name}.txt").write_text(screen_text(app))
     print(f"wrote docs/{name}.svg and .txt")
 
 

@@ -19,6 +19,7 @@ from engine.events import (
     RunStarted,
     StateChanged,
 )
+from tui.screen_text import screen_text  # noqa: F401  (re-exported for the tests)
 
 
 @dataclass
@@ -177,29 +178,6 @@ def use_fake_engine(monkeypatch, trainers: list | None = None, **trainer_kwargs)
     monkeypatch.setattr(train_module.TrainPane, "make_trainer", make_trainer)
     monkeypatch.setattr(train_module, "list_presets", lambda: ["default", "seed-classic"])
     return made
-
-
-def screen_text(app) -> str:
-    """The screen as plain text (what a user would read), for assertions."""
-    import io
-
-    from rich.console import Console
-
-    width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-        safe_box=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text()
 
 
 async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
