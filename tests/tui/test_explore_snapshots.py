@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 import data
 from data.generator import generate
-from tests.tui.fake_trainer import use_fake_engine
+from tests.tui.fake_trainer import use_fake_engine, wait_for
 from tests.tui.test_explore import dataset_dir  # noqa: F401 — a fixture
 from tests.tui.test_explore import fake_engine as explore_engine  # noqa: F401 — a fixture
 from tui.app import RlrecApp
@@ -36,6 +37,17 @@ async def settle(pilot) -> None:
 async def open_run(pilot) -> None:
     await settle(pilot)
     pilot.app.post_message(RunSelected(Path("runs") / "demo"))
+    # The run loads in one worker and the user's lists in another, each kicked off by a
+    # message: wait for what the screen must show, not for a guessed number of rounds.
+    app = pilot.app
+    await wait_for(
+        pilot,
+        lambda: (
+            app.query_one("#explore-agent", DataTable).row_count > 0
+            and app.query_one("#explore-baseline", DataTable).row_count > 0
+        ),
+        timeout=60,
+    )
     await settle(pilot)
     await pilot.pause(0.2)
 
