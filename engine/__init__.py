@@ -14,7 +14,9 @@ def make_env(preset_or_config: Any = "default", seed: int | None = None, **kwarg
     return _make_env(preset_or_config, seed=seed, **kwargs)
 
 
-def make_vector_env(preset_or_config: Any = "default", num_envs: int = 1, seed: int | None = None, **kwargs: Any):
+def make_vector_env(
+    preset_or_config: Any = "default", num_envs: int = 1, seed: int | None = None, **kwargs: Any
+):
     """A `gymnasium.vector.VectorEnv` of `num_envs` sessions stepped together."""
     from engine.gym_api import make_vector_env as _make_vector_env
 

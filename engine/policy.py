@@ -32,7 +32,7 @@ class Policy(ABC):
         order = np.take_along_axis(scores, part, axis=1).argsort(axis=1)[:, ::-1]
         return np.take_along_axis(part, order, axis=1)
 
-    def observe(
+    def observe(  # noqa: B027 — a hook: most policies learn nothing online
         self,
         obs: np.ndarray,
         actions: np.ndarray,
@@ -41,7 +41,7 @@ class Policy(ABC):
     ) -> None:
         """Feedback after a step, for online learners (LinUCB). Default: nothing."""
 
-    def begin_episodes(self) -> None:
+    def begin_episodes(self) -> None:  # noqa: B027 — a hook, most policies keep no state
         """Called before an evaluation starts (reset per-evaluation state)."""
 
 
