@@ -52,15 +52,19 @@ class VectorSimulator(ABC):
     def step(self, actions: np.ndarray) -> StepResult:
         """Recommend `actions[i]` (item id) to session i; auto-resets finished sessions."""
 
-    @property
-    @abstractmethod
-    def mask(self) -> np.ndarray:
-        """(N, n_items) bool: items already engaged in each session's current episode."""
+    # Every simulator keeps these two as arrays of its own; the views are the same for all.
+    _mask: np.ndarray
+    _users: np.ndarray
 
     @property
-    @abstractmethod
+    def mask(self) -> np.ndarray:
+        """(N, n_items) bool: items already engaged in each session's current episode."""
+        return self._mask
+
+    @property
     def user_ids(self) -> np.ndarray:
         """(N,) int: the user of each current session."""
+        return self._users
 
     @abstractmethod
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:

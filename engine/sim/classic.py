@@ -121,14 +121,6 @@ class ClassicSimulator(VectorSimulator):
         return self._finish_step(reward, engaged, np.zeros(n, dtype=bool), done)
 
     # -- views -----------------------------------------------------------------------------
-    @property
-    def mask(self) -> np.ndarray:
-        return self._mask
-
-    @property
-    def user_ids(self) -> np.ndarray:
-        return self._users
-
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
         return self.preference[np.asarray(user_ids)]
 

@@ -216,14 +216,6 @@ class DefaultSimulator(VectorSimulator):
 
     # -- views -----------------------------------------------------------------------------
     @property
-    def mask(self) -> np.ndarray:
-        return self._mask
-
-    @property
-    def user_ids(self) -> np.ndarray:
-        return self._users
-
-    @property
     def satisfaction(self) -> np.ndarray:
         """(N,) hidden satisfaction / patience of each session (the session ends at 0)."""
         return self._satisfaction
