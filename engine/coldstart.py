@@ -1,10 +1,10 @@
 """Agent states from logged histories, and the fallbacks used where the agent has nothing.
 
 - `recent_positive_items`: each user's latest engaged items in a log (time order).
-- `state_from_history`: the `default` simulator's observation for a user who has just engaged
-  those items (user features ‖ mean of the last H engaged items ‖ recency-weighted mean ‖
-  context), so a trained agent can be asked about a real user with a real past. A user with
-  no history gets the demographics-only first observation of a new session.
+- `state_from_history`: the `default` simulator's first observation of a session for a user
+  whose latest engaged items are those (user features ‖ mean of the last H engaged items ‖
+  recency-weighted mean ‖ context), so a trained agent can be asked about a real user with a
+  real past. A user with no history gets the demographics-only observation.
 - Fallbacks, for users the agent cannot serve (an id unknown to the run's dataset, missing
   features): `DemographicContent` (taste over item content predicted from demographics,
   ridge-fitted on warm users' engaged items) or plain most-popular.
@@ -46,29 +46,13 @@ def recent_positive_items(
 def state_from_history(
     sim: VectorSimulator, user_ids: np.ndarray, recent: np.ndarray
 ) -> np.ndarray:
-    """Observation of a session that has engaged `recent` (padded with n_items), for the
-    `default` simulator's layout; other simulators get their fresh observation."""
-    obs = np.asarray(sim.fresh_observation(np.asarray(user_ids)), dtype=np.float32).copy()
-    truth, config = getattr(sim, "truth", None), getattr(sim, "config", None)
-    if truth is None or not hasattr(config, "recency_decay"):
-        return obs
-    features = np.vstack([truth.item_observable, np.zeros((1, truth.item_observable.shape[1]))])
-    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
-    filled = recent < sim.n_items  # (n, H), oldest first
-    count = filled.sum(axis=1)
-    obs[:, u : u + f] = features[recent].sum(axis=1) / np.maximum(count, 1)[:, None]
-    # Recency: r ← d·r + (1−d)·x over the engaged items, oldest first.
-    decay = config.recency_decay
-    age = np.cumsum(filled[:, ::-1], axis=1)[:, ::-1] - 1  # 0 for the newest engaged item
-    weights = np.where(filled, (1 - decay) * decay ** np.maximum(age, 0), 0.0)
-    obs[:, u + f : u + 2 * f] = np.einsum("nh,nhf->nf", weights, features[recent])
-    context = u + 2 * f
-    horizon = float(config.max_length)
-    obs[:, context] = count / horizon  # steps so far: one per engaged item
-    obs[:, context + 1] = count / horizon  # engaged so far
-    obs[:, context + 2] = 0.0  # share ignored
-    obs[:, context + 3] = (count > 0).astype(np.float32)  # last step engaged
-    return obs
+    """First observation of a new session for users whose latest engaged items are `recent`
+    (padded with n_items) — for the `default` simulator, the same state its sessions start
+    from; other simulators get their fresh observation."""
+    with_history = getattr(sim, "observation_with_history", None)
+    if with_history is None:
+        return np.asarray(sim.fresh_observation(np.asarray(user_ids)), dtype=np.float32)
+    return with_history(np.asarray(user_ids), recent)
 
 
 class DemographicContent:

@@ -6,9 +6,10 @@ interaction in the evaluated part:
 - relevant items = the items they engaged with in that part;
 - excluded items = everything they interacted with before it (train, and validation when
   the test part is evaluated): recommending what was already consumed is not a hit;
-- the agent's state = its observation after engaging their latest earlier items
-  (`engine.coldstart.state_from_history`); cold-start users (no train interactions) are
-  evaluated with no history at all: demographics only, nothing excluded.
+- the agent's state = the first observation of a session that starts from their latest
+  earlier engaged items (`engine.coldstart.state_from_history`), as the simulator's own
+  sessions do; cold-start users (no train interactions) are evaluated with no history at
+  all: demographics only, nothing excluded.
 Warm and cold users are reported separately. Policies: the trained agent (`dqn`), the fitted
 MF model itself (`mf`, fitted on train only; cold users get demographic factors), most
 popular in train (`popular`), LinUCB after learning online in the fitted simulator

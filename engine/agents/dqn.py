@@ -4,6 +4,11 @@ from a preallocated replay buffer with Double-DQN targets.
 Read top to bottom: the config, then `DQNAgent` — acting (greedy and ε-greedy, with engaged
 items masked), one gradient update, the schedules (ε by env steps, learning rate by updates),
 and checkpoint state. The trainer decides *when* to act and learn; this module decides *how*.
+
+What the agent serves — greedy evaluation, offline ranking, recommendations — can be a slow
+Polyak average of the online weights (`serve_average` > 0) rather than the online net itself:
+the online net's ranking of the items it rarely picks jitters from update to update, and the
+average smooths that out. Exploration and learning always use the online net.
 """
 
 from __future__ import annotations
@@ -64,6 +69,12 @@ class DQNConfig:
         200_000, low=1, help="env steps over which ε decays linearly", unit="env steps"
     )
     mask_engaged: bool = param(True, help="never recommend an item already engaged in the session")
+    serve_average: float = param(
+        0.0,
+        low=0,
+        high=1,
+        help="rate per update of the Polyak-averaged weights the agent serves (0 = online net)",
+    )
 
     def validate(self) -> None:
         if self.eps_end > self.eps_start:
@@ -100,33 +111,46 @@ class DQNAgent(Policy):
         self.updates = 0
         self._online_params = list(self.online.parameters())
         self._target_params = list(self.target.parameters())
+        self.served = self.online
+        if config.serve_average > 0:
+            self.served = QNetwork(
+                obs_dim, n_items, config.hidden, config.dropout, config.batch_norm
+            )
+            self.served.load_state_dict(self.online.state_dict())
+            self.served.eval()
+            for p in self.served.parameters():
+                p.requires_grad_(False)
+        self._served_params = list(self.served.parameters())
 
     # -- acting ------------------------------------------------------------------------
     def q_values(self, obs: np.ndarray) -> torch.Tensor:
-        """(N, n_items) Q-values from the online net in eval mode (no dropout)."""
-        was_training = self.online.training
-        self.online.eval()
+        """(N, n_items) Q-values of the served net in eval mode (no dropout)."""
+        return self._q(self.served, obs)
+
+    def _q(self, net: torch.nn.Module, obs: np.ndarray) -> torch.Tensor:
+        was_training = net.training
+        net.eval()
         with torch.inference_mode():
-            q = self.online(torch.as_tensor(np.asarray(obs, dtype=np.float32)))
+            q = net(torch.as_tensor(np.asarray(obs, dtype=np.float32)))
         if was_training:
-            self.online.train()
+            net.train()
+        return q
+
+    def _masked(self, q: torch.Tensor, mask: np.ndarray | None) -> torch.Tensor:
+        if mask is not None and self.config.mask_engaged:
+            q = q.masked_fill(torch.from_numpy(np.asarray(mask, dtype=bool)), -math.inf)
         return q
 
     def scores(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        q = self.q_values(obs)
-        if mask is not None and self.config.mask_engaged:
-            q = q.masked_fill(torch.from_numpy(np.asarray(mask, dtype=bool)), -math.inf)
-        return q.numpy()
+        return self._masked(self.q_values(obs), mask).numpy()
 
     def act(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        q = self.q_values(obs)
-        if mask is not None and self.config.mask_engaged:
-            q = q.masked_fill(torch.from_numpy(np.asarray(mask, dtype=bool)), -math.inf)
-        return q.argmax(dim=1).numpy()
+        return self._masked(self.q_values(obs), mask).argmax(dim=1).numpy()
 
     def act_explore(self, obs: np.ndarray, mask: np.ndarray | None, epsilon: float) -> np.ndarray:
-        """ε-greedy: greedy for most sessions, a uniformly random allowed item for the rest."""
-        actions = self.act(obs, mask)
+        """ε-greedy on the online net: greedy for most sessions, a uniformly random allowed
+        item for the rest."""
+        actions = self._masked(self._q(self.online, obs), mask).argmax(dim=1).numpy()
         explore = np.flatnonzero(self.explore_rng.random(len(actions)) < epsilon)
         if explore.size:
             actions[explore] = self._random_items(explore, mask)
@@ -195,6 +219,11 @@ class DQNAgent(Policy):
         self.optimizer.step()
         self.updates += 1
         self._update_target()
+        if self.served is not self.online:
+            with torch.no_grad():
+                torch._foreach_lerp_(self._served_params, self._online_params, c.serve_average)
+            for s_buf, o_buf in zip(self.served.buffers(), self.online.buffers(), strict=True):
+                s_buf.copy_(o_buf)
         return loss_value
 
     @torch.no_grad()
@@ -234,6 +263,8 @@ class DQNAgent(Policy):
             "sample_generator": self.sample_generator.get_state(),
             "explore_rng": self.explore_rng.bit_generator.state,
         }
+        if self.served is not self.online:
+            state["served"] = self.served.state_dict()
         if include_replay:
             state["replay"] = self.replay.state_dict()
         return state
@@ -241,6 +272,9 @@ class DQNAgent(Policy):
     def load_state_dict(self, state: dict) -> None:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
+        if self.served is not self.online:
+            # A checkpoint from before the served average existed: start it at the online net.
+            self.served.load_state_dict(state.get("served", state["online"]))
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state["updates"])
         self.sample_generator.set_state(state["sample_generator"])

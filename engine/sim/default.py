@@ -18,6 +18,14 @@ minus `diversity_penalty · Σ max(0, cos(item, recent engaged))`, plus
 Observation = observable user features ‖ mean features of the last H engaged items ‖
 recency-weighted mean of engaged items' features ‖ context (progress, history length,
 ignored share, last step engaged, hour and day of week as sin/cos).
+
+A session starts where the user's logged (train) history ends (`session_history: log`): its
+last H engaged items fill the history slots and the items already consumed are masked, so
+the agent learns to serve a user with a real past something new — the very question it is
+asked offline and in the explorer — rather than only users met with a blank slate. It is a
+new session all the same: no satiation, the diversity penalty counts only items engaged in
+the session, and the context counters start at zero. (A user who has consumed nearly the
+whole catalogue keeps it unmasked, so a session never runs out of items.)
 """
 
 from __future__ import annotations
@@ -56,6 +64,11 @@ class DefaultConfig:
     exploration_bonus: float = param(0.0, low=0, high=100, help="β for β/√(count+1)")
     history_window: int = param(5, low=1, high=100, help="engaged items the history averages")
     recency_decay: float = param(0.7, low=0, high=1, high_open=True, help="recency weighting")
+    session_history: str = param(
+        "log",
+        choices=("log", "empty"),
+        help="a session starts from the user's logged history, or from none",
+    )
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -108,6 +121,7 @@ class DefaultSimulator(VectorSimulator):
         self._initial = np.zeros(n, dtype=np.float32)
         self._satiation = np.zeros((n, self.n_categories), dtype=np.float32)
         self._recent = np.full((n, w), self.n_items, dtype=np.int64)  # newest last
+        self._in_session = np.zeros((n, w), dtype=bool)  # slot engaged in this session
         self._recency = np.zeros((n, self._item_dim), dtype=np.float32)
         self._clock = np.zeros((n, 4), dtype=np.float32)  # hour sin/cos, weekday sin/cos
         self._mask = np.zeros((n, self.n_items), dtype=bool)
@@ -127,12 +141,18 @@ class DefaultSimulator(VectorSimulator):
         self._initial[envs] = np.maximum(start, 1e-3)
         self._satisfaction[envs] = self._initial[envs]
         self._satiation[envs] = 0.0
-        self._recent[envs] = self.n_items
-        self._recency[envs] = 0.0
+        self._recent[envs] = self._start_history(self._users[envs])
+        self._in_session[envs] = False
+        self._recency[envs] = self._recency_of(self._recent[envs])
         hour = self._rng.integers(0, 24, size=k) * (2 * np.pi / 24)
         day = self._rng.integers(0, 7, size=k) * (2 * np.pi / 7)
         self._clock[envs] = np.column_stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)])
         self._mask[envs] = False
+        if cfg.session_history == "log":
+            rows, items = self.truth.consumed(self._users[envs])
+            room = np.bincount(rows, minlength=k) < self.n_items - cfg.max_length
+            keep = room[rows]
+            self._mask[envs[rows[keep]], items[keep]] = True
         self._counts[envs] = 0
         self._return[envs] = 0.0
 
@@ -141,9 +161,7 @@ class DefaultSimulator(VectorSimulator):
         u, f = self._user_dim, self._item_dim
         obs = np.empty((self.n_envs, self.obs_dim), dtype=np.float32)
         obs[:, :u] = self._user_obs[self._users]
-        filled = np.minimum(self._n_engaged, cfg.history_window)
-        hist = self._item_pad[self._recent].sum(axis=1)
-        obs[:, u : u + f] = hist / np.maximum(filled, 1)[:, None]
+        obs[:, u : u + f] = self._history_mean(self._recent)
         obs[:, u + f : u + 2 * f] = self._recency
         c = u + 2 * f
         horizon = float(cfg.max_length)
@@ -181,7 +199,9 @@ class DefaultSimulator(VectorSimulator):
         draws = self._rng.random((2, n))
         engaged = draws[0] < np.clip(prob, 0.0, 1.0)
         purchased = engaged & (draws[1] < self.truth.item_purchase_prob[actions])
-        similarity = self._similarity[self._recent, actions[:, None]].sum(axis=1)
+        similarity = (self._similarity[self._recent, actions[:, None]] * self._in_session).sum(
+            axis=1
+        )
         count = self._counts[rows, actions]
         reward = (
             np.where(engaged, cfg.reward_engaged, cfg.reward_ignored)
@@ -203,6 +223,8 @@ class DefaultSimulator(VectorSimulator):
             self._satiation[hit, self.item_category[items]] += 1.0
             self._recent[hit, :-1] = self._recent[hit, 1:]
             self._recent[hit, -1] = items
+            self._in_session[hit, :-1] = self._in_session[hit, 1:]
+            self._in_session[hit, -1] = True
             self._mask[hit, items] = True
             decay = cfg.recency_decay
             self._recency[hit] = decay * self._recency[hit] + (1 - decay) * self._item_pad[items]
@@ -232,7 +254,7 @@ class DefaultSimulator(VectorSimulator):
         cfg = self.config
         p = self.engagement_probability()
         engaged_reward = cfg.reward_engaged + cfg.purchase_bonus * self.truth.item_purchase_prob
-        similarity = self._similarity[self._recent].sum(axis=1)
+        similarity = (self._similarity[self._recent] * self._in_session[:, :, None]).sum(axis=1)
         return (
             p * engaged_reward
             + (1 - p) * cfg.reward_ignored
@@ -247,13 +269,44 @@ class DefaultSimulator(VectorSimulator):
         return p * cfg.value_gain * self.item_value - (1 - p) * cfg.ignore_cost - cfg.fatigue
 
     def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:
-        user_ids = np.asarray(user_ids)
+        """First observation of a new session for these users (their logged history, if the
+        config starts sessions from it), at hour 0 on a Monday."""
+        user_ids = np.asarray(user_ids, np.int64)
+        return self.observation_with_history(user_ids, self._start_history(user_ids))
+
+    def observation_with_history(self, user_ids: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        """First observation of a new session for users whose latest engaged items are
+        `recent` ((n, H), oldest first, padded with n_items), at hour 0 on a Monday."""
+        user_ids = np.asarray(user_ids, np.int64)
+        recent = np.asarray(recent, np.int64)
+        u, f = self._user_dim, self._item_dim
         obs = np.zeros((len(user_ids), self.obs_dim), dtype=np.float32)
-        obs[:, : self._user_dim] = self._user_obs[user_ids]
-        c = self._user_dim + 2 * self._item_dim
+        obs[:, :u] = self._user_obs[user_ids]
+        obs[:, u : u + f] = self._history_mean(recent)
+        obs[:, u + f : u + 2 * f] = self._recency_of(recent)
+        c = u + 2 * f
         obs[:, c + 5] = 1.0  # hour 0 → cos 1
         obs[:, c + 7] = 1.0  # Monday → cos 1
         return obs
+
+    # -- history features ------------------------------------------------------------------
+    def _start_history(self, user_ids: np.ndarray) -> np.ndarray:
+        w = self.config.history_window
+        if self.config.session_history == "empty":
+            return np.full((len(user_ids), w), self.n_items, dtype=np.int64)
+        return self.truth.latest_history(user_ids, w)
+
+    def _history_mean(self, recent: np.ndarray) -> np.ndarray:
+        filled = (recent < self.n_items).sum(axis=1)
+        return self._item_pad[recent].sum(axis=1) / np.maximum(filled, 1)[:, None]
+
+    def _recency_of(self, recent: np.ndarray) -> np.ndarray:
+        """r ← d·r + (1−d)·x over the engaged items, oldest first, from r = 0."""
+        decay = self.config.recency_decay
+        filled = recent < self.n_items
+        age = np.cumsum(filled[:, ::-1], axis=1)[:, ::-1] - 1  # 0 for the newest item
+        weights = np.where(filled, (1 - decay) * decay ** np.maximum(age, 0), 0.0)
+        return np.einsum("nh,nhf->nf", weights, self._item_pad[recent]).astype(np.float32)
 
     @property
     def item_popularity(self) -> np.ndarray:

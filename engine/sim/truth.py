@@ -48,6 +48,13 @@ class HiddenTruth:
     logit_offset: float = -0.5
     user_feature_names: list[str] = field(default_factory=list)
     item_feature_names: list[str] = field(default_factory=list)
+    # Each user's engaged train items in time order, as CSR: user u's are
+    # history_items[history_offsets[u]:history_offsets[u + 1]]. Sessions start from them.
+    history_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    history_offsets: np.ndarray | None = None  # (U + 1,) int64; None: nobody has a history
+    # Every item each user interacted with in train (engaged or not), CSR likewise.
+    consumed_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    consumed_offsets: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -80,6 +87,32 @@ class HiddenTruth:
     def preference_logit(self, user_ids: np.ndarray) -> np.ndarray:
         """(n, I) calibrated preference logit, before appeal and session state."""
         return self.logit_scale * self.hybrid_score(user_ids) + self.logit_offset
+
+    def latest_history(self, user_ids: np.ndarray, limit: int) -> np.ndarray:
+        """(n, limit) each user's latest `limit` engaged train items, oldest first,
+        left-padded with n_items (an empty slot)."""
+        user_ids = np.asarray(user_ids, np.int64)
+        out = np.full((len(user_ids), limit), self.n_items, dtype=np.int64)
+        if self.history_offsets is None or len(self.history_items) == 0:
+            return out
+        first = self.history_offsets[user_ids]
+        end = self.history_offsets[user_ids + 1]
+        index = end[:, None] - limit + np.arange(limit)[None, :]  # the last `limit` positions
+        valid = index >= first[:, None]
+        out[valid] = self.history_items[index[valid]]
+        return out
+
+    def consumed(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, items): for each position r of `user_ids`, the items that user interacted
+        with in train, as parallel arrays."""
+        user_ids = np.asarray(user_ids, np.int64)
+        if self.consumed_offsets is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        first = self.consumed_offsets[user_ids]
+        counts = self.consumed_offsets[user_ids + 1] - first
+        rows = np.repeat(np.arange(len(user_ids)), counts)
+        starts = np.repeat(first - np.cumsum(counts) + counts, counts)
+        return rows, self.consumed_items[starts + np.arange(counts.sum())]
 
 
 # ----------------------------------------------------------------------------------------
@@ -239,6 +272,8 @@ def truth_with_latents(
     # Better items convert more often once engaged (10 % for the worst, 40 % for the best).
     purchase = (0.25 + 0.15 * value).astype(np.float32)
     item_obs, item_names = observable_item_features(ds, value, popularity)
+    history_items, history_offsets = engaged_history(ds)
+    consumed_items, consumed_offsets = consumed_items_of(ds)
     truth = HiddenTruth(
         user_latent=user_latent.astype(np.float32),
         item_latent=item_latent.astype(np.float32),
@@ -254,5 +289,32 @@ def truth_with_latents(
         category_names=names,
         user_feature_names=list(ds.meta.get("user_feature_names") or []),
         item_feature_names=item_names,
+        history_items=history_items,
+        history_offsets=history_offsets,
+        consumed_items=consumed_items,
+        consumed_offsets=consumed_offsets,
     )
     return calibrate(truth)
+
+
+def engaged_history(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The log's engaged items per user in time order, as CSR (items, offsets)."""
+    from engine.fit import positive_rows  # engine.fit builds on this module
+
+    log = ds.interactions
+    engaged = log.loc[positive_rows(log), ["user_id", "item_id", "timestamp"]]
+    engaged = engaged.sort_values(["user_id", "timestamp"], kind="stable")
+    users = engaged["user_id"].to_numpy(np.int64)
+    offsets = np.zeros(ds.n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=ds.n_users), out=offsets[1:])
+    return engaged["item_id"].to_numpy(np.int64), offsets
+
+
+def consumed_items_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct items each user interacted with, as CSR (items, offsets)."""
+    log = ds.interactions
+    key = np.unique(log["user_id"].to_numpy(np.int64) * ds.n_items + log["item_id"].to_numpy())
+    users, items = np.divmod(key, ds.n_items)
+    offsets = np.zeros(ds.n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=ds.n_users), out=offsets[1:])
+    return items.astype(np.int64), offsets

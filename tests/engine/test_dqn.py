@@ -135,3 +135,36 @@ def test_hard_target_copies_only_every_n_updates():
         torch.equal(a, b)
         for a, b in zip(agent.online.parameters(), agent.target.parameters(), strict=True)
     )
+
+
+def test_the_served_net_is_a_polyak_average_of_the_online_weights():
+    agent = _agent(serve_average=0.25, learning_starts=0, lr=0.05)
+    agent.remember(*_transitions(32, obs_dim=4, n_items=6))
+    served = [p.clone() for p in agent.served.parameters()]
+    for _ in range(3):
+        agent.update()
+        online = list(agent.online.parameters())
+        served = [s + 0.25 * (o.detach() - s) for s, o in zip(served, online, strict=True)]
+    for expected, actual in zip(served, agent.served.parameters(), strict=True):
+        assert torch.allclose(expected, actual, atol=1e-6)
+    assert not torch.allclose(served[0], next(agent.online.parameters()))
+    # Greedy scores come from the average; exploration acts on the online net.
+    obs = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    with torch.no_grad():
+        averaged = agent.served(torch.from_numpy(obs)).numpy()
+        agent.online.eval()
+        online_q = agent.online(torch.from_numpy(obs)).numpy()
+    assert np.allclose(agent.scores(obs), averaged, atol=1e-6)
+    assert np.array_equal(agent.act_explore(obs, None, 0.0), online_q.argmax(axis=1))
+
+
+def test_the_served_average_survives_a_checkpoint():
+    agent = _agent(serve_average=0.5, learning_starts=0, lr=0.05)
+    agent.remember(*_transitions(32, obs_dim=4, n_items=6))
+    agent.update()
+    copy = _agent(serve_average=0.5)
+    copy.load_state_dict(agent.state_dict())
+    obs = np.ones((2, 4), np.float32)
+    assert np.allclose(copy.scores(obs), agent.scores(obs))
+    plain = _agent()  # serve_average 0: the online net itself, nothing extra to save
+    assert plain.served is plain.online and "served" not in plain.state_dict()

@@ -117,3 +117,34 @@ def test_a_warm_users_state_comes_from_their_earlier_history_only(setup):
     second = Fixed(relevant)
     evaluate_offline(scrambled, moved_split, sim, agent=second, linucb_steps=5)
     np.testing.assert_array_equal(first.seen_obs, second.seen_obs)
+
+
+class Recorder(Policy):
+    """Scores nothing in particular; records the observations it was asked about."""
+
+    name = "recorder"
+
+    def __init__(self, n_items):
+        self.n_items = n_items
+        self.seen_obs = None
+
+    def scores(self, obs, mask=None):
+        self.seen_obs = np.asarray(obs).copy()
+        return np.zeros((len(obs), self.n_items))
+
+
+def test_a_warm_user_is_asked_about_in_the_state_their_simulated_sessions_start_from(setup):
+    from data.split import VALIDATION, split_for
+
+    dataset, _, sim, _, _ = setup
+    split = split_for(dataset)  # the split the simulator's truth was fitted to
+    agent = Recorder(dataset.n_items)
+    evaluate_offline(dataset, split, sim, agent=agent, part="validation", linucb_steps=5)
+    log = dataset.interactions
+    in_part = (split.labels == VALIDATION) & positive_rows(log)
+    eval_users = np.unique(log["user_id"].to_numpy()[in_part])
+    warm = ~np.isin(eval_users, split.cold_users)
+    assert warm.sum() > 10
+    np.testing.assert_allclose(
+        agent.seen_obs[warm], sim.fresh_observation(eval_users[warm]), atol=1e-6
+    )

@@ -57,14 +57,92 @@ def test_observation_layout(truth):
     u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
     assert obs.shape == (8, u + 2 * f + 8) and obs.dtype == np.float32
     assert np.allclose(obs[:, :u], truth.user_observable[sim.user_ids])
-    assert np.all(obs[:, u : u + 2 * f] == 0)  # no history yet
+    # A session starts from the user's logged history: its mean is the history block.
+    recent = truth.latest_history(sim.user_ids, 5)
+    pad = np.vstack([truth.item_observable, np.zeros((1, f))])
+    filled = np.maximum((recent < truth.n_items).sum(axis=1), 1)[:, None]
+    assert np.allclose(obs[:, u : u + f], pad[recent].sum(axis=1) / filled, atol=1e-5)
+    assert np.all(obs[:, u + 2 * f : u + 2 * f + 4] == 0)  # nothing happened in the session yet
     clock = obs[:, u + 2 * f + 4 :]
     assert np.allclose(clock[:, 0] ** 2 + clock[:, 1] ** 2, 1, atol=1e-5)
     assert np.abs(obs).max() <= sim.observation_bound
 
 
+def test_empty_session_history_starts_from_a_blank_slate(truth):
+    sim = DefaultSimulator(truth, default_env(session_history="empty"), n_envs=8, seed=0)
+    obs = sim.reset(0)
+    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
+    assert np.all(obs[:, u : u + 2 * f] == 0)
+
+
+def test_latest_history_is_the_users_last_engaged_train_items_in_time_order(truth):
+    ds = data.default_dataset()
+    from data.split import split_for, train_view
+    from engine.fit import positive_rows
+
+    train = train_view(ds, split_for(ds)).interactions
+    engaged = train.loc[positive_rows(train)].sort_values("timestamp", kind="stable")
+    counts = engaged.groupby("user_id").size()
+    heavy, light = int(counts.idxmax()), int(counts.idxmin())
+    history = truth.latest_history(np.array([heavy, light]), 4)
+    heavy_items = engaged.loc[engaged.user_id == heavy, "item_id"].to_numpy()[-4:]
+    assert history[0].tolist() == heavy_items.tolist()
+    light_items = engaged.loc[engaged.user_id == light, "item_id"].to_numpy()[-4:]
+    pad = [truth.n_items] * (4 - len(light_items))
+    assert history[1].tolist() == pad + light_items.tolist()
+    never = np.setdiff1d(np.arange(ds.n_users), counts.index.to_numpy())
+    if len(never):
+        assert np.all(truth.latest_history(never[:1], 4) == truth.n_items)
+
+
+def test_a_session_masks_what_the_user_already_consumed_in_train(truth):
+    ds = data.default_dataset()
+    from data.split import split_for, train_view
+
+    train = train_view(ds, split_for(ds)).interactions
+    sim = DefaultSimulator(truth, default_env(), n_envs=32, seed=5)
+    sim.reset(5)
+    for row, user in enumerate(sim.user_ids):
+        consumed = np.unique(train.loc[train.user_id == user, "item_id"].to_numpy())
+        assert np.flatnonzero(sim.mask[row]).tolist() == consumed.tolist()
+    blank = DefaultSimulator(truth, default_env(session_history="empty"), n_envs=32, seed=5)
+    blank.reset(5)
+    assert not blank.mask.any()
+
+
+def test_consumed_lists_each_users_train_items_in_order_of_the_given_ids(truth):
+    rows, items = truth.consumed(np.array([3, 0, 3]))
+    for row, user in enumerate([3, 0, 3]):
+        start, end = truth.consumed_offsets[user], truth.consumed_offsets[user + 1]
+        assert items[rows == row].tolist() == truth.consumed_items[start:end].tolist()
+
+
+def test_logged_history_does_not_count_towards_the_diversity_penalty(truth):
+    cfg = default_env(noise_std=0.0, diversity_penalty=1.0, exploration_bonus=0.0)
+    sim = DefaultSimulator(truth, cfg, n_envs=64, seed=3)
+    sim.reset(3)
+    # Recommend each user's latest logged item again: similar to its history, yet new in
+    # the session, so the first step carries no penalty.
+    latest = truth.latest_history(sim.user_ids, 1)[:, 0]
+    has = latest < truth.n_items
+    result = sim.step(np.where(has, latest, 0))
+    plain = np.where(result.engaged, cfg.reward_engaged, cfg.reward_ignored)
+    assert has.any() and np.allclose(result.reward[has], plain[has], atol=1e-6)
+    # The second time the same item is in the session's history: now it is penalised.
+    again = sim.step(np.where(has, latest, 0))
+    repeat = has & result.engaged & ~again.done
+    assert repeat.any() and np.all(
+        again.reward[repeat] < np.where(again.engaged, 1.0, -0.1)[repeat]
+    )
+
+
 def test_history_features_average_the_last_engaged_items(truth):
-    sim = DefaultSimulator(truth, default_env(noise_std=0.0, history_window=2), n_envs=1, seed=4)
+    sim = DefaultSimulator(
+        truth,
+        default_env(noise_std=0.0, history_window=2, session_history="empty"),
+        n_envs=1,
+        seed=4,
+    )
     sim.reset(4)
     u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
     engaged = []

@@ -75,6 +75,16 @@ async def _settle(app, pilot) -> None:
         await pilot.pause()
 
 
+async def _until(pilot, condition, rounds: int = 200) -> None:
+    """Let the app run until `condition()` holds (a worker's result can land a few
+    frames after the workers report complete on a loaded machine); give up quietly after
+    `rounds` frames and let the caller's assertion say what is missing."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.02)
+
+
 async def _set(pilot, input_id: str, text: str) -> None:
     pilot.app.query_one(f"#{input_id}-input", Input).value = text
     await pilot.pause()
@@ -232,6 +242,7 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
         await _set(pilot, "save-to", str(dataset_dir))
         await pilot.press("ctrl+g")
         await _settle(app, pilot)
+        await _until(pilot, lambda: str(dataset_dir) in _message(app, "save_to", "form-save"))
         assert str(dataset_dir) in _message(app, "save_to", "form-save")
         assert app.state.dataset is before
         assert app.is_running
