@@ -119,7 +119,11 @@ def test_the_simulator_an_agent_trains_in_is_blind_to_held_out_rows(dataset):
     np.testing.assert_array_equal(a.base_logit, b.base_logit)
     np.testing.assert_array_equal(a.truth.item_observable, b.truth.item_observable)
     np.testing.assert_array_equal(a.truth.user_observable, b.truth.user_observable)
+    # Sessions start from the logged history and mask what was consumed: train rows only.
+    for name in ("history_items", "history_offsets", "consumed_items", "consumed_offsets"):
+        np.testing.assert_array_equal(getattr(a.truth, name), getattr(b.truth, name), err_msg=name)
     np.testing.assert_array_equal(a.reset(), b.reset())
+    np.testing.assert_array_equal(a.mask, b.mask)
 
 
 def test_positive_rows_by_feedback_kind():
@@ -160,6 +164,11 @@ def test_a_synthetic_datasets_simulator_is_blind_to_held_out_rows():
     assert split_dataset(perturbed, SplitConfig()).labels.tolist() == split.labels.tolist()
     a = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=dataset)
     b = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=perturbed)
-    for name in ("item_popularity", "item_value", "user_profile", "item_observable"):
+    for name in (
+        "item_popularity", "item_value", "user_profile", "item_observable",
+        "history_items", "history_offsets", "consumed_items", "consumed_offsets",
+    ):  # fmt: skip
         np.testing.assert_array_equal(getattr(a.truth, name), getattr(b.truth, name), err_msg=name)
     np.testing.assert_array_equal(a.base_logit, b.base_logit)
+    np.testing.assert_array_equal(a.reset(), b.reset())
+    np.testing.assert_array_equal(a.mask, b.mask)
