@@ -68,6 +68,8 @@ ACTIVITIES = ("Low", "Medium", "High")
 ACTIVITY_P = (0.2, 0.6, 0.2)
 ACTIVITY_MEAN_INTERACTIONS = (5.0, 20.0, 50.0)
 MIN_INTERACTIONS, MAX_INTERACTIONS = 1, 100
+# `activity` scales those means (and the cap) for a denser or sparser log.
+ACTIVITY_RANGE = (0.05, 20.0)
 BRAND_TIERS = ("Premium", "Standard", "Budget")
 BRAND_TIER_P = (0.2, 0.5, 0.3)
 SEASONALITIES = ("None", "Summer", "Winter", "Holiday")
@@ -87,6 +89,15 @@ USER_CHUNK = 16_384
 def category_slug(category: str) -> str:
     """'Home & Garden' -> 'home_garden': the suffix of the `pref_<category>` columns."""
     return re.sub(r"[^a-z0-9]+", "_", category.lower()).strip("_")
+
+
+def _check_activity(value: float) -> float:
+    low, high = ACTIVITY_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RlrecError(f"activity={value!r} is not a number (allowed {low:g}..{high:g})")
+    if not low <= float(value) <= high:
+        raise RlrecError(f"activity={value:g} is out of range (allowed {low:g}..{high:g})")
+    return float(value)
 
 
 def _check_size(name: str, value: int, low: int, high: int) -> int:
@@ -250,11 +261,14 @@ def _interactions(
     items: pd.DataFrame,
     preferences: np.ndarray,
     progress: Progress | None,
+    activity: float = 1.0,
 ) -> pd.DataFrame:
     n_users = len(users)
     activity_code = pd.Categorical(users["activity"], categories=ACTIVITIES).codes
-    counts = rng.poisson(np.asarray(ACTIVITY_MEAN_INTERACTIONS)[activity_code])
-    counts = np.clip(counts, MIN_INTERACTIONS, MAX_INTERACTIONS)
+    counts = rng.poisson(activity * np.asarray(ACTIVITY_MEAN_INTERACTIONS)[activity_code])
+    counts = np.clip(
+        counts, MIN_INTERACTIONS, max(MIN_INTERACTIONS, round(activity * MAX_INTERACTIONS))
+    )
     sampler = _ItemSampler(items, preferences, users["price_sensitivity"].to_numpy(np.float64))
     high_quality = items["quality"].to_numpy() > 4.0
     event_cdf_high = np.cumsum(EVENT_P_HIGH_QUALITY)
@@ -304,8 +318,12 @@ def generate(
     seed: int = 42,
     name: str | None = None,
     progress: Progress | None = None,
+    activity: float = 1.0,
 ) -> Dataset:
-    """A synthetic dataset with the seed's population; same arguments, same data."""
+    """A synthetic dataset with the seed's population; same arguments, same data.
+    `activity` scales how many interactions each user has (1 = the seed's 5 / 20 / 50 on
+    average for low / medium / high activity users)."""
+    activity = _check_activity(activity)
     n_users = _check_size("n_users", n_users, 1, 10_000_000)
     n_items = _check_size("n_items", n_items, 1, 10_000_000)
     seed = _check_size("seed", seed, 0, 2**63 - 1)
@@ -323,14 +341,18 @@ def generate(
     item_latent = latent_rng.normal(0.0, scale, (n_items, LATENT_DIM)).astype(np.float32)
     preference_columns = [f"pref_{category_slug(c)}" for c in CATEGORIES]
     preferences = users[preference_columns].to_numpy(np.float64)
-    interactions = _interactions(interactions_rng, users, items, preferences, progress)
+    interactions = _interactions(interactions_rng, users, items, preferences, progress, activity)
+    default_name = f"synthetic-{n_users}x{n_items}-seed{seed}"
+    if activity != 1.0:
+        default_name += f"-activity{activity:g}"
     meta = {
-        "name": name or f"synthetic-{n_users}x{n_items}-seed{seed}",
+        "name": name or default_name,
         "source": "synthetic",
         "seed": seed,
         "n_users": n_users,
         "n_items": n_items,
         "n_interactions": len(interactions),
+        "activity": activity,
         "user_feature_names": user_names,
         "item_feature_names": item_names,
         "schema_version": SCHEMA_VERSION,

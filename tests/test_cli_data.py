@@ -192,6 +192,11 @@ BAD_INPUTS = {
     "negative --items": (lambda t: ["generate", "--items", "-1"], ["--items -1", "between 1 and"]),
     "zero --users": (lambda t: ["generate", "--users", "0"], ["--users 0"]),
     "negative --seed": (lambda t: ["generate", "--seed", "-3"], ["--seed -3"]),
+    "--activity too high": (
+        lambda t: ["generate", "--activity", "50"],
+        ["--activity 50", "between 0.05 and 20"],
+    ),
+    "--activity nan": (lambda t: ["generate", "--activity", "nan"], ["--activity nan"]),
     "info of a missing folder": (lambda t: ["info", t / "nothing"], ["nothing: no such dataset folder"]),
     "info of a broken folder": (
         lambda t: (t / "broken").mkdir() or ["info", t / "broken"],

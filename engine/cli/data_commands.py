@@ -33,6 +33,13 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     gen.add_argument("--users", type=int, default=1000, help="number of users (default 1000)")
     gen.add_argument("--items", type=int, default=500, help="number of items (default 500)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    gen.add_argument(
+        "--activity",
+        type=float,
+        default=1.0,
+        help="interactions per user relative to the default, whose means are 5 / 20 / 50 for "
+        "low / medium / high activity users (0.05..20, default 1)",
+    )
     gen.add_argument("--name", help="dataset name kept in meta.yaml (default from sizes/seed)")
     _add_output_flags(gen)
     gen.set_defaults(handler=run_generate)
@@ -178,11 +185,22 @@ def run_generate(args: argparse.Namespace) -> int:
     _check_int("--users", args.users, 1, MAX_USERS)
     _check_int("--items", args.items, 1, MAX_ITEMS)
     _check_int("--seed", args.seed, 0, 2**63 - 1)
+    from data.generator import ACTIVITY_RANGE, generate
+
+    low, high = ACTIVITY_RANGE
+    if not low <= args.activity <= high:  # also refuses nan
+        raise RlrecError(f"--activity {args.activity:g}: must be between {low:g} and {high:g}")
     _check_out(args.out, args.force)
-    from data.generator import generate
 
     def build(progress: Callable[[float, str], None]) -> Any:
-        return generate(args.users, args.items, args.seed, name=args.name, progress=progress)
+        return generate(
+            args.users,
+            args.items,
+            args.seed,
+            name=args.name,
+            progress=progress,
+            activity=args.activity,
+        )
 
     return _build_and_save(args, "generated", build)
 

@@ -118,7 +118,14 @@ def test_progress_reports_fractions_up_to_one():
 
 @pytest.mark.parametrize(
     ("kwargs", "culprit"),
-    [({"n_users": 0}, "n_users=0"), ({"n_items": -5}, "n_items=-5"), ({"seed": -1}, "seed=-1")],
+    [
+        ({"n_users": 0}, "n_users=0"),
+        ({"n_items": -5}, "n_items=-5"),
+        ({"seed": -1}, "seed=-1"),
+        ({"activity": 0.0}, "activity=0"),
+        ({"activity": 21}, "activity=21"),
+        ({"activity": "lots"}, "activity='lots'"),
+    ],
 )
 def test_bad_sizes_name_the_argument(kwargs, culprit):
     with pytest.raises(RlrecError, match=culprit):
@@ -129,3 +136,16 @@ def test_default_dataset_is_cached_and_seed_42():
     first = default_dataset()
     assert first is default_dataset()
     assert (first.n_users, first.n_items, first.meta["seed"]) == (1000, 500, 42)
+
+
+def test_activity_scales_the_interaction_log_and_keeps_the_population():
+    base = generate(n_users=400, n_items=60, seed=5)
+    dense = generate(n_users=400, n_items=60, seed=5, activity=3.0)
+    sparse = generate(n_users=400, n_items=60, seed=5, activity=0.25)
+    ratio = len(dense.interactions) / len(base.interactions)
+    assert 2.7 < ratio < 3.3  # Poisson means scale by 3 (the cap too)
+    assert len(sparse.interactions) < 0.4 * len(base.interactions)
+    assert sparse.interactions.groupby("user_id").size().min() >= 1  # nobody is left empty
+    assert base.users.equals(dense.users) and base.items.equals(dense.items)
+    assert dense.meta["activity"] == 3.0 and dense.name.endswith("-activity3")
+    assert base.meta["activity"] == 1.0 and base.name == "synthetic-400x60-seed5"

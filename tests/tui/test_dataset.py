@@ -116,11 +116,13 @@ async def test_opens_on_the_apps_dataset_then_generates_a_new_one(dataset_dir, t
         await _set(pilot, "gen-users", "40")
         await _set(pilot, "gen-items", "30")
         await _set(pilot, "gen-seed", "9")
+        await _set(pilot, "gen-activity", "2")
         await _set(pilot, "save-to", str(tmp_path / "saved"))
         await pilot.press("ctrl+g")
         await _settle(app, pilot)
         summary = _summary(app)
-        assert "synthetic-40x30-seed9" in summary
+        assert "synthetic-40x30-seed9-activity2" in summary
+        assert app.state.dataset.meta["activity"] == 2.0
         assert "users         40" in summary and "items         30" in summary
         assert "sparsity" in summary and "seed 9" in summary
         assert str(tmp_path / "saved") in summary
@@ -196,6 +198,8 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
             ("gen-users", "n_users", "0", "out of range"),
             ("gen-items", "n_items", "2.5", "expected a whole number"),
             ("gen-seed", "seed", "-1", "out of range"),
+            ("gen-activity", "activity", "0", "out of range"),
+            ("gen-activity", "activity", "dense", "expected a number"),
         ]
         for input_id, key, text, expected in cases:
             await _set(pilot, input_id, text)
@@ -237,7 +241,12 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
         # Saving over an existing folder without overwrite → beside "save to".
         app.query_one("#dataset-source-tabs").active = "source-generate"
         await pilot.pause()
-        for input_id, text in (("gen-users", "10"), ("gen-items", "8"), ("gen-seed", "1")):
+        for input_id, text in (
+            ("gen-users", "10"),
+            ("gen-items", "8"),
+            ("gen-seed", "1"),
+            ("gen-activity", "1"),
+        ):
             await _set(pilot, input_id, text)
         await _set(pilot, "save-to", str(dataset_dir))
         await pilot.press("ctrl+g")

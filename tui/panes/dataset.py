@@ -375,6 +375,7 @@ interactions per user and per item, ratings) follow the current dataset.
                 values["seed"],
                 name=values["name"],
                 progress=progress,
+                activity=values["activity"],
             )
             return dataset, None, "generated"
         if form_id == "form-movielens":

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.widgets.forms import ValidatedForm, choice_field, int_field, path_field, text_field
+from tui.widgets.forms import (
+    ValidatedForm,
+    choice_field,
+    float_field,
+    int_field,
+    path_field,
+    text_field,
+)
 
 MAX_SIZE = 10_000_000  # the generator's own upper bound for users and items
 
@@ -21,11 +28,23 @@ def _check_movielens_folder(path: Path) -> None:
 
 
 def generate_form() -> ValidatedForm:
-    """The synthetic generator: sizes and seed (names match the generator's messages)."""
+    """The synthetic generator: sizes, seed and log density (names match the generator's
+    messages)."""
+    from data.generator import ACTIVITY_RANGE
+
     return ValidatedForm(
         int_field("n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"),
         int_field("n_items", "items", 500, low=1, high=MAX_SIZE, id="gen-items"),
         int_field("seed", "seed", 42, low=0, id="gen-seed"),
+        float_field(
+            "activity",
+            "activity",
+            1.0,
+            low=ACTIVITY_RANGE[0],
+            high=ACTIVITY_RANGE[1],
+            id="gen-activity",
+            help="interactions per user, relative to the default (means 5 / 20 / 50)",
+        ),
         text_field(
             "name",
             "name",
