@@ -251,7 +251,7 @@ async def echo_and_quit_run(preset: str, seconds: float, runs_dir: Path) -> dict
                 before = field.value
                 await clock.press("backspace", lambda b=before: field.value != b)
             field.value = original
-            pane.focus()
+            app.action_leave_field()  # what escape does: back from the field to the pane
             await asyncio.sleep(0.1)
             for key, target in (("4", "runs"), ("2", "train")):
                 switching.append(await clock.press(key, lambda t=target: tabs.active == t))

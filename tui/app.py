@@ -27,6 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
 from tui.commands import RlrecCommands
+from tui.heap import settle_heap
 from tui.messages import DatasetChanged, RunSelected, ShowError, StateUpdated
 from tui.state import AppState
 from tui.widgets.error_dialog import ErrorDialog
@@ -157,6 +158,7 @@ class RlrecApp(App):
     def _startup_step_done(self, step: str) -> None:
         self._startup_pending.discard(step)
         if not self._startup_pending:
+            settle_heap()
             self.startup_done.set()
 
     async def wait_until_started(self, timeout: float = 60.0) -> None:
@@ -216,6 +218,8 @@ class RlrecApp(App):
         self.state.dataset_path = message.path
         self._tell_panes("dataset")
         self._startup_step_done("dataset")
+        if self.startup_done.is_set():
+            self.call_after_refresh(settle_heap)
 
     # -- runs ------------------------------------------------------------------------------
 

@@ -21,7 +21,9 @@ async def test_opens_on_default_dataset_on_train_pane(tmp_path):
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.query_one("#panes", TabbedContent).active == "train"
-        assert app.focused is app.query_one(TrainPane)  # so `s` starts training at once
+        # Focus is inside the Train pane (on its return chart), so `s` starts training at once.
+        assert app.focused is app.query_one("#chart-return")
+        assert app.query_one(TrainPane) in app.focused.ancestors
         await wait_for(pilot, lambda: app.state.dataset is not None)
         assert app.state.dataset.n_users == 1000 and app.state.dataset.n_items == 500
 
@@ -313,6 +315,23 @@ async def test_escape_leaves_a_text_field_so_pane_keys_work_again(tmp_path, monk
         assert field.text.endswith("4")
         assert app.query_one("#panes", TabbedContent).active == "train"
         await pilot.press("escape")
-        assert app.focused is pane
+        assert pane in app.focused.ancestors_with_self and app.focused is not field
         await pilot.press("4")
         assert app.query_one("#panes", TabbedContent).active == "runs"
+
+
+def test_settle_heap_freezes_what_is_alive_and_keeps_collecting_new_garbage():
+    import gc
+
+    from tui.heap import settle_heap
+
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        # New cycles made after the settle are still collected.
+        cycle = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()

@@ -141,7 +141,20 @@ Train a DQN recommender against the simulator and watch it learn.
         ]
         for chart in charts:
             chart.store = self.store
+        # The pane's keys need focus inside the pane. Focusing the pane itself restyles all of
+        # its ~90 descendants on every focus change (Textual restyles a node's subtree when
+        # its :focus changes), which made switching to this pane slow; a leaf is cheap.
+        charts[0].can_focus = True
         return charts
+
+    def focus_default(self) -> None:
+        """Where keyboard focus goes when the app switches to this pane: the return chart,
+        so s / space / x act at once."""
+        found = self.query("#chart-return")
+        if found:
+            found.first().focus()
+        else:  # not composed yet
+            self.focus()
 
     def on_mount(self) -> None:
         table = self.query_one("#train-evals", DataTable)
