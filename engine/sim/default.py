@@ -122,6 +122,10 @@ class DefaultSimulator(VectorSimulator):
         self._satiation = np.zeros((n, self.n_categories), dtype=np.float32)
         self._recent = np.full((n, w), self.n_items, dtype=np.int64)  # newest last
         self._in_session = np.zeros((n, w), dtype=bool)  # slot engaged in this session
+        # Running sum and count of the history slots' features, so an observation does not
+        # gather all H items again every step.
+        self._history_sum = np.zeros((n, self._item_dim), dtype=np.float32)
+        self._history_filled = np.zeros(n, dtype=np.int32)
         self._recency = np.zeros((n, self._item_dim), dtype=np.float32)
         self._clock = np.zeros((n, 4), dtype=np.float32)  # hour sin/cos, weekday sin/cos
         self._mask = np.zeros((n, self.n_items), dtype=bool)
@@ -141,9 +145,12 @@ class DefaultSimulator(VectorSimulator):
         self._initial[envs] = np.maximum(start, 1e-3)
         self._satisfaction[envs] = self._initial[envs]
         self._satiation[envs] = 0.0
-        self._recent[envs] = self._start_history(self._users[envs])
+        recent = self._start_history(self._users[envs])
+        self._recent[envs] = recent
         self._in_session[envs] = False
-        self._recency[envs] = self._recency_of(self._recent[envs])
+        self._history_sum[envs] = self._item_pad[recent].sum(axis=1)
+        self._history_filled[envs] = (recent < self.n_items).sum(axis=1)
+        self._recency[envs] = self._recency_of(recent)
         hour = self._rng.integers(0, 24, size=k) * (2 * np.pi / 24)
         day = self._rng.integers(0, 7, size=k) * (2 * np.pi / 7)
         self._clock[envs] = np.column_stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)])
@@ -161,7 +168,7 @@ class DefaultSimulator(VectorSimulator):
         u, f = self._user_dim, self._item_dim
         obs = np.empty((self.n_envs, self.obs_dim), dtype=np.float32)
         obs[:, :u] = self._user_obs[self._users]
-        obs[:, u : u + f] = self._history_mean(self._recent)
+        obs[:, u : u + f] = self._history_sum / np.maximum(self._history_filled, 1)[:, None]
         obs[:, u + f : u + 2 * f] = self._recency
         c = u + 2 * f
         horizon = float(cfg.max_length)
@@ -221,6 +228,9 @@ class DefaultSimulator(VectorSimulator):
         if hit.size:
             items = actions[hit]
             self._satiation[hit, self.item_category[items]] += 1.0
+            evicted = self._recent[hit, 0]  # n_items (a zero row) while slots are free
+            self._history_sum[hit] += self._item_pad[items] - self._item_pad[evicted]
+            self._history_filled[hit] += evicted == self.n_items
             self._recent[hit, :-1] = self._recent[hit, 1:]
             self._recent[hit, -1] = items
             self._in_session[hit, :-1] = self._in_session[hit, 1:]

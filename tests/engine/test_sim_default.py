@@ -286,3 +286,21 @@ def test_an_observation_only_policy_can_beat_the_myopic_oracle():
     random_return, oracle_return = reference_returns(env, 400, 0)
     assert seen_only.return_mean >= 1.08 * oracle_return
     assert seen_only.return_mean > 3 * random_return
+
+
+def test_history_features_stay_exact_over_long_runs_from_logged_histories(truth):
+    # The history mean is kept as a running sum: after many steps (sessions ending and
+    # restarting from the log) it must still equal the mean of the slots' features.
+    sim = DefaultSimulator(truth, default_env(), n_envs=64, seed=6)
+    sim.reset(6)
+    rng = np.random.default_rng(6)
+    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
+    pad = np.vstack([truth.item_observable, np.zeros((1, f))])
+    for _ in range(300):
+        probs = np.where(sim.mask, -np.inf, sim.engagement_probability() + rng.random((64, 1)))
+        result = sim.step(probs.argmax(axis=1))
+    recent = sim._recent
+    filled = np.maximum((recent < truth.n_items).sum(axis=1), 1)[:, None]
+    np.testing.assert_allclose(
+        result.obs[:, u : u + f], pad[recent].sum(axis=1) / filled, atol=1e-5
+    )
