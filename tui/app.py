@@ -158,7 +158,7 @@ class RlrecApp(App):
     def _startup_step_done(self, step: str) -> None:
         self._startup_pending.discard(step)
         if not self._startup_pending:
-            settle_heap()
+            self.call_after_refresh(settle_heap)  # after this frame is painted
             self.startup_done.set()
 
     async def wait_until_started(self, timeout: float = 60.0) -> None:

@@ -293,7 +293,12 @@ async def test_not_a_dataset_folder_shows_error_and_app_stays_up(tmp_path):
     (tmp_path / "junk").mkdir()
     app = RlrecApp(dataset_path=tmp_path / "junk", runs_dir=tmp_path / "runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), timeout=30)
+        # The dialog is pushed a frame before it is painted: wait for what the user sees.
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ErrorDialog) and "junk" in screen_text(app),
+            timeout=30,
+        )
         assert "junk" in screen_text(app)
         await pilot.press("escape")
         app.set_focus(None)

@@ -16,6 +16,7 @@ from tests.tui.test_explore import dataset_dir  # noqa: F401 — a fixture
 from tests.tui.test_explore import fake_engine as explore_engine  # noqa: F401 — a fixture
 from tui.app import RlrecApp
 from tui.messages import RunSelected
+from tui.screen_text import screen_text
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -49,7 +50,15 @@ async def open_run(pilot) -> None:
         timeout=60,
     )
     await settle(pilot)
-    await pilot.pause(0.2)
+    # DataTables size their columns on idle, after the rows arrive: under load the capture
+    # could land before that. Wait until two frames apart show the same screen.
+    previous = None
+    for _ in range(100):
+        await pilot.pause(0.05)
+        now = screen_text(app)
+        if now == previous:
+            break
+        previous = now
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
