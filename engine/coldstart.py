@@ -18,6 +18,7 @@ import pandas as pd
 from data.dataset import Dataset
 from engine.fit import positive_rows
 from engine.sim.base import VectorSimulator
+from engine.sim.truth import engaged_history, latest_of
 
 FALLBACKS = ("content", "popular")
 
@@ -26,21 +27,11 @@ def recent_positive_items(
     log: pd.DataFrame, user_ids: np.ndarray, limit: int, pad: int
 ) -> np.ndarray:
     """(len(user_ids), limit) the latest `limit` engaged items of each user, oldest first,
-    left-padded with `pad`."""
+    left-padded with `pad` (the same rule the simulator's sessions start from)."""
     user_ids = np.asarray(user_ids, np.int64)
-    engaged = log.loc[positive_rows(log), ["user_id", "item_id", "timestamp"]]
-    engaged = engaged[engaged["user_id"].isin(user_ids)]
-    engaged = engaged.sort_values(["user_id", "timestamp"], kind="stable")
-    from_end = engaged.groupby("user_id").cumcount(ascending=False).to_numpy()
-    keep = from_end < limit
-    users = engaged["user_id"].to_numpy(np.int64)[keep]
-    items = engaged["item_id"].to_numpy(np.int64)[keep]
-    column = limit - 1 - from_end[keep]
-    row_of_user = np.full(int(max(user_ids.max(initial=0), users.max(initial=0))) + 1, -1)
-    row_of_user[user_ids] = np.arange(len(user_ids))
-    out = np.full((len(user_ids), limit), pad, dtype=np.int64)
-    out[row_of_user[users], column] = items
-    return out
+    n_users = int(max(user_ids.max(initial=-1), log["user_id"].max() if len(log) else -1)) + 1
+    items, offsets = engaged_history(log, n_users)
+    return latest_of(items, offsets, user_ids, limit, pad)
 
 
 def state_from_history(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from data.dataset import Dataset
 from data.errors import RlrecError
@@ -91,16 +92,9 @@ class HiddenTruth:
     def latest_history(self, user_ids: np.ndarray, limit: int) -> np.ndarray:
         """(n, limit) each user's latest `limit` engaged train items, oldest first,
         left-padded with n_items (an empty slot)."""
-        user_ids = np.asarray(user_ids, np.int64)
-        out = np.full((len(user_ids), limit), self.n_items, dtype=np.int64)
-        if self.history_offsets is None or len(self.history_items) == 0:
-            return out
-        first = self.history_offsets[user_ids]
-        end = self.history_offsets[user_ids + 1]
-        index = end[:, None] - limit + np.arange(limit)[None, :]  # the last `limit` positions
-        valid = index >= first[:, None]
-        out[valid] = self.history_items[index[valid]]
-        return out
+        if self.history_offsets is None:
+            return np.full((len(user_ids), limit), self.n_items, dtype=np.int64)
+        return latest_of(self.history_items, self.history_offsets, user_ids, limit, self.n_items)
 
     def consumed(self, user_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, items): for each position r of `user_ids`, the items that user interacted
@@ -272,7 +266,7 @@ def truth_with_latents(
     # Better items convert more often once engaged (10 % for the worst, 40 % for the best).
     purchase = (0.25 + 0.15 * value).astype(np.float32)
     item_obs, item_names = observable_item_features(ds, value, popularity)
-    history_items, history_offsets = engaged_history(ds)
+    history_items, history_offsets = engaged_history(ds.interactions, ds.n_users)
     consumed_items, consumed_offsets = consumed_items_of(ds)
     truth = HiddenTruth(
         user_latent=user_latent.astype(np.float32),
@@ -297,17 +291,28 @@ def truth_with_latents(
     return calibrate(truth)
 
 
-def engaged_history(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def engaged_history(log: pd.DataFrame, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """The log's engaged items per user in time order, as CSR (items, offsets)."""
     from engine.fit import positive_rows  # engine.fit builds on this module
 
-    log = ds.interactions
     engaged = log.loc[positive_rows(log), ["user_id", "item_id", "timestamp"]]
     engaged = engaged.sort_values(["user_id", "timestamp"], kind="stable")
     users = engaged["user_id"].to_numpy(np.int64)
-    offsets = np.zeros(ds.n_users + 1, dtype=np.int64)
-    np.cumsum(np.bincount(users, minlength=ds.n_users), out=offsets[1:])
-    return engaged["item_id"].to_numpy(np.int64), offsets
+    return engaged["item_id"].to_numpy(np.int64), _offsets(users, n_users)
+
+
+def latest_of(
+    items: np.ndarray, offsets: np.ndarray, user_ids: np.ndarray, limit: int, pad: int
+) -> np.ndarray:
+    """(n, limit) the last `limit` entries of each user's CSR row, oldest first, left-padded
+    with `pad`."""
+    user_ids = np.asarray(user_ids, np.int64)
+    out = np.full((len(user_ids), limit), pad, dtype=np.int64)
+    first, end = offsets[user_ids], offsets[user_ids + 1]
+    index = end[:, None] - limit + np.arange(limit)[None, :]  # the last `limit` positions
+    valid = index >= first[:, None]
+    out[valid] = items[index[valid]]
+    return out
 
 
 def consumed_items_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -315,6 +320,11 @@ def consumed_items_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     log = ds.interactions
     key = np.unique(log["user_id"].to_numpy(np.int64) * ds.n_items + log["item_id"].to_numpy())
     users, items = np.divmod(key, ds.n_items)
-    offsets = np.zeros(ds.n_users + 1, dtype=np.int64)
-    np.cumsum(np.bincount(users, minlength=ds.n_users), out=offsets[1:])
-    return items.astype(np.int64), offsets
+    return items.astype(np.int64), _offsets(users, ds.n_users)
+
+
+def _offsets(sorted_users: np.ndarray, n_users: int) -> np.ndarray:
+    """CSR row offsets (n_users + 1,) of rows grouped by user."""
+    offsets = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_users, minlength=n_users), out=offsets[1:])
+    return offsets
