@@ -26,8 +26,8 @@ LIMIT_BYTES = 4 * 2**30
 CHILD = """
 import json, resource, sys, tempfile, time
 sys.path.insert(0, {root!r})
-from data.generator import generate
-from data.store import save_dataset
+from rlrec.data.generator import generate
+from rlrec.data.store import save_dataset
 started = time.perf_counter()
 ds = generate({users}, {items}, seed={seed})
 generated = time.perf_counter()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def rlrec(*args: str, capture: bool = False) -> str:
-    command = [sys.executable, "-m", "engine.cli.main", *args]
+    command = [sys.executable, "-m", "rlrec.cli.main", *args]
     print("$ rlrec " + " ".join(args), file=sys.stderr, flush=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(command, env=env, check=True, text=True, capture_output=capture)

@@ -56,7 +56,7 @@ def first_frame(runs_dir: Path, repeats: int = 3, size: tuple[int, int] = (120, 
         env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(size[0]), LINES=str(size[1]))
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tui.app", "--runs-dir", str(runs_dir)],
+            [sys.executable, "-m", "rlrec.tui.app", "--runs-dir", str(runs_dir)],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -109,7 +109,7 @@ def headless_speed(preset: str, seconds: float, seed: int, runs_dir: Path) -> fl
         [
             sys.executable,
             "-m",
-            "engine.cli.main",
+            "rlrec.cli.main",
             "train",
             "--preset",
             preset,
@@ -132,7 +132,7 @@ def headless_speed(preset: str, seconds: float, seed: int, runs_dir: Path) -> fl
 
 
 async def _settle_form(pilot, preset: str, seconds: float, seed: int | None = None):
-    from tui.panes.train import TrainPane
+    from rlrec.tui.panes.train import TrainPane
 
     app = pilot.app
     pane = app.query_one(TrainPane)
@@ -154,7 +154,7 @@ async def _settle_form(pilot, preset: str, seconds: float, seed: int | None = No
 
 async def speed_run(preset: str, seconds: float, idle: float, runs_dir: Path) -> dict:
     """Train in the app untouched (a user watching the curves), then measure idle CPU."""
-    from tui.app import RlrecApp
+    from rlrec.tui.app import RlrecApp
 
     app = RlrecApp(runs_dir=runs_dir)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -225,7 +225,7 @@ async def echo_and_quit_run(preset: str, seconds: float, runs_dir: Path) -> dict
     panes (4 ↔ 2); then quit with ctrl+q mid-training and time the worker's end."""
     from textual.widgets import Input, TabbedContent
 
-    from tui.app import RlrecApp
+    from rlrec.tui.app import RlrecApp
 
     app = RlrecApp(runs_dir=runs_dir)
     async with app.run_test(size=(160, 48)) as pilot:

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def train_rlrec(seconds: float, seed: int, threads: int, eval_every: int, overrides: dict) -> dict:
-    from engine.events import Evaluation
-    from engine.run_config import load_run_config
-    from engine.trainer import Trainer
+    from rlrec.engine.training.events import Evaluation
+    from rlrec.engine.training.run_config import load_run_config
+    from rlrec.engine.training.trainer import Trainer
 
     config = load_run_config(
         "seed-classic",
@@ -97,7 +97,7 @@ class _StopAtDeadline:
 def train_sb3(seconds: float, seed: int, sb3_rate: float) -> dict:
     from stable_baselines3 import DQN
 
-    import engine
+    from rlrec import engine
 
     env = engine.make_env("seed-classic", seed=seed)
     model = DQN("MlpPolicy", env, policy_kwargs={"net_arch": [256, 256, 128]}, seed=seed, verbose=0)
@@ -168,9 +168,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from engine.evaluate import evaluate_policy, evaluation_simulator, reference_returns
-    from engine.run_config import load_run_config
-    from engine.sim import make_simulator
+    from rlrec.engine.evaluation.online import (
+        evaluate_policy,
+        evaluation_simulator,
+        reference_returns,
+    )
+    from rlrec.engine.sim import make_simulator
+    from rlrec.engine.training.run_config import load_run_config
 
     torch.set_num_threads(args.threads)
     env_config = load_run_config("seed-classic").env

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from data.dataset import Dataset
+    from rlrec.data.dataset import Dataset
 
 DEFAULT_N_USERS = 1000
 DEFAULT_N_ITEMS = 500
@@ -22,6 +22,6 @@ def default_dataset() -> Dataset:
 
     Shared by every caller: treat it as read-only (copy before changing a frame or array).
     """
-    from data.generator import generate
+    from rlrec.data.generator import generate
 
     return generate(DEFAULT_N_USERS, DEFAULT_N_ITEMS, DEFAULT_SEED, name="default")

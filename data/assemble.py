@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from data.errors import RlrecError
+from rlrec.data.errors import RlrecError
 
 SESSION_SECONDS = 3600  # a session is one user's activity within one clock hour
 

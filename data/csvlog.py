@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from data.assemble import (
+from rlrec.data.assemble import (
     activity_features,
     build_interactions,
     codes_for,
@@ -37,12 +37,12 @@ from data.assemble import (
     reject_duplicates,
     stack_features,
 )
-from data.dataset import SCHEMA_VERSION, Dataset
-from data.errors import RlrecError
-from data.textio import guess_separator, read_text, separator_name
+from rlrec.data.dataset import SCHEMA_VERSION, Dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.schema import EVENTS
+from rlrec.data.textio import guess_separator, read_text, separator_name
 
 Progress = Callable[[float, str], None]
-EVENTS = ("view", "click", "purchase", "rating")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 MILLISECONDS_ABOVE = 10**11  # Unix seconds reach 10^11 only in the year 5138
 DUPLICATE_POLICIES = ("error", "keep-first")

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.dataset import Dataset
+from rlrec.data.dataset import Dataset
+from rlrec.data.schema import EVENTS
 
-EVENTS = ("view", "click", "purchase", "rating")
 HISTOGRAM_BINS = 20
 CATEGORICAL_UP_TO = 12  # at most this many distinct values: count each instead of binning
 

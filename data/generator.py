@@ -27,8 +27,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from data.dataset import SCHEMA_VERSION, Dataset
-from data.errors import RlrecError
+from rlrec.data.dataset import SCHEMA_VERSION, Dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.schema import EVENTS
 
 Progress = Callable[[float, str], None]
 
@@ -74,7 +75,6 @@ BRAND_TIERS = ("Premium", "Standard", "Budget")
 BRAND_TIER_P = (0.2, 0.5, 0.3)
 SEASONALITIES = ("None", "Summer", "Winter", "Holiday")
 SEASONALITY_P = (0.6, 0.15, 0.15, 0.1)
-EVENTS = ("view", "click", "purchase", "rating")
 EVENT_P_HIGH_QUALITY = (0.4, 0.3, 0.2, 0.1)  # quality > 4
 EVENT_P_OTHER = (0.5, 0.3, 0.15, 0.05)
 LATENT_DIM = 20

@@ -5,7 +5,7 @@ Both return a `Dataset` with contiguous ids (the source ids kept in `original_id
 the importer at their own copy.
 """
 
-from data.csvlog import import_csv
-from data.movielens import import_movielens
+from rlrec.data.csvlog import import_csv
+from rlrec.data.movielens import import_movielens
 
 __all__ = ["import_csv", "import_movielens"]

@@ -19,17 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.assemble import (
+from rlrec.data.assemble import (
     activity_features,
     build_interactions,
     one_hot,
     reject_duplicates,
     stack_features,
 )
-from data.csvlog import CsvTable, read_csv_table
-from data.dataset import SCHEMA_VERSION, Dataset
-from data.errors import RlrecError
-from data.textio import Fields, check_range, parse_floats, parse_ints, read_text, split_fields
+from rlrec.data.csvlog import CsvTable, read_csv_table
+from rlrec.data.dataset import SCHEMA_VERSION, Dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.textio import Fields, check_range, parse_floats, parse_ints, read_text, split_fields
 
 Progress = Callable[[float, str], None]
 

@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from data.dataset import Dataset
-from data.errors import RlrecError
+from rlrec.data.dataset import Dataset
+from rlrec.data.errors import RlrecError
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
 PART_NAMES = {"train": TRAIN, "validation": VALIDATION, "test": TEST}

@@ -24,14 +24,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from data.dataset import SCHEMA_VERSION, Dataset
-from data.errors import RlrecError
+from rlrec.data.dataset import SCHEMA_VERSION, Dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.schema import EVENTS
 
 TABLE_FILES = ("users.parquet", "items.parquet", "interactions.parquet")
 FEATURE_FILES = ("user_features.npy", "item_features.npy")
 LATENT_FILES = ("user_latent.npy", "item_latent.npy")
 META_FILE = "meta.yaml"
-EVENTS = ("view", "click", "purchase", "rating")
 
 # Required columns and the dtype each is stored and loaded as.
 REQUIRED_COLUMNS: dict[str, dict[str, str]] = {

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from tui.app import RlrecApp  # noqa: E402
-from tui.panes.train import TrainPane  # noqa: E402
-from tui.screen_text import screen_text  # noqa: E402
+from rlrec.tui.app import RlrecApp  # noqa: E402
+from rlrec.tui.panes.train import TrainPane  # noqa: E402
+from rlrec.tui.screen_text import screen_text  # noqa: E402
 
 OUT = ROOT / "docs"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 def make_env(preset_or_config: Any = "default", seed: int | None = None, **kwargs: Any):
     """A single-session `gymnasium.Env` for a preset name, YAML path or config."""
-    from engine.gym_api import make_env as _make_env
+    from rlrec.engine.sim.gym_api import make_env as _make_env
 
     return _make_env(preset_or_config, seed=seed, **kwargs)
 
@@ -18,6 +18,6 @@ def make_vector_env(
     preset_or_config: Any = "default", num_envs: int = 1, seed: int | None = None, **kwargs: Any
 ):
     """A `gymnasium.vector.VectorEnv` of `num_envs` sessions stepped together."""
-    from engine.gym_api import make_vector_env as _make_vector_env
+    from rlrec.engine.sim.gym_api import make_vector_env as _make_vector_env
 
     return _make_vector_env(preset_or_config, num_envs=num_envs, seed=seed, **kwargs)

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from data.errors import RlrecError
+from rlrec.data.errors import RlrecError
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.dataset import SCHEMA_VERSION, Dataset
+from rlrec.data.dataset import SCHEMA_VERSION, Dataset
 
 ML_GENRES = (
     "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama Fantasy "
@@ -176,7 +176,7 @@ def write_ml100k_like(
 
 def save_tiny_dataset(folder: str | Path, **kwargs) -> Path:
     """`tiny_dataset(**kwargs)` written as a dataset folder (no latent factors: imported-like)."""
-    from data.store import save_dataset
+    from rlrec.data.store import save_dataset
 
     return Path(save_dataset(tiny_dataset(**kwargs), folder))
 
@@ -185,8 +185,8 @@ def train_tiny_run(dataset_dir: str | Path, run_dir: str | Path, steps: int = 32
     """A short DQN run on the `default` simulator fitted to `dataset_dir` (small net)."""
     import torch
 
-    from engine.run_config import load_run_config
-    from engine.trainer import Trainer
+    from rlrec.engine.training.run_config import load_run_config
+    from rlrec.engine.training.trainer import Trainer
 
     torch.set_num_threads(1)
     config = load_run_config(

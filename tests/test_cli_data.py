@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli.main import main
+from rlrec.cli.main import main
 from tests.data.ml_fixtures import U_DATA, write_csv_log, write_ml1m, write_ml100k
 
 

@@ -18,7 +18,7 @@ from tests.fixtures import save_tiny_dataset, train_tiny_run
 def rlrec(*args, timeout=300):
     env = {**os.environ, "RLREC_RUNS_DIR": "", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli.main", *map(str, args)],
+        [sys.executable, "-m", "rlrec.cli.main", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine import runs
+from rlrec.engine.training import runs
 from tests.engine.test_trainer import SMALL_AGENT, SMALL_TRAIN
 
 SMALL = {"agent": SMALL_AGENT, "train": {**SMALL_TRAIN, "eval_every": 0, "checkpoint_every": 3200}}
@@ -32,7 +32,7 @@ class Outcome:
 
 def rlrec(*args) -> Outcome:
     """Run `rlrec ARGS` through `engine.cli.main.main`, capturing what a user would see."""
-    from engine.cli.main import main
+    from rlrec.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -147,7 +147,7 @@ def test_bad_input_is_one_line_and_exit_2(trained_run, tmp_path, args, culprit):
 
 def test_resume_after_sigkill_continues_from_the_last_checkpoint(tmp_path, small_config):
     run_dir = tmp_path / "runs" / "crash"
-    args = [sys.executable, "-m", "engine.cli.main", "train", "--config", small_config]
+    args = [sys.executable, "-m", "rlrec.cli.main", "train", "--config", small_config]
     args += ["--steps", 200_000, "--out", tmp_path / "runs", "--name", "crash", "--json"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(

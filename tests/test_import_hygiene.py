@@ -8,16 +8,16 @@ import pytest
 
 CASES = [
     ("data", ("torch", "textual", "engine", "tui")),
-    ("data.dataset", ("torch", "textual", "engine", "tui")),
-    ("data.generator", ("torch", "textual", "engine", "tui")),
-    ("data.store", ("torch", "textual", "engine", "tui")),
-    ("data.importers", ("torch", "textual", "engine", "tui")),
-    ("data.eda", ("torch", "textual", "engine", "tui")),
+    ("rlrec.data.dataset", ("torch", "textual", "engine", "tui")),
+    ("rlrec.data.generator", ("torch", "textual", "engine", "tui")),
+    ("rlrec.data.store", ("torch", "textual", "engine", "tui")),
+    ("rlrec.data.importers", ("torch", "textual", "engine", "tui")),
+    ("rlrec.data.eda", ("torch", "textual", "engine", "tui")),
     ("engine", ("textual", "tui", "torch")),
-    ("engine.cli.main", ("textual", "tui")),
-    ("engine.sim", ("textual", "tui")),
-    ("engine.trainer", ("textual", "tui")),
-    ("engine.agents", ("textual", "tui")),
+    ("rlrec.cli.main", ("textual", "tui")),
+    ("rlrec.engine.sim", ("textual", "tui")),
+    ("rlrec.engine.training.trainer", ("textual", "tui")),
+    ("rlrec.engine.agents", ("textual", "tui")),
 ]
 
 

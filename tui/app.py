@@ -26,18 +26,18 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
-from tui.commands import RlrecCommands
-from tui.heap import settle_heap
-from tui.messages import DatasetChanged, RunSelected, ShowError, StateUpdated
-from tui.state import AppState
-from tui.widgets.error_dialog import ErrorDialog
+from rlrec.tui.commands import RlrecCommands
+from rlrec.tui.heap import settle_heap
+from rlrec.tui.messages import DatasetChanged, RunSelected, ShowError, StateUpdated
+from rlrec.tui.state import AppState
+from rlrec.tui.widgets.error_dialog import ErrorDialog
 
 # (tab id, title, module, class). A pane whose module is not there yet shows a placeholder.
 PANES = (
-    ("dataset", "1 Dataset", "tui.panes.dataset", "DatasetPane"),
-    ("train", "2 Train", "tui.panes.train", "TrainPane"),
-    ("explore", "3 Explore", "tui.panes.explore", "ExplorePane"),
-    ("runs", "4 Runs", "tui.panes.runs", "RunsPane"),
+    ("dataset", "1 Dataset", "rlrec.tui.panes.dataset", "DatasetPane"),
+    ("train", "2 Train", "rlrec.tui.panes.train", "TrainPane"),
+    ("explore", "3 Explore", "rlrec.tui.panes.explore", "ExplorePane"),
+    ("runs", "4 Runs", "rlrec.tui.panes.runs", "RunsPane"),
 )
 NARROW_COLUMNS = 100  # below this width (so at 80×24 too) the Train pane slims down
 
@@ -179,7 +179,7 @@ class RlrecApp(App):
         return self.screen_stack[0].query(selector)
 
     def train_pane(self) -> Any:
-        from tui.panes.train import TrainPane
+        from rlrec.tui.panes.train import TrainPane
 
         found = self._main_query(TrainPane)
         return found.first() if found else None
@@ -199,11 +199,11 @@ class RlrecApp(App):
         """The dataset named on the command line, or the built-in default (generated)."""
         try:
             if self.state.dataset_path is not None:
-                from data.store import load_dataset
+                from rlrec.data.store import load_dataset
 
                 dataset = load_dataset(self.state.dataset_path)
             else:
-                from data import default_dataset
+                from rlrec.data import default_dataset
 
                 dataset = default_dataset()
         except Exception as exc:  # noqa: BLE001 — shown to the user, the app stays up
@@ -292,7 +292,7 @@ class RlrecApp(App):
         title = type(pane).__name__.replace("Pane", "") if pane is not None else "rlrec"
         help_text = getattr(pane, "HELP", "") or "No help for this pane yet."
         bindings = list(getattr(type(pane), "BINDINGS", [])) if pane is not None else []
-        from tui.help import HelpScreen  # Markdown widgets load on first use
+        from rlrec.tui.help import HelpScreen  # Markdown widgets load on first use
 
         self.push_screen(HelpScreen(f"{title} — help", help_text, bindings))
 

@@ -50,7 +50,7 @@ class RlrecCommands(Provider):
         return commands
 
     def _run_dirs(self) -> list[Path]:
-        from engine.runs import is_run
+        from rlrec.engine.training.runs import is_run
 
         runs_dir = self.app.state.runs_dir
         try:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from data.dataset import Dataset
+    from rlrec.data.dataset import Dataset
 
 
 class DatasetChanged(Message):

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # keep `tui.state` import-light: no pandas/numpy at first frame
-    from data.dataset import Dataset
+    from rlrec.data.dataset import Dataset
 
 
 def _default_runs_dir() -> Path:
     try:
-        from engine.runs import default_runs_dir
+        from rlrec.engine.training.runs import default_runs_dir
     except ImportError:  # engine.runs not written yet
         return Path("runs")
     return Path(default_runs_dir())

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data.errors import RlrecError
-from engine.agents.network import QNetwork
-from engine.agents.replay import ReplayBuffer
-from engine.config_base import param
-from engine.policy import Policy
+from rlrec.data.errors import RlrecError
+from rlrec.engine.agents.network import QNetwork
+from rlrec.engine.agents.replay import ReplayBuffer
+from rlrec.engine.config_base import param
+from rlrec.engine.policies.base import Policy
 
 
 @dataclass

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from data.errors import RlrecError
-from engine.config_base import deep_merge, load_yaml
+from rlrec.data.errors import RlrecError
+from rlrec.engine.config_base import deep_merge, load_yaml
 
 PRESET_DIR = Path(__file__).resolve().parent
 PRESETS: tuple[str, ...] = tuple(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))

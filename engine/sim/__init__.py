@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from data.errors import RlrecError
-from engine.config_base import from_dict
-from engine.sim.base import StepResult, VectorSimulator
-from engine.sim.classic import ClassicConfig, ClassicSimulator
-from engine.sim.default import DefaultConfig, DefaultSimulator
+from rlrec.data.errors import RlrecError
+from rlrec.engine.config_base import from_dict
+from rlrec.engine.sim.base import StepResult, VectorSimulator
+from rlrec.engine.sim.classic import ClassicConfig, ClassicSimulator
+from rlrec.engine.sim.default import DefaultConfig, DefaultSimulator
 
 __all__ = [
     "ClassicConfig",
@@ -63,6 +63,8 @@ def make_simulator(
         raise RlrecError(f"n_envs = {n_envs} is out of range (allowed: [1, inf))")
     if isinstance(env_config, ClassicConfig):
         return ClassicSimulator(env_config, n_envs=n_envs, seed=seed)
-    from engine.sim.sources import truth_for
+    from rlrec.engine.truth.sources import truth_for
 
-    return DefaultSimulator(truth_for(env_config, dataset), env_config, n_envs=n_envs, seed=seed)
+    return DefaultSimulator(
+        truth_for(env_config.dataset, dataset), env_config, n_envs=n_envs, seed=seed
+    )

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.config_base import param
-from engine.sim.base import StepResult, VectorSimulator
+from rlrec.engine.config_base import param
+from rlrec.engine.sim.base import StepResult, VectorSimulator
 
 
 @dataclass

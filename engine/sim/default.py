@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.config_base import param
-from engine.sim.base import StepResult, VectorSimulator
-from engine.sim.truth import HiddenTruth
+from rlrec.engine.config_base import param
+from rlrec.engine.sim.base import StepResult, VectorSimulator
+from rlrec.engine.truth.model import DEFAULT_ALPHA, DEFAULT_APPEAL_WEIGHT, HiddenTruth
 
 CONTEXT_DIM = 8
 
@@ -45,10 +45,14 @@ CONTEXT_DIM = 8
 class DefaultConfig:
     kind: str = param("default", choices=("default",))
     dataset: str = param("", help="dataset folder; empty = the built-in synthetic default")
-    alpha: float = param(0.2, low=0, high=1, help="weight of latent factors vs content cosine")
+    alpha: float = param(
+        DEFAULT_ALPHA, low=0, high=1, help="weight of latent factors vs content cosine"
+    )
     max_length: int = param(50, low=1, high=10_000, unit="steps", help="longest session")
     noise_std: float = param(0.1, low=0, high=10, help="per-step noise on the click probability")
-    appeal_weight: float = param(0.5, low=0, high=20, help="logit boost of clickbait appeal")
+    appeal_weight: float = param(
+        DEFAULT_APPEAL_WEIGHT, low=0, high=20, help="logit boost of clickbait appeal"
+    )
     initial_satisfaction: float = param(2.0, low=0, high=100, low_open=True)
     satisfaction_jitter: float = param(0.5, low=0, high=100, help="± uniform spread at start")
     value_gain: float = param(0.6, low=0, high=100, help="satisfaction change per unit value")

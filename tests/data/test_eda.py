@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from data.eda import compute_eda, histogram
-from data.generator import generate
-from data.importers import import_movielens
+from rlrec.data.eda import compute_eda, histogram
+from rlrec.data.generator import generate
+from rlrec.data.importers import import_movielens
 from tests.data.ml_fixtures import write_ml100k
 
 
@@ -62,7 +62,7 @@ def test_histogram_of_many_values_and_of_a_constant():
 
 
 def test_heavy_tailed_counts_get_log_bins_and_zero_is_counted(synthetic):
-    from data.eda import _per_entity
+    from rlrec.data.eda import _per_entity
 
     ids = np.concatenate([np.zeros(1000, dtype=int), np.arange(1, 50), np.arange(1, 50)])
     result = _per_entity(ids, 60)  # user 0: 1000, users 1..49: 2 each, 50..59: none

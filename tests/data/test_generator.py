@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import default_dataset
-from data.errors import RlrecError
-from data.generator import (
+from rlrec.data import default_dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.generator import (
     CATEGORIES,
     EVENTS,
     MAX_INTERACTIONS,

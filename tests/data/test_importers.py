@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.errors import RlrecError
-from data.importers import import_csv, import_movielens
-from data.store import load_dataset, save_dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.importers import import_csv, import_movielens
+from rlrec.data.store import load_dataset, save_dataset
 from tests.data.ml_fixtures import write_csv_log, write_ml1m, write_ml100k
 
 
@@ -130,7 +130,7 @@ def test_shared_ml100k_like_fixture_imports(tmp_path):
 
 
 def test_duplicate_rows_point_at_the_earliest_copy():
-    from data.assemble import duplicate_rows
+    from rlrec.data.assemble import duplicate_rows
 
     user = np.array([1, 2, 1, 1, 2, 3])
     item = np.array([5, 5, 5, 5, 5, 5])

@@ -4,8 +4,8 @@ the dataset, and one-line errors for bad fractions or tiny data."""
 import numpy as np
 import pytest
 
-from data.errors import RlrecError
-from data.split import (
+from rlrec.data.errors import RlrecError
+from rlrec.data.split import (
     TEST,
     TRAIN,
     VALIDATION,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from data.errors import RlrecError
-from data.generator import generate
-from data.store import load_dataset, save_dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.generator import generate
+from rlrec.data.store import load_dataset, save_dataset
 
 
 @pytest.fixture(scope="module")

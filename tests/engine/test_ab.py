@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from data.errors import RlrecError
-from engine.ab import (
+from rlrec.data.errors import RlrecError
+from rlrec.engine.evaluation.ab import (
     ratio_with_se,
     run_ab,
     student_t_two_sided_p,

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from data.errors import RlrecError
-from engine.baselines import (
+from rlrec.data.errors import RlrecError
+from rlrec.engine.evaluation.online import _quotas, evaluate_policy
+from rlrec.engine.policies.baselines import (
     BASELINES,
     FarsightedPolicy,
     LinUCBPolicy,
@@ -14,9 +15,8 @@ from engine.baselines import (
     baselines_for,
     make_baseline,
 )
-from engine.evaluate import _quotas, evaluate_policy
-from engine.presets import load_preset
-from engine.sim import make_simulator, parse_env_config
+from rlrec.engine.presets import load_preset
+from rlrec.engine.sim import make_simulator, parse_env_config
 
 
 @pytest.fixture(scope="module")

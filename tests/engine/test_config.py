@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from data.errors import RlrecError
-from engine.cli.main import main
-from engine.presets import PRESETS, load_preset
-from engine.sim import ClassicConfig, DefaultConfig, parse_env_config
+from rlrec.cli.main import main
+from rlrec.data.errors import RlrecError
+from rlrec.engine.presets import PRESETS, load_preset
+from rlrec.engine.sim import ClassicConfig, DefaultConfig, parse_env_config
 
 
 def test_presets_ship_and_parse():

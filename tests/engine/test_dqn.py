@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from data.errors import RlrecError
-from engine.agents.dqn import DQNAgent, DQNConfig
-from engine.agents.replay import ReplayBuffer, pack_mask, unpack_mask
-from engine.config_base import from_dict
+from rlrec.data.errors import RlrecError
+from rlrec.engine.agents.dqn import DQNAgent, DQNConfig
+from rlrec.engine.agents.replay import ReplayBuffer, pack_mask, unpack_mask
+from rlrec.engine.config_base import from_dict
 
 torch.set_num_threads(1)
 

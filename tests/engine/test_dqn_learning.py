@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from engine.run_config import load_run_config
-from engine.trainer import Trainer
+from rlrec.engine.training.run_config import load_run_config
+from rlrec.engine.training.trainer import Trainer
 
 torch.set_num_threads(1)
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.dataset import Dataset
-from data.errors import RlrecError
-from engine import explain
+from rlrec.data.dataset import Dataset
+from rlrec.data.errors import RlrecError
+from rlrec.engine.serving import explain
 
 
 def _tiny(with_preferences: bool = True) -> Dataset:
@@ -156,7 +156,7 @@ def test_profile_and_history_newest_first():
 
 
 def test_works_on_a_generated_dataset():
-    from data.generator import generate
+    from rlrec.data.generator import generate
 
     ds = generate(n_users=40, n_items=30, seed=3)
     user = int(ds.interactions["user_id"].iloc[0])

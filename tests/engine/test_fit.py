@@ -6,9 +6,9 @@ import copy
 import numpy as np
 import pytest
 
-from data.split import TRAIN, SplitConfig, interactions_fingerprint, split_dataset
-from engine.calibration import calibration_table, predicted_probability
-from engine.fit import FitConfig, fit_simulator, fit_truth, labelled_pairs
+from rlrec.data.split import TRAIN, SplitConfig, interactions_fingerprint, split_dataset
+from rlrec.engine.truth.calibration import calibration_table, predicted_probability
+from rlrec.engine.truth.fit import FitConfig, fit_simulator, fit_truth, labelled_pairs
 from tests.fixtures import tiny_dataset
 
 FAST = FitConfig()
@@ -89,7 +89,7 @@ def test_cold_users_get_a_demographic_profile_not_the_average(dataset):
 
 
 def test_the_default_simulator_engages_with_the_calibrated_probability(dataset):
-    from engine.sim import make_simulator
+    from rlrec.engine.sim import make_simulator
 
     sim = make_simulator({"kind": "default"}, n_envs=2, seed=0, dataset=dataset)
     fitted = fit_simulator(dataset)
@@ -103,7 +103,7 @@ def test_the_default_simulator_engages_with_the_calibrated_probability(dataset):
 
 
 def test_the_simulator_an_agent_trains_in_is_blind_to_held_out_rows(dataset):
-    from engine.sim import make_simulator
+    from rlrec.engine.sim import make_simulator
 
     split = split_dataset(dataset, SplitConfig())
     perturbed = copy.deepcopy(dataset)
@@ -129,7 +129,7 @@ def test_the_simulator_an_agent_trains_in_is_blind_to_held_out_rows(dataset):
 def test_positive_rows_by_feedback_kind():
     import pandas as pd
 
-    from engine.fit import positive_rows
+    from rlrec.data.schema import positive_rows
 
     def log(events, ratings):
         return pd.DataFrame({"event": events, "rating": np.array(ratings, dtype=np.float32)})
@@ -147,8 +147,8 @@ def test_positive_rows_by_feedback_kind():
 def test_a_synthetic_datasets_simulator_is_blind_to_held_out_rows():
     """Synthetic datasets keep their generator's latent factors, but popularity, item value,
     user profiles and observables come from the train part of the split only."""
-    from data.generator import generate
-    from engine.sim import make_simulator
+    from rlrec.data.generator import generate
+    from rlrec.engine.sim import make_simulator
 
     dataset = generate(n_users=120, n_items=80, seed=3)
     split = split_dataset(dataset, SplitConfig())

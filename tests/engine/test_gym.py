@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import engine
-from engine.gym_api import RecommenderEnv
+from rlrec import engine
+from rlrec.engine.sim.gym_api import RecommenderEnv
 
 
 @pytest.mark.parametrize("preset", ["seed-classic", "default"])

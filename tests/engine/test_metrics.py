@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from engine import metrics
+from rlrec.engine.evaluation import metrics
 
 # Two users. User 0's list hits at ranks 1 and 3 of 4 relevant items; user 1 has no hits.
 RECOMMENDED = np.array([[1, 2, 3], [4, 5, 6]])

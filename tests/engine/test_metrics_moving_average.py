@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.metrics import moving_average
+from rlrec.engine.evaluation.metrics import moving_average
 
 
 def test_trailing_mean_with_short_start():

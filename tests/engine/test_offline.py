@@ -4,11 +4,11 @@ never count, cold users are asked with demographics only, and all reference poli
 import numpy as np
 import pytest
 
-from data.split import TEST, SplitConfig, split_dataset
-from engine.fit import positive_rows
-from engine.offline import evaluate_offline
-from engine.policy import Policy
-from engine.sim import make_simulator
+from rlrec.data.schema import positive_rows
+from rlrec.data.split import TEST, SplitConfig, split_dataset
+from rlrec.engine.evaluation.offline import evaluate_offline
+from rlrec.engine.policies.base import Policy
+from rlrec.engine.sim import make_simulator
 from tests.fixtures import tiny_dataset
 
 
@@ -101,7 +101,7 @@ def test_a_warm_users_state_comes_from_their_earlier_history_only(setup):
     about unchanged: the history part is built from train (and validation) rows."""
     import copy
 
-    from data.split import interactions_fingerprint
+    from rlrec.data.split import interactions_fingerprint
 
     dataset, split, sim, relevant, _ = setup
     first = Fixed(relevant)
@@ -134,7 +134,7 @@ class Recorder(Policy):
 
 
 def test_a_warm_user_is_asked_about_in_the_state_their_simulated_sessions_start_from(setup):
-    from data.split import VALIDATION, split_for
+    from rlrec.data.split import VALIDATION, split_for
 
     dataset, _, sim, _, _ = setup
     split = split_for(dataset)  # the split the simulator's truth was fitted to

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from data.errors import RlrecError
-from engine.policy import Policy, apply_mask
-from engine.recommend import recommend_for_user
-from engine.sim import make_simulator
+from rlrec.data.errors import RlrecError
+from rlrec.engine.policies.base import Policy, apply_mask
+from rlrec.engine.serving.recommend import recommend_for_user
+from rlrec.engine.sim import make_simulator
 from tests.fixtures import tiny_dataset
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from data.errors import RlrecError
-from engine import runs
-from engine.events import Evaluation, Progress, RunStarted
-from engine.run_config import load_run_config
-from engine.trainer import Trainer
+from rlrec.data.errors import RlrecError
+from rlrec.engine.training import runs
+from rlrec.engine.training.events import Evaluation, Progress, RunStarted
+from rlrec.engine.training.run_config import load_run_config
+from rlrec.engine.training.trainer import Trainer
 
 torch.set_num_threads(1)
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from engine.evaluate import baseline_table
-from engine.presets import load_preset
-from engine.sim import ClassicConfig, ClassicSimulator, make_simulator, parse_env_config
+from rlrec.engine.evaluation.online import baseline_table
+from rlrec.engine.presets import load_preset
+from rlrec.engine.sim import ClassicConfig, ClassicSimulator, make_simulator, parse_env_config
 
 
 def classic_env():

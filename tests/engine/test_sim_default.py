@@ -6,12 +6,17 @@ import dataclasses
 import numpy as np
 import pytest
 
-import data
-from engine.evaluate import baseline_table, evaluate_policy, evaluation_simulator, reference_returns
-from engine.policy import Policy, apply_mask
-from engine.presets import load_preset
-from engine.sim import DefaultConfig, DefaultSimulator, make_simulator, parse_env_config
-from engine.sim.truth import truth_from_dataset
+from rlrec import data
+from rlrec.engine.evaluation.online import (
+    baseline_table,
+    evaluate_policy,
+    evaluation_simulator,
+    reference_returns,
+)
+from rlrec.engine.policies.base import Policy, apply_mask
+from rlrec.engine.presets import load_preset
+from rlrec.engine.sim import DefaultConfig, DefaultSimulator, make_simulator, parse_env_config
+from rlrec.engine.truth.model import truth_from_dataset
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +82,8 @@ def test_empty_session_history_starts_from_a_blank_slate(truth):
 
 def test_latest_history_is_the_users_last_engaged_train_items_in_time_order(truth):
     ds = data.default_dataset()
-    from data.split import split_for, train_view
-    from engine.fit import positive_rows
+    from rlrec.data.schema import positive_rows
+    from rlrec.data.split import split_for, train_view
 
     train = train_view(ds, split_for(ds)).interactions
     engaged = train.loc[positive_rows(train)].sort_values("timestamp", kind="stable")
@@ -97,7 +102,7 @@ def test_latest_history_is_the_users_last_engaged_train_items_in_time_order(trut
 
 def test_a_session_masks_what_the_user_already_consumed_in_train(truth):
     ds = data.default_dataset()
-    from data.split import split_for, train_view
+    from rlrec.data.split import split_for, train_view
 
     train = train_view(ds, split_for(ds)).interactions
     sim = DefaultSimulator(truth, default_env(), n_envs=32, seed=5)
@@ -245,7 +250,7 @@ def test_farsighted_beats_the_myopic_oracle_with_longer_sessions():
 
 
 def test_alpha_out_of_range_is_rejected(truth):
-    from data.errors import RlrecError
+    from rlrec.data.errors import RlrecError
 
     with pytest.raises(RlrecError, match=r"env.alpha = 1.5 is out of range \(allowed: \[0, 1\]\)"):
         parse_env_config({"kind": "default", "alpha": 1.5})

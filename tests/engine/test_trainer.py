@@ -9,10 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine import runs
-from engine.events import Checkpointed, Evaluation, Progress, RunFinished, RunStarted, StateChanged
-from engine.run_config import load_run_config
-from engine.trainer import Trainer
+from rlrec.engine.training import runs
+from rlrec.engine.training.events import (
+    Checkpointed,
+    Evaluation,
+    Progress,
+    RunFinished,
+    RunStarted,
+    StateChanged,
+)
+from rlrec.engine.training.run_config import load_run_config
+from rlrec.engine.training.trainer import Trainer
 
 torch.set_num_threads(1)
 

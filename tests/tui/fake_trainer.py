@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.events import (
+from rlrec.engine.training.events import (
     Checkpointed,
     Evaluation,
     Progress,
@@ -19,7 +19,7 @@ from engine.events import (
     RunStarted,
     StateChanged,
 )
-from tui.screen_text import screen_text  # noqa: F401  (re-exported for the tests)
+from rlrec.tui.screen_text import screen_text  # noqa: F401  (re-exported for the tests)
 
 
 @dataclass
@@ -153,7 +153,7 @@ def sync(test):
 def skip_dataset(monkeypatch) -> None:
     """Do not load the default dataset at launch: tests of Train and Runs do not need it, and
     the Dataset and Explore panes' work on it (EDA, user lists) would cost CPU in every test."""
-    from tui.app import RlrecApp
+    from rlrec.tui.app import RlrecApp
 
     def no_dataset(self) -> None:
         self._startup_step_done("dataset")  # nothing to wait for
@@ -165,7 +165,7 @@ def use_fake_engine(monkeypatch, trainers: list | None = None, **trainer_kwargs)
     """Make the Train pane build a `FakeConfig` and a `FakeTrainer` (kwargs passed on).
     Returns the list the created trainers are appended to. (The default dataset still loads;
     tests that do not need it call `skip_dataset` too.)"""
-    from tui.panes import train as train_module
+    from rlrec.tui.panes import train as train_module
 
     made = [] if trainers is None else trainers
 

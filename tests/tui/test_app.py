@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from textual.widgets import Markdown, TabbedContent
 
+from rlrec.tui.app import RlrecApp, build_parser, classify_path, main
+from rlrec.tui.commands import RlrecCommands
+from rlrec.tui.help import HelpScreen
+from rlrec.tui.panes.train import TrainPane
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, use_fake_engine, wait_for
-from tui.app import RlrecApp, build_parser, classify_path, main
-from tui.commands import RlrecCommands
-from tui.help import HelpScreen
-from tui.panes.train import TrainPane
 
 
 @sync
@@ -41,7 +41,7 @@ async def test_number_keys_switch_panes(tmp_path):
 
 @sync
 async def test_every_binding_has_an_id_and_tooltip():
-    from tui.panes.runs import RunsPane
+    from rlrec.tui.panes.runs import RunsPane
 
     for owner in (RlrecApp, TrainPane, RunsPane):
         for binding in owner.BINDINGS:
@@ -223,7 +223,7 @@ def test_real_terminal_hangup_ends_the_app(tmp_path):
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     env = dict(os.environ, TERM="xterm-256color")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.app", "--runs-dir", str(tmp_path)],
+        [sys.executable, "-m", "rlrec.tui.app", "--runs-dir", str(tmp_path)],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -258,13 +258,13 @@ def test_real_terminal_hangup_ends_the_app(tmp_path):
 
 @sync
 async def test_dataset_dir_argument_opens_it_and_training_uses_it(tmp_path, monkeypatch):
-    from data.generator import generate
-    from data.store import save_dataset
+    from rlrec.data.generator import generate
+    from rlrec.data.store import save_dataset
 
     folder = save_dataset(generate(60, 40, seed=3, name="tiny"), tmp_path / "tiny")
     trainers = use_fake_engine(monkeypatch)  # the dataset itself loads for real
     seen_overrides = []
-    from tui.panes import train as train_module
+    from rlrec.tui.panes import train as train_module
 
     real_load = train_module.TrainPane.load_config
 
@@ -288,7 +288,7 @@ async def test_dataset_dir_argument_opens_it_and_training_uses_it(tmp_path, monk
 
 @sync
 async def test_not_a_dataset_folder_shows_error_and_app_stays_up(tmp_path):
-    from tui.widgets.error_dialog import ErrorDialog
+    from rlrec.tui.widgets.error_dialog import ErrorDialog
 
     (tmp_path / "junk").mkdir()
     app = RlrecApp(dataset_path=tmp_path / "junk", runs_dir=tmp_path / "runs")
@@ -328,7 +328,7 @@ async def test_escape_leaves_a_text_field_so_pane_keys_work_again(tmp_path, monk
 def test_settle_heap_freezes_what_is_alive_and_keeps_collecting_new_garbage():
     import gc
 
-    from tui.heap import settle_heap
+    from rlrec.tui.heap import settle_heap
 
     try:
         settle_heap()

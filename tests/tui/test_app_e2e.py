@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from textual.widgets import DataTable, TabbedContent
 
+from rlrec.tui.app import RlrecApp
+from rlrec.tui.panes.train import TrainPane
 from tests.tui.fake_trainer import sync, wait_for
-from tui.app import RlrecApp
-from tui.panes.train import TrainPane
 
 
 @sync

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, ProgressBar, Static
 
-from data.generator import generate
-from data.store import save_dataset
+from rlrec.data.generator import generate
+from rlrec.data.store import save_dataset
+from rlrec.tui import app as app_module
+from rlrec.tui.messages import DatasetChanged
+from rlrec.tui.widgets.eda_plots import EdaPlot
+from rlrec.tui.widgets.forms import FormField, ValidatedForm
 from tests.tui.fake_trainer import sync, use_fake_engine
-from tui import app as app_module
-from tui.messages import DatasetChanged
-from tui.widgets.eda_plots import EdaPlot
-from tui.widgets.forms import FormField, ValidatedForm
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
-from engine.config_base import param
-from tests.tui.fake_trainer import sync
-from tui.widgets.forms import (
+from rlrec.engine.config_base import param
+from rlrec.tui.widgets.forms import (
     ValidatedForm,
     choice_field,
     config_field,
@@ -17,6 +16,7 @@ from tui.widgets.forms import (
     int_field,
     path_field,
 )
+from tests.tui.fake_trainer import sync
 
 
 @dataclass
@@ -128,7 +128,7 @@ async def test_engine_error_is_routed_to_the_field_it_names():
 
 @sync
 async def test_a_parser_that_crashes_becomes_a_message():
-    from tui.widgets.forms import ValidatedField
+    from rlrec.tui.widgets.forms import ValidatedField
 
     def broken(text: str):
         raise ZeroDivisionError("boom")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-import data
-from data.generator import generate
+from rlrec import data
+from rlrec.data.generator import generate
+from rlrec.tui.app import RlrecApp
 from tests.tui.fake_trainer import use_fake_engine
-from tui.app import RlrecApp
 
 SIZES = [(80, 24), (160, 48)]
 

@@ -13,14 +13,14 @@ from types import SimpleNamespace
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from data.generator import generate
-from data.store import save_dataset
+from rlrec.data.generator import generate
+from rlrec.data.store import save_dataset
+from rlrec.tui import app as app_module
+from rlrec.tui.messages import RunSelected
+from rlrec.tui.panes import explore, explore_data
+from rlrec.tui.widgets import user_list
+from rlrec.tui.widgets.explorer import WhyScreen
 from tests.tui.fake_trainer import sync, use_fake_engine
-from tui import app as app_module
-from tui.messages import RunSelected
-from tui.panes import explore, explore_data
-from tui.widgets import user_list
-from tui.widgets.explorer import WhyScreen
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,7 @@ def dataset_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def fake_engine(monkeypatch, dataset_dir):
     """load_run → a run over the saved dataset; recommend → items ranked by a fixed rule."""
-    from data.store import load_dataset
+    from rlrec.data.store import load_dataset
 
     calls: list[tuple[str, str]] = []
     dataset = load_dataset(dataset_dir)
@@ -228,7 +228,7 @@ async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
 
 @sync
 async def test_t_without_a_run_goes_to_train_and_starts_it(monkeypatch, dataset_dir, tmp_path):
-    from tui.panes.train import TrainPane
+    from rlrec.tui.panes.train import TrainPane
 
     started: list[bool] = []
     monkeypatch.setattr(TrainPane, "action_start", lambda self: started.append(True))
@@ -244,7 +244,7 @@ async def test_t_without_a_run_goes_to_train_and_starts_it(monkeypatch, dataset_
 
 
 def test_rows_keep_data_that_looks_like_markup():
-    from tui.widgets.explorer import agent_rows, baseline_rows, history_rows
+    from rlrec.tui.widgets.explorer import agent_rows, baseline_rows, history_rows
 
     item = {"item": "7", "score": 0.5, "title": "Heat [Director's Cut] [/b]", "category": "[x"}
     assert str(agent_rows([item])[0][3]) == "Heat [Director's Cut] [/b]"
@@ -271,7 +271,7 @@ def test_rows_keep_data_that_looks_like_markup():
 
 @sync
 async def test_movielens_users_list_occupation_and_their_ratings(tmp_path):
-    from data.importers import import_movielens
+    from rlrec.data.importers import import_movielens
     from tests.tui.test_dataset import write_movielens_100k
 
     folder = tmp_path / "ml-ds"

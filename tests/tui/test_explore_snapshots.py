@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-import data
-from data.generator import generate
+from rlrec import data
+from rlrec.data.generator import generate
+from rlrec.tui.app import RlrecApp
+from rlrec.tui.messages import RunSelected
+from rlrec.tui.screen_text import screen_text
 from tests.tui.fake_trainer import use_fake_engine, wait_for
 from tests.tui.test_explore import dataset_dir  # noqa: F401 — a fixture
 from tests.tui.test_explore import fake_engine as explore_engine  # noqa: F401 — a fixture
-from tui.app import RlrecApp
-from tui.messages import RunSelected
-from tui.screen_text import screen_text
 
 SIZES = [(80, 24), (160, 48)]
 

@@ -8,14 +8,14 @@ import os
 import pytest
 from textual.widgets import DataTable, TabbedContent
 
-from engine import runs
-from engine.events import Evaluation, Progress, RunFinished, RunStarted
+from rlrec.engine.training import runs
+from rlrec.engine.training.events import Evaluation, Progress, RunFinished, RunStarted
+from rlrec.tui.app import RlrecApp
+from rlrec.tui.messages import RunSelected
+from rlrec.tui.panes.runs import RunsPane
+from rlrec.tui.panes.train import TrainPane
+from rlrec.tui.widgets.charts import CompareChart
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
-from tui.app import RlrecApp
-from tui.messages import RunSelected
-from tui.panes.runs import RunsPane
-from tui.panes.train import TrainPane
-from tui.widgets.charts import CompareChart
 
 
 @pytest.fixture(autouse=True)

@@ -9,11 +9,11 @@ import math
 
 import pytest
 
-from engine.events import Checkpointed, Evaluation, Progress, RunFinished, RunStarted
+from rlrec.engine.training.events import Checkpointed, Evaluation, Progress, RunFinished, RunStarted
+from rlrec.tui.app import RlrecApp
+from rlrec.tui.panes.train import TrainPane
 from tests.tui.fake_trainer import skip_dataset, use_fake_engine, wait_for
 from tests.tui.test_runs import make_runs
-from tui.app import RlrecApp
-from tui.panes.train import TrainPane
 
 SIZES = [(80, 24), (160, 48)]
 

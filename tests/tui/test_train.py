@@ -7,11 +7,11 @@ import threading
 
 from textual.widgets import DataTable
 
+from rlrec.tui.app import RlrecApp
+from rlrec.tui.messages import RunSelected
+from rlrec.tui.panes.train import TrainPane
+from rlrec.tui.widgets.error_dialog import ErrorDialog
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, use_fake_engine, wait_for
-from tui.app import RlrecApp
-from tui.messages import RunSelected
-from tui.panes.train import TrainPane
-from tui.widgets.error_dialog import ErrorDialog
 
 
 @sync

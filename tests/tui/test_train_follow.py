@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import threading
 
-from engine import runs
-from engine.events import Evaluation, Progress, RunStarted
+from rlrec.engine.training import runs
+from rlrec.engine.training.events import Evaluation, Progress, RunStarted
+from rlrec.tui.app import RlrecApp
+from rlrec.tui.panes.train import TrainPane
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
-from tui.app import RlrecApp
-from tui.panes.train import TrainPane
 
 
 def progress(window: int) -> Progress:

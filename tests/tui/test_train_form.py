@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from rlrec.tui.app import RlrecApp
+from rlrec.tui.panes.train import TrainPane
+from rlrec.tui.widgets.error_dialog import ErrorDialog
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
-from tui.app import RlrecApp
-from tui.panes.train import TrainPane
-from tui.widgets.error_dialog import ErrorDialog
 
 
 @pytest.fixture(autouse=True)
@@ -136,7 +136,7 @@ async def test_switching_preset_reloads_its_values(tmp_path, preset):
             await wait_for(pilot, lambda n=name: pane.preset == n and pane._form_built)
             await app.workers.wait_for_complete()
             await pilot.pause()
-        from engine.run_config import load_run_config
+        from rlrec.engine.training.run_config import load_run_config
 
         expected = load_run_config(preset)
         assert pane.form().field("agent.gamma").value == expected.agent.gamma

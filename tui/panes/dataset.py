@@ -23,17 +23,17 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static, Tab, Tabs
 
-from data.errors import RlrecError
-from tui.messages import DatasetChanged, ShowError, StateUpdated
-from tui.panes.dataset_forms import (
+from rlrec.data.errors import RlrecError
+from rlrec.tui.messages import DatasetChanged, ShowError, StateUpdated
+from rlrec.tui.panes.dataset_forms import (
     csv_form,
     generate_form,
     movielens_form,
     open_form,
     save_form,
 )
-from tui.widgets.eda_plots import EdaPlots
-from tui.widgets.forms import ValidatedField, ValidatedForm
+from rlrec.tui.widgets.eda_plots import EdaPlots
+from rlrec.tui.widgets.forms import ValidatedField, ValidatedForm
 
 # Source tab id → (form id, tab label, button label)
 SOURCES = {
@@ -253,7 +253,7 @@ interactions per user and per item, ratings) follow the current dataset.
     @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-summary")
     def _summarise(self, dataset: Any, path: Path | None) -> None:
         try:
-            from data.eda import compute_eda
+            from rlrec.data.eda import compute_eda
 
             eda = compute_eda(dataset)
         except Exception as exc:  # noqa: BLE001 — shown, the app stays usable
@@ -345,7 +345,7 @@ interactions per user and per item, ratings) follow the current dataset.
         try:
             dataset, path, what = self._load(form_id, values, progress)
             if save_to is not None:
-                from data.store import save_dataset
+                from rlrec.data.store import save_dataset
 
                 progress(1.0, f"saving to {save_to}")
                 try:
@@ -353,7 +353,7 @@ interactions per user and per item, ratings) follow the current dataset.
                 except RlrecError as exc:
                     self.post_message(BuildFailed("form-save", str(exc), True))
                     return
-            from data.eda import compute_eda
+            from rlrec.data.eda import compute_eda
 
             eda = compute_eda(dataset)
         except RlrecError as exc:
@@ -367,7 +367,7 @@ interactions per user and per item, ratings) follow the current dataset.
     @staticmethod
     def _load(form_id: str, values: dict[str, Any], progress: Any) -> tuple[Any, Path | None, str]:
         if form_id == "form-generate":
-            from data.generator import generate
+            from rlrec.data.generator import generate
 
             dataset = generate(
                 values["n_users"],
@@ -379,11 +379,11 @@ interactions per user and per item, ratings) follow the current dataset.
             )
             return dataset, None, "generated"
         if form_id == "form-movielens":
-            from data.importers import import_movielens
+            from rlrec.data.importers import import_movielens
 
             return import_movielens(values["path"], progress=progress), None, "imported"
         if form_id == "form-csv":
-            from data.importers import import_csv
+            from rlrec.data.importers import import_csv
 
             dataset = import_csv(
                 values["path"],
@@ -396,7 +396,7 @@ interactions per user and per item, ratings) follow the current dataset.
                 progress=progress,
             )
             return dataset, None, "imported"
-        from data.store import load_dataset
+        from rlrec.data.store import load_dataset
 
         return load_dataset(values["path"]), values["path"], "opened"
 

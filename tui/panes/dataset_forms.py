@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.widgets.forms import (
+from rlrec.tui.widgets.forms import (
     ValidatedForm,
     choice_field,
     float_field,
@@ -22,7 +22,7 @@ MAX_SIZE = 10_000_000  # the generator's own upper bound for users and items
 
 def _check_movielens_folder(path: Path) -> None:
     """The data layer's own test, so the message matches `rlrec import movielens`."""
-    from data.movielens import detect_format
+    from rlrec.data.movielens import detect_format
 
     detect_format(path)
 
@@ -30,7 +30,7 @@ def _check_movielens_folder(path: Path) -> None:
 def generate_form() -> ValidatedForm:
     """The synthetic generator: sizes, seed and log density (names match the generator's
     messages)."""
-    from data.generator import ACTIVITY_RANGE
+    from rlrec.data.generator import ACTIVITY_RANGE
 
     return ValidatedForm(
         int_field("n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"),

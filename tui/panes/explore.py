@@ -23,10 +23,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from data.errors import RlrecError
-from tui.messages import StateUpdated
-from tui.panes import explore_data
-from tui.panes.explore_data import (
+from rlrec.data.errors import RlrecError
+from rlrec.tui.messages import StateUpdated
+from rlrec.tui.panes import explore_data
+from rlrec.tui.panes.explore_data import (
     BASELINE_NAMES,
     BaselineDetails,
     RunFailed,
@@ -35,7 +35,7 @@ from tui.panes.explore_data import (
     checkpoint_stamp,
     describe,
 )
-from tui.widgets.explorer import (
+from rlrec.tui.widgets.explorer import (
     AGENT_COLUMNS,
     BASELINE_COLUMNS,
     HISTORY_COLUMNS,
@@ -45,7 +45,7 @@ from tui.widgets.explorer import (
     format_profile,
     history_rows,
 )
-from tui.widgets.user_list import UserList
+from rlrec.tui.widgets.user_list import UserList
 
 TOP_K = 10
 BASELINES = ("popular", "linucb")
@@ -251,7 +251,7 @@ the list came from the agent or a cold-start fallback.
     def _set_dataset(
         self, dataset: Any, n_users: int | None = None, keep_status: bool = False
     ) -> None:
-        from engine import explain
+        from rlrec.engine.serving import explain
 
         self.dataset = dataset
         if dataset is not None:
@@ -289,7 +289,7 @@ the list came from the agent or a cold-start fallback.
     # -- per-user details --------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="explore-user")
     def _fetch(self, user: str, run: Any, dataset: Any, baseline: str) -> None:
-        from engine import explain
+        from rlrec.engine.serving import explain
 
         profile, history, agent, error = None, [], None, None
         try:
@@ -405,7 +405,7 @@ the list came from the agent or a cold-start fallback.
 
     def show_why(self, item: dict, score_label: str = "score") -> None:
         """Open the why view for a recommended item of the selected user."""
-        from engine import explain
+        from rlrec.engine.serving import explain
 
         if self.dataset is None or self._selected is None:
             self.app.push_screen(

@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.message import Message
 
-from data.errors import RlrecError
+from rlrec.data.errors import RlrecError
 
 
 def describe(exc: Exception) -> str:
@@ -31,13 +31,13 @@ def checkpoint_stamp(run_dir: Path) -> float | None:
 
 def load_run(run_dir: Path) -> Any:
     """The engine's loaded run (imports torch: call from a worker)."""
-    from engine.runs import load_run as engine_load_run
+    from rlrec.engine.training.runs import load_run as engine_load_run
 
     return engine_load_run(run_dir)
 
 
 def recommend(run: Any, user: str, k: int, policy: str) -> dict[str, Any]:
-    from engine.recommend import recommend_for_user
+    from rlrec.engine.serving.recommend import recommend_for_user
 
     return recommend_for_user(run, user, k, policy=policy)
 

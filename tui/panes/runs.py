@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from tui.messages import RunSelected, ShowError, StateUpdated
-from tui.widgets.charts import CompareChart, CurveStore
+from rlrec.tui.messages import RunSelected, ShowError, StateUpdated
+from rlrec.tui.widgets.charts import CompareChart, CurveStore
 
 MAX_COMPARED = 2
 
@@ -136,7 +136,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
     def _list_runs(self, runs_dir: Path) -> None:
         try:
-            from engine.runs import list_runs
+            from rlrec.engine.training.runs import list_runs
 
             summaries = list(list_runs(runs_dir)) if runs_dir.exists() else []
         except Exception as exc:  # noqa: BLE001 — an unreadable folder is shown, not raised
@@ -206,7 +206,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-compare")
     def _read_curves(self, runs: list[Path]) -> None:
-        from engine.runs import read_events
+        from rlrec.engine.training.runs import read_events
 
         curves = []
         for run_dir in runs:

@@ -30,11 +30,11 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
 from textual.worker import Worker, WorkerState
 
-from data.errors import RlrecError
-from tui.messages import RunSelected, ShowError, TrainerEvent
-from tui.panes.train_settings import list_presets, place_error, settings_fields
-from tui.widgets.charts import CurveChart, CurveStore
-from tui.widgets.status import StatusLine, format_duration, format_number, progress_line
+from rlrec.data.errors import RlrecError
+from rlrec.tui.messages import RunSelected, ShowError, TrainerEvent
+from rlrec.tui.panes.train_settings import list_presets, place_error, settings_fields
+from rlrec.tui.widgets.charts import CurveChart, CurveStore
+from rlrec.tui.widgets.status import StatusLine, format_duration, format_number, progress_line
 
 
 class FormReady(Message):
@@ -176,20 +176,20 @@ Train a DQN recommender against the simulator and watch it learn.
 
     def load_config(self, preset: str | None, overrides: dict[str, Any]) -> Any:
         """The engine's `RunConfig` for a preset plus the form's overrides (raises RlrecError)."""
-        from engine.run_config import load_run_config
+        from rlrec.engine.training.run_config import load_run_config
 
         return load_run_config(preset, overrides=overrides)
 
     def make_trainer(self, config: Any, run_dir: Path) -> Any:
         """The engine's `Trainer` (imported here, on the training thread: torch loads lazily)."""
-        from engine.trainer import Trainer
+        from rlrec.engine.training.trainer import Trainer
 
         return Trainer(config, run_dir)
 
     @on(FormReady)
     async def _build_form(self, message: FormReady) -> None:
         self.preset = message.preset
-        from tui.widgets.forms import ValidatedForm
+        from rlrec.tui.widgets.forms import ValidatedForm
 
         fields = settings_fields(message.config, message.presets, message.preset)
         form_box = self.query_one("#train-form", VerticalScroll)
@@ -212,7 +212,7 @@ Train a DQN recommender against the simulator and watch it learn.
             self.load_form(message.value)
 
     def form(self) -> Any:
-        from tui.widgets.forms import ValidatedForm
+        from rlrec.tui.widgets.forms import ValidatedForm
 
         return self.query_one("#train-settings", ValidatedForm)
 
@@ -257,7 +257,7 @@ Train a DQN recommender against the simulator and watch it learn.
 
     def start_run(self, config: Any, preset: str) -> None:
         """Start training `config` in a new folder under the runs dir."""
-        from engine.runs import new_run_dir
+        from rlrec.engine.training.runs import new_run_dir
 
         try:
             run_dir = new_run_dir(self.app.state.runs_dir, preset)
@@ -352,7 +352,7 @@ Train a DQN recommender against the simulator and watch it learn.
 
     def follow(self, run_dir: Path) -> None:
         """Show an existing run and keep tailing it while its writer is still at work."""
-        from engine.runs import RunFollower
+        from rlrec.engine.training.runs import RunFollower
 
         self._stop_following()
         self._reset_view()

@@ -30,7 +30,7 @@ LIVE_LOG_EVERY_VECTOR_STEPS = 4
 
 
 def list_presets() -> list[str]:
-    from engine.presets import PRESETS
+    from rlrec.engine.presets import PRESETS
 
     return list(PRESETS)
 
@@ -54,7 +54,7 @@ def place_error(form: Any, message: str) -> bool:
 def settings_fields(config: Any, presets: list[str], preset: str) -> list[Widget]:
     """The form's fields for a `RunConfig`: the preset choice, then each FORM_ROWS entry the
     engine's config has, starting from the config's values."""
-    from tui.widgets.forms import choice_field, config_field
+    from rlrec.tui.widgets.forms import choice_field, config_field
 
     fields: list[Widget] = [choice_field("preset", "preset", presets, preset, id="field-preset")]
     for section, label, names in FORM_ROWS:

@@ -166,7 +166,7 @@ class CurveChart(PlotextPlot):
             if len(x) == 0:
                 continue
             if self.smooth and name == self.series[0]:
-                from engine.metrics import moving_average
+                from rlrec.engine.evaluation.metrics import moving_average
 
                 average = moving_average(y, self.smooth)
                 xs, ys = downsample(x, y, width)

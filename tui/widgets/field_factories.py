@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from data.errors import RlrecError
-from engine.config_base import check_value, describe_range
-from tui.widgets.fields import ChoiceField, FormField, Parser, ValidatedField
+from rlrec.data.errors import RlrecError
+from rlrec.engine.config_base import check_value, describe_range
+from rlrec.tui.widgets.fields import ChoiceField, FormField, Parser, ValidatedField
 
 
 def _range_meta(low: float | None, high: float | None, **extra: Any) -> dict[str, Any]:

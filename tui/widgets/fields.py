@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from data.errors import RlrecError
+from rlrec.data.errors import RlrecError
 
 Parser = Callable[[str], Any]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from textual.containers import Vertical
 
-from tui.widgets.field_factories import (
+from rlrec.tui.widgets.field_factories import (
     choice_field,
     config_field,
     float_field,
@@ -32,7 +32,7 @@ from tui.widgets.field_factories import (
     path_field,
     text_field,
 )
-from tui.widgets.fields import ChoiceField, FormField, Parser, ValidatedField
+from rlrec.tui.widgets.fields import ChoiceField, FormField, Parser, ValidatedField
 
 __all__ = [
     "ChoiceField",

@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from tui.widgets.explorer import plain
+from rlrec.tui.widgets.explorer import plain
 
 ROW_LIMIT = 1000  # rows drawn at once (~20 ms to fill); the search narrows the rest
 SEARCH_DELAY = 0.15  # seconds of quiet typing before the list is filtered
@@ -77,7 +77,7 @@ class UserList(Vertical):
         self.fill(self.query_one("#explore-search", Input).value)
 
     def fill(self, query: str) -> None:
-        from engine import explain
+        from rlrec.engine.serving import explain
 
         table = self.table
         table.clear()

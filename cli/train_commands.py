@@ -1,0 +1,445 @@
+"""`rlrec train | resume | eval | recommend` and `rlrec bench train`.
+
+Results go to stdout (a summary, or exactly one JSON object with --json); the progress bar
+and diagnostics go to stderr. Training runs in a worker thread so that Ctrl+C stops it
+cleanly: the trainer writes a checkpoint and the final evaluation before returning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from rlrec.data.errors import RlrecError
+
+
+def register(commands: Any, bench: Any) -> None:
+    train = commands.add_parser("train", help="train a DQN agent on a simulator preset")
+    train.add_argument("--preset", default=None, help="preset name (default: default)")
+    train.add_argument("--config", default=None, metavar="FILE", help="YAML on top of the preset")
+    _budget_flags(train)
+    train.add_argument("--seed", type=int, default=None, help="seed of the run (default: config's)")
+    train.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="runs folder (default: $RLREC_RUNS_DIR or ./runs)",
+    )
+    train.add_argument(
+        "--name", default=None, help="run folder name (default: <YYYYmmdd-HHMMSS>-<preset>)"
+    )
+    train.add_argument(
+        "--dataset", default=None, metavar="DIR", help="dataset folder for the default simulator"
+    )
+    train.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: config's)"
+    )
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.set_defaults(handler=train_command)
+
+    resume = commands.add_parser("resume", help="continue a run from its last checkpoint")
+    resume.add_argument("run", metavar="RUN", help="run folder")
+    _budget_flags(resume, extra=True)
+    resume.add_argument("--json", action="store_true", help="print one JSON object")
+    resume.set_defaults(handler=resume_command)
+
+    evaluate = commands.add_parser("eval", help="evaluate a run greedily, beside the baselines")
+    evaluate.add_argument("run", metavar="RUN", nargs="?", help="run folder")
+    evaluate.add_argument(
+        "--episodes", type=int, default=None, help="evaluation sessions (default: config's)"
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=None, help="evaluation seed (default: config's)"
+    )
+    evaluate.add_argument("--no-baselines", action="store_true", help="skip the baseline table")
+    evaluate.add_argument(
+        "--offline", action="store_true", help="offline top-K metrics on a held-out split"
+    )
+    evaluate.add_argument("--split", default=None, help="split for --offline")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=eval_command)
+
+    recommend = commands.add_parser("recommend", help="top-K items of a run for one user")
+    recommend.add_argument("run", metavar="RUN", help="run folder")
+    recommend.add_argument("--user", required=True, help="user id")
+    recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    recommend.add_argument(
+        "--cold-start", action="store_true", help="unknown users get a fallback instead of an error"
+    )
+    recommend.add_argument(
+        "--policy",
+        default="agent",
+        help="who ranks: agent (the run's DQN), popular, content, mf, linucb, random",
+    )
+    recommend.add_argument(
+        "--fallback",
+        default="content",
+        help="where the agent has nothing (no user features): content (from demographics) or popular",
+    )
+    recommend.add_argument("--json", action="store_true", help="print one JSON object")
+    recommend.set_defaults(handler=recommend_command)
+
+    bench_train = bench.add_parser("train", help="DQN training speed and quality on a preset")
+    bench_train.add_argument("--preset", default="seed-classic")
+    bench_train.add_argument("--seconds", type=float, default=20.0)
+    bench_train.add_argument("--seed", type=int, default=0)
+    bench_train.add_argument("--threads", type=int, default=None)
+    bench_train.add_argument("--json", action="store_true")
+    bench_train.set_defaults(handler=bench_train_command)
+
+
+def _budget_flags(parser: argparse.ArgumentParser, extra: bool = False) -> None:
+    more = " more" if extra else ""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--seconds", type=float, default=None, help=f"train for S{more} seconds")
+    group.add_argument("--steps", type=int, default=None, help=f"train for N{more} env steps")
+    group.add_argument("--episodes", type=int, default=None, help=f"train for N{more} sessions")
+
+
+def _budget(args: argparse.Namespace) -> dict[str, float] | None:
+    for name in ("seconds", "steps", "episodes"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value <= 0:
+                raise RlrecError(f"--{name} = {value} is out of range (allowed: > 0)")
+            return {name: value}
+    return None
+
+
+# -- train / resume ------------------------------------------------------------------------
+def train_command(args: argparse.Namespace) -> int:
+    from rlrec.engine.training.run_config import load_run_config
+    from rlrec.engine.training.runs import new_run_dir
+
+    overrides: dict[str, Any] = {"train": {}}
+    budget = _budget(args)
+    if budget is not None:
+        overrides["train"].update({"seconds": None, "steps": None, "episodes": None, **budget})
+    if args.seed is not None:
+        overrides["train"]["seed"] = args.seed
+    if args.threads is not None:
+        overrides["train"]["torch_threads"] = args.threads
+    if args.dataset is not None:
+        if not Path(args.dataset).is_dir():
+            raise RlrecError(f"--dataset {args.dataset}: no such dataset folder")
+        overrides["dataset"] = args.dataset
+    config = load_run_config(args.preset, args.config, overrides)
+    run_dir = new_run_dir(args.out, config.preset, args.name)
+    try:
+        from rlrec.engine.training.trainer import Trainer
+
+        trainer = Trainer(config, run_dir)
+    except BaseException:
+        if not any(run_dir.iterdir()):
+            run_dir.rmdir()  # nothing written: leave no empty run behind
+        raise
+    return _drive(trainer, args.json)
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    from rlrec.engine.training.runs import require_run
+    from rlrec.engine.training.trainer import Trainer
+
+    run_dir = require_run(args.run)
+    trainer = Trainer.from_run(run_dir, _budget(args))
+    return _drive(trainer, args.json)
+
+
+def _drive(trainer: Any, as_json: bool) -> int:
+    """Run the trainer in a thread with a progress bar; Ctrl+C stops it gracefully."""
+    from rlrec.engine.training.events import Evaluation, Progress, RunStarted
+
+    outcome: dict[str, Any] = {}
+    display = _ProgressDisplay()
+    last_eval: list[Evaluation] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, Progress):
+            display.update(event)
+        elif isinstance(event, Evaluation):
+            last_eval[:] = [event]
+            display.note(
+                f"eval @ {event.env_steps:,} steps: return {event.return_mean:.3f} "
+                f"± {event.return_ci95:.3f}, normalised {event.normalised:.3f}"
+            )
+        elif isinstance(event, RunStarted):
+            verb = "resuming" if event.resumed else "training"
+            display.note(
+                f"{verb} {event.preset} in {event.run_dir} (budget {_fmt_budget(event.budget)})"
+            )
+
+    trainer.subscribe(on_event)
+
+    def work() -> None:
+        try:
+            outcome["finished"] = trainer.run()
+        except BaseException as exc:  # reported on the main thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="rlrec-train", daemon=True)
+    display.start()
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        display.note("stopping (checkpoint and final evaluation)…")
+        trainer.stop()
+        thread.join()
+    finally:
+        display.stop()
+    if "error" in outcome:
+        raise outcome["error"]
+    finished = outcome["finished"]
+    summary = _summary(trainer, finished, last_eval[0] if last_eval else None)
+    if as_json:
+        print(json.dumps(summary, default=_plain))
+    else:
+        _print_summary(summary)
+    return 0 if finished.reason in ("budget", "stopped") else 1
+
+
+def _summary(trainer: Any, finished: Any, evaluation: Any) -> dict[str, Any]:
+    seconds = finished.seconds
+    return {
+        "run": str(trainer.run_dir),
+        "reason": finished.reason,
+        "message": finished.message,
+        "env_steps": finished.env_steps,
+        "updates": finished.updates,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round(finished.env_steps / seconds, 1) if seconds > 0 else None,
+        "eval": None
+        if evaluation is None
+        else {
+            "episodes": evaluation.episodes,
+            "return_mean": evaluation.return_mean,
+            "return_ci95": evaluation.return_ci95,
+            "ctr": evaluation.ctr,
+            "session_length": evaluation.session_length,
+            "normalised": evaluation.normalised,
+        },
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print(f"run        {summary['run']}")
+    print(
+        f"finished   {summary['reason']}"
+        + (f": {summary['message']}" if summary["message"] else "")
+    )
+    print(
+        f"env steps  {summary['env_steps']:,} ({summary['updates']:,} updates) in {summary['seconds']:.1f} s"
+    )
+    if summary["steps_per_second"]:
+        print(f"speed      {summary['steps_per_second']:,.0f} env steps/s")
+    ev = summary["eval"]
+    if ev:
+        print(
+            f"eval       return {ev['return_mean']:.3f} ± {ev['return_ci95']:.3f} over {ev['episodes']} "
+            f"sessions, normalised {_num(ev['normalised'])}, CTR {ev['ctr']:.3f}, "
+            f"session length {ev['session_length']:.1f}"
+        )
+
+
+def _fmt_budget(budget: dict[str, float]) -> str:
+    ((kind, amount),) = budget.items()
+    return f"{amount:g} {kind}"
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+class _ProgressDisplay:
+    """A rich progress bar on stderr: fraction of the budget, return, ε, steps/s, ETA."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TextColumn("{task.fields[stats]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("train", total=1.0, stats="starting…")
+        self.last_return = math.nan  # a short last window may finish no session
+
+    def start(self) -> None:
+        self.progress.start()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False)
+
+    def update(self, event: Any) -> None:
+        if math.isfinite(event.episode_return):
+            self.last_return = event.episode_return
+        eta = "—" if not math.isfinite(event.eta_seconds) else f"{event.eta_seconds:,.0f}s"
+        stats = (
+            f"return {_num(self.last_return, 2)}  ε {event.epsilon:.2f}  "
+            f"loss {_num(event.loss, 4)}  {event.steps_per_second:,.0f} steps/s  ETA {eta}"
+        )
+        self.progress.update(self.task, completed=event.fraction_done, stats=stats)
+
+
+# -- eval ----------------------------------------------------------------------------------
+def eval_command(args: argparse.Namespace) -> int:
+    if args.offline:
+        from rlrec.engine.evaluation.offline import offline_eval_command
+
+        return offline_eval_command(args)
+    if args.run is None:
+        raise RlrecError("eval: give a RUN folder (or --offline)")
+    from rlrec.engine.evaluation.online import (
+        baseline_table,
+        evaluate_policy,
+        evaluation_simulator,
+        reference_returns,
+    )
+    from rlrec.engine.training.runs import load_run
+
+    run = load_run(args.run)
+    train = run.config.train
+    episodes = args.episodes if args.episodes is not None else train.eval_episodes
+    if episodes < 1:
+        raise RlrecError(f"--episodes = {episodes} is out of range (allowed: >= 1)")
+    seed = args.seed if args.seed is not None else train.eval_seed
+    env, dataset = run.config.env, run.dataset
+    references = reference_returns(env, episodes, seed, dataset)
+    sim = evaluation_simulator(env, episodes, seed, dataset)
+    report = evaluate_policy(run.policy, sim, episodes, seed, references=references, name="dqn")
+    baselines = {} if args.no_baselines else baseline_table(env, episodes, seed, dataset)
+    result = {
+        "run": str(run.path),
+        "episodes": episodes,
+        "seed": seed,
+        "eval": report.to_dict(),
+        "baselines": {name: rep.to_dict() for name, rep in baselines.items()},
+        "references": {"random": references[0], "oracle": references[1]},
+    }
+    if args.json:
+        print(json.dumps(result, default=_plain))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{run.path.name}: {episodes} sessions, seed {seed}")
+    columns = {
+        "return_mean": "return",
+        "return_ci95": "±95%",
+        "normalised": "norm",
+        "ctr": "CTR",
+        "session_length": "length",
+        "coverage": "coverage",
+        "ild": "ILD",
+        "novelty": "novelty",
+    }
+    table.add_column("policy")
+    for heading in columns.values():
+        table.add_column(heading, justify="right")
+    for name, rep in {"dqn": report, **baselines}.items():
+        row = rep.to_dict()
+        table.add_row(name, *(_num(row[c], 2 if c == "session_length" else 3) for c in columns))
+    Console().print(table)
+    return 0
+
+
+# -- recommend -----------------------------------------------------------------------------
+def recommend_command(args: argparse.Namespace) -> int:
+    if args.k <= 0:
+        raise RlrecError(f"-k = {args.k} is out of range (allowed: >= 1)")
+    from rlrec.engine.serving.recommend import recommend_for_user
+    from rlrec.engine.training.runs import load_run
+
+    run = load_run(args.run)
+    result = recommend_for_user(
+        run,
+        args.user,
+        args.k,
+        policy=getattr(args, "policy", "agent"),
+        fallback=getattr(args, "fallback", "content"),
+        cold_start=args.cold_start,
+    )
+    payload = result.to_dict() if hasattr(result, "to_dict") else result
+    if args.json:
+        print(json.dumps(payload, default=_plain))
+        return 0
+    print(
+        f"user {payload.get('user')}"
+        + (f"  ({payload['source']})" if payload.get("source") else "")
+    )
+    for rank, item in enumerate(payload.get("items", []), start=1):
+        details = "  ".join(
+            f"{k} {f'{v:.4g}' if isinstance(v, float) else v}"
+            for k, v in item.items()
+            if k not in ("item", "score")
+        )
+        print(f"{rank:>3}. item {item['item']:<8} score {_num(item.get('score'))}  {details}")
+    return 0
+
+
+# -- bench train -----------------------------------------------------------------------------
+def bench_train_command(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from rlrec.engine.training.run_config import load_run_config
+    from rlrec.engine.training.trainer import Trainer
+
+    overrides: dict[str, Any] = {
+        "train": {"seconds": args.seconds, "seed": args.seed, "eval_every": 0}
+    }
+    if args.threads is not None:
+        overrides["train"]["torch_threads"] = args.threads
+    config = load_run_config(args.preset, overrides=overrides)
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = Trainer(config, Path(scratch) / "run")
+        began = time.perf_counter()
+        finished = trainer.run()
+        wall = time.perf_counter() - began
+        report = trainer.evaluate()
+    result = {
+        "preset": config.preset,
+        "seconds": round(finished.seconds, 2),
+        "env_steps": finished.env_steps,
+        "updates": finished.updates,
+        "steps_per_second": round(finished.env_steps / max(finished.seconds, 1e-9)),
+        "updates_per_second": round(finished.updates / max(finished.seconds, 1e-9), 1),
+        "wall_seconds": round(wall, 2),
+        "return_mean": report.return_mean,
+        "normalised": report.normalised,
+        "torch_threads": config.train.torch_threads,
+    }
+    if args.json:
+        print(json.dumps(result, default=_plain))
+    else:
+        for key, value in result.items():
+            print(f"{key:<20} {value}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(2)

@@ -1,0 +1,54 @@
+"""The dataset vocabulary, in one place: column names, event types and the engaged rule.
+
+Every layer that needs to know what a column is called, which events exist or which logged
+row counts as engagement imports it from here (the pattern of microsoft/recommenders'
+`recommenders/utils/constants.py`). See `rlrec.data.dataset` for the full table contract.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Column names of the schema's tables.
+USER_ID = "user_id"
+ITEM_ID = "item_id"
+ORIGINAL_ID = "original_id"
+EVENT = "event"
+RATING = "rating"
+TIMESTAMP = "timestamp"
+SESSION_ID = "session_id"
+CATEGORY = "category"
+
+# Event types, weakest first: the generator draws them in this order.
+EVENTS = ("view", "click", "purchase", "rating")
+# Events that show engagement without a rating (implicit feedback).
+ENGAGED_EVENTS = ("click", "purchase")
+# A rating at or above this counts as engagement (4 on MovieLens' 1-5 scale).
+DEFAULT_POSITIVE_RATING = 4.0
+
+
+def is_explicit(log: pd.DataFrame) -> bool:
+    """True when most rows (at least half) carry a rating: explicit feedback."""
+    return bool(len(log)) and bool(log[RATING].notna().mean() >= 0.5)
+
+
+def positive_rows(
+    log: pd.DataFrame, positive_rating: float = DEFAULT_POSITIVE_RATING
+) -> np.ndarray:
+    """(rows,) bool: the interaction shows engagement ("engaged", "positive").
+
+    Explicit feedback (`is_explicit`): rated ≥ `positive_rating`. Implicit: a click or
+    purchase, or a rating ≥ `positive_rating`; in a log without any view every row is an
+    engagement (the log only records what users chose)."""
+    rating = log[RATING].to_numpy(np.float64)
+    rated = ~np.isnan(rating)
+    if is_explicit(log):
+        return rated & (rating >= positive_rating)
+    events = log[EVENT].astype(str).to_numpy()
+    has_views = bool((events == "view").any())
+    return (
+        np.isin(events, ENGAGED_EVENTS)
+        | (rated & (rating >= positive_rating))
+        | (~rated & (not has_views))
+    )

@@ -1,0 +1,175 @@
+"""Everything a training run is made of, in one typed object: `RunConfig`.
+
+A run config is a preset (`engine/presets/NAME.yaml`), optionally a user YAML on top of it
+(which may itself say `preset: NAME`), then explicit overrides (CLI flags, TUI form fields),
+deep-merged in that order and checked section by section: `env` by the simulator's config,
+`agent` by `DQNConfig`, `train` by `TrainConfig`. It is saved as the run's `config.yaml` and
+read back by `rlrec resume`, `rlrec eval` and the TUI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlrec.data.errors import RlrecError
+from rlrec.engine.config_base import deep_merge, from_dict, load_yaml, param, to_dict
+from rlrec.engine.presets import load_preset
+from rlrec.engine.sim import EnvConfig, parse_env_config
+
+DEFAULT_PRESET = "default"
+
+
+@dataclass
+class TrainConfig:
+    n_envs: int = param(1024, low=1, high=65536, help="sessions stepped together")
+    seconds: float | None = param(
+        None, low=0, low_open=True, help="budget: wall-clock training time", unit="s"
+    )
+    steps: int | None = param(
+        None, low=1, help="budget: env steps (one recommendation each)", unit="env steps"
+    )
+    episodes: int | None = param(None, low=1, help="budget: finished sessions", unit="episodes")
+    seed: int = param(0, low=0, high=2**31 - 1, help="seed of weights, exploration, sessions")
+    eval_every: int = param(
+        200_000, low=0, help="greedy evaluation period (0 = only at the end)", unit="env steps"
+    )
+    eval_episodes: int = param(1000, low=1, high=100_000, unit="episodes")
+    eval_seed: int = param(12345, low=0, high=2**31 - 1, help="fixed seed of evaluation sessions")
+    checkpoint_every: int = param(
+        1_000_000, low=0, help="checkpoint period (0 = only at the end)", unit="env steps"
+    )
+    checkpoint_replay: bool = param(
+        True, help="store the replay buffer so a resume continues exactly"
+    )
+    log_every: int = param(20_480, low=1, help="Progress event period", unit="env steps")
+    torch_threads: int = param(1, low=1, high=256, help="torch intra-op threads")
+
+    def validate(self) -> None:
+        given = [
+            name for name in ("seconds", "steps", "episodes") if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise RlrecError(
+                f"train: give one budget, not {' and '.join(given)} (seconds, steps or episodes)"
+            )
+
+    @property
+    def budget(self) -> dict[str, float]:
+        """{"seconds": s} | {"steps": n} | {"episodes": n}; 60 s when none is set."""
+        for name in ("steps", "episodes", "seconds"):
+            value = getattr(self, name)
+            if value is not None:
+                return {name: value}
+        return {"seconds": 60.0}
+
+
+def _dqn_config_class():
+    # engine.agents.dqn imports torch; keep it out of `import engine.run_config`.
+    from rlrec.engine.agents.dqn import DQNConfig
+
+    return DQNConfig
+
+
+@dataclass
+class RunConfig:
+    preset: str
+    env: EnvConfig
+    agent: Any  # DQNConfig (imported lazily: it lives beside torch code)
+    train: TrainConfig
+    dataset: str | None = None  # dataset folder; None = the preset's built-in data
+    dataset_fingerprint: str | None = None  # of the dataset the run was trained on
+    eval: dict[str, Any] = field(default_factory=dict)  # the preset's `eval` section, as is
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "dataset": self.dataset,
+            "dataset_fingerprint": self.dataset_fingerprint,
+            "env": to_dict(self.env),
+            "agent": to_dict(self.agent),
+            "train": to_dict(self.train),
+            "eval": dict(self.eval),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], origin: str = "config") -> RunConfig:
+        allowed = {"preset", "dataset", "dataset_fingerprint", "env", "agent", "train", "eval"}
+        unknown = sorted(set(raw) - allowed)
+        if unknown:
+            raise RlrecError(
+                f"{origin}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
+            )
+        dataset = raw.get("dataset") or None
+        env_raw = dict(raw.get("env") or {})
+        if dataset is not None:
+            if env_raw.get("kind", "default") != "default":
+                raise RlrecError(
+                    f"--dataset {dataset}: the {env_raw.get('kind')!r} simulator has its own data; "
+                    "use a preset whose env kind is 'default'"
+                )
+            # Absolute, so the run still finds its data when used from another folder.
+            dataset = str(Path(dataset).expanduser().resolve())
+            env_raw["dataset"] = dataset
+        return cls(
+            preset=str(raw.get("preset") or DEFAULT_PRESET),
+            env=parse_env_config(env_raw),
+            agent=from_dict(_dqn_config_class(), raw.get("agent"), prefix="agent"),
+            train=from_dict(TrainConfig, raw.get("train"), prefix="train"),
+            dataset=None if dataset is None else str(dataset),
+            dataset_fingerprint=raw.get("dataset_fingerprint"),
+            eval=dict(raw.get("eval") or {}),
+        )
+
+
+def load_run_config(
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Preset (default `default`) ← user YAML ← overrides, checked. A YAML naming its own
+    `preset:` uses it unless `preset` is given explicitly."""
+    file_raw: dict[str, Any] = {}
+    if config_file is not None:
+        file_raw = load_yaml(config_file)
+    base = preset or file_raw.pop("preset", None) or DEFAULT_PRESET
+    file_raw.pop("preset", None)
+    raw = load_preset(base)
+    if file_raw:
+        for key, value in file_raw.items():
+            if key not in ("env", "agent", "train", "eval", "dataset"):
+                raise RlrecError(
+                    f"{config_file}: unknown key '{key}' (allowed: preset, env, agent, train, eval, dataset)"
+                )
+            if key != "dataset" and not isinstance(value, dict):
+                raise RlrecError(
+                    f"{config_file}: '{key}' must be a mapping of settings, got {value!r}"
+                )
+        raw = deep_merge(raw, file_raw)
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    raw["preset"] = base
+    return RunConfig.from_dict(raw, origin=str(config_file or f"preset {base}"))
+
+
+def dataset_fingerprint(dataset_dir: str | Path | None) -> str | None:
+    """A short hash of a dataset folder's meta.yaml (name, source, seed, counts, schema), so
+    a run can refuse to be evaluated or resumed on a different dataset."""
+    if dataset_dir is None:
+        return None
+    meta_path = Path(dataset_dir) / "meta.yaml"
+    if not meta_path.is_file():
+        raise RlrecError(f"{dataset_dir}: not a dataset folder (no meta.yaml)")
+    meta = load_yaml(meta_path)
+    keys = ("name", "source", "seed", "n_users", "n_items", "n_interactions", "schema_version")
+    identity = {k: meta.get(k) for k in keys}
+    # The stored split decides what the fitted simulator and the offline evaluation see: a
+    # run trained under one split must not be evaluated under another (added by issue 6).
+    split_meta = Path(dataset_dir) / "split.yaml"
+    if split_meta.is_file():
+        identity["split"] = hashlib.sha256(split_meta.read_bytes()).hexdigest()[:16]
+    blob = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

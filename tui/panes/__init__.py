@@ -1,0 +1,1 @@
+"""The four panes of rlrec-tui: Dataset, Train, Explore, Runs."""

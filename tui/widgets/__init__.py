@@ -1,0 +1,1 @@
+"""Reusable widgets of rlrec-tui: charts, forms, fields, dialogs, lists."""
