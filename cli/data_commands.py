@@ -10,17 +10,12 @@ import argparse
 import json
 import shutil
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rlrec.data.errors import RlrecError
-
-MAX_USERS = 10_000_000
-MAX_ITEMS = 10_000_000
-SEPARATOR_ALIASES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+from rlrec.data.jsonsafe import json_safe
 
 
 def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
@@ -112,24 +107,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _check_out(out: Path, force: bool) -> None:
-    """Fail before any work if the output folder is taken."""
-    if out.exists() and not force:
-        raise RlrecError(f"--out {out}: folder exists (pass --force to replace it)")
-    if out.exists():
-        from rlrec.data.store import check_replaceable
-
-        try:
-            check_replaceable(out)
-        except RlrecError as exc:
-            raise RlrecError(f"--out {exc}") from None
-
-
-def _check_int(flag: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise RlrecError(f"{flag} {value}: must be between {low:,} and {high:,}")
-
-
 @contextmanager
 def progress_bar(title: str) -> Iterator[Callable[[float, str], None]]:
     """A rich progress bar on stderr (only on a terminal) fed by (fraction, message) calls."""
@@ -150,124 +127,82 @@ def progress_bar(title: str) -> Iterator[Callable[[float, str], None]]:
         yield lambda fraction, message: bar.update(task, completed=fraction, description=message)
 
 
-SAVE_SHARE = 0.1  # of the progress bar, for writing the folder
-
-
-def _build_and_save(args: argparse.Namespace, title: str, build: Callable[..., Any]) -> int:
-    """Run `build(progress)` and save the dataset to --out under one progress bar; summarise."""
-    from rlrec.data.store import save_dataset
-
-    started = time.perf_counter()
-    with progress_bar(title) as report:
-        ds = build(lambda fraction, message: report((1 - SAVE_SHARE) * fraction, message))
-        report(1 - SAVE_SHARE, f"writing {args.out}")
-        path = save_dataset(ds, args.out, force=args.force)
-    summary = {
-        "path": str(path),
-        "name": ds.name,
-        "source": ds.meta.get("source"),
-        "n_users": ds.n_users,
-        "n_items": ds.n_items,
-        "n_interactions": len(ds.interactions),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+def _print_built(args: argparse.Namespace, title: str, result: Any) -> int:
+    """One JSON object, or one line: what was built, its counts, where it went."""
+    summary = result.summary()
     if args.json:
         print(json.dumps(summary))
-    else:
-        print(
-            f"{title} {ds.name!r}: {ds.n_users:,} users, {ds.n_items:,} items, "
-            f"{len(ds.interactions):,} interactions -> {path} ({summary['seconds']:.1f} s)"
-        )
+        return 0
+    ds = result.dataset
+    print(
+        f"{title} {ds.name!r}: {ds.n_users:,} users, {ds.n_items:,} items, "
+        f"{len(ds.interactions):,} interactions -> {result.path} ({summary['seconds']:.1f} s)"
+    )
     return 0
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    _check_int("--users", args.users, 1, MAX_USERS)
-    _check_int("--items", args.items, 1, MAX_ITEMS)
-    _check_int("--seed", args.seed, 0, 2**63 - 1)
-    from rlrec.data.generator import ACTIVITY_RANGE, generate
+    from rlrec.engine.usecases.datasets import generate_dataset
 
-    low, high = ACTIVITY_RANGE
-    if not low <= args.activity <= high:  # also refuses nan
-        raise RlrecError(f"--activity {args.activity:g}: must be between {low:g} and {high:g}")
-    _check_out(args.out, args.force)
-
-    def build(progress: Callable[[float, str], None]) -> Any:
-        return generate(
+    with progress_bar("generated") as report:
+        result = generate_dataset(
             args.users,
             args.items,
             args.seed,
-            name=args.name,
-            progress=progress,
             activity=args.activity,
+            name=args.name,
+            out=args.out,
+            force=args.force,
+            progress=report,
         )
-
-    return _build_and_save(args, "generated", build)
+    return _print_built(args, "generated", result)
 
 
 def run_import_movielens(args: argparse.Namespace) -> int:
-    _check_out(args.out, args.force)
-    from rlrec.data.importers import import_movielens
+    from rlrec.engine.usecases.datasets import import_movielens_dataset
 
-    def build(progress: Callable[[float, str], None]) -> Any:
-        return import_movielens(args.path, name=args.name, progress=progress)
-
-    return _build_and_save(args, "imported", build)
+    with progress_bar("imported") as report:
+        result = import_movielens_dataset(
+            args.path, name=args.name, out=args.out, force=args.force, progress=report
+        )
+    return _print_built(args, "imported", result)
 
 
 def run_import_csv(args: argparse.Namespace) -> int:
-    _check_out(args.out, args.force)
-    sep = args.sep
-    if sep is not None:
-        sep = SEPARATOR_ALIASES.get(sep.lower(), sep)
-        if len(sep) != 1:
-            raise RlrecError(
-                f"--sep {args.sep!r}: must be one character or tab/comma/semicolon/pipe"
-            )
-    from rlrec.data.importers import import_csv
+    from rlrec.engine.usecases.datasets import import_log_dataset
 
-    def build(progress: Callable[[float, str], None]) -> Any:
-        return import_csv(
+    with progress_bar("imported") as report:
+        result = import_log_dataset(
             args.path,
             user_col=args.user_col,
             item_col=args.item_col,
             rating_col=args.rating_col,
             event_col=args.event_col,
             timestamp_col=args.timestamp_col,
-            sep=sep,
-            name=args.name,
             category_col=args.category_col,
+            sep=args.sep,
             duplicates=args.duplicates,
-            progress=progress,
+            name=args.name,
+            out=args.out,
+            force=args.force,
+            progress=report,
         )
-
-    return _build_and_save(args, "imported", build)
+    return _print_built(args, "imported", result)
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from rlrec.data.eda import compute_eda
+    from rlrec.engine.usecases.datasets import dataset_info
 
-    if args.dir is None:
-        from rlrec.data import default_dataset
-
-        ds = default_dataset()
-        where = "built-in default"
-    else:
-        from rlrec.data.store import load_dataset
-
-        ds = load_dataset(args.dir)
-        where = str(args.dir)
-    eda = compute_eda(ds)
+    info = dataset_info(args.dir)
     if args.json:
-        print(json.dumps({"path": where, "meta": _plain_meta(ds.meta), "eda": eda}))
+        print(json.dumps(json_safe(info.to_dict())))
         return 0
     from rlrec.cli.data_plots import render_info
 
     width = min(shutil.get_terminal_size((100, 24)).columns, 120)
-    print(render_info(eda, where, width=width, plots=not args.no_plots, color=sys.stdout.isatty()))
+    print(
+        render_info(
+            info.eda, info.where, width=width, plots=not args.no_plots, color=sys.stdout.isatty()
+        )
+    )
     return 0
-
-
-def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """meta without the long feature-name lists (those are counted in eda['counts'])."""
-    return {k: v for k, v in meta.items() if not k.endswith("_feature_names")}

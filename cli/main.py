@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 
 # Each module defines `register(commands, bench)`: `commands` is the top-level subparsers
 # object, `bench` the subparsers of `rlrec bench`. A parser's handler is set with
@@ -18,6 +18,23 @@ COMMAND_MODULES = (
     "rlrec.cli.train_commands",  # train, resume, eval, recommend, bench train
     "rlrec.cli.offline_commands",  # split, calibrate, ab
 )
+
+
+# The flag spelling of each use-case parameter an error can name (`RlrecError.option`), where
+# it is not simply `--` + the name with dashes.
+FLAGS = {
+    "n_users": "--users",
+    "n_items": "--items",
+    "validation_fraction": "--validation",
+    "test_fraction": "--test",
+    "cold_user_fraction": "--cold-users",
+}
+
+
+def flag_wording(option: Option) -> str:
+    """An option as the CLI spells it: its flag, then the value if the message shows one."""
+    flag = FLAGS.get(option.name, "--" + option.name.replace("_", "-"))
+    return flag if option.shown is None else f"{flag} {option.shown}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = handler(args)
     except RlrecError as exc:
-        print(f"rlrec: error: {exc}", file=sys.stderr)
+        print(f"rlrec: error: {exc.worded(flag_wording)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("rlrec: interrupted", file=sys.stderr)

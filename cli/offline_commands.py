@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
+
+from rlrec.data.jsonsafe import json_safe
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -50,50 +51,34 @@ def register(commands: Any, bench: Any) -> None:
 
 
 def _load(folder: str) -> Any:
-    from rlrec.data.store import load_dataset
+    from rlrec.engine.usecases.datasets import open_dataset
 
-    return load_dataset(folder)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item"):
-        return _finite(value.item())
-    return value
+    return open_dataset(folder).dataset
 
 
 def _print_json(payload: dict[str, Any]) -> None:
-    print(json.dumps(_finite(payload)))
+    print(json.dumps(json_safe(payload)))
 
 
 # -- split ------------------------------------------------------------------------------------
 def split_command(args: argparse.Namespace) -> int:
-    from rlrec.data.split import SplitConfig, save_split, split_dataset
+    from rlrec.engine.usecases.datasets import split_dataset_folder
 
-    config = SplitConfig(
+    result = split_dataset_folder(
+        args.dataset,
         method=args.method,
         validation_fraction=args.validation,
         test_fraction=args.test,
         cold_user_fraction=args.cold_users,
         seed=args.seed,
     )
-    config.validate()  # bad flags fail before the dataset is read
-    dataset = _load(args.dataset)
-    split = split_dataset(dataset, config)
-    save_split(args.dataset, split)
-    summary = split.summary() | {"dataset": args.dataset}
+    summary = result.summary
     if args.json:
         _print_json(summary)
         return 0
-    total = summary["train"] + summary["validation"] + summary["test"]
     print(f"split of {args.dataset} ({summary['method']}), stored as split.parquet + split.yaml")
     for part in ("train", "validation", "test"):
-        print(f"  {part:<11}{summary[part]:>9,} interactions  {summary[part] / total:6.1%}")
+        print(f"  {part:<11}{summary[part]:>9,} interactions  {result.shares[part]:6.1%}")
     print(f"  cold-start users (no train interactions): {summary['cold_users']}")
     print(f"  cold items (held out but never in train):  {summary['cold_items']}")
     return 0
@@ -101,54 +86,29 @@ def split_command(args: argparse.Namespace) -> int:
 
 # -- calibrate --------------------------------------------------------------------------------
 def calibrate_command(args: argparse.Namespace) -> int:
-    from rlrec.data.split import part_view, split_for
-    from rlrec.engine.truth.calibration import calibration_table
-    from rlrec.engine.truth.fit import fit_simulator, labelled_pairs
+    from rlrec.engine.usecases.datasets import calibrate_dataset
 
-    dataset = _load(args.dataset)
-    split = split_for(dataset, args.dataset)
-    fitted = fit_simulator(dataset, split=split)
-    held_out = calibration_table(fitted.truth, fitted.calibration_pairs)
-    validation = labelled_pairs(part_view(dataset, split, "validation"), fitted.config)
-    temporal = calibration_table(fitted.truth, validation)
-    truth = fitted.truth
-    payload = {
-        "dataset": args.dataset,
-        "feedback": fitted.pairs.feedback,
-        "positive": "rating >= 4" if fitted.pairs.feedback == "explicit" else "click or purchase",
-        "negatives": f"sampled unobserved pairs, {fitted.config.negative_ratio:g} per logged pair"
-        + (
-            ", plus logged pairs rated below 4"
-            if fitted.pairs.feedback == "explicit"
-            else ", plus logged views without a click"
-        ),  # fmt: skip
-        "alpha": truth.alpha,
-        "logit_scale": truth.logit_scale,
-        "logit_offset": truth.logit_offset,
-        "max_abs_gap": max(abs(r["predicted"] - r["observed"]) for r in held_out),
-        "deciles": held_out,
-        "validation_deciles": temporal,
-    }
+    report = calibrate_dataset(args.dataset)
     if args.json:
-        _print_json(payload)
+        _print_json(report.to_dict())
         return 0
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=sys.stdout, width=120)
     console.print(
-        f"{args.dataset}: {payload['feedback']} feedback; positive = {payload['positive']}; "
-        f"negatives = {payload['negatives']}"
+        f"{args.dataset}: {report.feedback} feedback; positive = {report.positive}; "
+        f"negatives = {report.negatives}"
     )
-    for title, rows in (
-        ("held-out train pairs (the calibration target)", held_out),
-        ("validation part (later in time; for information)", temporal),
-    ):
+    for title, key, rows in (
+        ("held-out train pairs (the calibration target)", "deciles", report.deciles),
+        ("validation part (later in time; for information)", "validation_deciles",
+         report.validation_deciles),
+    ):  # fmt: skip
         table = Table(title=title)
         for column in ("decile", "pairs", "predicted", "observed", "gap (points)"):
             table.add_column(column, justify="right")
-        for row in rows:
-            gap = 100 * (row["predicted"] - row["observed"])
+        for row, gap in zip(rows, report.gaps[key], strict=True):
             table.add_row(
                 str(row["decile"]),
                 f"{row['pairs']:,}",
@@ -157,7 +117,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
                 f"{gap:+.1f}",
             )
         console.print(table)
-    console.print(f"largest gap on held-out train pairs: {100 * payload['max_abs_gap']:.1f} points")
+    console.print(f"largest gap on held-out train pairs: {report.max_abs_gap_points:.1f} points")
     return 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import RlrecError
+from rlrec.data.jsonsafe import json_safe
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -199,7 +200,7 @@ def _drive(trainer: Any, as_json: bool) -> int:
     finished = outcome["finished"]
     summary = _summary(trainer, finished, last_eval[0] if last_eval else None)
     if as_json:
-        print(json.dumps(summary, default=_plain))
+        print(json.dumps(json_safe(summary)))
     else:
         _print_summary(summary)
     return 0 if finished.reason in ("budget", "stopped") else 1
@@ -257,14 +258,6 @@ def _num(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return f"{value:.{digits}f}"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
 
 
 class _ProgressDisplay:
@@ -342,7 +335,7 @@ def eval_command(args: argparse.Namespace) -> int:
         "references": {"random": references[0], "oracle": references[1]},
     }
     if args.json:
-        print(json.dumps(result, default=_plain))
+        print(json.dumps(json_safe(result)))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -386,7 +379,7 @@ def recommend_command(args: argparse.Namespace) -> int:
     )
     payload = result.to_dict() if hasattr(result, "to_dict") else result
     if args.json:
-        print(json.dumps(payload, default=_plain))
+        print(json.dumps(json_safe(payload)))
         return 0
     print(
         f"user {payload.get('user')}"
@@ -434,7 +427,7 @@ def bench_train_command(args: argparse.Namespace) -> int:
         "torch_threads": config.train.torch_threads,
     }
     if args.json:
-        print(json.dumps(result, default=_plain))
+        print(json.dumps(json_safe(result)))
     else:
         for key, value in result.items():
             print(f"{key:<20} {value}")

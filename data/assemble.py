@@ -4,11 +4,12 @@ and the duplicate check."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 
 SESSION_SECONDS = 3600  # a session is one user's activity within one clock hour
 
@@ -96,13 +97,26 @@ def duplicate_rows(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return rows[by_row], originals[by_row]
 
 
-def reject_duplicates(where: Callable[[int], str], keys: Sequence[np.ndarray], hint: str) -> None:
-    """RlrecError naming the first repeated (user, item, timestamp) row and its original."""
+def reject_duplicates(
+    where: Callable[[int], str],
+    locate: Callable[[int], dict[str, Any]],
+    keys: Sequence[np.ndarray],
+    hint: Sequence[str | Option] = (),
+) -> None:
+    """RlrecError naming the first repeated (user, item, timestamp) row and its original.
+
+    `where(row)` words a row's place ("file:line"), `locate(row)` gives it as RlrecError fields;
+    `hint` ends the message (e.g. which option drops duplicates)."""
     rows, originals = duplicate_rows(keys)
     if len(rows):
         raise RlrecError(
-            f"{where(int(rows[0]))}: duplicate of {where(int(originals[0]))} (same user, item and "
-            f"timestamp; {len(rows)} duplicate row(s) in all){hint}"
+            [
+                f"{where(int(rows[0]))}: duplicate of {where(int(originals[0]))} (same user, "
+                f"item and timestamp; {len(rows)} duplicate row(s) in all)",
+                *hint,
+            ],
+            **locate(int(rows[0])),
+            option="duplicates" if hint else None,
         )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ from rlrec.data.assemble import (
     stack_features,
 )
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 from rlrec.data.schema import EVENTS
 from rlrec.data.textio import guess_separator, read_text, separator_name
 
@@ -59,21 +60,48 @@ class CsvTable:
             return f"{self.path}: row {row + 1}"
         return f"{self.path}:{int(self.line[row])}"
 
-    def column(self, flag: str, name: str) -> pd.Series:
+    def location(self, row: int) -> dict[str, Any]:
+        """The RlrecError fields locating data row `row` (0-based): file and line, or row."""
+        if self.line is None:
+            return {"file": self.path, "row": row + 1}
+        return {"file": self.path, "line": int(self.line[row])}
+
+    def column(self, option: str, name: str) -> pd.Series:
+        """Column `name` as stripped text; `option` is the parameter that named it."""
         if name not in self.frame.columns:
             found = ", ".join(map(str, self.frame.columns))
-            hint = ""
+            hint: list[str | Option] = []
             if self.sep is not None and len(self.frame.columns) == 1:
                 other = guess_separator(str(self.frame.columns[0]), exclude=self.sep)
                 if other:
-                    hint = f"; wrong --sep? the header looks {separator_name(other)}-separated"
+                    hint = ["; wrong ", Option("sep"), "? the header looks ",
+                            f"{separator_name(other)}-separated"]  # fmt: skip
             raise RlrecError(
-                f"{flag} {name!r}: no such column in {self.path} (columns: {found}){hint}"
+                [
+                    Option(option, repr(name)),
+                    f": no such column in {self.path} (columns: {found})",
+                    *hint,
+                ],
+                file=self.path,
+                key=name,
+                value=name,
+                allowed=list(map(str, self.frame.columns)),
+                option=option,
             )
         return self.frame[name].astype(str).str.strip()
 
-    def fail(self, row: int, message: str) -> None:
-        raise RlrecError(f"{self.where(row)}: {message}")
+    def fail(
+        self, row: int, message: str | list[str | Option], *, option: str, key: str, value: Any
+    ) -> None:
+        """Raise RlrecError for data row `row` (0-based), located by file and line."""
+        parts = [message] if isinstance(message, str) else message
+        raise RlrecError(
+            [f"{self.where(row)}: ", *parts],
+            **self.location(row),
+            key=key,
+            value=value,
+            option=option,
+        )
 
 
 def read_csv_table(path: Path, sep: str | None) -> CsvTable:
@@ -82,14 +110,23 @@ def read_csv_table(path: Path, sep: str | None) -> CsvTable:
     if sep is None:
         sep = guess_separator(header) or ","
     if sep == "" or len(sep) > 1:
-        raise RlrecError(f"--sep {sep!r}: must be one character (e.g. ',', ';', '\\t')")
+        raise RlrecError(
+            [Option("sep", repr(sep)), ": must be one character (e.g. ',', ';', '\\t')"],
+            value=sep,
+            option="sep",
+        )
     header_only = io.BytesIO((header + "\n").encode("utf-8"))
     names = pacsv.read_csv(
         header_only, parse_options=pacsv.ParseOptions(delimiter=sep)
     ).column_names
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise RlrecError(f"{path}:1: column {repeated[0]!r} appears more than once in the header")
+        raise RlrecError(
+            f"{path}:1: column {repeated[0]!r} appears more than once in the header",
+            file=path,
+            line=1,
+            key=repeated[0],
+        )
     invalid: list = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -109,33 +146,40 @@ def read_csv_table(path: Path, sep: str | None) -> CsvTable:
         )
     except pa.ArrowInvalid as exc:
         reason = str(exc).splitlines()[0]
-        raise RlrecError(f"{path}: not {separator_name(sep)}-separated text ({reason})") from None
+        raise RlrecError(
+            f"{path}: not {separator_name(sep)}-separated text ({reason})", file=path, option="sep"
+        ) from None
     if invalid:
         bad = invalid[0]
         line = f"{path}:{bad.number}" if bad.number is not None else str(path)
         kind = " (truncated line?)" if bad.actual_columns < bad.expected_columns else ""
         raise RlrecError(
             f"{line}: expected {bad.expected_columns} {separator_name(sep)}-separated fields "
-            f"like the header, found {bad.actual_columns}{kind}"
+            f"like the header, found {bad.actual_columns}{kind}",
+            file=path,
+            line=bad.number,
+            option="path",
         )
     frame = table.to_pandas()
     line = np.arange(2, len(frame) + 2)
     blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame[~blank].reset_index(drop=True)
     if frame.empty:
-        raise RlrecError(f"{path}: no data rows after the header")
+        raise RlrecError(f"{path}: no data rows after the header", file=path, option="path")
     return CsvTable(frame, line[~blank], path, sep)
 
 
 def _read_parquet(path: Path) -> CsvTable:
     if not path.is_file():
-        raise RlrecError(f"{path}: no such file")
+        raise RlrecError(f"{path}: no such file", file=path, option="path")
     try:
         frame = pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError) as exc:
-        raise RlrecError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        raise RlrecError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__})", file=path, option="path"
+        ) from None
     if frame.empty:
-        raise RlrecError(f"{path}: empty file (no rows)")
+        raise RlrecError(f"{path}: empty file (no rows)", file=path, option="path")
     frame.columns = [str(c) for c in frame.columns]
     return CsvTable(frame.reset_index(drop=True), None, path, None)
 
@@ -156,7 +200,11 @@ def import_csv(
     """Import an interaction log (CSV/TSV by default, Parquet by extension) with a mapping."""
     report = progress or (lambda fraction, message: None)
     if duplicates not in DUPLICATE_POLICIES:
-        raise RlrecError(f"--duplicates {duplicates!r}: allowed {', '.join(DUPLICATE_POLICIES)}")
+        raise RlrecError(
+            [Option("duplicates", repr(duplicates)), f": allowed {', '.join(DUPLICATE_POLICIES)}"],
+            value=duplicates,
+            allowed=list(DUPLICATE_POLICIES),
+        )
     path = Path(path)
     report(0.0, f"reading {path.name}")
     if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -164,16 +212,22 @@ def import_csv(
     else:
         table = read_csv_table(path, sep)
     report(0.5, "checking columns")
-    users_raw = table.column("--user-col", user_col)
-    items_raw = table.column("--item-col", item_col)
-    for flag, values in (("--user-col", users_raw), ("--item-col", items_raw)):
+    users_raw = table.column("user_col", user_col)
+    items_raw = table.column("item_col", item_col)
+    for option, values in (("user_col", users_raw), ("item_col", items_raw)):
         empty = np.flatnonzero((values == "").to_numpy())
         if len(empty):
-            table.fail(int(empty[0]), f"empty id in column {values.name!r} ({flag})")
+            table.fail(
+                int(empty[0]),
+                [f"empty id in column {values.name!r} (", Option(option), ")"],
+                option=option,
+                key=str(values.name),
+                value="",
+            )
     rating = _ratings(table, rating_col) if rating_col else np.full(len(users_raw), np.nan)
     event = _events(table, event_col, rating)
     timestamp, unit = _timestamps(table, timestamp_col)
-    category = table.column("--category-col", category_col) if category_col else None
+    category = table.column("category_col", category_col) if category_col else None
 
     user_catalogue = natural_order(users_raw)
     item_catalogue = natural_order(items_raw)
@@ -183,7 +237,8 @@ def import_csv(
     if timestamp_col:
         keys = (user_id, item_id, timestamp)
         if duplicates == "error":
-            reject_duplicates(table.where, keys, "; pass --duplicates keep-first to drop them")
+            drop_them = ["; pass ", Option("duplicates", "keep-first"), " to drop them"]
+            reject_duplicates(table.where, table.location, keys, drop_them)
         rows, _ = duplicate_rows(keys)
         if len(rows):
             keep = np.ones(len(user_id), dtype=bool)
@@ -236,12 +291,17 @@ def _id_table(id_column: str, catalogue: np.ndarray) -> pd.DataFrame:
 
 
 def _ratings(table: CsvTable, column: str) -> np.ndarray:
-    raw = table.column("--rating-col", column)
+    raw = table.column("rating_col", column)
     numbers = pd.to_numeric(raw.where(raw != ""), errors="coerce").to_numpy(np.float64)
     bad = np.flatnonzero((raw != "").to_numpy() & ~np.isfinite(numbers))
     if len(bad):
+        value = raw.iloc[bad[0]]
         table.fail(
-            int(bad[0]), f"rating {raw.iloc[bad[0]]!r} is not a number (--rating-col {column})"
+            int(bad[0]),
+            [f"rating {value!r} is not a number (", Option("rating_col", column), ")"],
+            option="rating_col",
+            key=column,
+            value=value,
         )
     return numbers
 
@@ -249,12 +309,20 @@ def _ratings(table: CsvTable, column: str) -> np.ndarray:
 def _events(table: CsvTable, column: str | None, rating: np.ndarray) -> np.ndarray:
     if column is None:
         return np.where(np.isnan(rating), "click", "rating").astype(object)
-    raw = table.column("--event-col", column).str.lower()
+    raw = table.column("event_col", column).str.lower()
     unknown = np.flatnonzero(~raw.isin(EVENTS).to_numpy())
     if len(unknown):
+        value = raw.iloc[unknown[0]]
         table.fail(
             int(unknown[0]),
-            f"event {raw.iloc[unknown[0]]!r} is not one of {', '.join(EVENTS)} (--event-col {column})",
+            [
+                f"event {value!r} is not one of {', '.join(EVENTS)} (",
+                Option("event_col", column),
+                ")",
+            ],
+            option="event_col",
+            key=column,
+            value=value,
         )
     return raw.to_numpy(dtype=object)
 
@@ -262,7 +330,7 @@ def _events(table: CsvTable, column: str | None, rating: np.ndarray) -> np.ndarr
 def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
     if column is None:
         return np.arange(len(table.frame), dtype=np.int64), "row order"
-    raw = table.column("--timestamp-col", column)
+    raw = table.column("timestamp_col", column)
     if raw.str.fullmatch(r"-?\d{1,19}(\.\d*)?").all():  # Unix time, possibly fractional
         integral = raw.str.split(".", n=1, regex=False).str[0]
         seconds = pa.array(integral, type=pa.string()).cast(pa.int64()).to_numpy()
@@ -272,10 +340,17 @@ def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
     parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
+        value = raw.iloc[bad[0]]
         table.fail(
             int(bad[0]),
-            f"timestamp {raw.iloc[bad[0]]!r} is neither Unix seconds nor an ISO 8601 date "
-            f"(--timestamp-col {column})",
+            [
+                f"timestamp {value!r} is neither Unix seconds nor an ISO 8601 date (",
+                Option("timestamp_col", column),
+                ")",
+            ],  # fmt: skip
+            option="timestamp_col",
+            key=column,
+            value=value,
         )
     seconds = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64)
     return seconds, "iso 8601"

@@ -94,17 +94,41 @@ def category_slug(category: str) -> str:
 def _check_activity(value: float) -> float:
     low, high = ACTIVITY_RANGE
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise RlrecError(f"activity={value!r} is not a number (allowed {low:g}..{high:g})")
+        raise RlrecError(
+            f"activity={value!r} is not a number (allowed {low:g}..{high:g})",
+            key="activity",
+            value=value,
+            allowed=(low, high),
+            option="activity",
+        )
     if not low <= float(value) <= high:
-        raise RlrecError(f"activity={value:g} is out of range (allowed {low:g}..{high:g})")
+        raise RlrecError(
+            f"activity={value:g} is out of range (allowed {low:g}..{high:g})",
+            key="activity",
+            value=value,
+            allowed=(low, high),
+            option="activity",
+        )
     return float(value)
 
 
 def _check_size(name: str, value: int, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise RlrecError(f"{name}={value!r} is not an integer (allowed {low}..{high})")
+        raise RlrecError(
+            f"{name}={value!r} is not an integer (allowed {low}..{high})",
+            key=name,
+            value=value,
+            allowed=(low, high),
+            option=name,
+        )
     if not low <= int(value) <= high:
-        raise RlrecError(f"{name}={value} is out of range (allowed {low}..{high})")
+        raise RlrecError(
+            f"{name}={value} is out of range (allowed {low}..{high})",
+            key=name,
+            value=value,
+            allowed=(low, high),
+            option=name,
+        )
     return int(value)
 
 

@@ -60,7 +60,7 @@ RATING_RANGE_LATEST = (0.5, 5.0)  # half stars
 def detect_format(path: Path) -> tuple[str, Path]:
     """('100k' | '1m', folder) for a MovieLens folder or one of its files."""
     if not path.exists():
-        raise RlrecError(f"{path}: no such file or folder")
+        raise RlrecError(f"{path}: no such file or folder", file=path)
     folder = path if path.is_dir() else path.parent
     if (folder / "u.data").exists():
         return "100k", folder
@@ -103,7 +103,7 @@ def import_movielens(
     check_range(ratings, rating, "rating", *RATING_RANGE)
     user_id = _lookup(ratings, user_orig, users, "user id", files[2])
     item_id = _lookup(ratings, item_orig, items, "item id", files[1])
-    reject_duplicates(ratings.where, (user_id, item_id, timestamp), "")
+    reject_duplicates(ratings.where, ratings.location, (user_id, item_id, timestamp))
     report(0.8, "building the dataset")
     events = np.full(len(user_id), "rating", dtype=object)
     interactions = build_interactions(user_id, item_id, events, rating, timestamp)
@@ -182,7 +182,7 @@ def _import_latest(folder: Path, name: str | None, report: Progress) -> Dataset:
     users = _with_ids(pd.DataFrame({"original_id": np.unique(user_orig).astype(str)}), "user_id")
     user_id = _lookup(fields, user_orig, users, "userId", "ratings.csv")
     item_id = _lookup(fields, item_orig, items, "movieId", "movies.csv")
-    reject_duplicates(fields.where, (user_id, item_id, timestamp), "")
+    reject_duplicates(fields.where, fields.location, (user_id, item_id, timestamp))
     report(0.8, "building the dataset")
     events = np.full(len(user_id), "rating", dtype=object)
     interactions = build_interactions(user_id, item_id, events, rating, timestamp)
@@ -206,7 +206,10 @@ def _lookup(fields: Fields, original: np.ndarray, table: pd.DataFrame, what: str
     missing = np.flatnonzero(codes < 0)
     if len(missing):
         row = int(missing[0])
-        raise RlrecError(f"{fields.where(row)}: {what} {original[row]} is not listed in {file}")
+        raise RlrecError(
+            f"{fields.where(row)}: {what} {original[row]} is not listed in {file}",
+            **fields.location(row),
+        )
     return codes
 
 
@@ -216,7 +219,9 @@ def _sorted_by_id(fields: Fields, ids: np.ndarray, what: str) -> np.ndarray:
     repeat = np.flatnonzero(ids[order][1:] == ids[order][:-1])
     if len(repeat):
         row = int(order[repeat[0] + 1])
-        raise RlrecError(f"{fields.where(row)}: {what} {ids[row]} is listed twice")
+        raise RlrecError(
+            f"{fields.where(row)}: {what} {ids[row]} is listed twice", **fields.location(row)
+        )
     return order
 
 

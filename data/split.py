@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ import yaml
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
+from rlrec.data.files import atomic_write_text, atomic_write_with
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
 PART_NAMES = {"train": TRAIN, "validation": VALIDATION, "test": TEST}
@@ -56,22 +55,40 @@ class SplitConfig:
     def validate(self) -> None:
         if self.method not in METHODS:
             raise RlrecError(
-                f"split method = {self.method!r} is not allowed (allowed: {', '.join(METHODS)})"
+                f"split method = {self.method!r} is not allowed (allowed: {', '.join(METHODS)})",
+                key="method",
+                value=self.method,
+                allowed=list(METHODS),
+                option="method",
             )
         for key in ("validation_fraction", "test_fraction"):
             value = getattr(self, key)
             if not 0.0 < value < 1.0:
-                raise RlrecError(f"split {key} = {value:g} is out of range (allowed: (0, 1))")
+                raise RlrecError(
+                    f"split {key} = {value:g} is out of range (allowed: (0, 1))",
+                    key=key,
+                    value=value,
+                    allowed="(0, 1)",
+                    option=key,
+                )
         if not 0.0 <= self.cold_user_fraction < 1.0:
             raise RlrecError(
                 f"split cold_user_fraction = {self.cold_user_fraction:g} is out of range "
-                "(allowed: [0, 1))"
+                "(allowed: [0, 1))",
+                key="cold_user_fraction",
+                value=self.cold_user_fraction,
+                allowed="[0, 1)",
+                option="cold_user_fraction",
             )
         held_out = self.validation_fraction + self.test_fraction
         if held_out >= 1.0:
             raise RlrecError(
                 f"split validation_fraction + test_fraction = {held_out:g} leaves no training "
-                "data (allowed: sum < 1)"
+                "data (allowed: sum < 1)",
+                key="test_fraction",
+                value=held_out,
+                allowed="validation_fraction + test_fraction < 1",
+                option="test_fraction",
             )
 
 
@@ -237,29 +254,15 @@ def save_split(folder: str | Path, split: Split) -> None:
     """Write split.parquet (one label per interaction row) and split.yaml, atomically."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise RlrecError(f"{folder}: no such dataset folder")
+        raise RlrecError(f"{folder}: no such dataset folder", file=folder)
     table = pd.DataFrame({"split": split.labels.astype(np.int8)})
     meta = dataclasses.asdict(split.config) | {
         "fingerprint": split.fingerprint,
         "cold_users": split.cold_users.tolist(),
         "cold_items": split.cold_items.tolist(),
     }
-    _atomic_write(folder / SPLIT_FILE, lambda path: table.to_parquet(path, index=False))
-    _atomic_write(
-        folder / SPLIT_META_FILE,
-        lambda path: Path(path).write_text(yaml.safe_dump(meta, sort_keys=False), "utf-8"),
-    )
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write_with(folder / SPLIT_FILE, lambda path: table.to_parquet(path, index=False))
+    atomic_write_text(folder / SPLIT_META_FILE, yaml.safe_dump(meta, sort_keys=False))
 
 
 def load_split(folder: str | Path, dataset: Dataset) -> Split | None:
@@ -280,7 +283,7 @@ def load_split(folder: str | Path, dataset: Dataset) -> Split | None:
             **{f.name: raw[f.name] for f in dataclasses.fields(SplitConfig) if f.name in raw}
         )
     except TypeError:
-        raise RlrecError(f"{meta_path}: not a split description") from None
+        raise RlrecError(f"{meta_path}: not a split description", file=meta_path) from None
     split = _finish(dataset, labels, config) if len(labels) == len(dataset.interactions) else None
     if split is None or raw.get("fingerprint") != split.fingerprint:
         raise RlrecError(

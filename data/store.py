@@ -13,8 +13,6 @@ against the schema in `data.dataset` and names the file, column and row of the f
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
+from rlrec.data.files import atomic_folder
+from rlrec.data.jsonsafe import json_safe
 from rlrec.data.schema import EVENTS
 
 TABLE_FILES = ("users.parquet", "items.parquet", "interactions.parquet")
@@ -49,62 +49,57 @@ REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
 REQUIRED_META = ("name", "source", "schema_version", "user_feature_names", "item_feature_names")
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and tuples -> plain Python, so meta.yaml stays readable and portable."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     pq.write_table(table, path, compression="zstd")
 
 
 def save_dataset(ds: Dataset, path: str | os.PathLike, force: bool = False) -> Path:
-    """Write `ds` as a dataset folder at `path`; an existing folder needs `force=True`."""
+    """Write `ds` as a dataset folder at `path`, atomically; returns the folder.
+
+    Raises RlrecError (option "out") if `path` exists and `force` is false, or if it is not a
+    dataset folder or an empty one (never replaces other files), or its parent is not writable.
+    """
     target = Path(path)
+    check_output_folder(target, force)
+    try:
+        return atomic_folder(target, lambda folder: _write_tables_and_arrays(ds, folder))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RlrecError(
+            f"{target.parent}: cannot write here ({reason})", file=target.parent, option="out"
+        ) from None
+
+
+def check_output_folder(target: Path, force: bool) -> None:
+    """Fail before any work if `target` is taken: it exists without `force`, or `force` would
+    replace something that is not a dataset folder (see `check_replaceable`)."""
     if target.exists() and not force:
-        raise RlrecError(f"{target}: output folder exists (pass --force to replace it)")
+        raise RlrecError(
+            [
+                Option("out", str(target)),
+                ": folder exists (pass ",
+                Option("force"),
+                " to replace it)",
+            ],
+            file=target,
+            option="out",
+        )
     if target.exists():
         check_replaceable(target)
-    created_parents = [p for p in reversed(target.parents) if not p.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    except OSError as exc:
-        raise RlrecError(f"{target.parent}: cannot write here ({exc.strerror})") from None
-    try:
-        _write_tables_and_arrays(ds, temp)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / "dataset")
-            os.replace(temp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(temp, target)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        for parent in reversed(created_parents):  # only the folders this call made, if empty
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-        raise
-    return target
 
 
 def check_replaceable(target: Path) -> None:
-    """--force replaces only a dataset folder or an empty one, never other files."""
+    """`force` replaces only a dataset folder or an empty one, never other files."""
     if not target.is_dir():
-        raise RlrecError(f"{target}: exists and is not a folder")
+        raise RlrecError([Option("out", str(target)), ": exists and is not a folder"], file=target)
     if any(target.iterdir()) and not (target / META_FILE).is_file():
         raise RlrecError(
-            f"{target}: not an rlrec dataset folder (no {META_FILE}); refusing to replace it"
+            [
+                Option("out", str(target)),
+                f": not an rlrec dataset folder (no {META_FILE}); refusing to replace it",
+            ],
+            file=target,
         )
 
 
@@ -126,7 +121,7 @@ def _write_tables_and_arrays(ds: Dataset, folder: Path) -> None:
     meta["n_interactions"] = len(ds.interactions)
     meta.setdefault("user_feature_names", [f"f{i}" for i in range(ds.user_features.shape[1])])
     meta.setdefault("item_feature_names", [f"f{i}" for i in range(ds.item_features.shape[1])])
-    text = yaml.safe_dump(_plain(meta), sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump(json_safe(meta), sort_keys=False, allow_unicode=True)
     (folder / META_FILE).write_text(text, encoding="utf-8")
 
 
@@ -137,12 +132,17 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     """Read and validate a dataset folder; any problem is an RlrecError naming where it is."""
     folder = Path(path)
     if not folder.exists():
-        raise RlrecError(f"{folder}: no such dataset folder")
+        raise RlrecError(f"{folder}: no such dataset folder", file=folder)
     if not folder.is_dir():
-        raise RlrecError(f"{folder}: not a folder (a dataset is a folder with {META_FILE})")
+        raise RlrecError(
+            f"{folder}: not a folder (a dataset is a folder with {META_FILE})", file=folder
+        )
     for name in (META_FILE, *TABLE_FILES, *FEATURE_FILES):
         if not (folder / name).is_file():
-            raise RlrecError(f"{folder / name}: missing (not a complete rlrec dataset folder)")
+            raise RlrecError(
+                f"{folder / name}: missing (not a complete rlrec dataset folder)",
+                file=folder / name,
+            )
     meta = _load_meta(folder / META_FILE)
     users = _load_table(folder / "users.parquet")
     items = _load_table(folder / "items.parquet")
@@ -162,7 +162,9 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
             _load_matrix(folder / name, rows, None) if (folder / name).exists() else None
         )
     if (latents[0] is None) != (latents[1] is None):
-        raise RlrecError(f"{folder}: has only one of {LATENT_FILES[0]} and {LATENT_FILES[1]}")
+        raise RlrecError(
+            f"{folder}: has only one of {LATENT_FILES[0]} and {LATENT_FILES[1]}", file=folder
+        )
     if latents[0] is not None and latents[0].shape[1] != latents[1].shape[1]:
         raise RlrecError(
             f"{folder / LATENT_FILES[1]}: {latents[1].shape[1]} latent columns but "
@@ -174,7 +176,10 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         ("n_interactions", len(interactions)),
     ):
         if key in meta and meta[key] != actual:
-            raise RlrecError(f"{folder / META_FILE}: {key}: {meta[key]} but the table has {actual}")
+            raise RlrecError(
+                f"{folder / META_FILE}: {key}: {meta[key]} but the table has {actual}",
+                file=folder / META_FILE,
+            )
     return Dataset(
         users=users,
         items=items,
@@ -191,12 +196,14 @@ def _load_meta(path: Path) -> dict[str, Any]:
     try:
         meta = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RlrecError(f"{path}: not valid YAML ({type(exc).__name__})") from None
+        raise RlrecError(f"{path}: not valid YAML ({type(exc).__name__})", file=path) from None
     if not isinstance(meta, dict):
-        raise RlrecError(f"{path}: expected a mapping of keys, got {type(meta).__name__}")
+        raise RlrecError(
+            f"{path}: expected a mapping of keys, got {type(meta).__name__}", file=path
+        )
     for key in REQUIRED_META:
         if key not in meta:
-            raise RlrecError(f"{path}: missing key {key!r}")
+            raise RlrecError(f"{path}: missing key {key!r}", file=path)
     if meta["schema_version"] != SCHEMA_VERSION:
         raise RlrecError(
             f"{path}: schema_version {meta['schema_version']!r} is not supported "
@@ -204,7 +211,7 @@ def _load_meta(path: Path) -> dict[str, Any]:
         )
     for key in ("user_feature_names", "item_feature_names"):
         if not isinstance(meta[key], list):
-            raise RlrecError(f"{path}: {key} must be a list of names")
+            raise RlrecError(f"{path}: {key} must be a list of names", file=path)
     return meta
 
 
@@ -212,19 +219,23 @@ def _load_table(path: Path) -> pd.DataFrame:
     try:
         frame = pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError) as exc:
-        raise RlrecError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+        raise RlrecError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__})", file=path
+        ) from None
     for column, dtype in REQUIRED_COLUMNS[path.name].items():
         if column not in frame.columns:
-            raise RlrecError(f"{path}: missing column {column!r}")
+            raise RlrecError(f"{path}: missing column {column!r}", file=path)
         if dtype == "str":
             frame[column] = frame[column].astype(str)
             continue
         values = frame[column]
         if not pd.api.types.is_numeric_dtype(values):
-            raise RlrecError(f"{path}: column {column!r} is {values.dtype}, expected {dtype}")
+            raise RlrecError(
+                f"{path}: column {column!r} is {values.dtype}, expected {dtype}", file=path
+            )
         if dtype.startswith("int") and values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise RlrecError(f"{path}: row {row}: column {column!r} is empty")
+            raise RlrecError(f"{path}: row {row}: column {column!r} is empty", file=path)
         frame[column] = values.astype(dtype)
     return frame
 
@@ -245,7 +256,9 @@ def _check_interactions(path: Path, frame: pd.DataFrame, n_users: int, n_items: 
         bad = np.flatnonzero((ids < 0) | (ids >= n))
         if len(bad):
             row = int(bad[0])
-            raise RlrecError(f"{path}: row {row}: {column} {ids[row]} is outside 0..{n - 1}")
+            raise RlrecError(
+                f"{path}: row {row}: {column} {ids[row]} is outside 0..{n - 1}", file=path
+            )
     unknown = ~frame["event"].isin(EVENTS).to_numpy()
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
@@ -258,11 +271,13 @@ def _load_matrix(path: Path, rows: int, columns: int | None) -> np.ndarray:
     try:
         matrix = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise RlrecError(f"{path}: not a readable .npy array ({type(exc).__name__})") from None
+        raise RlrecError(
+            f"{path}: not a readable .npy array ({type(exc).__name__})", file=path
+        ) from None
     if matrix.ndim != 2:
-        raise RlrecError(f"{path}: expected a 2-D array, got shape {matrix.shape}")
+        raise RlrecError(f"{path}: expected a 2-D array, got shape {matrix.shape}", file=path)
     if matrix.shape[0] != rows:
-        raise RlrecError(f"{path}: {matrix.shape[0]} rows but the table has {rows}")
+        raise RlrecError(f"{path}: {matrix.shape[0]} rows but the table has {rows}", file=path)
     if columns is not None and matrix.shape[1] != columns:
         raise RlrecError(
             f"{path}: {matrix.shape[1]} columns but meta.yaml names {columns} features"

@@ -11,6 +11,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,12 +31,12 @@ def separator_name(sep: str) -> str:
 def read_text(path: Path, encoding: str = "utf-8") -> str:
     """The decoded text of `path`; missing, empty or undecodable files raise RlrecError."""
     if not path.exists():
-        raise RlrecError(f"{path}: no such file")
+        raise RlrecError(f"{path}: no such file", file=path)
     if path.is_dir():
-        raise RlrecError(f"{path}: is a folder, expected a file")
+        raise RlrecError(f"{path}: is a folder, expected a file", file=path)
     raw = path.read_bytes()
     if not raw.strip():
-        raise RlrecError(f"{path}: empty file")
+        raise RlrecError(f"{path}: empty file", file=path)
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -43,7 +44,9 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise RlrecError(
             f"{path}:{line}: byte 0x{raw[exc.start]:02x} at column {column} is not valid "
-            f"{encoding} (re-save the file as UTF-8)"
+            f"{encoding} (re-save the file as UTF-8)",
+            file=path,
+            line=line,
         ) from None
     return text.removeprefix("\ufeff")
 
@@ -58,6 +61,10 @@ class Fields:
 
     def where(self, row: int) -> str:
         return f"{self.path}:{int(self.line[row])}"
+
+    def location(self, row: int) -> dict[str, Any]:
+        """The RlrecError fields locating row `row` (0-based): file and line."""
+        return {"file": self.path, "line": int(self.line[row])}
 
 
 def split_fields(path: Path, text: str, sep: str, n_fields: int) -> Fields:
@@ -100,7 +107,7 @@ def split_fields(path: Path, text: str, sep: str, n_fields: int) -> Fields:
         pd.Series(pc.utf8_trim_whitespace(table.column(i)).to_pandas()) for i in range(n_fields)
     ]
     if not len(table):
-        raise RlrecError(f"{path}: empty file")
+        raise RlrecError(f"{path}: empty file", file=path)
     return Fields(path, columns, line_numbers)
 
 
@@ -136,7 +143,9 @@ def _first_bad(fields: Fields, bad: np.ndarray, values: pd.Series, what: str, ki
             f"{fields.path.name} has no header"
         )
     shown = value if value else "(empty)"
-    raise RlrecError(f"{fields.where(row)}: {what} {shown!r} is not {kind}")
+    raise RlrecError(
+        f"{fields.where(row)}: {what} {shown!r} is not {kind}", **fields.location(row), value=value
+    )
 
 
 def parse_ints(fields: Fields, values: pd.Series, what: str) -> np.ndarray:
@@ -163,4 +172,9 @@ def check_range(fields: Fields, values: np.ndarray, what: str, low: float, high:
     if len(bad):
         row = int(bad[0])
         shown = f"{values[row]:g}" if isinstance(values[row], float) else values[row]
-        raise RlrecError(f"{fields.where(row)}: {what} {shown} is outside {low:g}..{high:g}")
+        raise RlrecError(
+            f"{fields.where(row)}: {what} {shown} is outside {low:g}..{high:g}",
+            **fields.location(row),
+            value=values[row].item(),
+            allowed=(low, high),
+        )

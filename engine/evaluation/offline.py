@@ -24,6 +24,7 @@ import numpy as np
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
+from rlrec.data.jsonsafe import json_safe
 from rlrec.data.schema import positive_rows
 from rlrec.data.split import PART_NAMES, Split, split_for, train_view
 from rlrec.engine.evaluation import metrics
@@ -201,7 +202,7 @@ def print_offline_report(report: dict[str, Any], as_json: bool = False) -> None:
     import sys
 
     if as_json:
-        print(json.dumps(report, default=float))
+        print(json.dumps(json_safe(report)))
         return
     from rich.console import Console
     from rich.table import Table

@@ -21,6 +21,7 @@ import pandas as pd
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
+from rlrec.data.jsonsafe import json_safe
 
 # Events ordered by how much they say about taste; a repeated item keeps its strongest event.
 EVENT_STRENGTH = {"view": 0, "click": 1, "purchase": 2, "rating": 3}
@@ -217,7 +218,7 @@ def user_profile(dataset: Dataset, user: int) -> dict[str, Any]:
     user = check_user(dataset, user)
     row = dataset.users.iloc[user]
     attributes = {
-        str(k): _plain(v)
+        str(k): json_safe(v)
         for k, v in row.items()
         if k != "user_id" and not str(k).startswith("pref_")
     }
@@ -231,12 +232,6 @@ def user_profile(dataset: Dataset, user: int) -> dict[str, Any]:
         "distinct_items": int(history["item"].nunique()),
         "preferences": category_preferences(dataset, user),
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def cosine_to_items(vectors: np.ndarray, item: int, candidates: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rlrec.data.errors import RlrecError
+from rlrec.data.jsonsafe import json_safe
 from rlrec.engine.serving.coldstart import (
     FALLBACKS,
     DemographicContent,
@@ -38,14 +39,6 @@ def _find_user(dataset: Any, user: str) -> int | None:
     return int(matches[0]) if len(matches) else None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def _items(dataset: Any, sim: Any, user: int | None, ranked: np.ndarray, scores: np.ndarray):
     preference = sim.true_preference(np.array([user]))[0] if user is not None else None
     out = []
@@ -58,7 +51,7 @@ def _items(dataset: Any, sim: Any, user: int | None, ranked: np.ndarray, scores:
         }
         for column in ITEM_COLUMNS:
             if row is not None and column in row.index:
-                entry[column] = _plain(row[column])
+                entry[column] = json_safe(row[column])
         entry["true_preference"] = None if preference is None else float(preference[item])
         out.append(entry)
     return out

@@ -28,6 +28,8 @@ from typing import Any
 import yaml
 
 from rlrec.data.errors import RlrecError
+from rlrec.data.files import atomic_write_bytes, atomic_write_text
+from rlrec.data.jsonsafe import json_safe
 from rlrec.engine.training.events import EVENT_TYPES, Event, from_record, to_record
 
 CONFIG_FILE = "config.yaml"
@@ -78,43 +80,21 @@ def require_run(path: str | Path) -> Path:
 
 
 # -- writing ---------------------------------------------------------------------------
-def _atomic_write_bytes(path: Path, writer) -> None:
-    """Write through `writer(file)` to a temp file beside `path`, fsync, then rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            writer(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n"
-    _atomic_write_bytes(path, lambda f: f.write(text.encode()))
+    text = json.dumps(json_safe(data), indent=2, sort_keys=True) + "\n"
+    atomic_write_text(path, text)
 
 
 def write_config(run_dir: Path, config_dict: dict[str, Any]) -> None:
     text = yaml.safe_dump(config_dict, sort_keys=False)
-    _atomic_write_bytes(run_dir / CONFIG_FILE, lambda f: f.write(text.encode()))
+    atomic_write_text(run_dir / CONFIG_FILE, text)
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
     import torch
 
     path = Path(run_dir) / CHECKPOINT_FILE
-    _atomic_write_bytes(path, lambda f: torch.save(state, f))
+    atomic_write_bytes(path, lambda f: torch.save(state, f))
     return path
 
 
@@ -133,21 +113,6 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
         raise RlrecError(f"{path}: unreadable checkpoint ({exc.__class__.__name__})") from None
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
-
-
-def _clean(value: Any) -> Any:
-    """NaN/inf → None so each line is strict JSON that any tool can read."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 class MetricsWriter:
     """Appends events to metrics.jsonl / timing.jsonl, flushing each line."""
 
@@ -160,7 +125,7 @@ class MetricsWriter:
         return self._metrics.tell(), self._timing.tell()
 
     def write(self, event: Event) -> None:
-        record = {k: _clean(v) for k, v in to_record(event).items()}
+        record = json_safe(to_record(event))
         timing = {k: record.pop(k) for k in TIMING_FIELDS if k in record}
         for key in PATH_FIELDS:
             if key in record and record[key]:
@@ -170,7 +135,7 @@ class MetricsWriter:
             line = {"type": record["type"], "env_steps": record.get("env_steps"), **timing}
             self._timing.write(json.dumps(line) + "\n")
             self._timing.flush()
-        self._metrics.write(json.dumps(record, default=_json_default) + "\n")
+        self._metrics.write(json.dumps(record) + "\n")
         self._metrics.flush()
 
     def close(self) -> None:

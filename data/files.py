@@ -1,0 +1,106 @@
+"""Atomic writes: a file or a folder appears whole or not at all.
+
+Every writer in rlrec (dataset folders, split files, run configs, summaries, checkpoints) goes
+through here: write into a temporary file or folder beside the target, flush it to disk, then
+`os.replace` it into place, so a crash or an error never leaves a half-written file that a later
+reader would trust.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write `data` (bytes, or a function writing to a binary file) to `path` atomically.
+
+    The temporary file sits beside `path` (same filesystem, so the rename is atomic), is
+    fsynced before the rename, and is removed if anything fails. Raises OSError as `open` does.
+    """
+    target = Path(path)
+    handle, temp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            if callable(data):
+                data(file)
+            else:
+                file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _sync_folder(target.parent)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write `text` to `path` atomically (see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_with(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Atomically write `path` with a writer that wants a file name (e.g. `to_parquet`)."""
+    target = Path(path)
+    handle, temp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        write(temp)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Path:
+    """Create or replace the folder `target` atomically: `fill(temp)` writes its files into a
+    hidden temporary folder beside it, which is then renamed into place (an existing `target`
+    is moved aside first and removed after). Parent folders this call creates are removed again
+    if it fails. Raises OSError from `mkdtemp` when the parent cannot be written."""
+    target = Path(target)
+    created_parents = [p for p in reversed(target.parents) if not p.exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        fill(temp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(temp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        for parent in reversed(created_parents):  # only the folders this call made, if empty
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+        raise
+    return target
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable; some filesystems cannot open folders, which is fine."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
