@@ -233,7 +233,7 @@ async def test_bad_input_in_every_field_shows_a_message_beside_it(dataset_dir, t
         await _set(pilot, "csv-sep", ";;")
         await pilot.press("ctrl+g")
         await _settle(app, pilot)
-        assert "--sep" in _message(app, "sep", "form-csv")
+        assert "separator ';;'" in _message(app, "sep", "form-csv")
         await _set(pilot, "csv-path", str(tmp_path / "nope.csv"))
         assert "no such file" in _message(app, "path", "form-csv")
         assert app.state.dataset is before

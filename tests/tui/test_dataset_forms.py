@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
+from rlrec.data.errors import RlrecError
 from rlrec.engine.config_base import param
 from rlrec.tui.widgets.forms import (
     ValidatedForm,
@@ -119,11 +120,16 @@ async def test_engine_error_is_routed_to_the_field_it_names():
     )
     async with app.run_test() as pilot:
         form = app.query_one(ValidatedForm)
-        assert form.show_error("n_items = 1 is too small")
+        assert form.show_error(RlrecError("items 1 is too small", option="n_items"))
         await pilot.pause()
         assert form.field("n_items").has_class("-invalid")
+        assert "items 1 is too small" in _message(app, "n_items")
         assert not form.field("n_users").has_class("-invalid")
-        assert not form.show_error("something unrelated")
+        # A dotted config key is matched by its last part; the text is never parsed.
+        assert form.show_error(RlrecError("bad", key="agent.kind"), "worded by the face")
+        assert "worded by the face" in _message(app, "kind")
+        assert not form.show_error(RlrecError("n_users is named only in the text"))
+        assert not form.show_error("n_users = 1 is a plain string")
 
 
 @sync

@@ -1,16 +1,21 @@
 """Dataset pane: generate a synthetic dataset, import MovieLens or a CSV log, or open a saved
 folder; then a summary and the seed's EDA figure.
 
-Building runs in a thread worker; the data layer's progress callback posts `BuildProgress`
-messages (coalesced) that feed the progress bar. Errors the data layer raises (`RlrecError`)
-are shown beside the field they name — the worker never lets one escape. When a dataset is
-ready the pane posts `DatasetChanged` and the app makes it the current dataset.
+Building runs in a thread worker that calls the engine's dataset use cases
+(`engine.usecases.datasets`, the same functions `rlrec generate|import|info` call); their
+progress callback posts `BuildProgress` messages (coalesced) that feed the progress bar. An
+`RlrecError` is shown beside the form field its `option` (or `key`) names, worded with the
+fields' labels — the worker never lets one escape. When a dataset is ready the pane posts
+`DatasetChanged` and the app makes it the current dataset.
 
-Every number shown comes from `data.eda.compute_eda` or the dataset's meta; this pane formats.
+Every number shown comes from the use case's `DatasetInfo` (EDA) or the dataset's meta; this
+pane formats.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static, Tab, Tabs
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 from rlrec.tui.messages import DatasetChanged, ShowError, StateUpdated
 from rlrec.tui.panes.dataset_forms import (
     csv_form,
@@ -33,7 +38,7 @@ from rlrec.tui.panes.dataset_forms import (
     save_form,
 )
 from rlrec.tui.widgets.eda_plots import EdaPlots
-from rlrec.tui.widgets.forms import ValidatedField, ValidatedForm
+from rlrec.tui.widgets.forms import FormField, ValidatedField, ValidatedForm
 
 # Source tab id → (form id, tab label, button label)
 SOURCES = {
@@ -42,6 +47,9 @@ SOURCES = {
     "source-csv": ("form-csv", "CSV", "Import"),
     "source-open": ("form-open", "Open", "Open"),
 }
+# Use-case parameters the save form holds, by field key (the source forms' keys are the
+# use cases' own parameter names).
+SAVE_FIELDS = {"out": "save_to", "force": "overwrite"}
 
 
 class BuildProgress(Message):
@@ -66,11 +74,15 @@ class BuildDone(Message):
 
 
 class BuildFailed(Message):
-    def __init__(self, form_id: str, text: str, expected: bool) -> None:
+    def __init__(self, form_id: str, error: Exception) -> None:
         super().__init__()
         self.form_id = form_id
-        self.text = text
-        self.expected = expected  # an RlrecError (bad input), not a bug
+        self.error = error
+
+    @property
+    def expected(self) -> bool:
+        """An RlrecError (bad input), not a bug."""
+        return isinstance(self.error, RlrecError)
 
 
 class SummaryReady(Message):
@@ -253,13 +265,13 @@ interactions per user and per item, ratings) follow the current dataset.
     @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-summary")
     def _summarise(self, dataset: Any, path: Path | None) -> None:
         try:
-            from rlrec.data.eda import compute_eda
+            from rlrec.engine.usecases.datasets import describe_dataset
 
-            eda = compute_eda(dataset)
+            info = describe_dataset(dataset, path)
         except Exception as exc:  # noqa: BLE001 — shown, the app stays usable
             self.post_message(ShowError("Cannot analyse the dataset", str(exc)))
             return
-        self.post_message(SummaryReady(dataset, path, eda))
+        self.post_message(SummaryReady(dataset, path, info.eda))
 
     @on(SummaryReady)
     def _summary_ready(self, message: SummaryReady) -> None:
@@ -343,49 +355,39 @@ interactions per user and per item, ratings) follow the current dataset.
             self.post_message(BuildProgress(float(fraction), str(text)))
 
         try:
-            dataset, path, what = self._load(form_id, values, progress)
-            if save_to is not None:
-                from rlrec.data.store import save_dataset
+            from rlrec.engine.usecases.datasets import describe_dataset
 
-                progress(1.0, f"saving to {save_to}")
-                try:
-                    path = Path(save_dataset(dataset, save_to, force=overwrite))
-                except RlrecError as exc:
-                    self.post_message(BuildFailed("form-save", str(exc), True))
-                    return
-            from rlrec.data.eda import compute_eda
-
-            eda = compute_eda(dataset)
-        except RlrecError as exc:
-            self.post_message(BuildFailed(form_id, str(exc), True))
+            result = self._run(form_id, values, save_to, overwrite, progress)
+            info = describe_dataset(result.dataset, result.path)
+        except Exception as exc:  # noqa: BLE001 — bad input or a bug: both shown, stay up
+            self.post_message(BuildFailed(form_id, exc))
             return
-        except Exception as exc:  # noqa: BLE001 — a bug, not bad input: say so, stay up
-            self.post_message(BuildFailed(form_id, f"{exc.__class__.__name__}: {exc}", False))
-            return
-        self.post_message(BuildDone(dataset, path, eda, what))
+        self.post_message(BuildDone(result.dataset, result.path, info.eda, result.what))
 
     @staticmethod
-    def _load(form_id: str, values: dict[str, Any], progress: Any) -> tuple[Any, Path | None, str]:
-        if form_id == "form-generate":
-            from rlrec.data.generator import generate
+    def _run(
+        form_id: str, values: dict[str, Any], out: Path | None, force: bool, progress: Any
+    ) -> Any:
+        """The use case for the form; the forms' keys are its parameter names."""
+        from rlrec.engine.usecases import datasets
 
-            dataset = generate(
+        if form_id == "form-generate":
+            return datasets.generate_dataset(
                 values["n_users"],
                 values["n_items"],
                 values["seed"],
-                name=values["name"],
-                progress=progress,
                 activity=values["activity"],
+                name=values["name"],
+                out=out,
+                force=force,
+                progress=progress,
             )
-            return dataset, None, "generated"
         if form_id == "form-movielens":
-            from rlrec.data.importers import import_movielens
-
-            return import_movielens(values["path"], progress=progress), None, "imported"
+            return datasets.import_movielens_dataset(
+                values["path"], out=out, force=force, progress=progress
+            )
         if form_id == "form-csv":
-            from rlrec.data.importers import import_csv
-
-            dataset = import_csv(
+            return datasets.import_log_dataset(
                 values["path"],
                 user_col=values["user_col"],
                 item_col=values["item_col"],
@@ -393,12 +395,16 @@ interactions per user and per item, ratings) follow the current dataset.
                 event_col=values["event_col"],
                 timestamp_col=values["timestamp_col"],
                 sep=values["sep"],
+                out=out,
+                force=force,
                 progress=progress,
             )
-            return dataset, None, "imported"
-        from rlrec.data.store import load_dataset
-
-        return load_dataset(values["path"]), values["path"], "opened"
+        opened = datasets.open_dataset(values["path"])
+        if out is None:
+            return opened
+        progress(1.0, f"writing {out}")
+        path = datasets.save_dataset(opened.dataset, out, force=force)
+        return dataclasses.replace(opened, path=path)
 
     @on(BuildProgress)
     def _progress(self, message: BuildProgress) -> None:
@@ -410,18 +416,43 @@ interactions per user and per item, ratings) follow the current dataset.
     def _failed(self, message: BuildFailed) -> None:
         self.query_one("#dataset-run", Button).disabled = False
         self.query_one("#dataset-progress", ProgressBar).update(progress=0)
-        self._status(message.text, error=True)
         form = self.query_one(f"#{message.form_id}", ValidatedForm)
-        if not form.show_error(message.text):
-            # The message names no field (e.g. "not a MovieLens folder"): the path field,
-            # or else the form's first field, is the culprit.
+        error = message.error
+        if isinstance(error, RlrecError):
+            text = error.worded(self._wording(form))
+            target = self._field_for(error, form)
+        else:
+            text = f"{error.__class__.__name__}: {error}"
+            target = None
+        self._status(text, error=True)
+        if target is None:
+            # The error names no field (e.g. "not a MovieLens folder"): the path field, or
+            # else the form's first field, is the culprit.
             fields = form.fields
             target = next((f for f in fields if f.key in ("path", "save_to")), fields[0])
-            target.show_error(message.text)
-            if isinstance(target, ValidatedField):
-                target.focus_input()
+        target.show_error(text)
+        if isinstance(target, ValidatedField):
+            target.focus_input()
         if not message.expected:
-            self.post_message(ShowError("Dataset build failed", message.text))
+            self.post_message(ShowError("Dataset build failed", text))
+
+    def _field_for(self, error: RlrecError, form: ValidatedForm) -> FormField | None:
+        """The field of `form`, or of the save form, that the error's option names."""
+        if error.option in SAVE_FIELDS:
+            return self.query_one("#form-save", ValidatedForm).field(SAVE_FIELDS[error.option])
+        return form.field_for(error)
+
+    def _wording(self, form: ValidatedForm) -> Callable[[Option], str]:
+        """Options as this pane calls them: the label of their field in `form` or the save
+        form, then the value the message shows."""
+        save = self.query_one("#form-save", ValidatedForm)
+        labels = {f.key: f.label for f in [*save.fields, *form.fields]}
+
+        def word(option: Option) -> str:
+            label = labels.get(SAVE_FIELDS.get(option.name, option.name), option.name)
+            return label if option.shown is None else f"{label} {option.shown}"
+
+        return word
 
     @on(BuildDone)
     def _done(self, message: BuildDone) -> None:

@@ -1,5 +1,6 @@
 """Validated forms shared by every pane: fields with a message beside each, one place to ask
-whether they are all valid and what they hold, and engine errors routed to the field they name.
+whether they are all valid and what they hold, and engine errors routed to the field their
+structured fields (`RlrecError.option` / `.key`) name.
 
     form = ValidatedForm(
         config_field(DQNConfig, "lr", key="agent.lr"),
@@ -15,11 +16,11 @@ The field widgets live in `tui.widgets.fields`, the factories and parsers in
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from textual.containers import Vertical
 
+from rlrec.data.errors import RlrecError
 from rlrec.tui.widgets.field_factories import (
     choice_field,
     config_field,
@@ -99,23 +100,31 @@ class ValidatedForm(Vertical):
             node[leaf] = value
         return out
 
-    def show_error(self, message: str) -> bool:
-        """Put an engine error beside the field it names; False if it names none.
+    def field_for(self, error: RlrecError) -> FormField | None:
+        """The field an engine error is about: the one whose key is the error's `option` or
+        `key` (a dotted config key), else whose key's last part is theirs; None if none is."""
+        names = [name for name in (error.option, error.key) if name]
+        for name in names:
+            for f in self.fields:  # the whole key first: "agent.lr" before "lr"
+                if f.key == name:
+                    return f
+        for name in names:
+            leaf = name.rsplit(".", 1)[-1]
+            for f in self.fields:
+                if f.key.rsplit(".", 1)[-1] == leaf:
+                    return f
+        return None
 
-        A field is named by its key ("agent.lr"), the key's last part ("lr"), its flag
-        spelling ("--user-col" for "user_col"), or by its own text quoted in the message
-        (e.g. "unknown column 'usr'" names the field holding usr)."""
-        fields = sorted(self.fields, key=lambda f: -len(f.key))
-        for f in fields:
-            leaf = f.key.rsplit(".", 1)[-1]
-            for name in dict.fromkeys((f.key, leaf, leaf.replace("_", "-"))):
-                if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", message):
-                    return self._mark(f, message)
-        for f in fields:
-            text = f.text.strip() if isinstance(f, ValidatedField) else ""
-            if text and any(q + text + q in message for q in ("'", '"', "`")):
-                return self._mark(f, message)
-        return False
+    def show_error(self, error: RlrecError | str, text: str | None = None) -> bool:
+        """Put an engine error beside the field its structured fields name (see `field_for`);
+        `text` is how the face words it (default `str(error)`). False if it names no field of
+        this form — a plain string names none: messages are never parsed."""
+        if not isinstance(error, RlrecError):
+            return False
+        target = self.field_for(error)
+        if target is None:
+            return False
+        return self._mark(target, text if text is not None else str(error))
 
     @staticmethod
     def _mark(field: FormField, message: str) -> bool:
