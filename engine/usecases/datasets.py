@@ -18,6 +18,7 @@ from typing import Any
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import Option, RlrecError
+from rlrec.data.generator import ACTIVITY_RANGE  # re-exported: the forms show the range
 
 Progress = Callable[[float, str], None]
 
@@ -158,6 +159,14 @@ def resolve_separator(sep: str | None) -> str | None:
     return resolved
 
 
+def check_movielens_folder(path: str | Path) -> None:
+    """Raise RlrecError (option "path") unless `path` is a MovieLens folder or one of its
+    files — the test `import_movielens_dataset` starts with, cheap enough to run as typed."""
+    from rlrec.data.movielens import detect_format
+
+    detect_format(Path(path))
+
+
 # -- building ---------------------------------------------------------------------------------
 def _build(
     what: str,
@@ -193,7 +202,7 @@ def generate_dataset(
     Same sizes, seed and activity give byte-identical files. Raises RlrecError naming
     `n_users`/`n_items` (1..10^7), `seed` (0..2^63-1), `activity` (0.05..20) or `out`.
     """
-    from rlrec.data.generator import ACTIVITY_RANGE, generate
+    from rlrec.data.generator import generate
 
     _check_int("n_users", n_users, 1, MAX_USERS)
     _check_int("n_items", n_items, 1, MAX_ITEMS)

@@ -1,7 +1,8 @@
 """The Dataset pane's forms: one per source (generate, MovieLens, CSV, open) and the save form.
 
-Field keys match the names the data layer uses in its messages (`n_users`, `--item-col`, …)
-so that an error it raises lands beside the right field (`ValidatedForm.show_error`).
+Field keys are the dataset use cases' parameter names (`n_users`, `item_col`, …), the names an
+`RlrecError` carries in `option`, so an error lands beside the right field
+(`ValidatedForm.field_for`).
 """
 
 from __future__ import annotations
@@ -17,24 +18,22 @@ from rlrec.tui.widgets.forms import (
     text_field,
 )
 
-MAX_SIZE = 10_000_000  # the generator's own upper bound for users and items
-
 
 def _check_movielens_folder(path: Path) -> None:
-    """The data layer's own test, so the message matches `rlrec import movielens`."""
-    from rlrec.data.movielens import detect_format
+    """The use case's own test, so the message matches `rlrec import movielens`."""
+    from rlrec.engine.usecases.datasets import check_movielens_folder
 
-    detect_format(path)
+    check_movielens_folder(path)
 
 
 def generate_form() -> ValidatedForm:
     """The synthetic generator: sizes, seed and log density (names match the generator's
     messages)."""
-    from rlrec.data.generator import ACTIVITY_RANGE
+    from rlrec.engine.usecases.datasets import ACTIVITY_RANGE, MAX_ITEMS, MAX_USERS
 
     return ValidatedForm(
-        int_field("n_users", "users", 1000, low=1, high=MAX_SIZE, id="gen-users"),
-        int_field("n_items", "items", 500, low=1, high=MAX_SIZE, id="gen-items"),
+        int_field("n_users", "users", 1000, low=1, high=MAX_USERS, id="gen-users"),
+        int_field("n_items", "items", 500, low=1, high=MAX_ITEMS, id="gen-items"),
         int_field("seed", "seed", 42, low=0, id="gen-seed"),
         float_field(
             "activity",

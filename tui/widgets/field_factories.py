@@ -32,9 +32,13 @@ def parse_int(key: str, text: str, meta: typing.Mapping[str, Any] | None = None)
         try:
             as_float = float(stripped)
         except ValueError:
-            raise RlrecError(f"{key}: expected a whole number, got {text.strip()!r}") from None
+            raise RlrecError(
+                f"{key}: expected a whole number, got {text.strip()!r}", key=key, value=text.strip()
+            ) from None
         if not as_float.is_integer():
-            raise RlrecError(f"{key}: expected a whole number, got {text.strip()!r}") from None
+            raise RlrecError(
+                f"{key}: expected a whole number, got {text.strip()!r}", key=key, value=text.strip()
+            ) from None
         value = int(as_float)
     check_value(key, value, meta or {})
     return value
@@ -46,9 +50,13 @@ def parse_float(key: str, text: str, meta: typing.Mapping[str, Any] | None = Non
     try:
         value = float(stripped)
     except ValueError:
-        raise RlrecError(f"{key}: expected a number, got {text.strip()!r}") from None
+        raise RlrecError(
+            f"{key}: expected a number, got {text.strip()!r}", key=key, value=text.strip()
+        ) from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise RlrecError(f"{key}: expected a finite number, got {text.strip()!r}")
+        raise RlrecError(
+            f"{key}: expected a finite number, got {text.strip()!r}", key=key, value=text.strip()
+        )
     check_value(key, value, meta or {})
     return value
 
@@ -57,7 +65,7 @@ def parse_int_list(key: str, text: str, meta: typing.Mapping[str, Any] | None = 
     """Comma- or space-separated whole numbers, e.g. hidden units '256, 256, 128'."""
     parts = [p for p in text.replace(",", " ").split() if p]
     if not parts:
-        raise RlrecError(f"{key}: expected one or more whole numbers, e.g. 256, 128")
+        raise RlrecError(f"{key}: expected one or more whole numbers, e.g. 256, 128", key=key)
     values = [parse_int(key, p, None) for p in parts]
     check_value(key, values, meta or {})
     return values
@@ -140,7 +148,7 @@ def text_field(
     def parse(text: str) -> str:
         text = text.strip()
         if not text:
-            raise RlrecError(f"{label}: required")
+            raise RlrecError(f"{label}: required", key=key)
         if check is not None:
             check(text)
         return text
@@ -168,15 +176,15 @@ def path_field(
     def parse(text: str) -> Path:
         text = text.strip()
         if not text:
-            raise RlrecError(f"{label}: required (enter a path)")
+            raise RlrecError(f"{label}: required (enter a path)", key=key)
         path = Path(text).expanduser()
         if must_exist:
             if not path.exists():
-                raise RlrecError(f"{path}: no such file or folder")
+                raise RlrecError(f"{path}: no such file or folder", file=path, key=key)
             if kind == "dir" and not path.is_dir():
-                raise RlrecError(f"{path}: not a folder")
+                raise RlrecError(f"{path}: not a folder", file=path, key=key)
             if kind == "file" and not path.is_file():
-                raise RlrecError(f"{path}: not a file")
+                raise RlrecError(f"{path}: not a file", file=path, key=key)
         if check is not None:
             check(path)
         return path
