@@ -127,8 +127,13 @@ def progress_bar(title: str) -> Iterator[Callable[[float, str], None]]:
         yield lambda fraction, message: bar.update(task, completed=fraction, description=message)
 
 
-def _print_built(args: argparse.Namespace, title: str, result: Any) -> int:
-    """One JSON object, or one line: what was built, its counts, where it went."""
+def _build(
+    args: argparse.Namespace, title: str, use_case: Callable[..., Any], *pos: Any, **kw: Any
+) -> int:
+    """Run a dataset-building use case under one progress bar, saving to --out; then print
+    one JSON object, or one line: what was built, its counts, where it went."""
+    with progress_bar(title) as report:
+        result = use_case(*pos, **kw, out=args.out, force=args.force, progress=report)
     summary = result.summary()
     if args.json:
         print(json.dumps(summary))
@@ -144,50 +149,23 @@ def _print_built(args: argparse.Namespace, title: str, result: Any) -> int:
 def run_generate(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.datasets import generate_dataset
 
-    with progress_bar("generated") as report:
-        result = generate_dataset(
-            args.users,
-            args.items,
-            args.seed,
-            activity=args.activity,
-            name=args.name,
-            out=args.out,
-            force=args.force,
-            progress=report,
-        )
-    return _print_built(args, "generated", result)
+    sizes = (args.users, args.items, args.seed)
+    return _build(
+        args, "generated", generate_dataset, *sizes, activity=args.activity, name=args.name
+    )
 
 
 def run_import_movielens(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.datasets import import_movielens_dataset
 
-    with progress_bar("imported") as report:
-        result = import_movielens_dataset(
-            args.path, name=args.name, out=args.out, force=args.force, progress=report
-        )
-    return _print_built(args, "imported", result)
+    return _build(args, "imported", import_movielens_dataset, args.path, name=args.name)
 
 
 def run_import_csv(args: argparse.Namespace) -> int:
-    from rlrec.engine.usecases.datasets import import_log_dataset
+    from rlrec.engine.usecases.datasets import LOG_OPTIONS, import_log_dataset
 
-    with progress_bar("imported") as report:
-        result = import_log_dataset(
-            args.path,
-            user_col=args.user_col,
-            item_col=args.item_col,
-            rating_col=args.rating_col,
-            event_col=args.event_col,
-            timestamp_col=args.timestamp_col,
-            category_col=args.category_col,
-            sep=args.sep,
-            duplicates=args.duplicates,
-            name=args.name,
-            out=args.out,
-            force=args.force,
-            progress=report,
-        )
-    return _print_built(args, "imported", result)
+    mapping = {option: getattr(args, option) for option in LOG_OPTIONS}
+    return _build(args, "imported", import_log_dataset, args.path, **mapping)
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -90,6 +90,12 @@ class CsvTable:
             )
         return self.frame[name].astype(str).str.strip()
 
+    def bad_value(self, row: int, text: str, option: str, column: str, value: str) -> None:
+        """Raise RlrecError: data row `row` of `column` holds a bad `value`; `text` says what
+        is wrong, and the message ends with the option that named the column."""
+        self.fail(row, [f"{text} (", Option(option, column), ")"], option=option, key=column,
+                  value=value)  # fmt: skip
+
     def fail(
         self, row: int, message: str | list[str | Option], *, option: str, key: str, value: Any
     ) -> None:
@@ -296,12 +302,8 @@ def _ratings(table: CsvTable, column: str) -> np.ndarray:
     bad = np.flatnonzero((raw != "").to_numpy() & ~np.isfinite(numbers))
     if len(bad):
         value = raw.iloc[bad[0]]
-        table.fail(
-            int(bad[0]),
-            [f"rating {value!r} is not a number (", Option("rating_col", column), ")"],
-            option="rating_col",
-            key=column,
-            value=value,
+        table.bad_value(
+            int(bad[0]), f"rating {value!r} is not a number", "rating_col", column, value
         )
     return numbers
 
@@ -313,17 +315,8 @@ def _events(table: CsvTable, column: str | None, rating: np.ndarray) -> np.ndarr
     unknown = np.flatnonzero(~raw.isin(EVENTS).to_numpy())
     if len(unknown):
         value = raw.iloc[unknown[0]]
-        table.fail(
-            int(unknown[0]),
-            [
-                f"event {value!r} is not one of {', '.join(EVENTS)} (",
-                Option("event_col", column),
-                ")",
-            ],
-            option="event_col",
-            key=column,
-            value=value,
-        )
+        text = f"event {value!r} is not one of {', '.join(EVENTS)}"
+        table.bad_value(int(unknown[0]), text, "event_col", column, value)
     return raw.to_numpy(dtype=object)
 
 
@@ -341,17 +334,8 @@ def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
         value = raw.iloc[bad[0]]
-        table.fail(
-            int(bad[0]),
-            [
-                f"timestamp {value!r} is neither Unix seconds nor an ISO 8601 date (",
-                Option("timestamp_col", column),
-                ")",
-            ],  # fmt: skip
-            option="timestamp_col",
-            key=column,
-            value=value,
-        )
+        text = f"timestamp {value!r} is neither Unix seconds nor an ISO 8601 date"
+        table.bad_value(int(bad[0]), text, "timestamp_col", column, value)
     seconds = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64)
     return seconds, "iso 8601"
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -94,42 +95,29 @@ def category_slug(category: str) -> str:
 def _check_activity(value: float) -> float:
     low, high = ACTIVITY_RANGE
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise RlrecError(
-            f"activity={value!r} is not a number (allowed {low:g}..{high:g})",
-            key="activity",
-            value=value,
-            allowed=(low, high),
-            option="activity",
-        )
+        _refuse("activity", value, f"{value!r} is not a number", f"{low:g}..{high:g}", low, high)
     if not low <= float(value) <= high:
-        raise RlrecError(
-            f"activity={value:g} is out of range (allowed {low:g}..{high:g})",
-            key="activity",
-            value=value,
-            allowed=(low, high),
-            option="activity",
-        )
+        _refuse("activity", value, f"{value:g} is out of range", f"{low:g}..{high:g}", low, high)
     return float(value)
 
 
 def _check_size(name: str, value: int, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise RlrecError(
-            f"{name}={value!r} is not an integer (allowed {low}..{high})",
-            key=name,
-            value=value,
-            allowed=(low, high),
-            option=name,
-        )
+        _refuse(name, value, f"{value!r} is not an integer", f"{low}..{high}", low, high)
     if not low <= int(value) <= high:
-        raise RlrecError(
-            f"{name}={value} is out of range (allowed {low}..{high})",
-            key=name,
-            value=value,
-            allowed=(low, high),
-            option=name,
-        )
+        _refuse(name, value, f"{value} is out of range", f"{low}..{high}", low, high)
     return int(value)
+
+
+def _refuse(name: str, value: Any, problem: str, shown_range: str, low: float, high: float) -> None:
+    """RlrecError "name=<problem> (allowed low..high)" naming the parameter `name`."""
+    raise RlrecError(
+        f"{name}={problem} (allowed {shown_range})",
+        key=name,
+        value=value,
+        allowed=(low, high),
+        option=name,
+    )
 
 
 def _one_hot(codes: np.ndarray, n: int) -> np.ndarray:

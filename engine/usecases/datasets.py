@@ -25,6 +25,18 @@ Progress = Callable[[float, str], None]
 MAX_USERS = 10_000_000
 MAX_ITEMS = 10_000_000
 MAX_SEED = 2**63 - 1
+# The parameters of `import_log_dataset` that describe the log (after the path).
+LOG_OPTIONS = (
+    "user_col",
+    "item_col",
+    "rating_col",
+    "event_col",
+    "timestamp_col",
+    "category_col",
+    "sep",
+    "duplicates",
+    "name",
+)
 SEPARATOR_ALIASES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 SAVE_SHARE = 0.1  # of the progress, for writing the folder
 BUILT_IN = "built-in default"
@@ -266,21 +278,14 @@ def import_log_dataset(
 
     check_output(out, force)
     separator = resolve_separator(sep)
+    optional = (rating_col, event_col, timestamp_col, category_col)
+    columns = dict(zip(LOG_OPTIONS[2:6], (c or None for c in optional), strict=True))
 
     def build(report: Progress) -> Dataset:
         return import_csv(
-            path,
-            user_col=user_col,
-            item_col=item_col,
-            rating_col=rating_col or None,
-            event_col=event_col or None,
-            timestamp_col=timestamp_col or None,
-            sep=separator,
-            name=name,
-            category_col=category_col or None,
-            duplicates=duplicates,
-            progress=report,
-        )
+            path, user_col, item_col, **columns, sep=separator, name=name,
+            duplicates=duplicates, progress=report,
+        )  # fmt: skip
 
     return _build("imported", build, out, force, progress)
 
