@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import on, work
@@ -39,6 +39,9 @@ from rlrec.tui.panes.dataset_forms import (
 )
 from rlrec.tui.widgets.eda_plots import EdaPlots
 from rlrec.tui.widgets.forms import FormField, ValidatedField, ValidatedForm
+
+if TYPE_CHECKING:
+    from rlrec.engine.usecases.datasets import BuiltDataset
 
 # Source tab id → (form id, tab label, button label)
 SOURCES = {
@@ -367,7 +370,7 @@ interactions per user and per item, ratings) follow the current dataset.
     @staticmethod
     def _run(
         form_id: str, values: dict[str, Any], out: Path | None, force: bool, progress: Any
-    ) -> Any:
+    ) -> BuiltDataset:
         """The use case for the form; the forms' keys are its parameter names."""
         from rlrec.engine.usecases import datasets
 
