@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from rlrec.data.eda import merge_bins
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 DISPLAY_BINS = 10  # histograms are shown with at most this many bars (pairs merged)
 CHARTS = (
@@ -50,21 +52,6 @@ def summary_lines(eda: dict[str, Any], where: str) -> list[str]:
     return lines
 
 
-def _for_display(dist: dict[str, Any]) -> tuple[list[str], list[int]]:
-    labels, counts = list(dist["labels"]), list(dist["counts"])
-    if dist["kind"] == "histogram" and len(counts) > DISPLAY_BINS:
-        step = -(-len(counts) // DISPLAY_BINS)
-        edges = dist["edges"]
-        merged_labels, merged_counts = [], []
-        for start in range(0, len(counts), step):
-            stop = min(start + step, len(counts))
-            low, high = edges[start], edges[stop]
-            merged_labels.append(f"{low:.3g}–{high:.3g}")
-            merged_counts.append(sum(counts[start:stop]))
-        labels, counts = merged_labels, merged_counts
-    return labels, counts
-
-
 def bar_chart(title: str, labels: list[str], counts: list[int], width: int, color: bool) -> str:
     import plotext as plt
 
@@ -91,6 +78,6 @@ def render_info(
             if not dist or not dist["counts"]:
                 parts.append(f"{title}: not in this dataset")
                 continue
-            labels, counts = _for_display(dist)
+            labels, counts = merge_bins(dist, DISPLAY_BINS)
             parts.append(bar_chart(title, labels, counts, width, color))
     return "\n\n".join(parts)

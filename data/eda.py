@@ -156,3 +156,20 @@ def compute_eda(ds: Dataset) -> dict[str, Any]:
         "interactions_per_item": _per_entity(inter["item_id"].to_numpy(), n_items),
         "rating": rating_distribution,
     }
+
+
+def merge_bins(dist: dict[str, Any], at_most: int) -> tuple[list[str], list[int]]:
+    """(labels, counts) of a distribution for a display with room for `at_most` bars: a
+    histogram with more bins has neighbouring bins summed (edges shown to 3 figures);
+    anything else is returned as is."""
+    labels, counts = list(dist["labels"]), list(dist["counts"])
+    if dist["kind"] != "histogram" or len(counts) <= at_most:
+        return labels, counts
+    step = -(-len(counts) // at_most)
+    edges = dist["edges"]
+    merged_labels, merged_counts = [], []
+    for start in range(0, len(counts), step):
+        stop = min(start + step, len(counts))
+        merged_labels.append(f"{edges[start]:.3g}–{edges[stop]:.3g}")
+        merged_counts.append(sum(counts[start:stop]))
+    return merged_labels, merged_counts
