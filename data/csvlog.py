@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -90,7 +90,7 @@ class CsvTable:
             )
         return self.frame[name].astype(str).str.strip()
 
-    def bad_value(self, row: int, text: str, option: str, column: str, value: str) -> None:
+    def bad_value(self, row: int, text: str, option: str, column: str, value: str) -> NoReturn:
         """Raise RlrecError: data row `row` of `column` holds a bad `value`; `text` says what
         is wrong, and the message ends with the option that named the column."""
         self.fail(row, [f"{text} (", Option(option, column), ")"], option=option, key=column,
@@ -98,7 +98,7 @@ class CsvTable:
 
     def fail(
         self, row: int, message: str | list[str | Option], *, option: str, key: str, value: Any
-    ) -> None:
+    ) -> NoReturn:
         """Raise RlrecError for data row `row` (0-based), located by file and line."""
         parts = [message] if isinstance(message, str) else message
         raise RlrecError(
