@@ -109,8 +109,8 @@ class DQNAgent(Policy):
         self.sample_generator = torch.Generator().manual_seed(seed + 1)
         self.explore_rng = np.random.default_rng(seed + 2)
         self.updates = 0
-        self._online_params = list(self.online.parameters())
-        self._target_params = list(self.target.parameters())
+        self._online_params: list[torch.Tensor] = list(self.online.parameters())
+        self._target_params: list[torch.Tensor] = list(self.target.parameters())
         self.served = self.online
         if config.serve_average > 0:
             self.served = QNetwork(
@@ -120,7 +120,7 @@ class DQNAgent(Policy):
             self.served.eval()
             for p in self.served.parameters():
                 p.requires_grad_(False)
-        self._served_params = list(self.served.parameters())
+        self._served_params: list[torch.Tensor] = list(self.served.parameters())
 
     # -- acting ------------------------------------------------------------------------
     def q_values(self, obs: np.ndarray) -> torch.Tensor:

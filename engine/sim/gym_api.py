@@ -88,7 +88,11 @@ class RecommenderEnv(gym.Env):
             info["episode_return"] = float(result.episode_return[0])
             info["episode_length"] = int(result.episode_length[0])
             info["episode_engagements"] = int(result.episode_engagements[0])
-        last = result.final_obs if result.done[0] else result.obs
+        last = result.obs
+        if result.done[0]:
+            # This wrapper sets keep_final_obs, so an ended session's last view is kept.
+            assert result.final_obs is not None
+            last = result.final_obs
         obs = last[0].astype(np.float32, copy=True)
         return obs, float(result.reward[0]), bool(result.done[0]), False, info
 

@@ -131,7 +131,7 @@ def _item_numeric(ds: Dataset, column: str) -> np.ndarray | None:
     if column not in ds.items.columns:
         return None
     values = np.asarray(ds.items[column], dtype=np.float64)
-    return None if np.isnan(values).all() else np.nan_to_num(values, nan=np.nanmean(values))
+    return None if np.isnan(values).all() else np.nan_to_num(values, nan=float(np.nanmean(values)))
 
 
 def _interaction_counts(ds: Dataset) -> np.ndarray:
