@@ -13,7 +13,7 @@ What is fitted, and on what:
 - **Latent part.** Logistic MF (alternating IRLS) with user and item biases on those labels
   (confidence weights 1 + `confidence`·log(1 + count) on implicit positives). Dense weight
   matrices make each half-step two matrix products and one batched solve.
-- **Content part.** `engine.sim.truth.truth_with_latents` builds item content and user
+- **Content part.** `rlrec.engine.truth.model.truth_with_latents` builds item content and user
   profiles from the train log; users with no train history get a profile — and latent
   factors — predicted from their demographics by ridge regression on the warm users.
 - **Calibration.** On train pairs held out of the MF (`calibration_fraction`), a logistic
@@ -24,7 +24,7 @@ What is fitted, and on what:
   synthetic clickbait appeal (its measured engagement already includes it).
   `calibration_table` reports predicted versus observed positive rate by decile.
 - **Observables.** The agent sees demographics plus a small SVD embedding of the train log
-  (`engine.cf_features`), not the hidden truth's factors.
+  (`rlrec.engine.truth.cf_features`), not the hidden truth's factors.
 
 Only the dataset passed in is read: `fit_truth` cuts it to its train split first, so
 validation and test interactions cannot reach the simulator (tests/engine/test_fit.py).
@@ -269,7 +269,7 @@ def fit_simulator(
 def with_collaborative_features(
     truth: HiddenTruth, train: Dataset, dims: int, seed: int = 0
 ) -> HiddenTruth:
-    """Append train-log CF embeddings (`engine.cf_features`) to what the agent observes of
+    """Append train-log CF embeddings (`rlrec.engine.truth.cf_features`) to what the agent observes of
     users and items; 0 dims leaves the observation as it was."""
     if dims == 0:
         return truth

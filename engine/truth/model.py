@@ -8,7 +8,7 @@ items raise a user's satisfaction when consumed, clickbait lowers it) and an imm
 (how much more clickable an item is than it is good: cheap, popular, low quality).
 
 `truth_from_dataset` builds the truth for synthetic datasets, which carry their generator's
-latent factors; `engine.fit.fit_truth` builds one for imported logs by fitting the factors.
+latent factors; `rlrec.engine.truth.fit.fit_truth` builds one for imported logs by fitting the factors.
 The agent never sees any of this except `user_observable` / `item_observable`.
 """
 
