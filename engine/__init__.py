@@ -16,10 +16,17 @@ Torch is imported by the modules that need it (agents, training), not by this pa
 `import rlrec.engine` stays cheap for a face that only reads configs.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rlrec.engine.sim.gym_api import RecommenderEnv, RecommenderVectorEnv
 
 
-def make_env(preset_or_config: Any = "default", seed: int | None = None, **kwargs: Any):
+def make_env(
+    preset_or_config: Any = "default", seed: int | None = None, **kwargs: Any
+) -> RecommenderEnv:
     """A single-session `gymnasium.Env` for a preset name, YAML path or config."""
     from rlrec.engine.sim.gym_api import make_env as _make_env
 
@@ -28,7 +35,7 @@ def make_env(preset_or_config: Any = "default", seed: int | None = None, **kwarg
 
 def make_vector_env(
     preset_or_config: Any = "default", num_envs: int = 1, seed: int | None = None, **kwargs: Any
-):
+) -> RecommenderVectorEnv:
     """A `gymnasium.vector.VectorEnv` of `num_envs` sessions stepped together."""
     from rlrec.engine.sim.gym_api import make_vector_env as _make_vector_env
 

@@ -189,7 +189,17 @@ class DQNAgent(Policy):
         return c.lr * (1.0 + frac * (c.lr_final - 1.0))
 
     # -- learning ----------------------------------------------------------------------
-    def remember(self, obs, actions, rewards, next_obs, done, next_mask) -> None:
+    def remember(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        done: np.ndarray,
+        next_mask: np.ndarray,
+    ) -> None:
+        """Store N transitions: obs and next_obs (N, obs_dim), actions (N,) item ids, rewards
+        (N,), done (N,) bool, next_mask (N, n_items) bool (kept only with `mask_engaged`)."""
         self.replay.add_batch(
             obs, actions, rewards, next_obs, done, next_mask if self.config.mask_engaged else None
         )
