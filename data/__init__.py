@@ -1,6 +1,9 @@
-"""rlrec data layer: synthetic generator, importers, dataset store, EDA.
+"""rlrec.data: the bottom layer — datasets as folders: the schema vocabulary (column names,
+event types, the engaged rule), the synthetic generator, importers (MovieLens, CSV/Parquet
+logs), the store, the temporal split, EDA, and `RlrecError`.
 
-Pure numpy + pandas. Never imports engine, tui, torch or textual (tests/test_import_hygiene.py).
+numpy + pandas (+ pyarrow for Parquet). Never imports `rlrec.engine`, a face, torch,
+gymnasium or Textual (import-linter contracts; tests/test_import_hygiene.py).
 """
 
 from __future__ import annotations

@@ -1,13 +1,32 @@
-"""rlrec engine: simulator, agents, trainer, metrics and the `rlrec` CLI.
+"""rlrec.engine: the core both faces (`rlrec.cli`, `rlrec.tui`) call. Sub-packages by concept,
+each importing only those listed after it (import-linter contract in pyproject.toml):
 
-Imports only `data` below it, never `tui` or Textual. Torch is imported lazily, inside the
-modules that need it (agents, trainer), so that `import engine` stays fast for the TUI.
+- `usecases`   the functions every face calls, returning dataclasses
+- `serving`    recommend, cold start, explain
+- `training`   the trainer, its typed events, run folders, run configs
+- `evaluation` online and offline evaluation, metrics, simulated A/B
+- `agents`     DQN: config, Q-network, replay buffer
+- `policies`   the non-learning policies (random, popular, LinUCB, oracle, ...) by name
+- `sim`        vectorised user simulators and their Gymnasium wrappers
+- `truth`      the hidden user model a simulator runs on (generated or fitted to a log)
+- `presets`    the shipped YAML presets; `config_base` the typed config helpers
+
+Imports `rlrec.data` below it, never a face or its toolkit (Textual, rich, plotext, argparse).
+Torch is imported by the modules that need it (agents, training), not by this package, so
+`import rlrec.engine` stays cheap for a face that only reads configs.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rlrec.engine.sim.gym_api import RecommenderEnv, RecommenderVectorEnv
 
 
-def make_env(preset_or_config: Any = "default", seed: int | None = None, **kwargs: Any):
+def make_env(
+    preset_or_config: Any = "default", seed: int | None = None, **kwargs: Any
+) -> RecommenderEnv:
     """A single-session `gymnasium.Env` for a preset name, YAML path or config."""
     from rlrec.engine.sim.gym_api import make_env as _make_env
 
@@ -16,7 +35,7 @@ def make_env(preset_or_config: Any = "default", seed: int | None = None, **kwarg
 
 def make_vector_env(
     preset_or_config: Any = "default", num_envs: int = 1, seed: int | None = None, **kwargs: Any
-):
+) -> RecommenderVectorEnv:
     """A `gymnasium.vector.VectorEnv` of `num_envs` sessions stepped together."""
     from rlrec.engine.sim.gym_api import make_vector_env as _make_vector_env
 

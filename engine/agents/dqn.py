@@ -109,8 +109,8 @@ class DQNAgent(Policy):
         self.sample_generator = torch.Generator().manual_seed(seed + 1)
         self.explore_rng = np.random.default_rng(seed + 2)
         self.updates = 0
-        self._online_params = list(self.online.parameters())
-        self._target_params = list(self.target.parameters())
+        self._online_params: list[torch.Tensor] = list(self.online.parameters())
+        self._target_params: list[torch.Tensor] = list(self.target.parameters())
         self.served = self.online
         if config.serve_average > 0:
             self.served = QNetwork(
@@ -120,7 +120,7 @@ class DQNAgent(Policy):
             self.served.eval()
             for p in self.served.parameters():
                 p.requires_grad_(False)
-        self._served_params = list(self.served.parameters())
+        self._served_params: list[torch.Tensor] = list(self.served.parameters())
 
     # -- acting ------------------------------------------------------------------------
     def q_values(self, obs: np.ndarray) -> torch.Tensor:
@@ -189,7 +189,17 @@ class DQNAgent(Policy):
         return c.lr * (1.0 + frac * (c.lr_final - 1.0))
 
     # -- learning ----------------------------------------------------------------------
-    def remember(self, obs, actions, rewards, next_obs, done, next_mask) -> None:
+    def remember(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        done: np.ndarray,
+        next_mask: np.ndarray,
+    ) -> None:
+        """Store N transitions: obs and next_obs (N, obs_dim), actions (N,) item ids, rewards
+        (N,), done (N,) bool, next_mask (N, n_items) bool (kept only with `mask_engaged`)."""
         self.replay.add_batch(
             obs, actions, rewards, next_obs, done, next_mask if self.config.mask_engaged else None
         )

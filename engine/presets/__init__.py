@@ -1,7 +1,7 @@
 """Presets shipped with rlrec: YAML files beside this module, each with sections `env`,
 `agent` and `train`. A user YAML may name one with `preset: NAME` and override any field;
 the result is deep-merged. `load_preset` returns the raw mapping; each section is checked
-by its own config dataclass (`engine.sim.parse_env_config` for `env`)."""
+by its own config dataclass (`rlrec.engine.sim.parse_env_config` for `env`)."""
 
 from __future__ import annotations
 

@@ -55,6 +55,10 @@ class VectorSimulator(ABC):
     # Every simulator keeps these two as arrays of its own; the views are the same for all.
     _mask: np.ndarray
     _users: np.ndarray
+    # Per-session running totals that `_finish_step` reports when a session ends.
+    _return: np.ndarray  # (N,) float32
+    _t: np.ndarray  # (N,) int32, steps taken in the current session
+    _n_engaged: np.ndarray  # (N,) int32
 
     @property
     def mask(self) -> np.ndarray:
@@ -99,26 +103,38 @@ class VectorSimulator(ABC):
         """(n_items, f) item features an agent may see (default: `item_vectors`)."""
         return self.item_vectors
 
+    def _start(self, envs: np.ndarray) -> None:
+        """Start a new session (new user, zeroed totals) in each of the sessions `envs`."""
+        raise NotImplementedError
+
+    def _observe(self) -> np.ndarray:
+        """(N, obs_dim) float32: the current observation of every session."""
+        raise NotImplementedError
+
     def _finish_step(
         self, reward: np.ndarray, engaged: np.ndarray, purchased: np.ndarray, done: np.ndarray
     ) -> StepResult:
         """Shared end of `step` for simulators that keep per-session `_return`, `_t` and
         `_n_engaged` arrays and define `_start(envs)` and `_observe()`: report the totals of
         the sessions that ended, restart them, and observe."""
-        result = StepResult(
-            obs=None,  # type: ignore[arg-type]  # filled after the restart below
+        # Totals and final observations are read before the restart overwrites them.
+        episode_return = np.where(done, self._return, 0.0).astype(np.float32)
+        episode_length = np.where(done, self._t, 0).astype(np.int32)
+        episode_engagements = np.where(done, self._n_engaged, 0).astype(np.int32)
+        finished = np.flatnonzero(done)
+        final_obs = None
+        if self.keep_final_obs and finished.size:
+            final_obs = self._observe()[finished]
+        if finished.size:
+            self._start(finished)
+        return StepResult(
+            obs=self._observe(),
             reward=reward,
             engaged=engaged,
             purchased=purchased,
             done=done,
-            episode_return=np.where(done, self._return, 0.0).astype(np.float32),
-            episode_length=np.where(done, self._t, 0).astype(np.int32),
-            episode_engagements=np.where(done, self._n_engaged, 0).astype(np.int32),
+            episode_return=episode_return,
+            episode_length=episode_length,
+            episode_engagements=episode_engagements,
+            final_obs=final_obs,
         )
-        finished = np.flatnonzero(done)
-        if self.keep_final_obs:
-            result.final_obs = self._observe()[finished] if finished.size else None
-        if finished.size:
-            self._start(finished)
-        result.obs = self._observe()
-        return result

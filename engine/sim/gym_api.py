@@ -76,19 +76,25 @@ class RecommenderEnv(gym.Env):
             "user_id": int(self.sim.user_ids[0]),
         }
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         obs = self.sim.reset(seed)
         return obs[0].astype(np.float32, copy=True), self._info()
 
-    def step(self, action):
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         result = self.sim.step(np.asarray([int(action)], dtype=np.int64))
         info = self._info(result.engaged[0], result.purchased[0])
         if result.done[0]:
             info["episode_return"] = float(result.episode_return[0])
             info["episode_length"] = int(result.episode_length[0])
             info["episode_engagements"] = int(result.episode_engagements[0])
-        last = result.final_obs if result.done[0] else result.obs
+        last = result.obs
+        if result.done[0]:
+            # This wrapper sets keep_final_obs, so an ended session's last view is kept.
+            assert result.final_obs is not None
+            last = result.final_obs
         obs = last[0].astype(np.float32, copy=True)
         return obs, float(result.reward[0]), bool(result.done[0]), False, info
 
@@ -115,14 +121,19 @@ class RecommenderVectorEnv(VectorEnv):
             "user_id": self.sim.user_ids.copy(),
         }
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(
+        self, *, seed: int | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
         obs = self.sim.reset(seed)
         none = np.zeros(self.num_envs, dtype=bool)
         return obs, self._infos(none, none)
 
-    def step(self, actions):
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """`actions` (num_envs,) item ids; returns obs, reward, terminated, truncated, infos."""
         result = self.sim.step(np.asarray(actions, dtype=np.int64))
         infos = self._infos(result.engaged, result.purchased)
         infos["episode_return"] = result.episode_return

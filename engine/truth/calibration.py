@@ -11,15 +11,13 @@ predicted versus observed positive rate by decile of the prediction.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rlrec.data.dataset import Dataset
 from rlrec.engine.truth.model import DEFAULT_ALPHA, DEFAULT_APPEAL_WEIGHT, HiddenTruth
-
-if TYPE_CHECKING:
-    from rlrec.engine.truth.fit import LabelledPairs
+from rlrec.engine.truth.pairs import LabelledPairs
 
 
 def _logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray, steps: int = 60) -> np.ndarray:

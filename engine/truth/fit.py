@@ -13,7 +13,7 @@ What is fitted, and on what:
 - **Latent part.** Logistic MF (alternating IRLS) with user and item biases on those labels
   (confidence weights 1 + `confidence`·log(1 + count) on implicit positives). Dense weight
   matrices make each half-step two matrix products and one batched solve.
-- **Content part.** `engine.sim.truth.truth_with_latents` builds item content and user
+- **Content part.** `rlrec.engine.truth.model.truth_with_latents` builds item content and user
   profiles from the train log; users with no train history get a profile — and latent
   factors — predicted from their demographics by ridge regression on the warm users.
 - **Calibration.** On train pairs held out of the MF (`calibration_fraction`), a logistic
@@ -24,7 +24,7 @@ What is fitted, and on what:
   synthetic clickbait appeal (its measured engagement already includes it).
   `calibration_table` reports predicted versus observed positive rate by decile.
 - **Observables.** The agent sees demographics plus a small SVD embedding of the train log
-  (`engine.cf_features`), not the hidden truth's factors.
+  (`rlrec.engine.truth.cf_features`), not the hidden truth's factors.
 
 Only the dataset passed in is read: `fit_truth` cuts it to its train split first, so
 validation and test interactions cannot reach the simulator (tests/engine/test_fit.py).
@@ -46,6 +46,7 @@ from rlrec.engine.config_base import param
 from rlrec.engine.truth.calibration import calibrate_engagement, predicted_probability
 from rlrec.engine.truth.cf_features import interaction_embeddings
 from rlrec.engine.truth.model import HiddenTruth, truth_with_latents
+from rlrec.engine.truth.pairs import LabelledPairs
 
 
 @dataclass
@@ -72,28 +73,6 @@ class FitConfig:
         16, low=0, high=64, help="CF embedding dims the agent observes (0 = demographics only)"
     )
     seed: int = param(0, low=0, help="seed of the negative sampling and initial factors")
-
-
-@dataclass
-class LabelledPairs:
-    """The (user, item, label, weight) rows the fit learns from; logged ones first."""
-
-    users: np.ndarray  # int64
-    items: np.ndarray  # int64
-    labels: np.ndarray  # float64 in {0, 1}
-    weights: np.ndarray  # float64 > 0
-    logged: np.ndarray  # bool: True for logged pairs, False for sampled negatives
-    feedback: str  # "explicit" or "implicit"
-
-    def subset(self, keep: np.ndarray) -> LabelledPairs:
-        return LabelledPairs(
-            users=self.users[keep],
-            items=self.items[keep],
-            labels=self.labels[keep],
-            weights=self.weights[keep],
-            logged=self.logged[keep],
-            feedback=self.feedback,
-        )
 
 
 @dataclass
@@ -254,8 +233,8 @@ def fit_simulator(
     labelled = labelled_pairs(train, config)
     # Calibrating on pairs the MF has not seen keeps the probabilities honest: in-sample
     # scores of a factorisation are overconfident.
-    held = np.random.default_rng(config.seed + 1).random(len(labelled.labels))
-    held = held < config.calibration_fraction
+    draws = np.random.default_rng(config.seed + 1).random(len(labelled.labels))
+    held = draws < config.calibration_fraction
     pairs, calibration_pairs = labelled.subset(~held), labelled.subset(held)
     user_f, item_f = factorise(pairs, dataset.n_users, dataset.n_items, config)
     warm = np.bincount(pairs.users[pairs.logged], minlength=dataset.n_users) > 0
@@ -290,7 +269,7 @@ def fit_simulator(
 def with_collaborative_features(
     truth: HiddenTruth, train: Dataset, dims: int, seed: int = 0
 ) -> HiddenTruth:
-    """Append train-log CF embeddings (`engine.cf_features`) to what the agent observes of
+    """Append train-log CF embeddings (`rlrec.engine.truth.cf_features`) to what the agent observes of
     users and items; 0 dims leaves the observation as it was."""
     if dims == 0:
         return truth

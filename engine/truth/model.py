@@ -8,7 +8,7 @@ items raise a user's satisfaction when consumed, clickbait lowers it) and an imm
 (how much more clickable an item is than it is good: cheap, popular, low quality).
 
 `truth_from_dataset` builds the truth for synthetic datasets, which carry their generator's
-latent factors; `engine.fit.fit_truth` builds one for imported logs by fitting the factors.
+latent factors; `rlrec.engine.truth.fit.fit_truth` builds one for imported logs by fitting the factors.
 The agent never sees any of this except `user_observable` / `item_observable`.
 """
 
@@ -131,7 +131,7 @@ def _item_numeric(ds: Dataset, column: str) -> np.ndarray | None:
     if column not in ds.items.columns:
         return None
     values = np.asarray(ds.items[column], dtype=np.float64)
-    return None if np.isnan(values).all() else np.nan_to_num(values, nan=np.nanmean(values))
+    return None if np.isnan(values).all() else np.nan_to_num(values, nan=float(np.nanmean(values)))
 
 
 def _interaction_counts(ds: Dataset) -> np.ndarray:
