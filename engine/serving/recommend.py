@@ -20,13 +20,10 @@ from typing import Any
 import numpy as np
 
 from rlrec.data.errors import RlrecError
-from rlrec.engine.serving.coldstart import (
-    FALLBACKS,
-    DemographicContent,
-    popularity_scores,
-    recent_positive_items,
-    state_from_history,
-)
+from rlrec.engine.policies.content import DemographicContent, popularity_scores
+from rlrec.engine.sim.history_state import recent_positive_items, state_from_history
+
+FALLBACKS = ("content", "popular")
 
 POLICIES = ("agent", "popular", "content", "mf", "linucb", "random")
 ITEM_COLUMNS = ("category", "price", "quality", "title", "genres")
@@ -153,7 +150,7 @@ def _warm_linucb(run: Any) -> Any:
     with _WARM_UP_LOCK:
         policy = getattr(run, "_warm_linucb", None)
         if policy is None:
-            from rlrec.engine.evaluation.offline import warm_up_linucb
+            from rlrec.engine.policies.baselines import warm_up_linucb
 
             policy = warm_up_linucb(run.sim, 200, 0)
             run._warm_linucb = policy
