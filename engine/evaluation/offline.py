@@ -1,7 +1,7 @@
 """Offline evaluation on the temporal split: each held-out user's top-K against what they
 really engaged with later.
 
-For every user with at least one engaged (positive, see `engine.fit.positive_rows`)
+For every user with at least one engaged (positive, see `rlrec.data.schema.positive_rows`)
 interaction in the evaluated part:
 - relevant items = the items they engaged with in that part;
 - excluded items = everything they interacted with before it (train, and validation when
@@ -10,10 +10,11 @@ interaction in the evaluated part:
   earlier engaged items (`engine.sim.history_state.state_from_history`), as the simulator's own
   sessions do; cold-start users (no train interactions) are evaluated with no history at
   all: demographics only, nothing excluded.
-Warm and cold users are reported separately. Policies: the trained agent (`dqn`), the fitted
-MF model itself (`mf`, fitted on train only; cold users get demographic factors), most
-popular in train (`popular`), LinUCB after learning online in the fitted simulator
-(`linucb`), the demographic content fallback (`content`) and `random`.
+Warm and cold users are reported separately. Policies: the trained agent (`dqn`), then every
+user scorer of the policy registry (`engine.policies.registry.USER_SCORERS`, in its order):
+`random`, most popular in train (`popular`), the demographic content fallback (`content`),
+the fitted MF model itself (`mf`, fitted on train only; cold users get demographic factors)
+and LinUCB after learning online in the run's simulator (`linucb`).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def _stamp(run_dir: Path) -> list[int]:
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
-        np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
     tmp.replace(path)
 
 
@@ -121,15 +121,15 @@ def prepare_serving(run_dir: str | Path) -> Path:
     from rlrec.data.split import split_for
     from rlrec.engine.training.runs import load_run
 
-    run_dir = require_run(run_dir)
-    stamp = _stamp(run_dir)
-    run = load_run(run_dir)
+    path = require_run(run_dir)
+    stamp = _stamp(path)
+    run = load_run(path)
     split = None
     if run.dataset is not None:
         config_folder = run.config.dataset or getattr(run.config.env, "dataset", "") or None
         split = split_for(run.dataset, config_folder)
-    served_run = serving_run_from(run_dir, run.config, run.dataset, run.sim, run.policy, split)
-    folder = run_dir / SERVING_DIR
+    served_run = serving_run_from(path, run.config, run.dataset, run.sim, run.policy, split)
+    folder = path / SERVING_DIR
     folder.mkdir(exist_ok=True)
     served = run.policy.served.state_dict()
     _save_npz(folder / AGENT_FILE, {k: v.detach().cpu().numpy() for k, v in served.items()})

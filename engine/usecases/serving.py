@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlrec.data.errors import RlrecError
 from rlrec.engine.serving import explain as explain_module
 from rlrec.engine.serving.artifacts import ServingRun, load_serving
 from rlrec.engine.serving.recommend import (
@@ -49,8 +48,6 @@ def recommend(
     """Top-`k` items of `policy` ("agent" or a registry policy) for `user` (original id) of
     the run at `run` (a folder or an already loaded `ServingRun`). RlrecError: bad input,
     unknown user without `cold_start`, a run without a checkpoint."""
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise RlrecError(f"-k = {k} is out of range (allowed: >= 1)")
     served = run if isinstance(run, ServingRun) else load_serving(run)
     return recommend_for_user(
         served, user, k, policy=policy, fallback=fallback, cold_start=cold_start
