@@ -4,9 +4,11 @@
 model (the hidden truth as arrays, for the agent's state and the "true preference" column)
 and every reference scorer of the policy registry, fitted on the run's dataset and stored
 split — and writes it to `<run>/serving/` as `.npz` (loaded with `allow_pickle=False`) plus
-`meta.json`. The train use case calls it after training; `load_serving` builds it lazily
-when it is missing or older than the checkpoint, and keeps one loaded run per process so
-asking user after user costs only the scoring.
+`meta.json`. The train use case calls it after training. For a run prepared before (or by
+an older rlrec), `load_serving` builds what is missing on first use: the agent part when it
+is missing or older than the checkpoint, each scorer the first time it is asked for (LinUCB's
+warm-up takes seconds, so it is not paid for a user who never asks). One loaded run is kept
+per process, so asking user after user costs only the scoring.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from rlrec.engine.policies.registry import (
     USER_SCORERS,
     ScorerInputs,
     fit_scorer,
+    policy_spec,
     scorer_from_arrays,
 )
 from rlrec.engine.policies.user_scorers import UserScorer
@@ -42,18 +44,41 @@ FORMAT = 1
 LINUCB_WARM_UP_STEPS = 200
 
 
-@dataclass
 class ServingRun:
     """A run ready to serve: its config and dataset, the agent, how a session starts for a
-    user, and the registry's reference scorers — all read from the run folder."""
+    user, and the registry's reference scorers — all read from the run folder (scorers on
+    first use, see `scorer`)."""
 
-    path: Path
-    config: Any  # RunConfig
-    dataset: Dataset | None  # None for seed-classic (users are bare indices)
-    agent: Policy
-    start: SessionStart | TabulatedStart
-    scorers: dict[str, UserScorer]
-    history_window: int
+    def __init__(
+        self,
+        path: Path,
+        config: Any,
+        dataset: Dataset | None,
+        agent: Policy,
+        start: SessionStart | TabulatedStart,
+        scorers: dict[str, UserScorer],
+        history_window: int,
+    ) -> None:
+        self.path = path
+        self.config = config  # RunConfig
+        self.dataset = dataset  # None for seed-classic (users are bare indices)
+        self.agent = agent
+        self.start = start
+        self.history_window = history_window
+        self._scorers = dict(scorers)
+        self._lock = threading.Lock()
+
+    def scorer(self, name: str) -> UserScorer:
+        """The registry scorer `name`: cached in memory, else read from the run folder, else
+        fitted once and saved there. RlrecError: not a user scorer of the registry."""
+        policy_spec(name, USER_SCORERS)
+        with self._lock:
+            if name not in self._scorers:
+                file = self.path / SERVING_DIR / f"scorer-{name}.npz"
+                if not file.is_file():
+                    _prepare_scorers(self.path, [name])
+                self._scorers[name] = scorer_from_arrays(name, _load_npz(file))
+            return self._scorers[name]
 
 
 def _stamp(run_dir: Path) -> list[int]:
@@ -85,12 +110,23 @@ def _truth_arrays(truth: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, plain
 
 
+def _scorer_inputs(dataset: Dataset, split: Any, sim: Any) -> ScorerInputs:
+    return ScorerInputs(
+        log=dataset,  # serving knows everything logged, not only the train part
+        dataset=dataset,
+        split=split,
+        sim=sim,
+        seed=0,
+        linucb_steps=LINUCB_WARM_UP_STEPS,
+        random_per_user=True,
+    )
+
+
 def serving_run_from(
     path: Path, config: Any, dataset: Dataset | None, sim: Any, agent: Policy, split: Any = None
 ) -> ServingRun:
     """A `ServingRun` built in memory from a run's simulator (fits every reference scorer on
-    `dataset` and `split`, warms LinUCB up in a sibling of `sim`): what `prepare_serving`
-    saves, and what tests serve from."""
+    `dataset` and `split`, warms LinUCB up in a sibling of `sim`): what tests serve from."""
     from rlrec.data.split import split_for
 
     if dataset is None:
@@ -99,38 +135,25 @@ def serving_run_from(
             sim.fresh_observation(users), sim.true_preference(users)
         )
         return ServingRun(path, config, None, agent, start, {}, 0)
-    inputs = ScorerInputs(
-        log=dataset,  # serving knows everything logged, not only the train part
-        dataset=dataset,
-        split=split if split is not None else split_for(dataset, None),
-        sim=sim,
-        seed=0,
-        linucb_steps=LINUCB_WARM_UP_STEPS,
-        random_per_user=True,
-    )
+    inputs = _scorer_inputs(dataset, split if split is not None else split_for(dataset, None), sim)
     scorers = {name: fit_scorer(name, inputs) for name in USER_SCORERS}
     start = SessionStart(sim.truth, sim.config)
     return ServingRun(path, config, dataset, agent, start, scorers, int(sim.config.history_window))
 
 
-def prepare_serving(run_dir: str | Path) -> Path:
-    """Build and cache `<run_dir>/serving/` (see module doc); returns that folder.
-
-    This is the one place serving fits anything (the reference scorers, LinUCB's warm-up)
-    and builds the run's simulator. RlrecError: not a run, or no checkpoint yet."""
+def _run_split(run: Any) -> Any:
     from rlrec.data.split import split_for
-    from rlrec.engine.training.runs import load_run
 
-    path = require_run(run_dir)
-    stamp = _stamp(path)
-    run = load_run(path)
-    split = None
-    if run.dataset is not None:
-        config_folder = run.config.dataset or getattr(run.config.env, "dataset", "") or None
-        split = split_for(run.dataset, config_folder)
-    served_run = serving_run_from(path, run.config, run.dataset, run.sim, run.policy, split)
+    folder = run.config.dataset or getattr(run.config.env, "dataset", "") or None
+    return split_for(run.dataset, folder)
+
+
+def _prepare_agent(path: Path, run: Any) -> None:
+    """The agent's served network and the session-start model, then `meta.json` (last: its
+    presence means they are whole)."""
     folder = path / SERVING_DIR
     folder.mkdir(exist_ok=True)
+    stamp = _stamp(path)
     served = run.policy.served.state_dict()
     _save_npz(folder / AGENT_FILE, {k: v.detach().cpu().numpy() for k, v in served.items()})
     meta: dict[str, Any] = {
@@ -138,22 +161,51 @@ def prepare_serving(run_dir: str | Path) -> Path:
         "checkpoint": stamp,
         "obs_dim": int(run.sim.obs_dim),
         "n_items": int(run.sim.n_items),
-        "scorers": list(served_run.scorers),
     }
-    start = served_run.start
-    if isinstance(start, TabulatedStart):
-        arrays = {"observations": start.observations, "preferences": start.preferences}
+    sim = run.sim
+    if run.dataset is None:
+        users = np.arange(sim.n_users)
+        arrays = {
+            "observations": sim.fresh_observation(users),
+            "preferences": sim.true_preference(users),
+        }
         meta["start"] = "table"
     else:
-        arrays, meta["truth"] = _truth_arrays(run.sim.truth)
+        arrays, meta["truth"] = _truth_arrays(sim.truth)
         meta["start"] = "truth"
     _save_npz(folder / START_FILE, arrays)
-    for name, scorer in served_run.scorers.items():
-        _save_npz(folder / f"scorer-{name}.npz", scorer.arrays())
     tmp = folder / (META_FILE + ".tmp")
     tmp.write_text(json.dumps(meta))
-    tmp.replace(folder / META_FILE)  # written last: its presence means the folder is whole
-    return folder
+    tmp.replace(folder / META_FILE)
+
+
+def _prepare_scorers(path: Path, names: list[str], run: Any = None) -> None:
+    """Fit the registry scorers `names` on the run's dataset and stored split, and save them."""
+    from rlrec.engine.training.runs import load_run
+
+    run = run if run is not None else load_run(path)
+    if run.dataset is None:
+        raise RlrecError(f"{path}: a seed-classic run has no logged data to fit {names[0]!r} on")
+    inputs = _scorer_inputs(run.dataset, _run_split(run), run.sim)
+    folder = path / SERVING_DIR
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        _save_npz(folder / f"scorer-{name}.npz", fit_scorer(name, inputs).arrays())
+
+
+def prepare_serving(run_dir: str | Path) -> Path:
+    """Build and cache everything `<run_dir>/serving/` holds (see module doc); returns that
+    folder. With `load_serving`'s lazy builds, the one place serving fits anything (the
+    reference scorers, LinUCB's warm-up) or builds the run's simulator.
+    RlrecError: not a run, no checkpoint yet, a dataset that changed since training."""
+    from rlrec.engine.training.runs import load_run
+
+    path = require_run(run_dir)
+    run = load_run(path)
+    _prepare_agent(path, run)
+    if run.dataset is not None:
+        _prepare_scorers(path, list(USER_SCORERS), run)
+    return path / SERVING_DIR
 
 
 def _read_meta(run_dir: Path) -> dict[str, Any] | None:
@@ -185,8 +237,7 @@ def _read_serving(run_dir: Path, meta: dict[str, Any]) -> ServingRun:
     from rlrec.engine.truth.model import HiddenTruth
 
     config = RunConfig.from_dict(read_config(run_dir), origin=str(run_dir / CONFIG_FILE))
-    folder = run_dir / SERVING_DIR
-    start_arrays = _load_npz(folder / START_FILE)
+    start_arrays = _load_npz(run_dir / SERVING_DIR / START_FILE)
     start: SessionStart | TabulatedStart
     if meta["start"] == "table":
         start = TabulatedStart(start_arrays["observations"], start_arrays["preferences"])
@@ -197,12 +248,8 @@ def _read_serving(run_dir: Path, meta: dict[str, Any]) -> ServingRun:
         assert isinstance(env, DefaultConfig)
         start = SessionStart(truth, env)
         dataset, window = load_run_dataset(config), int(env.history_window)
-    scorers = {
-        name: scorer_from_arrays(name, _load_npz(folder / f"scorer-{name}.npz"))
-        for name in meta["scorers"]
-    }
     agent = _load_agent(run_dir, config, int(meta["obs_dim"]), int(meta["n_items"]))
-    return ServingRun(run_dir, config, dataset, agent, start, scorers, window)
+    return ServingRun(run_dir, config, dataset, agent, start, {}, window)
 
 
 _LOADED: dict[Path, tuple[list[int], ServingRun]] = {}
@@ -210,9 +257,9 @@ _LOCK = threading.Lock()
 
 
 def load_serving(run_dir: str | Path) -> ServingRun:
-    """The run at `run_dir` ready to serve, read from its `serving/` folder (built first if
-    missing or older than the checkpoint); one per run and checkpoint per process.
-    RlrecError: not a run, no checkpoint, or a dataset that changed since training."""
+    """The run at `run_dir` ready to serve, read from its `serving/` folder (the agent part
+    built first if missing or older than the checkpoint); one per run and checkpoint per
+    process. RlrecError: not a run, no checkpoint, a dataset that changed since training."""
     path = require_run(run_dir).resolve()
     if not (path / CHECKPOINT_FILE).is_file():
         raise RlrecError(
@@ -225,7 +272,9 @@ def load_serving(run_dir: str | Path) -> ServingRun:
             return cached[1]
         meta = _read_meta(path)
         if meta is None:
-            prepare_serving(path)
+            from rlrec.engine.training.runs import load_run
+
+            _prepare_agent(path, load_run(path))
             meta = _read_meta(path)
             assert meta is not None
         loaded = _read_serving(path, meta)

@@ -146,7 +146,7 @@ def recommend_for_user(
         )
     exclude = np.zeros(dataset.n_items, bool)
     if index is None:
-        counts = np.asarray(run.scorers["popular"].arrays()["counts"], np.float64)
+        counts = np.asarray(run.scorer("popular").arrays()["counts"], np.float64)
         source = "popular (fallback: unknown user, no demographics)"
         return Recommendation(
             str(user), source, _items(run, None, _rank(counts, exclude, k), counts)
@@ -189,7 +189,7 @@ def _scores(run: ServingRun, policy: str, index: int, history: Any) -> np.ndarra
     obs = state_from_history(run.start, users, recent)  # type: ignore[arg-type]
     if policy == "agent":
         return np.asarray(run.agent.scores(obs), np.float64)[0]
-    return np.asarray(run.scorers[policy].scores(_batch(run, users, obs)), np.float64)[0]
+    return np.asarray(run.scorer(policy).scores(_batch(run, users, obs)), np.float64)[0]
 
 
 def _recommend_without_dataset(run: ServingRun, user: str, k: int) -> Recommendation:

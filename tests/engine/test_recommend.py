@@ -138,6 +138,9 @@ def test_a_prepared_run_serves_every_policy_without_fitting_or_simulating(tmp_pa
     run_dir = tmp_path / "run"
     artifacts.prepare_serving(run_dir)
     artifacts._LOADED.clear()  # a fresh process: only the run folder is left
+    assert {p.name for p in (run_dir / "serving").glob("scorer-*.npz")} == {
+        f"scorer-{name}.npz" for name in registry.USER_SCORERS
+    }
 
     def forbidden(*args, **kwargs):
         raise AssertionError("serving must not fit or build a simulator")
