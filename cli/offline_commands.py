@@ -123,14 +123,11 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 # -- ab ---------------------------------------------------------------------------------------
 def ab_command(args: argparse.Namespace) -> int:
-    from rlrec.engine.evaluation.ab import run_ab
+    from rlrec.engine.usecases.evaluation import ab_test
 
-    base_sim = None
-    if args.dataset is not None:
-        from rlrec.engine.sim import make_simulator
-
-        base_sim = make_simulator(None, n_envs=1, seed=args.seed, dataset=_load(args.dataset))
-    report = run_ab(args.arm_a, args.arm_b, users=args.users, seed=args.seed, base_sim=base_sim)
+    dataset = _load(args.dataset) if args.dataset is not None else None
+    report = ab_test(args.arm_a, args.arm_b, users=args.users, seed=args.seed, dataset=dataset)
+    report = report.to_dict()
     if args.json:
         _print_json(report)
         return 0

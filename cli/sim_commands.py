@@ -122,7 +122,7 @@ def resolve_baselines_config(args: argparse.Namespace) -> tuple[str, Any, Baseli
 def _policy_names(args: argparse.Namespace, env: Any) -> tuple[str, ...] | None:
     if not args.policies:
         return None
-    from rlrec.engine.policies.baselines import BASELINES
+    from rlrec.engine.policies.registry import SIMULATION_BASELINES as BASELINES
 
     names = tuple(p.strip() for p in args.policies.split(",") if p.strip())
     for name in names:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rlrec.cli.offline_eval import offline_eval_command
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import json_safe
 
@@ -302,45 +303,23 @@ class _ProgressDisplay:
 # -- eval ----------------------------------------------------------------------------------
 def eval_command(args: argparse.Namespace) -> int:
     if args.offline:
-        from rlrec.engine.evaluation.offline import offline_eval_command
-
         return offline_eval_command(args)
     if args.run is None:
         raise RlrecError("eval: give a RUN folder (or --offline)")
-    from rlrec.engine.evaluation.online import (
-        baseline_table,
-        evaluate_policy,
-        evaluation_simulator,
-        reference_returns,
-    )
-    from rlrec.engine.training.runs import load_run
+    from rlrec.engine.usecases.evaluation import evaluate_online
 
-    run = load_run(args.run)
-    train = run.config.train
-    episodes = args.episodes if args.episodes is not None else train.eval_episodes
-    if episodes < 1:
-        raise RlrecError(f"--episodes = {episodes} is out of range (allowed: >= 1)")
-    seed = args.seed if args.seed is not None else train.eval_seed
-    env, dataset = run.config.env, run.dataset
-    references = reference_returns(env, episodes, seed, dataset)
-    sim = evaluation_simulator(env, episodes, seed, dataset)
-    report = evaluate_policy(run.policy, sim, episodes, seed, references=references, name="dqn")
-    baselines = {} if args.no_baselines else baseline_table(env, episodes, seed, dataset)
-    result = {
-        "run": str(run.path),
-        "episodes": episodes,
-        "seed": seed,
-        "eval": report.to_dict(),
-        "baselines": {name: rep.to_dict() for name, rep in baselines.items()},
-        "references": {"random": references[0], "oracle": references[1]},
-    }
+    evaluation = evaluate_online(
+        args.run, episodes=args.episodes, seed=args.seed, with_baselines=not args.no_baselines
+    )
     if args.json:
-        print(json.dumps(json_safe(result)))
+        print(json.dumps(json_safe(evaluation.to_dict())))
         return 0
+    episodes, seed = evaluation.episodes, evaluation.seed
+    report, baselines = evaluation.agent, evaluation.baselines
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{run.path.name}: {episodes} sessions, seed {seed}")
+    table = Table(title=f"{Path(evaluation.run).name}: {episodes} sessions, seed {seed}")
     columns = {
         "return_mean": "return",
         "return_ci95": "±95%",
@@ -365,19 +344,17 @@ def eval_command(args: argparse.Namespace) -> int:
 def recommend_command(args: argparse.Namespace) -> int:
     if args.k <= 0:
         raise RlrecError(f"-k = {args.k} is out of range (allowed: >= 1)")
-    from rlrec.engine.serving.recommend import recommend_for_user
-    from rlrec.engine.training.runs import load_run
+    from rlrec.engine.usecases.serving import recommend
 
-    run = load_run(args.run)
-    result = recommend_for_user(
-        run,
+    result = recommend(
+        args.run,
         args.user,
         args.k,
         policy=getattr(args, "policy", "agent"),
         fallback=getattr(args, "fallback", "content"),
         cold_start=args.cold_start,
     )
-    payload = result.to_dict() if hasattr(result, "to_dict") else result
+    payload = result.to_dict()
     if args.json:
         print(json.dumps(json_safe(payload)))
         return 0

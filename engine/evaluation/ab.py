@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,10 @@ import numpy as np
 from rlrec.data.errors import RlrecError
 from rlrec.engine.evaluation.metrics import mean_ci95
 from rlrec.engine.policies.base import Policy
-from rlrec.engine.policies.baselines import BASELINES, make_baseline
-from rlrec.engine.sim.base import VectorSimulator
+from rlrec.engine.policies.registry import SIMULATION_BASELINES, build_for_simulation
+from rlrec.engine.sim.base import StepResult, VectorSimulator
+from rlrec.engine.sim.rollout import rollout
+from rlrec.engine.sim.sibling import sibling_simulator
 
 # -- statistics -------------------------------------------------------------------------------
 
@@ -148,20 +149,21 @@ def serve_sessions(name: str, policy: Policy, sim: VectorSimulator) -> ArmOutcom
     engaged_count = np.zeros(n, np.int64)
     length = np.zeros(n, np.int64)
     purchases = np.zeros(n, np.int64)
-    for _ in range(sim.max_steps):
-        actions = policy.act(obs, sim.mask)
-        result = sim.step(actions)
-        policy.observe(obs, actions, result.reward, result.engaged)
+    steps = [0]
+
+    def record(actions: np.ndarray, result: StepResult) -> bool:
         live = ~finished
         purchases[live] += result.purchased[live]
         ended = live & result.done
         returns[ended] = result.episode_return[ended]
         engaged_count[ended] = result.episode_engagements[ended]
         length[ended] = result.episode_length[ended]
-        finished |= result.done
-        obs = result.obs
-        if finished.all():
-            break
+        finished[:] |= result.done
+        steps[0] += 1
+        return steps[0] < sim.max_steps and not finished.all()
+
+    if sim.max_steps > 0:
+        rollout(policy, sim, obs, record)
     return ArmOutcome(name, returns, engaged_count, length, purchases)
 
 
@@ -198,26 +200,16 @@ def compare_arms(a: ArmOutcome, b: ArmOutcome) -> dict[str, Any]:
 # -- arms from names --------------------------------------------------------------------------
 
 
-def sibling_simulator(sim: VectorSimulator, n_envs: int, seed: int) -> VectorSimulator:
-    """A fresh simulator with the same hidden truth and env config as `sim`."""
-    truth = getattr(sim, "truth", None)
-    if truth is not None:
-        return type(sim)(truth, sim.config, n_envs=n_envs, seed=seed)
-    return type(sim)(sim.config, n_envs=n_envs, seed=seed)
-
-
 def _is_baseline(spec: str) -> bool:
-    return spec in BASELINES
+    return spec in SIMULATION_BASELINES
 
 
-def _load_arm_run(spec: str) -> Any:
-    if not Path(spec).exists():
-        raise RlrecError(
-            f"arm {spec!r} is neither a run folder nor a baseline (baselines: {', '.join(BASELINES)})"
-        )
-    from rlrec.engine.training.runs import load_run
-
-    return load_run(spec)
+def not_an_arm(spec: str) -> RlrecError:
+    """The error for an arm that is neither a run folder nor a baseline name."""
+    return RlrecError(
+        f"arm {spec!r} is neither a run folder nor a baseline "
+        f"(baselines: {', '.join(SIMULATION_BASELINES)})"
+    )
 
 
 def _same_population(first: Any, second: Any) -> None:
@@ -238,14 +230,19 @@ def run_ab(
     users: int = 2000,
     seed: int = 0,
     base_sim: VectorSimulator | None = None,
+    runs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A/B test between two arms (run folders or baseline names) on `users` simulated users
-    (half each). The population is the first run's simulator, else `base_sim`, else the
-    built-in `default` simulator."""
+    (half each). `runs` maps each arm that is not a baseline name to its loaded run (with
+    `.sim`, `.policy`, `.config`, `.path`). The population is the first run's simulator,
+    else `base_sim`, else the built-in `default` simulator."""
     if users < 4:
         raise RlrecError(f"--users = {users} is out of range (allowed: [4, inf))")
-    runs = {spec: _load_arm_run(spec) for spec in (arm_a, arm_b) if not _is_baseline(spec)}
-    loaded = list(runs.values())
+    runs = dict(runs or {})
+    for spec in (arm_a, arm_b):
+        if not _is_baseline(spec) and spec not in runs:
+            raise not_an_arm(spec)
+    loaded = [runs[spec] for spec in (arm_a, arm_b) if not _is_baseline(spec)]
     if len(loaded) == 2:
         _same_population(*loaded)
     if loaded:
@@ -260,7 +257,7 @@ def run_ab(
         # Different session seeds per arm: independent samples of users, like real traffic.
         sim = sibling_simulator(base_sim, per_arm, seed=seed * 2 + index)
         if _is_baseline(spec):
-            policy = make_baseline(spec, sim, seed=seed * 2 + index)
+            policy = build_for_simulation(spec, sim, seed=seed * 2 + index)
         else:
             run = runs[spec]
             if run.sim.obs_dim != sim.obs_dim or run.sim.n_items != sim.n_items:

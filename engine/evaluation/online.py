@@ -20,8 +20,10 @@ import numpy as np
 from rlrec.engine.config_base import to_dict
 from rlrec.engine.evaluation import metrics
 from rlrec.engine.policies.base import Policy
+from rlrec.engine.policies.registry import baselines_for, build_for_simulation
 from rlrec.engine.sim import EnvConfig, make_simulator, parse_env_config
-from rlrec.engine.sim.base import VectorSimulator
+from rlrec.engine.sim.base import StepResult, VectorSimulator
+from rlrec.engine.sim.rollout import rollout
 
 # More parallel sessions than this only cost memory (every session holds an item mask).
 MAX_PARALLEL_SESSIONS = 2048
@@ -80,21 +82,16 @@ def evaluate_policy(
     running_purchases = np.zeros(n)
     recommended = np.full((episodes, sim.max_steps), -1, dtype=np.int64)
 
-    policy.begin_episodes()
-    obs = sim.reset(seed)
     rows = np.arange(n)
-    while (done_count < quota).any():
-        actions = policy.act(obs, sim.mask)
-        result = sim.step(actions)
-        policy.observe(obs, actions, result.reward, result.engaged)
+
+    def record(actions: np.ndarray, result: StepResult) -> bool:
         active = done_count < quota
         slot_row = first_episode + np.minimum(done_count, np.maximum(quota - 1, 0))
         live = rows[active]
-        recommended[slot_row[live], np.minimum(step_in_episode[live], sim.max_steps - 1)] = actions[
-            live
-        ]
-        running_purchases += result.purchased
-        step_in_episode += 1
+        step = np.minimum(step_in_episode[live], sim.max_steps - 1)
+        recommended[slot_row[live], step] = actions[live]
+        running_purchases[:] += result.purchased
+        step_in_episode[:] += 1
         ended = rows[active & result.done]
         if ended.size:
             target = slot_row[ended]
@@ -106,7 +103,10 @@ def evaluate_policy(
         done_count[finished] += 1
         step_in_episode[finished] = 0
         running_purchases[finished] = 0
-        obs = result.obs
+        return bool((done_count < quota).any())
+
+    policy.begin_episodes()
+    rollout(policy, sim, sim.reset(seed), record)
 
     impressions = lengths.sum()
     return_mean, return_ci95 = metrics.mean_ci95(returns)
@@ -154,10 +154,9 @@ def evaluate_baseline(
     dataset: Any = None,
 ) -> PolicyReport:
     """Evaluate one named baseline on a fresh simulator it is bound to."""
-    from rlrec.engine.policies.baselines import make_baseline
-
     sim = evaluation_simulator(env_config, episodes, seed, dataset)
-    return evaluate_policy(make_baseline(name, sim, seed=seed), sim, episodes, seed, name=name)
+    policy = build_for_simulation(name, sim, seed=seed)
+    return evaluate_policy(policy, sim, episodes, seed, name=name)
 
 
 _REFERENCE_CACHE: dict[tuple, tuple[float, float]] = {}
@@ -185,8 +184,6 @@ def baseline_table(
     on_done: Callable[[str, PolicyReport], None] | None = None,
 ) -> dict[str, PolicyReport]:
     """Every baseline that fits this env (or `names`), with normalised scores."""
-    from rlrec.engine.policies.baselines import baselines_for
-
     config = _as_config(env_config)
     if names is None:
         names = baselines_for(evaluation_simulator(config, 1, seed, dataset))

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from rlrec.engine.policies.ranking import top_k
+
 
 class Policy(ABC):
     name: str = "policy"
@@ -26,11 +28,7 @@ class Policy(ABC):
 
     def top_k(self, obs: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
         """(N, k) item ids, best first."""
-        scores = np.asarray(self.scores(obs, mask))
-        k = min(k, scores.shape[1])
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(scores, part, axis=1).argsort(axis=1)[:, ::-1]
-        return np.take_along_axis(part, order, axis=1)
+        return top_k(self.scores(obs, mask), k)
 
     def observe(  # noqa: B027 — a hook: most policies learn nothing online
         self,

@@ -11,9 +11,9 @@ import numpy as np
 
 from rlrec.data.errors import RlrecError
 from rlrec.engine.policies.base import Policy, apply_mask
-from rlrec.engine.sim.base import VectorSimulator
-
-BASELINES: tuple[str, ...] = ("random", "popular", "linucb", "oracle", "farsighted")
+from rlrec.engine.sim.base import StepResult, VectorSimulator
+from rlrec.engine.sim.rollout import rollout
+from rlrec.engine.sim.sibling import sibling_simulator
 
 
 class RandomPolicy(Policy):
@@ -89,6 +89,30 @@ class LinUCBPolicy(Policy):
         self._item_outer = (f[:, :, None] * f[:, None, :]).reshape(self.n_items, -1)
         self.begin_episodes()
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What the bandit knows, as plain arrays (for `from_arrays`)."""
+        return {
+            "obs_mean": self._obs_mean, "obs_std": self._obs_std, "obs_basis": self._obs_basis,
+            "item_basis": self.item_basis, "A": self.A, "A_inv": self.A_inv, "b": self.b,
+            "theta": self.theta,
+            "hyper": np.array([self.exploration, self.ridge]),
+        }  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> LinUCBPolicy:
+        """The bandit `arrays()` came from, in the same state, without learning again."""
+        policy = cls.__new__(cls)
+        policy.exploration, policy.ridge = (float(v) for v in arrays["hyper"])
+        policy._obs_mean, policy._obs_std = arrays["obs_mean"], arrays["obs_std"]
+        policy._obs_basis = arrays["obs_basis"]
+        policy.item_basis = f = arrays["item_basis"]
+        policy.n_items = len(f)
+        policy.dx, policy.df = policy._obs_basis.shape[1] + 1, f.shape[1]
+        policy._item_outer = (f[:, :, None] * f[:, None, :]).reshape(policy.n_items, -1)
+        policy.A, policy.A_inv, policy.b = arrays["A"], arrays["A_inv"], arrays["b"]
+        policy.theta = arrays["theta"]
+        return policy
+
     def begin_episodes(self) -> None:
         size = self.dx * self.df
         self.A = self.ridge * np.eye(size)
@@ -160,28 +184,23 @@ class FarsightedPolicy(Policy):
         return apply_mask(np.asarray(value, dtype=np.float32), mask)
 
 
-def baselines_for(sim: VectorSimulator) -> tuple[str, ...]:
-    """The baselines that make sense on this simulator (farsighted needs session dynamics)."""
-    return tuple(
-        n for n in BASELINES if n != "farsighted" or hasattr(sim, "expected_satisfaction_change")
-    )
-
-
-def _observation_sample(sim: VectorSimulator, seed: int) -> np.ndarray:
+def observation_sample(sim: VectorSimulator, seed: int) -> np.ndarray:
+    """(≤2000, obs_dim) fresh observations of random users: LinUCB's context basis."""
     users = np.random.default_rng(seed).integers(0, sim.n_users, size=min(sim.n_users, 2000))
     return sim.fresh_observation(users)
 
 
-def make_baseline(name: str, sim: VectorSimulator, seed: int | None = 0) -> Policy:
-    """A baseline policy by name, bound to `sim` where it needs the hidden truth."""
-    if name == "random":
-        return RandomPolicy(sim.n_items, seed=seed)
-    if name == "popular":
-        return PopularityPolicy(sim.item_popularity)
-    if name == "linucb":
-        return LinUCBPolicy(sim.observable_item_features, _observation_sample(sim, seed or 0))
-    if name == "oracle":
-        return MyopicOraclePolicy(sim)
-    if name == "farsighted":
-        return FarsightedPolicy(sim)
-    raise RlrecError(f"unknown baseline '{name}' (baselines: {', '.join(BASELINES)})")
+def warm_up_linucb(sim: VectorSimulator, steps: int, seed: int) -> LinUCBPolicy:
+    """LinUCB after `steps` rounds of online learning on 256 sessions of a sibling of `sim`
+    (same population, seeded with `seed`)."""
+    live = sibling_simulator(sim, 256, seed)
+    policy = LinUCBPolicy(live.observable_item_features, observation_sample(live, seed))
+    remaining = [steps]
+
+    def count(actions: np.ndarray, result: StepResult) -> bool:
+        remaining[0] -= 1
+        return remaining[0] > 0
+
+    if steps > 0:
+        rollout(policy, live, live.reset(), count)
+    return policy

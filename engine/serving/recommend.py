@@ -1,9 +1,13 @@
-"""Top-K recommendations of a trained run for one user, by the user's ORIGINAL id.
+"""Top-K recommendations of a served run for one user, by the user's ORIGINAL id.
+
+One call: the run's serving arrays (`engine.serving.artifacts`) → the user's state → the
+policy's scores → top-K → item details. Nothing is fitted and no simulator is built.
 
 Sources (always reported in the result's `source`):
 - `agent`: the DQN's Q-values in the state of a user who has just engaged their latest
   logged items; `agent (cold start: demographics only)` when the user has no history.
-- a baseline asked for by name: `popular`, `content`, `mf`, `linucb`, `random`.
+- a reference policy of the registry asked for by name (`USER_SCORERS`); state-based ones
+  (LinUCB) score the same state as the agent.
 - the configured fallback (`content` — taste predicted from demographics — or `popular`)
   where the agent has nothing to go on: a user whose features are missing, or an id that is
   not in the run's dataset. An unknown id is an error unless `cold_start=True` is asked for
@@ -14,73 +18,116 @@ The user's consumed history is always excluded.
 
 from __future__ import annotations
 
-import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import json_safe
-from rlrec.engine.serving.coldstart import (
-    FALLBACKS,
-    DemographicContent,
-    popularity_scores,
-    recent_positive_items,
-    state_from_history,
-)
+from rlrec.engine.policies.ranking import top_k
+from rlrec.engine.policies.registry import USER_SCORERS
+from rlrec.engine.policies.user_scorers import UserBatch
+from rlrec.engine.serving.artifacts import ServingRun
+from rlrec.engine.sim.history_state import recent_positive_items, state_from_history
 
-POLICIES = ("agent", "popular", "content", "mf", "linucb", "random")
+POLICIES: tuple[str, ...] = ("agent", *USER_SCORERS)
+FALLBACKS = ("content", "popular")
 ITEM_COLUMNS = ("category", "price", "quality", "title", "genres")
 
 
-def _find_user(dataset: Any, user: str) -> int | None:
+@dataclass(frozen=True)
+class RecommendedItem:
+    """One recommended item: its original id, row index, score, catalogue details (those of
+    `ITEM_COLUMNS` the dataset has) and the hidden truth's engagement probability."""
+
+    item: str
+    item_id: int
+    score: float
+    details: dict[str, Any] = field(default_factory=dict)
+    true_preference: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "item_id": self.item_id,
+            "score": self.score,
+            **self.details,
+            "true_preference": self.true_preference,
+        }
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A user's top-K, best first, and which policy (or fallback) produced it."""
+
+    user: str
+    source: str
+    items: list[RecommendedItem]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "source": self.source,
+            "items": [i.to_dict() for i in self.items],
+        }
+
+
+def _find_user(dataset: Dataset, user: str) -> int | None:
     ids = dataset.users["original_id"].astype(str).to_numpy()
     matches = np.flatnonzero(ids == str(user))
     return int(matches[0]) if len(matches) else None
 
 
-def _items(dataset: Any, sim: Any, user: int | None, ranked: np.ndarray, scores: np.ndarray):
-    preference = sim.true_preference(np.array([user]))[0] if user is not None else None
+def _items(
+    run: ServingRun, user: int | None, ranked: np.ndarray, scores: np.ndarray
+) -> list[RecommendedItem]:
+    dataset = run.dataset
+    preference = run.start.true_preference(np.array([user]))[0] if user is not None else None
     out = []
     for item in ranked:
         row = dataset.items.iloc[int(item)] if dataset is not None else None
-        entry: dict[str, Any] = {
-            "item": str(row["original_id"]) if row is not None else str(int(item)),
-            "item_id": int(item),
-            "score": float(scores[item]),
-        }
-        for column in ITEM_COLUMNS:
-            if row is not None and column in row.index:
-                entry[column] = json_safe(row[column])
-        entry["true_preference"] = None if preference is None else float(preference[item])
-        out.append(entry)
+        details = {}
+        if row is not None:
+            details = {c: json_safe(row[c]) for c in ITEM_COLUMNS if c in row.index}
+        out.append(
+            RecommendedItem(
+                item=str(row["original_id"]) if row is not None else str(int(item)),
+                item_id=int(item),
+                score=float(scores[item]),
+                details=details,
+                true_preference=None if preference is None else float(preference[item]),
+            )
+        )
     return out
 
 
 def _rank(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
-    masked = np.where(exclude, -np.inf, scores)
-    k = min(k, int((~exclude).sum()))
-    order = np.argsort(-masked, kind="stable")[:k]
-    return order
+    """Best `k` items not excluded (fewer if fewer are left)."""
+    allowed = int((~exclude).sum())
+    if allowed == 0:
+        return np.zeros(0, np.int64)
+    return top_k(scores[None, :], min(k, allowed), exclude[None, :])[0]
 
 
 def recommend_for_user(
-    run: Any,
+    run: ServingRun,
     user: str,
     k: int = 10,
     policy: str = "agent",
     fallback: str = "content",
     cold_start: bool = False,
-) -> dict[str, Any]:
-    """`{"user", "source", "items": [{"item" (original id), "item_id", "score", "category",
-    "price", "quality", "title", "true_preference", …}]}`, best first."""
+) -> Recommendation:
+    """The top-`k` of `policy` for `user` (an original id), see the module doc.
+    RlrecError: bad k, policy or fallback; an unknown user without `cold_start`."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
         raise RlrecError(f"-k = {k} is out of range (allowed: >= 1)")
     if policy not in POLICIES:
         raise RlrecError(f"policy {policy!r} is not allowed (allowed: {', '.join(POLICIES)})")
     if fallback not in FALLBACKS:
         raise RlrecError(f"fallback {fallback!r} is not allowed (allowed: {', '.join(FALLBACKS)})")
-    dataset, sim = run.dataset, run.sim
+    dataset = run.dataset
     if dataset is None:  # seed-classic: users are bare indices
         return _recommend_without_dataset(run, str(user), int(k))
 
@@ -92,14 +139,16 @@ def recommend_for_user(
         )
     exclude = np.zeros(dataset.n_items, bool)
     if index is None:
-        scores = popularity_scores(dataset)
+        counts = np.asarray(run.scorer("popular").arrays()["counts"], np.float64)
         source = "popular (fallback: unknown user, no demographics)"
-        return _result(user, source, _items(dataset, sim, None, _rank(scores, exclude, k), scores))
+        return Recommendation(
+            str(user), source, _items(run, None, _rank(counts, exclude, k), counts)
+        )
 
     log = dataset.interactions
     history = log[log["user_id"].to_numpy() == index]
     exclude[history["item_id"].to_numpy(np.int64)] = True
-    features = np.asarray(dataset.user_features, np.float64).reshape(dataset.n_users, -1)[index]
+    features = _features(dataset)[index]
     features_missing = features.size > 0 and np.isnan(features).all()
 
     if policy == "agent" and features_missing:
@@ -112,59 +161,39 @@ def recommend_for_user(
     if policy == "agent" and len(history) == 0:
         source = "agent (cold start: demographics only)"
     ranked = _rank(scores, exclude, k)
-    return _result(user, source, _items(dataset, sim, index, ranked, scores))
+    return Recommendation(str(user), source, _items(run, index, ranked, scores))
 
 
-def _scores(run: Any, policy: str, index: int, history: Any) -> np.ndarray:
-    dataset, sim = run.dataset, run.sim
+def _features(dataset: Dataset) -> np.ndarray:
+    return np.asarray(dataset.user_features, np.float64).reshape(dataset.n_users, -1)
+
+
+def _batch(run: ServingRun, users: np.ndarray, obs: np.ndarray | None = None) -> UserBatch:
+    assert run.dataset is not None
+    features = np.asarray(run.dataset.user_features).reshape(run.dataset.n_users, -1)[users]
+    empty = np.zeros((len(users), 0), np.float32)
+    return UserBatch(users=users, obs=empty if obs is None else obs, features=features)
+
+
+def _scores(run: ServingRun, policy: str, index: int, history: Any) -> np.ndarray:
+    assert run.dataset is not None
     users = np.array([index])
+    recent = recent_positive_items(history, users, run.history_window, pad=run.dataset.n_items)
+    obs = state_from_history(run.start, users, recent)  # type: ignore[arg-type]
     if policy == "agent":
-        window = int(getattr(sim.config, "history_window", 5))
-        recent = recent_positive_items(history, users, window, pad=dataset.n_items)
-        obs = state_from_history(sim, users, recent)
-        return np.asarray(run.policy.scores(obs), np.float64)[0]
-    if policy == "popular":
-        return popularity_scores(dataset)
-    if policy == "content":
-        features = np.asarray(dataset.user_features).reshape(dataset.n_users, -1)[users]
-        return DemographicContent(dataset).scores_for_features(features)[0]
-    if policy == "mf":
-        from rlrec.engine.truth.fit import fit_simulator
-
-        return fit_simulator(dataset).mf_scores(users)[0]
-    if policy == "linucb":
-        return np.asarray(_warm_linucb(run).scores(sim.fresh_observation(users)))[0]
-    return np.random.default_rng(index).random(dataset.n_items)
+        return np.asarray(run.agent.scores(obs), np.float64)[0]
+    return np.asarray(run.scorer(policy).scores(_batch(run, users, obs)), np.float64)[0]
 
 
-_WARM_UP_LOCK = threading.Lock()
-
-
-def _warm_linucb(run: Any) -> Any:
-    """LinUCB warmed up once per loaded run and kept on it: the warm-up (tens of seconds on a
-    busy CPU) does not depend on the user, and the explorer asks for one user after another."""
-    with _WARM_UP_LOCK:
-        policy = getattr(run, "_warm_linucb", None)
-        if policy is None:
-            from rlrec.engine.evaluation.offline import warm_up_linucb
-
-            policy = warm_up_linucb(run.sim, 200, 0)
-            run._warm_linucb = policy
-    return policy
-
-
-def _result(user: str, source: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"user": str(user), "source": source, "items": items}
-
-
-def _recommend_without_dataset(run: Any, user: str, k: int) -> dict[str, Any]:
-    sim = run.sim
+def _recommend_without_dataset(run: ServingRun, user: str, k: int) -> Recommendation:
+    start = run.start
     try:
         index = int(user)
     except ValueError:
         index = -1
-    if not 0 <= index < sim.n_users:
-        raise RlrecError(f"user {user!r} is out of range (allowed 0..{sim.n_users - 1})")
-    scores = np.asarray(run.policy.scores(sim.fresh_observation(np.array([index]))), np.float64)[0]
-    ranked = _rank(scores, np.zeros(sim.n_items, bool), k)
-    return _result(user, "agent", _items(None, sim, index, ranked, scores))
+    if not 0 <= index < start.n_users:
+        raise RlrecError(f"user {user!r} is out of range (allowed 0..{start.n_users - 1})")
+    obs = start.fresh_observation(np.array([index]))  # type: ignore[union-attr]
+    scores = np.asarray(run.agent.scores(obs), np.float64)[0]
+    ranked = _rank(scores, np.zeros(start.n_items, bool), k)
+    return Recommendation(user, "agent", _items(run, index, ranked, scores))

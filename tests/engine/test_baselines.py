@@ -6,15 +6,15 @@ import pytest
 from rlrec.data.errors import RlrecError
 from rlrec.engine.evaluation.online import _quotas, evaluate_policy
 from rlrec.engine.policies.baselines import (
-    BASELINES,
     FarsightedPolicy,
     LinUCBPolicy,
     MyopicOraclePolicy,
     PopularityPolicy,
     RandomPolicy,
-    baselines_for,
-    make_baseline,
 )
+from rlrec.engine.policies.registry import SIMULATION_BASELINES as BASELINES
+from rlrec.engine.policies.registry import baselines_for
+from rlrec.engine.policies.registry import build_for_simulation as make_baseline
 from rlrec.engine.presets import load_preset
 from rlrec.engine.sim import make_simulator, parse_env_config
 

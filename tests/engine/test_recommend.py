@@ -1,7 +1,7 @@
 """recommend_for_user: original ids in and out, consumed history excluded, the source always
 reported, cold-start users served, unknown users refused unless a fallback is asked for."""
 
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,7 +9,8 @@ import pytest
 
 from rlrec.data.errors import RlrecError
 from rlrec.engine.policies.base import Policy, apply_mask
-from rlrec.engine.serving.recommend import recommend_for_user
+from rlrec.engine.serving.artifacts import serving_run_from
+from rlrec.engine.serving.recommend import recommend_for_user as _recommend
 from rlrec.engine.sim import make_simulator
 from tests.fixtures import tiny_dataset
 
@@ -30,12 +31,8 @@ class HistoryEcho(Policy):
         return apply_mask((history @ self.items.T + 1e-3).astype(np.float32), mask)
 
 
-@dataclass
-class FakeRun:
-    dataset: Any
-    sim: Any
-    policy: Any
-    path: str = "fake-run"
+def recommend_for_user(*args, **kwargs) -> dict[str, Any]:
+    return _recommend(*args, **kwargs).to_dict()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +42,7 @@ def run():
     log = dataset.interactions
     dataset.interactions = log[log["user_id"] != 7].reset_index(drop=True)
     sim = make_simulator({"kind": "default"}, n_envs=1, seed=0, dataset=dataset)
-    return FakeRun(dataset, sim, HistoryEcho(sim))
+    return serving_run_from(Path("fake-run"), None, dataset, sim, HistoryEcho(sim))
 
 
 def _history(run, original_id):
@@ -123,3 +120,39 @@ def test_bad_arguments_are_one_line_errors(run, kwargs, message):
     args = {"k": 5} | kwargs
     with pytest.raises(RlrecError, match=message):
         recommend_for_user(run, "u1", **args)
+
+
+def test_a_prepared_run_serves_every_policy_without_fitting_or_simulating(tmp_path, monkeypatch):
+    """Serving reads: once a run's serving arrays exist, no fit, simulator or warm-up runs."""
+    from rlrec.cli.main import main
+    from rlrec.engine.policies import baselines, registry
+    from rlrec.engine.serving import artifacts
+    from rlrec.engine.sim import ClassicSimulator, DefaultSimulator
+    from rlrec.engine.training import runs
+    from rlrec.engine.truth import fit
+    from rlrec.engine.usecases.serving import POLICIES, recommend
+
+    argv = ["train", "--preset", "default", "--steps", "600", "--seed", "0", "--threads", "1"]
+    argv += ["--out", str(tmp_path), "--name", "run", "--json"]
+    assert main(argv) == 0
+    run_dir = tmp_path / "run"
+    artifacts.prepare_serving(run_dir)
+    artifacts._LOADED.clear()  # a fresh process: only the run folder is left
+    assert {p.name for p in (run_dir / "serving").glob("scorer-*.npz")} == {
+        f"scorer-{name}.npz" for name in registry.USER_SCORERS
+    }
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("serving must not fit or build a simulator")
+
+    for module, name in [
+        (fit, "fit_simulator"), (fit, "fit_truth"), (fit, "labelled_pairs"),
+        (baselines, "warm_up_linucb"), (registry, "warm_up_linucb"), (registry, "_fit_mf"),
+        (runs, "load_run"), (DefaultSimulator, "__init__"), (ClassicSimulator, "__init__"),
+    ]:  # fmt: skip
+        monkeypatch.setattr(module, name, forbidden)
+    monkeypatch.setattr("rlrec.engine.sim.make_simulator", forbidden)
+    for policy in POLICIES:
+        result = recommend(run_dir, "0", 10, policy=policy)
+        assert result.source == policy and len(result.items) == 10
+        assert all(item.true_preference is not None for item in result.items)

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from rlrec.data.generator import generate
 from rlrec.data.store import save_dataset
+from rlrec.engine.serving.recommend import Recommendation, RecommendedItem
 from rlrec.tui import app as app_module
 from rlrec.tui.messages import RunSelected
 from rlrec.tui.panes import explore, explore_data
@@ -45,26 +46,30 @@ def fake_engine(monkeypatch, dataset_dir):
     dataset = load_dataset(dataset_dir)
 
     def load_run(run_dir):
-        return SimpleNamespace(path=Path(run_dir), dataset=dataset, sim=None)
+        start = SimpleNamespace(n_users=dataset.n_users)
+        return SimpleNamespace(path=Path(run_dir), dataset=dataset, start=start)
 
     def recommend(run, user, k, policy):
         calls.append((user, policy))
         items = run.dataset.items
         order = list(range(len(items)))[::-1] if policy == "agent" else list(range(len(items)))
         rows = [
-            {
-                "item": str(items["original_id"].iloc[i]),
-                "score": 1.0 / (rank + 1),
-                "category": items["category"].iloc[i],
-                "price": float(items["price"].iloc[i]),
-                "quality": float(items["quality"].iloc[i]),
-                "title": items["title"].iloc[i],
-                "true_preference": 0.5,
-            }
+            RecommendedItem(
+                item=str(items["original_id"].iloc[i]),
+                item_id=i,
+                score=1.0 / (rank + 1),
+                details={
+                    "category": items["category"].iloc[i],
+                    "price": float(items["price"].iloc[i]),
+                    "quality": float(items["quality"].iloc[i]),
+                    "title": items["title"].iloc[i],
+                },
+                true_preference=0.5,
+            )
             for rank, i in enumerate(order[:k])
         ]
         source = "agent" if policy == "agent" else policy
-        return {"user": user, "source": source, "items": rows}
+        return Recommendation(user, source, rows)
 
     monkeypatch.setattr(explore_data, "load_run", load_run)
     monkeypatch.setattr(explore_data, "recommend", recommend)
@@ -127,10 +132,13 @@ async def test_recommendations_hidden_truth_baseline_and_moving_between_users(
         await _settle(app, pilot)
         assert "User 2" in _text(app, "#explore-profile")
 
-        await pilot.press("b")
-        await _settle(app, pilot)
+        # b cycles through the registry's reference policies: popular, content, mf, LinUCB…
+        for _ in range(3):
+            await pilot.press("b")
+            await _settle(app, pilot)
         assert "LinUCB" in _text(app, "#explore-baseline-title")
         assert ("2", "linucb") in fake_engine
+        assert ("2", "content") in fake_engine
 
 
 @sync
@@ -144,7 +152,7 @@ async def test_enter_on_a_recommended_item_shows_why(fake_engine, dataset_dir, t
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, WhyScreen)
-        assert screen.item["item"] == "23"
+        assert screen.item.item == "23"
         summary = str(screen.query_one("#why-summary", Static).render())
         assert "Category match" in summary and "preferences" in summary
         assert "Q 0.500" in summary and "hidden truth 0.500" in summary
@@ -246,11 +254,12 @@ async def test_t_without_a_run_goes_to_train_and_starts_it(monkeypatch, dataset_
 def test_rows_keep_data_that_looks_like_markup():
     from rlrec.tui.widgets.explorer import agent_rows, baseline_rows, history_rows
 
-    item = {"item": "7", "score": 0.5, "title": "Heat [Director's Cut] [/b]", "category": "[x"}
+    details = {"title": "Heat [Director's Cut] [/b]", "category": "[x"}
+    item = RecommendedItem(item="7", item_id=7, score=0.5, details=details)
     assert str(agent_rows([item])[0][3]) == "Heat [Director's Cut] [/b]"
     assert str(agent_rows([item])[0][4]) == "[x"
     assert str(agent_rows([item])[0][2]) == "–"  # no hidden truth given
-    assert str(baseline_rows([{"item": "9"}])[0][3]) == "item 9"
+    assert str(baseline_rows([RecommendedItem("9", 9, 0.1)])[0][3]) == "item 9"
     row = {
         "timestamp": 0,
         "event": "rating",

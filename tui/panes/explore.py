@@ -13,7 +13,7 @@ messages, never touch widgets. Results for a user that is no longer selected are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on, work
@@ -27,7 +27,6 @@ from rlrec.data.errors import RlrecError
 from rlrec.tui.messages import StateUpdated
 from rlrec.tui.panes import explore_data
 from rlrec.tui.panes.explore_data import (
-    BASELINE_NAMES,
     BaselineDetails,
     RunFailed,
     RunLoaded,
@@ -47,8 +46,13 @@ from rlrec.tui.widgets.explorer import (
 )
 from rlrec.tui.widgets.user_list import UserList
 
+if TYPE_CHECKING:
+    from rlrec.data.dataset import Dataset
+    from rlrec.engine.serving.artifacts import ServingRun
+    from rlrec.engine.serving.recommend import Recommendation, RecommendedItem
+
 TOP_K = 10
-BASELINES = ("popular", "linucb")
+FIRST_BASELINE = "popular"
 
 
 class ExplorePane(Widget):
@@ -64,7 +68,7 @@ Browse what the trained agent recommends to each user.
 - **tab** moves to the recommendations; **enter** on an item shows *why* it fits:
   the most similar items in the user's history (cosine of item features) and how its
   category matches the user's preferences.
-- **b** switches the baseline between most-popular and LinUCB.
+- **b** switches the baseline between the reference policies (most popular, LinUCB, …).
 - **t** trains a run when there is none yet.
 
 *Q* is the agent's estimated value of recommending the item now; *hidden truth* is the
@@ -81,7 +85,7 @@ the list came from the agent or a cold-start fallback.
             "switch_baseline",
             "Baseline",
             id="explore.baseline",
-            tooltip="Switch baseline: popular / LinUCB",
+            tooltip="Switch baseline: the next reference policy",
         ),
         Binding("t", "train", "Train", id="explore.train", tooltip="Train a run to explore"),
     ]
@@ -110,14 +114,14 @@ the list came from the agent or a cold-start fallback.
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.run: Any = None
+        self.run: ServingRun | None = None
         self.run_dir: Path | None = None
-        self.dataset: Any = None
-        self.baseline = BASELINES[0]
+        self.dataset: Dataset | None = None
+        self.baseline = FIRST_BASELINE
         self._run_stamp: float | None = None
         self._selected: str | None = None
-        self._agent_items: list[dict] = []
-        self._baseline_items: list[dict] = []
+        self._agent_items: list[RecommendedItem] = []
+        self._baseline_items: list[RecommendedItem] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="explore-body"):
@@ -209,12 +213,7 @@ the list came from the agent or a cold-start fallback.
         if message.run_dir != self.run_dir:
             return
         self.run = message.run
-        dataset = getattr(message.run, "dataset", None)
-        if dataset is None and getattr(message.run, "sim", None) is None:
-            dataset = getattr(self.app.state, "dataset", None)
-        self._set_dataset(
-            dataset, n_users=getattr(getattr(message.run, "sim", None), "n_users", None)
-        )
+        self._set_dataset(message.run.dataset, n_users=message.run.start.n_users)
 
     @on(RunFailed)
     def _run_failed(self, message: RunFailed) -> None:
@@ -249,7 +248,7 @@ the list came from the agent or a cold-start fallback.
         self.query_one("#explore-lists").display = self.run is not None
 
     def _set_dataset(
-        self, dataset: Any, n_users: int | None = None, keep_status: bool = False
+        self, dataset: Dataset | None, n_users: int | None = None, keep_status: bool = False
     ) -> None:
         from rlrec.engine.serving import explain
 
@@ -288,7 +287,9 @@ the list came from the agent or a cold-start fallback.
 
     # -- per-user details --------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="explore-user")
-    def _fetch(self, user: str, run: Any, dataset: Any, baseline: str) -> None:
+    def _fetch(
+        self, user: str, run: ServingRun | None, dataset: Dataset | None, baseline: str
+    ) -> None:
         from rlrec.engine.serving import explain
 
         profile, history, agent, error = None, [], None, None
@@ -303,7 +304,7 @@ the list came from the agent or a cold-start fallback.
             error = describe(exc)
         self.post_message(UserDetails(user, profile, history, agent, error))
         # Without a dataset (seed-classic) the engine has no baseline to offer.
-        if run is None or getattr(run, "dataset", None) is None:
+        if run is None or run.dataset is None:
             return
         result, error = None, None
         try:
@@ -321,7 +322,7 @@ the list came from the agent or a cold-start fallback.
             if message.error:
                 profile += f"\n[red]{escape(message.error)}[/red]"
             self.query_one("#explore-profile", Static).update(profile)
-            self._agent_items = (message.agent or {}).get("items", [])
+            self._agent_items = message.agent.items if message.agent is not None else []
             self._fill_agent(message.agent)
             self._fill_history(message.history)
             self._fill_baseline(None, pending=self.run is not None and self.dataset is not None)
@@ -332,34 +333,36 @@ the list came from the agent or a cold-start fallback.
             return
         self._fill_baseline(message.result, error=message.error)
 
-    def _fill_agent(self, agent: dict | None) -> None:
+    def _fill_agent(self, agent: Recommendation | None) -> None:
         table = self.query_one("#explore-agent", DataTable)
         table.clear()
         title = self.query_one("#explore-agent-title", Static)
         if agent is None:
             title.update("Agent — no trained run")
         else:
-            source = escape(str(agent.get("source", "?")))
+            source = escape(agent.source)
             title.update(f"Agent top-{len(self._agent_items)} · source: {source}")
         for rank, row in enumerate(agent_rows(self._agent_items), 1):
             table.add_row(*row, key=f"a{rank}")
 
     def _fill_baseline(
-        self, result: dict | None, *, pending: bool = False, error: str | None = None
+        self,
+        result: Recommendation | None,
+        *,
+        pending: bool = False,
+        error: str | None = None,
     ) -> None:
         table = self.query_one("#explore-baseline", DataTable)
         table.clear()
-        self._baseline_items = (result or {}).get("items", [])
+        self._baseline_items = result.items if result is not None else []
         table.display = result is not None
-        name = BASELINE_NAMES.get(self.baseline, self.baseline)
+        name = explore_data.baseline_label(self.baseline)
         if result is not None:
-            status = f"source: {result.get('source', '?')}"
+            status = f"source: {result.source}"
         elif error:
             status = f"failed: {error}"
         elif pending:
-            status = "computing…" + (
-                " (LinUCB warms up once per run)" if self.baseline == "linucb" else ""
-            )
+            status = "computing…"
         else:
             status = "needs a dataset (not seed-classic)" if self.dataset is None else ""
         self.query_one("#explore-baseline-title", Static).update(
@@ -378,7 +381,9 @@ the list came from the agent or a cold-start fallback.
             table.add_row(*row, key=f"h{n}")
 
     def action_switch_baseline(self) -> None:
-        self.baseline = BASELINES[(BASELINES.index(self.baseline) + 1) % len(BASELINES)]
+        names = explore_data.baseline_names()
+        position = names.index(self.baseline) if self.baseline in names else -1
+        self.baseline = names[(position + 1) % len(names)]
         if self._selected is not None:
             user, self._selected = self._selected, None
             self._select(user)
@@ -403,9 +408,9 @@ the list came from the agent or a cold-start fallback.
             label = "Q" if event.data_table.id == "explore-agent" else "score"
             self.show_why(items[event.cursor_row], label)
 
-    def show_why(self, item: dict, score_label: str = "score") -> None:
+    def show_why(self, item: RecommendedItem, score_label: str = "score") -> None:
         """Open the why view for a recommended item of the selected user."""
-        from rlrec.engine.serving import explain
+        from rlrec.engine.usecases.serving import explain
 
         if self.dataset is None or self._selected is None:
             self.app.push_screen(
@@ -418,12 +423,8 @@ the list came from the agent or a cold-start fallback.
             )
             return
         try:
-            user = explain.user_index(self.dataset, self._selected)
-            index = item.get("item_id")
-            if index is None:
-                index = explain.item_index(self.dataset, item["item"])
-            why = explain.explain_recommendation(self.dataset, user, int(index))
+            why = explain(self.dataset, self._selected, item.item_id)
         except RlrecError as exc:
             self.app.push_screen(WhyScreen(None, item, str(exc), score_label=score_label))
             return
-        self.app.push_screen(WhyScreen(why, item, score_label=score_label))
+        self.app.push_screen(WhyScreen(why.details, item, score_label=score_label))

@@ -1,17 +1,22 @@
 """What the Explore pane asks the engine, and the messages its workers post back.
 
-`load_run` (imports torch) and `recommend` run on worker threads; the results come back to
-the pane as messages. Kept apart from the pane so the pane is only layout and reactions.
+`load_run` (imports torch; builds the run's serving arrays the first time) and `recommend`
+run on worker threads through the engine's serving use cases; the results come back to the
+pane as typed messages. Kept apart from the pane so the pane is only layout and reactions.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from rlrec.data.errors import RlrecError
+
+if TYPE_CHECKING:
+    from rlrec.engine.serving.artifacts import ServingRun
+    from rlrec.engine.serving.recommend import Recommendation
 
 
 def describe(exc: Exception) -> str:
@@ -23,27 +28,45 @@ def describe(exc: Exception) -> str:
 
 def checkpoint_stamp(run_dir: Path) -> float | None:
     """When the run's checkpoint was last written (None if it has none)."""
+    from rlrec.engine.training.runs import CHECKPOINT_FILE
+
     try:
-        return (run_dir / "checkpoint.pt").stat().st_mtime
+        return (run_dir / CHECKPOINT_FILE).stat().st_mtime
     except OSError:
         return None
 
 
-def load_run(run_dir: Path) -> Any:
-    """The engine's loaded run (imports torch: call from a worker)."""
-    from rlrec.engine.training.runs import load_run as engine_load_run
+def load_run(run_dir: Path) -> ServingRun:
+    """The run ready to serve (imports torch, may build its serving arrays: call from a
+    worker)."""
+    from rlrec.engine.usecases.serving import load_for_serving
 
-    return engine_load_run(run_dir)
+    return load_for_serving(run_dir)
 
 
-def recommend(run: Any, user: str, k: int, policy: str) -> dict[str, Any]:
-    from rlrec.engine.serving.recommend import recommend_for_user
+def recommend(run: ServingRun, user: str, k: int, policy: str) -> Recommendation:
+    from rlrec.engine.usecases.serving import recommend as engine_recommend
 
-    return recommend_for_user(run, user, k, policy=policy)
+    return engine_recommend(run, user, k, policy=policy)
+
+
+def baseline_names() -> tuple[str, ...]:
+    """The reference policies the pane cycles through (the engine's registry)."""
+    from rlrec.engine.policies.registry import USER_SCORERS
+
+    return USER_SCORERS
+
+
+def baseline_label(name: str) -> str:
+    """How the registry names a reference policy for people."""
+    from rlrec.engine.policies.registry import POLICIES
+
+    spec = POLICIES.get(name)
+    return spec.label if spec is not None else name
 
 
 class RunLoaded(Message):
-    def __init__(self, run: Any, run_dir: Path) -> None:
+    def __init__(self, run: ServingRun, run_dir: Path) -> None:
         super().__init__()
         self.run = run
         self.run_dir = run_dir
@@ -62,9 +85,9 @@ class UserDetails(Message):
     def __init__(
         self,
         user: str,
-        profile: dict | None,
-        history: list[dict],
-        agent: dict | None,
+        profile: dict[str, Any] | None,
+        history: list[dict[str, Any]],
+        agent: Recommendation | None,
         error: str | None,
     ) -> None:
         super().__init__()
@@ -76,14 +99,13 @@ class UserDetails(Message):
 
 
 class BaselineDetails(Message):
-    """The baseline's list for one user; it comes after the agent's (LinUCB warms up first)."""
+    """The baseline's list for one user; it comes after the agent's."""
 
-    def __init__(self, user: str, policy: str, result: dict | None, error: str | None) -> None:
+    def __init__(
+        self, user: str, policy: str, result: Recommendation | None, error: str | None
+    ) -> None:
         super().__init__()
         self.user = user
         self.policy = policy
         self.result = result
         self.error = error
-
-
-BASELINE_NAMES = {"popular": "most popular", "linucb": "LinUCB"}

@@ -1,14 +1,14 @@
 """What the explorer shows, formatted: the profile block, the rows of the recommendation and
 history tables, and the "why this item" dialog.
 
-Everything here takes the plain dicts `engine.explain` and `engine.recommend` return and only
-formats them; no number is computed.
+Everything here takes what the engine's serving use cases return (`RecommendedItem`s, the
+explanation's and profile's fields) and only formats it; no number is computed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.text import Text
@@ -17,6 +17,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
+
+if TYPE_CHECKING:
+    from rlrec.engine.serving.recommend import RecommendedItem
 
 PROFILE_SKIP = {"original_id", "segment", "activity"}
 AGENT_COLUMNS = ("#", "Q", "hidden truth", "item", "category", "price", "quality")
@@ -34,9 +37,9 @@ def fmt(value: Any, spec: str) -> str:
         return str(value)
 
 
-def item_name(item: dict[str, Any]) -> str:
+def item_name(item: RecommendedItem) -> str:
     """The item's title where the data has one, else its original id."""
-    return str(item.get("title") or f"item {item.get('item')}")
+    return str(item.details.get("title") or f"item {item.item}")
 
 
 def plain(*cells: Any) -> tuple[Text, ...]:
@@ -45,23 +48,23 @@ def plain(*cells: Any) -> tuple[Text, ...]:
     return tuple(Text(str(cell)) for cell in cells)
 
 
-def agent_rows(items: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
+def agent_rows(items: list[RecommendedItem]) -> list[tuple[Text, ...]]:
     """Rows for AGENT_COLUMNS: rank, Q, hidden truth, item, category, price, quality."""
     return [
         plain(
             rank,
-            fmt(item.get("score"), ".3f"),
-            fmt(item.get("true_preference"), ".3f"),
+            fmt(item.score, ".3f"),
+            fmt(item.true_preference, ".3f"),
             item_name(item),
-            item.get("category") or "–",
-            fmt(item.get("price"), ".2f"),
-            fmt(item.get("quality"), ".1f"),
+            item.details.get("category") or "–",
+            fmt(item.details.get("price"), ".2f"),
+            fmt(item.details.get("quality"), ".1f"),
         )
         for rank, item in enumerate(items, 1)
     ]
 
 
-def baseline_rows(items: list[dict[str, Any]]) -> list[tuple[Text, ...]]:
+def baseline_rows(items: list[RecommendedItem]) -> list[tuple[Text, ...]]:
     """Rows for BASELINE_COLUMNS: rank, score, hidden truth, item (the agent's first four)."""
     return [row[: len(BASELINE_COLUMNS)] for row in agent_rows(items)]
 
@@ -156,7 +159,7 @@ class WhyScreen(ModalScreen[None]):
     def __init__(
         self,
         why: dict[str, Any] | None,
-        item: dict[str, Any],
+        item: RecommendedItem,
         note: str | None = None,
         score_label: str = "score",
     ) -> None:
@@ -187,15 +190,14 @@ class WhyScreen(ModalScreen[None]):
 
     def _summary(self) -> str:
         item = self.item
-        title = escape(str(item.get("title") or f"item {item.get('item')}"))
-        category = f"  ({escape(str(item['category']))})" if item.get("category") else ""
-        lines = [f"[b]{title}[/b]{category}"]
-        if item.get("score") is not None:
-            truth = item.get("true_preference")
-            lines.append(
-                f"{self.score_label} {float(item['score']):.3f}"
-                + (f"   hidden truth {float(truth):.3f}" if truth is not None else "")
-            )
+        title = escape(item_name(item))
+        category = item.details.get("category")
+        lines = [f"[b]{title}[/b]" + (f"  ({escape(str(category))})" if category else "")]
+        truth = item.true_preference
+        lines.append(
+            f"{self.score_label} {item.score:.3f}"
+            + (f"   hidden truth {truth:.3f}" if truth is not None else "")
+        )
         if self.why is None:
             lines.append(escape(self.note or "No explanation available."))
             return "\n".join(lines)

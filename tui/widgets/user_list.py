@@ -1,7 +1,7 @@
 """A searchable list of users (id, segment, activity, interactions) for the explorer.
 
-The rows come from `engine.explain.user_overview` (or `plain_overview` for a run without a
-dataset) and the search from `engine.explain.filter_users`; this widget only shows them. It
+The rows come from `engine.serving.explain.user_overview` (or `plain_overview` for a run without a
+dataset) and the search from `engine.serving.explain.filter_users`; this widget only shows them. It
 posts `UserList.Highlighted` when the cursor lands on a user and `UserList.Chosen` on enter.
 Typing in the search filters once the typing pauses, and at most `ROW_LIMIT` rows are drawn,
 so keys echo at once even for a large population.
@@ -9,7 +9,7 @@ so keys echo at once even for a large population.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,6 +18,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from rlrec.tui.widgets.explorer import plain
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from textual.timer import Timer
 
 ROW_LIMIT = 1000  # rows drawn at once (~20 ms to fill); the search narrows the rest
 SEARCH_DELAY = 0.15  # seconds of quiet typing before the list is filtered
@@ -47,9 +51,9 @@ class UserList(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._overview: Any = None  # pandas frame with user, original_id, segment, …
+        self._overview: pd.DataFrame | None = None  # user, original_id, segment, …
         self._counts_known = True
-        self._search_timer: Any = None
+        self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -65,7 +69,7 @@ class UserList(Vertical):
     def table(self) -> DataTable:
         return self.query_one("#explore-user-table", DataTable)
 
-    def set_users(self, overview: Any, counts_known: bool = True) -> None:
+    def set_users(self, overview: pd.DataFrame | None, counts_known: bool = True) -> None:
         """Show these users (None: none), filtered by the current search."""
         self._overview = overview
         self._counts_known = counts_known

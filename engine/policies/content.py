@@ -1,49 +1,18 @@
-"""Agent states from logged histories, and the fallbacks used where the agent has nothing.
+"""Reference rankings fitted on a log: most-popular and demographic content.
 
-- `recent_positive_items`: each user's latest engaged items in a log (time order).
-- `state_from_history`: the `default` simulator's first observation of a session for a user
-  whose latest engaged items are those (user features ‖ mean of the last H engaged items ‖
-  recency-weighted mean ‖ context), so a trained agent can be asked about a real user with a
-  real past. A user with no history gets the demographics-only observation.
-- Fallbacks, for users the agent cannot serve (an id unknown to the run's dataset, missing
-  features): `DemographicContent` (taste over item content predicted from demographics,
-  ridge-fitted on warm users' engaged items) or plain most-popular.
+- `popularity_scores`: train interaction counts, the same ranking for everyone.
+- `DemographicContent`: taste over item content predicted from demographics (ridge-fitted
+  on warm users' engaged items), ranked by cosine, ties broken by popularity. It serves users
+  the agent cannot (no history, missing features) and is a baseline offline.
+Both are plain arrays once fitted (`arrays` / `from_arrays`), so serving can cache them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.schema import positive_rows
-from rlrec.engine.sim.base import VectorSimulator
-from rlrec.engine.truth.model import engaged_history, latest_of
-
-FALLBACKS = ("content", "popular")
-
-
-def recent_positive_items(
-    log: pd.DataFrame, user_ids: np.ndarray, limit: int, pad: int
-) -> np.ndarray:
-    """(len(user_ids), limit) the latest `limit` engaged items of each user, oldest first,
-    left-padded with `pad` (the same rule the simulator's sessions start from)."""
-    user_ids = np.asarray(user_ids, np.int64)
-    n_users = int(max(user_ids.max(initial=-1), log["user_id"].max() if len(log) else -1)) + 1
-    items, offsets = engaged_history(log, n_users)
-    return latest_of(items, offsets, user_ids, limit, pad)
-
-
-def state_from_history(
-    sim: VectorSimulator, user_ids: np.ndarray, recent: np.ndarray
-) -> np.ndarray:
-    """First observation of a new session for users whose latest engaged items are `recent`
-    (padded with n_items) — for the `default` simulator, the same state its sessions start
-    from; other simulators get their fresh observation."""
-    with_history = getattr(sim, "observation_with_history", None)
-    if with_history is None:
-        return np.asarray(sim.fresh_observation(np.asarray(user_ids)), dtype=np.float32)
-    return with_history(np.asarray(user_ids), recent)
 
 
 class DemographicContent:
@@ -87,8 +56,22 @@ class DemographicContent:
         norms = np.maximum(np.linalg.norm(self.item_content, axis=1), 1e-12)
         return (unit_taste @ (self.item_content / norms[:, None]).T) + self.prior[None, :]
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fitted model as plain arrays (for `from_arrays`)."""
+        return {"item_content": self.item_content, "coef": self.coef, "prior": self.prior}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> DemographicContent:
+        """The model `arrays()` came from, without refitting."""
+        model = cls.__new__(cls)
+        model.item_content = np.asarray(arrays["item_content"], np.float64)
+        model.coef = np.asarray(arrays["coef"], np.float64)
+        model.prior = np.asarray(arrays["prior"], np.float64)
+        model.n_items = len(model.item_content)
+        return model
+
 
 def popularity_scores(train: Dataset) -> np.ndarray:
-    """(n_items,) train interaction counts: the most-popular ranking."""
+    """(n_items,) float64 train interaction counts: the most-popular ranking."""
     counts = np.bincount(train.interactions["item_id"].to_numpy(np.int64), minlength=train.n_items)
     return counts.astype(np.float64)

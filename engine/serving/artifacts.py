@@ -1,0 +1,279 @@
+"""What a run folder keeps for serving, so a recommendation reads and never fits.
+
+`prepare_serving(run_dir)` builds it once — the agent's served network, the session-start
+model (the hidden truth as arrays, for the agent's state and the "true preference" column)
+and every reference scorer of the policy registry, fitted on the run's dataset and stored
+split — and writes it to `<run>/serving/` as `.npz` (loaded with `allow_pickle=False`) plus
+`meta.json`. The train use case calls it after training. For a run prepared before (or by
+an older rlrec), `load_serving` builds what is missing on first use: the agent part when it
+is missing or older than the checkpoint, each scorer the first time it is asked for (LinUCB's
+warm-up takes seconds, so it is not paid for a user who never asks). One loaded run is kept
+per process, so asking user after user costs only the scoring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlrec.data.dataset import Dataset
+from rlrec.data.errors import RlrecError
+from rlrec.data.files import atomic_write_bytes, atomic_write_text
+from rlrec.engine.policies.base import Policy
+from rlrec.engine.policies.registry import (
+    USER_SCORERS,
+    ScorerInputs,
+    fit_scorer,
+    policy_spec,
+    scorer_from_arrays,
+)
+from rlrec.engine.policies.user_scorers import UserScorer
+from rlrec.engine.sim.session_start import SessionStart, TabulatedStart
+from rlrec.engine.training.runs import CHECKPOINT_FILE, require_run
+
+SERVING_DIR = "serving"
+META_FILE = "meta.json"
+AGENT_FILE = "agent.npz"
+START_FILE = "session_start.npz"
+FORMAT = 1
+# How long LinUCB learns online before it is cached (as `recommend` always did).
+LINUCB_WARM_UP_STEPS = 200
+
+
+class ServingRun:
+    """A run ready to serve: its config and dataset, the agent, how a session starts for a
+    user, and the registry's reference scorers — all read from the run folder (scorers on
+    first use, see `scorer`)."""
+
+    def __init__(
+        self,
+        path: Path,
+        config: Any,
+        dataset: Dataset | None,
+        agent: Policy,
+        start: SessionStart | TabulatedStart,
+        scorers: dict[str, UserScorer],
+        history_window: int,
+    ) -> None:
+        self.path = path
+        self.config = config  # RunConfig
+        self.dataset = dataset  # None for seed-classic (users are bare indices)
+        self.agent = agent
+        self.start = start
+        self.history_window = history_window
+        self._scorers = dict(scorers)
+        self._lock = threading.Lock()
+
+    def scorer(self, name: str) -> UserScorer:
+        """The registry scorer `name`: cached in memory, else read from the run folder, else
+        fitted once and saved there. RlrecError: not a user scorer of the registry."""
+        policy_spec(name, USER_SCORERS)
+        with self._lock:
+            if name not in self._scorers:
+                file = self.path / SERVING_DIR / f"scorer-{name}.npz"
+                if not file.is_file():
+                    _prepare_scorers(self.path, [name])
+                self._scorers[name] = scorer_from_arrays(name, _load_npz(file))
+            return self._scorers[name]
+
+
+def _stamp(run_dir: Path) -> list[int]:
+    """The checkpoint's (mtime_ns, size): serving arrays are stale when it changed."""
+    stat = (run_dir / CHECKPOINT_FILE).stat()
+    return [int(stat.st_mtime_ns), int(stat.st_size)]
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    plain = {k: np.asarray(v) for k, v in arrays.items()}
+    atomic_write_bytes(path, lambda handle: np.savez(handle, **plain))  # type: ignore[arg-type]
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as stored:
+        return {k: stored[k] for k in stored.files}
+
+
+def _truth_arrays(truth: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays, plain = {}, {}
+    for field in dataclasses.fields(truth):
+        value = getattr(truth, field.name)
+        if isinstance(value, np.ndarray):
+            arrays[field.name] = value
+        elif value is not None:
+            plain[field.name] = value
+    return arrays, plain
+
+
+def _scorer_inputs(dataset: Dataset, split: Any, sim: Any) -> ScorerInputs:
+    return ScorerInputs(
+        log=dataset,  # serving knows everything logged, not only the train part
+        dataset=dataset,
+        split=split,
+        sim=sim,
+        seed=0,
+        linucb_steps=LINUCB_WARM_UP_STEPS,
+        random_per_user=True,
+    )
+
+
+def serving_run_from(
+    path: Path, config: Any, dataset: Dataset | None, sim: Any, agent: Policy, split: Any = None
+) -> ServingRun:
+    """A `ServingRun` built in memory from a run's simulator (fits every reference scorer on
+    `dataset` and `split`, warms LinUCB up in a sibling of `sim`): what tests serve from."""
+    from rlrec.data.split import split_for
+
+    if dataset is None:
+        users = np.arange(sim.n_users)
+        start: SessionStart | TabulatedStart = TabulatedStart(
+            sim.fresh_observation(users), sim.true_preference(users)
+        )
+        return ServingRun(path, config, None, agent, start, {}, 0)
+    inputs = _scorer_inputs(dataset, split if split is not None else split_for(dataset, None), sim)
+    scorers = {name: fit_scorer(name, inputs) for name in USER_SCORERS}
+    start = SessionStart(sim.truth, sim.config)
+    return ServingRun(path, config, dataset, agent, start, scorers, int(sim.config.history_window))
+
+
+def _run_split(run: Any) -> Any:
+    from rlrec.data.split import split_for
+
+    folder = run.config.dataset or getattr(run.config.env, "dataset", "") or None
+    return split_for(run.dataset, folder)
+
+
+def _prepare_agent(path: Path, run: Any) -> None:
+    """The agent's served network and the session-start model, then `meta.json` (last: its
+    presence means they are whole)."""
+    folder = path / SERVING_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = _stamp(path)
+    served = run.policy.served.state_dict()
+    _save_npz(folder / AGENT_FILE, {k: v.detach().cpu().numpy() for k, v in served.items()})
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "checkpoint": stamp,
+        "obs_dim": int(run.sim.obs_dim),
+        "n_items": int(run.sim.n_items),
+    }
+    sim = run.sim
+    if run.dataset is None:
+        users = np.arange(sim.n_users)
+        arrays = {
+            "observations": sim.fresh_observation(users),
+            "preferences": sim.true_preference(users),
+        }
+        meta["start"] = "table"
+    else:
+        arrays, meta["truth"] = _truth_arrays(sim.truth)
+        meta["start"] = "truth"
+    _save_npz(folder / START_FILE, arrays)
+    atomic_write_text(folder / META_FILE, json.dumps(meta))
+
+
+def _prepare_scorers(path: Path, names: list[str], run: Any = None) -> None:
+    """Fit the registry scorers `names` on the run's dataset and stored split, and save them."""
+    from rlrec.engine.training.runs import load_run
+
+    run = run if run is not None else load_run(path)
+    if run.dataset is None:
+        raise RlrecError(f"{path}: a seed-classic run has no logged data to fit {names[0]!r} on")
+    inputs = _scorer_inputs(run.dataset, _run_split(run), run.sim)
+    folder = path / SERVING_DIR
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        _save_npz(folder / f"scorer-{name}.npz", fit_scorer(name, inputs).arrays())
+
+
+def prepare_serving(run_dir: str | Path) -> Path:
+    """Build and cache everything `<run_dir>/serving/` holds (see module doc); returns that
+    folder. With `load_serving`'s lazy builds, the one place serving fits anything (the
+    reference scorers, LinUCB's warm-up) or builds the run's simulator.
+    RlrecError: not a run, no checkpoint yet, a dataset that changed since training."""
+    from rlrec.engine.training.runs import load_run
+
+    path = require_run(run_dir)
+    run = load_run(path)
+    _prepare_agent(path, run)
+    if run.dataset is not None:
+        _prepare_scorers(path, list(USER_SCORERS), run)
+    return path / SERVING_DIR
+
+
+def _read_meta(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((run_dir / SERVING_DIR / META_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("format") != FORMAT or meta.get("checkpoint") != _stamp(run_dir):
+        return None
+    return meta
+
+
+def _load_agent(run_dir: Path, config: Any, obs_dim: int, n_items: int) -> Policy:
+    import torch
+
+    from rlrec.engine.agents.dqn import DQNAgent
+
+    agent = DQNAgent(obs_dim, n_items, config.agent, seed=config.train.seed, with_replay=False)
+    arrays = _load_npz(run_dir / SERVING_DIR / AGENT_FILE)
+    agent.served.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
+    agent.served.eval()
+    return agent
+
+
+def _read_serving(run_dir: Path, meta: dict[str, Any]) -> ServingRun:
+    from rlrec.engine.sim import DefaultConfig
+    from rlrec.engine.training.run_config import RunConfig
+    from rlrec.engine.training.runs import CONFIG_FILE, load_run_dataset, read_config
+    from rlrec.engine.truth.model import HiddenTruth
+
+    config = RunConfig.from_dict(read_config(run_dir), origin=str(run_dir / CONFIG_FILE))
+    start_arrays = _load_npz(run_dir / SERVING_DIR / START_FILE)
+    start: SessionStart | TabulatedStart
+    if meta["start"] == "table":
+        start = TabulatedStart(start_arrays["observations"], start_arrays["preferences"])
+        dataset, window = None, 0
+    else:
+        truth = HiddenTruth(**start_arrays, **meta["truth"])
+        env = config.env
+        assert isinstance(env, DefaultConfig)
+        start = SessionStart(truth, env)
+        dataset, window = load_run_dataset(config), int(env.history_window)
+    agent = _load_agent(run_dir, config, int(meta["obs_dim"]), int(meta["n_items"]))
+    return ServingRun(run_dir, config, dataset, agent, start, {}, window)
+
+
+_LOADED: dict[Path, tuple[list[int], ServingRun]] = {}
+_LOCK = threading.Lock()
+
+
+def load_serving(run_dir: str | Path) -> ServingRun:
+    """The run at `run_dir` ready to serve, read from its `serving/` folder (the agent part
+    built first if missing or older than the checkpoint); one per run and checkpoint per
+    process. RlrecError: not a run, no checkpoint, a dataset that changed since training."""
+    path = require_run(run_dir).resolve()
+    if not (path / CHECKPOINT_FILE).is_file():
+        raise RlrecError(
+            f"{run_dir}: no {CHECKPOINT_FILE} yet (the run has not saved a checkpoint)"
+        )
+    with _LOCK:
+        stamp = _stamp(path)
+        cached = _LOADED.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        meta = _read_meta(path)
+        if meta is None:
+            from rlrec.engine.training.runs import load_run
+
+            _prepare_agent(path, load_run(path))
+            meta = _read_meta(path)
+            assert meta is not None
+        loaded = _read_serving(path, meta)
+        _LOADED[path] = (stamp, loaded)
+        return loaded

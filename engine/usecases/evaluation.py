@@ -1,0 +1,173 @@
+"""Use cases of evaluation: greedy online evaluation of a run beside the baselines, offline
+top-K metrics on the held-out split, and the simulated A/B test. Each loads what it needs
+from the run folder and returns a dataclass; faces only print it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlrec.data.errors import RlrecError
+from rlrec.engine.evaluation.ab import not_an_arm, run_ab
+from rlrec.engine.evaluation.offline import evaluate_offline
+from rlrec.engine.evaluation.online import (
+    PolicyReport,
+    baseline_table,
+    evaluate_policy,
+    evaluation_simulator,
+    reference_returns,
+)
+from rlrec.engine.policies.registry import SIMULATION_BASELINES
+
+
+@dataclass(frozen=True)
+class OnlineEvaluation:
+    """The run's greedy agent (`agent`) on `episodes` simulated sessions from `seed`, the
+    baselines on the same sessions (empty if not asked for) and the reference returns."""
+
+    run: str
+    episodes: int
+    seed: int
+    agent: PolicyReport
+    baselines: dict[str, PolicyReport]
+    references: tuple[float, float]  # (random, myopic oracle) mean returns
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "episodes": self.episodes,
+            "seed": self.seed,
+            "eval": self.agent.to_dict(),
+            "baselines": {name: rep.to_dict() for name, rep in self.baselines.items()},
+            "references": {"random": self.references[0], "oracle": self.references[1]},
+        }
+
+
+def evaluate_online(
+    run_dir: str | Path,
+    episodes: int | None = None,
+    seed: int | None = None,
+    with_baselines: bool = True,
+) -> OnlineEvaluation:
+    """Greedy evaluation of the run's agent (defaults: the run config's eval episodes and
+    seed). RlrecError: not a run, episodes < 1."""
+    from rlrec.engine.training.runs import load_run
+
+    run = load_run(run_dir)
+    train = run.config.train
+    episodes = episodes if episodes is not None else train.eval_episodes
+    if episodes < 1:
+        raise RlrecError(f"--episodes = {episodes} is out of range (allowed: >= 1)")
+    seed = seed if seed is not None else train.eval_seed
+    env, dataset = run.config.env, run.dataset
+    references = reference_returns(env, episodes, seed, dataset)
+    sim = evaluation_simulator(env, episodes, seed, dataset)
+    report = evaluate_policy(run.policy, sim, episodes, seed, references=references, name="dqn")
+    baselines = baseline_table(env, episodes, seed, dataset) if with_baselines else {}
+    return OnlineEvaluation(str(run.path), episodes, seed, report, baselines, references)
+
+
+@dataclass(frozen=True)
+class OfflineEvaluation:
+    """Offline top-K metrics on the `split` part: `results[group][policy][metric]` for the
+    warm and cold users, with the split's summary."""
+
+    run: str
+    split: str
+    relevance: str
+    users: dict[str, int]
+    ks: list[int]
+    split_summary: dict[str, Any]
+    results: dict[str, dict[str, dict[str, float]]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "relevance": self.relevance,
+            "users": self.users,
+            "ks": self.ks,
+            "split_summary": self.split_summary,
+            "results": self.results,
+            "run": self.run,
+        }
+
+
+def evaluate_run_offline(
+    run_dir: str | Path, part: str | None = None, seed: int | None = None
+) -> OfflineEvaluation:
+    """Offline metrics of the run's agent and the registry's scorers on `part` (default
+    "test") of the run dataset's stored split. RlrecError: seed-classic run, bad part."""
+    from rlrec.data.split import split_for
+    from rlrec.engine.training.runs import load_run
+
+    run = load_run(run_dir)
+    if run.dataset is None:
+        raise RlrecError(
+            f"{run_dir}: offline evaluation needs a run trained on a dataset "
+            "(env kind 'default'), not the seed-classic simulator"
+        )
+    folder = run.config.dataset or getattr(run.config.env, "dataset", "") or None
+    split = split_for(run.dataset, folder)
+    report = evaluate_offline(
+        run.dataset, split, run.sim, agent=run.policy, part=part or "test", seed=int(seed or 0)
+    )
+    return OfflineEvaluation(run=str(run.path), **report)
+
+
+@dataclass(frozen=True)
+class ABTest:
+    """A simulated A/B test: both arms summarised, B − A for return (Welch) and CTR (z)."""
+
+    arm_a: str
+    arm_b: str
+    users: int
+    seed: int
+    arms: list[dict[str, Any]]
+    return_difference: dict[str, float]
+    ctr_difference: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arms": self.arms,
+            "return_difference": self.return_difference,
+            "ctr_difference": self.ctr_difference,
+            "users": self.users,
+            "seed": self.seed,
+            "arm_a": self.arm_a,
+            "arm_b": self.arm_b,
+        }
+
+
+def ab_test(
+    arm_a: str, arm_b: str, users: int = 2000, seed: int = 0, dataset: Any = None
+) -> ABTest:
+    """A/B test between two arms (run folders or baseline names) on `users` simulated users;
+    `dataset` is the population when both arms are baselines (default: the built-in one).
+    RlrecError: an arm that is neither, runs on different populations, users < 4."""
+    from rlrec.engine.training.runs import load_run
+
+    if users < 4:
+        raise RlrecError(f"--users = {users} is out of range (allowed: [4, inf))")
+    runs = {}
+    for spec in (arm_a, arm_b):
+        if spec in SIMULATION_BASELINES:
+            continue
+        if not Path(spec).exists():
+            raise not_an_arm(spec)
+        runs[spec] = load_run(spec)
+    base_sim = None
+    if dataset is not None:
+        from rlrec.engine.sim import make_simulator
+
+        base_sim = make_simulator(None, n_envs=1, seed=seed, dataset=dataset)
+    report = run_ab(arm_a, arm_b, users=users, seed=seed, base_sim=base_sim, runs=runs)
+    return ABTest(
+        arm_a=arm_a,
+        arm_b=arm_b,
+        users=report["users"],
+        seed=report["seed"],
+        arms=report["arms"],
+        return_difference=report["return_difference"],
+        ctr_difference=report["ctr_difference"],
+    )

@@ -1,0 +1,73 @@
+"""Use cases of serving: recommend for a user of a trained run, explain a recommendation.
+
+Every face (CLI `recommend`, the TUI Explore pane, the HTTP API) calls these; they read the
+run's serving arrays (built once, see `engine.serving.artifacts`) and never fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlrec.engine.serving import explain as explain_module
+from rlrec.engine.serving.artifacts import ServingRun, load_serving
+from rlrec.engine.serving.recommend import (
+    FALLBACKS,
+    POLICIES,
+    Recommendation,
+    RecommendedItem,
+    recommend_for_user,
+)
+
+__all__ = [
+    "FALLBACKS",
+    "POLICIES",
+    "Explanation",
+    "Recommendation",
+    "RecommendedItem",
+    "explain",
+    "load_for_serving",
+    "recommend",
+]
+
+
+def load_for_serving(run_dir: str | Path) -> ServingRun:
+    """The run ready to serve (cached per process; built once into the run folder)."""
+    return load_serving(run_dir)
+
+
+def recommend(
+    run: str | Path | ServingRun,
+    user: str,
+    k: int = 10,
+    policy: str = "agent",
+    fallback: str = "content",
+    cold_start: bool = False,
+) -> Recommendation:
+    """Top-`k` items of `policy` ("agent" or a registry policy) for `user` (original id) of
+    the run at `run` (a folder or an already loaded `ServingRun`). RlrecError: bad input,
+    unknown user without `cold_start`, a run without a checkpoint."""
+    served = run if isinstance(run, ServingRun) else load_serving(run)
+    return recommend_for_user(
+        served, user, k, policy=policy, fallback=fallback, cold_start=cold_start
+    )
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an item suits a user (see `engine.serving.explain.explain_recommendation`):
+    `details` holds its fields ("nearest", "category_match", "summary", …)."""
+
+    user: str
+    item_id: int
+    summary: str
+    details: dict[str, Any]
+
+
+def explain(dataset: Any, user: str, item_id: int) -> Explanation:
+    """Why item row `item_id` suits `user` (original id) of `dataset`. RlrecError: unknown
+    user or item."""
+    index = explain_module.user_index(dataset, user)
+    details = explain_module.explain_recommendation(dataset, index, int(item_id))
+    return Explanation(str(user), int(item_id), str(details["summary"]), details)
