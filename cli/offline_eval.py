@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rlrec.data.errors import RlrecError
+from rlrec.data.jsonsafe import json_safe
 
 
 def offline_eval_command(args: argparse.Namespace) -> int:
