@@ -30,53 +30,14 @@ whole catalogue keeps it unmasked, so a session never runs out of items.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from rlrec.engine.config_base import param
 from rlrec.engine.sim.base import StepResult, VectorSimulator
-from rlrec.engine.truth.model import DEFAULT_ALPHA, DEFAULT_APPEAL_WEIGHT, HiddenTruth
+from rlrec.engine.sim.default_config import DefaultConfig
+from rlrec.engine.sim.session_start import SessionStart, sigmoid
+from rlrec.engine.truth.model import HiddenTruth
 
-CONTEXT_DIM = 8
-
-
-@dataclass
-class DefaultConfig:
-    kind: str = param("default", choices=("default",))
-    dataset: str = param("", help="dataset folder; empty = the built-in synthetic default")
-    alpha: float = param(
-        DEFAULT_ALPHA, low=0, high=1, help="weight of latent factors vs content cosine"
-    )
-    max_length: int = param(50, low=1, high=10_000, unit="steps", help="longest session")
-    noise_std: float = param(0.1, low=0, high=10, help="per-step noise on the click probability")
-    appeal_weight: float = param(
-        DEFAULT_APPEAL_WEIGHT, low=0, high=20, help="logit boost of clickbait appeal"
-    )
-    initial_satisfaction: float = param(2.0, low=0, high=100, low_open=True)
-    satisfaction_jitter: float = param(0.5, low=0, high=100, help="± uniform spread at start")
-    value_gain: float = param(0.6, low=0, high=100, help="satisfaction change per unit value")
-    ignore_cost: float = param(0.1, low=0, high=100, help="satisfaction lost per ignored item")
-    fatigue: float = param(0.08, low=0, high=100, help="satisfaction lost every step")
-    satisfaction_weight: float = param(0.3, low=0, high=20, help="logit per unit satisfaction")
-    satiation_weight: float = param(0.35, low=0, high=20, help="logit lost per unit satiation")
-    satiation_decay: float = param(0.8, low=0, high=1, help="satiation kept per step")
-    reward_engaged: float = param(1.0, low=-100, high=100)
-    reward_ignored: float = param(-0.1, low=-100, high=100)
-    purchase_bonus: float = param(0.0, low=0, high=100, help="extra reward for a purchase")
-    diversity_penalty: float = param(0.05, low=0, high=100, help="λ per unit similarity")
-    exploration_bonus: float = param(0.0, low=0, high=100, help="β for β/√(count+1)")
-    history_window: int = param(5, low=1, high=100, help="engaged items the history averages")
-    recency_decay: float = param(0.7, low=0, high=1, high_open=True, help="recency weighting")
-    session_history: str = param(
-        "log",
-        choices=("log", "empty"),
-        help="a session starts from the user's logged history, or from none",
-    )
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+__all__ = ["DefaultConfig", "DefaultSimulator"]
 
 
 class DefaultSimulator(VectorSimulator):
@@ -100,14 +61,12 @@ class DefaultSimulator(VectorSimulator):
         ).astype(np.float32)
         self.item_value = truth.item_value.astype(np.float32)
         self.item_category = truth.item_category.astype(np.int64)
-        self._item_dim = truth.item_observable.shape[1]
-        self._user_dim = truth.user_observable.shape[1]
-        self.obs_dim = self._user_dim + 2 * self._item_dim + CONTEXT_DIM
-        self._user_obs = truth.user_observable.astype(np.float32)
-        # One zero row at index n_items stands for an empty history slot.
-        self._item_pad = np.vstack([truth.item_observable, np.zeros((1, self._item_dim))]).astype(
-            np.float32
-        )
+        # How a session's first observation is built: shared with serving, which needs it
+        # without the rest of the simulator.
+        self.session_start = start = SessionStart(truth, cfg)
+        self._item_dim, self._user_dim, self.obs_dim = start.item_dim, start.user_dim, start.obs_dim
+        self._user_obs = start.user_obs
+        self._item_pad = start.item_pad  # row n_items: the zero row of an empty history slot
         unit = truth.item_content
         self._similarity = np.vstack(
             [np.maximum(unit @ unit.T, 0.0), np.zeros((1, self.n_items))]
@@ -137,6 +96,13 @@ class DefaultSimulator(VectorSimulator):
         self._return = np.zeros(n, dtype=np.float32)
         self.reset(seed)
 
+    def __setstate__(self, state: dict) -> None:
+        # Checkpoints pickle the simulator; those written before the session-start model was
+        # split out of it carry its arrays but not the object.
+        self.__dict__.update(state)
+        if "session_start" not in state:
+            self.session_start = SessionStart(self.truth, self.config)
+
     # -- session state -------------------------------------------------------------------
     def _start(self, envs: np.ndarray) -> None:
         cfg, k = self.config, len(envs)
@@ -149,12 +115,12 @@ class DefaultSimulator(VectorSimulator):
         self._initial[envs] = np.maximum(start, 1e-3)
         self._satisfaction[envs] = self._initial[envs]
         self._satiation[envs] = 0.0
-        recent = self._start_history(self._users[envs])
+        recent = self.session_start.start_history(self._users[envs])
         self._recent[envs] = recent
         self._in_session[envs] = False
         self._history_sum[envs] = self._item_pad[recent].sum(axis=1)
         self._history_filled[envs] = (recent < self.n_items).sum(axis=1)
-        self._recency[envs] = self._recency_of(recent)
+        self._recency[envs] = self.session_start.recency_of(recent)
         hour = self._rng.integers(0, 24, size=k) * (2 * np.pi / 24)
         day = self._rng.integers(0, 7, size=k) * (2 * np.pi / 7)
         self._clock[envs] = np.column_stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)])
@@ -191,11 +157,11 @@ class DefaultSimulator(VectorSimulator):
             logit = self.base_logit[users]
             logit = logit - cfg.satiation_weight * self._satiation[rows][:, self.item_category]
             mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
-            return _sigmoid(logit + mood[:, None])
+            return sigmoid(logit + mood[:, None])
         logit = self.base_logit[users, items]
         logit = logit - cfg.satiation_weight * self._satiation[rows, self.item_category[items]]
         mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
-        return _sigmoid(logit + mood)
+        return sigmoid(logit + mood)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         if seed is not None:
@@ -258,7 +224,7 @@ class DefaultSimulator(VectorSimulator):
 
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
         """Noiseless engagement probability of a fresh session (no satiation, initial mood)."""
-        return _sigmoid(self.base_logit[np.asarray(user_ids)])
+        return sigmoid(self.base_logit[np.asarray(user_ids)])
 
     def engagement_probability(self) -> np.ndarray:
         """(N, I) noiseless engagement probability of every item in each current session."""
@@ -283,44 +249,14 @@ class DefaultSimulator(VectorSimulator):
         return p * cfg.value_gain * self.item_value - (1 - p) * cfg.ignore_cost - cfg.fatigue
 
     def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:
-        """First observation of a new session for these users (their logged history, if the
-        config starts sessions from it), at hour 0 on a Monday."""
-        user_ids = np.asarray(user_ids, np.int64)
-        return self.observation_with_history(user_ids, self._start_history(user_ids))
+        """(n, obs_dim) first observation of a new session for these users (their logged
+        history, if the config starts sessions from it), at hour 0 on a Monday."""
+        return self.session_start.fresh_observation(user_ids)
 
     def observation_with_history(self, user_ids: np.ndarray, recent: np.ndarray) -> np.ndarray:
-        """First observation of a new session for users whose latest engaged items are
-        `recent` ((n, H), oldest first, padded with n_items), at hour 0 on a Monday."""
-        user_ids = np.asarray(user_ids, np.int64)
-        recent = np.asarray(recent, np.int64)
-        u, f = self._user_dim, self._item_dim
-        obs = np.zeros((len(user_ids), self.obs_dim), dtype=np.float32)
-        obs[:, :u] = self._user_obs[user_ids]
-        obs[:, u : u + f] = self._history_mean(recent)
-        obs[:, u + f : u + 2 * f] = self._recency_of(recent)
-        c = u + 2 * f
-        obs[:, c + 5] = 1.0  # hour 0 → cos 1
-        obs[:, c + 7] = 1.0  # Monday → cos 1
-        return obs
-
-    # -- history features ------------------------------------------------------------------
-    def _start_history(self, user_ids: np.ndarray) -> np.ndarray:
-        w = self.config.history_window
-        if self.config.session_history == "empty":
-            return np.full((len(user_ids), w), self.n_items, dtype=np.int64)
-        return self.truth.latest_history(user_ids, w)
-
-    def _history_mean(self, recent: np.ndarray) -> np.ndarray:
-        filled = (recent < self.n_items).sum(axis=1)
-        return self._item_pad[recent].sum(axis=1) / np.maximum(filled, 1)[:, None]
-
-    def _recency_of(self, recent: np.ndarray) -> np.ndarray:
-        """r ← d·r + (1−d)·x over the engaged items, oldest first, from r = 0."""
-        decay = self.config.recency_decay
-        filled = recent < self.n_items
-        age = np.cumsum(filled[:, ::-1], axis=1)[:, ::-1] - 1  # 0 for the newest item
-        weights = np.where(filled, (1 - decay) * decay ** np.maximum(age, 0), 0.0)
-        return np.einsum("nh,nhf->nf", weights, self._item_pad[recent]).astype(np.float32)
+        """(n, obs_dim) first observation of a new session for users whose latest engaged
+        items are `recent` ((n, H), oldest first, padded with n_items)."""
+        return self.session_start.observation_with_history(user_ids, recent)
 
     @property
     def item_popularity(self) -> np.ndarray:

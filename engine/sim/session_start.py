@@ -1,48 +1,103 @@
-"""What serving needs of a simulator, without building one: the first observation of a
-session for a user with a given history, and the hidden truth's engagement probability.
+"""How a session of the `default` simulator starts: the first observation for a user with a
+given history, and the hidden truth's fresh-session engagement probability.
 
-`SessionStart` shares the `default` simulator's own observation code (the same methods, not
-a copy), so an agent served from cached arrays sees exactly the state the simulator would
-give; it never computes the simulator's users × items tables.
+`DefaultSimulator` builds its observations with this class, and serving uses it alone (from
+the truth's arrays saved with a run), so an agent served without a simulator sees exactly
+the state the simulator would give. Nothing here is users × items: scores are computed for
+the users asked about.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rlrec.engine.sim.default import CONTEXT_DIM, DefaultConfig, DefaultSimulator, _sigmoid
+from rlrec.engine.sim.default_config import DefaultConfig
 from rlrec.engine.truth.model import HiddenTruth
+
+# Context features: progress, engaged share, ignored share, last step engaged, hour and
+# weekday as sin/cos.
+CONTEXT_DIM = 8
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Elementwise logistic function 1 / (1 + e^(−x)), same shape and dtype as `x`."""
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 class SessionStart:
-    """Session starts and true preferences of the `default` simulator for `truth`/`config`."""
+    """Session starts and fresh-session preferences of the `default` simulator for
+    `truth`/`config` (env settings `history_window`, `recency_decay`, `session_history`,
+    `alpha`, `appeal_weight`).
 
-    # The simulator's methods, bound to this lighter object (they read only the fields below).
-    observation_with_history = DefaultSimulator.observation_with_history
-    _history_mean = DefaultSimulator._history_mean
-    _recency_of = DefaultSimulator._recency_of
+    Observation layout (obs_dim = user_dim + 2·item_dim + CONTEXT_DIM): user features ‖
+    mean features of the last H engaged items ‖ their recency-weighted mean ‖ context."""
 
     def __init__(self, truth: HiddenTruth, config: DefaultConfig):
         self.config = config
         self.truth = truth.with_alpha(config.alpha)
         self.n_users, self.n_items = truth.n_users, truth.n_items
-        self._item_dim = truth.item_observable.shape[1]
-        self._user_dim = truth.user_observable.shape[1]
-        self.obs_dim = self._user_dim + 2 * self._item_dim + CONTEXT_DIM
-        self._user_obs = truth.user_observable.astype(np.float32)
-        self._item_pad = np.vstack([truth.item_observable, np.zeros((1, self._item_dim))]).astype(
+        self.item_dim = truth.item_observable.shape[1]
+        self.user_dim = truth.user_observable.shape[1]
+        self.obs_dim = self.user_dim + 2 * self.item_dim + CONTEXT_DIM
+        self.user_obs = truth.user_observable.astype(np.float32)
+        # One zero row at index n_items stands for an empty history slot.
+        self.item_pad = np.vstack([truth.item_observable, np.zeros((1, self.item_dim))]).astype(
             np.float32
         )
 
+    def start_history(self, user_ids: np.ndarray) -> np.ndarray:
+        """(n, H) int64 the history slots a session starts with: the user's latest engaged
+        train items (oldest first) or, with `session_history: empty`, none (all n_items)."""
+        w = self.config.history_window
+        if self.config.session_history == "empty":
+            return np.full((len(user_ids), w), self.n_items, dtype=np.int64)
+        return self.truth.latest_history(user_ids, w)
+
+    def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:
+        """(n, obs_dim) first observation of a new session for these users, from the history
+        `start_history` gives them, at hour 0 on a Monday."""
+        user_ids = np.asarray(user_ids, np.int64)
+        return self.observation_with_history(user_ids, self.start_history(user_ids))
+
+    def observation_with_history(self, user_ids: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        """(n, obs_dim) float32 first observation of a new session for users whose latest
+        engaged items are `recent` ((n, H), oldest first, padded with n_items), at hour 0 on
+        a Monday."""
+        user_ids = np.asarray(user_ids, np.int64)
+        recent = np.asarray(recent, np.int64)
+        u, f = self.user_dim, self.item_dim
+        obs = np.zeros((len(user_ids), self.obs_dim), dtype=np.float32)
+        obs[:, :u] = self.user_obs[user_ids]
+        obs[:, u : u + f] = self.history_mean(recent)
+        obs[:, u + f : u + 2 * f] = self.recency_of(recent)
+        c = u + 2 * f
+        obs[:, c + 5] = 1.0  # hour 0 → cos 1
+        obs[:, c + 7] = 1.0  # Monday → cos 1
+        return obs
+
+    def history_mean(self, recent: np.ndarray) -> np.ndarray:
+        """(n, item_dim) mean observable features of the filled history slots (0 if none)."""
+        filled = (recent < self.n_items).sum(axis=1)
+        return self.item_pad[recent].sum(axis=1) / np.maximum(filled, 1)[:, None]
+
+    def recency_of(self, recent: np.ndarray) -> np.ndarray:
+        """(n, item_dim) float32 r ← d·r + (1−d)·x over the engaged items, oldest first,
+        from r = 0 (d = `recency_decay`)."""
+        decay = self.config.recency_decay
+        filled = recent < self.n_items
+        age = np.cumsum(filled[:, ::-1], axis=1)[:, ::-1] - 1  # 0 for the newest item
+        weights = np.where(filled, (1 - decay) * decay ** np.maximum(age, 0), 0.0)
+        return np.einsum("nh,nhf->nf", weights, self.item_pad[recent]).astype(np.float32)
+
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
-        """(n, n_items) float32 noiseless engagement probability of a fresh session, as
-        `DefaultSimulator.true_preference` (computed for these users only)."""
+        """(n, n_items) float32 noiseless engagement probability of a fresh session (no
+        satiation, initial mood), computed for these users only."""
         user_ids = np.asarray(user_ids, np.int64)
         logit = (
             self.truth.preference_logit(user_ids)
             + self.config.appeal_weight * self.truth.item_appeal[None, :]
         ).astype(np.float32)
-        return _sigmoid(logit)
+        return sigmoid(logit)
 
 
 class TabulatedStart:
