@@ -28,6 +28,7 @@ FLAGS = {
     "validation_fraction": "--validation",
     "test_fraction": "--test",
     "cold_user_fraction": "--cold-users",
+    "k": "-k",
 }
 
 

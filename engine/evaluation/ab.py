@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 from rlrec.engine.evaluation.metrics import mean_ci95
 from rlrec.engine.policies.base import Policy
 from rlrec.engine.policies.registry import SIMULATION_BASELINES, build_for_simulation
@@ -83,7 +83,10 @@ def welch_t_test(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """Difference of means mean(b) − mean(a), Welch's t, its degrees of freedom, p-value."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if len(a) < 2 or len(b) < 2:
-        raise RlrecError("a t-test needs at least 2 users per arm (--users ≥ 4)")
+        raise RlrecError(
+            ["a t-test needs at least 2 users per arm (", Option("users", "≥ 4"), ")"],
+            allowed=(4, None),
+        )
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     diff = float(b.mean() - a.mean())
     se = math.sqrt(va + vb)
@@ -224,6 +227,16 @@ def _same_population(first: Any, second: Any) -> None:
         )
 
 
+def check_users(users: int) -> None:
+    """RlrecError unless an A/B test of `users` simulated users (half per arm) can run."""
+    if users < 4:
+        raise RlrecError(
+            [Option("users", f"= {users}"), " is out of range (allowed: [4, inf))"],
+            value=users,
+            allowed=(4, None),
+        )
+
+
 def run_ab(
     arm_a: str,
     arm_b: str,
@@ -236,8 +249,7 @@ def run_ab(
     (half each). `runs` maps each arm that is not a baseline name to its loaded run (with
     `.sim`, `.policy`, `.config`, `.path`). The population is the first run's simulator,
     else `base_sim`, else the built-in `default` simulator."""
-    if users < 4:
-        raise RlrecError(f"--users = {users} is out of range (allowed: [4, inf))")
+    check_users(users)
     runs = dict(runs or {})
     for spec in (arm_a, arm_b):
         if not _is_baseline(spec) and spec not in runs:

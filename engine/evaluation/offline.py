@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rlrec.data.dataset import Dataset
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 from rlrec.data.schema import positive_rows
 from rlrec.data.split import PART_NAMES, Split, train_view
 from rlrec.engine.evaluation import metrics
@@ -75,7 +75,11 @@ def evaluate_offline(
 ) -> dict[str, Any]:
     """Offline ranking metrics of the agent and the reference policies on `part`."""
     if part not in ("validation", "test"):
-        raise RlrecError(f"--split {part!r} is not allowed (allowed: validation, test)")
+        raise RlrecError(
+            [Option("split", repr(part)), " is not allowed (allowed: validation, test)"],
+            value=part,
+            allowed=["validation", "test"],
+        )
     if sim.n_items != dataset.n_items:
         raise RlrecError("the run's simulator does not match the dataset (item count differs)")
     code = PART_NAMES[part]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rlrec.data.dataset import Dataset
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 from rlrec.data.jsonsafe import json_safe
 from rlrec.engine.policies.ranking import top_k
 from rlrec.engine.policies.registry import USER_SCORERS
@@ -122,11 +122,24 @@ def recommend_for_user(
     """The top-`k` of `policy` for `user` (an original id), see the module doc.
     RlrecError: bad k, policy or fallback; an unknown user without `cold_start`."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
-        raise RlrecError(f"-k = {k} is out of range (allowed: >= 1)")
+        raise RlrecError(
+            [Option("k", f"= {k}"), " is out of range (allowed: >= 1)"], value=k, allowed=(1, None)
+        )
     if policy not in POLICIES:
-        raise RlrecError(f"policy {policy!r} is not allowed (allowed: {', '.join(POLICIES)})")
+        raise RlrecError(
+            [Option("policy", repr(policy)), f" is not allowed (allowed: {', '.join(POLICIES)})"],
+            value=policy,
+            allowed=list(POLICIES),
+        )
     if fallback not in FALLBACKS:
-        raise RlrecError(f"fallback {fallback!r} is not allowed (allowed: {', '.join(FALLBACKS)})")
+        raise RlrecError(
+            [
+                Option("fallback", repr(fallback)),
+                f" is not allowed (allowed: {', '.join(FALLBACKS)})",
+            ],
+            value=fallback,
+            allowed=list(FALLBACKS),
+        )
     dataset = run.dataset
     if dataset is None:  # seed-classic: users are bare indices
         return _recommend_without_dataset(run, str(user), int(k))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlrec.data.errors import RlrecError
-from rlrec.engine.evaluation.ab import not_an_arm, run_ab
+from rlrec.data.errors import Option, RlrecError
+from rlrec.engine.evaluation.ab import check_users, not_an_arm, run_ab
 from rlrec.engine.evaluation.offline import evaluate_offline
 from rlrec.engine.evaluation.online import (
     PolicyReport,
@@ -58,7 +58,11 @@ def evaluate_online(
     train = run.config.train
     episodes = episodes if episodes is not None else train.eval_episodes
     if episodes < 1:
-        raise RlrecError(f"--episodes = {episodes} is out of range (allowed: >= 1)")
+        raise RlrecError(
+            [Option("episodes", f"= {episodes}"), " is out of range (allowed: >= 1)"],
+            value=episodes,
+            allowed=(1, None),
+        )
     seed = seed if seed is not None else train.eval_seed
     env, dataset = run.config.env, run.dataset
     references = reference_returns(env, episodes, seed, dataset)
@@ -147,8 +151,7 @@ def ab_test(
     RlrecError: an arm that is neither, runs on different populations, users < 4."""
     from rlrec.engine.training.runs import load_run
 
-    if users < 4:
-        raise RlrecError(f"--users = {users} is out of range (allowed: [4, inf))")
+    check_users(users)
     runs = {}
     for spec in (arm_a, arm_b):
         if spec in SIMULATION_BASELINES:

@@ -86,5 +86,7 @@ def test_a_policy_against_itself_is_mostly_not_significant():
 def test_an_arm_that_is_neither_run_nor_baseline_is_a_one_line_error(tmp_path):
     with pytest.raises(RlrecError, match="neither a run folder nor a baseline"):
         run_ab("random", str(tmp_path / "nope"), users=10)
-    with pytest.raises(RlrecError, match="--users = 2 is out of range"):
+    with pytest.raises(RlrecError, match="users = 2 is out of range") as error:
         run_ab("random", "popular", users=2)
+    # The engine names the parameter; each face spells it (the CLI as --users).
+    assert error.value.option == "users" and error.value.allowed == (4, None)

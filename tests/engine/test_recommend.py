@@ -110,8 +110,8 @@ def test_baseline_sources_are_reported(run, policy):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"k": 0}, r"-k = 0 is out of range"),
-        ({"k": -3}, r"-k = -3 is out of range"),
+        ({"k": 0}, r"^k = 0 is out of range"),
+        ({"k": -3}, r"^k = -3 is out of range"),
         ({"policy": "magic"}, "policy 'magic' is not allowed"),
         ({"fallback": "guess"}, "fallback 'guess' is not allowed"),
     ],
