@@ -29,6 +29,7 @@ import yaml
 
 from rlrec.data.errors import RlrecError
 from rlrec.engine.training.events import EVENT_TYPES, Event, from_record, to_record
+from rlrec.engine.training.legacy_names import LegacyPickleModule
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
@@ -128,9 +129,15 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
         )
     try:
         # Our own file: it holds numpy RNG states and a pickled simulator besides tensors.
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # The legacy unpickler finds classes pickled under pre-`rlrec.` module names too.
+        return torch.load(
+            path, map_location="cpu", weights_only=False, pickle_module=LegacyPickleModule
+        )
     except Exception as exc:  # noqa: BLE001 — any unpickling failure means a bad file
-        raise RlrecError(f"{path}: unreadable checkpoint ({exc.__class__.__name__})") from None
+        raise RlrecError(
+            f"{run_dir}: cannot read {CHECKPOINT_FILE} ({exc.__class__.__name__}: {exc}); it was "
+            "written by an incompatible rlrec or is damaged — train the run again with `rlrec train`"
+        ) from None
 
 
 def _json_default(value: Any) -> Any:
