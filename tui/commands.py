@@ -9,6 +9,9 @@ from pathlib import Path
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from rlrec.engine.training.runs import is_run
+from rlrec.tui.pane_list import PANES
+
 
 class RlrecCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
@@ -32,10 +35,14 @@ class RlrecCommands(Provider):
                 partial(app.action_show_pane, "dataset"),
             ),
             ("Open run", "pick a run in the Runs pane", partial(app.action_show_pane, "runs")),
-            ("Switch to Dataset", "pane 1", partial(app.action_show_pane, "dataset")),
-            ("Switch to Train", "pane 2", partial(app.action_show_pane, "train")),
-            ("Switch to Explore", "pane 3", partial(app.action_show_pane, "explore")),
-            ("Switch to Runs", "pane 4", partial(app.action_show_pane, "runs")),
+            *(
+                (
+                    f"Switch to {pane.title}",
+                    f"pane {pane.key}",
+                    partial(app.action_show_pane, pane.id),
+                )
+                for pane in PANES
+            ),
             ("Screenshot", "save an SVG of the screen into the run folder", app.action_screenshot),
             ("Help", "keys and help for the current pane", app.action_help),
         ]
@@ -50,8 +57,6 @@ class RlrecCommands(Provider):
         return commands
 
     def _run_dirs(self) -> list[Path]:
-        from rlrec.engine.training.runs import is_run
-
         runs_dir = self.app.state.runs_dir
         try:
             return sorted((p for p in Path(runs_dir).iterdir() if is_run(p)), reverse=True)[:30]

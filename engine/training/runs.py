@@ -28,7 +28,16 @@ from typing import Any
 import yaml
 
 from rlrec.data.errors import RlrecError
-from rlrec.engine.training.events import EVENT_TYPES, Event, from_record, to_record
+from rlrec.engine.training.events import (
+    EVENT_TYPES,
+    Evaluation,
+    Event,
+    FinishReason,
+    RunFinished,
+    RunStarted,
+    from_record,
+    to_record,
+)
 from rlrec.engine.training.legacy_names import LegacyPickleModule
 
 CONFIG_FILE = "config.yaml"
@@ -287,7 +296,7 @@ def follow(
     while True:
         for event in follower.poll():
             yield event
-            if stop_when_finished and type(event).__name__ == "RunFinished":
+            if stop_when_finished and isinstance(event, RunFinished):
                 return
         time.sleep(poll)
 
@@ -330,13 +339,14 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
     eval_return = eval_normalised = None
     for event in events:
         env_steps = max(env_steps, int(getattr(event, "env_steps", 0) or 0))
-        kind = type(event).__name__
-        if kind == "RunFinished":
-            status = "finished" if event.reason == "budget" else event.reason
-        elif kind == "RunStarted":
-            status = "interrupted"
-        elif kind == "Evaluation":
-            eval_return, eval_normalised = event.return_mean, event.normalised
+        match event:
+            case RunFinished():
+                reason = FinishReason(event.reason)
+                status = "finished" if reason is FinishReason.BUDGET else str(reason)
+            case RunStarted():
+                status = "interrupted"
+            case Evaluation():
+                eval_return, eval_normalised = event.return_mean, event.normalised
     metrics = run_dir / METRICS_FILE
     if status == "interrupted" and metrics.exists() and time.time() - metrics.stat().st_mtime < 30:
         status = "running"

@@ -96,18 +96,22 @@ def start_training(
     runs_dir: str | Path | None = None,
     name: str | None = None,
     on_event: EventCallback | None = None,
+    *,
+    run_dir: str | Path | None = None,
 ) -> Trainer:
-    """A new run folder (`<runs_dir>/<name>`, default `<YYYYmmdd-HHMMSS>-<preset>`) and the
-    `Trainer` that will fill it, not yet running. Nothing is left behind if building fails."""
+    """The `Trainer` of a new run, not yet running. Its folder is `run_dir` when given (it
+    must be new or empty), else a new `<runs_dir>/<name>` (default name
+    `<YYYYmmdd-HHMMSS>-<preset>`). Nothing is left behind if building fails (RlrecError for a
+    bad config, a used folder or a changed dataset)."""
     from rlrec.engine.training.runs import new_run_dir
     from rlrec.engine.training.trainer import Trainer
 
-    run_dir = new_run_dir(runs_dir, config.preset, name)
+    folder = Path(run_dir) if run_dir is not None else new_run_dir(runs_dir, config.preset, name)
     try:
-        trainer = Trainer(config, run_dir)
+        trainer = Trainer(config, folder)
     except BaseException:
-        if not any(run_dir.iterdir()):
-            run_dir.rmdir()  # nothing written: leave no empty run behind
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # nothing written: leave no empty run behind
         raise
     if on_event is not None:
         trainer.subscribe(on_event)

@@ -9,13 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from rlrec.data.errors import RlrecError
 from rlrec.engine.training import runs
+from rlrec.engine.training.budget import Budget, BudgetKind
 from rlrec.engine.training.events import (
     Checkpointed,
     Evaluation,
+    FinishReason,
     Progress,
     RunFinished,
     RunStarted,
+    RunState,
     StateChanged,
 )
 from rlrec.engine.training.run_config import load_run_config
@@ -162,3 +166,37 @@ def _wait(condition, within=20.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.005)
+
+
+def test_a_callback_can_stop_the_run(tmp_path):
+    class StopAfter:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def on_step(self, trainer):
+            return trainer.env_steps >= self.steps
+
+        def on_end(self, trainer, reason):
+            self.reason = reason
+
+    stopper = StopAfter(1280)
+    trainer = Trainer(small_config(), tmp_path / "run", callbacks=[stopper])
+    finished = trainer.run()
+    assert finished.reason is FinishReason.STOPPED and finished.env_steps == 1280
+    assert stopper.reason is FinishReason.STOPPED
+    assert trainer.state is RunState.FINISHED
+    assert runs.load_checkpoint(tmp_path / "run")["counters"]["env_steps"] == 1280
+
+
+def test_budget_is_checked_in_one_place():
+    steps = Budget.from_dict({"steps": 1000})
+    assert steps.kind is BudgetKind.STEPS and steps.as_dict() == {"steps": 1000}
+    assert not steps.spent(999, 50, 1e6) and steps.spent(1000, 0, 0.0)
+    assert steps.fraction_done(250, 0, 0.0) == 0.25
+    assert steps.extended_by(Budget(BudgetKind.EPISODES, 10), 500, 7, 3.0).as_dict() == {
+        "episodes": 17
+    }
+    with pytest.raises(RlrecError, match="out of range"):
+        Budget.from_dict({"seconds": 0})
+    with pytest.raises(RlrecError, match="unknown kind"):
+        Budget.from_dict({"hours": 1})
