@@ -394,17 +394,17 @@ def recommend_command(args: argparse.Namespace) -> int:
 def bench_train_command(args: argparse.Namespace) -> int:
     import tempfile
 
-    from rlrec.engine.training.run_config import load_run_config
-    from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.usecases.training import resolve_run_config, start_training
 
-    overrides: dict[str, Any] = {
-        "train": {"seconds": args.seconds, "seed": args.seed, "eval_every": 0}
-    }
-    if args.threads is not None:
-        overrides["train"]["torch_threads"] = args.threads
-    config = load_run_config(args.preset, overrides=overrides)
+    config = resolve_run_config(
+        args.preset,
+        overrides={"train": {"eval_every": 0}},
+        budget=Budget(BudgetKind.SECONDS, args.seconds),
+        seed=args.seed,
+        torch_threads=args.threads,
+    )
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(config, Path(scratch) / "run")
+        trainer = start_training(config, run_dir=Path(scratch) / "run")
         began = time.perf_counter()
         finished = trainer.run()
         wall = time.perf_counter() - began

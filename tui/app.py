@@ -263,7 +263,7 @@ class RlrecApp(App):
             self.call_after_refresh(self._focus_when_mounted, pane_id)
             return
         self._focus_pane(pane)
-        if pane_id == "train" and pane is not None:
+        if isinstance(pane, TrainPane):
             self.call_after_refresh(pane.replot_visible)
 
     def _focus_when_mounted(self, pane_id: str) -> None:
@@ -300,18 +300,22 @@ class RlrecApp(App):
 
         self.push_screen(HelpScreen(f"{title} — help", help_text, bindings))
 
-    def action_screenshot(self) -> None:
-        folder = self.state.run_dir if self.state.run_dir is not None else self.state.runs_dir
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG into `path` (default: the open run's folder, else the runs folder)."""
+        if path is not None:
+            folder = Path(path)
+        else:
+            folder = self.state.run_dir if self.state.run_dir is not None else self.state.runs_dir
         tabs = self._main_query("#panes").first(TabbedContent)
-        name = f"rlrec-{tabs.active or 'app'}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        name = filename or f"rlrec-{tabs.active or 'app'}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
         try:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            path = self.save_screenshot(filename=name, path=str(folder))
+            saved = self.save_screenshot(filename=name, path=str(folder))
         except OSError as exc:
             self.notify(f"cannot save screenshot: {exc}", severity="error")
             return
-        self.last_screenshot = Path(path)
-        self.notify(f"screenshot saved: {path}")
+        self.last_screenshot = Path(saved)
+        self.notify(f"screenshot saved: {saved}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Our provider has its own Screenshot (into the run folder); drop Textual's web one.

@@ -6,18 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from rlrec.engine.training.runs import is_run
 from rlrec.tui.pane_list import PANES
 
+if TYPE_CHECKING:  # the app imports this module
+    from rlrec.tui.app import RlrecApp
+
 
 class RlrecCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app = self.app
+        app = cast("RlrecApp", self.app)
         commands: list[tuple[str, str, Callable[[], object]]] = []
-        train = app.train_pane() if hasattr(app, "train_pane") else None
+        train = app.train_pane()
         if train is not None and train.is_training:
             commands.append(
                 ("Stop training", "stop the run and write a checkpoint", train.action_stop)
@@ -57,7 +61,7 @@ class RlrecCommands(Provider):
         return commands
 
     def _run_dirs(self) -> list[Path]:
-        runs_dir = self.app.state.runs_dir
+        runs_dir = cast("RlrecApp", self.app).state.runs_dir
         try:
             return sorted((p for p in Path(runs_dir).iterdir() if is_run(p)), reverse=True)[:30]
         except OSError:

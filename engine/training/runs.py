@@ -248,7 +248,7 @@ class RunFollower:
         self.run_dir = Path(run_dir)
         self._offsets = {METRICS_FILE: 0, TIMING_FILE: 0}
         self._partial = {METRICS_FILE: "", TIMING_FILE: ""}
-        self._timing: dict[tuple[str, Any], dict] = {}
+        self._timing: dict[tuple[Any, Any], dict[str, Any]] = {}
         self._waiting: list[dict[str, Any]] = []
 
     def _read_new(self, name: str) -> list[dict[str, Any]]:

@@ -130,8 +130,13 @@ its status, env steps and final greedy evaluation (return and normalised score, 
 
     # -- reading ----------------------------------------------------------------------------
 
+    @property
+    def rlrec_app(self) -> RlrecApp:
+        """`self.app`, typed: this pane only lives inside `RlrecApp`."""
+        return cast("RlrecApp", self.app)
+
     def action_refresh(self) -> None:
-        self._list_runs(Path(self.app.state.runs_dir))
+        self._list_runs(Path(self.rlrec_app.state.runs_dir))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
     def _list_runs(self, runs_dir: Path) -> None:
@@ -145,7 +150,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
     @on(RunsListed)
     def _show_runs(self, message: RunsListed) -> None:
         self.summaries = message.summaries
-        runs_dir = self.app.state.runs_dir
+        runs_dir = self.rlrec_app.state.runs_dir
         header = self.query_one("#runs-header", Static)
         if message.error:
             header.update(f"cannot read runs: {message.error}")
@@ -235,7 +240,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         path = self._cursor_path()
         if path is None:
             return
-        app = cast("RlrecApp", self.app)
+        app = self.rlrec_app
         train = app.train_pane()
         if train is None:
             return

@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -54,6 +55,7 @@ from rlrec.tui.widgets.status import StatusLine, format_duration, format_number,
 if TYPE_CHECKING:  # these import torch / pandas: loaded on first use, after the first frame
     from rlrec.engine.training.run_config import RunConfig
     from rlrec.engine.training.trainer import Trainer
+    from rlrec.tui.app import RlrecApp
     from rlrec.tui.widgets.fields import FormField
     from rlrec.tui.widgets.forms import ValidatedForm
 
@@ -127,6 +129,11 @@ Train a DQN recommender against the simulator and watch it learn.
         self.preset: str | None = None
         self.last_finished: RunFinished | None = None
 
+    @property
+    def rlrec_app(self) -> RlrecApp:
+        """`self.app`, typed: this pane only lives inside `RlrecApp`."""
+        return cast("RlrecApp", self.app)
+
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -180,7 +187,7 @@ Train a DQN recommender against the simulator and watch it learn.
     def on_mount(self) -> None:
         table = self.query_one("#train-evals", DataTable)
         table.add_columns("steps", "return", "±95%", "CTR", "len", "norm")
-        hz = max(0.2, min(30.0, float(getattr(self.app.state, "refresh_hz", 4.0))))
+        hz = max(0.2, min(30.0, self.rlrec_app.state.refresh_hz))
         self.set_interval(1.0 / hz, self.replot_visible)
         self.call_after_refresh(self.load_form)  # imports torch: only after the first frame
 
@@ -264,7 +271,7 @@ Train a DQN recommender against the simulator and watch it learn.
             return
         overrides = form.nested_values()
         preset = overrides.pop("preset", None)
-        state = self.app.state
+        state = self.rlrec_app.state
         if state.dataset_path is not None:
             overrides["dataset"] = str(state.dataset_path)
         try:
@@ -281,14 +288,14 @@ Train a DQN recommender against the simulator and watch it learn.
     def start_run(self, config: RunConfig, preset: str) -> None:
         """Start training `config` in a new folder under the runs dir."""
         try:
-            run_dir = new_run_dir(self.app.state.runs_dir, preset)
+            run_dir = new_run_dir(self.rlrec_app.state.runs_dir, preset)
         except (RlrecError, OSError) as exc:
             self.post_message(ShowError("Cannot create the run folder", str(exc)))
             return
         self._stop_following()
         self._reset_view()
         self.run_dir = run_dir
-        self.app.state.run_dir = run_dir
+        self.rlrec_app.state.run_dir = run_dir
         self.run_state = RunState.RUNNING
         self._log(f"starting {preset} in {run_dir}")
         self._train(config, run_dir)
@@ -454,11 +461,11 @@ Train a DQN recommender against the simulator and watch it learn.
             self._stop_following()
             if self.run_dir is not None and not live:
                 # the followed run is complete: let Explore open its agent (no pane switch)
-                self.app.set_run(self.run_dir, show=False)
+                self.rlrec_app.set_run(self.run_dir, show=False)
         self.run_state = RunState.IDLE
         self.replot_visible(force=True)
         if live and reason.is_success and self.run_dir is not None:
-            if not getattr(self.app, "is_quitting", False):
+            if not self.rlrec_app.is_quitting:
                 self.post_message(RunSelected(self.run_dir))
 
     @on(Worker.StateChanged)
@@ -498,7 +505,7 @@ Train a DQN recommender against the simulator and watch it learn.
 
     @property
     def is_visible_pane(self) -> bool:
-        node: Widget | None = self
+        node: DOMNode | None = self
         while node is not None and node is not self.screen:
             if not node.display:
                 return False
