@@ -200,3 +200,24 @@ def test_budget_is_checked_in_one_place():
         Budget.from_dict({"seconds": 0})
     with pytest.raises(RlrecError, match="unknown kind"):
         Budget.from_dict({"hours": 1})
+
+
+def test_use_cases_train_and_resume_return_results(tmp_path):
+    from rlrec.engine.usecases.training import resolve_run_config, resume, train
+
+    config = resolve_run_config(
+        "seed-classic",
+        overrides={"agent": SMALL_AGENT, "train": {**SMALL_TRAIN, "eval_every": 0}},
+        budget=Budget(BudgetKind.STEPS, 1280),
+        seed=3,
+    )
+    assert config.train.steps == 1280 and config.train.seconds is None and config.train.seed == 3
+    seen = []
+    result = train(config, runs_dir=tmp_path, name="run", on_event=seen.append)
+    assert result.ok and result.reason is FinishReason.BUDGET and result.env_steps == 1280
+    assert result.run_dir == tmp_path / "run" and result.evaluation is not None
+    assert isinstance(seen[-1], RunFinished)
+    more = resume(tmp_path / "run", Budget(BudgetKind.STEPS, 640))
+    assert more.ok and more.env_steps == 1920
+    with pytest.raises(RlrecError, match="no such dataset folder"):
+        resolve_run_config("default", dataset=tmp_path / "missing")
