@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -301,13 +302,28 @@ def follow(
         time.sleep(poll)
 
 
+class RunStatus(StrEnum):
+    """A listed run, as its logs tell it."""
+
+    FINISHED = "finished"  # its budget was spent
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    ERROR = "error"
+    RUNNING = "running"  # no RunFinished yet, and its log moved in the last 30 s
+    INTERRUPTED = "interrupted"  # no RunFinished and a quiet log: killed, or resumable
+
+    @classmethod
+    def of(cls, reason: FinishReason) -> RunStatus:
+        return cls.FINISHED if reason is FinishReason.BUDGET else cls(str(reason))
+
+
 @dataclass
 class RunSummary:
     path: Path
     preset: str
     created: datetime
     env_steps: int
-    status: str  # "finished", "stopped", "diverged", "error", "running", "interrupted"
+    status: RunStatus
     eval_return: float | None
     eval_normalised: float | None
 
@@ -335,21 +351,21 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
     except RlrecError:
         preset = "?"
     events = RunFollower(run_dir).poll()
-    env_steps, status = 0, "interrupted"
+    env_steps, status = 0, RunStatus.INTERRUPTED
     eval_return = eval_normalised = None
     for event in events:
         env_steps = max(env_steps, int(getattr(event, "env_steps", 0) or 0))
         match event:
             case RunFinished():
-                reason = FinishReason(event.reason)
-                status = "finished" if reason is FinishReason.BUDGET else str(reason)
+                status = RunStatus.of(FinishReason(event.reason))
             case RunStarted():
-                status = "interrupted"
+                status = RunStatus.INTERRUPTED
             case Evaluation():
                 eval_return, eval_normalised = event.return_mean, event.normalised
     metrics = run_dir / METRICS_FILE
-    if status == "interrupted" and metrics.exists() and time.time() - metrics.stat().st_mtime < 30:
-        status = "running"
+    recent = metrics.exists() and time.time() - metrics.stat().st_mtime < 30
+    if status is RunStatus.INTERRUPTED and recent:
+        status = RunStatus.RUNNING
     return RunSummary(
         path=run_dir,
         preset=preset,

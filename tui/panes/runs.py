@@ -62,7 +62,7 @@ def summary_row(summary: RunSummary) -> tuple[str, ...]:
         summary.preset or "–",
         summary.created.strftime("%Y-%m-%d %H:%M"),
         _fmt(summary.env_steps, ","),
-        str(summary.status) or "–",
+        str(summary.status),
         _fmt(summary.eval_return, ".2f"),
         _fmt(summary.eval_normalised, ".2f"),
     )
