@@ -70,6 +70,26 @@ class FormReady(Message):
         self.config = config
 
 
+class RunPrepared(Message):
+    """The settings resolved and the run folder exists: training can start."""
+
+    def __init__(self, config: RunConfig, preset: str, run_dir: Path) -> None:
+        super().__init__()
+        self.config = config
+        self.preset = preset
+        self.run_dir = run_dir
+
+
+class SettingsRejected(Message):
+    """The settings could not become a run. Without `title`, an engine error about the
+    settings (shown beside its field when one matches)."""
+
+    def __init__(self, text: str, title: str | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.title = title
+
+
 class TrainPane(Widget, can_focus=True):
     """Configure, start, watch and control a training run."""
 
@@ -126,6 +146,7 @@ Train a DQN recommender against the simulator and watch it learn.
         self._config_ready = False
         self._form_built = False
         self._start_when_ready = False
+        self._preparing = False  # a start is resolving its settings in a worker
         self.preset: str | None = None
         self.last_finished: RunFinished | None = None
 
@@ -274,24 +295,47 @@ Train a DQN recommender against the simulator and watch it learn.
         state = self.rlrec_app.state
         if state.dataset_path is not None:
             overrides["dataset"] = str(state.dataset_path)
+        if self._preparing:
+            return  # one start at a time: the settings are being resolved
+        self._preparing = True
+        self._prepare_run(preset, overrides, Path(state.runs_dir))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train-prepare")
+    def _prepare_run(self, preset: str | None, overrides: dict[str, Any], runs_dir: Path) -> None:
+        """Resolve the settings (reads the preset) and create the run folder, off the UI
+        thread; posts RunPrepared, or SettingsRejected / ShowError."""
         try:
             config = self.load_config(preset, overrides)
         except RlrecError as exc:
-            if not place_error(form, str(exc)):
-                self.post_message(ShowError("Bad settings", str(exc)))
+            self.post_message(SettingsRejected(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 — an engine bug must not take the app down
-            self.post_message(ShowError("Cannot build the run configuration", f"{exc}"))
+            self.post_message(
+                SettingsRejected(f"{exc}", title="Cannot build the run configuration")
+            )
             return
-        self.start_run(config, preset or "run")
-
-    def start_run(self, config: RunConfig, preset: str) -> None:
-        """Start training `config` in a new folder under the runs dir."""
+        name = preset or "run"
         try:
-            run_dir = new_run_dir(self.rlrec_app.state.runs_dir, preset)
+            run_dir = new_run_dir(runs_dir, name)
         except (RlrecError, OSError) as exc:
-            self.post_message(ShowError("Cannot create the run folder", str(exc)))
+            self.post_message(SettingsRejected(str(exc), title="Cannot create the run folder"))
             return
+        self.post_message(RunPrepared(config, name, run_dir))
+
+    @on(SettingsRejected)
+    def _settings_rejected(self, message: SettingsRejected) -> None:
+        self._preparing = False
+        if message.title is None and self._form_built and place_error(self.form(), message.text):
+            return
+        self.post_message(ShowError(message.title or "Bad settings", message.text))
+
+    @on(RunPrepared)
+    def _run_prepared(self, message: RunPrepared) -> None:
+        self._preparing = False
+        self.start_run(message.config, message.preset, message.run_dir)
+
+    def start_run(self, config: RunConfig, preset: str, run_dir: Path) -> None:
+        """Start training `config` in the new (empty) folder `run_dir`."""
         self._stop_following()
         self._reset_view()
         self.run_dir = run_dir
@@ -475,6 +519,10 @@ Train a DQN recommender against the simulator and watch it learn.
             self.query_one("#train-form-loading", Static).update(
                 f"cannot load settings: {worker.error}"
             )
+            return
+        if worker.group == "train-prepare" and worker.state == WorkerState.ERROR:
+            self._preparing = False
+            self.post_message(ShowError("Cannot start training", f"{worker.error}"))
             return
         if worker.group != "training":
             return
