@@ -144,9 +144,11 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
             path, map_location="cpu", weights_only=False, pickle_module=LegacyPickleModule
         )
     except Exception as exc:  # noqa: BLE001 — any unpickling failure means a bad file
+        detail = str(exc).split(". ")[0][:120]  # torch's own messages run to a paragraph
         raise RlrecError(
-            f"{run_dir}: cannot read {CHECKPOINT_FILE} ({exc.__class__.__name__}: {exc}); it was "
-            "written by an incompatible rlrec or is damaged — train the run again with `rlrec train`"
+            f"{run_dir}: cannot read {CHECKPOINT_FILE} ({exc.__class__.__name__}: {detail}); it "
+            "was written by an incompatible rlrec or is damaged — train the run again with "
+            "`rlrec train`"
         ) from None
 
 
