@@ -89,15 +89,11 @@ def register(commands: Any, bench: Any) -> None:
 # -- rlrec baselines --------------------------------------------------------------------------
 def resolve_baselines_config(args: argparse.Namespace) -> tuple[str, Any, BaselinesEvalConfig]:
     """(preset name, env config, eval config) from preset ← --config ← flags."""
-    from rlrec.engine.presets import SECTIONS, load_preset
+    from rlrec.engine.presets import check_sections, load_preset
     from rlrec.engine.sim import parse_env_config
 
     file_raw: dict[str, Any] = load_yaml(args.config) if args.config else {}
-    for key, value in file_raw.items():
-        if key not in SECTIONS:
-            raise RlrecError(f"{args.config}: unknown key '{key}' (allowed: {', '.join(SECTIONS)})")
-        if key not in ("preset", "dataset") and not isinstance(value, dict):
-            raise RlrecError(f"{args.config}: '{key}' must be a mapping of settings, got {value!r}")
+    check_sections(file_raw, str(args.config))
     preset = args.preset or file_raw.pop("preset", None) or DEFAULT_PRESET
     file_raw.pop("preset", None)
     raw = deep_merge(load_preset(preset), file_raw)

@@ -14,11 +14,17 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlrec.cli.offline_eval import offline_eval_command
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import json_safe
+from rlrec.engine.training.budget import Budget, BudgetKind
+
+if TYPE_CHECKING:  # the trainer imports torch: loaded by the handlers that train
+    from rlrec.engine.training.events import Event
+    from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.usecases.training import TrainingResult
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -104,68 +110,49 @@ def _budget_flags(parser: argparse.ArgumentParser, extra: bool = False) -> None:
     group.add_argument("--episodes", type=int, default=None, help=f"train for N{more} sessions")
 
 
-def _budget(args: argparse.Namespace) -> dict[str, float] | None:
+def _budget(args: argparse.Namespace) -> Budget | None:
     for name in ("seconds", "steps", "episodes"):
         value = getattr(args, name, None)
         if value is not None:
             if value <= 0:
                 raise RlrecError(f"--{name} = {value} is out of range (allowed: > 0)")
-            return {name: value}
+            return Budget(BudgetKind(name), value)
     return None
 
 
 # -- train / resume ------------------------------------------------------------------------
 def train_command(args: argparse.Namespace) -> int:
-    from rlrec.engine.training.run_config import load_run_config
-    from rlrec.engine.training.runs import new_run_dir
+    from rlrec.engine.usecases.training import resolve_run_config, start_training
 
-    overrides: dict[str, Any] = {"train": {}}
-    budget = _budget(args)
-    if budget is not None:
-        overrides["train"].update({"seconds": None, "steps": None, "episodes": None, **budget})
-    if args.seed is not None:
-        overrides["train"]["seed"] = args.seed
-    if args.threads is not None:
-        overrides["train"]["torch_threads"] = args.threads
-    if args.dataset is not None:
-        if not Path(args.dataset).is_dir():
-            raise RlrecError(f"--dataset {args.dataset}: no such dataset folder")
-        overrides["dataset"] = args.dataset
-    config = load_run_config(args.preset, args.config, overrides)
-    run_dir = new_run_dir(args.out, config.preset, args.name)
-    try:
-        from rlrec.engine.training.trainer import Trainer
-
-        trainer = Trainer(config, run_dir)
-    except BaseException:
-        if not any(run_dir.iterdir()):
-            run_dir.rmdir()  # nothing written: leave no empty run behind
-        raise
-    return _drive(trainer, args.json)
+    config = resolve_run_config(
+        args.preset,
+        args.config,
+        dataset=args.dataset,
+        budget=_budget(args),
+        seed=args.seed,
+        torch_threads=args.threads,
+    )
+    return _drive(start_training(config, args.out, args.name), args.json)
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from rlrec.engine.training.runs import require_run
-    from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.usecases.training import start_resume
 
-    run_dir = require_run(args.run)
-    trainer = Trainer.from_run(run_dir, _budget(args))
-    return _drive(trainer, args.json)
+    return _drive(start_resume(args.run, _budget(args)), args.json)
 
 
-def _drive(trainer: Any, as_json: bool) -> int:
+def _drive(trainer: Trainer, as_json: bool) -> int:
     """Run the trainer in a thread with a progress bar; Ctrl+C stops it gracefully."""
     from rlrec.engine.training.events import Evaluation, Progress, RunStarted
+    from rlrec.engine.usecases.training import TrainingResult
 
     outcome: dict[str, Any] = {}
     display = _ProgressDisplay()
-    last_eval: list[Evaluation] = []
 
-    def on_event(event: Any) -> None:
+    def on_event(event: Event) -> None:
         if isinstance(event, Progress):
             display.update(event)
         elif isinstance(event, Evaluation):
-            last_eval[:] = [event]
             display.note(
                 f"eval @ {event.env_steps:,} steps: return {event.return_mean:.3f} "
                 f"± {event.return_ci95:.3f}, normalised {event.normalised:.3f}"
@@ -198,25 +185,26 @@ def _drive(trainer: Any, as_json: bool) -> int:
         display.stop()
     if "error" in outcome:
         raise outcome["error"]
-    finished = outcome["finished"]
-    summary = _summary(trainer, finished, last_eval[0] if last_eval else None)
+    result = TrainingResult.of(trainer, outcome["finished"])
+    summary = _summary(result)
     if as_json:
         print(json.dumps(json_safe(summary)))
     else:
         _print_summary(summary)
-    return 0 if finished.reason in ("budget", "stopped") else 1
+    return 0 if result.ok else 1
 
 
-def _summary(trainer: Any, finished: Any, evaluation: Any) -> dict[str, Any]:
-    seconds = finished.seconds
+def _summary(result: TrainingResult) -> dict[str, Any]:
+    seconds = result.seconds
+    evaluation = result.evaluation
     return {
-        "run": str(trainer.run_dir),
-        "reason": finished.reason,
-        "message": finished.message,
-        "env_steps": finished.env_steps,
-        "updates": finished.updates,
+        "run": str(result.run_dir),
+        "reason": str(result.reason),
+        "message": result.message,
+        "env_steps": result.env_steps,
+        "updates": result.updates,
         "seconds": round(seconds, 3),
-        "steps_per_second": round(finished.env_steps / seconds, 1) if seconds > 0 else None,
+        "steps_per_second": round(result.env_steps / seconds, 1) if seconds > 0 else None,
         "eval": None
         if evaluation is None
         else {
@@ -376,17 +364,17 @@ def recommend_command(args: argparse.Namespace) -> int:
 def bench_train_command(args: argparse.Namespace) -> int:
     import tempfile
 
-    from rlrec.engine.training.run_config import load_run_config
-    from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.usecases.training import resolve_run_config, start_training
 
-    overrides: dict[str, Any] = {
-        "train": {"seconds": args.seconds, "seed": args.seed, "eval_every": 0}
-    }
-    if args.threads is not None:
-        overrides["train"]["torch_threads"] = args.threads
-    config = load_run_config(args.preset, overrides=overrides)
+    config = resolve_run_config(
+        args.preset,
+        overrides={"train": {"eval_every": 0}},
+        budget=Budget(BudgetKind.SECONDS, args.seconds),
+        seed=args.seed,
+        torch_threads=args.threads,
+    )
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(config, Path(scratch) / "run")
+        trainer = start_training(config, run_dir=Path(scratch) / "run")
         began = time.perf_counter()
         finished = trainer.run()
         wall = time.perf_counter() - began

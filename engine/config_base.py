@@ -140,7 +140,11 @@ def check_value(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
 
 
 def from_dict(cls: type[T], data: typing.Mapping[str, Any] | None, prefix: str = "") -> T:
-    """Build dataclass `cls` from `data`, checking keys, types and ranges."""
+    """Build dataclass `cls` from the section mapping `data` (None = all defaults), checking
+    keys, types and ranges. The one check of a config section: every RlrecError names the
+    dotted key (`prefix.name`), the value and what is allowed."""
+    if data is not None and not isinstance(data, typing.Mapping):
+        raise RlrecError(f"{prefix or cls.__name__}: expected a mapping of settings, got {data!r}")
     data = dict(data or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)

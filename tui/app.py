@@ -17,39 +17,37 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import DOMQuery
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
+from rlrec.engine.training.events import RunState
+from rlrec.engine.training.runs import CONFIG_FILE, METRICS_FILE
 from rlrec.tui.commands import RlrecCommands
 from rlrec.tui.heap import settle_heap
 from rlrec.tui.messages import DatasetChanged, RunSelected, ShowError, StateUpdated
+from rlrec.tui.pane_list import PANES, PaneInfo
+from rlrec.tui.panes.train import TrainPane
 from rlrec.tui.state import AppState
 from rlrec.tui.widgets.error_dialog import ErrorDialog
 
-# (tab id, title, module, class). A pane whose module is not there yet shows a placeholder.
-PANES = (
-    ("dataset", "1 Dataset", "rlrec.tui.panes.dataset", "DatasetPane"),
-    ("train", "2 Train", "rlrec.tui.panes.train", "TrainPane"),
-    ("explore", "3 Explore", "rlrec.tui.panes.explore", "ExplorePane"),
-    ("runs", "4 Runs", "rlrec.tui.panes.runs", "RunsPane"),
-)
 NARROW_COLUMNS = 100  # below this width (so at 80×24 too) the Train pane slims down
 
 
-def _make_pane(pane_id: str, module_name: str, class_name: str) -> Widget:
+def _make_pane(info: PaneInfo) -> Widget:
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(info.module)
     except ModuleNotFoundError as exc:
-        if exc.name != module_name:
+        if exc.name != info.module:
             raise
-        return Static(f"{class_name}: not built yet", classes="placeholder")
-    return getattr(module, class_name)(id=f"{pane_id}-pane")
+        return Static(f"{info.class_name}: not built yet", classes="placeholder")
+    pane: Widget = getattr(module, info.class_name)(id=info.widget_id)
+    return pane
 
 
 class RlrecApp(App):
@@ -61,10 +59,16 @@ class RlrecApp(App):
     # first focusable widget anywhere, even in a hidden pane, and switch to that pane.
     AUTO_FOCUS = None
     BINDINGS = [
-        Binding("1", "show_pane('dataset')", "Dataset", id="pane.dataset", tooltip="Dataset pane"),
-        Binding("2", "show_pane('train')", "Train", id="pane.train", tooltip="Train pane"),
-        Binding("3", "show_pane('explore')", "Explore", id="pane.explore", tooltip="Explore pane"),
-        Binding("4", "show_pane('runs')", "Runs", id="pane.runs", tooltip="Runs pane"),
+        *(
+            Binding(
+                pane.key,
+                f"show_pane('{pane.id}')",
+                pane.title,
+                id=f"pane.{pane.id}",
+                tooltip=f"{pane.title} pane",
+            )
+            for pane in PANES
+        ),
         Binding("f1", "help", "Help", id="app.help", tooltip="Help for the current pane"),
         Binding("f8", "screenshot", "Screenshot", id="app.screenshot", tooltip="Save an SVG"),
         Binding(
@@ -104,7 +108,7 @@ class RlrecApp(App):
         self.startup_done = asyncio.Event()
         self._startup_pending = {"panes", "dataset"}
         self._deferred_panes: dict[str, Widget] = {}
-        self._train_pane: Any = None
+        self._train_pane: TrainPane | None = None
         self.last_screenshot: Path | None = None
 
     # -- layout ----------------------------------------------------------------------------
@@ -113,13 +117,13 @@ class RlrecApp(App):
         yield Header(show_clock=False, icon="≡")
         initial = "train"
         with TabbedContent(initial=initial, id="panes"):
-            for pane_id, title, module_name, class_name in PANES:
-                with TabPane(title, id=pane_id):
-                    pane = _make_pane(pane_id, module_name, class_name)
-                    if pane_id == initial:
+            for info in PANES:
+                with TabPane(info.tab_title, id=info.id):
+                    pane = _make_pane(info)
+                    if info.id == initial:
                         yield pane
                     else:  # hidden panes mount just after the first frame, which shows sooner
-                        self._deferred_panes[pane_id] = pane
+                        self._deferred_panes[info.id] = pane
         yield Footer()
 
     def on_mount(self) -> None:
@@ -172,17 +176,15 @@ class RlrecApp(App):
         if self.screen_stack:
             self.screen_stack[0].set_class(width < NARROW_COLUMNS, "narrow")
 
-    def _main_query(self, selector: Any) -> Any:
+    def _main_query(self, selector: str | type[Widget]) -> DOMQuery[Widget]:
         """Query the main screen, even while a modal (help, palette, dialog) is on top."""
         if not self.screen_stack:
             return self.query("#never-matches")
         return self.screen_stack[0].query(selector)
 
-    def train_pane(self) -> Any:
-        from rlrec.tui.panes.train import TrainPane
-
+    def train_pane(self) -> TrainPane | None:
         found = self._main_query(TrainPane)
-        return found.first() if found else None
+        return found.first(TrainPane) if found else None
 
     def active_pane(self) -> Widget | None:
         found = self._main_query("#panes")
@@ -239,8 +241,8 @@ class RlrecApp(App):
             self.action_show_pane("explore")
 
     def _tell_panes(self, field: str) -> None:
-        for pane_id, *_ in PANES:
-            pane = self._pane_widget(pane_id)
+        for info in PANES:
+            pane = self._pane_widget(info.id)
             if pane is not None:
                 pane.post_message(StateUpdated(field))
 
@@ -261,7 +263,7 @@ class RlrecApp(App):
             self.call_after_refresh(self._focus_when_mounted, pane_id)
             return
         self._focus_pane(pane)
-        if pane_id == "train" and pane is not None:
+        if isinstance(pane, TrainPane):
             self.call_after_refresh(pane.replot_visible)
 
     def _focus_when_mounted(self, pane_id: str) -> None:
@@ -289,25 +291,31 @@ class RlrecApp(App):
 
     def action_help(self) -> None:
         pane = self.active_pane()
-        title = type(pane).__name__.replace("Pane", "") if pane is not None else "rlrec"
+        tabs = self._main_query("#panes")
+        active = tabs.first(TabbedContent).active if tabs else ""
+        title = next((info.title for info in PANES if info.id == active), "rlrec")
         help_text = getattr(pane, "HELP", "") or "No help for this pane yet."
         bindings = list(getattr(type(pane), "BINDINGS", [])) if pane is not None else []
         from rlrec.tui.help import HelpScreen  # Markdown widgets load on first use
 
         self.push_screen(HelpScreen(f"{title} — help", help_text, bindings))
 
-    def action_screenshot(self) -> None:
-        folder = self.state.run_dir if self.state.run_dir is not None else self.state.runs_dir
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG into `path` (default: the open run's folder, else the runs folder)."""
+        if path is not None:
+            folder = Path(path)
+        else:
+            folder = self.state.run_dir if self.state.run_dir is not None else self.state.runs_dir
         tabs = self._main_query("#panes").first(TabbedContent)
-        name = f"rlrec-{tabs.active or 'app'}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        name = filename or f"rlrec-{tabs.active or 'app'}-{time.strftime('%Y%m%d-%H%M%S')}.svg"
         try:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            path = self.save_screenshot(filename=name, path=str(folder))
+            saved = self.save_screenshot(filename=name, path=str(folder))
         except OSError as exc:
             self.notify(f"cannot save screenshot: {exc}", severity="error")
             return
-        self.last_screenshot = Path(path)
-        self.notify(f"screenshot saved: {path}")
+        self.last_screenshot = Path(saved)
+        self.notify(f"screenshot saved: {saved}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Our provider has its own Screenshot (into the run folder); drop Textual's web one.
@@ -341,9 +349,13 @@ class RlrecApp(App):
 
     def wait_for_training(self, timeout: float) -> None:
         """After exit: block until a stopping trainer has finished (checkpoint written)."""
-        trainer = getattr(self._train_pane, "_trainer", None)
+        trainer = self._train_pane._trainer if self._train_pane is not None else None
         deadline = time.monotonic() + timeout
-        while trainer is not None and trainer.state != "finished" and time.monotonic() < deadline:
+        while (
+            trainer is not None
+            and trainer.state is not RunState.FINISHED
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
 
     def _hangup(self) -> None:
@@ -366,7 +378,7 @@ def classify_path(path: Path) -> str:
     """'run', 'dataset' or 'missing' for a folder given on the command line."""
     if not path.exists():
         return "missing"
-    if (path / "metrics.jsonl").exists() or (path / "config.yaml").exists():
+    if (path / METRICS_FILE).exists() or (path / CONFIG_FILE).exists():
         return "run"
     return "dataset"
 

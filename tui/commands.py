@@ -6,15 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from rlrec.engine.training.runs import is_run
+from rlrec.tui.pane_list import PANES
+
+if TYPE_CHECKING:  # the app imports this module
+    from rlrec.tui.app import RlrecApp
 
 
 class RlrecCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app = self.app
+        app = cast("RlrecApp", self.app)
         commands: list[tuple[str, str, Callable[[], object]]] = []
-        train = app.train_pane() if hasattr(app, "train_pane") else None
+        train = app.train_pane()
         if train is not None and train.is_training:
             commands.append(
                 ("Stop training", "stop the run and write a checkpoint", train.action_stop)
@@ -32,10 +39,14 @@ class RlrecCommands(Provider):
                 partial(app.action_show_pane, "dataset"),
             ),
             ("Open run", "pick a run in the Runs pane", partial(app.action_show_pane, "runs")),
-            ("Switch to Dataset", "pane 1", partial(app.action_show_pane, "dataset")),
-            ("Switch to Train", "pane 2", partial(app.action_show_pane, "train")),
-            ("Switch to Explore", "pane 3", partial(app.action_show_pane, "explore")),
-            ("Switch to Runs", "pane 4", partial(app.action_show_pane, "runs")),
+            *(
+                (
+                    f"Switch to {pane.title}",
+                    f"pane {pane.key}",
+                    partial(app.action_show_pane, pane.id),
+                )
+                for pane in PANES
+            ),
             ("Screenshot", "save an SVG of the screen into the run folder", app.action_screenshot),
             ("Help", "keys and help for the current pane", app.action_help),
         ]
@@ -50,9 +61,7 @@ class RlrecCommands(Provider):
         return commands
 
     def _run_dirs(self) -> list[Path]:
-        from rlrec.engine.training.runs import is_run
-
-        runs_dir = self.app.state.runs_dir
+        runs_dir = cast("RlrecApp", self.app).state.runs_dir
         try:
             return sorted((p for p in Path(runs_dir).iterdir() if is_run(p)), reverse=True)[:30]
         except OSError:

@@ -8,12 +8,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-GLOBAL_HELP = """\
+from rlrec.tui.pane_list import PANES
+
+GLOBAL_HELP = f"""\
 ## Everywhere
 
 | Key | Action |
 |-----|--------|
-| `1` `2` `3` `4` | Dataset, Train, Explore, Runs |
+| {" ".join(f"`{pane.key}`" for pane in PANES)} | {", ".join(pane.title for pane in PANES)} |
 | `F1` | this help |
 | `ctrl+p` | command palette (start training, new dataset, open run, switch pane, screenshot, theme) |
 | `F8` | save an SVG screenshot into the open run's folder (or the runs folder) |

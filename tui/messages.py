@@ -4,11 +4,13 @@ one of these and the app updates `app.state` and switches panes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-if TYPE_CHECKING:
+from rlrec.engine.training.events import Event, Progress
+
+if TYPE_CHECKING:  # pandas: not at the first frame
     from rlrec.data.dataset import Dataset
 
 
@@ -39,22 +41,30 @@ class ShowError(Message):
 
 
 class TrainerEvent(Message):
-    """An engine event (engine.events.*) forwarded from the training worker or a follower.
+    """An engine event (`engine.training.events`) forwarded from the training worker.
 
     Progress events replace a still-queued Progress so a slow UI sees the latest numbers,
-    never a backlog."""
+    never a backlog (the curves already have every point: the worker recorded them)."""
 
-    def __init__(self, event: Any, live: bool = True) -> None:
+    def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
-        self.live = live
 
     def can_replace(self, message: Message) -> bool:
         return (
             isinstance(message, TrainerEvent)
-            and type(message.event).__name__ == "Progress"
-            and type(self.event).__name__ == "Progress"
+            and isinstance(message.event, Progress)
+            and isinstance(self.event, Progress)
         )
+
+
+class FollowedEvents(Message):
+    """The follow worker read new lines of a run another process writes; the pane takes them
+    from its `FollowInbox`. One such message stands for any number of polls: a still-queued
+    one is replaced, so a burst of polls costs the UI one handler call (as in Toolong)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FollowedEvents)
 
 
 class StateUpdated(Message, bubble=False):

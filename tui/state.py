@@ -10,16 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rlrec.engine.training.runs import default_runs_dir
+
 if TYPE_CHECKING:  # keep `tui.state` import-light: no pandas/numpy at first frame
     from rlrec.data.dataset import Dataset
-
-
-def _default_runs_dir() -> Path:
-    try:
-        from rlrec.engine.training.runs import default_runs_dir
-    except ImportError:  # engine.runs not written yet
-        return Path("runs")
-    return Path(default_runs_dir())
 
 
 @dataclass
@@ -27,5 +21,5 @@ class AppState:
     dataset: Dataset | None = None
     dataset_path: Path | None = None
     run_dir: Path | None = None
-    runs_dir: Path = field(default_factory=_default_runs_dir)
+    runs_dir: Path = field(default_factory=default_runs_dir)
     refresh_hz: float = 4.0

@@ -5,6 +5,7 @@ by its own config dataclass (`rlrec.engine.sim.parse_env_config` for `env`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,22 @@ PRESET_DIR = Path(__file__).resolve().parent
 PRESETS: tuple[str, ...] = tuple(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))
 # Top-level keys a preset or user config may have; anything else is a typo worth reporting.
 SECTIONS: tuple[str, ...] = ("preset", "env", "agent", "train", "eval", "dataset")
+# Top-level keys whose value is one plain value, not a mapping of settings.
+PLAIN_KEYS: tuple[str, ...] = ("preset", "dataset", "dataset_fingerprint")
+
+
+def check_sections(
+    raw: Mapping[str, Any], origin: str, allowed: tuple[str, ...] = SECTIONS
+) -> None:
+    """The one check of a config's top level (preset, user YAML, a run's config.yaml): every
+    key is a known section and every section but the plain ones is a mapping. The settings
+    inside a section are checked by its dataclass (`config_base.from_dict`).
+    Raises RlrecError naming `origin`, the key and what is allowed."""
+    for key, value in raw.items():
+        if key not in allowed:
+            raise RlrecError(f"{origin}: unknown key '{key}' (allowed: {', '.join(allowed)})")
+        if key not in PLAIN_KEYS and not isinstance(value, Mapping):
+            raise RlrecError(f"{origin}: '{key}' must be a mapping of settings, got {value!r}")
 
 
 def preset_path(name: str) -> Path:
@@ -34,11 +51,7 @@ def load_preset(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> dict[s
         origin = text
     else:
         raise RlrecError(f"unknown preset '{text}' (presets: {', '.join(PRESETS)}; or a YAML file)")
-    for key, value in raw.items():
-        if key not in SECTIONS:
-            raise RlrecError(f"{origin}: unknown key '{key}' (allowed: {', '.join(SECTIONS)})")
-        if key not in ("preset", "dataset") and not isinstance(value, dict):
-            raise RlrecError(f"{origin}: '{key}' must be a mapping of settings, got {value!r}")
+    check_sections(raw, origin)
     base_name = raw.pop("preset", None)
     if base_name is None:
         return raw

@@ -35,7 +35,7 @@ ENV_KINDS: dict[str, type] = {"classic": ClassicConfig, "default": DefaultConfig
 def parse_env_config(mapping: Mapping[str, Any] | None, prefix: str = "env") -> EnvConfig:
     """The config dataclass for `mapping["kind"]` (default `default`), fully checked."""
     if mapping is not None and not isinstance(mapping, Mapping):
-        raise RlrecError(f"{prefix}: expected a mapping of settings, got {mapping!r}")
+        return from_dict(DefaultConfig, mapping, prefix=prefix)  # raises: not a mapping
     mapping = dict(mapping or {})
     kind = mapping.get("kind", "default")
     if kind not in ENV_KINDS:

@@ -1,0 +1,15 @@
+"""Training: the DQN training loop and the run folders it writes.
+
+- `trainer`: `Trainer`, the loop (collect → store → learn → callbacks), pause/resume/stop
+  from any thread, checkpoints and resume.
+- `callbacks`: the `Callback` protocol and the built-in Progress log, periodic evaluation and
+  periodic checkpoint callbacks.
+- `budget`: `Budget`, how long a run trains (env steps, sessions or seconds).
+- `events`: the typed events a run publishes, `RunState` and `FinishReason`.
+- `run_config`: `RunConfig`, everything a run is made of, from preset + YAML + overrides.
+- `runs`: the run folder (its file names, writing and following `metrics.jsonl`, listing runs,
+  loading a trained run).
+- `legacy_names`: reading checkpoints written before the `rlrec.` package move.
+
+Faces do not drive these directly: they call `engine.usecases.training`.
+"""

@@ -8,7 +8,38 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class RunState(StrEnum):
+    """Where a training run is. The trainer, its events and the TUI all use these values
+    (a StrEnum, so `metrics.jsonl` keeps the plain words)."""
+
+    IDLE = "idle"  # built, not started (or, in the TUI, no run going)
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"  # stop asked: final evaluation and checkpoint under way
+    FINISHED = "finished"  # run() returned, for whatever reason (see FinishReason)
+
+    @property
+    def is_active(self) -> bool:
+        """A run is going: started and not yet finished."""
+        return self in (RunState.RUNNING, RunState.PAUSED, RunState.STOPPING)
+
+
+class FinishReason(StrEnum):
+    """Why `Trainer.run()` returned."""
+
+    BUDGET = "budget"  # the budget was spent
+    STOPPED = "stopped"  # stop() was called, or a callback asked to stop
+    DIVERGED = "diverged"  # a non-finite loss; the last good checkpoint is kept
+    ERROR = "error"  # an exception; it is raised again after this event
+
+    @property
+    def is_success(self) -> bool:
+        """The run ended as asked (its agent is worth opening)."""
+        return self in (FinishReason.BUDGET, FinishReason.STOPPED)
 
 
 @dataclass(frozen=True)
@@ -61,7 +92,7 @@ class Checkpointed:
 
 @dataclass(frozen=True)
 class RunFinished:
-    reason: str  # "budget", "stopped", "diverged", "error"
+    reason: FinishReason
     env_steps: int
     updates: int
     seconds: float
@@ -70,7 +101,7 @@ class RunFinished:
 
 @dataclass(frozen=True)
 class StateChanged:
-    state: str  # "running", "paused", "stopping"
+    state: RunState  # published for RUNNING, PAUSED and STOPPING
 
 
 EVENT_TYPES = {
@@ -81,9 +112,15 @@ EVENT_TYPES = {
 Event = RunStarted | Progress | Evaluation | Checkpointed | RunFinished | StateChanged
 
 
+# Fields read back from JSON as enums.
+_ENUM_FIELDS: dict[str, type[StrEnum]] = {"state": RunState, "reason": FinishReason}
+
+
 def to_record(event: Event) -> dict[str, Any]:
-    record = {"type": type(event).__name__}
-    record.update(dataclasses.asdict(event))
+    """The JSON-lines form: {"type": class name, **fields}; enums become their words."""
+    record: dict[str, Any] = {"type": type(event).__name__}
+    for key, value in dataclasses.asdict(event).items():
+        record[key] = str(value) if isinstance(value, StrEnum) else value
     return record
 
 
@@ -93,16 +130,25 @@ def from_record(record: dict[str, Any]) -> Event | None:
     if cls is None:
         return None
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in record.items() if k in names})
+    values = {k: v for k, v in record.items() if k in names}
+    for key, enum in _ENUM_FIELDS.items():
+        if key in values:
+            try:
+                values[key] = enum(values[key])
+            except ValueError:
+                return None  # a state or reason this version does not know
+    return cls(**values)
 
 
 __all__ = [
     "Checkpointed",
     "Evaluation",
     "Event",
+    "FinishReason",
     "Progress",
     "RunFinished",
     "RunStarted",
+    "RunState",
     "StateChanged",
     "from_record",
     "to_record",

@@ -17,7 +17,7 @@ from typing import Any
 
 from rlrec.data.errors import RlrecError
 from rlrec.engine.config_base import deep_merge, from_dict, load_yaml, param, to_dict
-from rlrec.engine.presets import load_preset
+from rlrec.engine.presets import SECTIONS, check_sections, load_preset
 from rlrec.engine.sim import EnvConfig, parse_env_config
 
 DEFAULT_PRESET = "default"
@@ -97,12 +97,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], origin: str = "config") -> RunConfig:
-        allowed = {"preset", "dataset", "dataset_fingerprint", "env", "agent", "train", "eval"}
-        unknown = sorted(set(raw) - allowed)
-        if unknown:
-            raise RlrecError(
-                f"{origin}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
-            )
+        check_sections(raw, origin, (*SECTIONS, "dataset_fingerprint"))
         dataset = raw.get("dataset") or None
         env_raw = dict(raw.get("env") or {})
         if dataset is not None:
@@ -139,15 +134,7 @@ def load_run_config(
     file_raw.pop("preset", None)
     raw = load_preset(base)
     if file_raw:
-        for key, value in file_raw.items():
-            if key not in ("env", "agent", "train", "eval", "dataset"):
-                raise RlrecError(
-                    f"{config_file}: unknown key '{key}' (allowed: preset, env, agent, train, eval, dataset)"
-                )
-            if key != "dataset" and not isinstance(value, dict):
-                raise RlrecError(
-                    f"{config_file}: '{key}' must be a mapping of settings, got {value!r}"
-                )
+        check_sections(file_raw, str(config_file))
         raw = deep_merge(raw, file_raw)
     if overrides:
         raw = deep_merge(raw, overrides)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,17 @@ import yaml
 from rlrec.data.errors import RlrecError
 from rlrec.data.files import atomic_write_bytes, atomic_write_text
 from rlrec.data.jsonsafe import json_safe
-from rlrec.engine.training.events import EVENT_TYPES, Event, from_record, to_record
+from rlrec.engine.training.events import (
+    EVENT_TYPES,
+    Evaluation,
+    Event,
+    FinishReason,
+    RunFinished,
+    RunStarted,
+    from_record,
+    to_record,
+)
+from rlrec.engine.training.legacy_names import LegacyPickleModule
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
@@ -108,9 +119,17 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
         )
     try:
         # Our own file: it holds numpy RNG states and a pickled simulator besides tensors.
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # The legacy unpickler finds classes pickled under pre-`rlrec.` module names too.
+        return torch.load(
+            path, map_location="cpu", weights_only=False, pickle_module=LegacyPickleModule
+        )
     except Exception as exc:  # noqa: BLE001 — any unpickling failure means a bad file
-        raise RlrecError(f"{path}: unreadable checkpoint ({exc.__class__.__name__})") from None
+        detail = str(exc).split(". ")[0][:120]  # torch's own messages run to a paragraph
+        raise RlrecError(
+            f"{run_dir}: cannot read {CHECKPOINT_FILE} ({exc.__class__.__name__}: {detail}); it "
+            "was written by an incompatible rlrec or is damaged — train the run again with "
+            "`rlrec train`"
+        ) from None
 
 
 class MetricsWriter:
@@ -197,7 +216,7 @@ class RunFollower:
         self.run_dir = Path(run_dir)
         self._offsets = {METRICS_FILE: 0, TIMING_FILE: 0}
         self._partial = {METRICS_FILE: "", TIMING_FILE: ""}
-        self._timing: dict[tuple[str, Any], dict] = {}
+        self._timing: dict[tuple[Any, Any], dict[str, Any]] = {}
         self._waiting: list[dict[str, Any]] = []
 
     def _read_new(self, name: str) -> list[dict[str, Any]]:
@@ -245,9 +264,24 @@ def follow(
     while True:
         for event in follower.poll():
             yield event
-            if stop_when_finished and type(event).__name__ == "RunFinished":
+            if stop_when_finished and isinstance(event, RunFinished):
                 return
         time.sleep(poll)
+
+
+class RunStatus(StrEnum):
+    """A listed run, as its logs tell it."""
+
+    FINISHED = "finished"  # its budget was spent
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    ERROR = "error"
+    RUNNING = "running"  # no RunFinished yet, and its log moved in the last 30 s
+    INTERRUPTED = "interrupted"  # no RunFinished and a quiet log: killed, or resumable
+
+    @classmethod
+    def of(cls, reason: FinishReason) -> RunStatus:
+        return cls.FINISHED if reason is FinishReason.BUDGET else cls(str(reason))
 
 
 @dataclass
@@ -256,7 +290,7 @@ class RunSummary:
     preset: str
     created: datetime
     env_steps: int
-    status: str  # "finished", "stopped", "diverged", "error", "running", "interrupted"
+    status: RunStatus
     eval_return: float | None
     eval_normalised: float | None
 
@@ -284,20 +318,21 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
     except RlrecError:
         preset = "?"
     events = RunFollower(run_dir).poll()
-    env_steps, status = 0, "interrupted"
+    env_steps, status = 0, RunStatus.INTERRUPTED
     eval_return = eval_normalised = None
     for event in events:
         env_steps = max(env_steps, int(getattr(event, "env_steps", 0) or 0))
-        kind = type(event).__name__
-        if kind == "RunFinished":
-            status = "finished" if event.reason == "budget" else event.reason
-        elif kind == "RunStarted":
-            status = "interrupted"
-        elif kind == "Evaluation":
-            eval_return, eval_normalised = event.return_mean, event.normalised
+        match event:
+            case RunFinished():
+                status = RunStatus.of(FinishReason(event.reason))
+            case RunStarted():
+                status = RunStatus.INTERRUPTED
+            case Evaluation():
+                eval_return, eval_normalised = event.return_mean, event.normalised
     metrics = run_dir / METRICS_FILE
-    if status == "interrupted" and metrics.exists() and time.time() - metrics.stat().st_mtime < 30:
-        status = "running"
+    recent = metrics.exists() and time.time() - metrics.stat().st_mtime < 30
+    if status is RunStatus.INTERRUPTED and recent:
+        status = RunStatus.RUNNING
     return RunSummary(
         path=run_dir,
         preset=preset,

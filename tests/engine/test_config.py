@@ -8,6 +8,7 @@ from rlrec.cli.main import main
 from rlrec.data.errors import RlrecError
 from rlrec.engine.presets import PRESETS, load_preset
 from rlrec.engine.sim import ClassicConfig, DefaultConfig, parse_env_config
+from rlrec.engine.training.run_config import load_run_config
 
 
 def test_presets_ship_and_parse():
@@ -132,3 +133,17 @@ def test_bench_env_prints_figures(capsys):
     figures = json.loads(out)["env_steps_per_second"]
     assert set(figures) == {"seed-classic", "default"}
     assert all(value > 0 for row in figures.values() for value in row.values())
+
+
+def test_one_check_of_the_top_level_sections_names_the_culprit(tmp_path):
+    from rlrec.engine.presets import check_sections
+
+    check_sections({"preset": "default", "train": {"steps": 5}}, "run.yaml")
+    with pytest.raises(RlrecError, match=r"run.yaml: unknown key 'trian'"):
+        check_sections({"trian": {}}, "run.yaml")
+    with pytest.raises(RlrecError, match=r"run.yaml: 'agent' must be a mapping"):
+        check_sections({"agent": 3}, "run.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trian:\n  steps: 5\n")
+    with pytest.raises(RlrecError, match=r"bad.yaml: unknown key 'trian'"):
+        load_run_config(config_file=bad)

@@ -9,13 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from rlrec.data.errors import RlrecError
 from rlrec.engine.training import runs
+from rlrec.engine.training.budget import Budget, BudgetKind
 from rlrec.engine.training.events import (
     Checkpointed,
     Evaluation,
+    FinishReason,
     Progress,
     RunFinished,
     RunStarted,
+    RunState,
     StateChanged,
 )
 from rlrec.engine.training.run_config import load_run_config
@@ -136,8 +140,10 @@ def test_resume_continues_exactly_from_the_checkpoint(tmp_path):
     straight.run()
     # The same run, stopped at its 3200-step checkpoint (as if killed just after it).
     partial = Trainer(small_config(checkpoint_every=3200), tmp_path / "resumed")
-    partial.subscribe(lambda e: partial.stop() if isinstance(e, Checkpointed) else None)
-    partial._evaluate = lambda: None  # a kill leaves no final evaluation …
+    # … a kill leaves no final evaluation
+    partial.subscribe(
+        lambda e: partial.stop(evaluate=False) if isinstance(e, Checkpointed) else None
+    )
     partial.run()
     state = runs.load_checkpoint(tmp_path / "resumed")
     assert state["counters"]["env_steps"] in (3200, 3264)
@@ -160,3 +166,58 @@ def _wait(condition, within=20.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.005)
+
+
+def test_a_callback_can_stop_the_run(tmp_path):
+    class StopAfter:
+        def __init__(self, steps):
+            self.steps = steps
+
+        def on_step(self, trainer):
+            return trainer.env_steps >= self.steps
+
+        def on_end(self, trainer, reason):
+            self.reason = reason
+
+    stopper = StopAfter(1280)
+    trainer = Trainer(small_config(), tmp_path / "run", callbacks=[stopper])
+    finished = trainer.run()
+    assert finished.reason is FinishReason.STOPPED and finished.env_steps == 1280
+    assert stopper.reason is FinishReason.STOPPED
+    assert trainer.state is RunState.FINISHED
+    assert runs.load_checkpoint(tmp_path / "run")["counters"]["env_steps"] == 1280
+
+
+def test_budget_is_checked_in_one_place():
+    steps = Budget.from_dict({"steps": 1000})
+    assert steps.kind is BudgetKind.STEPS and steps.as_dict() == {"steps": 1000}
+    assert not steps.spent(999, 50, 1e6) and steps.spent(1000, 0, 0.0)
+    assert steps.fraction_done(250, 0, 0.0) == 0.25
+    assert steps.extended_by(Budget(BudgetKind.EPISODES, 10), 500, 7, 3.0).as_dict() == {
+        "episodes": 17
+    }
+    with pytest.raises(RlrecError, match="out of range"):
+        Budget.from_dict({"seconds": 0})
+    with pytest.raises(RlrecError, match="unknown kind"):
+        Budget.from_dict({"hours": 1})
+
+
+def test_use_cases_train_and_resume_return_results(tmp_path):
+    from rlrec.engine.usecases.training import resolve_run_config, resume, train
+
+    config = resolve_run_config(
+        "seed-classic",
+        overrides={"agent": SMALL_AGENT, "train": {**SMALL_TRAIN, "eval_every": 0}},
+        budget=Budget(BudgetKind.STEPS, 1280),
+        seed=3,
+    )
+    assert config.train.steps == 1280 and config.train.seconds is None and config.train.seed == 3
+    seen = []
+    result = train(config, runs_dir=tmp_path, name="run", on_event=seen.append)
+    assert result.ok and result.reason is FinishReason.BUDGET and result.env_steps == 1280
+    assert result.run_dir == tmp_path / "run" and result.evaluation is not None
+    assert isinstance(seen[-1], RunFinished)
+    more = resume(tmp_path / "run", Budget(BudgetKind.STEPS, 640))
+    assert more.ok and more.env_steps == 1920
+    with pytest.raises(RlrecError, match="no such dataset folder"):
+        resolve_run_config("default", dataset=tmp_path / "missing")

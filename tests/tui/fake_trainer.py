@@ -14,9 +14,11 @@ from typing import Any
 from rlrec.engine.training.events import (
     Checkpointed,
     Evaluation,
+    FinishReason,
     Progress,
     RunFinished,
     RunStarted,
+    RunState,
     StateChanged,
 )
 from rlrec.tui.screen_text import screen_text  # noqa: F401  (re-exported for the tests)
@@ -66,7 +68,7 @@ class FakeTrainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.checkpoints: list[int] = []
 
     def subscribe(self, callback) -> None:
@@ -78,13 +80,13 @@ class FakeTrainer:
 
     def pause(self) -> None:
         self._running.clear()
-        self.state = "paused"
-        self._publish(StateChanged("paused"))
+        self.state = RunState.PAUSED
+        self._publish(StateChanged(RunState.PAUSED))
 
     def resume(self) -> None:
         self._running.set()
-        self.state = "running"
-        self._publish(StateChanged("running"))
+        self.state = RunState.RUNNING
+        self._publish(StateChanged(RunState.RUNNING))
 
     def stop(self, evaluate: bool = True) -> None:
         self.final_evaluation = evaluate
@@ -92,7 +94,7 @@ class FakeTrainer:
         self._running.set()
 
     def run(self) -> RunFinished:
-        self.state = "running"
+        self.state = RunState.RUNNING
         self._publish(RunStarted(str(self.run_dir), "default", 500, {"steps": self.windows * 100}))
         steps = 0
         for window in range(1, self.windows + 1):
@@ -130,8 +132,10 @@ class FakeTrainer:
         stopped = self._stop.is_set()
         self.checkpoints.append(steps)
         self._publish(Checkpointed(steps, str(self.run_dir)))
-        finished = RunFinished("stopped" if stopped else "budget", steps, steps // 2, 10.0)
+        reason = FinishReason.STOPPED if stopped else FinishReason.BUDGET
+        finished = RunFinished(reason, steps, steps // 2, 10.0)
         self._publish(finished)
+        self.state = RunState.FINISHED
         return finished
 
 

@@ -153,6 +153,8 @@ async def test_f_follows_run_in_train(tmp_path):
     make_runs(tmp_path)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
+        # The default dataset arriving moves focus in the Dataset pane: let it land first.
+        await app.wait_until_started()
         pane = await open_runs(pilot)
         expected = pane._cursor_path()
         await pilot.press("f")

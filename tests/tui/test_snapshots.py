@@ -9,7 +9,14 @@ import math
 
 import pytest
 
-from rlrec.engine.training.events import Checkpointed, Evaluation, Progress, RunFinished, RunStarted
+from rlrec.engine.training.events import (
+    Checkpointed,
+    Evaluation,
+    FinishReason,
+    Progress,
+    RunFinished,
+    RunStarted,
+)
 from rlrec.tui.app import RlrecApp
 from rlrec.tui.panes.train import TrainPane
 from tests.tui.fake_trainer import skip_dataset, use_fake_engine, wait_for
@@ -41,7 +48,7 @@ def scripted_events() -> list:
         if w % 10 == 0:
             events.append(Evaluation(w * 1024, 1000, 3.5 + w / 10, 0.12, 0.55, 12.0, w / 50))
     events.append(Checkpointed(40_960, "runs/demo/checkpoint.pt"))
-    events.append(RunFinished("budget", 40_960, 640, 10.0))
+    events.append(RunFinished(FinishReason.BUDGET, 40_960, 640, 10.0))
     return events
 
 

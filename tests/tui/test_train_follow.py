@@ -68,7 +68,7 @@ async def test_follows_a_run_written_by_another_writer(tmp_path, monkeypatch):
     async with app.run_test(size=(160, 48)) as pilot:
         pane = app.query_one(TrainPane)
         await wait_for(pilot, lambda: len(pane.store) >= 1)
-        assert pane.run_state == "following"
+        assert pane.following
         thread = threading.Thread(target=other_process, daemon=True)
         thread.start()
         await wait_for(pilot, lambda: batch_written.is_set() and len(pane.store) == 3)
@@ -80,9 +80,9 @@ async def test_follows_a_run_written_by_another_writer(tmp_path, monkeypatch):
         await wait_for(
             pilot, lambda: batch_written.is_set() and len(pane.store.get("eval_return")[0]) == 1
         )
-        assert pane.run_state == "following"  # the torn RunFinished line is not read yet
+        assert pane.following  # the torn RunFinished line is not read yet
         next_batch.set()
-        await wait_for(pilot, lambda: pane.run_state == "idle")
+        await wait_for(pilot, lambda: not pane.following)
         thread.join(5)
         x, y = pane.store.get("episode_return")
         assert list(x) == [w * 1000.0 for w in range(1, 11)]

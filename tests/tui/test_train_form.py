@@ -100,6 +100,7 @@ async def test_start_with_bad_settings_starts_nothing(tmp_path):
         pane.form().field("agent.lr").text = "fast please"
         pane.focus()
         await pilot.press("s")
+        await app.workers.wait_for_complete()
         await pilot.pause()
         assert pane.run_state == "idle"
         assert not any(w.group == "training" for w in app.workers)
@@ -117,6 +118,7 @@ async def test_two_budgets_error_lands_beside_a_budget_field(tmp_path):
         await pilot.pause()
         pane.focus()
         await pilot.press("s")
+        await app.workers.wait_for_complete()
         await pilot.pause()
         assert pane.run_state == "idle"
         errors = form.errors()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,26 +19,32 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from rlrec.engine.training.runs import RunSummary, list_runs, read_events
 from rlrec.tui.messages import RunSelected, ShowError, StateUpdated
 from rlrec.tui.widgets.charts import CompareChart, CurveStore
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from rlrec.tui.app import RlrecApp
 
 MAX_COMPARED = 2
 
 
 class RunsListed(Message):
-    def __init__(self, summaries: list[Any], error: str | None = None) -> None:
+    def __init__(self, summaries: list[RunSummary], error: str | None = None) -> None:
         super().__init__()
         self.summaries = summaries
         self.error = error
 
 
 class CurvesRead(Message):
-    def __init__(self, curves: list[tuple[str, Any, Any]]) -> None:
+    def __init__(self, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
         super().__init__()
         self.curves = curves
 
 
-def _fmt(value: Any, spec: str) -> str:
+def _fmt(value: float | None, spec: str) -> str:
     if value is None:
         return "–"
     try:
@@ -49,22 +55,16 @@ def _fmt(value: Any, spec: str) -> str:
         return str(value)
 
 
-def summary_row(summary: Any) -> tuple[str, ...]:
-    """Cells for one `engine.runs.RunSummary` (attributes read defensively: older runs)."""
-    get = lambda name: getattr(summary, name, None)  # noqa: E731
-    created = get("created")
-    if created is not None and not isinstance(created, str):
-        created = (
-            created.strftime("%Y-%m-%d %H:%M") if hasattr(created, "strftime") else str(created)
-        )
+def summary_row(summary: RunSummary) -> tuple[str, ...]:
+    """Cells for one run of the listing."""
     return (
-        Path(get("path")).name,
-        str(get("preset") or "–"),
-        str(created or "–"),
-        _fmt(get("env_steps"), ","),
-        str(get("status") or "–"),
-        _fmt(get("eval_return"), ".2f"),
-        _fmt(get("eval_normalised"), ".2f"),
+        summary.path.name,
+        summary.preset or "–",
+        summary.created.strftime("%Y-%m-%d %H:%M"),
+        _fmt(summary.env_steps, ","),
+        str(summary.status),
+        _fmt(summary.eval_return, ".2f"),
+        _fmt(summary.eval_normalised, ".2f"),
     )
 
 
@@ -100,7 +100,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.summaries: list[Any] = []
+        self.summaries: list[RunSummary] = []
         self.marked: list[Path] = []
 
     def compose(self) -> ComposeResult:
@@ -130,14 +130,17 @@ its status, env steps and final greedy evaluation (return and normalised score, 
 
     # -- reading ----------------------------------------------------------------------------
 
+    @property
+    def rlrec_app(self) -> RlrecApp:
+        """`self.app`, typed: this pane only lives inside `RlrecApp`."""
+        return cast("RlrecApp", self.app)
+
     def action_refresh(self) -> None:
-        self._list_runs(Path(self.app.state.runs_dir))
+        self._list_runs(Path(self.rlrec_app.state.runs_dir))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
     def _list_runs(self, runs_dir: Path) -> None:
         try:
-            from rlrec.engine.training.runs import list_runs
-
             summaries = list(list_runs(runs_dir)) if runs_dir.exists() else []
         except Exception as exc:  # noqa: BLE001 — an unreadable folder is shown, not raised
             self.post_message(RunsListed([], f"{runs_dir}: {exc}"))
@@ -147,7 +150,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
     @on(RunsListed)
     def _show_runs(self, message: RunsListed) -> None:
         self.summaries = message.summaries
-        runs_dir = self.app.state.runs_dir
+        runs_dir = self.rlrec_app.state.runs_dir
         header = self.query_one("#runs-header", Static)
         if message.error:
             header.update(f"cannot read runs: {message.error}")
@@ -206,8 +209,6 @@ its status, env steps and final greedy evaluation (return and normalised score, 
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-compare")
     def _read_curves(self, runs: list[Path]) -> None:
-        from rlrec.engine.training.runs import read_events
-
         curves = []
         for run_dir in runs:
             try:
@@ -239,7 +240,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         path = self._cursor_path()
         if path is None:
             return
-        app: Any = self.app
+        app = self.rlrec_app
         train = app.train_pane()
         if train is None:
             return

@@ -1,16 +1,18 @@
 """Train pane: the run configuration as a validated form, Start / Pause / Stop, live curves,
 a progress line, evaluation results as they arrive and an event log.
 
-Training runs in a Textual thread worker that drives `engine.trainer.Trainer`. The trainer
-calls back on the training thread; the callback only appends to the `CurveStore` and posts a
-`TrainerEvent` message (Progress messages coalesce). Charts replot on a timer at most
-`--refresh` times a second, only while this pane is visible and only when data arrived.
+The run config comes from the engine's `resolve_run_config` and training from its
+`start_training` use case, driven in a Textual thread worker. The trainer calls back on the
+training thread; the callback only appends to the `CurveStore` and posts a `TrainerEvent`
+message (Progress messages coalesce). Charts replot on a timer at most `--refresh` times a
+second, only while this pane is visible and only when data arrived. Events are engine
+dataclasses, told apart with `match`; the run's state is the engine's `RunState`.
 
-The same pane follows a run another process is writing (`rlrec-tui RUN_DIR`): a timer polls
-`engine.runs.RunFollower` and feeds the same store and handlers.
+The same pane follows a run another process is writing (`rlrec-tui RUN_DIR`): a thread worker
+tails its logs (`train_follow`) and posts one coalescing message to the same handlers.
 
-Engine modules (and torch) are imported inside workers, never at module import time, so the
-first frame stays fast.
+The use cases (and torch, pandas) are imported inside the methods that call them, never at
+module import time, so the first frame stays fast.
 """
 
 from __future__ import annotations
@@ -18,33 +20,74 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from rlrec.data.errors import RlrecError
-from rlrec.tui.messages import RunSelected, ShowError, TrainerEvent
+from rlrec.engine.training.events import (
+    Checkpointed,
+    Evaluation,
+    Event,
+    FinishReason,
+    Progress,
+    RunFinished,
+    RunStarted,
+    RunState,
+    StateChanged,
+)
+from rlrec.engine.training.runs import new_run_dir
+from rlrec.tui.messages import FollowedEvents, RunSelected, ShowError, TrainerEvent
+from rlrec.tui.panes.train_follow import FollowInbox, follow_run
 from rlrec.tui.panes.train_settings import list_presets, place_error, settings_fields
 from rlrec.tui.widgets.charts import CurveChart, CurveStore
 from rlrec.tui.widgets.status import StatusLine, format_duration, format_number, progress_line
+
+if TYPE_CHECKING:  # these import torch / pandas: loaded on first use, after the first frame
+    from rlrec.engine.training.run_config import RunConfig
+    from rlrec.engine.training.trainer import Trainer
+    from rlrec.tui.app import RlrecApp
+    from rlrec.tui.widgets.fields import FormField
+    from rlrec.tui.widgets.forms import ValidatedForm
 
 
 class FormReady(Message):
     """The engine's config classes loaded (in a worker): build the form from them."""
 
-    def __init__(self, presets: list[str], preset: str, config: Any) -> None:
+    def __init__(self, presets: list[str], preset: str, config: RunConfig) -> None:
         super().__init__()
         self.presets = presets
         self.preset = preset
         self.config = config
+
+
+class RunPrepared(Message):
+    """The settings resolved and the run folder exists: training can start."""
+
+    def __init__(self, config: RunConfig, preset: str, run_dir: Path) -> None:
+        super().__init__()
+        self.config = config
+        self.preset = preset
+        self.run_dir = run_dir
+
+
+class SettingsRejected(Message):
+    """The settings could not become a run. Without `title`, an engine error about the
+    settings (shown beside its field when one matches)."""
+
+    def __init__(self, text: str, title: str | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.title = title
 
 
 class TrainPane(Widget, can_focus=True):
@@ -91,20 +134,26 @@ Train a DQN recommender against the simulator and watch it learn.
     TrainPane #train-log { width: 1fr; height: 1fr; }
     """
 
-    run_state: reactive[str] = reactive("idle")  # idle, running, paused, stopping, following
+    run_state: reactive[RunState] = reactive(RunState.IDLE)  # of the run this pane drives
+    following: reactive[bool] = reactive(False)  # tailing a run another process writes
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = CurveStore()
         self.run_dir: Path | None = None
-        self._trainer: Any = None
-        self._follower: Any = None
-        self._follow_timer: Any = None
+        self._trainer: Trainer | None = None
+        self._inbox = FollowInbox()
         self._config_ready = False
         self._form_built = False
         self._start_when_ready = False
+        self._preparing = False  # a start is resolving its settings in a worker
         self.preset: str | None = None
-        self.last_finished: Any = None
+        self.last_finished: RunFinished | None = None
+
+    @property
+    def rlrec_app(self) -> RlrecApp:
+        """`self.app`, typed: this pane only lives inside `RlrecApp`."""
+        return cast("RlrecApp", self.app)
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -159,7 +208,7 @@ Train a DQN recommender against the simulator and watch it learn.
     def on_mount(self) -> None:
         table = self.query_one("#train-evals", DataTable)
         table.add_columns("steps", "return", "±95%", "CTR", "len", "norm")
-        hz = max(0.2, min(30.0, float(getattr(self.app.state, "refresh_hz", 4.0))))
+        hz = max(0.2, min(30.0, self.rlrec_app.state.refresh_hz))
         self.set_interval(1.0 / hz, self.replot_visible)
         self.call_after_refresh(self.load_form)  # imports torch: only after the first frame
 
@@ -174,17 +223,19 @@ Train a DQN recommender against the simulator and watch it learn.
         self._config_ready = True
         self.post_message(FormReady(presets, chosen, config))
 
-    def load_config(self, preset: str | None, overrides: dict[str, Any]) -> Any:
+    def load_config(self, preset: str | None, overrides: dict[str, Any]) -> RunConfig:
         """The engine's `RunConfig` for a preset plus the form's overrides (raises RlrecError)."""
-        from rlrec.engine.training.run_config import load_run_config
+        # Lazy: the use case imports pandas (and the agent's config torch).
+        from rlrec.engine.usecases.training import resolve_run_config
 
-        return load_run_config(preset, overrides=overrides)
+        return resolve_run_config(preset, overrides=overrides)
 
-    def make_trainer(self, config: Any, run_dir: Path) -> Any:
-        """The engine's `Trainer` (imported here, on the training thread: torch loads lazily)."""
-        from rlrec.engine.training.trainer import Trainer
+    def make_trainer(self, config: RunConfig, run_dir: Path) -> Trainer:
+        """The engine's `Trainer` for a new run in `run_dir` (called on the training thread)."""
+        # Lazy: the trainer imports torch, which must stay out of the first frame.
+        from rlrec.engine.usecases.training import start_training
 
-        return Trainer(config, run_dir)
+        return start_training(config, run_dir=run_dir)
 
     @on(FormReady)
     async def _build_form(self, message: FormReady) -> None:
@@ -204,14 +255,14 @@ Train a DQN recommender against the simulator and watch it learn.
             self._start_when_ready = False
             self.action_start()
 
-    def on_form_field_changed(self, message: Any) -> None:
+    def on_form_field_changed(self, message: FormField.Changed) -> None:
         """Picking another preset reloads every field with that preset's values."""
         key = getattr(message.field, "key", None)
         if key == "preset" and message.value and message.value != self.preset:
             self.preset = message.value
             self.load_form(message.value)
 
-    def form(self) -> Any:
+    def form(self) -> ValidatedForm:
         from rlrec.tui.widgets.forms import ValidatedForm
 
         return self.query_one("#train-settings", ValidatedForm)
@@ -220,11 +271,11 @@ Train a DQN recommender against the simulator and watch it learn.
 
     @property
     def is_training(self) -> bool:
-        return self.run_state in ("running", "paused", "stopping")
+        return self.run_state.is_active
 
     @property
     def is_paused(self) -> bool:
-        return self.run_state == "paused"
+        return self.run_state is RunState.PAUSED
 
     def action_start(self) -> None:
         if self.is_training:
@@ -241,68 +292,89 @@ Train a DQN recommender against the simulator and watch it learn.
             return
         overrides = form.nested_values()
         preset = overrides.pop("preset", None)
-        state = self.app.state
+        state = self.rlrec_app.state
         if state.dataset_path is not None:
             overrides["dataset"] = str(state.dataset_path)
+        if self._preparing:
+            return  # one start at a time: the settings are being resolved
+        self._preparing = True
+        self._prepare_run(preset, overrides, Path(state.runs_dir))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train-prepare")
+    def _prepare_run(self, preset: str | None, overrides: dict[str, Any], runs_dir: Path) -> None:
+        """Resolve the settings (reads the preset) and create the run folder, off the UI
+        thread; posts RunPrepared, or SettingsRejected / ShowError."""
         try:
             config = self.load_config(preset, overrides)
         except RlrecError as exc:
-            if not place_error(form, str(exc)):
-                self.post_message(ShowError("Bad settings", str(exc)))
+            self.post_message(SettingsRejected(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 — an engine bug must not take the app down
-            self.post_message(ShowError("Cannot build the run configuration", f"{exc}"))
+            self.post_message(
+                SettingsRejected(f"{exc}", title="Cannot build the run configuration")
+            )
             return
-        self.start_run(config, preset or "run")
-
-    def start_run(self, config: Any, preset: str) -> None:
-        """Start training `config` in a new folder under the runs dir."""
-        from rlrec.engine.training.runs import new_run_dir
-
+        name = preset or "run"
         try:
-            run_dir = new_run_dir(self.app.state.runs_dir, preset)
+            run_dir = new_run_dir(runs_dir, name)
         except (RlrecError, OSError) as exc:
-            self.post_message(ShowError("Cannot create the run folder", str(exc)))
+            self.post_message(SettingsRejected(str(exc), title="Cannot create the run folder"))
             return
+        self.post_message(RunPrepared(config, name, run_dir))
+
+    @on(SettingsRejected)
+    def _settings_rejected(self, message: SettingsRejected) -> None:
+        self._preparing = False
+        if message.title is None and self._form_built and place_error(self.form(), message.text):
+            return
+        self.post_message(ShowError(message.title or "Bad settings", message.text))
+
+    @on(RunPrepared)
+    def _run_prepared(self, message: RunPrepared) -> None:
+        self._preparing = False
+        self.start_run(message.config, message.preset, message.run_dir)
+
+    def start_run(self, config: RunConfig, preset: str, run_dir: Path) -> None:
+        """Start training `config` in the new (empty) folder `run_dir`."""
         self._stop_following()
         self._reset_view()
         self.run_dir = run_dir
-        self.app.state.run_dir = run_dir
-        self.run_state = "running"
+        self.rlrec_app.state.run_dir = run_dir
+        self.run_state = RunState.RUNNING
         self._log(f"starting {preset} in {run_dir}")
         self._train(config, run_dir)
 
     @work(
         thread=True, exclusive=True, exit_on_error=False, group="training", description="training"
     )
-    def _train(self, config: Any, run_dir: Path) -> Any:
+    def _train(self, config: RunConfig, run_dir: Path) -> RunFinished:
         trainer = self.make_trainer(config, run_dir)
         self._trainer = trainer
         trainer.subscribe(self._on_engine_event)
         return trainer.run()
 
-    def _on_engine_event(self, event: Any) -> None:
+    def _on_engine_event(self, event: Event) -> None:
         """Called on the training thread: record, then hand over to the UI by message."""
         self.store.add(event)
         self.post_message(TrainerEvent(event))
 
     def action_pause(self) -> None:
         trainer = self._trainer
-        if trainer is None or self.run_state not in ("running", "paused"):
+        if trainer is None or self.run_state not in (RunState.RUNNING, RunState.PAUSED):
             return
-        if self.run_state == "paused":
+        if self.run_state is RunState.PAUSED:
             trainer.resume()
-            self.run_state = "running"
+            self.run_state = RunState.RUNNING
             self._log("resumed")
         else:
             trainer.pause()
-            self.run_state = "paused"
+            self.run_state = RunState.PAUSED
             self._log("paused")
 
     def action_stop(self) -> None:
-        if self._trainer is not None and self.run_state in ("running", "paused"):
+        if self._trainer is not None and self.run_state in (RunState.RUNNING, RunState.PAUSED):
             self._trainer.stop()
-            self.run_state = "stopping"
+            self.run_state = RunState.STOPPING
             self._log("stopping… (writing a checkpoint)")
 
     def action_explore(self) -> None:
@@ -339,107 +411,105 @@ Train a DQN recommender against the simulator and watch it learn.
     def _stop_pressed(self) -> None:
         self.action_stop()
 
-    def watch_run_state(self, state: str) -> None:
+    def watch_run_state(self, state: RunState) -> None:
         if not self.is_mounted:
             return
-        self.query_one("#train-start", Button).disabled = state in ("running", "paused", "stopping")
+        controllable = state in (RunState.RUNNING, RunState.PAUSED)
+        self.query_one("#train-start", Button).disabled = state.is_active
         pause = self.query_one("#train-pause", Button)
-        pause.disabled = state not in ("running", "paused")
-        pause.label = "Resume" if state == "paused" else "Pause"
-        self.query_one("#train-stop", Button).disabled = state not in ("running", "paused")
+        pause.disabled = not controllable
+        pause.label = "Resume" if state is RunState.PAUSED else "Pause"
+        self.query_one("#train-stop", Button).disabled = not controllable
 
     # -- following another process's run -------------------------------------------------------
 
     def follow(self, run_dir: Path) -> None:
         """Show an existing run and keep tailing it while its writer is still at work."""
-        from rlrec.engine.training.runs import RunFollower
-
         self._stop_following()
         self._reset_view()
         self.run_dir = Path(run_dir)
-        self._follower = RunFollower(self.run_dir)
-        self.run_state = "following"
+        self.following = True
         self._log(f"following {self.run_dir}")
-        self.poll_follower()
-        if self._follower is not None:
-            self._follow_timer = self.set_interval(0.5, self.poll_follower)
+        self._follow(self.run_dir)
 
-    def poll_follower(self) -> None:
-        if self._follower is None:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="follow", description="follow")
+    def _follow(self, run_dir: Path) -> None:
+        worker = get_current_worker()
+        follow_run(run_dir, self.store, self._inbox, self.post_message, lambda: worker.is_cancelled)
+
+    @on(FollowedEvents)
+    def _followed_events(self) -> None:
+        if not self.following:
+            self._inbox.take()  # a cancelled follow's last lines
             return
-        try:
-            events = self._follower.poll()
-        except RlrecError as exc:
-            self._stop_following()
-            self.post_message(ShowError("Cannot follow run", str(exc)))
-            return
-        self.store.extend(events)
-        for event in events:
+        for event in self._inbox.take():
             self._show_event(event, live=False)
 
     def _stop_following(self) -> None:
-        if self._follow_timer is not None:
-            self._follow_timer.stop()
-            self._follow_timer = None
-        self._follower = None
-        if self.run_state == "following":
-            self.run_state = "idle"
+        self.workers.cancel_group(self, "follow")
+        self._inbox.take()
+        self.following = False
 
     # -- events → widgets ----------------------------------------------------------------------
 
     @on(TrainerEvent)
     def _trainer_event(self, message: TrainerEvent) -> None:
-        self._show_event(message.event, live=message.live)
+        self._show_event(message.event, live=True)
 
-    def _show_event(self, event: Any, live: bool) -> None:
-        kind = type(event).__name__
-        if kind == "Progress":
-            self.query_one("#train-status", StatusLine).update(progress_line(event))
-            self.query_one("#train-progress", ProgressBar).update(progress=event.fraction_done)
-        elif kind == "RunStarted":
-            budget = ", ".join(f"{v} {k}" for k, v in event.budget.items())
-            verb = "resumed" if event.resumed else "started"
-            self._log(f"{verb} {event.preset}: {event.n_items} items, budget {budget}")
-        elif kind == "Evaluation":
-            self.query_one("#train-evals", DataTable).add_row(
-                f"{event.env_steps:,}",
-                format_number(event.return_mean, ".2f"),
-                format_number(event.return_ci95, ".2f"),
-                format_number(event.ctr, ".3f"),
-                format_number(event.session_length, ".1f"),
-                format_number(event.normalised, ".2f"),
-            )
-            self._log(
-                f"eval @ {event.env_steps:,}: return {format_number(event.return_mean, '.2f')}"
-                f" ± {format_number(event.return_ci95, '.2f')}"
-            )
-        elif kind == "Checkpointed":
-            self._log(f"checkpoint @ {event.env_steps:,}")
-        elif kind == "StateChanged":
-            self._log(f"trainer {event.state}")
-            if event.state in ("running", "paused") and self.is_training:
-                self.run_state = event.state
-        elif kind == "RunFinished":
-            self._finished(event, live)
+    def _show_event(self, event: Event, live: bool) -> None:
+        """One engine event onto the widgets; `live` for this pane's own training."""
+        match event:
+            case Progress():
+                self.query_one("#train-status", StatusLine).update(progress_line(event))
+                self.query_one("#train-progress", ProgressBar).update(progress=event.fraction_done)
+            case RunStarted():
+                budget = ", ".join(f"{v} {k}" for k, v in event.budget.items())
+                verb = "resumed" if event.resumed else "started"
+                self._log(f"{verb} {event.preset}: {event.n_items} items, budget {budget}")
+            case Evaluation():
+                self._show_evaluation(event)
+            case Checkpointed():
+                self._log(f"checkpoint @ {event.env_steps:,}")
+            case StateChanged():
+                self._log(f"trainer {event.state}")
+                if event.state in (RunState.RUNNING, RunState.PAUSED) and self.is_training:
+                    self.run_state = event.state
+            case RunFinished():
+                self._finished(event, live)
 
-    def _finished(self, event: Any, live: bool) -> None:
+    def _show_evaluation(self, event: Evaluation) -> None:
+        self.query_one("#train-evals", DataTable).add_row(
+            f"{event.env_steps:,}",
+            format_number(event.return_mean, ".2f"),
+            format_number(event.return_ci95, ".2f"),
+            format_number(event.ctr, ".3f"),
+            format_number(event.session_length, ".1f"),
+            format_number(event.normalised, ".2f"),
+        )
+        self._log(
+            f"eval @ {event.env_steps:,}: return {format_number(event.return_mean, '.2f')}"
+            f" ± {format_number(event.return_ci95, '.2f')}"
+        )
+
+    def _finished(self, event: RunFinished, live: bool) -> None:
         self.last_finished = event
         text = f"finished ({event.reason}) after {event.env_steps:,} steps in {format_duration(event.seconds)}"
         if event.message:
             text += f": {event.message}"
         self._log(text)
         self.query_one("#train-status", StatusLine).update(text)
-        if event.reason == "budget":
+        reason = FinishReason(event.reason)
+        if reason is FinishReason.BUDGET:
             self.query_one("#train-progress", ProgressBar).update(progress=1.0)
-        if self.run_state == "following":
+        if self.following:
             self._stop_following()
             if self.run_dir is not None and not live:
                 # the followed run is complete: let Explore open its agent (no pane switch)
-                self.app.set_run(self.run_dir, show=False)
-        self.run_state = "idle"
+                self.rlrec_app.set_run(self.run_dir, show=False)
+        self.run_state = RunState.IDLE
         self.replot_visible(force=True)
-        if live and event.reason in ("budget", "stopped") and self.run_dir is not None:
-            if not getattr(self.app, "is_quitting", False):
+        if live and reason.is_success and self.run_dir is not None:
+            if not self.rlrec_app.is_quitting:
                 self.post_message(RunSelected(self.run_dir))
 
     @on(Worker.StateChanged)
@@ -450,10 +520,14 @@ Train a DQN recommender against the simulator and watch it learn.
                 f"cannot load settings: {worker.error}"
             )
             return
+        if worker.group == "train-prepare" and worker.state == WorkerState.ERROR:
+            self._preparing = False
+            self.post_message(ShowError("Cannot start training", f"{worker.error}"))
+            return
         if worker.group != "training":
             return
         if worker.state == WorkerState.ERROR:
-            self.run_state = "idle"
+            self.run_state = RunState.IDLE
             self._trainer = None
             error = worker.error
             self._log(f"error: {error}")
@@ -461,7 +535,7 @@ Train a DQN recommender against the simulator and watch it learn.
             self.post_message(ShowError(title, f"{type(error).__name__}: {error}"))
         elif worker.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
             if self.is_training:
-                self.run_state = "idle"
+                self.run_state = RunState.IDLE
             self._trainer = None
 
     # -- drawing -------------------------------------------------------------------------------
@@ -479,7 +553,7 @@ Train a DQN recommender against the simulator and watch it learn.
 
     @property
     def is_visible_pane(self) -> bool:
-        node: Any = self
+        node: DOMNode | None = self
         while node is not None and node is not self.screen:
             if not node.display:
                 return False

@@ -5,9 +5,13 @@ their range checks, taken from the engine's config dataclasses) come from `tui.w
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.widget import Widget
+
+if TYPE_CHECKING:  # the run config imports pandas; the form loads it in a worker
+    from rlrec.engine.training.run_config import RunConfig
+    from rlrec.tui.widgets.forms import ValidatedForm
 
 # Form rows: (config section, label, candidate field names in the engine's config dataclass).
 # The first name the dataclass really has wins, so the form follows the engine's naming.
@@ -35,7 +39,7 @@ def list_presets() -> list[str]:
     return list(PRESETS)
 
 
-def place_error(form: Any, message: str) -> bool:
+def place_error(form: ValidatedForm, message: str) -> bool:
     """Show an engine error beside the field it names; True if one matched.
 
     Tries the form's own matching (dotted key, quoted name), then a field whose name appears as
@@ -51,7 +55,7 @@ def place_error(form: Any, message: str) -> bool:
     return False
 
 
-def settings_fields(config: Any, presets: list[str], preset: str) -> list[Widget]:
+def settings_fields(config: RunConfig, presets: list[str], preset: str) -> list[Widget]:
     """The form's fields for a `RunConfig`: the preset choice, then each FORM_ROWS entry the
     engine's config has, starting from the config's values."""
     from rlrec.tui.widgets.forms import choice_field, config_field
@@ -68,7 +72,7 @@ def settings_fields(config: Any, presets: list[str], preset: str) -> list[Widget
         value = getattr(part, name)
         if section == "train" and value is None:
             # No budget set in the preset: show the engine's default (60 s) as a value.
-            value = getattr(part, "budget", {}).get(name)
+            value = config.train.budget.get(name)
         if section == "train" and name == "log_every":
             n_envs = getattr(part, "n_envs", 1)
             value = min(value, LIVE_LOG_EVERY_VECTOR_STEPS * n_envs)

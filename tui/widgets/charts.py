@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from textual_plotext import PlotextPlot
 
+from rlrec.engine.training.events import Evaluation, Event, Progress
+
 if TYPE_CHECKING:  # numpy loads on first use, after the first frame (startup time)
     import numpy as np
 
@@ -48,22 +50,21 @@ class CurveStore:
             self._series = {}
             self.version += 1
 
-    def add(self, event: object) -> None:
+    def add(self, event: Event) -> None:
         """Record a Progress or Evaluation event (others are ignored)."""
-        kind = type(event).__name__
         with self._lock:
-            if kind == "Progress":
-                x = float(event.env_steps)  # type: ignore[attr-defined]
-                for name, attr in PROGRESS_SERIES:
-                    value = getattr(event, attr, math.nan)
-                    self._append(name, x, value)
-            elif kind == "Evaluation":
-                self._append("eval_return", float(event.env_steps), event.return_mean)  # type: ignore[attr-defined]
-            else:
-                return
+            match event:
+                case Progress():
+                    x = float(event.env_steps)
+                    for name, attr in PROGRESS_SERIES:
+                        self._append(name, x, getattr(event, attr, math.nan))
+                case Evaluation():
+                    self._append("eval_return", float(event.env_steps), event.return_mean)
+                case _:
+                    return
             self.version += 1
 
-    def extend(self, events: Iterable[object]) -> None:
+    def extend(self, events: Iterable[Event]) -> None:
         for event in events:
             self.add(event)
 

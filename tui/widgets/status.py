@@ -4,10 +4,11 @@ themselves come from the engine's events)."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from rlrec.engine.training.events import Progress
 
 
 class StatusLine(Widget):
@@ -28,7 +29,7 @@ class StatusLine(Widget):
         self.text = text
 
 
-def format_duration(seconds: float) -> str:
+def format_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "–"
     seconds = max(0, int(round(seconds)))
@@ -37,13 +38,13 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def format_number(value: float, spec: str = ".3f") -> str:
+def format_number(value: float | None, spec: str = ".3f") -> str:
     if value is None or not math.isfinite(value):
         return "–"
     return format(value, spec)
 
 
-def progress_line(event: Any) -> str:
+def progress_line(event: Progress) -> str:
     """One line from a Progress event: steps, episodes, speed, return, ε, ETA."""
     return (
         f"{event.env_steps:,} steps · {event.episodes:,} episodes · "

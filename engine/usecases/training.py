@@ -1,0 +1,151 @@
+"""Use cases of training: resolve a run config, train a new run, resume one.
+
+Both faces call exactly these: `rlrec train` / `rlrec resume` and the TUI's Train pane. Each
+takes plain values and an optional event callback (called on the training thread for every
+event; keep it quick) and returns a dataclass. The training itself may be driven from a
+worker thread: `start_training` returns the `Trainer` so a face can pause or stop it, and
+`TrainingResult.of(trainer, finished)` gives the same result `train` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rlrec.data.errors import RlrecError
+from rlrec.engine.training.budget import Budget
+from rlrec.engine.training.events import Evaluation, Event, FinishReason, RunFinished
+from rlrec.engine.training.run_config import RunConfig, load_run_config
+
+if TYPE_CHECKING:  # the trainer imports torch; these functions import it when called
+    from rlrec.engine.training.trainer import Trainer
+
+EventCallback = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """How a run (or a resumed part of it) ended."""
+
+    run_dir: Path
+    reason: FinishReason
+    message: str  # why it diverged or failed; "" otherwise
+    env_steps: int
+    updates: int
+    seconds: float  # training time, earlier resumed parts included
+    evaluation: Evaluation | None  # the last greedy evaluation, if any
+
+    @property
+    def ok(self) -> bool:
+        return self.reason.is_success
+
+    @property
+    def steps_per_second(self) -> float | None:
+        return self.env_steps / self.seconds if self.seconds > 0 else None
+
+    @classmethod
+    def of(cls, trainer: Trainer, finished: RunFinished) -> TrainingResult:
+        return cls(
+            run_dir=trainer.run_dir,
+            reason=finished.reason,
+            message=finished.message,
+            env_steps=finished.env_steps,
+            updates=finished.updates,
+            seconds=finished.seconds,
+            evaluation=trainer.last_evaluation,
+        )
+
+
+def resolve_run_config(
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    dataset: str | Path | None = None,
+    budget: Budget | None = None,
+    seed: int | None = None,
+    torch_threads: int | None = None,
+) -> RunConfig:
+    """The checked `RunConfig`: preset (default `default`) ← `config_file` ← `overrides`
+    (nested {"train": {...}, ...}) ← the named arguments. A `budget` replaces whatever budget
+    the preset and file give. Raises RlrecError naming the bad key, value and allowed range,
+    or the missing dataset folder."""
+    merged: dict[str, Any] = {
+        k: dict(v) if isinstance(v, dict) else v for k, v in (overrides or {}).items()
+    }
+    train = merged.setdefault("train", {})
+    if budget is not None:
+        train.update({"seconds": None, "steps": None, "episodes": None, **budget.as_dict()})
+    if seed is not None:
+        train["seed"] = seed
+    if torch_threads is not None:
+        train["torch_threads"] = torch_threads
+    if dataset is not None:
+        if not Path(dataset).is_dir():
+            raise RlrecError(f"--dataset {dataset}: no such dataset folder")
+        merged["dataset"] = str(dataset)
+    if not train:
+        del merged["train"]
+    return load_run_config(preset, config_file, merged)
+
+
+def start_training(
+    config: RunConfig,
+    runs_dir: str | Path | None = None,
+    name: str | None = None,
+    on_event: EventCallback | None = None,
+    *,
+    run_dir: str | Path | None = None,
+) -> Trainer:
+    """The `Trainer` of a new run, not yet running. Its folder is `run_dir` when given (it
+    must be new or empty), else a new `<runs_dir>/<name>` (default name
+    `<YYYYmmdd-HHMMSS>-<preset>`). Nothing is left behind if building fails (RlrecError for a
+    bad config, a used folder or a changed dataset)."""
+    from rlrec.engine.training.runs import new_run_dir
+    from rlrec.engine.training.trainer import Trainer
+
+    folder = Path(run_dir) if run_dir is not None else new_run_dir(runs_dir, config.preset, name)
+    try:
+        trainer = Trainer(config, folder)
+    except BaseException:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # nothing written: leave no empty run behind
+        raise
+    if on_event is not None:
+        trainer.subscribe(on_event)
+    return trainer
+
+
+def start_resume(
+    run_dir: str | Path, more: Budget | None = None, on_event: EventCallback | None = None
+) -> Trainer:
+    """The `Trainer` of an existing run, restored from its checkpoint, not yet running.
+    Without `more` it goes on to its original budget; with one it trains that much more.
+    Raises RlrecError for a folder that is not a run, has no or an unreadable checkpoint."""
+    from rlrec.engine.training.trainer import Trainer
+
+    trainer = Trainer.from_run(run_dir, more)
+    if on_event is not None:
+        trainer.subscribe(on_event)
+    return trainer
+
+
+def train(
+    config: RunConfig,
+    runs_dir: str | Path | None = None,
+    name: str | None = None,
+    on_event: EventCallback | None = None,
+) -> TrainingResult:
+    """Train `config` in a new run folder until its budget is spent (blocking)."""
+    trainer = start_training(config, runs_dir, name, on_event)
+    return TrainingResult.of(trainer, trainer.run())
+
+
+def resume(
+    run_dir: str | Path, more: Budget | None = None, on_event: EventCallback | None = None
+) -> TrainingResult:
+    """Continue a run from its checkpoint (blocking); see `start_resume`."""
+    trainer = start_resume(run_dir, more, on_event)
+    return TrainingResult.of(trainer, trainer.run())
