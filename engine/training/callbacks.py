@@ -18,16 +18,42 @@ import numpy as np
 from rlrec.engine.training.events import Evaluation, FinishReason, Progress
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rlrec.engine.agents.dqn import DQNAgent
+    from rlrec.engine.evaluation.online import PolicyReport
     from rlrec.engine.sim.base import StepResult
-    from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.training.budget import Budget
+    from rlrec.engine.training.events import Event
+
+
+class TrainingLoop(Protocol):
+    """What a callback may read of the loop and ask of it (the `Trainer` is one); callbacks
+    depend on this, not on the trainer module, so the two do not import each other."""
+
+    env_steps: int
+    episodes: int
+    last_step: StepResult | None
+    last_losses: list[float]
+    agent: DQNAgent
+    budget: Budget
+    final_evaluation: bool
+
+    def clock(self) -> float: ...
+
+    def publish(self, event: Event) -> None: ...
+
+    def evaluate(self) -> PolicyReport: ...
+
+    def save_checkpoint(self) -> Path: ...
 
 
 class Callback(Protocol):
-    def on_step(self, trainer: Trainer) -> bool:
+    def on_step(self, trainer: TrainingLoop) -> bool:
         """After each vector step and the updates it owed; True stops the run ("stopped")."""
         ...
 
-    def on_end(self, trainer: Trainer, reason: FinishReason) -> None:
+    def on_end(self, trainer: TrainingLoop, reason: FinishReason) -> None:
         """Once, after the loop and before RunFinished; the training clock no longer runs."""
         ...
 
@@ -46,7 +72,7 @@ class ProgressLog:
         self.next_at: float = every
         self.window = ProgressWindow()
 
-    def on_step(self, trainer: Trainer) -> bool:
+    def on_step(self, trainer: TrainingLoop) -> bool:
         self.window.add_step(trainer.last_step)
         for loss in trainer.last_losses:
             self.window.add_loss(loss)
@@ -56,7 +82,7 @@ class ProgressLog:
             self.window.start(trainer.clock(), trainer.env_steps)
         return False
 
-    def on_end(self, trainer: Trainer, reason: FinishReason) -> None:
+    def on_end(self, trainer: TrainingLoop, reason: FinishReason) -> None:
         if reason is not FinishReason.DIVERGED and trainer.env_steps > self.window.began_steps:
             trainer.publish(self.window.progress(trainer))
 
@@ -71,7 +97,7 @@ class PeriodicEvaluation:
         self.last: Evaluation | None = None
         self.seconds = 0.0  # spent in periodic evaluations of this part (not training time)
 
-    def on_step(self, trainer: Trainer) -> bool:
+    def on_step(self, trainer: TrainingLoop) -> bool:
         if trainer.env_steps >= self.next_at:
             self.next_at = next_multiple(trainer.env_steps, self.every)
             began = time.monotonic()
@@ -79,14 +105,14 @@ class PeriodicEvaluation:
             self.seconds += time.monotonic() - began
         return False
 
-    def on_end(self, trainer: Trainer, reason: FinishReason) -> None:
+    def on_end(self, trainer: TrainingLoop, reason: FinishReason) -> None:
         if reason is FinishReason.DIVERGED:
             return
         if reason is FinishReason.STOPPED and not trainer.final_evaluation:
             return
         self.evaluate(trainer)
 
-    def evaluate(self, trainer: Trainer) -> Evaluation:
+    def evaluate(self, trainer: TrainingLoop) -> Evaluation:
         report = trainer.evaluate()
         event = Evaluation(
             env_steps=trainer.env_steps,
@@ -110,13 +136,13 @@ class PeriodicCheckpoint:
         self.every = every
         self.next_at: float = every or math.inf
 
-    def on_step(self, trainer: Trainer) -> bool:
+    def on_step(self, trainer: TrainingLoop) -> bool:
         if trainer.env_steps >= self.next_at:
             self.next_at = next_multiple(trainer.env_steps, self.every)
             trainer.save_checkpoint()
         return False
 
-    def on_end(self, trainer: Trainer, reason: FinishReason) -> None:
+    def on_end(self, trainer: TrainingLoop, reason: FinishReason) -> None:
         if reason is not FinishReason.DIVERGED:
             trainer.save_checkpoint()
 
@@ -150,7 +176,7 @@ class ProgressWindow:
         self.loss_sum += loss
         self.loss_count += 1
 
-    def progress(self, trainer: Trainer) -> Progress:
+    def progress(self, trainer: TrainingLoop) -> Progress:
         now = trainer.clock()
         steps = trainer.env_steps - self.began_steps
         speed = steps / max(now - self.began, 1e-9)
