@@ -83,7 +83,8 @@ def register(commands: Any, bench: Any) -> None:
     recommend.add_argument(
         "--policy",
         default="agent",
-        help="who ranks: agent (the run's DQN), popular, content, mf, linucb, random",
+        help="who ranks: agent (the run's DQN) or a reference policy by its registry name "
+        "(a wrong name lists them)",
     )
     recommend.add_argument(
         "--fallback",

@@ -83,10 +83,12 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
                 return _coerce(key, value, arg)
             except RlrecError as exc:
                 errors.append(str(exc))
-        raise RlrecError(errors[0] if errors else f"{key}: bad value {value!r}")
+        raise RlrecError(
+            errors[0] if errors else f"{key}: bad value {value!r}", key=key, value=value
+        )
     if origin in (list, tuple):
         if not isinstance(value, list | tuple):
-            raise RlrecError(f"{key}: expected a list, got {value!r}")
+            raise RlrecError(f"{key}: expected a list, got {value!r}", key=key, value=value)
         (item_tp, *_) = typing.get_args(tp) or (Any,)
         items = [_coerce(f"{key}[{i}]", v, item_tp) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
@@ -94,27 +96,31 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise RlrecError(f"{key}: expected a mapping of settings, got {value!r}")
+            raise RlrecError(
+                f"{key}: expected a mapping of settings, got {value!r}", key=key, value=value
+            )
         return from_dict(tp, value, prefix=key)
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise RlrecError(f"{key}: expected true or false, got {value!r}")
+        raise RlrecError(f"{key}: expected true or false, got {value!r}", key=key, value=value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RlrecError(f"{key}: expected an integer, got {value!r}")
+            raise RlrecError(f"{key}: expected an integer, got {value!r}", key=key, value=value)
         if isinstance(value, float) and not value.is_integer():
-            raise RlrecError(f"{key}: expected an integer, got {value!r}")
+            raise RlrecError(f"{key}: expected an integer, got {value!r}", key=key, value=value)
         return int(value)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RlrecError(f"{key}: expected a number, got {value!r}")
+            raise RlrecError(f"{key}: expected a number, got {value!r}", key=key, value=value)
         if not math.isfinite(value):
-            raise RlrecError(f"{key}: expected a finite number, got {value!r}")
+            raise RlrecError(
+                f"{key}: expected a finite number, got {value!r}", key=key, value=value
+            )
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise RlrecError(f"{key}: expected text, got {value!r}")
+            raise RlrecError(f"{key}: expected text, got {value!r}", key=key, value=value)
         return value
     return value
 
@@ -125,7 +131,12 @@ def check_value(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
         return
     choices = meta.get("choices")
     if choices and value not in choices:
-        raise RlrecError(f"{key} = {value!r} is not allowed (allowed: {describe_range(meta)})")
+        raise RlrecError(
+            f"{key} = {value!r} is not allowed (allowed: {describe_range(meta)})",
+            key=key,
+            value=value,
+            allowed=list(choices),
+        )
     values = value if isinstance(value, list | tuple) else [value]
     for v in values:
         if not isinstance(v, int | float) or isinstance(v, bool):
@@ -135,7 +146,10 @@ def check_value(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
         too_high = high is not None and (v >= high if meta.get("high_open") else v > high)
         if too_low or too_high:
             raise RlrecError(
-                f"{key} = {_fmt(value)} is out of range (allowed: {describe_range(meta)})"
+                f"{key} = {_fmt(value)} is out of range (allowed: {describe_range(meta)})",
+                key=key,
+                value=value,
+                allowed=(low, high),
             )
 
 
@@ -152,7 +166,9 @@ def from_dict(cls: type[T], data: typing.Mapping[str, Any] | None, prefix: str =
     unknown = [k for k in data if k not in fields]
     if unknown:
         raise RlrecError(
-            f"unknown key '{dotted}{unknown[0]}' (allowed: {', '.join(sorted(fields))})"
+            f"unknown key '{dotted}{unknown[0]}' (allowed: {', '.join(sorted(fields))})",
+            key=dotted + unknown[0],
+            allowed=sorted(fields),
         )
     kwargs = {}
     for name, value in data.items():
@@ -204,18 +220,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RlrecError(f"{path}: no such file") from None
+        raise RlrecError(f"{path}: no such file", file=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RlrecError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+        raise RlrecError(f"{path}: cannot read ({exc.__class__.__name__})", file=path) from None
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise RlrecError(f"{where}: {problem}") from None
+        line = mark.line + 1 if mark is not None else None
+        raise RlrecError(f"{where}: {problem}", file=path, line=line) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise RlrecError(f"{path}: expected a mapping of settings at the top level")
+        raise RlrecError(f"{path}: expected a mapping of settings at the top level", file=path)
     return loaded

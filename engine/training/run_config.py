@@ -54,7 +54,9 @@ class TrainConfig:
         ]
         if len(given) > 1:
             raise RlrecError(
-                f"train: give one budget, not {' and '.join(given)} (seconds, steps or episodes)"
+                f"train: give one budget, not {' and '.join(given)} (seconds, steps or episodes)",
+                key=f"train.{given[-1]}",
+                allowed=["train.seconds", "train.steps", "train.episodes"],
             )
 
     @property

@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from rlrec.data.errors import RlrecError
+from rlrec.engine.training.runs import CONFIG_FILE
 from rlrec.tui.messages import StateUpdated
 from rlrec.tui.panes import explore_data
 from rlrec.tui.panes.explore_data import (
@@ -185,7 +186,7 @@ the list came from the agent or a cold-start fallback.
             if run_dir == self.run_dir and stamp == self._run_stamp:
                 return
             self.run_dir, self._run_stamp = run_dir, stamp
-            if stamp is None and (run_dir / "config.yaml").exists():
+            if stamp is None and (run_dir / CONFIG_FILE).exists():
                 self._show_run_status(
                     f"Run {escape(run_dir.name)} has no checkpoint yet (still training?) — "
                     "it opens here as soon as it has one.",

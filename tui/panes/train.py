@@ -84,10 +84,13 @@ class SettingsRejected(Message):
     """The settings could not become a run. Without `title`, an engine error about the
     settings (shown beside its field when one matches)."""
 
-    def __init__(self, text: str, title: str | None = None) -> None:
+    def __init__(
+        self, text: str, title: str | None = None, error: RlrecError | None = None
+    ) -> None:
         super().__init__()
         self.text = text
         self.title = title
+        self.error = error
 
 
 class TrainPane(Widget, can_focus=True):
@@ -307,7 +310,7 @@ Train a DQN recommender against the simulator and watch it learn.
         try:
             config = self.load_config(preset, overrides)
         except RlrecError as exc:
-            self.post_message(SettingsRejected(str(exc)))
+            self.post_message(SettingsRejected(str(exc), error=exc))
             return
         except Exception as exc:  # noqa: BLE001 — an engine bug must not take the app down
             self.post_message(
@@ -325,7 +328,8 @@ Train a DQN recommender against the simulator and watch it learn.
     @on(SettingsRejected)
     def _settings_rejected(self, message: SettingsRejected) -> None:
         self._preparing = False
-        if message.title is None and self._form_built and place_error(self.form(), message.text):
+        error = message.error
+        if error is not None and self._form_built and place_error(self.form(), error):
             return
         self.post_message(ShowError(message.title or "Bad settings", message.text))
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from textual.widget import Widget
 
+from rlrec.data.errors import RlrecError
+
 if TYPE_CHECKING:  # the run config imports pandas; the form loads it in a worker
     from rlrec.engine.training.run_config import RunConfig
     from rlrec.tui.widgets.forms import ValidatedForm
@@ -39,20 +41,10 @@ def list_presets() -> list[str]:
     return list(PRESETS)
 
 
-def place_error(form: ValidatedForm, message: str) -> bool:
-    """Show an engine error beside the field it names; True if one matched.
-
-    Tries the form's own matching (dotted key, quoted name), then a field whose name appears as
-    a word in the message (e.g. "train: give one budget, not seconds and steps")."""
-    if form.show_error(message):
-        return True
-    words = set(message.replace(",", " ").replace(":", " ").split())
-    for field in form.fields:
-        if field.key.rsplit(".", 1)[-1] in words:
-            field.show_error(message)
-            field.focus_input()
-            return True
-    return False
+def place_error(form: ValidatedForm, error: RlrecError) -> bool:
+    """Show an engine error beside the field its `option`/`key` names; True if one did (the
+    error's fields decide, its text is never parsed)."""
+    return form.show_error(error)
 
 
 def settings_fields(config: RunConfig, presets: list[str], preset: str) -> list[Widget]:
