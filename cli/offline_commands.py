@@ -126,8 +126,8 @@ def ab_command(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.evaluation import ab_test
 
     dataset = _load(args.dataset) if args.dataset is not None else None
-    report = ab_test(args.arm_a, args.arm_b, users=args.users, seed=args.seed, dataset=dataset)
-    report = report.to_dict()
+    result = ab_test(args.arm_a, args.arm_b, users=args.users, seed=args.seed, dataset=dataset)
+    report = result.to_dict()
     if args.json:
         _print_json(report)
         return 0

@@ -99,7 +99,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             raise RlrecError(
                 f"{key}: expected a mapping of settings, got {value!r}", key=key, value=value
             )
-        return from_dict(tp, value, prefix=key)
+        return from_dict(typing.cast(type, tp), value, prefix=key)
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -160,7 +160,7 @@ def from_dict(cls: type[T], data: typing.Mapping[str, Any] | None, prefix: str =
     if data is not None and not isinstance(data, typing.Mapping):
         raise RlrecError(f"{prefix or cls.__name__}: expected a mapping of settings, got {data!r}")
     data = dict(data or {})
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(typing.cast(Any, cls))}
     hints = typing.get_type_hints(cls)
     dotted = (prefix + ".") if prefix else ""
     unknown = [k for k in data if k not in fields]

@@ -66,13 +66,13 @@ def _hits(recommended: np.ndarray, relevant: Relevant, k: int) -> tuple[np.ndarr
 def has_relevant(relevant: Relevant) -> np.ndarray:
     """(N,) bool: users with at least one relevant item."""
     if isinstance(relevant, np.ndarray) and relevant.ndim == 2:
-        return relevant.any(axis=1)
+        return np.asarray(relevant.any(axis=1))
     return np.array([len(rel) > 0 for rel in relevant], dtype=bool)
 
 
 def precision_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np.ndarray:
     hits, _ = _hits(recommended, relevant, k)
-    return hits.sum(axis=1) / k
+    return np.asarray(hits.sum(axis=1) / k)
 
 
 def recall_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np.ndarray:
@@ -82,7 +82,7 @@ def recall_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np.n
 
 def hit_rate_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np.ndarray:
     hits, _ = _hits(recommended, relevant, k)
-    return hits.any(axis=1).astype(np.float64)
+    return np.asarray(hits.any(axis=1), dtype=np.float64)
 
 
 def ndcg_per_user(recommended: np.ndarray, relevant: Relevant, k: int) -> np.ndarray:

@@ -113,7 +113,7 @@ def evaluate_policy(
     shown = recommended[recommended >= 0]
     normalised = metrics.normalised_score(return_mean, *references) if references else math.nan
     return PolicyReport(
-        name=name or getattr(policy, "name", "policy"),
+        name=name or str(getattr(policy, "name", "policy")),
         episodes=episodes,
         return_mean=return_mean,
         return_ci95=return_ci95,

@@ -116,7 +116,7 @@ class LinUCBPolicy(Policy):
     def begin_episodes(self) -> None:
         size = self.dx * self.df
         self.A = self.ridge * np.eye(size)
-        self.A_inv = np.eye(size) / self.ridge
+        self.A_inv: np.ndarray = np.eye(size) / self.ridge
         self.b = np.zeros(size)
         self.theta = np.zeros((self.dx, self.df))
 

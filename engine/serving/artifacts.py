@@ -240,7 +240,8 @@ def _read_serving(run_dir: Path, meta: dict[str, Any]) -> ServingRun:
         start = TabulatedStart(start_arrays["observations"], start_arrays["preferences"])
         dataset, window = None, 0
     else:
-        truth = HiddenTruth(**start_arrays, **meta["truth"])
+        fields: dict[str, Any] = {**start_arrays, **meta["truth"]}
+        truth = HiddenTruth(**fields)
         env = config.env
         assert isinstance(env, DefaultConfig)
         start = SessionStart(truth, env)

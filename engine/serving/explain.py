@@ -204,7 +204,7 @@ def user_history(dataset: Dataset, user: int, limit: int | None = None) -> list[
     rows = _user_rows(dataset, check_user(dataset, user))
     if limit is not None:
         rows = rows.head(limit)
-    records = rows.to_dict("records")
+    records: list[dict[str, Any]] = rows.to_dict("records")  # type: ignore[assignment]
     for record in records:
         record["item"] = int(record["item"])
         record["timestamp"] = int(record["timestamp"])

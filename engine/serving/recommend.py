@@ -206,7 +206,7 @@ def _recommend_without_dataset(run: ServingRun, user: str, k: int) -> Recommenda
         index = -1
     if not 0 <= index < start.n_users:
         raise RlrecError(f"user {user!r} is out of range (allowed 0..{start.n_users - 1})")
-    obs = start.fresh_observation(np.array([index]))  # type: ignore[union-attr]
+    obs = start.fresh_observation(np.array([index]))
     scores = np.asarray(run.agent.scores(obs), np.float64)[0]
     ranked = _rank(scores, np.zeros(start.n_items, bool), k)
     return Recommendation(user, "agent", _items(run, index, ranked, scores))

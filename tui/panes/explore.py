@@ -13,7 +13,7 @@ messages, never touch widgets. Results for a user that is no longer selected are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.markup import escape
 from textual import on, work
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from rlrec.data.dataset import Dataset
     from rlrec.engine.serving.artifacts import ServingRun
     from rlrec.engine.serving.recommend import Recommendation, RecommendedItem
+    from rlrec.tui.app import RlrecApp
 
 TOP_K = 10
 FIRST_BASELINE = "popular"
@@ -391,12 +392,12 @@ the list came from the agent or a cold-start fallback.
 
     def action_train(self) -> None:
         """Go to the Train pane and start training there (its own action)."""
-        app = self.app
-        if hasattr(app, "action_show_pane"):
-            app.action_show_pane("train")
-        train = app.query("#train-pane")
-        if train and hasattr(train.first(), "action_start"):
-            train.first().action_start()
+        from rlrec.tui.panes.train import TrainPane  # the sibling pane, only when asked
+
+        app = cast("RlrecApp", self.app)
+        app.action_show_pane("train")
+        for train in app.query(TrainPane):
+            train.action_start()
 
     # -- why ---------------------------------------------------------------------------------
     @on(DataTable.RowSelected, "#explore-agent, #explore-baseline")
