@@ -30,17 +30,18 @@ def separator_name(sep: str) -> str:
 
 
 def check_encoding(encoding: str | None) -> str | None:
-    """`encoding` if Python knows it (None: detect). Raises RlrecError with option
-    "encoding"."""
+    """`encoding` if Python knows it, as given (None or "": detect). Raises RlrecError with
+    option "encoding"."""
     if encoding is None or encoding == "":
         return None
     try:
-        return codecs.lookup(encoding).name
+        codecs.lookup(encoding)
     except LookupError:
         raise RlrecError(
             [Option("encoding", repr(encoding)), ": not a known text encoding (e.g. utf-8, "
              "latin-1, cp1252)"], value=encoding, option="encoding",
         ) from None  # fmt: skip
+    return encoding
 
 
 def read_text(path: Path, encoding: str | None = None) -> str:
