@@ -103,7 +103,7 @@ def require_positives(log: pd.DataFrame, threshold: float, where: str, option: b
     rated = ratings[np.isfinite(ratings)]
     shown = f"ratings are {rated.min():g}..{rated.max():g}" if len(rated) else "no ratings"
     hint: list[str | Option] = (
-        ["; set ", Option("positive_threshold")] if option else ["; re-import it with a lower "
+        ["; set ", Option("positive_threshold")] if option else ["; re-import it with another "
                                                                   "positive threshold"]
     )  # fmt: skip
     raise RlrecError(

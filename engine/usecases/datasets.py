@@ -397,9 +397,6 @@ def split_dataset_folder(
     )
     config.validate()
     dataset = open_dataset(folder).dataset
-    from rlrec.data.scale import positive_threshold, require_positives
-
-    require_positives(dataset.interactions, positive_threshold(dataset.meta), folder, False)
     split = split_dataset(dataset, config)
     save_split(folder, split)
     summary = split.summary() | {"dataset": folder}
