@@ -321,3 +321,34 @@ async def test_a_parquet_log_with_a_null_id_says_the_one_line_beside_the_field(
         assert not any("TypeError" in str(d.__dict__) for d in dialogs)
         assert app.state.dataset is before
         assert app.is_running
+
+
+@sync
+async def test_csv_encoding_and_positive_threshold_fields(dataset_dir, tmp_path):
+    """The CSV form can force an encoding and set the positive threshold; a 0/1 log with
+    threshold 4 is refused beside that field, and a bad encoding name as it is typed."""
+    log = tmp_path / "likes.csv"
+    log.write_bytes("user,item,liked\nJos\xe9,x,1\nAna,y,0\nAna,x,1\n".encode("latin-1"))
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _start(app, pilot, "source-csv")
+        await _set(pilot, "csv-encoding", "klingon")
+        assert "not a known text encoding" in _message(app, "encoding", "form-csv")
+        await _set(pilot, "csv-encoding", "")
+        await _set(pilot, "csv-path", str(log))
+        await _set(pilot, "csv-user", "user")
+        await _set(pilot, "csv-item", "item")
+        await _set(pilot, "csv-rating", "liked")
+        await _set(pilot, "csv-positive", "4")
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        await _until(pilot, lambda: _field(app, "positive_threshold", "form-csv").error)
+        message = _message(app, "positive_threshold", "form-csv")
+        assert "ratings are 0..1, positive threshold 4" in message
+        await _set(pilot, "csv-positive", "")
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        await _until(pilot, lambda: app.state.dataset.name == "likes")
+        dataset = app.state.dataset
+        assert dataset.meta["positive_threshold"] == 1.0
+        assert "Jos\u00e9" in dataset.users["original_id"].tolist()
