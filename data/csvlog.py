@@ -183,7 +183,9 @@ def _ids(table: CsvTable, option: str, column: str) -> pd.Series:
             value="",
         )
     # Ids written from a float column ("1.0") are the integers they stand for.
-    return values.str.replace(WHOLE_FLOAT, r"\1", regex=True)
+    if values.str.contains(".", regex=False).any():
+        return values.str.replace(WHOLE_FLOAT, r"\1", regex=True)
+    return values
 
 
 def _id_table(id_column: str, catalogue: np.ndarray) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -181,17 +182,22 @@ def _as_text(column: pa.ChunkedArray) -> np.ndarray:
     """A Parquet column as the text a CSV writer would give: nulls (and NaN) empty, whole
     floats without ".0" (ids from a float column after a join), dates in ISO 8601."""
     kind = column.type
-    values = column.to_pandas()
-    missing = values.isna().to_numpy()
+    missing = pc.is_null(column, nan_is_null=True).to_numpy(zero_copy_only=False)
     if pa.types.is_floating(kind):
-        numbers = values.to_numpy(np.float64, na_value=np.nan)
+        numbers = column.to_pandas().to_numpy(np.float64, na_value=np.nan)
         whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**63)
         text = numbers.astype(str).astype(object)
         text[whole] = numbers[whole].astype(np.int64).astype(str)
     elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        stamps = pd.to_datetime(values)
-        text = np.asarray([v.isoformat() if not pd.isna(v) else "" for v in stamps], dtype=object)
+        stamps = pd.to_datetime(column.to_pandas())
+        if stamps.dt.tz is not None:  # zoned: the same instant in UTC
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        instants = stamps.to_numpy().astype("datetime64[ms]")
+        text = (np.datetime_as_string(instants, unit="ms") + "Z").astype(object)
     else:
-        text = values.astype(str).to_numpy(dtype=object)
+        try:  # integers (nullable too) and text exactly as written; Arrow keeps nulls null
+            text = column.cast(pa.string()).to_pandas().to_numpy(dtype=object)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            text = column.to_pandas().astype(str).to_numpy(dtype=object)
     text[missing] = ""
     return text

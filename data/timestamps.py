@@ -29,7 +29,9 @@ UNITS = (
     (10**19, "unix nanoseconds"),
 )
 ISO = "iso 8601"
-MISSING_TEXT = ("", "nan", "none", "null", "nat", "<na>")
+# Empty cells and what writers put for a null (no lower-casing: a copy of a 25M-row column).
+MISSING_TEXT = ("", "nan", "NaN", "NAN", "none", "None", "NONE", "null", "Null", "NULL", "nat",
+                "NaT", "NAT", "<NA>", "<na>")  # fmt: skip
 NUMBER = r"[+-]?\d+(\.\d*)?"
 
 # fail(row, text, value): raise for data row `row` (0-based) with the message `text`.
@@ -42,7 +44,7 @@ def parse_timestamps(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
     Units: "unix seconds" | "unix milliseconds" | "unix microseconds" | "unix nanoseconds" |
     "iso 8601". Calls `fail` (which raises) for the first missing or unreadable value, and for
     the first row whose format or unit differs from the first row's."""
-    missing = raw.str.lower().isin(MISSING_TEXT).to_numpy()
+    missing = raw.isin(MISSING_TEXT).to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
         fail(row, "missing timestamp", raw.iloc[row])
@@ -67,8 +69,12 @@ def parse_timestamps(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
 
 
 def _unix_milliseconds(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
-    parts = raw.str.partition(".")
-    integral_text, fraction_text = parts[0], parts[2]
+    fractional = bool(raw.str.contains(".", regex=False).any())
+    if fractional:
+        parts = raw.str.partition(".")
+        integral_text, fraction_text = parts[0], parts[2]
+    else:  # whole numbers, the common case: no more columns of text
+        integral_text, fraction_text = raw, None
     size = integral_text.str.lstrip("+-").str.lstrip("0").str.len().to_numpy()
     # 10^19 and above do not fit in int64; report them instead of an Arrow overflow.
     too_long = size > 19
@@ -100,6 +106,9 @@ def _unix_milliseconds(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
             raw.iloc[row],
         )
     unit = int(unit_index[0])
+    if fraction_text is None:  # whole numbers: seconds scale up, finer units floor down
+        milliseconds = integral * 1000 if unit == 0 else integral // 1000 ** (unit - 1)
+        return milliseconds.astype(np.int64), UNITS[unit][1]
     negative = raw.str.startswith("-").to_numpy()
     if unit == 0:  # seconds: keep the first three fraction digits as milliseconds
         fraction = pd.to_numeric(fraction_text.str[:3].str.ljust(3, "0")).to_numpy(np.int64)
