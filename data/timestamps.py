@@ -3,8 +3,8 @@
 A timestamp column holds either Unix times (whole or fractional numbers) or ISO 8601 dates
 (UTC unless they give a zone). Each Unix time's unit is read from its size — seconds below
 10^11 (the year 5138), milliseconds below 10^14, microseconds below 10^17, nanoseconds above —
-and one column must use one unit and one format: the first row that disagrees with the
-column's first row is refused, naming its row. A missing value (empty cell, null, NaN) is
+and one column must use one unit and one format: the first row that disagrees with the rest
+of the column (its most common unit or format) is refused, naming its row. A missing value (empty cell, null, NaN) is
 refused on its own row, never by re-reading the whole column as dates.
 
 The result is int64 Unix milliseconds (UTC; dates before 1970 are negative): importers keep
@@ -43,7 +43,7 @@ def parse_timestamps(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
 
     Units: "unix seconds" | "unix milliseconds" | "unix microseconds" | "unix nanoseconds" |
     "iso 8601". Calls `fail` (which raises) for the first missing or unreadable value, and for
-    the first row whose format or unit differs from the first row's."""
+    the first row whose format or unit differs from most of the column's."""
     missing = raw.isin(MISSING_TEXT).to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
@@ -57,13 +57,12 @@ def parse_timestamps(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
         row = int(np.flatnonzero(unreadable)[0])
         fail(row, f"timestamp {raw.iloc[row]!r} is neither a Unix time nor an ISO 8601 date",
              raw.iloc[row])  # fmt: skip
-    if numeric.any():
-        row = int(np.flatnonzero(numeric != numeric[0])[0])
-        first, this = ("an ISO 8601 date", "a Unix time")
-        if numeric[0]:
-            first, this = this, first
-        fail(row, f"timestamp {raw.iloc[row]!r} is {this} but the column's first value "
-             f"{raw.iloc[0]!r} is {first} (one format per column)", raw.iloc[row])  # fmt: skip
+    if numeric.any():  # some Unix times among the dates: blame the minority's first row
+        numbers_win = int(numeric.sum() * 2 > len(numeric))
+        row = int(np.flatnonzero(numeric != numbers_win)[0])
+        kinds = ("an ISO 8601 date", "a Unix time")
+        fail(row, f"timestamp {raw.iloc[row]!r} is {kinds[1 - numbers_win]} but most of the "
+             f"column is {kinds[numbers_win]} (one format per column)", raw.iloc[row])  # fmt: skip
     naive = parsed.dt.tz_convert(None).to_numpy()
     return naive.astype("datetime64[ms]").astype(np.int64), ISO
 
@@ -95,17 +94,17 @@ def _unix_milliseconds(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
     magnitude = np.abs(integral)
     unit_index = np.searchsorted([bound for bound, _ in UNITS], magnitude, side="right")
     unit_index = np.minimum(unit_index, len(UNITS) - 1)
-    disagree = np.flatnonzero(unit_index != unit_index[0])
+    unit = int(np.argmax(np.bincount(unit_index, minlength=len(UNITS))))  # the column's
+    disagree = np.flatnonzero(unit_index != unit)
     if len(disagree):
         row = int(disagree[0])
+        share = f"{int((unit_index == unit).sum()):,} of {len(unit_index):,}"
         fail(
             row,
-            f"timestamp {raw.iloc[row]!r} reads as {UNITS[unit_index[row]][1]} but the "
-            f"column's first value {raw.iloc[0]!r} reads as {UNITS[unit_index[0]][1]} "
-            "(one unit per column)",
+            f"timestamp {raw.iloc[row]!r} reads as {UNITS[unit_index[row]][1]} but most of the "
+            f"column ({share} values) reads as {UNITS[unit][1]} (one unit per column)",
             raw.iloc[row],
         )
-    unit = int(unit_index[0])
     if fraction_text is None:  # whole numbers: seconds scale up, finer units floor down
         milliseconds = integral * 1000 if unit == 0 else integral // 1000 ** (unit - 1)
         return milliseconds.astype(np.int64), UNITS[unit][1]

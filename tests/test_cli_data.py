@@ -181,12 +181,12 @@ BAD_INPUTS = {
         ["log.csv:3: timestamp 'inf' is neither a Unix time nor an ISO 8601 date"],
     ),
     "seconds and milliseconds in one column": (
-        lambda t: _csv(t, "u,i,t\na,x,1433227005006\nb,y,1433227005\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
-        ["log.csv:3: timestamp '1433227005' reads as unix seconds", "unix milliseconds", "one unit per column"],
+        lambda t: _csv(t, "u,i,t\na,x,1433227005006\nb,y,1433227005\nc,z,1433227005008\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
+        ["log.csv:3: timestamp '1433227005' reads as unix seconds", "most of the column (2 of 3 values) reads as unix milliseconds", "one unit per column"],
     ),
     "dates and numbers in one column": (
         lambda t: _csv(t, "u,i,t\na,x,2024-03-01T10:00:00+02:00\nb,y,1433227005\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
-        ["log.csv:3: timestamp '1433227005' is a Unix time", "ISO 8601 date", "one format per column"],
+        ["log.csv:3: timestamp '1433227005' is a Unix time but most of the column is an ISO 8601 date (one format per column)"],
     ),
     "20-digit timestamp": (
         lambda t: _csv(t, "u,i,t\na,x,12345678901234567890\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),

@@ -199,7 +199,8 @@ def test_timestamp_units(values, expected_ms, unit):
 @pytest.mark.parametrize(
     ("column", "row", "text"),
     [
-        (["1000", "1433227005006", "1001"], 3, "reads as unix milliseconds"),
+        (["1000", "1433227005006", "1001"], 3, "reads as unix milliseconds but most"),
+        (["1433227005", "1433227005006", "1433227005007"], 2, "reads as unix seconds but most"),
         (["1000.0", "inf", "1002.0"], 3, "'inf' is neither a Unix time"),
         (["1000.0", "1001.0", "nan"], 4, "missing timestamp"),
         (["2024-01-01", "", "2024-01-02"], 3, "missing timestamp"),
