@@ -51,6 +51,7 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     )
     ml.add_argument("path", help="the MovieLens folder (or one of its files)")
     ml.add_argument("--name", help="dataset name (default movielens-100k, -1m or -latest)")
+    _add_reading_flags(ml)
     _add_output_flags(ml)
     ml.set_defaults(handler=run_import_movielens)
 
@@ -59,9 +60,9 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
         help="an interaction log (CSV/TSV with a header, or .parquet) with a column mapping",
         description="Import an interaction log. Events must be view, click, purchase or "
         "rating; without --event-col, rows with a rating are 'rating' and others 'click'. "
-        "Timestamps: Unix seconds or milliseconds, or ISO 8601; without --timestamp-col the "
-        "row order is the time order. Repeated (user, item, timestamp) rows are an error "
-        "unless --duplicates keep-first.",
+        "Timestamps: Unix seconds, milliseconds, microseconds or nanoseconds, or ISO 8601 "
+        "(one unit per column); without --timestamp-col the row order is the time order. "
+        "Repeated (user, item, event, time) rows are an error unless --duplicates keep-first.",
     )
     csv.add_argument("path", help="the log file (.csv, .tsv, .txt or .parquet)")
     csv.add_argument("--user-col", required=True, help="column with the user id")
@@ -78,9 +79,11 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
         "--duplicates",
         choices=("error", "keep-first"),
         default="error",
-        help="repeated (user, item, timestamp) rows: fail (default) or keep the first",
+        help="rows repeating an earlier row's user, item, event and time (to the millisecond): "
+        "fail (default) or keep the first (the dropped rows are listed)",
     )
     csv.add_argument("--name", help="dataset name (default: the file name)")
+    _add_reading_flags(csv)
     _add_output_flags(csv)
     csv.set_defaults(handler=run_import_csv)
 
@@ -94,6 +97,21 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.add_argument("--no-plots", action="store_true", help="summary only")
     info.set_defaults(handler=run_info)
+
+
+def _add_reading_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--encoding",
+        help="text encoding of the files, e.g. utf-8, latin-1, cp1252 (default: UTF-8 when "
+        "the bytes are valid UTF-8, else Latin-1)",
+    )
+    parser.add_argument(
+        "--positive-threshold",
+        type=float,
+        metavar="RATING",
+        help="ratings at or above this count as positive (default: from the rating scale: "
+        "1 for 0/1 flags, 4 on 1-5 stars, 7 on 1-10 scores, else the median)",
+    )
 
 
 def _add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +153,8 @@ def _build(
     with progress_bar(title) as report:
         result = use_case(*pos, **kw, out=args.out, force=args.force, progress=report)
     summary = result.summary()
+    for note in result.notes:
+        print(f"rlrec: note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -158,7 +178,10 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_import_movielens(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.datasets import import_movielens_dataset
 
-    return _build(args, "imported", import_movielens_dataset, args.path, name=args.name)
+    return _build(
+        args, "imported", import_movielens_dataset, args.path, name=args.name,
+        encoding=args.encoding, positive_threshold=args.positive_threshold,
+    )  # fmt: skip
 
 
 def run_import_csv(args: argparse.Namespace) -> int:

@@ -1,15 +1,22 @@
-"""Text rendering of `data.eda.compute_eda` for `rlrec info`: a summary and plotext bar charts."""
+"""Text rendering of `data.eda.compute_eda` for `rlrec info`: a summary and bar charts.
+
+The bars are drawn with block characters, one row per bar, each as long as its count allows
+to an eighth of a cell (`data.eda.bar_lengths`): a chart reads true at any width, and the
+output depends only on the dataset and the width, never on the terminal's height.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
-from rlrec.data.eda import merge_bins
+from rlrec.data.eda import bar_lengths, merge_bins
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-DISPLAY_BINS = 10  # histograms are shown with at most this many bars (pairs merged)
+DISPLAY_BINS = 10  # histograms are shown with at most this many bars (neighbours merged)
+FULL_BLOCK = "█"
+PARTIAL_BLOCKS = " ▏▎▍▌▋▊▉"  # index: eighths of a cell
+BAR_COLOUR = "\x1b[36m"  # cyan, on a terminal only
+RESET = "\x1b[0m"
 CHARTS = (
     ("user_age", "Users by age"),
     ("item_price", "Items by price (log-spaced bins)"),
@@ -39,6 +46,8 @@ def summary_lines(eda: dict[str, Any], where: str) -> list[str]:
     if eda.get("time_range"):
         start, end = eda["time_range"]
         lines.append(f"time range    {_date(start)} .. {_date(end)}")
+    elif eda.get("time_order") == "row order":
+        lines.append("time range    row order (the log has no timestamps)")
     for key, label in (
         ("interactions_per_user", "per user"),
         ("interactions_per_item", "per item"),
@@ -52,20 +61,25 @@ def summary_lines(eda: dict[str, Any], where: str) -> list[str]:
     return lines
 
 
-def bar_chart(title: str, labels: list[str], counts: list[int], width: int, color: bool) -> str:
-    import plotext as plt
+def bar_text(eighths: int) -> str:
+    """A horizontal bar `eighths` eighths of a cell long, in block characters."""
+    full, rest = divmod(eighths, 8)
+    return FULL_BLOCK * full + (PARTIAL_BLOCKS[rest] if rest else "")
 
-    plt.clf()
-    plt.theme("pro" if color else "clear")
-    # Horizontal bars read top-down in the given order; plotext draws the first at the bottom.
+
+def bar_chart(title: str, labels: list[str], counts: list[int], width: int, color: bool) -> str:
+    """`title`, then one row per label: "label (count) │bar", the bars filling what is left
+    of `width` columns in proportion to the counts."""
     shown = [f"{label} ({count:,})" for label, count in zip(labels, counts, strict=True)]
-    plt.bar(shown[::-1], counts[::-1], orientation="horizontal", width=0.6)
-    plt.title(title)
-    # One text row per bar: title, two borders and the tick row take the other four.
-    plt.plotsize(width, len(labels) + 4)
-    text = plt.build()
-    plt.clf()
-    return text if color else ANSI.sub("", text)
+    label_width = max(map(len, shown), default=0)
+    cells = max(width - label_width - 2, 10)
+    rows = [title]
+    for text, eighths in zip(shown, bar_lengths(counts, cells), strict=True):
+        bar = bar_text(eighths)
+        if color and bar:
+            bar = f"{BAR_COLOUR}{bar}{RESET}"
+        rows.append(f"{text:>{label_width}} │{bar}".rstrip())
+    return "\n".join(rows)
 
 
 def render_info(

@@ -34,16 +34,22 @@ def build_interactions(
     event: np.ndarray,
     rating: np.ndarray,
     timestamp: np.ndarray,
+    timestamp_ms: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The schema's interaction table, time-ordered per user, with sessions = (user, hour)."""
-    order = np.lexsort((np.arange(len(user_id)), timestamp, user_id))
+    """The schema's interaction table, time-ordered per user, with sessions = (user, hour).
+
+    `timestamp` is int64 Unix seconds. `timestamp_ms` (int64 Unix milliseconds, optional)
+    orders rows within a second and is kept as the column `timestamp_ms` when some time has
+    a sub-second part."""
+    exact = timestamp if timestamp_ms is None else timestamp_ms
+    order = np.lexsort((np.arange(len(user_id)), exact, user_id))
     user_id, item_id = user_id[order], item_id[order]
     event, rating, timestamp = event[order], rating[order], timestamp[order]
     hour = np.floor_divide(timestamp, SESSION_SECONDS)
     new_session = np.ones(len(user_id), dtype=bool)
     new_session[1:] = (user_id[1:] != user_id[:-1]) | (hour[1:] != hour[:-1])
     session_id = np.cumsum(new_session) - 1
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "user_id": user_id.astype(np.int32),
             "item_id": item_id.astype(np.int32),
@@ -53,6 +59,9 @@ def build_interactions(
             "session_id": session_id.astype(np.int64),
         }
     )
+    if timestamp_ms is not None and np.any(np.remainder(timestamp_ms, 1000)):
+        table["timestamp_ms"] = np.asarray(timestamp_ms, dtype=np.int64)[order]
+    return table
 
 
 def one_hot(
@@ -102,8 +111,10 @@ def reject_duplicates(
     locate: Callable[[int], dict[str, Any]],
     keys: Sequence[np.ndarray],
     hint: Sequence[str | Option] = (),
+    same: str = "user, item and timestamp",
 ) -> None:
-    """RlrecError naming the first repeated (user, item, timestamp) row and its original.
+    """RlrecError naming the first repeated row and its original; `same` says what the
+    `keys` are (user, item and timestamp by default).
 
     `where(row)` words a row's place ("file:line"), `locate(row)` gives it as RlrecError fields;
     `hint` ends the message (e.g. which option drops duplicates)."""
@@ -111,8 +122,8 @@ def reject_duplicates(
     if len(rows):
         raise RlrecError(
             [
-                f"{where(int(rows[0]))}: duplicate of {where(int(originals[0]))} (same user, "
-                f"item and timestamp; {len(rows)} duplicate row(s) in all)",
+                f"{where(int(rows[0]))}: duplicate of {where(int(originals[0]))} (same {same}; "
+                f"{len(rows)} duplicate row(s) in all)",
                 *hint,
             ],
             **locate(int(rows[0])),

@@ -5,28 +5,27 @@ contiguous indices and kept in `original_id`). Optional:
 - rating: numbers; the row's event is "rating" unless an event column says otherwise;
 - event: view, click, purchase or rating (case-insensitive); without it, rows with a rating
   are "rating" and rows without are "click" (an implicit positive signal);
-- timestamp: Unix seconds, Unix milliseconds (values above 10^11; fractions are dropped) or
-  ISO 8601 dates (UTC unless they say otherwise); without it the row order is the time order
-  (timestamp = row number);
+- timestamp: Unix seconds, milliseconds, microseconds or nanoseconds, or ISO 8601 dates (UTC
+  unless they say otherwise), one unit per column (see `data.timestamps`); kept to the
+  millisecond in `timestamp_ms` when the log has sub-second times; without it the row order
+  is the time order (timestamp = row number);
 - category: the item's category (its most frequent value per item), one-hot in the features.
-Rows repeating an earlier (user, item, timestamp) are an error by default, or dropped with
-`duplicates="keep-first"` (the count is kept in meta["duplicates_dropped"]).
+Rows repeating an earlier row's user, item, event and time (to the millisecond) are an error
+by default, or dropped with `duplicates="keep-first"` (meta: the count in
+"duplicates_dropped", the first rows in "duplicate_rows_dropped"). Every format gives the same
+errors (see `data.logtable`); the rating scale sets the positive threshold (`data.scale`).
 Features are derived from the log: item popularity, mean rating and category; user activity
 and mean rating.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from rlrec.data.assemble import (
     activity_features,
@@ -40,154 +39,16 @@ from rlrec.data.assemble import (
 )
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
 from rlrec.data.errors import Option, RlrecError
+from rlrec.data.logtable import CsvTable, read_log_table
+from rlrec.data.scale import check_threshold, rating_scale, require_positives
 from rlrec.data.schema import EVENTS
-from rlrec.data.textio import guess_separator, read_text, separator_name
+from rlrec.data.textio import check_encoding
+from rlrec.data.timestamps import parse_timestamps, whole_seconds
 
 Progress = Callable[[float, str], None]
-PARQUET_SUFFIXES = (".parquet", ".pq")
-MILLISECONDS_ABOVE = 10**11  # Unix seconds reach 10^11 only in the year 5138
+MAX_ROWS_LISTED = 20  # dropped duplicates listed in meta.yaml (all are counted)
+WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"  # "12.0": an integer id written from a float column
 DUPLICATE_POLICIES = ("error", "keep-first")
-
-
-class CsvTable:
-    """Columns as text plus, for each row, where it came from (file:line or file: row n)."""
-
-    def __init__(self, frame: pd.DataFrame, line: np.ndarray | None, path: Path, sep: str | None):
-        self.frame, self.line, self.path, self.sep = frame, line, path, sep
-
-    def where(self, row: int) -> str:
-        if self.line is None:  # Parquet has rows, not lines
-            return f"{self.path}: row {row + 1}"
-        return f"{self.path}:{int(self.line[row])}"
-
-    def location(self, row: int) -> dict[str, Any]:
-        """The RlrecError fields locating data row `row` (0-based): file and line, or row."""
-        if self.line is None:
-            return {"file": self.path, "row": row + 1}
-        return {"file": self.path, "line": int(self.line[row])}
-
-    def column(self, option: str, name: str) -> pd.Series:
-        """Column `name` as stripped text; `option` is the parameter that named it."""
-        if name not in self.frame.columns:
-            found = ", ".join(map(str, self.frame.columns))
-            hint: list[str | Option] = []
-            if self.sep is not None and len(self.frame.columns) == 1:
-                other = guess_separator(str(self.frame.columns[0]), exclude=self.sep)
-                if other:
-                    hint = ["; wrong ", Option("sep"), "? the header looks ",
-                            f"{separator_name(other)}-separated"]  # fmt: skip
-            raise RlrecError(
-                [
-                    Option(option, repr(name)),
-                    f": no such column in {self.path} (columns: {found})",
-                    *hint,
-                ],
-                file=self.path,
-                key=name,
-                value=name,
-                allowed=list(map(str, self.frame.columns)),
-                option=option,
-            )
-        return self.frame[name].astype(str).str.strip()
-
-    def bad_value(self, row: int, text: str, option: str, column: str, value: str) -> NoReturn:
-        """Raise RlrecError: data row `row` of `column` holds a bad `value`; `text` says what
-        is wrong, and the message ends with the option that named the column."""
-        self.fail(row, [f"{text} (", Option(option, column), ")"], option=option, key=column,
-                  value=value)  # fmt: skip
-
-    def fail(
-        self, row: int, message: str | list[str | Option], *, option: str, key: str, value: Any
-    ) -> NoReturn:
-        """Raise RlrecError for data row `row` (0-based), located by file and line."""
-        parts = [message] if isinstance(message, str) else message
-        raise RlrecError(
-            [f"{self.where(row)}: ", *parts],
-            **self.location(row),
-            key=key,
-            value=value,
-            option=option,
-        )
-
-
-def read_csv_table(path: Path, sep: str | None) -> CsvTable:
-    text = read_text(path, "utf-8")
-    header = text.split("\n", 1)[0].rstrip("\r")
-    if sep is None:
-        sep = guess_separator(header) or ","
-    if sep == "" or len(sep) > 1:
-        raise RlrecError(
-            [Option("sep", repr(sep)), ": must be one character (e.g. ',', ';', '\\t')"],
-            value=sep,
-            option="sep",
-        )
-    header_only = io.BytesIO((header + "\n").encode("utf-8"))
-    names = pacsv.read_csv(
-        header_only, parse_options=pacsv.ParseOptions(delimiter=sep)
-    ).column_names
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise RlrecError(
-            f"{path}:1: column {repeated[0]!r} appears more than once in the header",
-            file=path,
-            line=1,
-            key=repeated[0],
-        )
-    invalid: list = []
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append(row)
-        return "skip"
-
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(
-                delimiter=sep, invalid_row_handler=on_invalid, ignore_empty_lines=False
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, strings_can_be_null=False
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        reason = str(exc).splitlines()[0]
-        raise RlrecError(
-            f"{path}: not {separator_name(sep)}-separated text ({reason})", file=path, option="sep"
-        ) from None
-    if invalid:
-        bad = invalid[0]
-        line = f"{path}:{bad.number}" if bad.number is not None else str(path)
-        kind = " (truncated line?)" if bad.actual_columns < bad.expected_columns else ""
-        raise RlrecError(
-            f"{line}: expected {bad.expected_columns} {separator_name(sep)}-separated fields "
-            f"like the header, found {bad.actual_columns}{kind}",
-            file=path,
-            line=bad.number,
-            option="path",
-        )
-    frame = table.to_pandas()
-    line = np.arange(2, len(frame) + 2)
-    blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
-    frame = frame[~blank].reset_index(drop=True)
-    if frame.empty:
-        raise RlrecError(f"{path}: no data rows after the header", file=path, option="path")
-    return CsvTable(frame, line[~blank], path, sep)
-
-
-def _read_parquet(path: Path) -> CsvTable:
-    if not path.is_file():
-        raise RlrecError(f"{path}: no such file", file=path, option="path")
-    try:
-        frame = pq.read_table(path).to_pandas()
-    except (pa.ArrowException, OSError) as exc:
-        raise RlrecError(
-            f"{path}: not a readable Parquet file ({type(exc).__name__})", file=path, option="path"
-        ) from None
-    if frame.empty:
-        raise RlrecError(f"{path}: empty file (no rows)", file=path, option="path")
-    frame.columns = [str(c) for c in frame.columns]
-    return CsvTable(frame.reset_index(drop=True), None, path, None)
 
 
 def import_csv(
@@ -202,8 +63,14 @@ def import_csv(
     category_col: str | None = None,
     duplicates: str = "error",
     progress: Progress | None = None,
+    encoding: str | None = None,
+    positive_threshold: float | None = None,
 ) -> Dataset:
-    """Import an interaction log (CSV/TSV by default, Parquet by extension) with a mapping."""
+    """Import an interaction log (CSV/TSV by default, Parquet by extension) with a mapping.
+
+    `encoding` None detects UTF-8 or Latin-1; `positive_threshold` None derives it from the
+    rating scale (`data.scale`). Raises RlrecError naming the file, row or line, column and
+    option of the first problem."""
     report = progress or (lambda fraction, message: None)
     if duplicates not in DUPLICATE_POLICIES:
         raise RlrecError(
@@ -211,51 +78,57 @@ def import_csv(
             value=duplicates,
             allowed=list(DUPLICATE_POLICIES),
         )
+    encoding = check_encoding(encoding)
+    positive_threshold = check_threshold(positive_threshold)
     path = Path(path)
     report(0.0, f"reading {path.name}")
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        table = _read_parquet(path)
-    else:
-        table = read_csv_table(path, sep)
+    table = read_log_table(path, sep, encoding)
     report(0.5, "checking columns")
-    users_raw = table.column("user_col", user_col)
-    items_raw = table.column("item_col", item_col)
-    for option, values in (("user_col", users_raw), ("item_col", items_raw)):
-        empty = np.flatnonzero((values == "").to_numpy())
-        if len(empty):
-            table.fail(
-                int(empty[0]),
-                [f"empty id in column {values.name!r} (", Option(option), ")"],
-                option=option,
-                key=str(values.name),
-                value="",
-            )
+    users_raw = _ids(table, "user_col", user_col)
+    items_raw = _ids(table, "item_col", item_col)
     rating = _ratings(table, rating_col) if rating_col else np.full(len(users_raw), np.nan)
+    scale = rating_scale(rating)
+    implicit_zeros = 0
+    if scale.zero_is_implicit and event_col is None:
+        # Book-Crossing: 0 means "interacted, not rated", an implicit signal like a click.
+        zero = rating == 0
+        implicit_zeros = int(zero.sum())
+        rating = np.where(zero, np.nan, rating)
     event = _events(table, event_col, rating)
-    timestamp, unit = _timestamps(table, timestamp_col)
+    milliseconds, unit = _timestamps(table, timestamp_col)
     category = table.column("category_col", category_col) if category_col else None
 
     user_catalogue = natural_order(users_raw)
     item_catalogue = natural_order(items_raw)
     user_id = codes_for(users_raw, user_catalogue)
     item_id = codes_for(items_raw, item_catalogue)
-    dropped = 0
+    dropped: list[str] = []
     if timestamp_col:
-        keys = (user_id, item_id, timestamp)
+        # What the file says: the same user, item, event and time to the millisecond.
+        keys = (user_id, item_id, pd.factorize(event)[0], milliseconds)
         if duplicates == "error":
             drop_them = ["; pass ", Option("duplicates", "keep-first"), " to drop them"]
-            reject_duplicates(table.where, table.location, keys, drop_them)
-        rows, _ = duplicate_rows(keys)
+            reject_duplicates(
+                table.where, table.location, keys, drop_them, "user, item, event and time"
+            )
+        rows, originals = duplicate_rows(keys)
         if len(rows):
             keep = np.ones(len(user_id), dtype=bool)
             keep[rows] = False
-            user_id, item_id, rating, event, timestamp = (
-                a[keep] for a in (user_id, item_id, rating, event, timestamp)
+            user_id, item_id, rating, event, milliseconds = (
+                a[keep] for a in (user_id, item_id, rating, event, milliseconds)
             )
             category = category[keep].reset_index(drop=True) if category is not None else None
-            dropped = len(rows)
+            dropped = [
+                f"{table.where(int(r))} (same as {table.where(int(o))})"
+                for r, o in zip(rows, originals, strict=True)
+            ]
     report(0.7, "building the dataset")
-    interactions = build_interactions(user_id, item_id, event, rating, timestamp)
+    timestamp = milliseconds if timestamp_col is None else whole_seconds(milliseconds)
+    exact = milliseconds if timestamp_col is not None else None
+    interactions = build_interactions(user_id, item_id, event, rating, timestamp, exact)
+    threshold = scale.threshold if positive_threshold is None else positive_threshold
+    require_positives(interactions, threshold, str(path), option=True)
     users = _id_table("user_id", user_catalogue)
     items = _id_table("item_id", item_catalogue)
     items["category"] = _item_category(item_id, category, len(items))
@@ -285,10 +158,34 @@ def import_csv(
             "category": category_col,
         },
         "timestamp_unit": unit,
-        "duplicates_dropped": dropped,
+        "duplicates_dropped": len(dropped),
+        "rating_scale": scale.name,
+        "positive_threshold": threshold,
     }
+    if dropped:
+        meta["duplicate_rows_dropped"] = dropped[:MAX_ROWS_LISTED]
+    if implicit_zeros:
+        meta["implicit_zero_ratings"] = implicit_zeros
     report(1.0, "done")
     return Dataset(users, items, interactions, user_features, item_features, meta)
+
+
+def _ids(table: CsvTable, option: str, column: str) -> pd.Series:
+    """The id column `column` as text; an empty (or null) id is an error on its row."""
+    values = table.column(option, column)
+    empty = np.flatnonzero((values == "").to_numpy())
+    if len(empty):
+        table.fail(
+            int(empty[0]),
+            [f"empty id in column {column!r} (", Option(option), ")"],
+            option=option,
+            key=column,
+            value="",
+        )
+    # Ids written from a float column ("1.0") are the integers they stand for.
+    if values.str.contains(".", regex=False).any():
+        return values.str.replace(WHOLE_FLOAT, r"\1", regex=True)
+    return values
 
 
 def _id_table(id_column: str, catalogue: np.ndarray) -> pd.DataFrame:
@@ -321,23 +218,15 @@ def _events(table: CsvTable, column: str | None, rating: np.ndarray) -> np.ndarr
 
 
 def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
+    """(int64 Unix milliseconds, unit), or the row number and "row order" without a column."""
     if column is None:
         return np.arange(len(table.frame), dtype=np.int64), "row order"
     raw = table.column("timestamp_col", column)
-    if raw.str.fullmatch(r"-?\d{1,19}(\.\d*)?").all():  # Unix time, possibly fractional
-        integral = raw.str.split(".", n=1, regex=False).str[0]
-        seconds = pa.array(integral, type=pa.string()).cast(pa.int64()).to_numpy()
-        if np.median(seconds) > MILLISECONDS_ABOVE:
-            return seconds // 1000, "unix milliseconds"
-        return seconds, "unix seconds"
-    parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if len(bad):
-        value = raw.iloc[bad[0]]
-        text = f"timestamp {value!r} is neither Unix seconds nor an ISO 8601 date"
-        table.bad_value(int(bad[0]), text, "timestamp_col", column, value)
-    seconds = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype(np.int64)
-    return seconds, "iso 8601"
+
+    def fail(row: int, text: str, value: str) -> NoReturn:
+        table.bad_value(row, text, "timestamp_col", column, value)
+
+    return parse_timestamps(raw, fail)
 
 
 def _item_category(item_id: np.ndarray, category: pd.Series | None, n_items: int) -> np.ndarray:

@@ -13,7 +13,11 @@ items         one row per item, `item_id` = 0..n_items-1 (int32, contiguous, row
               `seasonality`, `genres` ("A|B").
 interactions  `user_id`, `item_id` (int32), `event` (str: view, click, purchase, rating),
               `rating` (float32, NaN where the event has none), `timestamp` (int64, Unix
-              seconds, UTC), `session_id` (int64).
+              seconds, UTC; the row number for a log without times, meta
+              timestamp_unit "row order"), `session_id` (int64: one user's clock hour);
+              optional `timestamp_ms` (int64, Unix milliseconds) when the source had
+              sub-second times — it orders rows within a second; `timestamp` stays the
+              whole-second floor of it.
 user_features float32 (n_users, n_user_features); column names in meta["user_feature_names"].
 item_features float32 (n_items, n_item_features); column names in meta["item_feature_names"].
 user_latent / item_latent
@@ -21,7 +25,9 @@ user_latent / item_latent
               (None for imported data, where the simulator fits its own).
 meta          name, source ("synthetic", "movielens-100k", "movielens-1m", "csv"), seed,
               n_users, n_items, n_interactions, user_feature_names, item_feature_names,
-              schema_version, plus source-specific details.
+              schema_version, plus source-specific details. Imports record
+              `positive_threshold` (a rating at or above it counts as positive; absent: 4,
+              see `data.scale.positive_threshold`) and `rating_scale`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 `compute_eda(ds)` returns the six distributions of the seed's analysis figure — user age, item
 price (log-spaced bins), item category, interaction type, interactions per user, interactions
-per item — plus the rating distribution, sparsity and counts. A distribution whose column the
+per item — plus the rating distribution (binned when there are many distinct values, e.g.
+play counts), sparsity, counts and the time range (None for a log without timestamps, whose
+`time_order` is "row order"). A distribution whose column the
 dataset lacks (no price in MovieLens, no age in a CSV log) is None. The CLI (`rlrec info`) and
 the TUI render the same dict; JSON-serialisable as is.
 
@@ -117,16 +119,7 @@ def compute_eda(ds: Dataset) -> dict[str, Any]:
     density = distinct_pairs / cells if cells else 0.0
     ratings = inter["rating"].to_numpy(np.float64)
     rated = ratings[np.isfinite(ratings)]
-    rating_distribution = None
-    if len(rated):
-        # Half-star steps cover MovieLens-latest; integer ratings keep integer labels.
-        steps, step_counts = np.unique(np.round(rated * 2) / 2, return_counts=True)
-        rating_distribution = {
-            "kind": "categorical",
-            "labels": [f"{v:g}" for v in steps],
-            "counts": step_counts.astype(int).tolist(),
-            "stats": _stats(rated),
-        }
+    has_timestamps = ds.meta.get("timestamp_unit") != "row order"
     present_events = [e for e in EVENTS if e in set(inter["event"].unique())] or list(EVENTS)
     extra_events = sorted(set(inter["event"].unique()) - set(EVENTS))
     return {
@@ -143,9 +136,13 @@ def compute_eda(ds: Dataset) -> dict[str, Any]:
         },
         "density": density,
         "sparsity": 1.0 - density,
+        # A log without timestamps is ordered by row number: no dates to show.
         "time_range": (
-            [int(inter["timestamp"].min()), int(inter["timestamp"].max())] if n_inter else None
+            [int(inter["timestamp"].min()), int(inter["timestamp"].max())]
+            if n_inter and has_timestamps
+            else None
         ),
+        "time_order": "timestamps" if has_timestamps else "row order",
         "user_age": _numeric_or_categorical(users["age"]) if "age" in users else None,
         "item_price": (
             histogram(items["price"].to_numpy(np.float64), log=True) if "price" in items else None
@@ -154,13 +151,29 @@ def compute_eda(ds: Dataset) -> dict[str, Any]:
         "interaction_type": categorical(inter["event"], order=present_events + extra_events),
         "interactions_per_user": _per_entity(inter["user_id"].to_numpy(), n_users),
         "interactions_per_item": _per_entity(inter["item_id"].to_numpy(), n_items),
-        "rating": rating_distribution,
+        "rating": _ratings(rated) if len(rated) else None,
     }
+
+
+def _ratings(rated: np.ndarray) -> dict[str, Any]:
+    """Each rating step counted (half stars, integer scores) when there are few of them;
+    otherwise (play counts, weights) binned like the per-user counts, log-spaced when
+    heavy-tailed, so every value is in some bar and the most frequent one shows."""
+    steps, step_counts = np.unique(np.round(rated * 2) / 2, return_counts=True)
+    if len(steps) <= CATEGORICAL_UP_TO:
+        return {
+            "kind": "categorical",
+            "labels": [f"{v:g}" for v in steps],
+            "counts": step_counts.astype(int).tolist(),
+            "stats": _stats(rated),
+        }
+    low, high = float(rated.min()), float(rated.max())
+    return histogram(rated, log=bool(low > 0 and high > 100 * low))
 
 
 def merge_bins(dist: dict[str, Any], at_most: int) -> tuple[list[str], list[int]]:
     """(labels, counts) of a distribution for a display with room for `at_most` bars: a
-    histogram with more bins has neighbouring bins summed (edges shown to 3 figures);
+    histogram with more bins has neighbouring bins summed (edges labelled like the bins');
     anything else is returned as is."""
     labels, counts = list(dist["labels"]), list(dist["counts"])
     if dist["kind"] != "histogram" or len(counts) <= at_most:
@@ -170,6 +183,16 @@ def merge_bins(dist: dict[str, Any], at_most: int) -> tuple[list[str], list[int]
     merged_labels, merged_counts = [], []
     for start in range(0, len(counts), step):
         stop = min(start + step, len(counts))
-        merged_labels.append(f"{edges[start]:.3g}–{edges[stop]:.3g}")
+        merged_labels.append(f"{_label(edges[start])}–{_label(edges[stop])}")
         merged_counts.append(sum(counts[start:stop]))
     return merged_labels, merged_counts
+
+
+def bar_lengths(counts: list[int], cells: int) -> list[int]:
+    """Bar lengths in eighths of a text cell for horizontal bars `cells` wide: proportional
+    to `counts` (the largest fills the width), rounded to the nearest eighth, and at least one
+    eighth for any non-zero count so that no counted value disappears."""
+    largest = max(counts, default=0)
+    if largest <= 0 or cells <= 0:
+        return [0 for _ in counts]
+    return [max(1, round(8 * cells * count / largest)) if count > 0 else 0 for count in counts]

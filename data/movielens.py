@@ -1,9 +1,10 @@
 """MovieLens 100K and 1M, read from the user's own copy (nothing is downloaded or shipped).
 
-100K: u.data (user TAB item TAB rating TAB timestamp), u.item (Latin-1, pipe-separated: id,
+100K: u.data (user TAB item TAB rating TAB timestamp), u.item (pipe-separated: id,
 title, release date, video release date, IMDb URL, 19 genre flags), u.user (id|age|gender|
-occupation|zip). 1M: ratings.dat, movies.dat (Latin-1, id::title::A|B genres) and users.dat
-(id::gender::age code::occupation code::zip), all '::'-separated.
+occupation|zip). 1M: ratings.dat, movies.dat (id::title::A|B genres) and users.dat
+(id::gender::age code::occupation code::zip), all '::'-separated. Text files are read as
+UTF-8 when valid, else Latin-1 (the original files' encoding), unless an encoding is given.
 
 Every rating becomes an interaction with event "rating". Items keep title, genres ("A|B"),
 category (the first genre) and year; users keep age, gender, occupation and zip. Features:
@@ -26,10 +27,20 @@ from rlrec.data.assemble import (
     reject_duplicates,
     stack_features,
 )
-from rlrec.data.csvlog import CsvTable, read_csv_table
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
 from rlrec.data.errors import RlrecError
-from rlrec.data.textio import Fields, check_range, parse_floats, parse_ints, read_text, split_fields
+from rlrec.data.logtable import CsvTable, read_csv_table
+from rlrec.data.scale import check_threshold, require_positives
+from rlrec.data.schema import DEFAULT_POSITIVE_RATING
+from rlrec.data.textio import (
+    Fields,
+    check_encoding,
+    check_range,
+    parse_floats,
+    parse_ints,
+    read_text,
+    split_fields,
+)
 
 Progress = Callable[[float, str], None]
 
@@ -75,13 +86,24 @@ def detect_format(path: Path) -> tuple[str, Path]:
 
 
 def import_movielens(
-    path: str | Path, name: str | None = None, progress: Progress | None = None
+    path: str | Path,
+    name: str | None = None,
+    progress: Progress | None = None,
+    encoding: str | None = None,
+    positive_threshold: float | None = None,
 ) -> Dataset:
-    """Import a MovieLens 100K, 1M or latest(-small) folder (detected from its file names)."""
+    """Import a MovieLens 100K, 1M or latest(-small) folder (detected from its file names).
+
+    Text is decoded as `encoding`, or, when None, as UTF-8 if valid else Latin-1 (the original
+    files are Latin-1; copies re-saved as UTF-8 are common). `positive_threshold` None: 4 on
+    MovieLens' 1-5 star scale."""
     report = progress or (lambda fraction, message: None)
+    encoding = check_encoding(encoding)
+    threshold = check_threshold(positive_threshold)
     kind, folder = detect_format(Path(path))
     if kind == "latest":
-        return _import_latest(folder, name, report)
+        ds = _import_latest(folder, name, report, encoding)
+        return _with_threshold(ds, threshold)
     files = FILES_100K if kind == "100k" else FILES_1M
     for file in files:
         if not (folder / file).is_file():
@@ -89,12 +111,18 @@ def import_movielens(
                 f"{folder / file}: missing (MovieLens {kind.upper()} needs {', '.join(files)})"
             )
     report(0.0, f"reading {files[2]}")
-    users = _users_100k(folder / "u.user") if kind == "100k" else _users_1m(folder / "users.dat")
+    if kind == "100k":
+        users = _users_100k(folder / "u.user", encoding)
+    else:
+        users = _users_1m(folder / "users.dat", encoding)
     report(0.1, f"reading {files[1]}")
-    items = _items_100k(folder / "u.item") if kind == "100k" else _items_1m(folder / "movies.dat")
+    if kind == "100k":
+        items = _items_100k(folder / "u.item", encoding)
+    else:
+        items = _items_1m(folder / "movies.dat", encoding)
     report(0.2, f"reading {files[0]}")
     sep = "\t" if kind == "100k" else "::"
-    ratings = split_fields(folder / files[0], read_text(folder / files[0]), sep, 4)
+    ratings = split_fields(folder / files[0], read_text(folder / files[0], encoding), sep, 4)
     report(0.6, "checking ratings")
     user_orig = parse_ints(ratings, ratings.columns[0], "user id")
     item_orig = parse_ints(ratings, ratings.columns[1], "item id")
@@ -109,7 +137,20 @@ def import_movielens(
     interactions = build_interactions(user_id, item_id, events, rating, timestamp)
     genres = GENRES_100K if kind == "100k" else GENRES_1M
     report(1.0, "done")
-    return _dataset(users, items, interactions, genres, f"movielens-{kind}", name, folder)
+    ds = _dataset(users, items, interactions, genres, f"movielens-{kind}", name, folder)
+    return _with_threshold(ds, threshold)
+
+
+def _with_threshold(ds: Dataset, threshold: float | None) -> Dataset:
+    """Record the positive threshold (4 on the star scale unless given); refuse a dataset
+    where nothing counts as positive."""
+    chosen = DEFAULT_POSITIVE_RATING if threshold is None else threshold
+    require_positives(ds.interactions, chosen, str(ds.meta["imported_from"]), option=True)
+    ds.meta["rating_scale"] = (
+        "1-5 stars" if ds.meta["source"] != "movielens-latest" else ("half stars up to 5")
+    )
+    ds.meta["positive_threshold"] = chosen
+    return ds
 
 
 def _dataset(
@@ -146,7 +187,9 @@ def _dataset(
     return Dataset(users, items, interactions, user_features, item_features, meta)
 
 
-def _import_latest(folder: Path, name: str | None, report: Progress) -> Dataset:
+def _import_latest(
+    folder: Path, name: str | None, report: Progress, encoding: str | None
+) -> Dataset:
     """ml-latest / ml-latest-small: ratings.csv (userId,movieId,rating,timestamp) and
     movies.csv (movieId,title,genres), comma-separated with a header and quoted titles."""
     for file in FILES_LATEST:
@@ -155,7 +198,7 @@ def _import_latest(folder: Path, name: str | None, report: Progress) -> Dataset:
                 f"{folder / file}: missing (MovieLens latest needs ratings.csv, movies.csv)"
             )
     report(0.0, "reading movies.csv")
-    movies = read_csv_table(folder / "movies.csv", ",")
+    movies = read_csv_table(folder / "movies.csv", ",", encoding)
     movie_fields = Fields(movies.path, [], movies.line)
     movie_ids = parse_ints(movie_fields, _column(movies, "movieId"), "movieId")
     title = _column(movies, "title")
@@ -172,7 +215,7 @@ def _import_latest(folder: Path, name: str | None, report: Progress) -> Dataset:
     )
     items = _with_ids(items.iloc[_sorted_by_id(movie_fields, movie_ids, "movieId")], "item_id")
     report(0.2, "reading ratings.csv")
-    ratings = read_csv_table(folder / "ratings.csv", ",")
+    ratings = read_csv_table(folder / "ratings.csv", ",", encoding)
     fields = Fields(ratings.path, [], ratings.line)
     user_orig = parse_ints(fields, _column(ratings, "userId"), "userId")
     item_orig = parse_ints(fields, _column(ratings, "movieId"), "movieId")
@@ -225,8 +268,8 @@ def _sorted_by_id(fields: Fields, ids: np.ndarray, what: str) -> np.ndarray:
     return order
 
 
-def _users_100k(path: Path) -> pd.DataFrame:
-    fields = split_fields(path, read_text(path), "|", 5)
+def _users_100k(path: Path, encoding: str | None) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path, encoding), "|", 5)
     ids = parse_ints(fields, fields.columns[0], "user id")
     age = parse_ints(fields, fields.columns[1], "age")
     check_range(fields, age, "age", 1, 120)
@@ -242,8 +285,8 @@ def _users_100k(path: Path) -> pd.DataFrame:
     return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "user id")], "user_id")
 
 
-def _users_1m(path: Path) -> pd.DataFrame:
-    fields = split_fields(path, read_text(path), "::", 5)
+def _users_1m(path: Path, encoding: str | None) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path, encoding), "::", 5)
     ids = parse_ints(fields, fields.columns[0], "user id")
     age = parse_ints(fields, fields.columns[2], "age code")
     occupation = parse_ints(fields, fields.columns[3], "occupation code")
@@ -260,8 +303,8 @@ def _users_1m(path: Path) -> pd.DataFrame:
     return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "user id")], "user_id")
 
 
-def _items_100k(path: Path) -> pd.DataFrame:
-    fields = split_fields(path, read_text(path, "latin-1"), "|", 5 + len(GENRES_100K))
+def _items_100k(path: Path, encoding: str | None) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path, encoding), "|", 5 + len(GENRES_100K))
     ids = parse_ints(fields, fields.columns[0], "item id")
     flag_columns = fields.columns[5:]
     flags = np.stack([c.to_numpy(dtype=object).astype(str) for c in flag_columns], axis=1)
@@ -290,8 +333,8 @@ def _items_100k(path: Path) -> pd.DataFrame:
     return _with_ids(frame.iloc[_sorted_by_id(fields, ids, "item id")], "item_id")
 
 
-def _items_1m(path: Path) -> pd.DataFrame:
-    fields = split_fields(path, read_text(path, "latin-1"), "::", 3)
+def _items_1m(path: Path, encoding: str | None) -> pd.DataFrame:
+    fields = split_fields(path, read_text(path, encoding), "::", 3)
     ids = parse_ints(fields, fields.columns[0], "item id")
     title = fields.columns[1]
     genres = fields.columns[2].replace("", "unknown")

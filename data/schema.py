@@ -24,7 +24,9 @@ CATEGORY = "category"
 EVENTS = ("view", "click", "purchase", "rating")
 # Events that show engagement without a rating (implicit feedback).
 ENGAGED_EVENTS = ("click", "purchase")
-# A rating at or above this counts as engagement (4 on MovieLens' 1-5 scale).
+# A rating at or above this counts as engagement (4 on MovieLens' 1-5 scale). Imported
+# datasets record their own threshold, derived from their rating scale, in meta
+# ("positive_threshold"; read it with `data.scale.positive_threshold(meta)`).
 DEFAULT_POSITIVE_RATING = 4.0
 
 
@@ -37,6 +39,9 @@ def positive_rows(
     log: pd.DataFrame, positive_rating: float = DEFAULT_POSITIVE_RATING
 ) -> np.ndarray:
     """(rows,) bool: the interaction shows engagement ("engaged", "positive").
+
+    Callers that have the dataset pass `positive_threshold(dataset.meta)` (see `data.scale`)
+    as `positive_rating`: a 0/1 log's threshold is 1, a 1-10 log's 7.
 
     Explicit feedback (`is_explicit`): rated ≥ `positive_rating`. Implicit: a click or
     purchase, or a rating ≥ `positive_rating`; in a log without any view every row is an

@@ -32,6 +32,7 @@ import yaml
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
 from rlrec.data.files import atomic_write_text, atomic_write_with
+from rlrec.data.scale import positive_threshold, require_positives
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
 PART_NAMES = {"train": TRAIN, "validation": VALIDATION, "test": TEST}
@@ -144,7 +145,10 @@ def interactions_fingerprint(interactions: pd.DataFrame) -> str:
 
 
 def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
-    """Label every interaction train / validation / test by time (vectorised)."""
+    """Label every interaction train / validation / test by time (vectorised).
+
+    Raises RlrecError for a log too small to split, or one where no interaction counts as
+    positive at the dataset's threshold (`data.scale.positive_threshold`)."""
     config = config or SplitConfig()
     config.validate()
     log = dataset.interactions
@@ -154,6 +158,8 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
             f"dataset {dataset.name!r} has {n} interactions, too few to split "
             f"(need at least {MIN_INTERACTIONS})"
         )
+    # A log where nothing counts as engaged would fit a simulator to nothing: stop here.
+    require_positives(log, positive_threshold(dataset.meta), f"dataset {dataset.name!r}", False)
     users = log["user_id"].to_numpy(np.int64)
     times = log["timestamp"].to_numpy(np.int64)
     held_out = config.validation_fraction + config.test_fraction

@@ -7,6 +7,7 @@ each row's line number beside it for the error messages.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 
 SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", "::": "'::'"}
 
@@ -28,8 +29,27 @@ def separator_name(sep: str) -> str:
     return SEPARATOR_NAMES.get(sep, repr(sep))
 
 
-def read_text(path: Path, encoding: str = "utf-8") -> str:
-    """The decoded text of `path`; missing, empty or undecodable files raise RlrecError."""
+def check_encoding(encoding: str | None) -> str | None:
+    """`encoding` if Python knows it, as given (None or "": detect). Raises RlrecError with
+    option "encoding"."""
+    if encoding is None or encoding == "":
+        return None
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise RlrecError(
+            [Option("encoding", repr(encoding)), ": not a known text encoding (e.g. utf-8, "
+             "latin-1, cp1252)"], value=encoding, option="encoding",
+        ) from None  # fmt: skip
+    return encoding
+
+
+def read_text(path: Path, encoding: str | None = None) -> str:
+    """The decoded text of `path`; missing, empty or undecodable files raise RlrecError.
+
+    `encoding` None detects it: UTF-8 when the bytes are valid UTF-8 (a Latin-1 file with any
+    accented letter never is), else Latin-1 (which decodes any byte). A given encoding is
+    used as is; a byte it cannot decode is reported with its line and column."""
     if not path.exists():
         raise RlrecError(f"{path}: no such file", file=path)
     if path.is_dir():
@@ -37,17 +57,22 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     raw = path.read_bytes()
     if not raw.strip():
         raise RlrecError(f"{path}: empty file", file=path)
+    if encoding is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        return text.removeprefix("\ufeff")
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise RlrecError(
-            f"{path}:{line}: byte 0x{raw[exc.start]:02x} at column {column} is not valid "
-            f"{encoding} (re-save the file as UTF-8)",
-            file=path,
-            line=line,
-        ) from None
+            [f"{path}:{line}: byte 0x{raw[exc.start]:02x} at column {column} is not valid "
+             f"{encoding} (", Option("encoding"), " to read it otherwise)"],
+            file=path, line=line, value=encoding, option="encoding",
+        ) from None  # fmt: skip
     return text.removeprefix("\ufeff")
 
 

@@ -152,13 +152,53 @@ BAD_INPUTS = {
         lambda t: _csv(t, GOOD_CSV, "--user-col", "u", "--item-col", "product"),
         ["--item-col 'product'", "no such column", "columns: u, i, r, t"],
     ),
-    "undecodable bytes in csv": (
-        lambda t: _csv(t, b"u,i\na,x\nb,\xff\xfey\n"),
-        ["log.csv:3:", "byte 0xff at column 3", "utf-8"],
+    "undecodable bytes in csv under --encoding utf-8": (
+        lambda t: [*_csv(t, b"u,i\na,x\nb,\xff\xfey\n"), "--encoding", "utf-8"],
+        ["log.csv:3:", "byte 0xff at column 3", "utf-8", "--encoding"],
     ),
-    "undecodable bytes in u.data": (
+    "latin-1 u.item under --encoding utf-8": (
+        lambda t: [*_ml(t, U_DATA), "--encoding", "utf-8"],
+        ["u.item:2:", "byte 0xe9 at column 7 is not valid utf-8", "--encoding"],
+    ),
+    "latin-1 bytes in u.data where an id should be": (
         lambda t: _ml(t, U_DATA.encode() + b"3\t\xe9\t1\t5\n"),
-        ["u.data:7:", "byte 0xe9"],
+        ["u.data:7:", "item id '\u00e9' is not an integer"],
+    ),
+    "unknown --encoding": (
+        lambda t: [*_csv(t, GOOD_CSV), "--encoding", "klingon"],
+        ["--encoding 'klingon'", "not a known text encoding"],
+    ),
+    "null timestamp names its own row": (
+        lambda t: _csv(t, "u,i,t\na,x,1000\nb,y,\nc,z,1002\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
+        ["log.csv:3: missing timestamp (--timestamp-col t)"],
+    ),
+    "nan timestamp names its own row": (
+        lambda t: _csv(t, "u,i,t\na,x,1000.0\nb,y,1001.0\nc,z,nan\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
+        ["log.csv:4: missing timestamp"],
+    ),
+    "inf timestamp": (
+        lambda t: _csv(t, "u,i,t\na,x,1000\nb,y,inf\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
+        ["log.csv:3: timestamp 'inf' is neither a Unix time nor an ISO 8601 date"],
+    ),
+    "seconds and milliseconds in one column": (
+        lambda t: _csv(t, "u,i,t\na,x,1433227005006\nb,y,1433227005\nc,z,1433227005008\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
+        ["log.csv:3: timestamp '1433227005' reads as unix seconds", "most of the column (2 of 3 values) reads as unix milliseconds", "one unit per column"],
+    ),
+    "dates and numbers in one column": (
+        lambda t: _csv(t, "u,i,t\na,x,2024-03-01T10:00:00+02:00\nb,y,1433227005\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
+        ["log.csv:3: timestamp '1433227005' is a Unix time but most of the column is an ISO 8601 date (one format per column)"],
+    ),
+    "20-digit timestamp": (
+        lambda t: _csv(t, "u,i,t\na,x,12345678901234567890\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),
+        ["log.csv:2: timestamp '12345678901234567890' is too large"],
+    ),
+    "0/1 flags with --positive-threshold 4": (
+        lambda t: [*_csv(t, "u,i,r\na,x,1\nb,y,0\n", "--user-col", "u", "--item-col", "i", "--rating-col", "r"), "--positive-threshold", "4"],
+        ["no interaction counts as positive (ratings are 0..1, positive threshold 4)", "--positive-threshold"],
+    ),
+    "--positive-threshold nan": (
+        lambda t: [*_csv(t, GOOD_CSV), "--positive-threshold", "nan"],
+        ["--positive-threshold nan", "finite number"],
     ),
     "duplicate user-item-timestamp in csv": (
         lambda t: _csv(t, GOOD_CSV + "a,x,3,100\n", "--user-col", "u", "--item-col", "i", "--timestamp-col", "t"),

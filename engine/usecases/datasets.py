@@ -36,6 +36,8 @@ LOG_OPTIONS = (
     "sep",
     "duplicates",
     "name",
+    "encoding",
+    "positive_threshold",
 )
 SEPARATOR_ALIASES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 SAVE_SHARE = 0.1  # of the progress, for writing the folder
@@ -55,10 +57,31 @@ class BuiltDataset:
     what: str  # "generated", "imported" or "opened"
     seconds: float  # wall-clock time of the whole call
 
+    @property
+    def notes(self) -> list[str]:
+        """What the import changed in the input, one line each (empty for most files): rows
+        dropped as duplicates, ratings of 0 read as "not rated"."""
+        meta, notes = self.dataset.meta, []
+        if meta.get("duplicates_dropped"):
+            listed = meta.get("duplicate_rows_dropped", [])
+            more = meta["duplicates_dropped"] - len(listed)
+            tail = f" and {more} more" if more > 0 else ""
+            notes.append(
+                f"dropped {meta['duplicates_dropped']} duplicate row(s) (same user, item, "
+                f"event and time): {', '.join(listed)}{tail}"
+            )
+        if meta.get("implicit_zero_ratings"):
+            notes.append(
+                f"{meta['implicit_zero_ratings']} rating(s) of 0 read as interactions without a "
+                f"rating ({meta.get('rating_scale')}); they count as engaged, like clicks"
+            )
+        return notes
+
     def summary(self) -> dict[str, Any]:
-        """Counts and place as plain data (`rlrec generate|import --json`)."""
+        """Counts and place as plain data (`rlrec generate|import --json`); "notes" only
+        when there are some (see `notes`)."""
         ds = self.dataset
-        return {
+        result = {
             "path": str(self.path) if self.path is not None else None,
             "name": ds.name,
             "source": ds.meta.get("source"),
@@ -67,6 +90,9 @@ class BuiltDataset:
             "n_interactions": len(ds.interactions),
             "seconds": round(self.seconds, 3),
         }
+        if self.notes:
+            result["notes"] = self.notes
+        return result
 
 
 @dataclass(frozen=True)
@@ -239,18 +265,28 @@ def import_movielens_dataset(
     path: str | Path,
     *,
     name: str | None = None,
+    encoding: str | None = None,
+    positive_threshold: float | None = None,
     out: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
 ) -> BuiltDataset:
     """Import a MovieLens 100K, 1M or latest folder (see `data.movielens`), saved to `out`
-    if given. Raises RlrecError naming the file and line of the first problem."""
+    if given. `encoding` None: UTF-8 if valid, else Latin-1; `positive_threshold` None: 4.
+    Raises RlrecError naming the file and line of the first problem."""
     from rlrec.data.importers import import_movielens
+    from rlrec.data.scale import check_threshold
+    from rlrec.data.textio import check_encoding
 
+    check_encoding(encoding)
+    check_threshold(positive_threshold)
     check_output(out, force)
 
     def build(report: Progress) -> Dataset:
-        return import_movielens(path, name=name, progress=report)
+        return import_movielens(
+            path, name=name, progress=report, encoding=encoding,
+            positive_threshold=positive_threshold,
+        )  # fmt: skip
 
     return _build("imported", build, out, force, progress)
 
@@ -267,15 +303,23 @@ def import_log_dataset(
     sep: str | None = None,
     duplicates: str = "error",
     name: str | None = None,
+    encoding: str | None = None,
+    positive_threshold: float | None = None,
     out: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
 ) -> BuiltDataset:
     """Import a CSV/TSV (with a header) or Parquet interaction log with a column mapping (see
     `data.csvlog`), saved to `out` if given. Empty optional columns are treated as absent.
+    `encoding` None: UTF-8 if valid, else Latin-1; `positive_threshold` None: from the rating
+    scale (`data.scale`). Dropped duplicates are listed in the result's `notes`.
     Raises RlrecError naming the file, line, column and the option that named the column."""
     from rlrec.data.importers import import_csv
+    from rlrec.data.scale import check_threshold
+    from rlrec.data.textio import check_encoding
 
+    check_encoding(encoding)
+    check_threshold(positive_threshold)
     check_output(out, force)
     separator = resolve_separator(sep)
     optional = (rating_col, event_col, timestamp_col, category_col)
@@ -284,7 +328,8 @@ def import_log_dataset(
     def build(report: Progress) -> Dataset:
         return import_csv(
             path, user_col, item_col, **columns, sep=separator, name=name,
-            duplicates=duplicates, progress=report,
+            duplicates=duplicates, progress=report, encoding=encoding or None,
+            positive_threshold=positive_threshold,
         )  # fmt: skip
 
     return _build("imported", build, out, force, progress)
@@ -364,25 +409,29 @@ def calibrate_dataset(folder: str) -> CalibrationReport:
     """Fit the simulator to the train part of the dataset in `folder` (its stored split, or
     the default one) and compare predicted with observed positive rates per decile: on
     held-out train pairs (the calibration target) and on the validation part."""
+    from rlrec.data.scale import positive_threshold
     from rlrec.data.split import part_view, split_for
     from rlrec.engine.truth.calibration import calibration_table
-    from rlrec.engine.truth.fit import fit_simulator, labelled_pairs
+    from rlrec.engine.truth.fit import FitConfig, fit_simulator, labelled_pairs
 
     dataset = open_dataset(folder).dataset
+    threshold = positive_threshold(dataset.meta)
     split = split_for(dataset, folder)
-    fitted = fit_simulator(dataset, split=split)
+    fitted = fit_simulator(dataset, split=split, config=FitConfig(positive_rating=threshold))
     held_out = calibration_table(fitted.truth, fitted.calibration_pairs)
     validation = labelled_pairs(part_view(dataset, split, "validation"), fitted.config)
     temporal = calibration_table(fitted.truth, validation)
     truth = fitted.truth
     explicit = fitted.pairs.feedback == "explicit"
     negatives = f"sampled unobserved pairs, {fitted.config.negative_ratio:g} per logged pair" + (
-        ", plus logged pairs rated below 4" if explicit else ", plus logged views without a click"
+        f", plus logged pairs rated below {threshold:g}"
+        if explicit
+        else ", plus logged views without a click"
     )
     return CalibrationReport(
         dataset=folder,
         feedback=fitted.pairs.feedback,
-        positive="rating >= 4" if explicit else "click or purchase",
+        positive=f"rating >= {threshold:g}" if explicit else "click or purchase",
         negatives=negatives,
         alpha=truth.alpha,
         logit_scale=truth.logit_scale,

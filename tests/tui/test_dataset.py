@@ -13,7 +13,7 @@ from rlrec.data.generator import generate
 from rlrec.data.store import save_dataset
 from rlrec.tui import app as app_module
 from rlrec.tui.messages import DatasetChanged
-from rlrec.tui.widgets.eda_plots import EdaPlot
+from rlrec.tui.widgets.eda_plots import EdaBars, EdaPlot
 from rlrec.tui.widgets.forms import FormField, ValidatedForm
 from tests.tui.fake_trainer import sync, use_fake_engine
 
@@ -128,7 +128,7 @@ async def test_opens_on_the_apps_dataset_then_generates_a_new_one(dataset_dir, t
         assert str(tmp_path / "saved") in summary
         assert (tmp_path / "saved" / "meta.yaml").exists()
         assert app.query_one("#dataset-progress", ProgressBar).percentage == 1.0
-        plots = {p.key: p for p in app.query(EdaPlot)}
+        plots = {p.key: p for p in [*app.query(EdaPlot), *app.query(EdaBars)]}
         assert {
             "user_age",
             "item_price",
@@ -283,3 +283,72 @@ async def test_open_a_folder_that_is_not_a_dataset_and_empty_required_columns(
         await pilot.press("ctrl+g")
         await _settle(app, pilot)
         assert app.state.dataset is before and app.is_running
+
+
+@sync
+async def test_a_parquet_log_with_a_null_id_says_the_one_line_beside_the_field(
+    dataset_dir, tmp_path
+):
+    """Field case 07: the TUI shows the data layer's line (file, row, column), never a
+    TypeError, and the app stays up."""
+    import numpy as np
+    import pandas as pd
+
+    from rlrec.tui.messages import ShowError
+
+    log = tmp_path / "float_ids_with_null.parquet"
+    pd.DataFrame(
+        {"user_id": [1.0, 2.0, 3.0, np.nan], "item_id": [1, 2, 3, 4], "rating": [5, 4, 3, 2]}
+    ).to_parquet(log)
+    dialogs: list[ShowError] = []
+
+    def hook(message):
+        if isinstance(message, ShowError):
+            dialogs.append(message)
+
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await _start(app, pilot, "source-csv")
+        before = app.state.dataset
+        await _set(pilot, "csv-path", str(log))
+        await _set(pilot, "csv-user", "user_id")
+        await _set(pilot, "csv-item", "item_id")
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        await _until(pilot, lambda: _field(app, "user_col", "form-csv").error)
+        message = _message(app, "user_col", "form-csv")
+        assert f"{log}: row 4: empty id in column 'user_id' (user column)" in message
+        assert not any("TypeError" in str(d.__dict__) for d in dialogs)
+        assert app.state.dataset is before
+        assert app.is_running
+
+
+@sync
+async def test_csv_encoding_and_positive_threshold_fields(dataset_dir, tmp_path):
+    """The CSV form can force an encoding and set the positive threshold; a 0/1 log with
+    threshold 4 is refused beside that field, and a bad encoding name as it is typed."""
+    log = tmp_path / "likes.csv"
+    log.write_bytes("user,item,liked\nJos\xe9,x,1\nAna,y,0\nAna,x,1\n".encode("latin-1"))
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _start(app, pilot, "source-csv")
+        await _set(pilot, "csv-encoding", "klingon")
+        assert "not a known text encoding" in _message(app, "encoding", "form-csv")
+        await _set(pilot, "csv-encoding", "")
+        await _set(pilot, "csv-path", str(log))
+        await _set(pilot, "csv-user", "user")
+        await _set(pilot, "csv-item", "item")
+        await _set(pilot, "csv-rating", "liked")
+        await _set(pilot, "csv-positive", "4")
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        await _until(pilot, lambda: _field(app, "positive_threshold", "form-csv").error)
+        message = _message(app, "positive_threshold", "form-csv")
+        assert "ratings are 0..1, positive threshold 4" in message
+        await _set(pilot, "csv-positive", "")
+        await pilot.press("ctrl+g")
+        await _settle(app, pilot)
+        await _until(pilot, lambda: app.state.dataset.name == "likes")
+        dataset = app.state.dataset
+        assert dataset.meta["positive_threshold"] == 1.0
+        assert "Jos\u00e9" in dataset.users["original_id"].tolist()

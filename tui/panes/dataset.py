@@ -398,6 +398,8 @@ interactions per user and per item, ratings) follow the current dataset.
                 event_col=values["event_col"],
                 timestamp_col=values["timestamp_col"],
                 sep=values["sep"],
+                encoding=values["encoding"],
+                positive_threshold=values["positive_threshold"],
                 out=out,
                 force=force,
                 progress=progress,

@@ -26,6 +26,13 @@ def _check_movielens_folder(path: Path) -> None:
     check_movielens_folder(path)
 
 
+def _check_encoding(encoding: str) -> None:
+    """The data layer's test, so the message matches `rlrec import csv --encoding`."""
+    from rlrec.data.textio import check_encoding
+
+    check_encoding(encoding)
+
+
 def generate_form() -> ValidatedForm:
     """The synthetic generator: sizes, seed and log density (names match the generator's
     messages)."""
@@ -91,6 +98,21 @@ def csv_form() -> ValidatedForm:
             optional=True,
             id="csv-sep",
             help="field separator; empty = detect",
+        ),
+        text_field(
+            "encoding",
+            "encoding",
+            optional=True,
+            check=_check_encoding,
+            id="csv-encoding",
+            help="text encoding; empty = UTF-8 if valid, else Latin-1",
+        ),
+        float_field(
+            "positive_threshold",
+            "positive at",
+            optional=True,
+            id="csv-positive",
+            help="ratings at or above count as positive; empty = from the rating scale",
         ),
         id="form-csv",
     )

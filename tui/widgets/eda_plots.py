@@ -1,8 +1,10 @@
-"""The seed's analysis figure in the terminal: one plotext chart per EDA distribution.
+"""The seed's analysis figure in the terminal: one chart per EDA distribution.
 
 The numbers come from `data.eda.compute_eda`; these widgets only draw them. A distribution the
 dataset does not have (e.g. item price for MovieLens) is shown as a one-line note instead of
-an empty chart.
+an empty chart. Horizontal bars (item categories) are block characters, one row per bar, as
+long as the count allows to an eighth of a cell (`data.eda.bar_lengths`): plotext draws a bar
+with its neighbour's length when it has one text row per bar. The others are plotext charts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from textual.app import ComposeResult, RenderResult
 from textual.containers import Grid
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
+
+from rlrec.data.eda import bar_lengths
 
 # (key in compute_eda's result, chart title, how to draw it)
 PLOTS = (
@@ -36,6 +40,47 @@ def _labels(values: Sequence[Any]) -> list[str]:
             v = int(v)
         out.append(f"{v:g}" if isinstance(v, float) else str(v))
     return out
+
+
+FULL_BLOCK = "█"
+PARTIAL_BLOCKS = " ▏▎▍▌▋▊▉"  # index: eighths of a cell
+
+
+class EdaBars(Static):
+    """One categorical distribution as horizontal text bars: a title, then per label
+    "label (count) │bar", bars filling the widget's width in proportion to the counts."""
+
+    DEFAULT_CSS = """
+    EdaBars {
+        height: auto;
+        min-width: 30;
+    }
+    """
+
+    def __init__(self, key: str, title: str, style: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.key = key
+        self.title = title
+        self.style = style
+        self._data: Mapping[str, Any] | None = None
+
+    def show(self, data: Mapping[str, Any] | None) -> None:
+        self._data = data
+        self.refresh(layout=True)
+
+    def render(self) -> RenderResult:
+        data = self._data or {}
+        labels = _labels(list(data.get("labels", [])))
+        counts = [int(c) for c in data.get("counts", [])]
+        shown = [f"{label} ({count:,})" for label, count in zip(labels, counts, strict=False)]
+        label_width = max(map(len, shown), default=0)
+        cells = max(self.size.width - label_width - 2, 1)
+        text = Text(self.title.center(self.size.width).rstrip(), style="bold")
+        for row, eighths in zip(shown, bar_lengths(counts, cells), strict=False):
+            full, rest = divmod(eighths, 8)
+            text.append(f"\n{row:>{label_width}} │")
+            text.append(FULL_BLOCK * full + (PARTIAL_BLOCKS[rest] if rest else ""), "cyan")
+        return text
 
 
 class EdaPlot(PlotextPlot):
@@ -74,11 +119,7 @@ class EdaPlot(PlotextPlot):
                 self._histogram(list(data["edges"]), list(data["counts"]), bool(data.get("log")))
             else:
                 labels, counts = _labels(list(data["labels"])), list(data["counts"])
-                if self.style == "hbars":
-                    # Longest bar on top: plotext draws horizontal bars bottom-up.
-                    plt.bar(labels[::-1], counts[::-1], orientation="h", width=0.6)
-                else:
-                    plt.bar(labels, counts, width=0.6)
+                plt.bar(labels, counts, width=0.6)
         self.refresh()
 
     def _histogram(self, edges: list[float], counts: list[float], log: bool) -> None:
@@ -127,9 +168,6 @@ class EdaPlots(Grid):
     EdaPlots.-narrow {
         grid-size: 1;
     }
-    EdaPlots #eda-item-category {
-        height: 15;
-    }
     EdaPlots .eda--missing {
         height: 1;
         color: $text-muted;
@@ -138,7 +176,8 @@ class EdaPlots(Grid):
 
     def compose(self) -> ComposeResult:
         for key, title, style in PLOTS:
-            yield EdaPlot(key, title, style, id=f"eda-{key.replace('_', '-')}")
+            chart = EdaBars if style == "hbars" else EdaPlot
+            yield chart(key, title, style, id=f"eda-{key.replace('_', '-')}")
             yield Static(
                 f"{title}: not in this dataset",
                 classes="eda--missing",
@@ -148,7 +187,7 @@ class EdaPlots(Grid):
     def show(self, eda: Mapping[str, Any]) -> None:
         """Draw every distribution in `eda` (compute_eda's result); hide the missing ones."""
         with self.app.batch_update():
-            for plot in self.query(EdaPlot):
+            for plot in [*self.query(EdaPlot), *self.query(EdaBars)]:
                 data = eda.get(plot.key)
                 missing = self.query_one(f"#eda-missing-{plot.key.replace('_', '-')}")
                 plot.display = bool(data)

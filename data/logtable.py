@@ -1,0 +1,203 @@
+"""A log file as a table of text columns, whatever its format, so every format fails alike.
+
+`read_log_table` reads a delimited text file with a header (CSV/TSV, decoded as UTF-8 or
+Latin-1, see `textio.read_text`) or a Parquet file, and gives every column as stripped text
+the way the CSV would have held it: a null is an empty cell, a whole float id is "1" (not
+"1.0"), a date is ISO 8601. The importers then check one kind of input, and a bad row is
+reported the same way from CSV ("file:line") and Parquet ("file: row n").
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from rlrec.data.errors import Option, RlrecError
+from rlrec.data.textio import guess_separator, read_text, separator_name
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class CsvTable:
+    """Columns as text plus, for each row, where it came from (file:line or file: row n)."""
+
+    def __init__(self, frame: pd.DataFrame, line: np.ndarray | None, path: Path, sep: str | None):
+        self.frame, self.line, self.path, self.sep = frame, line, path, sep
+
+    def where(self, row: int) -> str:
+        if self.line is None:  # Parquet has rows, not lines
+            return f"{self.path}: row {row + 1}"
+        return f"{self.path}:{int(self.line[row])}"
+
+    def location(self, row: int) -> dict[str, Any]:
+        """The RlrecError fields locating data row `row` (0-based): file and line, or row."""
+        if self.line is None:
+            return {"file": self.path, "row": row + 1}
+        return {"file": self.path, "line": int(self.line[row])}
+
+    def column(self, option: str, name: str) -> pd.Series:
+        """Column `name` as stripped text; `option` is the parameter that named it."""
+        if name not in self.frame.columns:
+            found = ", ".join(map(str, self.frame.columns))
+            hint: list[str | Option] = []
+            if self.sep is not None and len(self.frame.columns) == 1:
+                other = guess_separator(str(self.frame.columns[0]), exclude=self.sep)
+                if other:
+                    hint = ["; wrong ", Option("sep"), "? the header looks ",
+                            f"{separator_name(other)}-separated"]  # fmt: skip
+            raise RlrecError(
+                [
+                    Option(option, repr(name)),
+                    f": no such column in {self.path} (columns: {found})",
+                    *hint,
+                ],
+                file=self.path,
+                key=name,
+                value=name,
+                allowed=list(map(str, self.frame.columns)),
+                option=option,
+            )
+        return self.frame[name].astype(str).str.strip()
+
+    def bad_value(self, row: int, text: str, option: str, column: str, value: str) -> NoReturn:
+        """Raise RlrecError: data row `row` of `column` holds a bad `value`; `text` says what
+        is wrong, and the message ends with the option that named the column."""
+        self.fail(row, [f"{text} (", Option(option, column), ")"], option=option, key=column,
+                  value=value)  # fmt: skip
+
+    def fail(
+        self, row: int, message: str | list[str | Option], *, option: str, key: str, value: Any
+    ) -> NoReturn:
+        """Raise RlrecError for data row `row` (0-based), located by file and line."""
+        parts = [message] if isinstance(message, str) else message
+        raise RlrecError(
+            [f"{self.where(row)}: ", *parts],
+            **self.location(row),
+            key=key,
+            value=value,
+            option=option,
+        )
+
+
+def read_log_table(path: Path, sep: str | None, encoding: str | None = None) -> CsvTable:
+    """The log at `path` as text columns: Parquet by its suffix, else delimited text with a
+    header (`sep` None: guessed from the header; `encoding` None: detected)."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return _read_parquet(path)
+    return read_csv_table(path, sep, encoding)
+
+
+def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> CsvTable:
+    """A delimited text file with a header line, as text columns (see `read_log_table`)."""
+    text = read_text(path, encoding)
+    header = text.split("\n", 1)[0].rstrip("\r")
+    if sep is None:
+        sep = guess_separator(header) or ","
+    if sep == "" or len(sep) > 1:
+        raise RlrecError(
+            [Option("sep", repr(sep)), ": must be one character (e.g. ',', ';', '\\t')"],
+            value=sep,
+            option="sep",
+        )
+    header_only = io.BytesIO((header + "\n").encode("utf-8"))
+    names = pacsv.read_csv(
+        header_only, parse_options=pacsv.ParseOptions(delimiter=sep)
+    ).column_names
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise RlrecError(
+            f"{path}:1: column {repeated[0]!r} appears more than once in the header",
+            file=path,
+            line=1,
+            key=repeated[0],
+        )
+    invalid: list = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, invalid_row_handler=on_invalid, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        reason = str(exc).splitlines()[0]
+        raise RlrecError(
+            f"{path}: not {separator_name(sep)}-separated text ({reason})", file=path, option="sep"
+        ) from None
+    if invalid:
+        bad = invalid[0]
+        line = f"{path}:{bad.number}" if bad.number is not None else str(path)
+        kind = " (truncated line?)" if bad.actual_columns < bad.expected_columns else ""
+        raise RlrecError(
+            f"{line}: expected {bad.expected_columns} {separator_name(sep)}-separated fields "
+            f"like the header, found {bad.actual_columns}{kind}",
+            file=path,
+            line=bad.number,
+            option="path",
+        )
+    frame = table.to_pandas()
+    line = np.arange(2, len(frame) + 2)
+    blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
+    frame = frame[~blank].reset_index(drop=True)
+    if frame.empty:
+        raise RlrecError(f"{path}: no data rows after the header", file=path, option="path")
+    return CsvTable(frame, line[~blank], path, sep)
+
+
+def _read_parquet(path: Path) -> CsvTable:
+    if not path.is_file():
+        raise RlrecError(f"{path}: no such file", file=path, option="path")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise RlrecError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__})", file=path, option="path"
+        ) from None
+    if table.num_rows == 0:
+        raise RlrecError(f"{path}: empty file (no rows)", file=path, option="path")
+    frame = pd.DataFrame(
+        {str(name): _as_text(table.column(i)) for i, name in enumerate(table.column_names)}
+    )
+    return CsvTable(frame, None, path, None)
+
+
+def _as_text(column: pa.ChunkedArray) -> np.ndarray:
+    """A Parquet column as the text a CSV writer would give: nulls (and NaN) empty, whole
+    floats without ".0" (ids from a float column after a join), dates in ISO 8601."""
+    kind = column.type
+    missing = pc.is_null(column, nan_is_null=True).to_numpy(zero_copy_only=False)
+    if pa.types.is_floating(kind):
+        numbers = column.to_pandas().to_numpy(np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**63)
+        text = numbers.astype(str).astype(object)
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+    elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        stamps = pd.to_datetime(column.to_pandas())
+        if stamps.dt.tz is not None:  # zoned: the same instant in UTC
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        instants = stamps.to_numpy().astype("datetime64[ms]")
+        text = (np.datetime_as_string(instants, unit="ms") + "Z").astype(object)
+    else:
+        try:  # integers (nullable too) and text exactly as written; Arrow keeps nulls null
+            text = column.cast(pa.string()).to_pandas().to_numpy(dtype=object)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            text = column.to_pandas().astype(str).to_numpy(dtype=object)
+    text[missing] = ""
+    return text
