@@ -16,7 +16,7 @@ SESSION_SECONDS = 3600  # a session is one user's activity within one clock hour
 
 def natural_order(ids: pd.Series) -> np.ndarray:
     """Distinct ids sorted numerically when they all look like integers, else as text."""
-    unique = pd.unique(ids.astype(str))
+    unique = np.asarray(pd.unique(ids.astype(str)))
     as_int = pd.to_numeric(pd.Series(unique), errors="coerce")
     if as_int.notna().all() and (as_int == as_int.round()).all():
         return unique[np.argsort(as_int.to_numpy(), kind="stable")]

@@ -107,7 +107,11 @@ def import_csv(
         # What the file says: the same user, item, event and time to the millisecond.
         keys = (user_id, item_id, pd.factorize(event)[0], milliseconds)
         if duplicates == "error":
-            drop_them = ["; pass ", Option("duplicates", "keep-first"), " to drop them"]
+            drop_them: list[str | Option] = [
+                "; pass ",
+                Option("duplicates", "keep-first"),
+                " to drop them",
+            ]
             reject_duplicates(
                 table.where, table.location, keys, drop_them, "user, item, event and time"
             )

@@ -143,10 +143,10 @@ def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> 
         ) from None
     if invalid:
         bad = invalid[0]
-        line = f"{path}:{bad.number}" if bad.number is not None else str(path)
+        where = f"{path}:{bad.number}" if bad.number is not None else str(path)
         kind = " (truncated line?)" if bad.actual_columns < bad.expected_columns else ""
         raise RlrecError(
-            f"{line}: expected {bad.expected_columns} {separator_name(sep)}-separated fields "
+            f"{where}: expected {bad.expected_columns} {separator_name(sep)}-separated fields "
             f"like the header, found {bad.actual_columns}{kind}",
             file=path,
             line=bad.number,

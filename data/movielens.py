@@ -199,6 +199,7 @@ def _import_latest(
             )
     report(0.0, "reading movies.csv")
     movies = read_csv_table(folder / "movies.csv", ",", encoding)
+    assert movies.line is not None  # a text file: every row has a line number
     movie_fields = Fields(movies.path, [], movies.line)
     movie_ids = parse_ints(movie_fields, _column(movies, "movieId"), "movieId")
     title = _column(movies, "title")
@@ -216,6 +217,7 @@ def _import_latest(
     items = _with_ids(items.iloc[_sorted_by_id(movie_fields, movie_ids, "movieId")], "item_id")
     report(0.2, "reading ratings.csv")
     ratings = read_csv_table(folder / "ratings.csv", ",", encoding)
+    assert ratings.line is not None
     fields = Fields(ratings.path, [], ratings.line)
     user_orig = parse_ints(fields, _column(ratings, "userId"), "userId")
     item_orig = parse_ints(fields, _column(ratings, "movieId"), "movieId")
@@ -245,7 +247,7 @@ def _column(table: CsvTable, name: str) -> pd.Series:
 
 def _lookup(fields: Fields, original: np.ndarray, table: pd.DataFrame, what: str, file: str):
     catalogue = pd.Index(table["original_id"].to_numpy(dtype=object).astype(np.int64))
-    codes = catalogue.get_indexer(original)
+    codes = catalogue.get_indexer(pd.Index(original))
     missing = np.flatnonzero(codes < 0)
     if len(missing):
         row = int(missing[0])

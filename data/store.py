@@ -165,10 +165,15 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         raise RlrecError(
             f"{folder}: has only one of {LATENT_FILES[0]} and {LATENT_FILES[1]}", file=folder
         )
-    if latents[0] is not None and latents[0].shape[1] != latents[1].shape[1]:
+    user_latent, item_latent = latents
+    if (
+        user_latent is not None
+        and item_latent is not None
+        and (user_latent.shape[1] != item_latent.shape[1])
+    ):
         raise RlrecError(
-            f"{folder / LATENT_FILES[1]}: {latents[1].shape[1]} latent columns but "
-            f"{LATENT_FILES[0]} has {latents[0].shape[1]}"
+            f"{folder / LATENT_FILES[1]}: {item_latent.shape[1]} latent columns but "
+            f"{LATENT_FILES[0]} has {user_latent.shape[1]}"
         )
     for key, actual in (
         ("n_users", len(users)),

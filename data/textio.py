@@ -154,7 +154,7 @@ def _wrong_field_count(path: Path, row: pacsv.InvalidRow, sep: str, delimiter: s
 def guess_separator(line: str, exclude: str | None = None) -> str | None:
     """The most frequent common separator in `line`, or None if there is none."""
     counts = {sep: line.count(sep) for sep in ("\t", ",", ";", "|", "::") if sep != exclude}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda sep: counts[sep])
     return best if counts[best] else None
 
 

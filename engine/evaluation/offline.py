@@ -25,6 +25,7 @@ import numpy as np
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import Option, RlrecError
+from rlrec.data.scale import positive_threshold
 from rlrec.data.schema import positive_rows
 from rlrec.data.split import PART_NAMES, Split, train_view
 from rlrec.engine.evaluation import metrics
@@ -86,7 +87,8 @@ def evaluate_offline(
     log = dataset.interactions
     users = log["user_id"].to_numpy(np.int64)
     items = log["item_id"].to_numpy(np.int64)
-    engaged = positive_rows(log)
+    threshold = positive_threshold(dataset.meta)
+    engaged = positive_rows(log, threshold)
     in_part = (split.labels == code) & engaged
     eval_users = np.unique(users[in_part])
     if len(eval_users) == 0:
@@ -105,7 +107,7 @@ def evaluate_offline(
 
     history_log = log.loc[earlier]
     window = int(getattr(getattr(sim, "config", None), "history_window", 5))
-    recent = recent_positive_items(history_log, eval_users, window, pad=n_items)
+    recent = recent_positive_items(history_log, eval_users, window, n_items, threshold)
     recent[cold] = n_items  # cold start: no history, demographics only
     obs = state_from_history(sim, eval_users, recent)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlrec.data.dataset import Dataset
+from rlrec.data.scale import positive_threshold
 from rlrec.data.schema import positive_rows
 
 
@@ -29,7 +30,7 @@ class DemographicContent:
         self.item_content = items - items.mean(axis=0)
         self.n_items = train.n_items
         log = train.interactions
-        engaged = positive_rows(log)
+        engaged = positive_rows(log, positive_threshold(train.meta))
         users = log["user_id"].to_numpy(np.int64)[engaged]
         liked = log["item_id"].to_numpy(np.int64)[engaged]
         taste = np.zeros((train.n_users, items.shape[1]))

@@ -26,6 +26,7 @@ import numpy as np
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import Option, RlrecError
 from rlrec.data.jsonsafe import json_safe
+from rlrec.data.scale import positive_threshold
 from rlrec.engine.policies.ranking import top_k
 from rlrec.engine.policies.registry import USER_SCORERS
 from rlrec.engine.policies.user_scorers import UserBatch
@@ -191,7 +192,10 @@ def _batch(run: ServingRun, users: np.ndarray, obs: np.ndarray | None = None) ->
 def _scores(run: ServingRun, policy: str, index: int, history: Any) -> np.ndarray:
     assert run.dataset is not None
     users = np.array([index])
-    recent = recent_positive_items(history, users, run.history_window, pad=run.dataset.n_items)
+    dataset = run.dataset
+    recent = recent_positive_items(
+        history, users, run.history_window, dataset.n_items, positive_threshold(dataset.meta)
+    )
     obs = state_from_history(run.start, users, recent)  # type: ignore[arg-type]
     if policy == "agent":
         return np.asarray(run.agent.scores(obs), np.float64)[0]

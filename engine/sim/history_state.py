@@ -14,18 +14,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rlrec.data.schema import DEFAULT_POSITIVE_RATING
 from rlrec.engine.sim.base import VectorSimulator
 from rlrec.engine.truth.model import engaged_history, latest_of
 
 
 def recent_positive_items(
-    log: pd.DataFrame, user_ids: np.ndarray, limit: int, pad: int
+    log: pd.DataFrame,
+    user_ids: np.ndarray,
+    limit: int,
+    pad: int,
+    positive_rating: float = DEFAULT_POSITIVE_RATING,
 ) -> np.ndarray:
     """(len(user_ids), limit) int64: the latest `limit` engaged items of each user, oldest
-    first, left-padded with `pad` (the same rule the simulator's sessions start from)."""
+    first, left-padded with `pad` (the same rule the simulator's sessions start from, with
+    the dataset's positive threshold `positive_rating`)."""
     user_ids = np.asarray(user_ids, np.int64)
     n_users = int(max(user_ids.max(initial=-1), log["user_id"].max() if len(log) else -1)) + 1
-    items, offsets = engaged_history(log, n_users)
+    items, offsets = engaged_history(log, n_users, positive_rating)
     return latest_of(items, offsets, user_ids, limit, pad)
 
 

@@ -40,7 +40,8 @@ import numpy as np
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
-from rlrec.data.schema import DEFAULT_POSITIVE_RATING, is_explicit, positive_rows
+from rlrec.data.scale import positive_threshold
+from rlrec.data.schema import is_explicit, positive_rows
 from rlrec.data.split import Split, split_for, train_view
 from rlrec.engine.config_base import param
 from rlrec.engine.truth.calibration import calibrate_engagement, predicted_probability
@@ -59,8 +60,10 @@ class FitConfig:
     negative_ratio: float = param(
         4.0, low=0.1, high=20, help="sampled unobserved pairs (negatives) per logged pair"
     )
-    positive_rating: float = param(
-        DEFAULT_POSITIVE_RATING, low=0, high=100, help="ratings ≥ this are positive"
+    positive_rating: float | None = param(
+        None,
+        low=0,
+        help="ratings ≥ this are positive; empty: the dataset's own (meta positive_threshold)",
     )
     confidence: float = param(2.0, low=0, high=100, help="implicit positives' extra weight")
     calibration_fraction: float = param(
@@ -101,13 +104,16 @@ class FittedSimulator:
 def labelled_pairs(train: Dataset, config: FitConfig | None = None) -> LabelledPairs:
     """Label the train log's distinct pairs and add sampled unobserved negatives."""
     config = config or FitConfig()
+    threshold = config.positive_rating
+    if threshold is None:
+        threshold = positive_threshold(train.meta)
     log = train.interactions
     if len(log) == 0:
         raise RlrecError(f"dataset {train.name!r} has no training interactions to fit")
     users = log["user_id"].to_numpy(np.int64)
     items = log["item_id"].to_numpy(np.int64)
     explicit = is_explicit(log)
-    row_positive = positive_rows(log, config.positive_rating)
+    row_positive = positive_rows(log, threshold)
     key = users * train.n_items + items
     pair_key, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     label = np.zeros(len(pair_key))

@@ -23,7 +23,8 @@ import pandas as pd
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
-from rlrec.data.schema import positive_rows
+from rlrec.data.scale import positive_threshold
+from rlrec.data.schema import DEFAULT_POSITIVE_RATING, positive_rows
 from rlrec.data.split import SPLIT_FILE, split_for, train_view
 
 # The `default` simulator's hybrid weight α and clickbait appeal weight (its `env.alpha` and
@@ -272,7 +273,9 @@ def truth_with_latents(
     # Better items convert more often once engaged (10 % for the worst, 40 % for the best).
     purchase = (0.25 + 0.15 * value).astype(np.float32)
     item_obs, item_names = observable_item_features(ds, value, popularity)
-    history_items, history_offsets = engaged_history(ds.interactions, ds.n_users)
+    history_items, history_offsets = engaged_history(
+        ds.interactions, ds.n_users, positive_threshold(ds.meta)
+    )
     consumed_items, consumed_offsets = consumed_items_of(ds)
     truth = HiddenTruth(
         user_latent=user_latent.astype(np.float32),
@@ -297,9 +300,12 @@ def truth_with_latents(
     return calibrate(truth)
 
 
-def engaged_history(log: pd.DataFrame, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """The log's engaged items per user in time order, as CSR (items, offsets)."""
-    engaged = log.loc[positive_rows(log), ["user_id", "item_id", "timestamp"]]
+def engaged_history(
+    log: pd.DataFrame, n_users: int, positive_rating: float = DEFAULT_POSITIVE_RATING
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log's engaged items per user in time order, as CSR (items, offsets); a rating
+    counts as engaged from `positive_rating` up (the dataset's `positive_threshold`)."""
+    engaged = log.loc[positive_rows(log, positive_rating), ["user_id", "item_id", "timestamp"]]
     engaged = engaged.sort_values(["user_id", "timestamp"], kind="stable")
     users = engaged["user_id"].to_numpy(np.int64)
     return engaged["item_id"].to_numpy(np.int64), _offsets(users, n_users)
