@@ -4,7 +4,6 @@ themes, the narrow layout, hang-up handling."""
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 import pytest
 from textual.widgets import Markdown, TabbedContent
@@ -21,6 +20,7 @@ from tests.tui.fake_trainer import (
     use_fake_engine,
     wait_for,
 )
+from tests.tui.pty_app import launch_in_pty, torch_at_import
 
 
 @sync
@@ -183,43 +183,17 @@ def test_bad_cli_arguments_exit_2_with_one_line(argv, capsys):
 
 
 def test_app_module_imports_without_torch():
-    import subprocess
-    import sys
-
-    code = "import sys, tui.app; print('torch' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2]
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert not torch_at_import()  # raises with the child's stderr if the import failed
 
 
 def test_real_terminal_hangup_ends_the_app(tmp_path):
-    """Run `python -m tui.app` in a pseudo-terminal, wait for its first frame, then hang up
-    (SIGHUP, as when an SSH connection drops): the app exits by itself, status 0."""
-    import fcntl
+    """Run `python -m rlrec.tui.app` in a pseudo-terminal, wait for its first frame, then hang
+    up (SIGHUP, as when an SSH connection drops): the app exits by itself, status 0."""
     import os
-    import pty
     import select
-    import struct
-    import subprocess
-    import sys
-    import termios
     import time
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rlrec.tui.app", "--runs-dir", str(tmp_path)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
-        cwd=Path(__file__).parents[2],
-    )
-    os.close(slave)
+    proc, master = launch_in_pty(tmp_path, (100, 30))
     seen = b""
     deadline = time.monotonic() + 60
     try:
