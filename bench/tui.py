@@ -43,28 +43,14 @@ sys.path.insert(0, str(ROOT))
 def first_frame(runs_dir: Path, repeats: int = 3, size: tuple[int, int] = (120, 40)) -> dict:
     """Seconds from launching `rlrec-tui` in a pseudo-terminal until the terminal has received
     the first full frame (the tab bar and the Train pane's status line). Best and median of N."""
-    import fcntl
-    import pty
     import select
-    import struct
-    import termios
+
+    from tests.tui.pty_app import launch_in_pty, torch_at_import
 
     times = []
     for _ in range(repeats):
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-        env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(size[0]), LINES=str(size[1]))
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rlrec.tui.app", "--runs-dir", str(runs_dir)],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=ROOT,
-            env=env,
-            close_fds=True,
-        )
-        os.close(slave)
+        proc, master = launch_in_pty(runs_dir, size, COLUMNS=str(size[0]), LINES=str(size[1]))
         seen = b""
         elapsed = None
         deadline = start + 60
@@ -91,16 +77,10 @@ def first_frame(runs_dir: Path, repeats: int = 3, size: tuple[int, int] = (120, 
         if elapsed is None:
             raise SystemExit("rlrec-tui did not draw its first frame within 60 s")
         times.append(elapsed)
-    check = subprocess.run(
-        [sys.executable, "-c", "import sys, tui.app; print('torch' in sys.modules)"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
     return {
         "best_s": min(times),
         "median_s": statistics.median(times),
-        "torch_at_import": check.stdout.strip() == "True",
+        "torch_at_import": torch_at_import(),
     }
 
 

@@ -19,17 +19,14 @@ sys.path.insert(0, str(ROOT))
 from rlrec.tui.app import RlrecApp  # noqa: E402
 from rlrec.tui.panes.train import TrainPane  # noqa: E402
 from rlrec.tui.screen_text import screen_text  # noqa: E402
+from tests.tui.fake_trainer import wait_for  # noqa: E402
 
 OUT = ROOT / "docs"
 
 
-async def until(pilot, condition, timeout: float = 300) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError("app did not reach the expected state")
-        await pilot.pause(0.1)
+async def until(pilot, condition) -> None:
+    """Let the app run until `condition()` holds; a real training run may take minutes."""
+    await wait_for(pilot, condition, timeout=300)
 
 
 async def capture(pilot, name: str) -> None:

@@ -214,3 +214,14 @@ def train_tiny_run(dataset_dir: str | Path, run_dir: str | Path, steps: int = 32
     )
     Trainer(config, Path(run_dir)).run()
     return Path(run_dir)
+
+
+def saved_dataset(tmp_path_factory, name: str, **generate_kwargs) -> Path:
+    """A generated dataset (`data.generator.generate(**generate_kwargs)`) saved in a fresh
+    temporary folder `…/name`; for module-scoped fixtures of tests that open a dataset folder."""
+    from rlrec.data.generator import generate
+    from rlrec.data.store import save_dataset
+
+    folder = tmp_path_factory.mktemp("ds") / name
+    save_dataset(generate(**generate_kwargs), folder)
+    return folder

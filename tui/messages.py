@@ -3,6 +3,7 @@ one of these and the app updates `app.state` and switches panes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,41 +15,41 @@ if TYPE_CHECKING:  # pandas: not at the first frame
     from rlrec.data.dataset import Dataset
 
 
+@dataclass
 class DatasetChanged(Message):
     """A dataset was generated, imported or opened (path is None for an unsaved one)."""
 
-    def __init__(self, dataset: Dataset, path: Path | None = None) -> None:
-        super().__init__()
-        self.dataset = dataset
-        self.path = path
+    dataset: Dataset
+    path: Path | None = None
 
 
+@dataclass
 class RunSelected(Message):
     """A run should be shown in Explore (a training run finished, or picked in Runs)."""
 
-    def __init__(self, run_dir: Path) -> None:
-        super().__init__()
-        self.run_dir = Path(run_dir)
+    run_dir: Path
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.run_dir = Path(self.run_dir)  # callers may pass a str
 
 
+@dataclass
 class ShowError(Message):
     """Any pane → the app's error dialog; the app stays usable afterwards."""
 
-    def __init__(self, title: str, text: str) -> None:
-        super().__init__()
-        self.title = title
-        self.text = text
+    title: str
+    text: str
 
 
+@dataclass
 class TrainerEvent(Message):
     """An engine event (`engine.training.events`) forwarded from the training worker.
 
     Progress events replace a still-queued Progress so a slow UI sees the latest numbers,
     never a backlog (the curves already have every point: the worker recorded them)."""
 
-    def __init__(self, event: Event) -> None:
-        super().__init__()
-        self.event = event
+    event: Event
 
     def can_replace(self, message: Message) -> bool:
         return (
@@ -67,12 +68,11 @@ class FollowedEvents(Message):
         return isinstance(message, FollowedEvents)
 
 
+@dataclass
 class StateUpdated(Message, bubble=False):
     """App → every pane, after `app.state` changed: `field` is "dataset" or "run_dir".
 
     Panes read the new value from `self.app.state` in `on_state_updated` (e.g. Explore loads
     the run when field == "run_dir"; Train uses the dataset for the next run)."""
 
-    def __init__(self, field: str) -> None:
-        super().__init__()
-        self.field = field
+    field: str

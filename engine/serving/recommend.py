@@ -19,6 +19,7 @@ The user's consumed history is always excluded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from rlrec.data.scale import positive_threshold
 from rlrec.engine.policies.ranking import top_k
 from rlrec.engine.policies.registry import USER_SCORERS
 from rlrec.engine.policies.user_scorers import UserBatch
-from rlrec.engine.serving.artifacts import ServingRun
+from rlrec.engine.serving.artifacts import ServingRun, load_serving
 from rlrec.engine.sim.history_state import recent_positive_items, state_from_history
 
 POLICIES: tuple[str, ...] = ("agent", *USER_SCORERS)
@@ -113,15 +114,18 @@ def _rank(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
 
 
 def recommend_for_user(
-    run: ServingRun,
+    run: str | Path | ServingRun,
     user: str,
     k: int = 10,
     policy: str = "agent",
     fallback: str = "content",
     cold_start: bool = False,
 ) -> Recommendation:
-    """The top-`k` of `policy` for `user` (an original id), see the module doc.
-    RlrecError: bad k, policy or fallback; an unknown user without `cold_start`."""
+    """The top-`k` of `policy` ("agent" or a registry policy) for `user` (an original id) of
+    the run at `run` (a folder or an already loaded `ServingRun`), see the module doc.
+    RlrecError: bad k, policy or fallback; an unknown user without `cold_start`; a run
+    without a checkpoint."""
+    run = run if isinstance(run, ServingRun) else load_serving(run)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
         raise RlrecError(
             [Option("k", f"= {k}"), " is out of range (allowed: >= 1)"], value=k, allowed=(1, None)

@@ -44,14 +44,22 @@ class VectorSimulator(ABC):
     max_steps: int  # longest possible session
     keep_final_obs: bool = False  # also observe ended sessions before restarting them
 
-    @abstractmethod
     def reset(self, seed: int | None = None) -> np.ndarray:
-        """Start N fresh sessions (random users); returns obs (N, obs_dim) float32."""
+        """Start N fresh sessions (random users); returns obs (N, obs_dim) float32. A `seed`
+        replaces the simulator's random generator first."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._start(self._arange)
+        return self._observe()
 
     @abstractmethod
     def step(self, actions: np.ndarray) -> StepResult:
         """Recommend `actions[i]` (item id) to session i; auto-resets finished sessions."""
 
+    # What `reset` needs: the generator every draw of the dynamics comes from, and
+    # (N,) 0..N-1, "every session" for `_start`.
+    _rng: np.random.Generator
+    _arange: np.ndarray
     # Every simulator keeps these two as arrays of its own; the views are the same for all.
     _mask: np.ndarray
     _users: np.ndarray

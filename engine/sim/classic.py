@@ -91,12 +91,6 @@ class ClassicSimulator(VectorSimulator):
         obs[:, 2 * d + 1] = self._n_engaged / cfg.episode_length
         return obs.copy()
 
-    def reset(self, seed: int | None = None) -> np.ndarray:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self._start(self._arange)
-        return self._observe()
-
     def step(self, actions: np.ndarray) -> StepResult:
         cfg = self.config
         actions = np.asarray(actions, dtype=np.int64)

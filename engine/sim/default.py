@@ -163,12 +163,6 @@ class DefaultSimulator(VectorSimulator):
         mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
         return sigmoid(logit + mood)
 
-    def reset(self, seed: int | None = None) -> np.ndarray:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self._start(self._arange)
-        return self._observe()
-
     def step(self, actions: np.ndarray) -> StepResult:
         cfg, n, rows = self.config, self.n_envs, self._arange
         actions = np.asarray(actions, dtype=np.int64).reshape(n)

@@ -37,21 +37,8 @@ def load_for_serving(run_dir: str | Path) -> ServingRun:
     return load_serving(run_dir)
 
 
-def recommend(
-    run: str | Path | ServingRun,
-    user: str,
-    k: int = 10,
-    policy: str = "agent",
-    fallback: str = "content",
-    cold_start: bool = False,
-) -> Recommendation:
-    """Top-`k` items of `policy` ("agent" or a registry policy) for `user` (original id) of
-    the run at `run` (a folder or an already loaded `ServingRun`). RlrecError: bad input,
-    unknown user without `cold_start`, a run without a checkpoint."""
-    served = run if isinstance(run, ServingRun) else load_serving(run)
-    return recommend_for_user(
-        served, user, k, policy=policy, fallback=fallback, cold_start=cold_start
-    )
+# The serving function is the use case itself: it takes a run folder or a loaded run.
+recommend = recommend_for_user
 
 
 @dataclass(frozen=True)

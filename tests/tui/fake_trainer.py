@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlrec.engine.training.events import (
     Checkpointed,
@@ -22,6 +24,12 @@ from rlrec.engine.training.events import (
     StateChanged,
 )
 from rlrec.tui.screen_text import screen_text  # noqa: F401  (re-exported for the tests)
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from rlrec.tui.app import RlrecApp
+    from rlrec.tui.panes.train import TrainPane
 
 
 @dataclass
@@ -194,3 +202,69 @@ async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached")
         await pilot.pause(0.02)
+
+
+@asynccontextmanager
+async def app_without_dataset(
+    monkeypatch,
+    runs_dir: Path,
+    size: tuple[int, int],
+    *,
+    message_hook: Callable[[Any], None] | None = None,
+    **app_kwargs: Any,
+) -> AsyncIterator[tuple[RlrecApp, Pilot]]:
+    """The real app under a Pilot at `size`, without the default dataset (`skip_dataset`);
+    `app_kwargs` go to `RlrecApp` (e.g. theme)."""
+    from rlrec.tui.app import RlrecApp
+
+    skip_dataset(monkeypatch)
+    app = RlrecApp(runs_dir=runs_dir, **app_kwargs)
+    async with app.run_test(size=size, message_hook=message_hook) as pilot:
+        yield app, pilot
+
+
+@dataclass
+class TrainApp:
+    """The app on the scripted engine, its Train pane and the `FakeTrainer`s it made."""
+
+    app: RlrecApp
+    pilot: Pilot
+    pane: TrainPane
+    trainers: list[FakeTrainer]
+
+    async def start_running(self) -> FakeTrainer:
+        """Press `s` and wait until the run is running (give the trainer a `hold` to keep it
+        there); returns its trainer."""
+        await self.pilot.press("s")
+        await wait_for(self.pilot, lambda: bool(self.trainers) and self.pane.run_state == "running")
+        return self.trainers[0]
+
+    async def finish(self) -> None:
+        """Wait until the training worker ended and the pane has the run's last event."""
+        await self.app.workers.wait_for_complete()
+        await wait_for(self.pilot, lambda: self.pane.last_finished is not None)
+
+
+@asynccontextmanager
+async def train_app(
+    monkeypatch,
+    runs_dir: Path,
+    size: tuple[int, int] = (120, 40),
+    *,
+    message_hook: Callable[[Any], None] | None = None,
+    form_built: bool = True,
+    **trainer_kwargs: Any,
+) -> AsyncIterator[TrainApp]:
+    """`app_without_dataset` on the scripted engine (`use_fake_engine(**trainer_kwargs)`);
+    with `form_built`, entered once the Train pane's settings form is built."""
+    from rlrec.tui.panes.train import TrainPane
+
+    trainers = use_fake_engine(monkeypatch, **trainer_kwargs)
+    async with app_without_dataset(monkeypatch, runs_dir, size, message_hook=message_hook) as (
+        app,
+        pilot,
+    ):
+        pane = app.query_one(TrainPane)
+        if form_built:
+            await wait_for(pilot, lambda: pane._form_built)
+        yield TrainApp(app, pilot, pane, trainers)

@@ -4,7 +4,6 @@ themes, the narrow layout, hang-up handling."""
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 import pytest
 from textual.widgets import Markdown, TabbedContent
@@ -13,7 +12,15 @@ from rlrec.tui.app import RlrecApp, build_parser, classify_path, main
 from rlrec.tui.commands import RlrecCommands
 from rlrec.tui.help import HelpScreen
 from rlrec.tui.panes.train import TrainPane
-from tests.tui.fake_trainer import screen_text, skip_dataset, sync, use_fake_engine, wait_for
+from tests.tui.fake_trainer import (
+    app_without_dataset,
+    screen_text,
+    sync,
+    train_app,
+    use_fake_engine,
+    wait_for,
+)
+from tests.tui.pty_app import launch_in_pty, torch_at_import
 
 
 @sync
@@ -51,9 +58,7 @@ async def test_every_binding_has_an_id_and_tooltip():
 
 @sync
 async def test_f1_shows_help_for_the_current_pane(tmp_path, monkeypatch):
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app_without_dataset(monkeypatch, tmp_path, (120, 40)) as (app, pilot):
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         assert "Train a DQN recommender" in app.screen.markdown
@@ -69,14 +74,10 @@ async def test_f1_shows_help_for_the_current_pane(tmp_path, monkeypatch):
 
 @sync
 async def test_palette_offers_main_actions_and_they_work(tmp_path, monkeypatch):
-    use_fake_engine(monkeypatch)
-    skip_dataset(monkeypatch)
     (tmp_path / "20240101-000000-default").mkdir()
     (tmp_path / "20240101-000000-default" / "config.yaml").write_text("preset: default\n")
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
+    async with train_app(monkeypatch, tmp_path) as t:
+        app, pilot, pane = t.app, t.pilot, t.pane
         provider = RlrecCommands(app.screen)
         names = [hit.text async for hit in provider.discover()]
         for expected in (
@@ -98,15 +99,12 @@ async def test_palette_offers_main_actions_and_they_work(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: "Start training" in screen_text(app))
         await pilot.press("enter")
         await wait_for(pilot, lambda: pane.run_state != "idle" or pane.last_finished is not None)
-        await app.workers.wait_for_complete()
-        await wait_for(pilot, lambda: pane.last_finished is not None)
+        await t.finish()
 
 
 @sync
 async def test_f8_saves_svg_into_runs_dir(tmp_path, monkeypatch):
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app_without_dataset(monkeypatch, tmp_path, (100, 30)) as (app, pilot):
         await pilot.press("f8")
         assert app.last_screenshot is not None
         assert app.last_screenshot.parent == tmp_path
@@ -115,20 +113,16 @@ async def test_f8_saves_svg_into_runs_dir(tmp_path, monkeypatch):
 
 @sync
 async def test_theme_argument_and_unknown_theme(tmp_path, monkeypatch):
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path, theme="nord")
-    async with app.run_test(size=(100, 30)):
+    async with app_without_dataset(monkeypatch, tmp_path, (100, 30), theme="nord") as (app, _):
         assert app.theme == "nord"
-    app = RlrecApp(runs_dir=tmp_path, theme="no-such-theme")
-    async with app.run_test(size=(100, 30)):
+    unknown = "no-such-theme"
+    async with app_without_dataset(monkeypatch, tmp_path, (100, 30), theme=unknown) as (app, _):
         assert app.theme != "no-such-theme"  # a warning, not a crash
 
 
 @sync
 async def test_narrow_layout_under_80_columns(tmp_path, monkeypatch):
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(79, 24)) as pilot:
+    async with app_without_dataset(monkeypatch, tmp_path, (79, 24)) as (app, pilot):
         assert app.screen.has_class("narrow")
         assert (
             not app.query_one("#chart-loss").display
@@ -144,17 +138,11 @@ async def test_hangup_exits_the_app(tmp_path, monkeypatch):
     import threading
 
     hold = threading.Event()
-    trainers = use_fake_engine(monkeypatch, hold=hold)
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: trainers and pane.run_state == "running")
-        app._hangup()  # what the SIGHUP handler calls
-        await wait_for(pilot, lambda: app._exit, timeout=5)
-    assert trainers[0].checkpoints  # stopped cleanly, checkpoint written
+    async with train_app(monkeypatch, tmp_path, (100, 30), hold=hold) as t:
+        trainer = await t.start_running()
+        t.app._hangup()  # what the SIGHUP handler calls
+        await wait_for(t.pilot, lambda: t.app._exit, timeout=5)
+    assert trainer.checkpoints  # stopped cleanly, checkpoint written
 
 
 def test_sighup_handler_is_installed_when_running_in_the_main_thread(tmp_path):
@@ -195,43 +183,17 @@ def test_bad_cli_arguments_exit_2_with_one_line(argv, capsys):
 
 
 def test_app_module_imports_without_torch():
-    import subprocess
-    import sys
-
-    code = "import sys, tui.app; print('torch' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2]
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert not torch_at_import()  # raises with the child's stderr if the import failed
 
 
 def test_real_terminal_hangup_ends_the_app(tmp_path):
-    """Run `python -m tui.app` in a pseudo-terminal, wait for its first frame, then hang up
-    (SIGHUP, as when an SSH connection drops): the app exits by itself, status 0."""
-    import fcntl
+    """Run `python -m rlrec.tui.app` in a pseudo-terminal, wait for its first frame, then hang
+    up (SIGHUP, as when an SSH connection drops): the app exits by itself, status 0."""
     import os
-    import pty
     import select
-    import struct
-    import subprocess
-    import sys
-    import termios
     import time
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rlrec.tui.app", "--runs-dir", str(tmp_path)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
-        cwd=Path(__file__).parents[2],
-    )
-    os.close(slave)
+    proc, master = launch_in_pty(tmp_path, (100, 30))
     seen = b""
     deadline = time.monotonic() + 60
     try:
@@ -308,12 +270,8 @@ async def test_not_a_dataset_folder_shows_error_and_app_stays_up(tmp_path):
 
 @sync
 async def test_escape_leaves_a_text_field_so_pane_keys_work_again(tmp_path, monkeypatch):
-    use_fake_engine(monkeypatch)
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
+    async with train_app(monkeypatch, tmp_path) as t:
+        app, pilot, pane = t.app, t.pilot, t.pane
         field = pane.form().field("agent.lr")
         field.focus_input()
         await pilot.press("end", "4")  # typed into the field, not a pane switch

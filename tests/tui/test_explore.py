@@ -7,13 +7,15 @@ functions that return what the engine's would, computed from the dataset."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
-from rlrec.data.generator import generate
 from rlrec.data.store import save_dataset
 from rlrec.engine.serving.recommend import Recommendation, RecommendedItem
 from rlrec.tui import app as app_module
@@ -21,20 +23,15 @@ from rlrec.tui.messages import RunSelected
 from rlrec.tui.panes import explore, explore_data
 from rlrec.tui.widgets import user_list
 from rlrec.tui.widgets.explorer import WhyScreen
-from tests.tui.fake_trainer import sync, use_fake_engine
+from tests.fixtures import saved_dataset
+from tests.tui.fake_trainer import sync
 
-
-@pytest.fixture(autouse=True)
-def _fast_train_pane(monkeypatch):
-    """The Train pane (not under test here) builds its form from a stand-in config."""
-    use_fake_engine(monkeypatch)
+pytestmark = pytest.mark.usefixtures("fake_train_pane")
 
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("ds") / "small"
-    save_dataset(generate(n_users=30, n_items=25, seed=5), folder)
-    return folder
+    return saved_dataset(tmp_path_factory, "small", n_users=30, n_items=25, seed=5)
 
 
 @pytest.fixture
@@ -98,13 +95,28 @@ async def _open_run(app, pilot, tmp_path: Path) -> None:
     await _settle(app, pilot)
 
 
+@asynccontextmanager
+async def _explore(
+    dataset_dir: Path, tmp_path: Path, size: tuple[int, int] = (160, 48), *, run: bool
+) -> AsyncIterator[tuple[app_module.RlrecApp, Pilot]]:
+    """The app on `dataset_dir`, settled on Explore: with `run`, showing the run folder
+    `tmp_path / "run"` (as when a training run finished); without, with no run open."""
+    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
+    async with app.run_test(size=size) as pilot:
+        if run:
+            await _open_run(app, pilot, tmp_path)
+        else:
+            await _settle(app, pilot)
+            await pilot.press("3")
+            await _settle(app, pilot)
+        yield app, pilot
+
+
 @sync
 async def test_recommendations_hidden_truth_baseline_and_moving_between_users(
     fake_engine, dataset_dir, tmp_path
 ):
-    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await _open_run(app, pilot, tmp_path)
+    async with _explore(dataset_dir, tmp_path, run=True) as (app, pilot):
         assert app.query_one("#panes").active == "explore"
         users = app.query_one("#explore-user-table", DataTable)
         assert users.row_count == 30
@@ -143,9 +155,7 @@ async def test_recommendations_hidden_truth_baseline_and_moving_between_users(
 
 @sync
 async def test_enter_on_a_recommended_item_shows_why(fake_engine, dataset_dir, tmp_path):
-    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await _open_run(app, pilot, tmp_path)
+    async with _explore(dataset_dir, tmp_path, run=True) as (app, pilot):
         agent = app.query_one("#explore-agent", DataTable)
         agent.focus()
         await pilot.press("down", "enter")
@@ -165,9 +175,7 @@ async def test_enter_on_a_recommended_item_shows_why(fake_engine, dataset_dir, t
 
 @sync
 async def test_search_filters_the_user_list(fake_engine, dataset_dir, tmp_path):
-    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await _open_run(app, pilot, tmp_path)
+    async with _explore(dataset_dir, tmp_path, run=True) as (app, pilot):
         users = app.query_one("#explore-user-table", DataTable)
         segment = str(users.get_row_at(3)[1])
         await pilot.press("slash")
@@ -189,11 +197,7 @@ async def test_search_filters_the_user_list(fake_engine, dataset_dir, tmp_path):
 
 @sync
 async def test_without_a_run_it_says_so_and_offers_the_train_key(dataset_dir, tmp_path):
-    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(app, pilot)
-        await pilot.press("3")
-        await _settle(app, pilot)
+    async with _explore(dataset_dir, tmp_path, (120, 40), run=False) as (app, pilot):
         status = _text(app, "#explore-run")
         assert "No trained run yet" in status and "t" in status
         # The dataset's users and histories are there even without a run.
@@ -206,9 +210,8 @@ async def test_without_a_run_it_says_so_and_offers_the_train_key(dataset_dir, tm
 
 @sync
 async def test_a_run_that_cannot_be_loaded_is_reported_not_raised(dataset_dir, tmp_path):
-    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _open_run(app, pilot, tmp_path)  # the real loader: not a run folder
+    # the real loader: not a run folder
+    async with _explore(dataset_dir, tmp_path, (120, 40), run=True) as (app, pilot):
         assert "Cannot open run" in _text(app, "#explore-run")
 
 
@@ -240,11 +243,7 @@ async def test_t_without_a_run_goes_to_train_and_starts_it(monkeypatch, dataset_
 
     started: list[bool] = []
     monkeypatch.setattr(TrainPane, "action_start", lambda self: started.append(True))
-    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(app, pilot)
-        await pilot.press("3")
-        await _settle(app, pilot)
+    async with _explore(dataset_dir, tmp_path, (120, 40), run=False) as (app, pilot):
         await pilot.press("t")
         await pilot.pause()
         assert app.query_one("#panes").active == "train"
@@ -285,11 +284,7 @@ async def test_movielens_users_list_occupation_and_their_ratings(tmp_path):
 
     folder = tmp_path / "ml-ds"
     save_dataset(import_movielens(write_movielens_100k(tmp_path / "ml")), folder)
-    app = app_module.RlrecApp(dataset_path=folder, runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await _settle(app, pilot)
-        await pilot.press("3")
-        await _settle(app, pilot)
+    async with _explore(folder, tmp_path, run=False) as (app, _):
         users = app.query_one("#explore-user-table", DataTable)
         assert [str(c.label) for c in users.ordered_columns][1] == "occupation"
         assert [str(users.get_row_at(r)[1]) for r in range(3)] == ["technician", "other", "writer"]

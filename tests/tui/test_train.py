@@ -7,25 +7,18 @@ import threading
 
 from textual.widgets import DataTable
 
-from rlrec.tui.app import RlrecApp
 from rlrec.tui.messages import RunSelected
-from rlrec.tui.panes.train import TrainPane
 from rlrec.tui.widgets.error_dialog import ErrorDialog
-from tests.tui.fake_trainer import screen_text, skip_dataset, sync, use_fake_engine, wait_for
+from tests.tui.fake_trainer import FakeTrainer, screen_text, sync, train_app, wait_for
 
 
 @sync
 async def test_s_trains_fills_curves_evals_and_opens_explore(tmp_path, monkeypatch):
-    use_fake_engine(monkeypatch)
-    skip_dataset(monkeypatch)
     posted = []
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48), message_hook=posted.append) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
+    async with train_app(monkeypatch, tmp_path, (160, 48), message_hook=posted.append) as t:
+        app, pilot, pane = t.app, t.pilot, t.pane
         await pilot.press("s")
-        await app.workers.wait_for_complete()
-        await wait_for(pilot, lambda: pane.last_finished is not None)
+        await t.finish()
         await pilot.pause()
         x, y = pane.store.get("episode_return")
         assert len(x) == 20 and y[-1] > y[0]
@@ -52,55 +45,39 @@ async def dismiss_explore_error(pilot) -> None:
 @sync
 async def test_progress_line_shows_speed_and_eta(tmp_path, monkeypatch):
     hold = threading.Event()
-    use_fake_engine(monkeypatch, hold=hold)
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
-        await pilot.press("s")
-        await wait_for(
-            pilot, lambda: "2,000 steps" in str(pane.query_one("#train-status").render())
-        )
-        status = str(pane.query_one("#train-status").render())
-        assert "1,234 steps/s" in status and "ETA 0:00" in status
+    async with train_app(monkeypatch, tmp_path, (160, 48), hold=hold) as t:
+        status = t.pane.query_one("#train-status")
+        await t.pilot.press("s")
+        await wait_for(t.pilot, lambda: "2,000 steps" in str(status.render()))
+        text = str(status.render())
+        assert "1,234 steps/s" in text and "ETA 0:00" in text
         hold.set()
-        await app.workers.wait_for_complete()
+        await t.app.workers.wait_for_complete()
 
 
 @sync
 async def test_space_pauses_and_resumes_x_stops_with_checkpoint(tmp_path, monkeypatch):
     hold = threading.Event()
-    trainers = use_fake_engine(monkeypatch, hold=hold, windows=3)
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: pane.run_state == "running" and trainers)
+    async with train_app(monkeypatch, tmp_path, (160, 48), hold=hold, windows=3) as t:
+        pilot, pane = t.pilot, t.pane
+        trainer = await t.start_running()
         await pilot.press("space")
-        assert pane.run_state == "paused" and trainers[0].state == "paused"
+        assert pane.run_state == "paused" and trainer.state == "paused"
         assert str(pane.query_one("#train-pause").label) == "Resume"
         await pilot.press("space")
-        assert pane.run_state == "running" and trainers[0].state == "running"
+        assert pane.run_state == "running" and trainer.state == "running"
         await pilot.press("x")
-        await app.workers.wait_for_complete()
-        await wait_for(pilot, lambda: pane.last_finished is not None)
+        await t.finish()
         await dismiss_explore_error(pilot)
         assert pane.last_finished.reason == "stopped"
-        assert trainers[0].checkpoints == [300]
+        assert trainer.checkpoints == [300]
         assert pane.run_state == "idle"
 
 
 @sync
 async def test_engine_exception_shows_dialog_and_app_stays_usable(tmp_path, monkeypatch):
-    use_fake_engine(monkeypatch, fail_at=3)
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
+    async with train_app(monkeypatch, tmp_path, fail_at=3) as t:
+        app, pilot, pane = t.app, t.pilot, t.pane
         await pilot.press("s")
         await app.workers.wait_for_complete()
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog))
@@ -109,17 +86,10 @@ async def test_engine_exception_shows_dialog_and_app_stays_usable(tmp_path, monk
         await pilot.press("escape")
         assert not isinstance(app.screen, ErrorDialog)
         # usable again: a new run starts and finishes
-        monkeypatch.setattr(
-            pane,
-            "make_trainer",
-            lambda c, r: __import__("tests.tui.fake_trainer", fromlist=["FakeTrainer"]).FakeTrainer(
-                c, r, windows=2
-            ),
-        )
+        monkeypatch.setattr(pane, "make_trainer", lambda c, r: FakeTrainer(c, r, windows=2))
         pane.focus()
         await pilot.press("s")
-        await app.workers.wait_for_complete()
-        await wait_for(pilot, lambda: pane.last_finished is not None)
+        await t.finish()
         await dismiss_explore_error(pilot)
         assert pane.last_finished.reason == "budget"
 
@@ -127,31 +97,21 @@ async def test_engine_exception_shows_dialog_and_app_stays_usable(tmp_path, monk
 @sync
 async def test_quit_during_training_stops_worker_and_checkpoints(tmp_path, monkeypatch):
     hold = threading.Event()  # never set: the run only ends when stopped
-    trainers = use_fake_engine(monkeypatch, hold=hold, windows=2)
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: trainers and pane.run_state == "running")
-        worker = next(w for w in app.workers if w.group == "training")
-        await pilot.press("ctrl+q")
-        await pilot.pause()
+    async with train_app(monkeypatch, tmp_path, hold=hold, windows=2) as t:
+        trainer = await t.start_running()
+        worker = next(w for w in t.app.workers if w.group == "training")
+        await t.pilot.press("ctrl+q")
+        await t.pilot.pause()
         assert not worker.is_running
-        assert trainers[0].checkpoints == [200]
-    assert app.return_code == 0
+        assert trainer.checkpoints == [200]
+    assert t.app.return_code == 0
 
 
 @sync
 async def test_s_pressed_before_settings_load_starts_once_they_are_ready(tmp_path, monkeypatch):
-    use_fake_engine(monkeypatch, windows=2)
-    skip_dataset(monkeypatch)
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        pane = app.query_one(TrainPane)
-        assert not pane._form_built  # the config form loads after the first frame
-        await pilot.press("s")
-        await wait_for(pilot, lambda: pane.last_finished is not None)
-        await dismiss_explore_error(pilot)
-        assert pane.last_finished.reason == "budget"
+    async with train_app(monkeypatch, tmp_path, form_built=False, windows=2) as t:
+        assert not t.pane._form_built  # the config form loads after the first frame
+        await t.pilot.press("s")
+        await wait_for(t.pilot, lambda: t.pane.last_finished is not None)
+        await dismiss_explore_error(t.pilot)
+        assert t.pane.last_finished.reason == "budget"

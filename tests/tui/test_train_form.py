@@ -4,7 +4,12 @@ errors that involve several fields land beside the one they name."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 import pytest
+from textual.pilot import Pilot
 
 from rlrec.tui.app import RlrecApp
 from rlrec.tui.panes.train import TrainPane
@@ -23,18 +28,20 @@ MUST_FAIL = ["abc", "-5", "1e999", "nan", "1,2,x", "0.5.5", "💥", "--1", "0x10
 MAY_FAIL = ["", " ", "99999999999999999999", "1e-320", "٣"]
 
 
-async def ready_pane(pilot) -> TrainPane:
-    pane = pilot.app.query_one(TrainPane)
-    await wait_for(pilot, lambda: pane._form_built, timeout=60)
-    await pilot.pause()
-    return pane
+@asynccontextmanager
+async def settings_form(runs_dir: Path) -> AsyncIterator[tuple[RlrecApp, Pilot, TrainPane]]:
+    """The app at 160×48 once the Train pane's form is built from the real config classes."""
+    app = RlrecApp(runs_dir=runs_dir)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane._form_built, timeout=60)
+        await pilot.pause()
+        yield app, pilot, pane
 
 
 @sync
 async def test_bad_text_in_every_field_shows_a_message_beside_it(tmp_path):
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        pane = await ready_pane(pilot)
+    async with settings_form(tmp_path) as (app, pilot, pane):
         form = pane.form()
         numeric = [f for f in form.fields if f.key != "preset"]
         assert {f.key for f in numeric} >= {
@@ -71,9 +78,7 @@ async def test_bad_text_in_every_field_shows_a_message_beside_it(tmp_path):
 
 @sync
 async def test_out_of_range_values_name_the_allowed_range(tmp_path):
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        pane = await ready_pane(pilot)
+    async with settings_form(tmp_path) as (app, pilot, pane):
         form = pane.form()
         cases = {
             "agent.gamma": "1.5",
@@ -94,9 +99,7 @@ async def test_out_of_range_values_name_the_allowed_range(tmp_path):
 
 @sync
 async def test_start_with_bad_settings_starts_nothing(tmp_path):
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        pane = await ready_pane(pilot)
+    async with settings_form(tmp_path) as (app, pilot, pane):
         pane.form().field("agent.lr").text = "fast please"
         pane.focus()
         await pilot.press("s")
@@ -109,9 +112,7 @@ async def test_start_with_bad_settings_starts_nothing(tmp_path):
 
 @sync
 async def test_two_budgets_error_lands_beside_a_budget_field(tmp_path):
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        pane = await ready_pane(pilot)
+    async with settings_form(tmp_path) as (app, pilot, pane):
         form = pane.form()
         form.field("train.seconds").text = "30"
         form.field("train.steps").text = "5000"
@@ -129,9 +130,7 @@ async def test_two_budgets_error_lands_beside_a_budget_field(tmp_path):
 @pytest.mark.parametrize("preset", ["seed-classic", "default"])
 @sync
 async def test_switching_preset_reloads_its_values(tmp_path, preset):
-    app = RlrecApp(runs_dir=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        pane = await ready_pane(pilot)
+    async with settings_form(tmp_path) as (app, pilot, pane):
         other = "default" if preset == "seed-classic" else "seed-classic"
         for name in (other, preset):
             pane.form().field("preset").value = name

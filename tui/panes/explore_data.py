@@ -7,6 +7,7 @@ pane as typed messages. Kept apart from the pane so the pane is only layout and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,47 +66,34 @@ def baseline_label(name: str) -> str:
     return spec.label if spec is not None else name
 
 
+@dataclass
 class RunLoaded(Message):
-    def __init__(self, run: ServingRun, run_dir: Path) -> None:
-        super().__init__()
-        self.run = run
-        self.run_dir = run_dir
+    run: ServingRun
+    run_dir: Path
 
 
+@dataclass
 class RunFailed(Message):
-    def __init__(self, run_dir: Path, text: str) -> None:
-        super().__init__()
-        self.run_dir = run_dir
-        self.text = text
+    run_dir: Path
+    text: str
 
 
+@dataclass
 class UserDetails(Message):
     """Profile, history and the agent's list for one user (`agent` is None without a run)."""
 
-    def __init__(
-        self,
-        user: str,
-        profile: dict[str, Any] | None,
-        history: list[dict[str, Any]],
-        agent: Recommendation | None,
-        error: str | None,
-    ) -> None:
-        super().__init__()
-        self.user = user
-        self.profile = profile
-        self.history = history
-        self.agent = agent
-        self.error = error
+    user: str
+    profile: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    agent: Recommendation | None
+    error: str | None
 
 
+@dataclass
 class BaselineDetails(Message):
     """The baseline's list for one user; it comes after the agent's."""
 
-    def __init__(
-        self, user: str, policy: str, result: Recommendation | None, error: str | None
-    ) -> None:
-        super().__init__()
-        self.user = user
-        self.policy = policy
-        self.result = result
-        self.error = error
+    user: str
+    policy: str
+    result: Recommendation | None
+    error: str | None

@@ -8,6 +8,7 @@ numbers come from `engine.runs` — this pane only formats them.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -31,17 +32,15 @@ if TYPE_CHECKING:
 MAX_COMPARED = 2
 
 
+@dataclass
 class RunsListed(Message):
-    def __init__(self, summaries: list[RunSummary], error: str | None = None) -> None:
-        super().__init__()
-        self.summaries = summaries
-        self.error = error
+    summaries: list[RunSummary]
+    error: str | None = None
 
 
+@dataclass
 class CurvesRead(Message):
-    def __init__(self, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
-        super().__init__()
-        self.curves = curves
+    curves: list[tuple[str, np.ndarray, np.ndarray]]
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -60,37 +61,32 @@ if TYPE_CHECKING:  # these import torch / pandas: loaded on first use, after the
     from rlrec.tui.widgets.forms import ValidatedForm
 
 
+@dataclass
 class FormReady(Message):
     """The engine's config classes loaded (in a worker): build the form from them."""
 
-    def __init__(self, presets: list[str], preset: str, config: RunConfig) -> None:
-        super().__init__()
-        self.presets = presets
-        self.preset = preset
-        self.config = config
+    presets: list[str]
+    preset: str
+    config: RunConfig
 
 
+@dataclass
 class RunPrepared(Message):
     """The settings resolved and the run folder exists: training can start."""
 
-    def __init__(self, config: RunConfig, preset: str, run_dir: Path) -> None:
-        super().__init__()
-        self.config = config
-        self.preset = preset
-        self.run_dir = run_dir
+    config: RunConfig
+    preset: str
+    run_dir: Path
 
 
+@dataclass
 class SettingsRejected(Message):
     """The settings could not become a run. Without `title`, an engine error about the
     settings (shown beside its field when one matches)."""
 
-    def __init__(
-        self, text: str, title: str | None = None, error: RlrecError | None = None
-    ) -> None:
-        super().__init__()
-        self.text = text
-        self.title = title
-        self.error = error
+    text: str
+    title: str | None = None
+    error: RlrecError | None = None
 
 
 class TrainPane(Widget, can_focus=True):

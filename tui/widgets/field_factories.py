@@ -8,15 +8,16 @@ passed in as `check` — so the TUI shows exactly the message the CLI would prin
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import RlrecError
 from rlrec.engine.config_base import check_value, describe_range
-from rlrec.tui.widgets.fields import ChoiceField, FormField, Parser, ValidatedField
+from rlrec.tui.widgets.fields import ChoiceField, FormField, ValidatedField
 
 
 def _range_meta(low: float | None, high: float | None, **extra: Any) -> dict[str, Any]:
@@ -32,10 +33,8 @@ def parse_int(key: str, text: str, meta: typing.Mapping[str, Any] | None = None)
         try:
             as_float = float(stripped)
         except ValueError:
-            raise RlrecError(
-                f"{key}: expected a whole number, got {text.strip()!r}", key=key, value=text.strip()
-            ) from None
-        if not as_float.is_integer():
+            as_float = math.nan  # not a number at all: refused below, like 2.5
+        if not as_float.is_integer():  # also refuses nan and ±inf
             raise RlrecError(
                 f"{key}: expected a whole number, got {text.strip()!r}", key=key, value=text.strip()
             ) from None
@@ -71,6 +70,26 @@ def parse_int_list(key: str, text: str, meta: typing.Mapping[str, Any] | None = 
     return values
 
 
+def _ranged_field(
+    key: str,
+    label: str,
+    parse: Callable[[str, str, typing.Mapping[str, Any] | None], Any],
+    meta: dict[str, Any],
+    value: Any,
+    *,
+    what: str | None,
+    optional: bool = False,
+    help: str = "",
+    id: str | None = None,
+) -> ValidatedField:
+    """A field whose text `parse(key, text, meta)` reads and checks against `meta`'s range.
+    Without `help`, the hint names the range ("{what} in [1, 100]"; none when `what` is None)."""
+    hint = help or (f"{what} in {describe_range(meta)}" if what else "")
+    return ValidatedField(
+        key, label, lambda t: parse(key, t, meta), value, optional=optional, help=hint, id=id
+    )
+
+
 def int_field(
     key: str,
     label: str,
@@ -84,9 +103,8 @@ def int_field(
 ) -> ValidatedField:
     """A whole-number field with an inclusive range."""
     meta = _range_meta(low, high)
-    hint = help or f"whole number in {describe_range(meta)}"
-    return ValidatedField(
-        key, label, lambda t: parse_int(key, t, meta), value, optional=optional, help=hint, id=id
+    return _ranged_field(
+        key, label, parse_int, meta, value, what="whole number", optional=optional, help=help, id=id
     )
 
 
@@ -105,9 +123,8 @@ def float_field(
 ) -> ValidatedField:
     """A number field with a range (open or closed at either end)."""
     meta = _range_meta(low, high, low_open=low_open, high_open=high_open)
-    hint = help or f"number in {describe_range(meta)}"
-    return ValidatedField(
-        key, label, lambda t: parse_float(key, t, meta), value, optional=optional, help=hint, id=id
+    return _ranged_field(
+        key, label, parse_float, meta, value, what="number", optional=optional, help=help, id=id
     )
 
 
@@ -123,14 +140,8 @@ def int_list_field(
 ) -> ValidatedField:
     """Comma-separated whole numbers, each in the range (e.g. hidden layer sizes)."""
     meta = _range_meta(low, high)
-    return ValidatedField(
-        key,
-        label,
-        lambda t: parse_int_list(key, t, meta),
-        list(value) if value is not None else "",
-        help=help,
-        id=id,
-    )
+    listed = list(value) if value is not None else ""
+    return _ranged_field(key, label, parse_int_list, meta, listed, what=None, help=help, id=id)
 
 
 def text_field(
@@ -192,16 +203,9 @@ def path_field(
     return ValidatedField(key, label, parse, str(value), optional=optional, help=help, id=id)
 
 
-def choice_field(
-    key: str,
-    label: str,
-    choices: Sequence[Any],
-    value: Any = None,
-    *,
-    help: str = "",
-    id: str | None = None,
-) -> ChoiceField:
-    return ChoiceField(key, label, choices, value, help=help, id=id)
+# A choice needs no parser (a Select cannot hold a bad value): its factory is the class itself,
+# named like the other factories so forms read alike.
+choice_field = ChoiceField
 
 
 def config_field(
@@ -247,18 +251,21 @@ def config_field(
         if (meta.get("low") is not None or meta.get("high") is not None)
         else hint
     )
-    origin = typing.get_origin(tp)
     if tp is int:
-        parse: Parser = lambda t: parse_int(key, t, meta)  # noqa: E731
+        parse_text: Callable[[str, str, typing.Mapping[str, Any] | None], Any] = parse_int
     elif tp is float:
-        parse = lambda t: parse_float(key, t, meta)  # noqa: E731
-    elif origin in (list, tuple):
-        parse = lambda t: parse_int_list(key, t, meta)  # noqa: E731
+        parse_text = parse_float
+    elif typing.get_origin(tp) in (list, tuple):
+        parse_text = parse_int_list
     else:
+        parse_text = _parse_checked_text
+    return _ranged_field(
+        key, label, parse_text, meta, value, what=None, optional=optional, help=hint, id=id
+    )
 
-        def parse(text: str) -> str:
-            text = text.strip()
-            check_value(key, text, meta)
-            return text
 
-    return ValidatedField(key, label, parse, value, optional=optional, help=hint, id=id)
+def _parse_checked_text(key: str, text: str, meta: typing.Mapping[str, Any] | None) -> str:
+    """Text checked against a config field's metadata (e.g. its allowed choices)."""
+    text = text.strip()
+    check_value(key, text, meta or {})
+    return text

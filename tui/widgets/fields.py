@@ -9,6 +9,7 @@ with the factories in `tui.widgets.field_factories`; group them in `tui.widgets.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -56,14 +57,13 @@ class FormField(Widget):
     }
     """
 
+    @dataclass
     class Changed(Message):
         """The field's text changed; `error` is None when the new value is acceptable."""
 
-        def __init__(self, field: FormField, value: Any, error: str | None) -> None:
-            super().__init__()
-            self.field = field
-            self.value = value
-            self.error = error
+        field: FormField
+        value: Any
+        error: str | None
 
         @property
         def control(self) -> FormField:

@@ -9,6 +9,7 @@ so keys echo at once even for a large population.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -35,19 +36,17 @@ class UserList(Vertical):
     UserList #explore-user-count { height: 1; color: $text-muted; padding: 0 1; }
     """
 
+    @dataclass
     class Highlighted(Message):
         """The cursor is on `user` (an original id)."""
 
-        def __init__(self, user: str) -> None:
-            super().__init__()
-            self.user = user
+        user: str
 
+    @dataclass
     class Chosen(Message):
         """`enter` on a user."""
 
-        def __init__(self, user: str) -> None:
-            super().__init__()
-            self.user = user
+        user: str
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
