@@ -16,6 +16,20 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _process_umask() -> int:
+    # Read once, at import (single-threaded): setting it to read it back would briefly give
+    # other threads' new files the wrong mode.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# `mkstemp`/`mkdtemp` create owner-only (0600/0700) temporaries; what we publish gets the
+# modes a plain `open`/`mkdir` would give, so a shared dataset or run stays readable.
+FILE_MODE = 0o666 & ~_process_umask()
+FOLDER_MODE = 0o777 & ~_process_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
     """Write `data` (bytes, or a function writing to a binary file) to `path` atomically.
 
@@ -35,6 +49,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | Callable[[BinaryIO
                 file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temp, FILE_MODE)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -57,6 +72,7 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[Path], None]) ->
     temp = Path(temp_name)
     try:
         write(temp)
+        os.chmod(temp, FILE_MODE)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -74,6 +90,7 @@ def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Pa
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         fill(temp)
+        os.chmod(temp, FOLDER_MODE)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, old / target.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 from pathlib import Path
 
@@ -104,3 +105,23 @@ def test_json_safe_makes_strict_json():
     assert json.dumps(safe, allow_nan=False) == (
         '{"a": 0.5, "b": 3, "c": [null, null, 1.0], "d": [[1, 2]], "e": [true, null], "4": "p"}'
     )
+
+
+def test_published_files_and_folders_get_the_umask_modes_not_owner_only(tmp_path):
+    from rlrec.data.files import (
+        FILE_MODE,
+        FOLDER_MODE,
+        atomic_folder,
+        atomic_write_text,
+        atomic_write_with,
+    )
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    atomic_write_with(tmp_path / "b.txt", lambda path: path.write_text("y"))
+    folder = atomic_folder(tmp_path / "ds", lambda temp: (temp / "f").write_text("z"))
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == FILE_MODE
+    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == FILE_MODE
+    assert folder.stat().st_mode & 0o777 == FOLDER_MODE
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert FILE_MODE == 0o666 & ~mask and FOLDER_MODE == 0o777 & ~mask  # 0644/0755 at 0022
