@@ -9,8 +9,10 @@
   with `allow_pickle=False`) and is written so that a crash mid-write leaves the previous one
   intact (`engine.training.checkpoint`).
 
-Readers: `read_events`, `RunFollower` / `follow` (tail a run another process is writing),
-`list_runs`, `load_run` (a trained policy ready to recommend).
+Naming, creating and locking a run folder live in `engine.training.run_folder` (re-exported
+here). Readers: `read_events`, `RunFollower` / `follow` (tail a run another process is
+writing), `list_runs`, `load_run` (a trained policy ready to recommend); they skip, and
+count, lines that are not events they can read.
 """
 
 from __future__ import annotations
@@ -45,84 +47,26 @@ from rlrec.engine.training.events import (
     from_record,
     to_record,
 )
+from rlrec.engine.training.run_folder import (  # noqa: F401 — part of this module's API
+    CONFIG_FILE,
+    LOCK_FILE,
+    RunLock,
+    check_run_name,
+    default_runs_dir,
+    discard_unused_folder,
+    is_run,
+    is_unused_folder,
+    new_run_dir,
+)
 
-CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 TIMING_FILE = "timing.jsonl"
 CHECKPOINT_FILE = checkpoint.MANIFEST_FILE  # written last: a checkpoint exists once it does
 EVAL_FILE = "eval.json"
-LOCK_FILE = ".lock"  # held by the process training the run (see RunLock)
 # Wall-clock fields: never in metrics.jsonl (they would break run-to-run identity).
 TIMING_FIELDS = ("seconds", "steps_per_second", "eta_seconds", "fraction_done")
 # Fields that name the folder: stored relative, resolved by the reader.
 PATH_FIELDS = ("run_dir", "path")
-
-
-def default_runs_dir() -> Path:
-    """`$RLREC_RUNS_DIR`, else `./runs`."""
-    return Path(os.environ.get("RLREC_RUNS_DIR") or "runs")
-
-
-def check_run_name(name: str) -> str:
-    """`name` if it is one plain folder name; RlrecError otherwise (empty, `.`/`..`, a path
-    separator, a leading dot — hidden names are rlrec's temp files — or a control character).
-    """
-    bad = (
-        not name
-        or name in (".", "..")
-        or name.startswith(".")
-        or any(sep in name for sep in ("/", "\\", "\0"))
-        or any(ord(ch) < 32 for ch in name)
-    )
-    if bad:
-        raise RlrecError(
-            f"run name {name!r}: must be one plain folder name (no '/', no '..', not empty, "
-            "not starting with '.')",
-            key="name",
-            value=name,
-            option="name",
-        )
-    return name
-
-
-def is_unused_folder(path: Path) -> bool:
-    """An existing folder that holds nothing but hidden leftovers (a lock, temp files): what a
-    run killed while it started leaves. It may be claimed again."""
-    return path.is_dir() and all(entry.name.startswith(".") for entry in path.iterdir())
-
-
-def new_run_dir(runs_dir: str | Path | None, preset: str, name: str | None = None) -> Path:
-    """Create `<runs_dir>/<YYYYmmdd-HHMMSS>-<preset>` (or `name`), never reusing a run. A
-    named folder left empty by a run killed at startup is claimed again. RlrecError: a bad
-    name (see `check_run_name`), or a folder of that name that is already used."""
-    parent = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    if name is not None:
-        check_run_name(name)
-    parent.mkdir(parents=True, exist_ok=True)
-    base = name or f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{preset}"
-    for attempt in range(1000):
-        path = parent / (base if attempt == 0 else f"{base}-{attempt + 1}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            if name is None:
-                continue
-            if is_unused_folder(path):
-                return path
-            if is_run(path):
-                raise RlrecError(
-                    f"{path}: already exists (use `rlrec resume {path}` to continue it)",
-                    file=path,
-                ) from None
-            raise RlrecError(
-                f"{path}: exists and is not a run folder; choose another name", file=path
-            ) from None
-    raise RlrecError(f"{parent}: cannot create a new run folder")
-
-
-def is_run(path: str | Path) -> bool:
-    return (Path(path) / CONFIG_FILE).is_file()
 
 
 def require_run(path: str | Path) -> Path:
@@ -154,49 +98,6 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     """The run's checkpoint as a nested dict, read without running any code (see
     `engine.training.checkpoint`). RlrecError: none yet, older or newer rlrec, damaged."""
     return checkpoint.load_checkpoint(run_dir)
-
-
-class RunLock:
-    """One live trainer per run folder: an exclusive `flock` on `<run>/.lock`, which holds the
-    owner's PID for the message another process shows. The kernel drops the lock when its
-    process ends however it ends, so a lock left by a killed run is simply taken over.
-    (Without `fcntl`, e.g. on Windows, runs are not locked.)"""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / LOCK_FILE
-        self._handle: Any = None
-
-    def acquire(self) -> RunLock:
-        """Take the lock; RlrecError naming the run and the owner's PID if a live process
-        holds it."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover — not POSIX
-            return self
-        handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip()[:20] or "?"
-            handle.close()
-            run_dir = self.path.parent
-            raise RlrecError(
-                f"{run_dir}: already being trained by process {owner}; wait for it to finish "
-                "or stop it first",
-                file=run_dir,
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._handle = handle
-        return self
-
-    def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing drops the flock
-            self._handle = None
 
 
 class MetricsWriter:

@@ -167,3 +167,13 @@ def test_damaged_metrics_lines_are_skipped_and_counted(tmp_path):
     assert set(listed) == {"good", "bad"}  # one damaged run hides no other
     assert listed["bad"].status == "finished" and listed["bad"].skipped_lines > 0
     assert json.loads(json.dumps(listed["bad"].env_steps)) == 1280
+
+
+def test_a_start_that_fails_before_its_config_leaves_no_folder(tmp_path, monkeypatch):
+    def disk_full(run_dir, config):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs, "write_config", disk_full)
+    with pytest.raises(OSError):
+        start_training(small_config(steps=640), tmp_path / "runs", "mine")
+    assert not (tmp_path / "runs" / "mine").exists()
