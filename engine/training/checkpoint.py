@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ def _decode_floats(value: Any) -> Any:
     return value
 
 
-def remove_leftovers(run_dir: Path, keep: set[str] = frozenset()) -> None:
+def remove_leftovers(run_dir: Path, keep: Collection[str] = ()) -> None:
     """Remove temp files of interrupted checkpoint writes and data files no manifest names."""
     for path in run_dir.iterdir():
         name = path.name

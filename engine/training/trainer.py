@@ -62,15 +62,15 @@ class Trainer:
         run_dir: str | Path | None = None,
         *,
         callbacks: list[Callback] | None = None,
-        _resuming: runs.RunLock | None = None,
+        _resuming_with: runs.RunLock | None = None,  # from_run: the lock it holds
     ) -> None:
         """Build the simulator and agent of `config` and claim `run_dir` (a new folder under
         the runs dir when None; locked until `run()` returns, see `runs.RunLock`). `callbacks`
         run after the built-in log, evaluation and checkpoint callbacks. Raises RlrecError
         for a used or locked folder or a changed dataset."""
         self.config = config
-        self._lock = _resuming
-        if run_dir is not None and not _resuming:
+        self._lock = _resuming_with
+        if run_dir is not None and _resuming_with is None:
             _refuse_used_folder(Path(run_dir))
         if config.dataset and not config.dataset_fingerprint:
             config.dataset_fingerprint = dataset_fingerprint(config.dataset)
@@ -85,7 +85,7 @@ class Trainer:
             self.run_dir = runs.new_run_dir(None, config.preset)
         else:
             self.run_dir = Path(run_dir)
-        if not _resuming:
+        if _resuming_with is None:
             _refuse_used_folder(self.run_dir)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._lock = runs.RunLock(self.run_dir).acquire()
@@ -144,7 +144,7 @@ class Trainer:
             if fresh and (run_dir / checkpoint.LEGACY_FILE).is_file():
                 raise checkpoint.older_rlrec_error(run_dir, 1)
             state = None if fresh else runs.load_checkpoint(run_dir)
-            trainer = cls(config, run_dir, _resuming=lock)
+            trainer = cls(config, run_dir, _resuming_with=lock)
             if state is None:
                 runs.truncate_logs(run_dir, 0, 0)  # its logs end before any checkpoint
                 if budget is not None:
@@ -457,9 +457,9 @@ def _restore(trainer: Trainer, state: dict[str, Any], budget: Budget | None) -> 
     trainer.episodes = int(counters["episodes"])
     trainer.update_credit = float(counters["update_credit"])
     trainer.seconds_before = float(counters["seconds"])
-    trainer.progress_log.next_at = counters["next_log"]
-    trainer.evaluations.next_at = counters["next_eval"]
-    trainer.checkpoints.next_at = counters["next_checkpoint"]
+    trainer.progress_log.next_at = float(counters["next_log"])
+    trainer.evaluations.next_at = float(counters["next_eval"])
+    trainer.checkpoints.next_at = float(counters["next_checkpoint"])
     window, expected = state["window"], trainer.progress_log.window.state()
     if not isinstance(window, dict) or set(window) != set(expected):
         raise ValueError("the progress window's fields differ")

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from rlrec.data.errors import RlrecError
-from rlrec.engine.training import checkpoint
+from rlrec.engine.training import checkpoint, runs
 from rlrec.engine.training.trainer import Trainer
 from tests.engine.test_trainer import SMALL_AGENT, SMALL_TRAIN
 from tests.test_cli_train import rlrec
@@ -248,3 +248,35 @@ def test_a_crash_before_the_manifest_keeps_the_previous_checkpoint(tmp_path, mon
     checkpoint.save_checkpoint(tmp_path, {"marker": "newer", "w": torch.zeros(2)})
     assert len(list(tmp_path.iterdir())) == 3
     assert checkpoint.load_checkpoint(tmp_path)["marker"] == "newer"
+
+
+def test_a_default_preset_run_resumes_exactly_from_its_rebuilt_simulator(tmp_path):
+    from rlrec.engine.training.events import Checkpointed, Evaluation, Progress
+    from rlrec.engine.training.run_config import load_run_config
+
+    def config():
+        train = {**SMALL_TRAIN, "n_envs": 32, "steps": 3840, "eval_every": 1280}
+        train.update(checkpoint_every=1280, log_every=640, eval_episodes=20)
+        return load_run_config("default", overrides={"agent": SMALL_AGENT, "train": train})
+
+    Trainer(config(), tmp_path / "straight").run()
+    partial = Trainer(config(), tmp_path / "resumed")
+    partial.subscribe(
+        lambda e: partial.stop(evaluate=False) if isinstance(e, Checkpointed) else None
+    )
+    partial.run()
+    Trainer.from_run(tmp_path / "resumed").run()
+
+    def learning(run):
+        return [
+            (
+                type(e).__name__,
+                e.env_steps,
+                getattr(e, "loss", None),
+                getattr(e, "return_mean", None),
+            )
+            for e in runs.read_events(run)
+            if isinstance(e, (Progress, Evaluation))
+        ]
+
+    assert learning(tmp_path / "straight") == learning(tmp_path / "resumed")
