@@ -62,7 +62,7 @@ def run_dataset(
     calibration = json.loads(rlrec("calibrate", str(folder), "--json", capture=True))
     runs = work / "runs"
     run = runs / f"{name}-dqn-seed{seed}"
-    if not (run / "checkpoint.pt").exists():
+    if not (run / "checkpoint.json").exists():
         rlrec(
             "train", "--preset", "default", "--dataset", str(folder), "--seed", str(seed),
             "--seconds", str(seconds), "--out", str(runs), "--name", run.name,

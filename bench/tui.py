@@ -18,7 +18,7 @@ every frame, it just does not write the bytes to a terminal):
 - idle CPU: process CPU time (all threads) over `--idle` seconds of wall time once training
   stopped and every worker is done, as a percentage of one core.
 - quit: at the end of the key-echo run the app is quit (ctrl+q) mid-training; the time until
-  the training worker ended and whether checkpoint.pt was written.
+  the training worker ended and whether checkpoint.json was written.
 Targets (issue 5): first frame ≤ 1 s, key echo p95 ≤ 100 ms, in-app ≥ 80 % of headless, idle
 CPU ≤ 2 %, quit ≤ 1 s with a checkpoint.
 """
@@ -247,7 +247,7 @@ async def echo_and_quit_run(preset: str, seconds: float, runs_dir: Path) -> dict
         "key_echo_typing_ms": _percentiles(typing),
         "key_echo_pane_switch_ms": _percentiles(switching),
         "quit_s": quit_s,
-        "checkpoint_written": (run_dir / "checkpoint.pt").exists(),
+        "checkpoint_written": (run_dir / "checkpoint.json").exists(),
     }
 
 

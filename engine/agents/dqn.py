@@ -94,13 +94,20 @@ class DQNAgent(Policy):
         self.config = config
         self.obs_dim = int(obs_dim)
         self.n_items = int(n_items)
-        torch.manual_seed(seed)  # initial weights
-        self.online = QNetwork(obs_dim, n_items, config.hidden, config.dropout, config.batch_norm)
-        self.target = QNetwork(obs_dim, n_items, config.hidden, config.dropout, config.batch_norm)
-        self.target.load_state_dict(self.online.state_dict())
-        self.target.eval()
-        for p in self.target.parameters():
-            p.requires_grad_(False)
+        # Every draw comes from the agent's own generators, never torch's global RNG: building
+        # an agent anywhere (serving, the Explore pane) cannot change a training run.
+        init_generator = torch.Generator().manual_seed(seed)
+        self.dropout_generator = torch.Generator().manual_seed(seed + 3)
+        self.online = QNetwork(
+            obs_dim,
+            n_items,
+            config.hidden,
+            config.dropout,
+            config.batch_norm,
+            init_generator=init_generator,
+            dropout_generator=self.dropout_generator,
+        )
+        self.target = self._copy_of(self.online)
         self.optimizer = torch.optim.Adam(
             self.online.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -113,14 +120,25 @@ class DQNAgent(Policy):
         self._target_params: list[torch.Tensor] = list(self.target.parameters())
         self.served = self.online
         if config.serve_average > 0:
-            self.served = QNetwork(
-                obs_dim, n_items, config.hidden, config.dropout, config.batch_norm
-            )
-            self.served.load_state_dict(self.online.state_dict())
-            self.served.eval()
-            for p in self.served.parameters():
-                p.requires_grad_(False)
+            self.served = self._copy_of(self.online)
         self._served_params: list[torch.Tensor] = list(self.served.parameters())
+
+    def _copy_of(self, net: QNetwork) -> QNetwork:
+        """A frozen copy of `net` in eval mode (the target net, the served average)."""
+        c = self.config
+        copy = QNetwork(
+            self.obs_dim,
+            self.n_items,
+            c.hidden,
+            c.dropout,
+            c.batch_norm,
+            init_generator=torch.Generator(),  # overwritten by the copy below
+        )
+        copy.load_state_dict(net.state_dict())
+        copy.eval()
+        for p in copy.parameters():
+            p.requires_grad_(False)
+        return copy
 
     # -- acting ------------------------------------------------------------------------
     def q_values(self, obs: np.ndarray) -> torch.Tensor:
@@ -271,6 +289,7 @@ class DQNAgent(Policy):
             "optimizer": self.optimizer.state_dict(),
             "updates": self.updates,
             "sample_generator": self.sample_generator.get_state(),
+            "dropout_generator": self.dropout_generator.get_state(),
             "explore_rng": self.explore_rng.bit_generator.state,
         }
         if self.served is not self.online:
@@ -280,14 +299,18 @@ class DQNAgent(Policy):
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore `state_dict()`'s output. KeyError, RuntimeError (a tensor of another
+        shape), TypeError or ValueError when it does not fit this agent: callers reading a
+        checkpoint turn those into one line."""
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         if self.served is not self.online:
-            # A checkpoint from before the served average existed: start it at the online net.
+            # A run trained without the served average: start it at the online net.
             self.served.load_state_dict(state.get("served", state["online"]))
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state["updates"])
         self.sample_generator.set_state(state["sample_generator"])
+        self.dropout_generator.set_state(state["dropout_generator"])
         self.explore_rng.bit_generator.state = state["explore_rng"]
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])

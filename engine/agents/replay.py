@@ -93,26 +93,31 @@ class ReplayBuffer:
             "next_mask": unpack_mask(self.next_mask[idx], self.n_items),
         }
 
+    _FIELDS = ("obs", "next_obs", "action", "reward", "done", "next_mask")
+
     def state_dict(self) -> dict:
-        """The filled part only, so a checkpoint of a young run stays small."""
+        """The filled part only, as numpy arrays (a checkpoint stores them in its `.npz`), so
+        a checkpoint of a young run stays small."""
         n = self.size
-        return {
-            "capacity": self.capacity,
-            "position": self.position,
-            "size": n,
-            "obs": self.obs[:n].clone(),
-            "next_obs": self.next_obs[:n].clone(),
-            "action": self.action[:n].clone(),
-            "reward": self.reward[:n].clone(),
-            "done": self.done[:n].clone(),
-            "next_mask": self.next_mask[:n].clone(),
-        }
+        state: dict = {"capacity": self.capacity, "position": self.position, "size": n}
+        for name in self._FIELDS:
+            state[name] = getattr(self, name)[:n].numpy().copy()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
-        n = int(state["size"])
+        """Restore `state_dict()`'s output (numpy arrays or tensors). ValueError when it does
+        not fit this buffer (capacity, sizes, shapes or dtypes)."""
+        n, position = int(state["size"]), int(state["position"])
         if int(state["capacity"]) != self.capacity:
             raise ValueError("replay capacity differs from the checkpoint's")
-        for name in ("obs", "next_obs", "action", "reward", "done", "next_mask"):
-            getattr(self, name)[:n] = state[name]
-        self.position = int(state["position"])
+        if not (0 <= n <= self.capacity and 0 <= position < max(self.capacity, 1)):
+            raise ValueError(f"replay size {n} / position {position} out of range")
+        arrays = {name: torch.as_tensor(np.asarray(state[name])) for name in self._FIELDS}
+        for name, value in arrays.items():
+            buffer = getattr(self, name)
+            if value.shape != (n, *buffer.shape[1:]) or value.dtype != buffer.dtype:
+                raise ValueError(f"replay {name} has shape {tuple(value.shape)} {value.dtype}")
+        for name, value in arrays.items():
+            getattr(self, name)[:n] = value
+        self.position = position
         self.size = n

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,12 @@ class ServingRun:
                 file = self.path / SERVING_DIR / f"scorer-{name}.npz"
                 if not file.is_file():
                     _prepare_scorers(self.path, [name])
-                self._scorers[name] = scorer_from_arrays(name, _load_npz(file))
+                try:
+                    scorer = scorer_from_arrays(name, _load_npz(file))
+                except _UNREADABLE:  # a damaged or foreign cache file: fit it again
+                    _prepare_scorers(self.path, [name])
+                    scorer = _or_one_line(file, lambda: scorer_from_arrays(name, _load_npz(file)))
+                self._scorers[name] = scorer
             return self._scorers[name]
 
 
@@ -96,6 +102,24 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as stored:
         return {k: stored[k] for k in stored.files}
+
+
+# What reading a damaged, truncated or foreign cache file raises (allow_pickle=False refuses
+# object arrays with ValueError; a bad zip is BadZipFile, an OSError or ValueError subclass
+# depending on the damage; wrong keys or shapes are KeyError, TypeError or RuntimeError).
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, RuntimeError, EOFError, zipfile.BadZipFile)
+
+
+def _or_one_line(file: Path, read: Any) -> Any:
+    """`read()`, or RlrecError naming `file` if it still cannot be read."""
+    try:
+        return read()
+    except _UNREADABLE as exc:
+        raise RlrecError(
+            f"{file}: cannot read this serving file ({exc.__class__.__name__}); delete the "
+            "run's serving folder to rebuild it",
+            file=file,
+        ) from None
 
 
 def _truth_arrays(truth: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -210,6 +234,8 @@ def _read_meta(run_dir: Path) -> dict[str, Any] | None:
         meta = json.loads((run_dir / SERVING_DIR / META_FILE).read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(meta, dict):
+        return None
     if meta.get("format") != FORMAT or meta.get("checkpoint") != _stamp(run_dir):
         return None
     return meta
@@ -243,7 +269,8 @@ def _read_serving(run_dir: Path, meta: dict[str, Any]) -> ServingRun:
         fields: dict[str, Any] = {**start_arrays, **meta["truth"]}
         truth = HiddenTruth(**fields)
         env = config.env
-        assert isinstance(env, DefaultConfig)
+        if not isinstance(env, DefaultConfig):
+            raise ValueError("a hidden-truth start for a run without one")
         start = SessionStart(truth, env)
         dataset, window = load_run_dataset(config), int(env.history_window)
     agent = _load_agent(run_dir, config, int(meta["obs_dim"]), int(meta["n_items"]))
@@ -260,21 +287,28 @@ def load_serving(run_dir: str | Path) -> ServingRun:
     process. RlrecError: not a run, no checkpoint, a dataset that changed since training."""
     path = require_run(run_dir).resolve()
     if not (path / CHECKPOINT_FILE).is_file():
-        raise RlrecError(
-            f"{run_dir}: no {CHECKPOINT_FILE} yet (the run has not saved a checkpoint)"
-        )
+        from rlrec.engine.training.runs import load_checkpoint
+
+        load_checkpoint(run_dir)  # raises the one line: none yet, or an older rlrec's
     with _LOCK:
         stamp = _stamp(path)
         cached = _LOADED.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        meta = _read_meta(path)
-        if meta is None:
-            from rlrec.engine.training.runs import load_run
+        from rlrec.engine.training.runs import load_run
 
+        meta = _read_meta(path)
+        loaded = None
+        if meta is not None:
+            try:
+                loaded = _read_serving(path, meta)
+            except _UNREADABLE:  # a damaged or foreign cache: rebuild it from the checkpoint
+                loaded = None
+        if loaded is None:
             _prepare_agent(path, load_run(path))
             meta = _read_meta(path)
-            assert meta is not None
-        loaded = _read_serving(path, meta)
+            if meta is None:
+                raise RlrecError(f"{path / SERVING_DIR}: cannot write the serving cache")
+            loaded = _or_one_line(path / SERVING_DIR, lambda: _read_serving(path, meta))
         _LOADED[path] = (stamp, loaded)
         return loaded

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from rlrec.data.errors import RlrecError
 
 
 @dataclass
@@ -110,6 +113,43 @@ class VectorSimulator(ABC):
     def observable_item_features(self) -> np.ndarray:
         """(n_items, f) item features an agent may see (default: `item_vectors`)."""
         return self.item_vectors
+
+    # The arrays that make up the sessions in progress (besides the RNG): what a checkpoint
+    # stores so a resumed run continues every session exactly where it was.
+    _session_arrays: tuple[str, ...] = ()
+    _rng: np.random.Generator
+
+    def session_state(self) -> dict[str, Any]:
+        """The sessions in progress as plain data: each array of `_session_arrays` (copied)
+        and "rng", the numpy Generator's state as a dict of ints (JSON-safe)."""
+        state: dict[str, Any] = {name: getattr(self, name).copy() for name in self._session_arrays}
+        state["rng"] = self._rng.bit_generator.state
+        return state
+
+    def restore_session_state(self, state: dict[str, Any]) -> None:
+        """Continue the sessions `session_state()` returned, in a simulator built from the same
+        config and data. RlrecError naming the culprit for a missing key or an array of
+        another shape or dtype; nothing is changed then."""
+        arrays = {}
+        for name in self._session_arrays:
+            if name not in state:
+                raise RlrecError(f"session state: no {name!r}", key=name)
+            value, current = np.asarray(state[name]), getattr(self, name)
+            if value.shape != current.shape or value.dtype != current.dtype:
+                raise RlrecError(
+                    f"session state: {name!r} is {value.dtype}{list(value.shape)}, this "
+                    f"simulator needs {current.dtype}{list(current.shape)}",
+                    key=name,
+                )
+            arrays[name] = value
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RlrecError(f"session state: bad 'rng' ({exc})", key="rng") from None
+        for name, value in arrays.items():
+            setattr(self, name, value.copy())
+        self._rng = rng
 
     def _start(self, envs: np.ndarray) -> None:
         """Start a new session (new user, zeroed totals) in each of the sessions `envs`."""

@@ -38,6 +38,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class ClassicSimulator(VectorSimulator):
+    _session_arrays = ("_users", "_t", "_n_engaged", "_recent", "_mask", "_return")
+
     def __init__(
         self, config: ClassicConfig | None = None, n_envs: int = 1, seed: int | None = None
     ):

@@ -41,6 +41,26 @@ __all__ = ["DefaultConfig", "DefaultSimulator"]
 
 
 class DefaultSimulator(VectorSimulator):
+    _session_arrays = (
+        "_users",
+        "_t",
+        "_n_engaged",
+        "_n_ignored",
+        "_last_engaged",
+        "_satisfaction",
+        "_initial",
+        "_satiation",
+        "_recent",
+        "_in_session",
+        "_history_sum",
+        "_history_filled",
+        "_recency",
+        "_clock",
+        "_mask",
+        "_counts",
+        "_return",
+    )
+
     def __init__(
         self,
         truth: HiddenTruth,
@@ -95,13 +115,6 @@ class DefaultSimulator(VectorSimulator):
         self._counts = np.zeros((n, self.n_items), dtype=np.int32)
         self._return = np.zeros(n, dtype=np.float32)
         self.reset(seed)
-
-    def __setstate__(self, state: dict) -> None:
-        # Checkpoints pickle the simulator; those written before the session-start model was
-        # split out of it carry its arrays but not the object.
-        self.__dict__.update(state)
-        if "session_start" not in state:
-            self.session_start = SessionStart(self.truth, self.config)
 
     # -- session state -------------------------------------------------------------------
     def _start(self, envs: np.ndarray) -> None:

@@ -9,7 +9,8 @@
 - `run_config`: `RunConfig`, everything a run is made of, from preset + YAML + overrides.
 - `runs`: the run folder (its file names, writing and following `metrics.jsonl`, listing runs,
   loading a trained run).
-- `legacy_names`: reading checkpoints written before the `rlrec.` package move.
+- `run_folder`: claiming a run folder: names, new folders, one trainer per run (the lock).
+- `checkpoint`: a checkpoint as data only (JSON, tensors, arrays), written crash-safely.
 
 Faces do not drive these directly: they call `engine.usecases.training`.
 """

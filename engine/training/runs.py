@@ -1,24 +1,29 @@
-"""A run is a folder: `config.yaml`, `metrics.jsonl`, `timing.jsonl`, `checkpoint.pt`,
-`eval.json`.
+"""A run is a folder: `config.yaml`, `metrics.jsonl`, `timing.jsonl`, the checkpoint
+(`checkpoint.json` and the two data files it names) and `eval.json`.
 
 - `metrics.jsonl` holds one event per line (see `engine.events`), appended and flushed as
   training goes so another process can follow it. It is a pure function of config and seed
   (one torch thread → byte-identical), so wall-clock fields live in `timing.jsonl`, one line
   per event that has them, keyed by event type and `env_steps`; `read_events` merges both.
-- `checkpoint.pt` is written atomically (temp file, fsync, rename): a crash mid-write leaves
-  the previous checkpoint intact.
+- The checkpoint holds only data (JSON, tensors read with `weights_only=True`, arrays read
+  with `allow_pickle=False`) and is written so that a crash mid-write leaves the previous one
+  intact (`engine.training.checkpoint`).
 
-Readers: `read_events`, `RunFollower` / `follow` (tail a run another process is writing),
-`list_runs`, `load_run` (a trained policy ready to recommend).
+Naming, creating and locking a run folder live in `engine.training.run_folder` (re-exported
+here). Readers: `read_events`, `RunFollower` / `follow` (tail a run another process is
+writing), `list_runs`, `load_run` (a trained policy ready to recommend); they skip, and
+count, lines that are not events they can read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
 import time
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,8 +34,9 @@ from typing import Any
 import yaml
 
 from rlrec.data.errors import RlrecError
-from rlrec.data.files import atomic_write_bytes, atomic_write_text
+from rlrec.data.files import atomic_write_text
 from rlrec.data.jsonsafe import json_safe
+from rlrec.engine.training import checkpoint
 from rlrec.engine.training.events import (
     EVENT_TYPES,
     Evaluation,
@@ -41,44 +47,26 @@ from rlrec.engine.training.events import (
     from_record,
     to_record,
 )
-from rlrec.engine.training.legacy_names import LegacyPickleModule
+from rlrec.engine.training.run_folder import (  # noqa: F401 — part of this module's API
+    CONFIG_FILE,
+    LOCK_FILE,
+    RunLock,
+    check_run_name,
+    default_runs_dir,
+    discard_unused_folder,
+    is_run,
+    is_unused_folder,
+    new_run_dir,
+)
 
-CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 TIMING_FILE = "timing.jsonl"
-CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_FILE = checkpoint.MANIFEST_FILE  # written last: a checkpoint exists once it does
 EVAL_FILE = "eval.json"
 # Wall-clock fields: never in metrics.jsonl (they would break run-to-run identity).
 TIMING_FIELDS = ("seconds", "steps_per_second", "eta_seconds", "fraction_done")
 # Fields that name the folder: stored relative, resolved by the reader.
 PATH_FIELDS = ("run_dir", "path")
-
-
-def default_runs_dir() -> Path:
-    """`$RLREC_RUNS_DIR`, else `./runs`."""
-    return Path(os.environ.get("RLREC_RUNS_DIR") or "runs")
-
-
-def new_run_dir(runs_dir: str | Path | None, preset: str, name: str | None = None) -> Path:
-    """Create `<runs_dir>/<YYYYmmdd-HHMMSS>-<preset>` (or `name`), never reusing a folder."""
-    parent = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    parent.mkdir(parents=True, exist_ok=True)
-    base = name or f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{preset}"
-    for attempt in range(1000):
-        path = parent / (base if attempt == 0 else f"{base}-{attempt + 1}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            if name is not None:
-                raise RlrecError(
-                    f"{path}: already exists (use `rlrec resume {path}` to continue it)"
-                ) from None
-    raise RlrecError(f"{parent}: cannot create a new run folder")
-
-
-def is_run(path: str | Path) -> bool:
-    return (Path(path) / CONFIG_FILE).is_file()
 
 
 def require_run(path: str | Path) -> Path:
@@ -102,34 +90,14 @@ def write_config(run_dir: Path, config_dict: dict[str, Any]) -> None:
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
-    import torch
-
-    path = Path(run_dir) / CHECKPOINT_FILE
-    atomic_write_bytes(path, lambda f: torch.save(state, f))
-    return path
+    """Write `state` as the run's checkpoint (see `engine.training.checkpoint`)."""
+    return checkpoint.save_checkpoint(run_dir, state)
 
 
 def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
-    import torch
-
-    path = Path(run_dir) / CHECKPOINT_FILE
-    if not path.is_file():
-        raise RlrecError(
-            f"{run_dir}: no {CHECKPOINT_FILE} yet (the run has not saved a checkpoint)"
-        )
-    try:
-        # Our own file: it holds numpy RNG states and a pickled simulator besides tensors.
-        # The legacy unpickler finds classes pickled under pre-`rlrec.` module names too.
-        return torch.load(
-            path, map_location="cpu", weights_only=False, pickle_module=LegacyPickleModule
-        )
-    except Exception as exc:  # noqa: BLE001 — any unpickling failure means a bad file
-        detail = str(exc).split(". ")[0][:120]  # torch's own messages run to a paragraph
-        raise RlrecError(
-            f"{run_dir}: cannot read {CHECKPOINT_FILE} ({exc.__class__.__name__}: {detail}); it "
-            "was written by an incompatible rlrec or is damaged — train the run again with "
-            "`rlrec train`"
-        ) from None
+    """The run's checkpoint as a nested dict, read without running any code (see
+    `engine.training.checkpoint`). RlrecError: none yet, older or newer rlrec, damaged."""
+    return checkpoint.load_checkpoint(run_dir)
 
 
 class MetricsWriter:
@@ -172,40 +140,82 @@ def truncate_logs(run_dir: Path, metrics_offset: int, timing_offset: int) -> Non
 
 
 # -- reading ---------------------------------------------------------------------------
-def _parse_lines(text: str) -> list[dict[str, Any]]:
-    out = []
+def _parse_lines(text: str) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects of `text`'s lines and how many lines were skipped (torn by a crash,
+    not JSON, or JSON but not an object)."""
+    out, skipped = [], 0
     for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a torn line from a crash: skip it
-    return out
+            record = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+        else:
+            skipped += 1
+    return out, skipped
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _well_typed(cls: type, record: dict[str, Any]) -> bool:
+    """Every field of event class `cls` is in `record` (or has a default) with a value of its
+    type (numbers for numbers, and so on); enums are checked by `from_record`."""
+    for field in dataclasses.fields(cls):
+        if field.name not in record:
+            if field.default is dataclasses.MISSING:
+                return False
+            continue
+        value, hint = record[field.name], _field_types(cls)[field.name]
+        kind = typing.get_origin(hint) or hint
+        if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+            return False
+        if kind is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            return False
+        if kind in (str, bool, dict) and not isinstance(value, kind):
+            return False
+    return True
 
 
 def _restore(record: dict[str, Any], run_dir: Path, timing: dict | None) -> Event | None:
+    """The event a metrics line (with its timing line) records; None when the line is not
+    an event this version can read: unknown type, a missing field, a value of another type.
+    """
     record = dict(record)
     if timing:
         record.update({k: v for k, v in timing.items() if k in TIMING_FIELDS})
-    cls = EVENT_TYPES.get(record.get("type", ""))
-    if cls is not None:  # timing lost (e.g. a torn last line): unknown, not an error
-        names = {f.name for f in dataclasses.fields(cls)}
-        record.update({k: math.nan for k in TIMING_FIELDS if k in names and k not in record})
+    type_name = record.get("type")
+    cls = EVENT_TYPES.get(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    # Timing lost (e.g. a torn last line): unknown, not an error.
+    record.update({k: math.nan for k in TIMING_FIELDS if k in names and k not in record})
     for key in PATH_FIELDS:
-        if record.get(key):
+        if record.get(key) and isinstance(record[key], str):
             record[key] = str((run_dir / record[key]).resolve())
-    for key, value in list(record.items()):
-        if value is None and key in TIMING_FIELDS + (
-            "episode_return",
-            "episode_length",
-            "ctr",
-            "loss",
-            "normalised",
-        ):
-            record[key] = math.nan
-    return from_record(record)
+    for key, kind in _field_types(cls).items():
+        if kind is float and key in record and record[key] is None:
+            record[key] = math.nan  # strict JSON wrote an undefined number as null
+    if not _well_typed(cls, record):
+        return None
+    try:
+        return from_record(record)
+    except (TypeError, ValueError):
+        return None
+
+
+def _timing_key(record: dict[str, Any]) -> tuple[str, Any]:
+    """What pairs a metrics line with its timing line (its type and env steps, as text so a
+    damaged line cannot make the key unhashable)."""
+    return str(record.get("type")), str(record.get("env_steps"))
 
 
 class RunFollower:
@@ -218,6 +228,8 @@ class RunFollower:
         self._partial = {METRICS_FILE: "", TIMING_FILE: ""}
         self._timing: dict[tuple[Any, Any], dict[str, Any]] = {}
         self._waiting: list[dict[str, Any]] = []
+        # Lines that were not events this version can read (damaged, foreign or newer).
+        self.skipped = 0
 
     def _read_new(self, name: str) -> list[dict[str, Any]]:
         path = self.run_dir / name
@@ -235,18 +247,22 @@ class RunFollower:
         text = self._partial[name] + chunk.decode("utf-8", errors="replace")
         complete, _, rest = text.rpartition("\n")
         self._partial[name] = rest
-        return _parse_lines(complete)
+        records, skipped = _parse_lines(complete)
+        self.skipped += skipped
+        return records
 
     def poll(self) -> list[Event]:
         for line in self._read_new(TIMING_FILE):
-            self._timing[(line.get("type"), line.get("env_steps"))] = line
+            self._timing[_timing_key(line)] = line
         self._waiting.extend(self._read_new(METRICS_FILE))
         events = []
         for record in self._waiting:
-            timing = self._timing.pop((record.get("type"), record.get("env_steps")), None)
+            timing = self._timing.pop(_timing_key(record), None)
             event = _restore(record, self.run_dir, timing)
             if event is not None:
                 events.append(event)
+            else:
+                self.skipped += 1
         self._waiting = []
         return events
 
@@ -293,6 +309,7 @@ class RunSummary:
     status: RunStatus
     eval_return: float | None
     eval_normalised: float | None
+    skipped_lines: int = 0  # metrics/timing lines that could not be read (damaged, foreign)
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:
@@ -315,9 +332,10 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
     run_dir = require_run(run_dir)
     try:
         preset = str(read_config(run_dir).get("preset", "?"))
-    except RlrecError:
+    except (RlrecError, AttributeError):  # unreadable, or YAML that is not a mapping
         preset = "?"
-    events = RunFollower(run_dir).poll()
+    follower = RunFollower(run_dir)
+    events = follower.poll()
     env_steps, status = 0, RunStatus.INTERRUPTED
     eval_return = eval_normalised = None
     for event in events:
@@ -343,6 +361,7 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
         eval_normalised=None
         if eval_normalised is None or not math.isfinite(eval_normalised)
         else eval_normalised,
+        skipped_lines=follower.skipped,
     )
 
 
@@ -351,7 +370,13 @@ def list_runs(runs_dir: str | Path | None = None) -> list[RunSummary]:
     parent = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if not parent.is_dir():
         return []
-    runs = [summarise_run(p) for p in parent.iterdir() if p.is_dir() and is_run(p)]
+    runs = []
+    for path in parent.iterdir():
+        try:
+            if path.is_dir() and is_run(path):
+                runs.append(summarise_run(path))
+        except (OSError, RlrecError):  # one unreadable folder must not hide the others
+            continue
     return sorted(runs, key=lambda r: (r.created, r.path.name), reverse=True)
 
 
@@ -378,7 +403,10 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     agent = DQNAgent(
         sim.obs_dim, sim.n_items, config.agent, seed=config.train.seed, with_replay=False
     )
-    agent.load_state_dict({k: v for k, v in state["agent"].items() if k != "replay"})
+    try:
+        agent.load_state_dict({k: v for k, v in state["agent"].items() if k != "replay"})
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise checkpoint.mismatch(run_dir, exc) from None
     agent.online.eval()
     return LoadedRun(path=run_dir, config=config, policy=agent, sim=sim, dataset=dataset)
 

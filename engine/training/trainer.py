@@ -28,7 +28,7 @@ import torch
 from rlrec.data.errors import RlrecError
 from rlrec.engine.agents.dqn import DQNAgent
 from rlrec.engine.sim import make_simulator
-from rlrec.engine.training import runs
+from rlrec.engine.training import checkpoint, runs
 from rlrec.engine.training.budget import Budget
 from rlrec.engine.training.callbacks import (
     Callback,
@@ -54,8 +54,6 @@ if TYPE_CHECKING:
     from rlrec.engine.evaluation.online import PolicyReport
     from rlrec.engine.sim.base import StepResult
 
-CHECKPOINT_VERSION = 1
-
 
 class Trainer:
     def __init__(
@@ -64,13 +62,15 @@ class Trainer:
         run_dir: str | Path | None = None,
         *,
         callbacks: list[Callback] | None = None,
-        _resuming: bool = False,
+        _resuming_with: runs.RunLock | None = None,  # from_run: the lock it holds
     ) -> None:
         """Build the simulator and agent of `config` and claim `run_dir` (a new folder under
-        the runs dir when None). `callbacks` run after the built-in log, evaluation and
-        checkpoint callbacks. Raises RlrecError for a used folder or a changed dataset."""
+        the runs dir when None; locked until `run()` returns, see `runs.RunLock`). `callbacks`
+        run after the built-in log, evaluation and checkpoint callbacks. Raises RlrecError
+        for a used or locked folder or a changed dataset."""
         self.config = config
-        if run_dir is not None and not _resuming:
+        self._lock = _resuming_with
+        if run_dir is not None and _resuming_with is None:
             _refuse_used_folder(Path(run_dir))
         if config.dataset and not config.dataset_fingerprint:
             config.dataset_fingerprint = dataset_fingerprint(config.dataset)
@@ -85,10 +85,15 @@ class Trainer:
             self.run_dir = runs.new_run_dir(None, config.preset)
         else:
             self.run_dir = Path(run_dir)
-        if not _resuming:
+        if _resuming_with is None:
             _refuse_used_folder(self.run_dir)
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            runs.write_config(self.run_dir, config.to_dict())
+            self._lock = runs.RunLock(self.run_dir).acquire()
+            try:
+                runs.write_config(self.run_dir, config.to_dict())
+            except BaseException:
+                self._lock.release()
+                raise
         self.budget = Budget.from_dict(train.budget)
         self.resumed = False
         # Counters (restored from a checkpoint on resume).
@@ -125,14 +130,35 @@ class Trainer:
     @classmethod
     def from_run(cls, run_dir: str | Path, budget: Budget | None = None) -> Trainer:
         """Continue a run from its checkpoint. Without `budget` the run goes on to its original
-        budget; with one (e.g. Budget(STEPS, 100000)) it trains that much more."""
+        budget; with one (e.g. Budget(STEPS, 100000)) it trains that much more.
+        A run killed before its first checkpoint starts again from step 0. RlrecError: not a
+        run, locked by a live trainer, an older/damaged checkpoint, or one that does not fit.
+        """
         run_dir = runs.require_run(run_dir)
-        config = RunConfig.from_dict(
-            runs.read_config(run_dir), origin=str(run_dir / runs.CONFIG_FILE)
-        )
-        state = runs.load_checkpoint(run_dir)
-        trainer = cls(config, run_dir, _resuming=True)
-        _restore(trainer, state, budget)
+        lock = runs.RunLock(run_dir).acquire()  # before reading: no writer can be mid-way
+        try:
+            config = RunConfig.from_dict(
+                runs.read_config(run_dir), origin=str(run_dir / runs.CONFIG_FILE)
+            )
+            fresh = not checkpoint.has_checkpoint(run_dir)
+            if fresh and (run_dir / checkpoint.LEGACY_FILE).is_file():
+                raise checkpoint.older_rlrec_error(run_dir, 1)
+            state = None if fresh else runs.load_checkpoint(run_dir)
+            trainer = cls(config, run_dir, _resuming_with=lock)
+            if state is None:
+                runs.truncate_logs(run_dir, 0, 0)  # its logs end before any checkpoint
+                if budget is not None:
+                    trainer.budget = budget
+                return trainer
+            try:
+                _restore(trainer, state, budget)
+            except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+                raise checkpoint.mismatch(run_dir, exc) from None
+            except RlrecError as exc:
+                raise checkpoint.mismatch(run_dir, exc) from None
+        except BaseException:
+            lock.release()
+            raise
         return trainer
 
     # -- control from other threads ----------------------------------------------------------
@@ -173,7 +199,15 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> RunFinished:
         """Train until the budget is spent, `stop()` or a callback stops it; blocking.
-        Returns the final event (an exception is raised again after RunFinished("error"))."""
+        Returns the final event (an exception is raised again after RunFinished("error")).
+        The run folder's lock is released when it returns."""
+        try:
+            return self._train()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def _train(self) -> RunFinished:
         torch.set_num_threads(self.config.train.torch_threads)
         self._start()
         agent, sim = self.agent, self.sim
@@ -354,15 +388,17 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
-        """Write `checkpoint.pt` (atomically) and publish Checkpointed."""
+        """Write the checkpoint (data only, crash-safe; see `engine.training.checkpoint`) and
+        publish Checkpointed."""
         if self._writer is None:
             raise RlrecError(f"{self.run_dir}: no checkpoint before the run has started")
         metrics_offset, timing_offset = self._writer.offsets()
         last_eval = self.last_evaluation
         state = {
-            "version": CHECKPOINT_VERSION,
             "agent": self.agent.state_dict(include_replay=self.config.train.checkpoint_replay),
-            "sim": self.sim,  # session state and RNG mid-episode, so a resume is exact
+            # The sessions mid-episode and their RNG, so a resume is exact; the simulator
+            # itself is rebuilt from the config and dataset.
+            "sim": self.sim.session_state(),
             "obs": self._obs,
             "counters": {
                 "env_steps": self.env_steps,
@@ -378,7 +414,6 @@ class Trainer:
             "metrics_offset": metrics_offset,
             "timing_offset": timing_offset,
             "last_eval": None if last_eval is None else to_record(last_eval),
-            "torch_rng": torch.get_rng_state(),
         }
         path = runs.save_checkpoint(self.run_dir, state)
         self.publish(Checkpointed(env_steps=self.env_steps, path=str(path)))
@@ -403,7 +438,7 @@ class Trainer:
 def _refuse_used_folder(path: Path) -> None:
     if runs.is_run(path):
         raise RlrecError(f"{path}: already a run (use `rlrec resume {path}` to continue it)")
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if path.exists() and not runs.is_unused_folder(path):
         raise RlrecError(f"{path}: exists and is not an empty folder; choose a new run folder")
 
 
@@ -411,21 +446,26 @@ def _restore(trainer: Trainer, state: dict[str, Any], budget: Budget | None) -> 
     """Put a checkpoint's state into a freshly built Trainer of the same run."""
     run_dir = trainer.run_dir
     trainer.resumed = True
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise RlrecError(f"{run_dir}: checkpoint version {state.get('version')} is not supported")
     trainer.agent.load_state_dict(state["agent"])
-    trainer.sim = state["sim"]
-    trainer._obs = state["obs"]
+    trainer.sim.restore_session_state(state["sim"])
+    obs = np.asarray(state["obs"])
+    if obs.shape != (trainer.sim.n_envs, trainer.sim.obs_dim) or obs.dtype != np.float32:
+        raise ValueError(f"observations of shape {obs.shape} {obs.dtype}")
+    trainer._obs = obs
     counters = state["counters"]
     trainer.env_steps = int(counters["env_steps"])
     trainer.episodes = int(counters["episodes"])
     trainer.update_credit = float(counters["update_credit"])
     trainer.seconds_before = float(counters["seconds"])
-    trainer.progress_log.next_at = counters["next_log"]
-    trainer.evaluations.next_at = counters["next_eval"]
-    trainer.checkpoints.next_at = counters["next_checkpoint"]
-    trainer.progress_log.window.load(state["window"])
-    torch.set_rng_state(state["torch_rng"])
+    trainer.progress_log.next_at = float(counters["next_log"])
+    trainer.evaluations.next_at = float(counters["next_eval"])
+    trainer.checkpoints.next_at = float(counters["next_checkpoint"])
+    window, expected = state["window"], trainer.progress_log.window.state()
+    if not isinstance(window, dict) or set(window) != set(expected):
+        raise ValueError("the progress window's fields differ")
+    if not all(isinstance(v, (int, float)) for v in window.values()):
+        raise ValueError("the progress window holds a non-number")
+    trainer.progress_log.window.load(window)
     if state.get("last_eval"):
         last = from_record(state["last_eval"])
         trainer.evaluations.last = last if isinstance(last, Evaluation) else None

@@ -103,15 +103,14 @@ def start_training(
     must be new or empty), else a new `<runs_dir>/<name>` (default name
     `<YYYYmmdd-HHMMSS>-<preset>`). Nothing is left behind if building fails (RlrecError for a
     bad config, a used folder or a changed dataset)."""
-    from rlrec.engine.training.runs import new_run_dir
+    from rlrec.engine.training.runs import discard_unused_folder, new_run_dir
     from rlrec.engine.training.trainer import Trainer
 
     folder = Path(run_dir) if run_dir is not None else new_run_dir(runs_dir, config.preset, name)
     try:
         trainer = Trainer(config, folder)
     except BaseException:
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # nothing written: leave no empty run behind
+        discard_unused_folder(folder)  # nothing written: leave no empty run behind
         raise
     if on_event is not None:
         trainer.subscribe(on_event)

@@ -111,6 +111,10 @@ def test_new_run_dirs_never_collide(tmp_path):
     first = runs.new_run_dir(tmp_path, "seed-classic", None)
     second = runs.new_run_dir(tmp_path, "seed-classic", None)
     assert first != second and first.name.endswith("seed-classic")
+    # A named folder left empty (a run killed while it started) is claimed again …
+    assert runs.new_run_dir(tmp_path, "seed-classic", first.name) == first
+    # … but a run is never reused.
+    (first / runs.CONFIG_FILE).write_text("preset: seed-classic\n")
     with pytest.raises(RlrecError, match="already exists"):
         runs.new_run_dir(tmp_path, "seed-classic", first.name)
 
@@ -120,49 +124,6 @@ def test_default_runs_dir_follows_the_environment(monkeypatch, tmp_path):
     assert runs.default_runs_dir() == tmp_path
     monkeypatch.delenv("RLREC_RUNS_DIR")
     assert str(runs.default_runs_dir()) == "runs"
-
-
-def _pickle_under_old_names(monkeypatch, state, classes, old_module):
-    """torch.save `state` as a pre-move rlrec did: `classes` named under `old_module`."""
-    import io
-    import sys
-    import types
-
-    real = sys.modules[classes[0].__module__]
-    parts = old_module.split(".")
-    for depth in range(1, len(parts)):  # stub parents, so pickle can import the old path
-        monkeypatch.setitem(sys.modules, ".".join(parts[:depth]), types.ModuleType("stub"))
-    monkeypatch.setitem(sys.modules, old_module, real)
-    for cls in classes:
-        monkeypatch.setattr(cls, "__module__", old_module)
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    monkeypatch.undo()
-    assert old_module not in sys.modules
-    return buffer.getvalue()
-
-
-def test_checkpoint_written_before_the_package_move_still_loads(
-    finished_run, tmp_path, monkeypatch
-):
-    import shutil
-
-    from rlrec.engine.sim.classic import ClassicConfig, ClassicSimulator
-
-    run = tmp_path / "old-run"
-    shutil.copytree(finished_run / "20260101-000000-seed-classic", run)
-    state = runs.load_checkpoint(run)
-    old_bytes = _pickle_under_old_names(
-        monkeypatch, state, [ClassicSimulator, ClassicConfig], "engine.sim.classic"
-    )
-    assert b"engine.sim.classic" in old_bytes and b"rlrec.engine.sim" not in old_bytes
-    (run / runs.CHECKPOINT_FILE).write_bytes(old_bytes)
-
-    reloaded = runs.load_checkpoint(run)
-    assert type(reloaded["sim"]) is ClassicSimulator
-    assert runs.load_run(run).policy is not None  # eval / recommend path
-    trainer = Trainer.from_run(run, None)  # resume path
-    assert trainer.env_steps == state["counters"]["env_steps"]
 
 
 def test_unreadable_checkpoint_is_one_line_naming_the_run(finished_run, tmp_path):
@@ -175,13 +136,3 @@ def test_unreadable_checkpoint_is_one_line_naming_the_run(finished_run, tmp_path
         runs.load_checkpoint(run)
     message = str(caught.value)
     assert "\n" not in message and str(run) in message and "rlrec train" in message
-
-
-def test_legacy_module_names_map_to_the_new_layout():
-    from rlrec.engine.training.legacy_names import current_module
-
-    assert current_module("engine.sim.truth") == "rlrec.engine.truth.model"
-    assert current_module("engine.sim.default") == "rlrec.engine.sim.default"
-    assert current_module("data.dataset") == "rlrec.data.dataset"
-    assert current_module("engine.agents.dqn") == "rlrec.engine.agents.dqn"
-    assert current_module("numpy.random._pickle") == "numpy.random._pickle"

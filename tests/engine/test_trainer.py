@@ -121,7 +121,8 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
 
 
 def test_interrupted_checkpoint_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
-    runs.save_checkpoint(tmp_path, {"version": 1, "marker": "good"})
+    runs.save_checkpoint(tmp_path, {"marker": "good", "weights": torch.ones(3)})
+    before = sorted(p.name for p in tmp_path.iterdir())
 
     def half_written_then_crash(obj, handle):
         handle.write(b"PK\x03\x04 half a zip")
@@ -129,10 +130,12 @@ def test_interrupted_checkpoint_write_leaves_the_previous_checkpoint(tmp_path, m
 
     monkeypatch.setattr(torch, "save", half_written_then_crash)
     with pytest.raises(OSError):
-        runs.save_checkpoint(tmp_path, {"version": 1, "marker": "new"})
+        runs.save_checkpoint(tmp_path, {"marker": "new", "weights": torch.zeros(3)})
     monkeypatch.undo()
     assert runs.load_checkpoint(tmp_path)["marker"] == "good"
-    assert [p.name for p in tmp_path.iterdir()] == [runs.CHECKPOINT_FILE]
+    # The manifest and the two data files it names; no half-written file left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert runs.CHECKPOINT_FILE in before and len(before) == 3
 
 
 def test_resume_continues_exactly_from_the_checkpoint(tmp_path):

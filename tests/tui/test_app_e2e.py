@@ -35,7 +35,7 @@ async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
         assert len(x) >= 3  # the curves moved while it trained
         assert len(pane.store.get("eval_return")[0]) >= 1
         assert (pane.run_dir / "metrics.jsonl").exists()
-        assert (pane.run_dir / "checkpoint.pt").exists()
+        assert (pane.run_dir / "checkpoint.json").exists()
 
         # The finished run opens in Explore with the agent's top-K for the selected user.
         tabs = app.query_one("#panes", TabbedContent)

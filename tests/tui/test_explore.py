@@ -230,7 +230,7 @@ async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
         await _settle(app, pilot)
         assert "no checkpoint yet" in _text(app, "#explore-run")
         assert app.query_one("#explore-pane").run is None
-        (run_dir / "checkpoint.pt").write_bytes(b"x")
+        (run_dir / "checkpoint.json").write_bytes(b"x")
         app.post_message(RunSelected(run_dir))  # training finished: same folder, now complete
         await _settle(app, pilot)
         assert app.query_one("#explore-pane").run is not None
