@@ -117,7 +117,6 @@ class VectorSimulator(ABC):
     # The arrays that make up the sessions in progress (besides the RNG): what a checkpoint
     # stores so a resumed run continues every session exactly where it was.
     _session_arrays: tuple[str, ...] = ()
-    _rng: np.random.Generator
 
     def session_state(self) -> dict[str, Any]:
         """The sessions in progress as plain data: each array of `_session_arrays` (copied)
