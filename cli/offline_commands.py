@@ -11,11 +11,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from rlrec.data.jsonsafe import json_safe
+from rlrec.data.jsonsafe import strict_dumps
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -57,7 +56,7 @@ def _load(folder: str) -> Any:
 
 
 def _print_json(payload: dict[str, Any]) -> None:
-    print(json.dumps(json_safe(payload)))
+    print(strict_dumps(payload))
 
 
 # -- split ------------------------------------------------------------------------------------
