@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-from rlrec.data.errors import Option, RlrecError
+from rlrec.data.errors import Option, RlrecError, error_line
 
 # Each module defines `register(commands, bench)`: `commands` is the top-level subparsers
 # object, `bench` the subparsers of `rlrec bench`. A parser's handler is set with
@@ -90,25 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         # Unwritable or read-only --out, --out below a file, unreadable inputs, disk full:
         # the operating system's refusal, worded as one line naming the path.
-        print(f"rlrec: error: {os_error_line(exc, getattr(args, 'out', None))}", file=sys.stderr)
+        print(f"rlrec: error: {error_line(exc, getattr(args, 'out', None))}", file=sys.stderr)
         return 2
     return int(status or 0)
-
-
-def os_error_line(exc: OSError, out: object = None) -> str:
-    """One line for an OSError: the path(s) it names, then the system's reason
-    ("/x/out: Permission denied", "/x/out: No space left on device"). A write to an open
-    file (disk full) names no path: then it names `out`, the command's --out, if any."""
-    reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else None)
-    filename = exc.filename if exc.filename is not None else out
-    if reason is None:
-        reason = " ".join(str(exc).split())[:200] or exc.__class__.__name__
-    if filename is None:
-        return reason
-    where = os.fsdecode(os.fspath(filename))
-    if exc.filename2 is not None:
-        where += f" -> {os.fsdecode(exc.filename2)}"
-    return f"{where}: {reason}"
 
 
 def _reader_gone() -> int:

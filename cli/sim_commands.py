@@ -44,7 +44,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def seed_type(text: str) -> int:
+    """argparse type of every --seed: a whole number in 0..2**31-1."""
     try:
         value = int(text)
     except ValueError:
@@ -71,7 +72,9 @@ def register(commands: Any, bench: Any) -> None:
     parser.add_argument(
         "--episodes", type=_positive_int, help="sessions per baseline (default 1000)"
     )
-    parser.add_argument("--seed", type=_seed, help="seed of the evaluation sessions (default 0)")
+    parser.add_argument(
+        "--seed", type=seed_type, help="seed of the evaluation sessions (default 0)"
+    )
     parser.add_argument("--policies", help="comma-separated subset of the baselines")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run_baselines)

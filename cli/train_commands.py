@@ -182,7 +182,10 @@ def _drive(trainer: Trainer, as_json: bool) -> int:
     finally:
         display.stop()
     if "error" in outcome:
-        raise outcome["error"]
+        error = outcome["error"]
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(trainer.run_dir)  # a failed write names no file: the run does
+        raise error
     result = TrainingResult.of(trainer, outcome["finished"])
     summary = _summary(result)
     if as_json:
