@@ -54,18 +54,18 @@ def available_memory_bytes() -> int:
 def check_evaluation_fits(episodes: int, max_steps: int) -> None:
     """RlrecError with the estimate and the limit when the per-session records of `episodes`
     sessions (each up to `max_steps` steps) need more memory than is available."""
-    need = episodes * (_RECORD_BYTES + _STEP_BYTES * max_steps)
-    have = available_memory_bytes()
+    per_session = _RECORD_BYTES + _STEP_BYTES * max_steps
+    need, have = episodes * per_session, available_memory_bytes()
     if need > have:
+        most = have // per_session
         raise RlrecError(
             [
                 Option("episodes", f"{episodes:,}"),
                 f" needs about {_gib(need)} for its per-session records, more than the "
-                f"{_gib(have)} available (allowed here: up to "
-                f"{have // (_RECORD_BYTES + _STEP_BYTES * max_steps):,})",
+                f"{_gib(have)} available (allowed here: up to {most:,})",
             ],
             value=episodes,
-            allowed=(1, have // (_RECORD_BYTES + _STEP_BYTES * max_steps)),
+            allowed=(1, most),
         )
 
 
