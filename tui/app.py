@@ -319,7 +319,7 @@ class RlrecApp(App):
             Path(folder).mkdir(parents=True, exist_ok=True)
             saved = self.save_screenshot(filename=name, path=str(folder))
         except OSError as exc:
-            self.notify(f"cannot save screenshot: {exc}", severity="error")
+            self.notify(f"cannot save screenshot: {error_line(exc, folder)}", severity="error")
             return
         self.last_screenshot = Path(saved)
         self.notify(f"screenshot saved: {saved}")

@@ -152,7 +152,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         try:
             summaries = list(list_runs(runs_dir)) if runs_dir.exists() else []
         except Exception as exc:  # noqa: BLE001 — an unreadable folder is shown, not raised
-            self.post_message(RunsListed([], f"{runs_dir}: {exc}"))
+            self.post_message(RunsListed([], error_line(exc, runs_dir)))
             return
         self.post_message(RunsListed(summaries))
 
