@@ -7,7 +7,6 @@ stderr and only when it is a terminal, so a failing command prints exactly one e
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rlrec.data.jsonsafe import json_safe
+from rlrec.data.jsonsafe import strict_dumps
 
 
 def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
@@ -156,7 +155,7 @@ def _build(
     for note in result.notes:
         print(f"rlrec: note: {note}", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary))
+        print(strict_dumps(summary))
         return 0
     ds = result.dataset
     print(
@@ -196,7 +195,7 @@ def run_info(args: argparse.Namespace) -> int:
 
     info = dataset_info(args.dir)
     if args.json:
-        print(json.dumps(json_safe(info.to_dict())))
+        print(strict_dumps(info.to_dict()))
         return 0
     from rlrec.cli.data_plots import render_info
 

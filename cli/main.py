@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from rlrec.data.errors import Option, RlrecError
+from rlrec.data.errors import Option, RlrecError, error_line
 
 # Each module defines `register(commands, bench)`: `commands` is the top-level subparsers
 # object, `bench` the subparsers of `rlrec bench`. A parser's handler is set with
@@ -85,13 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         print("rlrec: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (`rlrec info --json | head`): not an error of ours. Point
-        # stdout at devnull so the interpreter's final flush does not raise again.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return _reader_gone()
+    except OSError as exc:
+        # Unwritable or read-only --out, --out below a file, unreadable inputs, disk full:
+        # the operating system's refusal, worded as one line naming the path.
+        print(f"rlrec: error: {error_line(exc, getattr(args, 'out', None))}", file=sys.stderr)
+        return 2
     return int(status or 0)
+
+
+def _reader_gone() -> int:
+    """The reader went away (`rlrec info --json | head`): not an error of ours. Point stdout
+    at devnull so the interpreter's final flush does not raise again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from rlrec.data.jsonsafe import json_safe
+from rlrec.cli.sim_commands import seed_type
+from rlrec.data.jsonsafe import strict_dumps
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -29,7 +29,7 @@ def register(commands: Any, bench: Any) -> None:
     split.add_argument(
         "--cold-users", type=float, default=0.1, help="share of users held out whole [0, 1)"
     )
-    split.add_argument("--seed", type=int, default=0, help="seed of the held-out users")
+    split.add_argument("--seed", type=seed_type, default=0, help="seed of the held-out users")
     split.add_argument("--json", action="store_true", help="print one JSON object")
     split.set_defaults(handler=split_command)
 
@@ -44,7 +44,7 @@ def register(commands: Any, bench: Any) -> None:
     ab.add_argument("arm_a", metavar="RUN_A", help="run folder or baseline name")
     ab.add_argument("arm_b", metavar="RUN_B", help="run folder or baseline name")
     ab.add_argument("--users", type=int, default=2000, help="simulated users, split in half")
-    ab.add_argument("--seed", type=int, default=0)
+    ab.add_argument("--seed", type=seed_type, default=0)
     ab.add_argument("--dataset", default=None, metavar="DIR", help="population for two baselines")
     ab.add_argument("--json", action="store_true", help="print one JSON object")
     ab.set_defaults(handler=ab_command)
@@ -57,7 +57,7 @@ def _load(folder: str) -> Any:
 
 
 def _print_json(payload: dict[str, Any]) -> None:
-    print(json.dumps(json_safe(payload)))
+    print(strict_dumps(payload))
 
 
 # -- split ------------------------------------------------------------------------------------

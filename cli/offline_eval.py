@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from rlrec.data.errors import RlrecError
-from rlrec.data.jsonsafe import json_safe
+from rlrec.data.jsonsafe import strict_dumps
 
 
 def offline_eval_command(args: argparse.Namespace) -> int:
@@ -27,7 +26,7 @@ def offline_eval_command(args: argparse.Namespace) -> int:
 def print_offline_report(report: dict[str, Any], as_json: bool = False) -> None:
     """The report as one JSON object, or a summary line and a table per user group."""
     if as_json:
-        print(json.dumps(json_safe(report)))
+        print(strict_dumps(report))
         return
     from rich.console import Console
     from rich.table import Table

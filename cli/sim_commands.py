@@ -10,7 +10,6 @@ A `--config FILE` YAML may name its own `preset:` and override any `env` field, 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rlrec.data.errors import RlrecError
+from rlrec.data.jsonsafe import strict_dumps
 from rlrec.engine.config_base import deep_merge, from_dict, load_yaml, param
 
 DEFAULT_PRESET = "default"
@@ -44,7 +44,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def seed_type(text: str) -> int:
+    """argparse type of every --seed: a whole number in 0..2**31-1."""
     try:
         value = int(text)
     except ValueError:
@@ -71,7 +72,9 @@ def register(commands: Any, bench: Any) -> None:
     parser.add_argument(
         "--episodes", type=_positive_int, help="sessions per baseline (default 1000)"
     )
-    parser.add_argument("--seed", type=_seed, help="seed of the evaluation sessions (default 0)")
+    parser.add_argument(
+        "--seed", type=seed_type, help="seed of the evaluation sessions (default 0)"
+    )
     parser.add_argument("--policies", help="comma-separated subset of the baselines")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run_baselines)
@@ -161,7 +164,7 @@ def run_baselines(args: argparse.Namespace) -> int:
             "env": to_dict(env),
             "policies": {name: report.to_dict() for name, report in reports.items()},
         }
-        print(json.dumps(out))
+        print(strict_dumps(out))
         return 0
     _print_table(preset, eval_config, reports)
     err.print(f"[dim]{seconds:.1f} s[/dim]")
@@ -251,7 +254,7 @@ def run_bench_env(args: argparse.Namespace) -> int:
             with err.status(f"{preset} N={size}…"):
                 figures[preset][str(size)] = env_steps_per_second(preset, size, args.seconds)
     if args.json:
-        print(json.dumps({"env_steps_per_second": figures, "seconds_each": args.seconds}))
+        print(strict_dumps({"env_steps_per_second": figures, "seconds_each": args.seconds}))
         return 0
     table = Table(title="simulator env-steps/s (random actions)")
     table.add_column("preset")

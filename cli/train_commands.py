@@ -8,7 +8,6 @@ cleanly: the trainer writes a checkpoint and the final evaluation before returni
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import threading
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlrec.cli.offline_eval import offline_eval_command
 from rlrec.data.errors import RlrecError
-from rlrec.data.jsonsafe import json_safe
+from rlrec.data.jsonsafe import strict_dumps
 from rlrec.engine.training.budget import Budget, BudgetKind
 
 if TYPE_CHECKING:  # the trainer imports torch: loaded by the handlers that train
@@ -115,9 +114,7 @@ def _budget(args: argparse.Namespace) -> Budget | None:
     for name in ("seconds", "steps", "episodes"):
         value = getattr(args, name, None)
         if value is not None:
-            if value <= 0:
-                raise RlrecError(f"--{name} = {value} is out of range (allowed: > 0)")
-            return Budget(BudgetKind(name), value)
+            return Budget(BudgetKind(name), value)  # checks the amount (nan, inf, <= 0)
     return None
 
 
@@ -185,11 +182,14 @@ def _drive(trainer: Trainer, as_json: bool) -> int:
     finally:
         display.stop()
     if "error" in outcome:
-        raise outcome["error"]
+        error = outcome["error"]
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(trainer.run_dir)  # a failed write names no file: the run does
+        raise error
     result = TrainingResult.of(trainer, outcome["finished"])
     summary = _summary(result)
     if as_json:
-        print(json.dumps(json_safe(summary)))
+        print(strict_dumps(summary))
     else:
         _print_summary(summary)
     return 0 if result.ok else 1
@@ -301,7 +301,7 @@ def eval_command(args: argparse.Namespace) -> int:
         args.run, episodes=args.episodes, seed=args.seed, with_baselines=not args.no_baselines
     )
     if args.json:
-        print(json.dumps(json_safe(evaluation.to_dict())))
+        print(strict_dumps(evaluation.to_dict()))
         return 0
     episodes, seed = evaluation.episodes, evaluation.seed
     report, baselines = evaluation.agent, evaluation.baselines
@@ -345,7 +345,7 @@ def recommend_command(args: argparse.Namespace) -> int:
     )
     payload = result.to_dict()
     if args.json:
-        print(json.dumps(json_safe(payload)))
+        print(strict_dumps(payload))
         return 0
     print(
         f"user {payload.get('user')}"
@@ -393,7 +393,7 @@ def bench_train_command(args: argparse.Namespace) -> int:
         "torch_threads": config.train.torch_threads,
     }
     if args.json:
-        print(json.dumps(json_safe(result)))
+        print(strict_dumps(result))
     else:
         for key, value in result.items():
             print(f"{key:<20} {value}")

@@ -19,6 +19,7 @@ The CLI prints it as `rlrec: error: <message>` and exits with status 2, without 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,29 @@ def _rebuild(parts: tuple[Part, ...], state: dict[str, Any]) -> RlrecError:
     error = RlrecError(parts)
     error.__dict__.update(state)
     return error
+
+
+def error_line(exc: BaseException, path: str | Path | None = None) -> str:
+    """One line for any error a face shows: an `RlrecError`'s message; an `OSError` as
+    "<path>: <reason>" ("/x/out: Permission denied", "/x/out: No space left on device"),
+    naming `path` when the error names none (a failed write to an open file); anything else
+    (a bug) as "unexpected <Type>: <first line>", cut to 200 characters — never a traceback
+    or a multi-line library message."""
+    if isinstance(exc, RlrecError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else None)
+        reason = reason or _first_line(exc) or type(exc).__name__
+        where = exc.filename if exc.filename is not None else path
+        if where is None:
+            return reason
+        text = os.fsdecode(os.fspath(where))
+        if exc.filename2 is not None:
+            text += f" -> {os.fsdecode(exc.filename2)}"
+        return f"{text}: {reason}"
+    return f"unexpected {type(exc).__name__}: {_first_line(exc)}".rstrip(": ")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""

@@ -7,6 +7,7 @@ API answers; NaN and infinity are not JSON. `json_safe` turns a value into plain
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -46,3 +47,10 @@ def _key(key: Any) -> Any:
     if isinstance(key, np.generic):
         return key.item()
     return str(key)
+
+
+def strict_dumps(value: Any, **kwargs: Any) -> str:
+    """`value` as strict JSON text: `json_safe(value)` dumped with `allow_nan=False`, so no
+    `NaN`/`Infinity` token can reach a file or stdout (undefined numbers are `null`).
+    `kwargs` go to `json.dumps` (indent, sort_keys)."""
+    return json.dumps(json_safe(value), allow_nan=False, **kwargs)

@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
+from rlrec.data.errors import error_line
 from rlrec.engine.training.events import RunState
 from rlrec.engine.training.runs import CONFIG_FILE, METRICS_FILE
 from rlrec.tui.commands import RlrecCommands
@@ -209,7 +210,7 @@ class RlrecApp(App):
 
                 dataset = default_dataset()
         except Exception as exc:  # noqa: BLE001 — shown to the user, the app stays up
-            self.post_message(ShowError("Cannot open dataset", str(exc)))
+            self.post_message(ShowError("Cannot open dataset", error_line(exc)))
             self.call_from_thread(self._startup_step_done, "dataset")
             return
         self.post_message(DatasetChanged(dataset, self.state.dataset_path))
@@ -239,6 +240,12 @@ class RlrecApp(App):
             self._tell_panes("run_dir")
         if show:
             self.action_show_pane("explore")
+
+    def runs_changed(self) -> None:
+        """A run of this app started, finished or failed: the Runs pane re-reads its folder."""
+        pane = self._pane_widget("runs")
+        if pane is not None:
+            pane.post_message(StateUpdated("runs"))
 
     def _tell_panes(self, field: str) -> None:
         for info in PANES:
@@ -312,7 +319,7 @@ class RlrecApp(App):
             Path(folder).mkdir(parents=True, exist_ok=True)
             saved = self.save_screenshot(filename=name, path=str(folder))
         except OSError as exc:
-            self.notify(f"cannot save screenshot: {exc}", severity="error")
+            self.notify(f"cannot save screenshot: {error_line(exc, folder)}", severity="error")
             return
         self.last_screenshot = Path(saved)
         self.notify(f"screenshot saved: {saved}")

@@ -51,6 +51,8 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [
         Binding("escape,f1,q", "close", "Close help", id="help.close", tooltip="Close help"),
+        # A modal screen does not pass ctrl+q on to the app: quitting must work from here too.
+        Binding("ctrl+q", "app.quit", "Quit", id="help.quit", tooltip="Quit", show=False),
     ]
 
     def __init__(self, title: str, pane_help: str, pane_bindings: list[Binding]) -> None:

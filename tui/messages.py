@@ -70,7 +70,8 @@ class FollowedEvents(Message):
 
 @dataclass
 class StateUpdated(Message, bubble=False):
-    """App → every pane, after `app.state` changed: `field` is "dataset" or "run_dir".
+    """App → every pane, after `app.state` changed: `field` is "dataset" or "run_dir" (or,
+    to the Runs pane alone, "runs": the runs folder changed).
 
     Panes read the new value from `self.app.state` in `on_state_updated` (e.g. Explore loads
     the run when field == "run_dir"; Train uses the dataset for the next run)."""

@@ -50,6 +50,53 @@ def resolve_env_config(preset_or_config: Any) -> EnvConfig:
     raise RlrecError(f"cannot build an environment from {preset_or_config!r}")
 
 
+def checked_actions(actions: Any, n_items: int, n_envs: int) -> np.ndarray:
+    """`actions` as an int64 array of shape (n_envs,), each an item id in [0, n_items).
+
+    Accepts Python or numpy integers (and integral floats such as 3.0, which some agents
+    emit); a scalar stands for one session. Raises RlrecError naming what is wrong — shape,
+    dtype (bool, fractional, non-numeric) or the first id out of range — instead of an
+    IndexError deep in the simulator or numpy's silent wrap-around of negative ids."""
+    array = np.asarray(actions)
+    if array.ndim == 0 and n_envs == 1:
+        array = array.reshape(1)
+    if array.shape != (n_envs,):
+        raise RlrecError(
+            f"step: actions have shape {array.shape}, expected ({n_envs},)",
+            key="actions",
+            value=array.shape,
+            allowed=(n_envs,),
+        )
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise RlrecError(
+            f"step: actions have dtype {array.dtype}, expected integer item ids",
+            key="actions",
+            value=str(array.dtype),
+        )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise RlrecError("step: actions are complex numbers, expected integer item ids")
+    if not np.issubdtype(array.dtype, np.integer):
+        whole = np.isfinite(array) & (array == np.round(array))
+        if not whole.all():
+            bad = array[~whole][0]
+            raise RlrecError(
+                f"step: action {bad!r} is not an item id (expected an integer)",
+                key="actions",
+                value=float(bad),
+            )
+    outside = (array < 0) | (array >= n_items)
+    if outside.any():
+        position = int(np.flatnonzero(outside)[0])
+        bad = array[position].item()
+        raise RlrecError(
+            f"step: action {bad} (session {position}) is out of range (allowed: 0..{n_items - 1})",
+            key="actions",
+            value=bad,
+            allowed=(0, n_items - 1),
+        )
+    return array.astype(np.int64)
+
+
 def _observation_space(sim: VectorSimulator) -> spaces.Box:
     bound = sim.observation_bound
     return spaces.Box(-bound, bound, shape=(sim.obs_dim,), dtype=np.float32)
@@ -84,7 +131,8 @@ class RecommenderEnv(gym.Env):
         return obs[0].astype(np.float32, copy=True), self._info()
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        result = self.sim.step(np.asarray([int(action)], dtype=np.int64))
+        """`action` an item id in [0, n_items). RlrecError: non-integer or out of range."""
+        result = self.sim.step(checked_actions(action, self.sim.n_items, 1))
         info = self._info(result.engaged[0], result.purchased[0])
         if result.done[0]:
             info["episode_return"] = float(result.episode_return[0])
@@ -133,8 +181,9 @@ class RecommenderVectorEnv(VectorEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """`actions` (num_envs,) item ids; returns obs, reward, terminated, truncated, infos."""
-        result = self.sim.step(np.asarray(actions, dtype=np.int64))
+        """`actions` (num_envs,) item ids in [0, n_items); returns obs, reward, terminated,
+        truncated, infos. RlrecError: wrong shape, non-integer or out-of-range actions."""
+        result = self.sim.step(checked_actions(actions, self.sim.n_items, self.num_envs))
         infos = self._infos(result.engaged, result.purchased)
         infos["episode_return"] = result.episode_return
         infos["episode_length"] = result.episode_length

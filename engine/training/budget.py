@@ -7,17 +7,35 @@ and `Progress` events report `budget.fraction_done(...)` and `budget.eta_seconds
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 
 
 class BudgetKind(StrEnum):
     STEPS = "steps"  # env steps (one recommendation to one session each)
     EPISODES = "episodes"  # finished sessions
     SECONDS = "seconds"  # wall-clock training time (pauses and evaluations excluded)
+
+
+def check_amount(kind: BudgetKind | str, amount: Any, context: str = "") -> None:
+    """RlrecError unless `amount` is a finite number > 0 (an integer for steps and episodes).
+    The error names the option `kind` (`seconds`, `steps`, `episodes`), which the CLI words
+    as its flag (`--seconds nan`)."""
+    kind = BudgetKind(kind)
+    is_number = isinstance(amount, numbers.Real) and not isinstance(amount, bool)
+    whole = kind is BudgetKind.SECONDS or (is_number and float(amount).is_integer())
+    if not (is_number and math.isfinite(amount) and amount > 0 and whole):
+        allowed = "a finite number > 0" if kind is BudgetKind.SECONDS else "a whole number > 0"
+        raise RlrecError(
+            [context, Option(str(kind), f"{amount!r}"), f" is out of range (allowed: {allowed})"],
+            key=f"budget.{kind}",
+            value=amount,
+            allowed=allowed,
+        )
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,11 @@ class Budget:
 
     kind: BudgetKind
     amount: float
+
+    def __post_init__(self) -> None:
+        # The one budget check: train, resume (`extended_by`), configs and checkpoints all
+        # build a Budget, so NaN, infinity (a run that never ends) and <= 0 stop here.
+        check_amount(self.kind, self.amount)
 
     @classmethod
     def from_dict(cls, mapping: dict[str, Any]) -> Budget:
@@ -45,8 +68,7 @@ class Budget:
             raise RlrecError(
                 f"budget: unknown kind {kind!r} (allowed: steps, episodes, seconds)"
             ) from None
-        if not amount > 0:
-            raise RlrecError(f"budget: {kind} = {amount} is out of range (allowed: > 0)")
+        check_amount(budget_kind, amount, context="budget: ")
         return cls(budget_kind, amount)
 
     def as_dict(self) -> dict[str, Any]:

@@ -20,6 +20,58 @@ from rlrec.engine.evaluation.online import (
 )
 from rlrec.engine.policies.registry import SIMULATION_BASELINES
 
+MAX_SEED = 2**63 - 1
+# What `evaluate_policy` keeps per evaluated session: return, length, engagements and
+# purchases (float64 each) plus the recommended item of every step (int64).
+_RECORD_BYTES = 4 * 8
+_STEP_BYTES = 8
+
+
+def check_seed(seed: Any) -> None:
+    """RlrecError unless `seed` is an integer in 0..2**63-1 (numpy refuses negative seeds)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise RlrecError(
+            [Option("seed", f"{seed!r}"), f" is out of range (allowed: 0..{MAX_SEED})"],
+            value=seed,
+            allowed=(0, MAX_SEED),
+        )
+
+
+def available_memory_bytes() -> int:
+    """Memory the machine can still give (Linux MemAvailable; else physical pages free)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def check_evaluation_fits(episodes: int, max_steps: int) -> None:
+    """RlrecError with the estimate and the limit when the per-session records of `episodes`
+    sessions (each up to `max_steps` steps) need more memory than is available."""
+    per_session = _RECORD_BYTES + _STEP_BYTES * max_steps
+    need, have = episodes * per_session, available_memory_bytes()
+    if need > have:
+        most = have // per_session
+        raise RlrecError(
+            [
+                Option("episodes", f"{episodes:,}"),
+                f" needs about {_gib(need)} for its per-session records, more than the "
+                f"{_gib(have)} available (allowed here: up to {most:,})",
+            ],
+            value=episodes,
+            allowed=(1, most),
+        )
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:,.1f} GiB"
+
 
 @dataclass(frozen=True)
 class OnlineEvaluation:
@@ -51,9 +103,12 @@ def evaluate_online(
     with_baselines: bool = True,
 ) -> OnlineEvaluation:
     """Greedy evaluation of the run's agent (defaults: the run config's eval episodes and
-    seed). RlrecError: not a run, episodes < 1."""
+    seed). RlrecError: not a run, episodes < 1, a seed outside 0..2**63-1, or more episodes
+    than the per-session records fit in the memory available (the message gives both)."""
     from rlrec.engine.training.runs import load_run
 
+    if seed is not None:  # refuse before the (slow) load
+        check_seed(seed)
     run = load_run(run_dir)
     train = run.config.train
     episodes = episodes if episodes is not None else train.eval_episodes
@@ -64,6 +119,8 @@ def evaluate_online(
             allowed=(1, None),
         )
     seed = seed if seed is not None else train.eval_seed
+    check_seed(seed)
+    check_evaluation_fits(episodes, run.sim.max_steps)
     env, dataset = run.config.env, run.dataset
     references = reference_returns(env, episodes, seed, dataset)
     sim = evaluation_simulator(env, episodes, seed, dataset)
@@ -101,10 +158,13 @@ def evaluate_run_offline(
     run_dir: str | Path, part: str | None = None, seed: int | None = None
 ) -> OfflineEvaluation:
     """Offline metrics of the run's agent and the registry's scorers on `part` (default
-    "test") of the run dataset's stored split. RlrecError: seed-classic run, bad part."""
+    "test") of the run dataset's stored split. RlrecError: seed-classic run, bad part, a seed
+    outside 0..2**63-1."""
     from rlrec.data.split import split_for
     from rlrec.engine.training.runs import load_run
 
+    if seed is not None:
+        check_seed(seed)
     run = load_run(run_dir)
     if run.dataset is None:
         raise RlrecError(
@@ -148,10 +208,12 @@ def ab_test(
 ) -> ABTest:
     """A/B test between two arms (run folders or baseline names) on `users` simulated users;
     `dataset` is the population when both arms are baselines (default: the built-in one).
-    RlrecError: an arm that is neither, runs on different populations, users < 4."""
+    RlrecError: an arm that is neither, runs on different populations, users < 4, a seed
+    outside 0..2**63-1."""
     from rlrec.engine.training.runs import load_run
 
     check_users(users)
+    check_seed(seed)
     runs = {}
     for spec in (arm_a, arm_b):
         if spec in SIMULATION_BASELINES:

@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static, Tab, Tabs
 
-from rlrec.data.errors import Option, RlrecError
+from rlrec.data.errors import Option, RlrecError, error_line
 from rlrec.tui.messages import DatasetChanged, ShowError, StateUpdated
 from rlrec.tui.panes.dataset_forms import (
     csv_form,
@@ -272,7 +272,7 @@ interactions per user and per item, ratings) follow the current dataset.
 
             info = describe_dataset(dataset, path)
         except Exception as exc:  # noqa: BLE001 — shown, the app stays usable
-            self.post_message(ShowError("Cannot analyse the dataset", str(exc)))
+            self.post_message(ShowError("Cannot analyse the dataset", error_line(exc)))
             return
         self.post_message(SummaryReady(dataset, path, info.eda))
 
@@ -427,7 +427,7 @@ interactions per user and per item, ratings) follow the current dataset.
             text = error.worded(self._wording(form))
             target = self._field_for(error, form)
         else:
-            text = f"{error.__class__.__name__}: {error}"
+            text = error_line(error)
             target = None
         self._status(text, error=True)
         if target is None:

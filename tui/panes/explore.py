@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.training.runs import CONFIG_FILE
 from rlrec.tui.messages import StateUpdated
 from rlrec.tui.panes import explore_data
@@ -33,7 +33,6 @@ from rlrec.tui.panes.explore_data import (
     RunLoaded,
     UserDetails,
     checkpoint_stamp,
-    describe,
 )
 from rlrec.tui.widgets.explorer import (
     AGENT_COLUMNS,
@@ -206,7 +205,7 @@ the list came from the agent or a cold-start fallback.
         try:
             run = explore_data.load_run(run_dir)
         except Exception as exc:  # noqa: BLE001 — RlrecError or a bug: both shown, app stays up
-            self.post_message(RunFailed(run_dir, str(exc)))
+            self.post_message(RunFailed(run_dir, error_line(exc)))
             return
         self.post_message(RunLoaded(run, run_dir))
 
@@ -303,7 +302,7 @@ the list came from the agent or a cold-start fallback.
             if run is not None:
                 agent = explore_data.recommend(run, user, TOP_K, "agent")
         except Exception as exc:  # noqa: BLE001 — RlrecError or an engine bug: show, stay up
-            error = describe(exc)
+            error = error_line(exc)
         self.post_message(UserDetails(user, profile, history, agent, error))
         # Without a dataset (seed-classic) the engine has no baseline to offer.
         if run is None or run.dataset is None:
@@ -312,7 +311,7 @@ the list came from the agent or a cold-start fallback.
         try:
             result = explore_data.recommend(run, user, TOP_K, baseline)
         except Exception as exc:  # noqa: BLE001
-            error = describe(exc)
+            error = error_line(exc)
         self.post_message(BaselineDetails(user, baseline, result, error))
 
     @on(UserDetails)

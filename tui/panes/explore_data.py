@@ -13,18 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from rlrec.data.errors import RlrecError
-
 if TYPE_CHECKING:
     from rlrec.engine.serving.artifacts import ServingRun
     from rlrec.engine.serving.recommend import Recommendation
-
-
-def describe(exc: Exception) -> str:
-    """An engine error as one line: RlrecError's own text, else the exception's type too."""
-    if isinstance(exc, RlrecError):
-        return str(exc)
-    return f"{exc.__class__.__name__}: {exc}"
 
 
 def checkpoint_stamp(run_dir: Path) -> float | None:

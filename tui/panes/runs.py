@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +21,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from rlrec.data.errors import error_line
 from rlrec.engine.training.runs import RunSummary, list_runs, read_events
 from rlrec.tui.messages import RunSelected, ShowError, StateUpdated
 from rlrec.tui.widgets.charts import CompareChart, CurveStore
@@ -55,8 +57,9 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def summary_row(summary: RunSummary) -> tuple[str, ...]:
-    """Cells for one run of the listing."""
-    return (
+    """Cells for one run of the listing, markup-escaped: DataTable reads a str cell as Rich
+    markup, so a run name or preset such as `d-[red]x` or `[/oops]` is shown as written."""
+    cells = (
         summary.path.name,
         summary.preset or "–",
         summary.created.strftime("%Y-%m-%d %H:%M"),
@@ -65,6 +68,12 @@ def summary_row(summary: RunSummary) -> tuple[str, ...]:
         _fmt(summary.eval_return, ".2f"),
         _fmt(summary.eval_normalised, ".2f"),
     )
+    return tuple(escape(cell) for cell in cells)
+
+
+def runs_count(n: int) -> str:
+    """A count of runs in words: "1 run", "2 runs"."""
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 class RunsPane(Widget):
@@ -142,7 +151,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         try:
             summaries = list(list_runs(runs_dir)) if runs_dir.exists() else []
         except Exception as exc:  # noqa: BLE001 — an unreadable folder is shown, not raised
-            self.post_message(RunsListed([], f"{runs_dir}: {exc}"))
+            self.post_message(RunsListed([], error_line(exc, runs_dir)))
             return
         self.post_message(RunsListed(summaries))
 
@@ -156,7 +165,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         elif not self.summaries:
             header.update(f"no runs in {runs_dir} yet — train one in the Train pane (2, then s)")
         else:
-            header.update(f"{len(self.summaries)} runs in {runs_dir}")
+            header.update(f"{runs_count(len(self.summaries))} in {runs_dir}")
         table = self.query_one("#runs-table", DataTable)
         table.clear()
         present = {Path(s.path) for s in self.summaries}
@@ -169,7 +178,8 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         return f"[{self.marked.index(path) + 1}]" if path in self.marked else ""
 
     def on_state_updated(self, message: StateUpdated) -> None:
-        if message.field == "run_dir":
+        # "runs": a run of this app started, finished or failed (the folder changed).
+        if message.field in ("run_dir", "runs"):
             self.action_refresh()
 
     # -- actions ----------------------------------------------------------------------------
@@ -213,7 +223,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
             try:
                 events = read_events(run_dir)
             except Exception as exc:  # noqa: BLE001
-                self.post_message(ShowError("Cannot read run", f"{run_dir}: {exc}"))
+                self.post_message(ShowError("Cannot read run", f"{run_dir}: {error_line(exc)}"))
                 return
             store = CurveStore()
             store.extend(events)

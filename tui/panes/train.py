@@ -34,7 +34,7 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.training.events import (
     Checkpointed,
     Evaluation,
@@ -129,8 +129,10 @@ Train a DQN recommender against the simulator and watch it learn.
     TrainPane #train-progress { height: 1; }
     TrainPane #train-charts { grid-size: 2 2; height: 1fr; min-height: 12; }
     TrainPane #train-bottom { height: 9; }
-    TrainPane #train-evals { width: 1fr; height: 1fr; }
-    TrainPane #train-log { width: 1fr; height: 1fr; }
+    /* The table takes the width of its columns (never clipped under the log), the log
+       the rest, one column apart. */
+    TrainPane #train-evals { width: auto; height: 1fr; margin-right: 1; }
+    TrainPane #train-log { width: 1fr; min-width: 16; height: 1fr; }
     """
 
     run_state: reactive[RunState] = reactive(RunState.IDLE)  # of the run this pane drives
@@ -310,14 +312,16 @@ Train a DQN recommender against the simulator and watch it learn.
             return
         except Exception as exc:  # noqa: BLE001 — an engine bug must not take the app down
             self.post_message(
-                SettingsRejected(f"{exc}", title="Cannot build the run configuration")
+                SettingsRejected(error_line(exc), title="Cannot build the run configuration")
             )
             return
         name = preset or "run"
         try:
             run_dir = new_run_dir(runs_dir, name)
         except (RlrecError, OSError) as exc:
-            self.post_message(SettingsRejected(str(exc), title="Cannot create the run folder"))
+            self.post_message(
+                SettingsRejected(error_line(exc), title="Cannot create the run folder")
+            )
             return
         self.post_message(RunPrepared(config, name, run_dir))
 
@@ -343,6 +347,7 @@ Train a DQN recommender against the simulator and watch it learn.
         self.run_state = RunState.RUNNING
         self._log(f"starting {preset} in {run_dir}")
         self._train(config, run_dir)
+        self.rlrec_app.runs_changed()  # the new folder is listed while it trains
 
     @work(
         thread=True, exclusive=True, exit_on_error=False, group="training", description="training"
@@ -508,6 +513,8 @@ Train a DQN recommender against the simulator and watch it learn.
                 self.rlrec_app.set_run(self.run_dir, show=False)
         self.run_state = RunState.IDLE
         self.replot_visible(force=True)
+        if live:
+            self.rlrec_app.runs_changed()
         if live and reason.is_success and self.run_dir is not None:
             if not self.rlrec_app.is_quitting:
                 self.post_message(RunSelected(self.run_dir))
@@ -517,12 +524,12 @@ Train a DQN recommender against the simulator and watch it learn.
         worker = event.worker
         if worker.group == "train-form" and worker.state == WorkerState.ERROR:
             self.query_one("#train-form-loading", Static).update(
-                f"cannot load settings: {worker.error}"
+                f"cannot load settings: {error_line(worker.error)}"
             )
             return
         if worker.group == "train-prepare" and worker.state == WorkerState.ERROR:
             self._preparing = False
-            self.post_message(ShowError("Cannot start training", f"{worker.error}"))
+            self.post_message(ShowError("Cannot start training", error_line(worker.error)))
             return
         if worker.group != "training":
             return
@@ -530,9 +537,10 @@ Train a DQN recommender against the simulator and watch it learn.
             self.run_state = RunState.IDLE
             self._trainer = None
             error = worker.error
-            self._log(f"error: {error}")
+            self._log(f"error: {error_line(error)}")
             title = "Training failed" if not isinstance(error, RlrecError) else "Cannot train"
-            self.post_message(ShowError(title, f"{type(error).__name__}: {error}"))
+            self.post_message(ShowError(title, error_line(error)))
+            self.rlrec_app.runs_changed()
         elif worker.state in (WorkerState.SUCCESS, WorkerState.CANCELLED):
             if self.is_training:
                 self.run_state = RunState.IDLE

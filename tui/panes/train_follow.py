@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.training.events import Event, RunFinished
 from rlrec.engine.training.runs import RunFollower
 from rlrec.tui.messages import FollowedEvents, ShowError
@@ -55,7 +55,7 @@ def follow_run(
         try:
             events = follower.poll()
         except (RlrecError, OSError) as exc:
-            post(ShowError("Cannot follow run", str(exc)))
+            post(ShowError("Cannot follow run", error_line(exc)))
             return
         if events:
             store.extend(events)
