@@ -101,12 +101,14 @@ def _rebuild(parts: tuple[Part, ...], state: dict[str, Any]) -> RlrecError:
     return error
 
 
-def error_line(exc: BaseException, path: str | Path | None = None) -> str:
+def error_line(exc: BaseException | None, path: str | Path | None = None) -> str:
     """One line for any error a face shows: an `RlrecError`'s message; an `OSError` as
     "<path>: <reason>" ("/x/out: Permission denied", "/x/out: No space left on device"),
     naming `path` when the error names none (a failed write to an open file); anything else
     (a bug) as "unexpected <Type>: <first line>", cut to 200 characters — never a traceback
-    or a multi-line library message."""
+    or a multi-line library message. None (a failed worker that kept no error) says so."""
+    if exc is None:
+        return "unexpected error (no details were kept)"
     if isinstance(exc, RlrecError):
         return str(exc)
     if isinstance(exc, OSError):

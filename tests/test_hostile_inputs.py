@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from rlrec.engine.training.runs import CHECKPOINT_FILE
 from tests.fixtures import save_tiny_dataset, train_tiny_run
 from tests.test_cli_train import SMALL, rlrec
 
@@ -739,7 +740,6 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume-seconds-0", ["resume", "{run_copy}", "--seconds", "0"], "--seconds"),
     ("resume-steps-neg", ["resume", "{run_copy}", "--steps", "-1"], "--steps"),
     ("resume-garbage-checkpoint", ["resume", "{run_garbage_checkpoint}"], "checkpoint"),
-    ("resume-no-checkpoint", ["resume", "{run_no_checkpoint}"], "checkpoint"),
     ("resume-broken-config", ["resume", "{run_broken_config}"], "config.yaml"),
     # -- eval ------------------------------------------------------------------------------
     ("eval-missing", ["eval", "{tmp}/nothing"], "nothing"),
@@ -847,8 +847,7 @@ def _places(argv: list[str], tmp: Path, shared: dict[str, Path]) -> dict[str, st
         shutil.copytree(shared["run"], tmp / "run-copy")
         places["run_copy"] = str(tmp / "run-copy")
     for name, damage in (
-        ("run_garbage_checkpoint", lambda d: (d / "checkpoint.pt").write_bytes(b"\x80garbage")),
-        ("run_no_checkpoint", lambda d: (d / "checkpoint.pt").unlink()),
+        ("run_garbage_checkpoint", lambda d: (d / CHECKPOINT_FILE).write_bytes(b"\x80garbage")),
         ("run_broken_config", lambda d: (d / "config.yaml").write_text("env: [unclosed\n")),
     ):
         if "{" + name + "}" in text:
@@ -1064,9 +1063,9 @@ def test_disk_full_during_generate_names_out_and_leaves_nothing(tmp_path, monkey
 
 
 def test_disk_full_during_train_names_out(tmp_path, monkeypatch):
-    from rlrec.engine.training import runs
+    from rlrec.engine.training import checkpoint
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", _no_space)
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", _no_space)
     out = rlrec("train", "--steps", 10, "--out", tmp_path / "runs", "--name", "x", "--json")
     # stderr also holds the progress of the training before the checkpoint failed
     assert "Traceback" not in out.stderr and out.returncode == 2 and out.stdout == ""
