@@ -164,6 +164,10 @@ def serving_run_from(
     return ServingRun(path, config, dataset, agent, start, scorers, int(sim.config.history_window))
 
 
+def _split_or_none(run: Any) -> Any:
+    return None if run.dataset is None else _run_split(run)
+
+
 def _run_split(run: Any) -> Any:
     from rlrec.data.split import split_for
 
@@ -305,10 +309,19 @@ def load_serving(run_dir: str | Path) -> ServingRun:
             except _UNREADABLE:  # a damaged or foreign cache: rebuild it from the checkpoint
                 loaded = None
         if loaded is None:
-            _prepare_agent(path, load_run(path))
-            meta = _read_meta(path)
-            if meta is None:
-                raise RlrecError(f"{path / SERVING_DIR}: cannot write the serving cache")
-            loaded = _or_one_line(path / SERVING_DIR, lambda: _read_serving(path, meta))
+            run = load_run(path)
+            try:
+                _prepare_agent(path, run)
+            except OSError:
+                # A read-only, shared or archived run folder: serve from memory (built now,
+                # kept for this process) rather than refuse to serve at all.
+                loaded = serving_run_from(
+                    path, run.config, run.dataset, run.sim, run.policy, _split_or_none(run)
+                )
+            else:
+                meta = _read_meta(path)
+                if meta is None:
+                    raise RlrecError(f"{path / SERVING_DIR}: cannot write the serving cache")
+                loaded = _or_one_line(path / SERVING_DIR, lambda: _read_serving(path, meta))
         _LOADED[path] = (stamp, loaded)
         return loaded

@@ -156,3 +156,29 @@ def test_a_prepared_run_serves_every_policy_without_fitting_or_simulating(tmp_pa
         result = recommend(run_dir, "0", 10, policy=policy)
         assert result.source == policy and len(result.items) == 10
         assert all(item.true_preference is not None for item in result.items)
+
+
+def test_a_run_folder_that_cannot_be_written_is_served_from_memory(tmp_path, monkeypatch):
+    """A read-only (shared, archived) run still serves every policy; nothing is written."""
+    import errno
+    import os
+
+    from rlrec.cli.main import main
+    from rlrec.engine.serving import artifacts
+    from rlrec.engine.usecases.serving import POLICIES, recommend
+
+    argv = ["train", "--preset", "default", "--steps", "600", "--seed", "0", "--threads", "1"]
+    argv += ["--out", str(tmp_path), "--name", "run", "--json"]
+    assert main(argv) == 0
+    run_dir = tmp_path / "run"
+    artifacts._LOADED.clear()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(artifacts, "atomic_write_bytes", read_only)
+    monkeypatch.setattr(artifacts, "atomic_write_text", read_only)
+    for policy in POLICIES:
+        result = recommend(run_dir, "3", k=5, policy=policy)
+        assert len(result.items) == 5, policy
+    assert not any((run_dir / "serving").glob("*.npz"))
