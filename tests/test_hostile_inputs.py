@@ -794,9 +794,6 @@ XFAIL: dict[str, str] = {
     "split-validation-neg": "the split's range errors name the parameter as text, not an Option",
     "split-cold-1": "the split's range errors name the parameter as text, not as an Option",
     "train-batchnorm-1": "batch_norm with batch_size 1 passes the config check; torch raises",
-    "train-name-dotdot": "run names are not checked: '../escape' writes outside the runs folder",
-    "train-name-slash": "run names are not checked: 'a/b' fails on a missing folder",
-    "train-name-empty": "an empty run name is taken as 'no name' and a run is trained",
     "train-dataset-garbage": "the runs folder is created before the dataset is read",
 }
 # Failing cases not even run: without the memory check (issue 11 item 4, owned by the

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 
 CONFIG_FILE = "config.yaml"
 LOCK_FILE = ".lock"  # held by the process training the run (see RunLock)
@@ -44,8 +44,12 @@ def check_run_name(name: str) -> str:
     )
     if bad:
         raise RlrecError(
-            f"run name {name!r}: must be one plain folder name (no '/', no '..', not empty, "
-            "not starting with '.')",
+            [
+                "run ",
+                Option("name", repr(name)),
+                ": must be one plain folder name (no '/', no '..', not empty, "
+                "not starting with '.')",
+            ],
             key="name",
             value=name,
             option="name",
