@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from rlrec.data.dataset import Dataset
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 from rlrec.data.files import atomic_write_text, atomic_write_with
 from rlrec.data.scale import positive_threshold, require_positives
 
@@ -66,7 +66,7 @@ class SplitConfig:
             value = getattr(self, key)
             if not 0.0 < value < 1.0:
                 raise RlrecError(
-                    f"split {key} = {value:g} is out of range (allowed: (0, 1))",
+                    ["split ", Option(key, f"= {value:g}"), " is out of range (allowed: (0, 1))"],
                     key=key,
                     value=value,
                     allowed="(0, 1)",
@@ -74,8 +74,11 @@ class SplitConfig:
                 )
         if not 0.0 <= self.cold_user_fraction < 1.0:
             raise RlrecError(
-                f"split cold_user_fraction = {self.cold_user_fraction:g} is out of range "
-                "(allowed: [0, 1))",
+                [
+                    "split ",
+                    Option("cold_user_fraction", f"= {self.cold_user_fraction:g}"),
+                    " is out of range (allowed: [0, 1))",
+                ],
                 key="cold_user_fraction",
                 value=self.cold_user_fraction,
                 allowed="[0, 1)",

@@ -65,9 +65,10 @@ def test_split_is_stored_with_the_dataset(dataset_dir):
 @pytest.mark.parametrize(
     ("flags", "culprit"),
     [
-        (["--test", "0"], "test_fraction = 0 is out of range (allowed: (0, 1))"),
-        (["--test", "1.2"], "test_fraction = 1.2 is out of range"),
-        (["--validation", "-0.5"], "validation_fraction = -0.5 is out of range"),
+        # The CLI names its own flag for the use case's parameter.
+        (["--test", "0"], "split --test = 0 is out of range (allowed: (0, 1))"),
+        (["--test", "1.2"], "split --test = 1.2 is out of range"),
+        (["--validation", "-0.5"], "split --validation = -0.5 is out of range"),
         (["--validation", "0.6", "--test", "0.5"], "leaves no training data"),
         (["--method", "shuffle"], "split method = 'shuffle' is not allowed"),
     ],

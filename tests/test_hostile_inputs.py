@@ -788,11 +788,6 @@ CASES: list[tuple[str, list[str], str]] = [
 # Cases that still fail, each with why (strict: they must fail, so a fix shows up here).
 XFAIL: dict[str, str] = {
     "parquet-float-id": "the log importer takes 1.5 as a user id in Parquet (CSV refuses it)",
-    "split-test-0": "the split's range errors name test_fraction as text, not as an Option",
-    "split-test-big": "the split's range errors name test_fraction as text, not as an Option",
-    "split-test-nan": "the split's range errors name test_fraction as text, not as an Option",
-    "split-validation-neg": "the split's range errors name the parameter as text, not an Option",
-    "split-cold-1": "the split's range errors name the parameter as text, not as an Option",
     "train-batchnorm-1": "batch_norm with batch_size 1 passes the config check; torch raises",
     "train-dataset-garbage": "the runs folder is created before the dataset is read",
 }
