@@ -79,7 +79,18 @@ class DQNConfig:
     def validate(self) -> None:
         if self.eps_end > self.eps_start:
             raise RlrecError(
-                f"agent.eps_end = {self.eps_end:g} must not exceed agent.eps_start = {self.eps_start:g}"
+                f"agent.eps_end = {self.eps_end:g} must not exceed agent.eps_start = {self.eps_start:g}",
+                key="agent.eps_end",
+                value=self.eps_end,
+            )
+        if self.batch_norm and self.batch_size < 2:
+            # Batch statistics of one transition are undefined (torch refuses to train them).
+            raise RlrecError(
+                f"agent.batch_size = {self.batch_size} is out of range with agent.batch_norm: true "
+                "(allowed: >= 2)",
+                key="agent.batch_size",
+                value=self.batch_size,
+                allowed=(2, 65536),
             )
 
 
