@@ -788,7 +788,6 @@ CASES: list[tuple[str, list[str], str]] = [
 # Cases that still fail, each with why (strict: they must fail, so a fix shows up here).
 XFAIL: dict[str, str] = {
     "parquet-float-id": "the log importer takes 1.5 as a user id in Parquet (CSV refuses it)",
-    "train-dataset-garbage": "the runs folder is created before the dataset is read",
 }
 # Failing cases not even run: without the memory check (issue 11 item 4, owned by the
 # dataset and agent use cases) they allocate tens of GiB before failing.

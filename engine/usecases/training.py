@@ -103,14 +103,21 @@ def start_training(
     must be new or empty), else a new `<runs_dir>/<name>` (default name
     `<YYYYmmdd-HHMMSS>-<preset>`). Nothing is left behind if building fails (RlrecError for a
     bad config, a used folder or a changed dataset)."""
-    from rlrec.engine.training.runs import discard_unused_folder, new_run_dir
+    from rlrec.engine.training.runs import default_runs_dir, discard_unused_folder, new_run_dir
     from rlrec.engine.training.trainer import Trainer
 
+    parent = Path(run_dir).parent if run_dir is not None else Path(runs_dir or default_runs_dir())
+    made = [p for p in (parent, *parent.parents) if not p.exists()]  # deepest first
     folder = Path(run_dir) if run_dir is not None else new_run_dir(runs_dir, config.preset, name)
     try:
         trainer = Trainer(config, folder)
     except BaseException:
         discard_unused_folder(folder)  # nothing written: leave no empty run behind
+        for created in made:  # nor the runs folders this call made for it
+            try:
+                created.rmdir()
+            except OSError:
+                break
         raise
     if on_event is not None:
         trainer.subscribe(on_event)
