@@ -34,8 +34,12 @@ FLAGS = {
 
 
 def flag_wording(option: Option) -> str:
-    """An option as the CLI spells it: its flag, then the value if the message shows one."""
-    flag = FLAGS.get(option.name, "--" + option.name.replace("_", "-"))
+    """An option as the CLI spells it: its flag, then the value if the message shows one. A
+    dotted config key (`agent.replay_size`) is set in a config file, not by a flag: kept."""
+    if "." in option.name:
+        flag = option.name
+    else:
+        flag = FLAGS.get(option.name, "--" + option.name.replace("_", "-"))
     return flag if option.shown is None else f"{flag} {option.shown}"
 
 

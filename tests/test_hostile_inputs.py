@@ -793,7 +793,9 @@ XFAIL: dict[str, str] = {
 # dataset and agent use cases) they allocate tens of GiB before failing.
 NOT_RUN: dict[str, str] = {
     "gen-max-sizes": "the generator accepts 10M x 10M and starts allocating (no memory estimate)",
-    "train-replay-huge": "replay_size 50M is in range and the buffer is preallocated (no estimate)",
+    # Refused or not depending on this machine's free memory (the check itself is tested with
+    # a fixed limit in tests/engine/test_dqn.py); either outcome is right, so not run here.
+    "train-replay-huge": "machine-dependent: 50M transitions may fit in the memory available",
 }
 
 

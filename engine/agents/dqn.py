@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
+from rlrec.data.memory import check_fits
 from rlrec.engine.agents.network import QNetwork
 from rlrec.engine.agents.replay import ReplayBuffer
 from rlrec.engine.config_base import param
@@ -123,7 +124,15 @@ class DQNAgent(Policy):
             self.online.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         # A loaded policy that only recommends needs no replay memory.
-        self.replay = ReplayBuffer(config.replay_size if with_replay else 1, obs_dim, n_items)
+        capacity = config.replay_size if with_replay else 1
+        check_fits(
+            capacity,
+            ReplayBuffer.bytes_per_transition(obs_dim, n_items),
+            Option("agent.replay_size", f"{capacity:,}"),
+            "the replay buffer",
+            key="agent.replay_size",
+        )
+        self.replay = ReplayBuffer(capacity, obs_dim, n_items)
         self.sample_generator = torch.Generator().manual_seed(seed + 1)
         self.explore_rng = np.random.default_rng(seed + 2)
         self.updates = 0

@@ -27,6 +27,12 @@ def unpack_mask(packed: torch.Tensor, n_items: int) -> torch.Tensor:
 
 
 class ReplayBuffer:
+    @staticmethod
+    def bytes_per_transition(obs_dim: int, n_items: int) -> int:
+        """Bytes one stored transition takes: obs and next obs (float32), action (int64),
+        reward (float32), done (bool) and the next mask packed to bits."""
+        return 2 * 4 * obs_dim + 8 + 4 + 1 + (n_items + 7) // 8
+
     def __init__(self, capacity: int, obs_dim: int, n_items: int) -> None:
         self.capacity = int(capacity)
         self.n_items = int(n_items)

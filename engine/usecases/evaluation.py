@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import Option, RlrecError
+from rlrec.data.memory import check_fits
 from rlrec.engine.evaluation.ab import check_users, not_an_arm, run_ab
 from rlrec.engine.evaluation.offline import evaluate_offline
 from rlrec.engine.evaluation.online import (
@@ -37,40 +38,13 @@ def check_seed(seed: Any) -> None:
         )
 
 
-def available_memory_bytes() -> int:
-    """Memory the machine can still give (Linux MemAvailable; else physical pages free)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import os
-
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-
-
 def check_evaluation_fits(episodes: int, max_steps: int) -> None:
     """RlrecError with the estimate and the limit when the per-session records of `episodes`
     sessions (each up to `max_steps` steps) need more memory than is available."""
     per_session = _RECORD_BYTES + _STEP_BYTES * max_steps
-    need, have = episodes * per_session, available_memory_bytes()
-    if need > have:
-        most = have // per_session
-        raise RlrecError(
-            [
-                Option("episodes", f"{episodes:,}"),
-                f" needs about {_gib(need)} for its per-session records, more than the "
-                f"{_gib(have)} available (allowed here: up to {most:,})",
-            ],
-            value=episodes,
-            allowed=(1, most),
-        )
-
-
-def _gib(size: int) -> str:
-    return f"{size / 2**30:,.1f} GiB"
+    check_fits(
+        episodes, per_session, Option("episodes", f"{episodes:,}"), "its per-session records"
+    )
 
 
 @dataclass(frozen=True)

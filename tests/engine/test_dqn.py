@@ -168,3 +168,23 @@ def test_the_served_average_survives_a_checkpoint():
     assert np.allclose(copy.scores(obs), agent.scores(obs))
     plain = _agent()  # serve_average 0: the online net itself, nothing extra to save
     assert plain.served is plain.online and "served" not in plain.state_dict()
+
+
+def test_a_replay_buffer_that_cannot_fit_is_refused_before_allocating(monkeypatch, tmp_path):
+    """The estimate is checked against the memory available before anything is allocated or
+    written; the CLI prints one line with the estimate and the limit."""
+    import yaml
+
+    from rlrec.cli.main import main
+    from rlrec.data import memory
+
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2**30)  # 1 GiB left
+    config = tmp_path / "big.yaml"
+    config.write_text(yaml.safe_dump({"preset": "seed-classic", "agent": {"replay_size": 10**7}}))
+    with pytest.raises(RlrecError) as error:
+        DQNAgent(42, 500, DQNConfig(replay_size=10**7))
+    assert error.value.key == "agent.replay_size" and error.value.value == 10**7
+    assert "GiB for the replay buffer, more than the 1.0 GiB available" in str(error.value)
+    out = tmp_path / "runs"
+    assert main(["train", "--config", str(config), "--steps", "10", "--out", str(out)]) == 2
+    assert not out.exists()  # nothing written
