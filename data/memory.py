@@ -38,19 +38,21 @@ def check_fits(
     subject: Option,
     purpose: str,
     *,
+    fixed: int = 0,
     key: str | None = None,
     value: Any = None,
 ) -> None:
-    """RlrecError unless `count` units of `per_unit` bytes fit in the memory available.
+    """RlrecError unless `count` units of `per_unit` bytes (plus `fixed` bytes whatever the
+    count) fit in the memory available.
 
     The message names the setting (`subject`, an `Option` the face spells), what the memory is
     for, the estimate, the limit and the largest count that fits, e.g. "agent.replay_size
     50,000,000 needs about 29.6 GiB for the replay buffer, more than the 21.7 GiB available
     (allowed here: up to 36,000,000)"."""
-    need, have = count * per_unit, available_memory_bytes()
+    need, have = count * per_unit + fixed, available_memory_bytes()
     if need <= have:
         return
-    most = have // max(per_unit, 1)
+    most = max(have - fixed, 0) // max(per_unit, 1)
     parts: Sequence[str | Option] = [
         subject,
         f" needs about {gib(need)} for {purpose}, more than the {gib(have)} available "

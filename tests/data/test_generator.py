@@ -149,3 +149,16 @@ def test_activity_scales_the_interaction_log_and_keeps_the_population():
     assert base.users.equals(dense.users) and base.items.equals(dense.items)
     assert dense.meta["activity"] == 3.0 and dense.name.endswith("-activity3")
     assert base.meta["activity"] == 1.0 and base.name == "synthetic-400x60-seed5"
+
+
+def test_sizes_that_cannot_fit_are_refused_before_drawing(monkeypatch):
+    """One line with the estimate and the limit, naming n_users; nothing is allocated."""
+    from rlrec.data import memory
+    from rlrec.data.errors import RlrecError
+    from rlrec.data.generator import generate
+
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2**30)  # 1 GiB left
+    with pytest.raises(RlrecError, match=r"needs about [\d.]+ GiB .* more than the 1.0 GiB") as err:
+        generate(1_000_000, 1000, 0)
+    assert err.value.option == "n_users" and err.value.allowed[1] < 1_000_000
+    assert generate(200, 50, 0).n_users == 200  # small sizes still fit
