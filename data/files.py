@@ -8,8 +8,10 @@ reader would trust.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -92,6 +94,9 @@ def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Pa
         fill(temp)
         os.chmod(temp, FOLDER_MODE)
         if target.exists():
+            if _exchange(temp, target):  # one atomic step: no moment without a dataset
+                shutil.rmtree(temp, ignore_errors=True)  # now the old folder
+                return target
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, old / target.name)
             os.replace(temp, target)
@@ -107,6 +112,33 @@ def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Pa
                 break
         raise
     return target
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`, glibc ≥ 2.28); False
+    where the system or filesystem cannot, and the caller falls back to two renames."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    done = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    return done == 0
 
 
 def _sync_folder(folder: Path) -> None:

@@ -125,3 +125,10 @@ def test_published_files_and_folders_get_the_umask_modes_not_owner_only(tmp_path
     mask = os.umask(0o022)
     os.umask(mask)
     assert FILE_MODE == 0o666 & ~mask and FOLDER_MODE == 0o777 & ~mask  # 0644/0755 at 0022
+
+
+def test_replacing_a_folder_swaps_it_in_one_step_and_leaves_no_hidden_copy(tmp_path):
+    atomic_folder(tmp_path / "ds", lambda temp: (temp / "f").write_text("old"))
+    atomic_folder(tmp_path / "ds", lambda temp: (temp / "f").write_text("new"))
+    assert (tmp_path / "ds" / "f").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"]
