@@ -75,7 +75,7 @@ async def _settle(app, pilot) -> None:
         await pilot.pause()
 
 
-async def _until(pilot, condition, rounds: int = 200) -> None:
+async def _until(pilot, condition, rounds: int = 1000) -> None:
     """Let the app run until `condition()` holds (a worker's result can land a few
     frames after the workers report complete on a loaded machine); give up quietly after
     `rounds` frames and let the caller's assertion say what is missing."""
