@@ -28,8 +28,9 @@ def _process_umask() -> int:
 
 # `mkstemp`/`mkdtemp` create owner-only (0600/0700) temporaries; what we publish gets the
 # modes a plain `open`/`mkdir` would give, so a shared dataset or run stays readable.
-FILE_MODE = 0o666 & ~_process_umask()
-FOLDER_MODE = 0o777 & ~_process_umask()
+_UMASK = _process_umask()
+FILE_MODE = 0o666 & ~_UMASK
+FOLDER_MODE = 0o777 & ~_UMASK
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes | Callable[[BinaryIO], None]) -> None:
