@@ -44,6 +44,7 @@ from rlrec.tui.widgets.explorer import (
     format_profile,
     history_rows,
 )
+from rlrec.tui.widgets.tables import fill_table
 from rlrec.tui.widgets.user_list import UserList
 
 if TYPE_CHECKING:
@@ -149,9 +150,9 @@ the list came from the agent or a cold-start fallback.
                 yield DataTable(id="explore-history", cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#explore-agent", DataTable).add_columns(*AGENT_COLUMNS)
-        self.query_one("#explore-baseline", DataTable).add_columns(*BASELINE_COLUMNS)
-        self.query_one("#explore-history", DataTable).add_columns(*HISTORY_COLUMNS)
+        fill_table(self.query_one("#explore-agent", DataTable), AGENT_COLUMNS, [])
+        fill_table(self.query_one("#explore-baseline", DataTable), BASELINE_COLUMNS, [])
+        fill_table(self.query_one("#explore-history", DataTable), HISTORY_COLUMNS, [])
         self._show_run_status()
         self.sync_with_state()
 
@@ -336,15 +337,13 @@ the list came from the agent or a cold-start fallback.
 
     def _fill_agent(self, agent: Recommendation | None) -> None:
         table = self.query_one("#explore-agent", DataTable)
-        table.clear()
         title = self.query_one("#explore-agent-title", Static)
         if agent is None:
             title.update("Agent — no trained run")
         else:
             source = escape(agent.source)
             title.update(f"Agent top-{len(self._agent_items)} · source: {source}")
-        for rank, row in enumerate(agent_rows(self._agent_items), 1):
-            table.add_row(*row, key=f"a{rank}")
+        fill_table(table, AGENT_COLUMNS, agent_rows(self._agent_items))
 
     def _fill_baseline(
         self,
@@ -354,7 +353,6 @@ the list came from the agent or a cold-start fallback.
         error: str | None = None,
     ) -> None:
         table = self.query_one("#explore-baseline", DataTable)
-        table.clear()
         self._baseline_items = result.items if result is not None else []
         table.display = result is not None
         name = explore_data.baseline_label(self.baseline)
@@ -369,17 +367,14 @@ the list came from the agent or a cold-start fallback.
         self.query_one("#explore-baseline-title", Static).update(
             escape(f"Baseline (b): {name}" + (f" · {status}" if status else ""))
         )
-        for rank, row in enumerate(baseline_rows(self._baseline_items), 1):
-            table.add_row(*row, key=f"b{rank}")
+        fill_table(table, BASELINE_COLUMNS, baseline_rows(self._baseline_items))
 
     def _fill_history(self, history: list[dict]) -> None:
         table = self.query_one("#explore-history", DataTable)
-        table.clear()
         # A run without a dataset (seed-classic) has no logged history to show.
         table.display = self.dataset is not None
         self.query_one("#explore-history-title").display = self.dataset is not None
-        for n, row in enumerate(history_rows(history)):
-            table.add_row(*row, key=f"h{n}")
+        fill_table(table, HISTORY_COLUMNS, history_rows(history))
 
     def action_switch_baseline(self) -> None:
         names = explore_data.baseline_names()

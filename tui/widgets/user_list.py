@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from rlrec.tui.widgets.explorer import plain
+from rlrec.tui.widgets.tables import fill_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +54,7 @@ class UserList(Vertical):
         self._overview: pd.DataFrame | None = None  # user, original_id, segment, …
         self._counts_known = True
         self._search_timer: Timer | None = None
+        self._columns: tuple[str, ...] = COLUMNS
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -62,7 +64,7 @@ class UserList(Vertical):
         yield DataTable(id="explore-user-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.table.add_columns(*COLUMNS)
+        fill_table(self.table, COLUMNS, [])
 
     @property
     def table(self) -> DataTable:
@@ -74,17 +76,15 @@ class UserList(Vertical):
         self._counts_known = counts_known
         # MovieLens has occupations where the synthetic data has segments: say which.
         segment = (getattr(overview, "attrs", {}) or {}).get("segment_from") or "segment"
-        if str(self.table.ordered_columns[1].label) != segment:
-            self.table.clear(columns=True)
-            self.table.add_columns(COLUMNS[0], segment, *COLUMNS[2:])
+        self._columns = (COLUMNS[0], segment, *COLUMNS[2:])
         self.fill(self.query_one("#explore-search", Input).value)
 
     def fill(self, query: str) -> None:
         from rlrec.engine.serving import explain
 
         table = self.table
-        table.clear()
         if self._overview is None:
+            fill_table(table, self._columns, [])
             self.query_one("#explore-user-count", Static).update("")
             return
         matches = explain.filter_users(self._overview, query)
@@ -94,17 +94,17 @@ class UserList(Vertical):
         if len(rows) < len(matches):
             count += f" · first {len(rows):,} shown, search to narrow"
         self.query_one("#explore-user-count", Static).update(count)
+        cells = [
+            plain(
+                record.original_id,
+                record.segment,
+                record.activity,
+                record.interactions if self._counts_known else "–",
+            )
+            for record in rows.itertuples(index=False)
+        ]
         with self.app.batch_update():
-            for record in rows.itertuples(index=False):
-                table.add_row(
-                    *plain(
-                        record.original_id,
-                        record.segment,
-                        record.activity,
-                        record.interactions if self._counts_known else "–",
-                    ),
-                    key=str(record.original_id),
-                )
+            fill_table(table, self._columns, cells, [str(user) for user in rows["original_id"]])
         if table.row_count:
             # The cursor may already sit on row 0, which posts no highlight: say it here.
             table.move_cursor(row=0)
