@@ -38,6 +38,7 @@ from rlrec.tui.state import AppState
 from rlrec.tui.widgets.error_dialog import ErrorDialog
 
 NARROW_COLUMNS = 100  # below this width (so at 80×24 too) the Train pane slims down
+WIDE_COLUMNS = 140  # from this width the Train pane has room for six charts
 
 
 def _make_pane(info: PaneInfo) -> Widget:
@@ -176,6 +177,7 @@ class RlrecApp(App):
     def _apply_width(self, width: int) -> None:
         if self.screen_stack:
             self.screen_stack[0].set_class(width < NARROW_COLUMNS, "narrow")
+            self.screen_stack[0].set_class(width >= WIDE_COLUMNS, "wide")
 
     def _main_query(self, selector: str | type[Widget]) -> DOMQuery[Widget]:
         """Query the main screen, even while a modal (help, palette, dialog) is on top."""

@@ -78,6 +78,8 @@ class PolicySpec:
     fit: Callable[[ScorerInputs], UserScorer] | None = None
     scorer: type[UserScorer] | None = None
     needs_dynamics: bool = False  # simulation only on a simulator with session dynamics
+    # Said while a run fits this scorer for the first time, when that is slow.
+    first_fit_note: str = ""
 
     @property
     def simulation(self) -> bool:
@@ -130,6 +132,8 @@ POLICIES: dict[str, PolicySpec] = {
             ),
             fit=lambda i: LinUCBScorer(warm_up_linucb(i.sim, i.linucb_steps, i.seed)),
             scorer=LinUCBScorer,
+            first_fit_note="learns on the simulator once per run, then is kept in the run "
+            "folder: this first time takes tens of seconds",
         ),
         PolicySpec(
             "oracle",

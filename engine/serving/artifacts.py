@@ -68,13 +68,23 @@ class ServingRun:
         self.start = start
         self.history_window = history_window
         self._scorers = dict(scorers)
-        self._lock = threading.Lock()
+        # One lock per scorer: fitting one (LinUCB's warm-up takes tens of seconds) must not
+        # hold up a request for another that is cheap or already cached.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def scorer_ready(self, name: str) -> bool:
+        """True if scorer `name` is fitted (in memory or in the run folder), so asking for it
+        only reads."""
+        return name in self._scorers or (self.path / SERVING_DIR / f"scorer-{name}.npz").is_file()
 
     def scorer(self, name: str) -> UserScorer:
         """The registry scorer `name`: cached in memory, else read from the run folder, else
         fitted once and saved there. RlrecError: not a user scorer of the registry."""
         policy_spec(name, USER_SCORERS)
-        with self._lock:
+        with self._locks_guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
             if name not in self._scorers:
                 file = self.path / SERVING_DIR / f"scorer-{name}.npz"
                 if not file.is_file():

@@ -91,6 +91,16 @@ def resolve_run_config(
     return load_run_config(preset, config_file, merged)
 
 
+def run_settings(run_dir: str | Path) -> RunConfig:
+    """The checked `RunConfig` the run in `run_dir` was trained with (its `config.yaml`).
+    Raises RlrecError when `run_dir` is not a run folder or its config is damaged."""
+    from rlrec.engine.training.run_folder import CONFIG_FILE
+    from rlrec.engine.training.runs import read_config, require_run
+
+    run_dir = require_run(run_dir)
+    return RunConfig.from_dict(read_config(run_dir), origin=str(run_dir / CONFIG_FILE))
+
+
 def start_training(
     config: RunConfig,
     runs_dir: str | Path | None = None,

@@ -2,6 +2,7 @@
 reported, cold-start users served, unknown users refused unless a fallback is asked for."""
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -182,3 +183,34 @@ def test_a_run_folder_that_cannot_be_written_is_served_from_memory(tmp_path, mon
         result = recommend(run_dir, "3", k=5, policy=policy)
         assert len(result.items) == 5, policy
     assert not any((run_dir / "serving").glob("*.npz"))
+
+
+def test_a_slow_scorer_fit_does_not_hold_up_another_scorer(run, monkeypatch):
+    """LinUCB's first fit (a warm-up on the simulator) runs for tens of seconds: meanwhile a
+    request for another baseline is answered, not queued behind it."""
+    import threading
+
+    from rlrec.engine.serving import artifacts
+
+    served = SimpleNamespace(name=None, released=None)
+    release = threading.Event()
+
+    def prepare(path, names, run=None):
+        if names == ["linucb"]:
+            # Under one shared lock `popular` waits for this, which waits for `popular`.
+            served.released = release.wait(30)
+
+    monkeypatch.setattr(artifacts, "_prepare_scorers", prepare)
+    monkeypatch.setattr(artifacts, "_load_npz", lambda file: {})
+    monkeypatch.setattr(artifacts, "scorer_from_arrays", lambda name, arrays: name)
+    run._scorers.pop("linucb", None)
+    run._scorers.pop("popular", None)
+    slow = threading.Thread(target=lambda: run.scorer("linucb"))
+    slow.start()
+    served.name = run.scorer("popular")  # would wait for the LinUCB fit under one shared lock
+    release.set()
+    slow.join()
+    assert served.released, "the other scorer was held up while LinUCB fitted"
+    assert served.name == "popular" and run._scorers["linucb"] == "linucb"
+    run._scorers.pop("linucb")
+    run._scorers.pop("popular")

@@ -192,8 +192,10 @@ def use_fake_engine(monkeypatch, trainers: list | None = None, **trainer_kwargs)
     return made
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    """Let the app run until `condition()` holds (UI-driven state, not wall-clock asserts)."""
+async def wait_for(pilot, condition, timeout: float = 120.0) -> None:
+    """Let the app run until `condition()` holds (UI-driven state, not wall-clock asserts).
+    The timeout only stops a hung test: it is generous because CI machines are shared and
+    a worker thread can wait seconds for a core."""
     import asyncio
 
     loop = asyncio.get_running_loop()

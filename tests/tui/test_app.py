@@ -134,6 +134,20 @@ async def test_narrow_layout_under_80_columns(tmp_path, monkeypatch):
 
 
 @sync
+async def test_train_charts_by_width(tmp_path, monkeypatch):
+    """Two charts at 80 columns, four at 120, six (speed and learning rate too) at 160."""
+    shown = {80: 2, 120: 4, 160: 6}
+    async with app_without_dataset(monkeypatch, tmp_path, (80, 24)) as (app, pilot):
+        for width, count in shown.items():
+            await pilot.resize_terminal(width, 40)
+            await pilot.pause()
+            charts = app.query("#train-charts CurveChart")
+            visible = [chart.id for chart in charts if chart.styles.display != "none"]
+            assert len(visible) == count, (width, visible)
+            assert ("chart-speed" in visible) == (width >= 140)
+
+
+@sync
 async def test_hangup_exits_the_app(tmp_path, monkeypatch):
     import threading
 
@@ -141,7 +155,7 @@ async def test_hangup_exits_the_app(tmp_path, monkeypatch):
     async with train_app(monkeypatch, tmp_path, (100, 30), hold=hold) as t:
         trainer = await t.start_running()
         t.app._hangup()  # what the SIGHUP handler calls
-        await wait_for(t.pilot, lambda: t.app._exit, timeout=5)
+        await wait_for(t.pilot, lambda: t.app._exit, timeout=120)
     assert trainer.checkpoints  # stopped cleanly, checkpoint written
 
 
@@ -237,7 +251,7 @@ async def test_dataset_dir_argument_opens_it_and_training_uses_it(tmp_path, monk
     monkeypatch.setattr(train_module.TrainPane, "load_config", record)
     app = RlrecApp(dataset_path=folder, runs_dir=tmp_path / "runs")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.state.dataset is not None, timeout=30)
+        await wait_for(pilot, lambda: app.state.dataset is not None, timeout=120)
         assert app.state.dataset.n_users == 60 and app.state.dataset_path == folder
         pane = app.query_one(TrainPane)
         await wait_for(pilot, lambda: pane._form_built)
@@ -259,7 +273,7 @@ async def test_not_a_dataset_folder_shows_error_and_app_stays_up(tmp_path):
         await wait_for(
             pilot,
             lambda: isinstance(app.screen, ErrorDialog) and "junk" in screen_text(app),
-            timeout=30,
+            timeout=120,
         )
         assert "junk" in screen_text(app)
         await pilot.press("escape")

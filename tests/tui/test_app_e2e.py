@@ -17,7 +17,7 @@ async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built, timeout=60)
+        await wait_for(pilot, lambda: pane._form_built, timeout=120)
         pane.form().field("preset").value = "seed-classic"
         await wait_for(pilot, lambda: pane.preset == "seed-classic" and pane._form_built)
         await pilot.pause(0.2)
@@ -42,7 +42,7 @@ async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
         await wait_for(pilot, lambda: tabs.active == "explore")
         explore = app.query_one("#explore-pane")
         agent_table = explore.query_one("#explore-agent", DataTable)
-        await wait_for(pilot, lambda: explore.run is not None, timeout=60)
-        await wait_for(pilot, lambda: agent_table.row_count > 0, timeout=30)
+        await wait_for(pilot, lambda: explore.run is not None, timeout=120)
+        await wait_for(pilot, lambda: agent_table.row_count > 0, timeout=120)
         assert explore.run_dir == pane.run_dir
         assert agent_table.row_count >= 5

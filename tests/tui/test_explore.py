@@ -44,7 +44,9 @@ def fake_engine(monkeypatch, dataset_dir):
 
     def load_run(run_dir):
         start = SimpleNamespace(n_users=dataset.n_users)
-        return SimpleNamespace(path=Path(run_dir), dataset=dataset, start=start)
+        return SimpleNamespace(
+            path=Path(run_dir), dataset=dataset, start=start, scorer_ready=lambda name: True
+        )
 
     def recommend(run, user, k, policy):
         calls.append((user, policy))

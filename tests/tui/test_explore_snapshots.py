@@ -47,7 +47,7 @@ async def open_run(pilot) -> None:
             app.query_one("#explore-agent", DataTable).row_count > 0
             and app.query_one("#explore-baseline", DataTable).row_count > 0
         ),
-        timeout=60,
+        timeout=120,
     )
     await settle(pilot)
     # DataTables size their columns on idle, after the rows arrive: under load the capture

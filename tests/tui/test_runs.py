@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import DataTable, Label, TabbedContent
 
 from rlrec.engine.training import runs
 from rlrec.engine.training.events import Evaluation, Progress, RunFinished, RunStarted
@@ -179,3 +179,27 @@ async def test_empty_and_missing_runs_folder(tmp_path):
             await pilot.press(key)  # nothing to act on: no crash
         await app.workers.wait_for_complete()
         assert pane.summaries == []
+
+
+@sync
+async def test_followed_run_shows_its_own_settings_in_the_form(tmp_path):
+    run_dir = write_run(tmp_path, "20231114-221300-seed-classic", "seed-classic", 9.1)
+    runs.write_config(
+        run_dir, {"preset": "seed-classic", "train": {"seconds": 42.0, "log_every": 5000}}
+    )
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.wait_until_started()
+        train = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: train._form_built)
+        pane = await open_runs(pilot)
+        await pilot.press("f")
+        # The form is rebuilt from the run's config.yaml: its budget and its log cadence
+        # (not the live cadence a new run in the TUI gets), under the run's name.
+        await wait_for(pilot, lambda: train.form().values().get("train.seconds") == 42.0)
+        values = train.form().values()
+        assert values["preset"] == "seed-classic"
+        assert values["train.log_every"] == 5000
+        title = app.query_one("#train-form-title", Label).render()
+        assert str(title) == "Settings of 20231114-221300-seed-classic"
+        assert pane.summaries

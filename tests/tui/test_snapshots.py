@@ -55,7 +55,7 @@ def scripted_events() -> list:
 async def settle(pilot) -> None:
     app = pilot.app
     pane = app.query_one(TrainPane)
-    await wait_for(pilot, lambda: pane._form_built, timeout=60)
+    await wait_for(pilot, lambda: pane._form_built, timeout=120)
     await app.workers.wait_for_complete()
     await pilot.pause(0.2)
 

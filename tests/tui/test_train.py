@@ -51,6 +51,9 @@ async def test_progress_line_shows_speed_and_eta(tmp_path, monkeypatch):
         await wait_for(t.pilot, lambda: "2,000 steps" in str(status.render()))
         text = str(status.render())
         assert "1,234 steps/s" in text and "ETA 0:00" in text
+        # Most wanted first: a narrow screen wraps or cuts the end, never the speed or ETA.
+        assert text.index("steps/s") < text.index("ETA") < text.index("return")
+        assert "loss" in text
         hold.set()
         await t.app.workers.wait_for_complete()
 

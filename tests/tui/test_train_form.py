@@ -34,7 +34,7 @@ async def settings_form(runs_dir: Path) -> AsyncIterator[tuple[RlrecApp, Pilot, 
     app = RlrecApp(runs_dir=runs_dir)
     async with app.run_test(size=(160, 48)) as pilot:
         pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built, timeout=60)
+        await wait_for(pilot, lambda: pane._form_built, timeout=120)
         await pilot.pause()
         yield app, pilot, pane
 

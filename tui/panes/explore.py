@@ -361,7 +361,9 @@ the list came from the agent or a cold-start fallback.
         elif error:
             status = f"failed: {error}"
         elif pending:
-            status = "computing…"
+            note = explore_data.baseline_first_fit_note(self.baseline)
+            slow = note and self.run is not None and not self.run.scorer_ready(self.baseline)
+            status = f"computing… ({note})" if slow else "computing…"
         else:
             status = "needs a dataset (not seed-classic)" if self.dataset is None else ""
         self.query_one("#explore-baseline-title", Static).update(

@@ -57,6 +57,14 @@ def baseline_label(name: str) -> str:
     return spec.label if spec is not None else name
 
 
+def baseline_first_fit_note(name: str) -> str:
+    """What the registry says about a slow first fit of this baseline ('' if it is quick)."""
+    from rlrec.engine.policies.registry import POLICIES
+
+    spec = POLICIES.get(name)
+    return spec.first_fit_note if spec is not None else ""
+
+
 @dataclass
 class RunLoaded(Message):
     run: ServingRun

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -68,6 +69,8 @@ class FormReady(Message):
     presets: list[str]
     preset: str
     config: RunConfig
+    request: int  # the load_form call it answers: a later call makes it stale
+    run_dir: Path | None = None  # the settings are this run's (followed), not a preset's
 
 
 @dataclass
@@ -121,13 +124,14 @@ Train a DQN recommender against the simulator and watch it learn.
     DEFAULT_CSS = """
     TrainPane { height: 1fr; }
     TrainPane #train-form { width: 40; height: 1fr; border-right: tall $panel; padding: 0 1; }
-    TrainPane #train-form .form-title { text-style: bold; margin-bottom: 1; }
+    TrainPane #train-form .form-title { text-style: bold; margin-bottom: 1; width: 100%; }
     TrainPane #train-buttons { height: auto; margin-top: 1; }
     TrainPane #train-buttons Button { min-width: 8; margin-right: 1; }
     TrainPane #train-main { width: 1fr; height: 1fr; padding: 0 1; }
     TrainPane #train-status { height: 1; }
     TrainPane #train-progress { height: 1; }
     TrainPane #train-charts { grid-size: 2 2; height: 1fr; min-height: 12; }
+    TrainPane #chart-speed, TrainPane #chart-lr { display: none; }
     TrainPane #train-bottom { height: 9; }
     /* The table takes the width of its columns (never clipped under the log), the log
        the rest, one column apart. */
@@ -148,6 +152,7 @@ Train a DQN recommender against the simulator and watch it learn.
         self._form_built = False
         self._start_when_ready = False
         self._preparing = False  # a start is resolving its settings in a worker
+        self._form_request = 0  # bumped by each load_form; older answers are dropped
         self.preset: str | None = None
         self.last_finished: RunFinished | None = None
 
@@ -161,7 +166,7 @@ Train a DQN recommender against the simulator and watch it learn.
     def compose(self) -> ComposeResult:
         with Horizontal():
             with VerticalScroll(id="train-form"):
-                yield Label("Run settings", classes="form-title")
+                yield Label("Run settings", id="train-form-title", classes="form-title")
                 yield Static("loading settings…", id="train-form-loading")
                 with Horizontal(id="train-buttons"):
                     yield Button("Start", id="train-start", variant="success")
@@ -174,7 +179,9 @@ Train a DQN recommender against the simulator and watch it learn.
                     yield from self._make_charts()
                 with Horizontal(id="train-bottom"):
                     yield DataTable(id="train-evals", cursor_type="none", zebra_stripes=True)
-                    yield RichLog(id="train-log", max_lines=500, markup=False, wrap=False)
+                    yield RichLog(
+                        id="train-log", max_lines=500, markup=False, wrap=True, min_width=16
+                    )
 
     def _make_charts(self) -> list[CurveChart]:
         charts = [
@@ -188,6 +195,9 @@ Train a DQN recommender against the simulator and watch it learn.
             CurveChart("ε (exploration)", ("epsilon",), id="chart-epsilon"),
             CurveChart("loss", ("loss",), id="chart-loss"),
             CurveChart("CTR", ("ctr",), id="chart-ctr"),
+            # Shown on wide screens only (the status line carries the speed elsewhere).
+            CurveChart("env steps/s", ("steps_per_second",), labels=("steps/s",), id="chart-speed"),
+            CurveChart("learning rate", ("learning_rate",), labels=("lr",), id="chart-lr"),
         ]
         for chart in charts:
             chart.store = self.store
@@ -215,14 +225,27 @@ Train a DQN recommender against the simulator and watch it learn.
 
     # -- the form ----------------------------------------------------------------------------
 
+    def load_form(self, preset: str | None = None, run_dir: Path | None = None) -> None:
+        """Fill the form from `preset` (None: the default one), or with the settings the run
+        in `run_dir` was trained with; the config is read off the UI thread (it may import
+        torch)."""
+        self._form_request += 1
+        self._load_form(preset, run_dir, self._form_request)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="train-form")
-    def load_form(self, preset: str | None = None) -> None:
-        """Import the engine's config (this may load torch) off the UI thread."""
+    def _load_form(self, preset: str | None, run_dir: Path | None, request: int) -> None:
         presets = list_presets()
-        chosen = preset or ("default" if "default" in presets else presets[0])
-        config = self.load_config(chosen, {})
+        if run_dir is not None:
+            try:
+                config = self.load_run_settings(run_dir)
+            except Exception:  # noqa: BLE001 — the run's own lines say what is wrong with it
+                return  # keep the form as it is: the followed run is still shown
+            chosen = config.preset
+        else:
+            chosen = preset or ("default" if "default" in presets else presets[0])
+            config = self.load_config(chosen, {})
         self._config_ready = True
-        self.post_message(FormReady(presets, chosen, config))
+        self.post_message(FormReady(presets, chosen, config, request, run_dir))
 
     def load_config(self, preset: str | None, overrides: dict[str, Any]) -> RunConfig:
         """The engine's `RunConfig` for a preset plus the form's overrides (raises RlrecError)."""
@@ -230,6 +253,12 @@ Train a DQN recommender against the simulator and watch it learn.
         from rlrec.engine.usecases.training import resolve_run_config
 
         return resolve_run_config(preset, overrides=overrides)
+
+    def load_run_settings(self, run_dir: Path) -> RunConfig:
+        """The `RunConfig` the run in `run_dir` was trained with (raises RlrecError)."""
+        from rlrec.engine.usecases.training import run_settings
+
+        return run_settings(run_dir)
 
     def make_trainer(self, config: RunConfig, run_dir: Path) -> Trainer:
         """The engine's `Trainer` for a new run in `run_dir` (called on the training thread)."""
@@ -240,10 +269,18 @@ Train a DQN recommender against the simulator and watch it learn.
 
     @on(FormReady)
     async def _build_form(self, message: FormReady) -> None:
+        if message.request != self._form_request:
+            return  # a later load_form (another preset, a followed run) is on its way
         self.preset = message.preset
         from rlrec.tui.widgets.forms import ValidatedForm
 
-        fields = settings_fields(message.config, message.presets, message.preset)
+        from_run = message.run_dir is not None
+        fields = settings_fields(
+            message.config, message.presets, message.preset, live_logging=not from_run
+        )
+        self.query_one("#train-form-title", Label).update(
+            f"Settings of {escape(message.run_dir.name)}" if message.run_dir else "Run settings"
+        )
         form_box = self.query_one("#train-form", VerticalScroll)
         old = form_box.query(ValidatedForm)
         await old.remove()
@@ -436,6 +473,8 @@ Train a DQN recommender against the simulator and watch it learn.
         self.following = True
         self._log(f"following {self.run_dir}")
         self._follow(self.run_dir)
+        # The form shows what this run was trained with (its budget, not the form's last).
+        self.load_form(run_dir=self.run_dir)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="follow", description="follow")
     def _follow(self, run_dir: Path) -> None:
@@ -523,9 +562,12 @@ Train a DQN recommender against the simulator and watch it learn.
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group == "train-form" and worker.state == WorkerState.ERROR:
-            self.query_one("#train-form-loading", Static).update(
-                f"cannot load settings: {error_line(worker.error)}"
-            )
+            text = f"cannot load settings: {error_line(worker.error)}"
+            loading = self.query("#train-form-loading")
+            if loading:
+                loading.first(Static).update(text)
+            else:  # the form is up (this was another preset): it keeps its values
+                self.post_message(ShowError("Cannot load settings", error_line(worker.error)))
             return
         if worker.group == "train-prepare" and worker.state == WorkerState.ERROR:
             self._preparing = False

@@ -47,9 +47,13 @@ def place_error(form: ValidatedForm, error: RlrecError) -> bool:
     return form.show_error(error)
 
 
-def settings_fields(config: RunConfig, presets: list[str], preset: str) -> list[Widget]:
+def settings_fields(
+    config: RunConfig, presets: list[str], preset: str, *, live_logging: bool = True
+) -> list[Widget]:
     """The form's fields for a `RunConfig`: the preset choice, then each FORM_ROWS entry the
-    engine's config has, starting from the config's values."""
+    engine's config has, starting from the config's values. `live_logging` lowers the
+    preset's `log_every` to a live-curve cadence (off when showing a finished run's own
+    settings, which are shown as they were)."""
     from rlrec.tui.widgets.forms import choice_field, config_field
 
     fields: list[Widget] = [choice_field("preset", "preset", presets, preset, id="field-preset")]
@@ -65,7 +69,7 @@ def settings_fields(config: RunConfig, presets: list[str], preset: str) -> list[
         if section == "train" and value is None:
             # No budget set in the preset: show the engine's default (60 s) as a value.
             value = config.train.budget.get(name)
-        if section == "train" and name == "log_every":
+        if section == "train" and name == "log_every" and live_logging:
             n_envs = getattr(part, "n_envs", 1)
             value = min(value, LIVE_LOG_EVERY_VECTOR_STEPS * n_envs)
         fields.append(

@@ -28,6 +28,8 @@ PROGRESS_SERIES = (
     ("epsilon", "epsilon"),
     ("loss", "loss"),
     ("ctr", "ctr"),
+    ("steps_per_second", "steps_per_second"),
+    ("learning_rate", "learning_rate"),
 )
 
 
