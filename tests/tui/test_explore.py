@@ -216,10 +216,12 @@ async def test_a_run_that_cannot_be_loaded_is_reported_not_raised(dataset_dir, t
         assert "Cannot open run" in _text(app, "#explore-run")
 
 
-@sync
-async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
-    fake_engine, dataset_dir, tmp_path
-):
+@asynccontextmanager
+async def _training_run(
+    dataset_dir: Path, tmp_path: Path
+) -> AsyncIterator[tuple[app_module.RlrecApp, Pilot, Path]]:
+    """The app on Explore with the run folder `tmp_path / "run"` open while it trains and
+    before its first checkpoint."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.yaml").write_text("preset: default\n")
@@ -231,6 +233,14 @@ async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
         await _settle(app, pilot)
         assert "no checkpoint yet" in _text(app, "#explore-run")
         assert app.query_one("#explore-pane").run is None
+        yield app, pilot, run_dir
+
+
+@sync
+async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
+    fake_engine, dataset_dir, tmp_path
+):
+    async with _training_run(dataset_dir, tmp_path) as (app, pilot, run_dir):
         (run_dir / "checkpoint.json").write_bytes(b"x")
         app.post_message(RunSelected(run_dir))  # training finished: same folder, now complete
         await _settle(app, pilot)
@@ -246,16 +256,7 @@ async def test_a_run_still_training_is_followed_checkpoint_by_checkpoint(
     loaded: list[Path] = []
     load_run = explore_data.load_run
     monkeypatch.setattr(explore_data, "load_run", lambda d: loaded.append(d) or load_run(d))
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "config.yaml").write_text("preset: default\n")
-    app = app_module.RlrecApp(dataset_path=dataset_dir, runs_dir=tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(app, pilot)
-        app.state.run_dir = run_dir  # what the Train pane does when training starts
-        await pilot.press("3")
-        await _settle(app, pilot)
-        assert "no checkpoint yet" in _text(app, "#explore-run")
+    async with _training_run(dataset_dir, tmp_path) as (app, pilot, run_dir):
         checkpoint = run_dir / "checkpoint.json"
         checkpoint.write_bytes(b"x")  # the first checkpoint: the pane opens the run itself
         await wait_for(pilot, lambda: app.query_one("#explore-pane").run is not None)
