@@ -104,6 +104,19 @@ def _stamp(run_dir: Path) -> list[int]:
     return [int(stat.st_mtime_ns), int(stat.st_size)]
 
 
+def _stamp_before_reading(run_dir: Path) -> list[int]:
+    """`_stamp`, taken before the checkpoint is read: what is built from the read carries this
+    stamp, so a checkpoint written meanwhile (the run is still training) marks it stale and
+    the next load rebuilds it. RlrecError when the run has no checkpoint."""
+    try:
+        return _stamp(run_dir)
+    except FileNotFoundError:
+        from rlrec.engine.training.runs import load_checkpoint
+
+        load_checkpoint(run_dir)  # raises the one line: none yet, or an older rlrec's
+        return _stamp(run_dir)  # the first checkpoint landed just now
+
+
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     plain = {k: np.asarray(v) for k, v in arrays.items()}
     atomic_write_bytes(path, lambda handle: np.savez(handle, **plain))  # type: ignore[arg-type]
@@ -185,12 +198,12 @@ def _run_split(run: Any) -> Any:
     return split_for(run.dataset, folder)
 
 
-def _prepare_agent(path: Path, run: Any) -> None:
+def _prepare_agent(path: Path, run: Any, stamp: list[int]) -> dict[str, Any]:
     """The agent's served network and the session-start model, then `meta.json` (last: its
-    presence means they are whole)."""
+    presence means they are whole); `stamp` is the checkpoint's before `run` was read.
+    Returns the meta written."""
     folder = path / SERVING_DIR
     folder.mkdir(exist_ok=True)
-    stamp = _stamp(path)
     served = run.policy.served.state_dict()
     _save_npz(folder / AGENT_FILE, {k: v.detach().cpu().numpy() for k, v in served.items()})
     meta: dict[str, Any] = {
@@ -212,6 +225,7 @@ def _prepare_agent(path: Path, run: Any) -> None:
         meta["start"] = "truth"
     _save_npz(folder / START_FILE, arrays)
     atomic_write_text(folder / META_FILE, json.dumps(meta))
+    return meta
 
 
 def _prepare_scorers(path: Path, names: list[str], run: Any = None) -> None:
@@ -236,21 +250,23 @@ def prepare_serving(run_dir: str | Path) -> Path:
     from rlrec.engine.training.runs import load_run
 
     path = require_run(run_dir)
+    stamp = _stamp_before_reading(path)
     run = load_run(path)
-    _prepare_agent(path, run)
+    _prepare_agent(path, run, stamp)
     if run.dataset is not None:
         _prepare_scorers(path, list(USER_SCORERS), run)
     return path / SERVING_DIR
 
 
-def _read_meta(run_dir: Path) -> dict[str, Any] | None:
+def _read_meta(run_dir: Path, stamp: list[int]) -> dict[str, Any] | None:
+    """The cache's meta if it was built from the checkpoint stamped `stamp`, else None."""
     try:
         meta = json.loads((run_dir / SERVING_DIR / META_FILE).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(meta, dict):
         return None
-    if meta.get("format") != FORMAT or meta.get("checkpoint") != _stamp(run_dir):
+    if meta.get("format") != FORMAT or meta.get("checkpoint") != stamp:
         return None
     return meta
 
@@ -300,18 +316,14 @@ def load_serving(run_dir: str | Path) -> ServingRun:
     built first if missing or older than the checkpoint); one per run and checkpoint per
     process. RlrecError: not a run, no checkpoint, a dataset that changed since training."""
     path = require_run(run_dir).resolve()
-    if not (path / CHECKPOINT_FILE).is_file():
-        from rlrec.engine.training.runs import load_checkpoint
-
-        load_checkpoint(run_dir)  # raises the one line: none yet, or an older rlrec's
     with _LOCK:
-        stamp = _stamp(path)
+        stamp = _stamp_before_reading(path)
         cached = _LOADED.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
         from rlrec.engine.training.runs import load_run
 
-        meta = _read_meta(path)
+        meta = _read_meta(path, stamp)
         loaded = None
         if meta is not None:
             try:
@@ -321,7 +333,7 @@ def load_serving(run_dir: str | Path) -> ServingRun:
         if loaded is None:
             run = load_run(path)
             try:
-                _prepare_agent(path, run)
+                meta = _prepare_agent(path, run, stamp)
             except OSError:
                 # A read-only, shared or archived run folder: serve from memory (built now,
                 # kept for this process) rather than refuse to serve at all.
@@ -329,9 +341,7 @@ def load_serving(run_dir: str | Path) -> ServingRun:
                     path, run.config, run.dataset, run.sim, run.policy, _split_or_none(run)
                 )
             else:
-                meta = _read_meta(path)
-                if meta is None:
-                    raise RlrecError(f"{path / SERVING_DIR}: cannot write the serving cache")
-                loaded = _or_one_line(path / SERVING_DIR, lambda: _read_serving(path, meta))
+                built = meta  # what was just written, even if a newer checkpoint landed since
+                loaded = _or_one_line(path / SERVING_DIR, lambda: _read_serving(path, built))
         _LOADED[path] = (stamp, loaded)
         return loaded

@@ -7,6 +7,7 @@ functions that return what the engine's would, computed from the dataset."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from rlrec.tui.panes import explore, explore_data
 from rlrec.tui.widgets import user_list
 from rlrec.tui.widgets.explorer import WhyScreen
 from tests.fixtures import saved_dataset
-from tests.tui.fake_trainer import sync
+from tests.tui.fake_trainer import sync, wait_for
 
 pytestmark = pytest.mark.usefixtures("fake_train_pane")
 
@@ -217,10 +218,12 @@ async def test_a_run_that_cannot_be_loaded_is_reported_not_raised(dataset_dir, t
         assert "Cannot open run" in _text(app, "#explore-run")
 
 
-@sync
-async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
-    fake_engine, dataset_dir, tmp_path
-):
+@asynccontextmanager
+async def _training_run(
+    dataset_dir: Path, tmp_path: Path
+) -> AsyncIterator[tuple[app_module.RlrecApp, Pilot, Path]]:
+    """The app on Explore with the run folder `tmp_path / "run"` open while it trains and
+    before its first checkpoint."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.yaml").write_text("preset: default\n")
@@ -232,11 +235,51 @@ async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
         await _settle(app, pilot)
         assert "no checkpoint yet" in _text(app, "#explore-run")
         assert app.query_one("#explore-pane").run is None
+        yield app, pilot, run_dir
+
+
+@sync
+async def test_a_run_still_training_opens_once_it_has_a_checkpoint(
+    fake_engine, dataset_dir, tmp_path
+):
+    async with _training_run(dataset_dir, tmp_path) as (app, pilot, run_dir):
         (run_dir / "checkpoint.json").write_bytes(b"x")
         app.post_message(RunSelected(run_dir))  # training finished: same folder, now complete
         await _settle(app, pilot)
         assert app.query_one("#explore-pane").run is not None
         assert app.query_one("#explore-agent", DataTable).row_count == explore.TOP_K
+
+
+@sync
+async def test_a_run_still_training_is_followed_checkpoint_by_checkpoint(
+    fake_engine, monkeypatch, dataset_dir, tmp_path
+):
+    monkeypatch.setattr(explore, "CHECKPOINT_POLL_SECONDS", 0.05)
+    loaded: list[Path] = []
+    load_run = explore_data.load_run
+    monkeypatch.setattr(explore_data, "load_run", lambda d: loaded.append(d) or load_run(d))
+    async with _training_run(dataset_dir, tmp_path) as (app, pilot, run_dir):
+        checkpoint = run_dir / "checkpoint.json"
+        checkpoint.write_bytes(b"x")  # the first checkpoint: the pane opens the run itself
+        await wait_for(pilot, lambda: app.query_one("#explore-pane").run is not None)
+        await _settle(app, pilot)
+        users = app.query_one("#explore-user-table", DataTable)
+        users.focus()
+        await pilot.press("j", "j", "j")
+        await _settle(app, pilot)
+        assert "User 3" in _text(app, "#explore-profile")
+        assert fake_engine.count(("3", "agent")) == 1
+
+        stamp = checkpoint.stat().st_mtime + 10
+        os.utime(checkpoint, (stamp, stamp))  # a newer checkpoint
+        await wait_for(pilot, lambda: fake_engine.count(("3", "agent")) == 2)
+        await _settle(app, pilot)
+        assert loaded == [run_dir, run_dir]
+        # Reloaded in place: same user, same cursor, no "Loading" in between.
+        assert users.cursor_row == 3 and "User 3" in _text(app, "#explore-profile")
+        assert "Loading" not in _text(app, "#explore-run")
+        await pilot.pause(0.3)
+        assert len(loaded) == 2  # an unchanged checkpoint is not loaded again
 
 
 @sync

@@ -8,6 +8,8 @@ opens the "why" view from `engine.explain`.
 
 The run is loaded (torch!) and recommendations are computed in thread workers; they post
 messages, never touch widgets. Results for a user that is no longer selected are dropped.
+While the pane is on screen it follows a run that is still training: each newer checkpoint is
+loaded and the selected user's lists are computed again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.training.runs import CONFIG_FILE
@@ -55,6 +58,9 @@ if TYPE_CHECKING:
 
 TOP_K = 10
 FIRST_BASELINE = "popular"
+# While the pane is on screen, how often it looks for a newer checkpoint of the open run: a run
+# still training opens with its first checkpoint and then follows the newer ones.
+CHECKPOINT_POLL_SECONDS = 2.0
 
 
 class ExplorePane(Widget):
@@ -155,6 +161,15 @@ the list came from the agent or a cold-start fallback.
         fill_table(self.query_one("#explore-history", DataTable), HISTORY_COLUMNS, [])
         self._show_run_status()
         self.sync_with_state()
+        self.set_interval(CHECKPOINT_POLL_SECONDS, self._poll_checkpoint)
+
+    def _poll_checkpoint(self) -> None:
+        # A hidden pane catches up when shown (on_show). A load under way is left to finish
+        # (the next tick sees any newer checkpoint): replacing it at every checkpoint could
+        # leave a run that checkpoints faster than it loads never shown at all.
+        loading = any(w.group == "explore-run" and not w.is_finished for w in self.workers)
+        if self.is_on_screen and not loading:
+            self.sync_with_state()
 
     def focus_default(self) -> None:
         """Where keys go when the pane is shown: the user list (j/k, enter)."""
@@ -184,7 +199,8 @@ the list came from the agent or a cold-start fallback.
         if run_dir is not None:
             run_dir = Path(run_dir)
             stamp = checkpoint_stamp(run_dir)
-            if run_dir == self.run_dir and stamp == self._run_stamp:
+            same_run = run_dir == self.run_dir
+            if same_run and stamp == self._run_stamp:
                 return
             self.run_dir, self._run_stamp = run_dir, stamp
             if stamp is None and (run_dir / CONFIG_FILE).exists():
@@ -196,7 +212,8 @@ the list came from the agent or a cold-start fallback.
                 if self.run is None and state.dataset is not None:
                     self._set_dataset(state.dataset, keep_status=True)
                 return
-            self._show_run_status(f"Loading run {escape(run_dir.name)}…")
+            if not (same_run and self.run is not None):  # a newer checkpoint loads quietly
+                self._show_run_status(f"Loading run {escape(run_dir.name)}…")
             self._load_run(run_dir)
         elif self.run is None and state.dataset is not None and state.dataset is not self.dataset:
             self._set_dataset(state.dataset)
@@ -208,13 +225,20 @@ the list came from the agent or a cold-start fallback.
         except Exception as exc:  # noqa: BLE001 — RlrecError or a bug: both shown, app stays up
             self.post_message(RunFailed(run_dir, error_line(exc)))
             return
-        self.post_message(RunLoaded(run, run_dir))
+        if not get_current_worker().is_cancelled:  # else a newer checkpoint's load replaced it
+            self.post_message(RunLoaded(run, run_dir))
 
     @on(RunLoaded)
     def _run_loaded(self, message: RunLoaded) -> None:
         if message.run_dir != self.run_dir:
             return
+        newer_checkpoint = self.run is not None and self.run.path == message.run.path
         self.run = message.run
+        if newer_checkpoint:
+            # Same run, same users: keep the list and its cursor, redo the selected user's lists.
+            self._show_run_status()
+            self._refetch_selected()
+            return
         self._set_dataset(message.run.dataset, n_users=message.run.start.n_users)
 
     @on(RunFailed)
@@ -286,6 +310,12 @@ the list came from the agent or a cold-start fallback.
             return
         self._selected = user
         self._fetch(user, self.run, self.dataset, self.baseline)
+
+    def _refetch_selected(self) -> None:
+        """The selected user's lists again (another run checkpoint or baseline)."""
+        if self._selected is not None:
+            user, self._selected = self._selected, None
+            self._select(user)
 
     # -- per-user details --------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="explore-user")
@@ -382,9 +412,7 @@ the list came from the agent or a cold-start fallback.
         names = explore_data.baseline_names()
         position = names.index(self.baseline) if self.baseline in names else -1
         self.baseline = names[(position + 1) % len(names)]
-        if self._selected is not None:
-            user, self._selected = self._selected, None
-            self._select(user)
+        self._refetch_selected()
 
     def action_train(self) -> None:
         """Go to the Train pane and start training there (its own action)."""
