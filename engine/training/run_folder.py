@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,27 @@ def discard_unused_folder(path: Path) -> None:
         lock.release()
 
 
+# A folder this old that still holds nothing is no trainer's start in progress.
+ABANDONED_AFTER_SECONDS = 60.0
+
+
+def discard_abandoned_folders(runs_dir: Path) -> None:
+    """Remove the folders in `runs_dir` that runs killed while starting left empty (see
+    `is_unused_folder`), once they are older than a start takes and unlocked."""
+    now = time.time()
+    try:
+        children = list(runs_dir.iterdir())
+    except OSError:
+        return
+    for child in children:
+        try:
+            stale = now - child.stat().st_mtime > ABANDONED_AFTER_SECONDS
+        except OSError:
+            continue
+        if stale and is_unused_folder(child):
+            discard_unused_folder(child)
+
+
 def new_run_dir(runs_dir: str | Path | None, preset: str, name: str | None = None) -> Path:
     """Create `<runs_dir>/<YYYYmmdd-HHMMSS>-<preset>` (or `name`), never reusing a run. A
     named folder left empty by a run killed at startup is claimed again. RlrecError: a bad
@@ -86,6 +108,7 @@ def new_run_dir(runs_dir: str | Path | None, preset: str, name: str | None = Non
     if name is not None:
         check_run_name(name)
     parent.mkdir(parents=True, exist_ok=True)
+    discard_abandoned_folders(parent)
     base = name or f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{preset}"
     for attempt in range(1000):
         path = parent / (base if attempt == 0 else f"{base}-{attempt + 1}")

@@ -48,6 +48,7 @@ from rlrec.engine.training.events import (
     to_record,
 )
 from rlrec.engine.training.run_folder import (  # noqa: F401 — part of this module's API
+    ABANDONED_AFTER_SECONDS,
     CONFIG_FILE,
     LOCK_FILE,
     RunLock,
@@ -73,6 +74,12 @@ def require_run(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise RlrecError(f"{path}: no such run folder")
+    if (path / LOCK_FILE).is_file() and is_unused_folder(path):
+        raise RlrecError(
+            f"{path}: this run was stopped before it wrote anything, so there is nothing to "
+            f"resume; start it again with `rlrec train --name {path.name}`",
+            file=path,
+        )
     if not path.is_dir() or not is_run(path):
         raise RlrecError(f"{path}: not a run folder (no {CONFIG_FILE})")
     return path

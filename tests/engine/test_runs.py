@@ -119,6 +119,24 @@ def test_new_run_dirs_never_collide(tmp_path):
         runs.new_run_dir(tmp_path, "seed-classic", first.name)
 
 
+def test_a_run_killed_while_starting_is_refused_by_resume_and_swept_later(tmp_path):
+    import os
+    import time
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / runs.LOCK_FILE).write_text("12345\n")  # what a start killed before its config leaves
+    with pytest.raises(RlrecError, match="stopped before it wrote anything.*--name killed"):
+        runs.load_run(killed)
+    fresh = tmp_path / "fresh"  # maybe a start in progress right now: kept
+    fresh.mkdir()
+    (fresh / runs.LOCK_FILE).write_text("1\n")
+    old = time.time() - 2 * runs.ABANDONED_AFTER_SECONDS
+    os.utime(killed, (old, old))
+    runs.new_run_dir(tmp_path, "seed-classic", None)
+    assert not killed.exists() and fresh.exists()
+
+
 def test_default_runs_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("RLREC_RUNS_DIR", str(tmp_path))
     assert runs.default_runs_dir() == tmp_path

@@ -115,8 +115,10 @@ the list came from the agent or a cold-start fallback.
     }
     ExplorePane DataTable.explore--recs { height: auto; max-height: 14; }
     ExplorePane #explore-history { height: auto; max-height: 12; }
-    ExplorePane.-narrow #explore-body { layout: vertical; overflow-y: auto; }
-    ExplorePane.-narrow #explore-users { width: 1fr; height: 12; }
+    /* Narrow (80 columns): the user list keeps its side, slimmer (id and segment show, the
+       rest scrolls sideways), so the top-K stays on the first screen beside it. */
+    ExplorePane.-narrow #explore-users { width: 26; }
+    ExplorePane.-narrow #explore-profile { padding: 0; }
     ExplorePane.-stack-lists #explore-lists { layout: vertical; }
     """
 
