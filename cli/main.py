@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-from rlrec.data.errors import Option, RlrecError, error_line
+from rlrec.data.errors import Option, RlrecError, error_line, tidy
 
 # Each module defines `register(commands, bench)`: `commands` is the top-level subparsers
 # object, `bench` the subparsers of `rlrec bench`. A parser's handler is set with
@@ -47,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on bad flags already; keep its message to one line."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {tidy(message)}\n")  # a huge bad value is cut
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,7 +47,9 @@ from rlrec.data.timestamps import parse_timestamps, whole_seconds
 
 Progress = Callable[[float, str], None]
 MAX_ROWS_LISTED = 20  # dropped duplicates listed in meta.yaml (all are counted)
-WHOLE_FLOAT = r"^([+-]?\d+)\.0+$"  # "12.0": an integer id written from a float column
+WHOLE_FLOAT = r"^([+-]?\d+)\.0*$"  # "12.0": an integer id written from a float column
+# "1.5", "-.25", "2.5e3": a number with a fraction is a measurement, never an id
+FRACTION = r"^[+-]?(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 DUPLICATE_POLICIES = ("error", "keep-first")
 
 
@@ -186,9 +188,22 @@ def _ids(table: CsvTable, option: str, column: str) -> pd.Series:
             key=column,
             value="",
         )
-    # Ids written from a float column ("1.0") are the integers they stand for.
-    if values.str.contains(".", regex=False).any():
-        return values.str.replace(WHOLE_FLOAT, r"\1", regex=True)
+    if not values.str.contains(".", regex=False).any():
+        return values
+    # Ids written from a float column ("1.0") are the integers they stand for; a fraction
+    # ("1.5": the wrong column mapped, or a float column) is refused the same way in every
+    # format, on its row.
+    values = values.str.replace(WHOLE_FLOAT, r"\1", regex=True)
+    fraction = np.flatnonzero(values.str.fullmatch(FRACTION).to_numpy(dtype=bool))
+    if len(fraction):
+        value = values.iloc[fraction[0]]
+        table.fail(
+            int(fraction[0]),
+            [f"id {value!r} in column {column!r} is a fraction, not an id (", Option(option), ")"],
+            option=option,
+            key=column,
+            value=value,
+        )
     return values
 
 

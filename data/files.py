@@ -4,15 +4,23 @@ Every writer in rlrec (dataset folders, split files, run configs, summaries, che
 through here: write into a temporary file or folder beside the target, flush it to disk, then
 `os.replace` it into place, so a crash or an error never leaves a half-written file that a later
 reader would trust.
+
+A writer killed with SIGKILL cannot remove its temporary; its name carries the writer's PID
+(`.<name>.tmp-<pid>-<random>`, `.<name>.partial-<pid>-<random>`, `.<name>.old-<pid>-<random>`),
+so the next write into the same folder removes it once it is stale — its writer is no longer
+alive, or the live process with that PID started after it was last written (a reused PID).
+A live writer's temporaries are never touched.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -40,9 +48,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | Callable[[BinaryIO
     fsynced before the rename, and is removed if anything fails. Raises OSError as `open` does.
     """
     target = Path(path)
-    handle, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    remove_stale_leftovers(target.parent)
+    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target, "tmp"))
     temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -68,9 +75,8 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
 def atomic_write_with(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
     """Atomically write `path` with a writer that wants a file name (e.g. `to_parquet`)."""
     target = Path(path)
-    handle, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    remove_stale_leftovers(target.parent)
+    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target, "tmp"))
     os.close(handle)
     temp = Path(temp_name)
     try:
@@ -90,7 +96,8 @@ def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Pa
     target = Path(target)
     created_parents = [p for p in reversed(target.parents) if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    remove_stale_leftovers(target.parent)
+    temp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target, "partial"), dir=target.parent))
     try:
         fill(temp)
         os.chmod(temp, FOLDER_MODE)
@@ -98,7 +105,7 @@ def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Pa
             if _exchange(temp, target):  # one atomic step: no moment without a dataset
                 shutil.rmtree(temp, ignore_errors=True)  # now the old folder
                 return target
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(target, "old"), dir=target.parent))
             os.replace(target, old / target.name)
             os.replace(temp, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -113,6 +120,121 @@ def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Pa
                 break
         raise
     return target
+
+
+# -- leftovers of killed writers ----------------------------------------------------------------
+# `tempfile` names end in 8 characters of [a-z0-9_]. Older rlrec wrote `.<name>.<random>.tmp`,
+# `.<name>.partial-<random>` (no PID), and `.<name>.tmp-<pid>` (no random part).
+_RANDOM = r"[a-z0-9_]{8}"
+_LEFTOVER = re.compile(
+    rf"^\.(?P<name>.+)\.(?P<kind>tmp|partial|old)-(?:(?P<pid>\d+)(?:-{_RANDOM})?|{_RANDOM})$"
+)
+_LEGACY_TEMP = re.compile(rf"^\.(?P<name>.+)\.{_RANDOM}\.tmp$")
+UNOWNED_STALE_AFTER = 24 * 3600.0  # a leftover naming no PID is stale once this old (s)
+_CLOCK_SLACK = 2.0  # s: the boot time /proc gives is whole seconds
+
+
+def _temp_prefix(target: Path, kind: str) -> str:
+    return f".{target.name}.{kind}-{os.getpid()}-"
+
+
+def leftover_owner(name: str) -> tuple[bool, int | None]:
+    """(is this a temporary of an atomic write?, the PID of its writer or None when the name
+    carries none)."""
+    match = _LEFTOVER.match(name)
+    if match is None:
+        return _LEGACY_TEMP.match(name) is not None, None
+    return True, int(match["pid"]) if match["pid"] else None
+
+
+def remove_stale_leftovers(
+    folder: str | os.PathLike, unowned_stale_after: float = UNOWNED_STALE_AFTER
+) -> list[Path]:
+    """Remove the temporaries killed writers left in `folder` (files and folders named as in
+    this module's docstring) whose writer is gone; returns what was removed. A leftover naming
+    no PID (written by an older rlrec) is removed once `unowned_stale_after` seconds old. An
+    `.old-*` folder whose dataset never got back to its place (a kill between the two renames
+    of a replacement) is renamed back first. Never raises for a folder it cannot read."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        is_temp, pid = leftover_owner(entry.name)
+        if not is_temp:
+            continue
+        path = Path(entry.path)
+        if not _stale(path, pid, now, unowned_stale_after):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _restore_old_copy(path)
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue  # another process cleaned it first, or it cannot be removed: harmless
+        removed.append(path)
+    return removed
+
+
+def _restore_old_copy(leftover: Path) -> None:
+    match = _LEFTOVER.match(leftover.name)
+    if match is None or match["kind"] != "old":
+        return
+    saved, target = leftover / match["name"], leftover.parent / match["name"]
+    if saved.is_dir() and not os.path.lexists(target):
+        os.replace(saved, target)
+
+
+def _stale(path: Path, pid: int | None, now: float, unowned_stale_after: float) -> bool:
+    try:
+        written = path.lstat().st_mtime
+    except OSError:
+        return False
+    if pid is None:
+        return now - written > unowned_stale_after
+    started = process_start_time(pid)
+    if started is None:
+        return True  # no such process: its writer is gone
+    return written < started - _CLOCK_SLACK  # that PID now names a later process
+
+
+def process_start_time(pid: int) -> float | None:
+    """When the process `pid` started (Unix seconds; -inf when it is alive but the system
+    cannot tell when it started), or None when no live process has that PID (a zombie is not
+    live: it writes nothing more)."""
+    if pid <= 0:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else _alive_elsewhere(pid)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return _alive_elsewhere(pid)
+    fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (command) "
+    if fields[0] in ("Z", "X"):
+        return None
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _alive_elsewhere(pid: int) -> float | None:
+    """Without /proc: whether `pid` is alive, start time unknown (-inf)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:  # alive, owned by another user
+        pass
+    return float("-inf")
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rlrec.data.errors import Option, RlrecError
+from rlrec.data.errors import Option, RlrecError, require_file
 from rlrec.data.textio import guess_separator, read_text, separator_name
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -162,8 +162,7 @@ def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> 
 
 
 def _read_parquet(path: Path) -> CsvTable:
-    if not path.is_file():
-        raise RlrecError(f"{path}: no such file", file=path, option="path")
+    require_file(path, option="path")
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

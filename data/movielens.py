@@ -28,7 +28,7 @@ from rlrec.data.assemble import (
     stack_features,
 )
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import RlrecError, require_file
 from rlrec.data.logtable import CsvTable, read_csv_table
 from rlrec.data.scale import check_threshold, require_positives
 from rlrec.data.schema import DEFAULT_POSITIVE_RATING
@@ -106,10 +106,7 @@ def import_movielens(
         return _with_threshold(ds, threshold)
     files = FILES_100K if kind == "100k" else FILES_1M
     for file in files:
-        if not (folder / file).is_file():
-            raise RlrecError(
-                f"{folder / file}: missing (MovieLens {kind.upper()} needs {', '.join(files)})"
-            )
+        require_file(folder / file, "missing", f"MovieLens {kind.upper()} needs {', '.join(files)}")
     report(0.0, f"reading {files[2]}")
     if kind == "100k":
         users = _users_100k(folder / "u.user", encoding)
@@ -193,10 +190,7 @@ def _import_latest(
     """ml-latest / ml-latest-small: ratings.csv (userId,movieId,rating,timestamp) and
     movies.csv (movieId,title,genres), comma-separated with a header and quoted titles."""
     for file in FILES_LATEST:
-        if not (folder / file).is_file():
-            raise RlrecError(
-                f"{folder / file}: missing (MovieLens latest needs ratings.csv, movies.csv)"
-            )
+        require_file(folder / file, "missing", "MovieLens latest needs ratings.csv, movies.csv")
     report(0.0, "reading movies.csv")
     movies = read_csv_table(folder / "movies.csv", ",", encoding)
     assert movies.line is not None  # a text file: every row has a line number

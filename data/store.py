@@ -7,7 +7,9 @@
 `save_dataset` writes into a hidden temporary folder beside the target and renames it into
 place, so a crash or an error never leaves a half-written dataset. Nothing written depends on
 the clock, so the same dataset gives byte-identical files. `load_dataset` checks the folder
-against the schema in `data.dataset` and names the file, column and row of the first problem.
+against the schema in `data.dataset` and names the file, column and row (counted from 1) of the
+first problem — NaN and infinity included: feature matrices, ratings and the numeric attributes
+of users and items must be finite (a nullable integer column may leave a value unknown).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
-from rlrec.data.errors import Option, RlrecError
+from rlrec.data.errors import Option, RlrecError, require_file
 from rlrec.data.files import atomic_folder
 from rlrec.data.jsonsafe import json_safe
 from rlrec.data.schema import EVENTS
@@ -138,11 +140,7 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
             f"{folder}: not a folder (a dataset is a folder with {META_FILE})", file=folder
         )
     for name in (META_FILE, *TABLE_FILES, *FEATURE_FILES):
-        if not (folder / name).is_file():
-            raise RlrecError(
-                f"{folder / name}: missing (not a complete rlrec dataset folder)",
-                file=folder / name,
-            )
+        require_file(folder / name, "missing", "not a complete rlrec dataset folder")
     meta = _load_meta(folder / META_FILE)
     users = _load_table(folder / "users.parquet")
     items = _load_table(folder / "items.parquet")
@@ -150,11 +148,14 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     _check_ids(folder / "users.parquet", users, "user_id")
     _check_ids(folder / "items.parquet", items, "item_id")
     _check_interactions(folder / "interactions.parquet", interactions, len(users), len(items))
+    for name, frame in (("users.parquet", users), ("items.parquet", items)):
+        _check_finite_columns(folder / name, frame)
+    _check_finite_columns(folder / "interactions.parquet", interactions)
     user_features = _load_matrix(
-        folder / "user_features.npy", len(users), len(meta["user_feature_names"])
+        folder / "user_features.npy", len(users), meta["user_feature_names"]
     )
     item_features = _load_matrix(
-        folder / "item_features.npy", len(items), len(meta["item_feature_names"])
+        folder / "item_features.npy", len(items), meta["item_feature_names"]
     )
     latents = []
     for name, rows in zip(LATENT_FILES, (len(users), len(items)), strict=True):
@@ -239,8 +240,10 @@ def _load_table(path: Path) -> pd.DataFrame:
                 f"{path}: column {column!r} is {values.dtype}, expected {dtype}", file=path
             )
         if dtype.startswith("int") and values.isna().any():
-            row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise RlrecError(f"{path}: row {row}: column {column!r} is empty", file=path)
+            row = int(np.flatnonzero(values.isna().to_numpy())[0]) + 1
+            raise RlrecError(
+                f"{path}: row {row}: column {column!r} is empty", file=path, row=row, key=column
+            )
         frame[column] = values.astype(dtype)
     return frame
 
@@ -249,9 +252,14 @@ def _check_ids(path: Path, frame: pd.DataFrame, column: str) -> None:
     ids = frame[column].to_numpy()
     wrong = np.flatnonzero(ids != np.arange(len(ids)))
     if len(wrong):
-        row = int(wrong[0])
+        index = int(wrong[0])
         raise RlrecError(
-            f"{path}: row {row}: {column} is {ids[row]}, expected {row} (ids are 0..n-1 in order)"
+            f"{path}: row {index + 1}: {column} is {ids[index]}, expected {index} "
+            "(ids are 0..n-1 in row order)",
+            file=path,
+            row=index + 1,
+            key=column,
+            value=ids[index],
         )
 
 
@@ -260,19 +268,61 @@ def _check_interactions(path: Path, frame: pd.DataFrame, n_users: int, n_items: 
         ids = frame[column].to_numpy()
         bad = np.flatnonzero((ids < 0) | (ids >= n))
         if len(bad):
-            row = int(bad[0])
+            index = int(bad[0])
             raise RlrecError(
-                f"{path}: row {row}: {column} {ids[row]} is outside 0..{n - 1}", file=path
+                f"{path}: row {index + 1}: {column} {ids[index]} is outside 0..{n - 1}",
+                file=path,
+                row=index + 1,
+                key=column,
+                value=ids[index],
             )
     unknown = ~frame["event"].isin(EVENTS).to_numpy()
     if unknown.any():
-        row = int(np.flatnonzero(unknown)[0])
+        index = int(np.flatnonzero(unknown)[0])
+        event = frame["event"].iloc[index]
         raise RlrecError(
-            f"{path}: row {row}: event {frame['event'].iloc[row]!r} is not one of {', '.join(EVENTS)}"
+            f"{path}: row {index + 1}: event {event!r} is not one of {', '.join(EVENTS)}",
+            file=path,
+            row=index + 1,
+            key="event",
+            value=event,
         )
 
 
-def _load_matrix(path: Path, rows: int, columns: int | None) -> np.ndarray:
+# Columns where NaN has a meaning: a rating is NaN where the event has none.
+NAN_ALLOWED = {"interactions.parquet": ("rating",)}
+
+
+def _check_finite_columns(path: Path, frame: pd.DataFrame) -> None:
+    """RlrecError naming the first row and column of `frame` (read from `path`) holding an
+    infinity, or a NaN in a float column that gives it no meaning (see `NAN_ALLOWED`)."""
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_float_dtype(values.dtype):
+            continue  # integers (nullable ones too, <NA> = unknown) are finite
+        array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isinf(array)
+        if column not in NAN_ALLOWED.get(path.name, ()):
+            bad |= np.isnan(array)
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise RlrecError(
+                f"{path}: row {index + 1}: column {column!r} is {_non_finite(array[index])} "
+                "(numeric columns must hold finite numbers)",
+                file=path,
+                row=index + 1,
+                key=str(column),
+                value=float(array[index]),
+            )
+
+
+def _non_finite(value: float) -> str:
+    return "NaN" if np.isnan(value) else ("-inf" if value < 0 else "inf")
+
+
+def _load_matrix(path: Path, rows: int, names: list[Any] | None) -> np.ndarray:
+    """The (rows, len(names)) float32 matrix in `path` (any width when `names` is None),
+    every value finite."""
     try:
         matrix = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -281,10 +331,28 @@ def _load_matrix(path: Path, rows: int, columns: int | None) -> np.ndarray:
         ) from None
     if matrix.ndim != 2:
         raise RlrecError(f"{path}: expected a 2-D array, got shape {matrix.shape}", file=path)
+    if matrix.dtype.kind not in "biuf":
+        raise RlrecError(f"{path}: holds {matrix.dtype} values, expected numbers", file=path)
     if matrix.shape[0] != rows:
         raise RlrecError(f"{path}: {matrix.shape[0]} rows but the table has {rows}", file=path)
-    if columns is not None and matrix.shape[1] != columns:
+    if names is not None and matrix.shape[1] != len(names):
         raise RlrecError(
-            f"{path}: {matrix.shape[1]} columns but meta.yaml names {columns} features"
+            f"{path}: {matrix.shape[1]} columns but meta.yaml names {len(names)} features",
+            file=path,
         )
-    return matrix.astype(np.float32, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: infinity
+        matrix = matrix.astype(np.float32, copy=False)
+    # One float64 sum is finite exactly when every value is (NaN and infinity propagate).
+    if not np.isfinite(matrix.sum(dtype=np.float64)):
+        finite = np.isfinite(matrix)
+        index, column = (int(i) for i in np.argwhere(~finite)[0])
+        name = f" ({names[column]})" if names is not None else ""
+        raise RlrecError(
+            f"{path}: row {index + 1}, column {column + 1}{name}: "
+            f"{_non_finite(float(matrix[index, column]))} (features must be finite numbers)",
+            file=path,
+            row=index + 1,
+            key=str(names[column]) if names is not None else str(column),
+            value=float(matrix[index, column]),
+        )
+    return matrix

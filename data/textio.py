@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from rlrec.data.errors import Option, RlrecError
+from rlrec.data.errors import Option, RlrecError, require_file
 
 SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", "::": "'::'"}
 
@@ -50,10 +50,7 @@ def read_text(path: Path, encoding: str | None = None) -> str:
     `encoding` None detects it: UTF-8 when the bytes are valid UTF-8 (a Latin-1 file with any
     accented letter never is), else Latin-1 (which decodes any byte). A given encoding is
     used as is; a byte it cannot decode is reported with its line and column."""
-    if not path.exists():
-        raise RlrecError(f"{path}: no such file", file=path)
-    if path.is_dir():
-        raise RlrecError(f"{path}: is a folder, expected a file", file=path)
+    require_file(path)
     raw = path.read_bytes()
     if not raw.strip():
         raise RlrecError(f"{path}: empty file", file=path)

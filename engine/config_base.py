@@ -1,7 +1,10 @@
 """Typed configuration: dataclasses loaded from plain dicts / YAML with strict checks.
 
 Every hyperparameter has one home: a dataclass field whose metadata gives its range or its
-allowed choices. `from_dict` rejects unknown keys, wrong types and out-of-range values with a
+allowed choices. Every numeric field has both ends: a number no run could use (a budget of
+1e40 seconds, a log period no run reaches) is refused with its key and range rather than
+accepted as a run that never ends. Counts of env steps and updates, and periods counted in
+them, are bounded by the longest run (`MAX_RUN_STEPS`); seeds by `MAX_SEED`. `from_dict` rejects unknown keys, wrong types and out-of-range values with a
 one-line `RlrecError` that names the dotted key, the value and what is allowed.
 
     @dataclass
@@ -21,9 +24,16 @@ from typing import Any, TypeVar
 
 import yaml
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import RlrecError, require_file
 
 T = TypeVar("T")
+
+# The scale of the longest run rlrec plans for: a bound for budgets, for schedules and for
+# periods (a period longer than any run never comes). 10^12 env steps is weeks at the fastest
+# vectorised speeds; 30 days is the longest wall-clock budget.
+MAX_RUN_STEPS = 10**12
+MAX_RUN_SECONDS = 30 * 24 * 3600
+MAX_SEED = 2**31 - 1  # seeds every generator rlrec uses accepts
 
 
 def param(
@@ -217,6 +227,7 @@ def deep_merge(base: dict[str, Any], override: typing.Mapping[str, Any]) -> dict
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; errors name the file (and line where YAML knows it)."""
     path = Path(path)
+    require_file(path)  # a folder, a broken link: said as such
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

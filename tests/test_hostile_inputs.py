@@ -65,6 +65,24 @@ def _dataset_with(meta_text: str) -> Callable[[Path], None]:
     return build
 
 
+def _dataset_with_value(name: str, column: str, row: int, value: float) -> Callable[[Path], None]:
+    """A dataset whose table `name` holds `value` at (`row`, `column`) — `column` an index
+    for a feature matrix."""
+
+    def build(path: Path) -> None:
+        save_tiny_dataset(path, n_users=20, n_items=15, n_interactions=300, seed=1, ratings=True)
+        if name.endswith(".npy"):
+            matrix = np.load(path / name).astype(np.float64)  # 1e300: beyond float32
+            matrix[row, int(column)] = value
+            np.save(path / name, matrix)
+        else:
+            frame = pd.read_parquet(path / name)
+            frame.loc[row, column] = value
+            frame.to_parquet(path / name, index=False)
+
+    return build
+
+
 def _dataset_with_broken(name: str) -> Callable[[Path], None]:
     def build(path: Path) -> None:
         save_tiny_dataset(path, n_users=20, n_items=15, n_interactions=300, seed=1)
@@ -79,7 +97,12 @@ FILES: dict[str, Callable[[Path], None]] = {
     "header-only.csv": _csv(HEADER),
     "good.csv": _csv(HEADER + GOOD_ROWS),
     "null-id.csv": _csv(HEADER + GOOD_ROWS + ",i1,3,1600009999\n"),
-    "float-id.csv": _csv(HEADER + GOOD_ROWS + "u1.5,i1,3,1600009999\n"),
+    "float-id.csv": _csv(HEADER + GOOD_ROWS + "1.5,i1,3,1600009999\n"),
+    "float-item-id.csv": _csv(HEADER + GOOD_ROWS + "u1,-.25,3,1600009999\n"),
+    "huge-field.csv": _csv(HEADER + GOOD_ROWS + "u1,i1," + "x" * 2_000_000 + ",1600009999\n"),
+    "huge-header.csv": _csv(
+        ",".join(f"column{i}" for i in range(5000)) + "\n" + ",".join(["1"] * 5000) + "\n"
+    ),
     "nan-ts.csv": _csv(HEADER + GOOD_ROWS + "u1,i1,3,nan\n"),
     "19-digit-ts.csv": _csv(HEADER + GOOD_ROWS + "u1,i1,3,1600000000000000000000\n"),
     "text-rating.csv": _csv(HEADER + GOOD_ROWS + "u1,i1,five,1600009999\n"),
@@ -92,8 +115,11 @@ FILES: dict[str, Callable[[Path], None]] = {
         {"user": ["a", None, "c"] * 10, "item": ["x", "y", "z"] * 10, "ts": list(range(30))}
     ),
     "float-id.parquet": _parquet(
-        {"user": [1.5, 2.0, 3.0] * 10, "item": ["x", "y", "z"] * 10, "ts": list(range(30))}
+        {"user": [1.0, 2.0, 3.0] * 10 + [1.5], "item": ["x", "y", "z"] * 10 + ["x"]}
     ),
+    "nullable-int-id.parquet": lambda p: pd.DataFrame(
+        {"user": pd.array([1, None, 3] * 10, dtype="Int64"), "item": ["x", "y", "z"] * 10}
+    ).to_parquet(p),
     "garbage.parquet": lambda p: p.write_bytes(b"PAR1 not really parquet"),
     "config-not-mapping.yaml": _csv("- just\n- a list\n"),
     "config-broken.yaml": _csv("agent: {hidden: [32\n"),
@@ -106,6 +132,14 @@ FILES: dict[str, Callable[[Path], None]] = {
     "config-replay-huge.yaml": _yaml({"agent": {"replay_size": 50_000_000}}),
     "config-eval-0.yaml": _yaml({"train": {"eval_episodes": 0}}),
     "config-budget-inf.yaml": _csv("train:\n  seconds: .inf\n"),
+    "config-seconds-huge.yaml": _yaml({"train": {"seconds": 1e40}}),
+    "config-log-every-huge.yaml": _yaml({"train": {"log_every": 10**40}}),
+    "config-checkpoint-every-huge.yaml": _yaml({"train": {"checkpoint_every": 10**13}}),
+    "config-eps-decay-huge.yaml": _yaml({"agent": {"eps_decay_steps": 1e40}}),
+    "config-grad-clip-huge.yaml": _yaml({"agent": {"grad_clip": 1e40}}),
+    "config-feature-seed-huge.yaml": _yaml(
+        {"preset": "seed-classic", "env": {"feature_seed": 2**40}}
+    ),
     "config-binary.yaml": lambda p: p.write_bytes(b"\xff\xfe\x00\x01" * 50),
     "a-file": _csv("just a file\n"),
     "not-a-dataset": lambda p: p.mkdir(),
@@ -116,6 +150,17 @@ FILES: dict[str, Callable[[Path], None]] = {
     "ds-meta-broken": _dataset_with("name: [unclosed\n"),
     "ds-garbage-items": _dataset_with_broken("items.parquet"),
     "ds-garbage-features": _dataset_with_broken("user_features.npy"),
+    "ds-nan-item-features": _dataset_with_value("item_features.npy", "1", 4, np.nan),
+    "ds-inf-user-features": _dataset_with_value("user_features.npy", "0", 2, -np.inf),
+    "ds-huge-item-features": _dataset_with_value("item_features.npy", "0", 0, 1e300),
+    "ds-inf-rating": _dataset_with_value("interactions.parquet", "rating", 7, np.inf),
+    "ds-nan-user-attribute": _dataset_with_value("users.parquet", "age", 3, np.nan),
+    "ds-inf-price": _dataset_with_value("items.parquet", "price", 2, np.inf),
+    "ds-folder-for-items": lambda p: (
+        save_tiny_dataset(p, n_users=20, n_items=15, n_interactions=300, seed=1),
+        (p / "items.parquet").unlink(),
+        (p / "items.parquet").mkdir(),
+    ),
 }
 
 
@@ -125,6 +170,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("gen-users-neg", ["generate", "--users", "-5", "--out", "{tmp}/o"], "--users"),
     ("gen-users-huge", ["generate", "--users", "10000000000", "--out", "{tmp}/o"], "--users"),
     ("gen-users-text", ["generate", "--users", "many", "--out", "{tmp}/o"], "--users"),
+    (
+        "gen-users-100k-digits",
+        ["generate", "--users", "9" * 100_000, "--out", "{tmp}/o"],
+        "(100,000 characters)",
+    ),
     ("gen-items-0", ["generate", "--items", "0", "--out", "{tmp}/o"], "--items"),
     ("gen-items-huge", ["generate", "--items", "99999999999", "--out", "{tmp}/o"], "--items"),
     ("gen-seed-neg", ["generate", "--seed", "-1", "--out", "{tmp}/o"], "--seed"),
@@ -548,7 +598,7 @@ CASES: list[tuple[str, list[str], str]] = [
             "--out",
             "{tmp}/o",
         ],
-        "user",
+        "float-id.parquet: row 31: id '1.5' in column 'user' is a fraction, not an id (--user-col)",
     ),  # noqa: E501
     (
         "parquet-garbage",
@@ -565,13 +615,108 @@ CASES: list[tuple[str, list[str], str]] = [
         ],
         "garbage.parquet",
     ),  # noqa: E501
+    # the same fraction and null ids, one line each, whatever the format
+    (
+        "csv-fraction-id",
+        [
+            "import",
+            "csv",
+            "{float-id.csv}",
+            "--user-col",
+            "user",
+            "--item-col",
+            "item",
+            "--out",
+            "{tmp}/o",
+        ],
+        "float-id.csv:82: id '1.5' in column 'user' is a fraction, not an id (--user-col)",
+    ),
+    (
+        "csv-fraction-item-id",
+        [
+            "import",
+            "csv",
+            "{float-item-id.csv}",
+            "--user-col",
+            "user",
+            "--item-col",
+            "item",
+            "--out",
+            "{tmp}/o",
+        ],
+        "id '-.25' in column 'item' is a fraction, not an id (--item-col)",
+    ),
+    (
+        "parquet-nullable-int-null-id",
+        [
+            "import",
+            "csv",
+            "{nullable-int-id.parquet}",
+            "--user-col",
+            "user",
+            "--item-col",
+            "item",
+            "--out",
+            "{tmp}/o",
+        ],
+        "nullable-int-id.parquet: row 2: empty id in column 'user' (--user-col)",
+    ),
+    (
+        "csv-2mb-field",
+        [
+            "import",
+            "csv",
+            "{huge-field.csv}",
+            "--user-col",
+            "user",
+            "--item-col",
+            "item",
+            "--rating-col",
+            "rating",
+            "--out",
+            "{tmp}/o",
+        ],
+        "'xxxxxxxxxx",
+    ),
+    (
+        "csv-2mb-field-length",
+        [
+            "import",
+            "csv",
+            "{huge-field.csv}",
+            "--user-col",
+            "user",
+            "--item-col",
+            "item",
+            "--rating-col",
+            "rating",
+            "--out",
+            "{tmp}/o",
+        ],
+        "(2,000,000 characters) is not a number",
+    ),
+    (
+        "csv-5000-columns-listed",
+        [
+            "import",
+            "csv",
+            "{huge-header.csv}",
+            "--user-col",
+            "user",
+            "--item-col",
+            "item",
+            "--out",
+            "{tmp}/o",
+        ],
+        "characters cut",
+    ),
     # -- import movielens ------------------------------------------------------------------
     ("ml-missing", ["import", "movielens", "{tmp}/ml-nope", "--out", "{tmp}/o"], "ml-nope"),
     ("ml-empty", ["import", "movielens", "{empty-ml}", "--out", "{tmp}/o"], "empty-ml"),
     (
         "ml-u-data-folder",
         ["import", "movielens", "{ml-u-data-folder}", "--out", "{tmp}/o"],
-        "u.data",
+        "u.data: is a folder, expected a file",
     ),  # noqa: E501
     ("ml-garbage", ["import", "movielens", "{ml-garbage}", "--out", "{tmp}/o"], "u.data"),
     (
@@ -587,6 +732,38 @@ CASES: list[tuple[str, list[str], str]] = [
     ("info-meta-broken", ["info", "{ds-meta-broken}"], "meta.yaml"),
     ("info-garbage-items", ["info", "{ds-garbage-items}"], "items.parquet"),
     ("info-garbage-features", ["info", "{ds-garbage-features}"], "user_features.npy"),
+    # numbers that are not finite in a dataset folder: file, row, column
+    (
+        "info-nan-features",
+        ["info", "{ds-nan-item-features}"],
+        "item_features.npy: row 5, column 2 (genre_1): NaN",
+    ),  # noqa: E501
+    (
+        "info-huge-features",
+        ["info", "{ds-huge-item-features}"],
+        "item_features.npy: row 1, column 1 (genre_0): inf",
+    ),  # noqa: E501
+    ("info-inf-price", ["info", "{ds-inf-price}"], "items.parquet: row 3: column 'price' is inf"),
+    (
+        "info-folder-for-items",
+        ["info", "{ds-folder-for-items}"],
+        "items.parquet: is a folder, expected a file",
+    ),  # noqa: E501
+    (
+        "split-inf-rating",
+        ["split", "{ds-inf-rating}"],
+        "interactions.parquet: row 8: column 'rating' is inf",
+    ),  # noqa: E501
+    (
+        "calibrate-nan-age",
+        ["calibrate", "{ds-nan-user-attribute}"],
+        "users.parquet: row 4: column 'age' is NaN",
+    ),  # noqa: E501
+    (
+        "train-inf-user-features",
+        ["train", "--steps", "10", "--dataset", "{ds-inf-user-features}", "--out", "{tmp}/runs"],
+        "user_features.npy: row 3, column 1 (age): -inf",
+    ),
     # -- split / calibrate -----------------------------------------------------------------
     ("split-missing", ["split", "{tmp}/nothing"], "nothing"),
     ("split-file", ["split", "{a-file}"], "a-file"),
@@ -675,6 +852,43 @@ CASES: list[tuple[str, list[str], str]] = [
         ["train", "--config", "{config-budget-inf.yaml}", "--out", "{tmp}/runs"],
         "seconds",
     ),  # noqa: E501
+    # every numeric key has an upper bound, named with its range
+    (
+        "train-config-seconds-huge",
+        ["train", "--config", "{config-seconds-huge.yaml}", "--out", "{tmp}/runs"],
+        "train.seconds = 1e+40 is out of range (allowed: (0, 2592000])",
+    ),  # noqa: E501
+    (
+        "train-config-log-every-huge",
+        ["train", "--config", "{config-log-every-huge.yaml}", "--out", "{tmp}/runs"],
+        "train.log_every",
+    ),  # noqa: E501
+    (
+        "train-config-checkpoint-every-huge",
+        ["train", "--config", "{config-checkpoint-every-huge.yaml}", "--out", "{tmp}/runs"],
+        "train.checkpoint_every = 10000000000000 is out of range",
+    ),  # noqa: E501
+    (
+        "train-config-eps-decay-huge",
+        ["train", "--config", "{config-eps-decay-huge.yaml}", "--out", "{tmp}/runs"],
+        "agent.eps_decay_steps",
+    ),  # noqa: E501
+    (
+        "train-config-grad-clip-huge",
+        ["train", "--config", "{config-grad-clip-huge.yaml}", "--out", "{tmp}/runs"],
+        "agent.grad_clip = 1e+40 is out of range (allowed: [0, 1e+06])",
+    ),  # noqa: E501
+    (
+        "train-config-feature-seed-huge",
+        ["train", "--config", "{config-feature-seed-huge.yaml}", "--out", "{tmp}/runs"],
+        "env.feature_seed",
+    ),  # noqa: E501
+    (
+        "train-seconds-huge",
+        ["train", "--seconds", "1e40", "--out", "{tmp}/runs"],
+        "--seconds 1e+40 is out of range",
+    ),  # noqa: E501
+    ("train-steps-huge", ["train", "--steps", str(10**13), "--out", "{tmp}/runs"], "--steps"),
     (
         "train-batchnorm-1",
         [
@@ -739,6 +953,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("resume-seconds-inf", ["resume", "{run_copy}", "--seconds", "inf"], "--seconds"),
     ("resume-seconds-0", ["resume", "{run_copy}", "--seconds", "0"], "--seconds"),
     ("resume-steps-neg", ["resume", "{run_copy}", "--steps", "-1"], "--steps"),
+    ("resume-seconds-huge", ["resume", "{run_copy}", "--seconds", "1e40"], "--seconds"),
+    ("resume-episodes-huge", ["resume", "{run_copy}", "--episodes", str(10**13)], "--episodes"),
     ("resume-garbage-checkpoint", ["resume", "{run_garbage_checkpoint}"], "checkpoint"),
     ("resume-broken-config", ["resume", "{run_broken_config}"], "config.yaml"),
     # -- eval ------------------------------------------------------------------------------
@@ -786,9 +1002,7 @@ CASES: list[tuple[str, list[str], str]] = [
 ]
 
 # Cases that still fail, each with why (strict: they must fail, so a fix shows up here).
-XFAIL: dict[str, str] = {
-    "parquet-float-id": "the log importer takes 1.5 as a user id in Parquet (CSV refuses it)",
-}
+XFAIL: dict[str, str] = {}
 # Cases not run: whether they are refused depends on this machine's free memory.
 NOT_RUN: dict[str, str] = {
     "gen-max-sizes": "machine-dependent: refused here (70.8 GiB estimated), would run on a big "
@@ -860,7 +1074,8 @@ def assert_one_line_error(out, culprit: str) -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("rlrec") and "error:" in lines[0], lines[0]
-    assert culprit in lines[0], (culprit, lines[0])
+    assert culprit in lines[0], (culprit, lines[0][:2000])
+    assert len(lines[0]) <= 1200, f"{len(lines[0])} characters: {lines[0][:300]}…"
     assert out.stdout == "", out.stdout
 
 
@@ -1063,3 +1278,38 @@ def test_disk_full_during_train_names_out(tmp_path, monkeypatch):
     assert "Traceback" not in out.stderr and out.returncode == 2 and out.stdout == ""
     last = out.stderr.strip().splitlines()[-1]
     assert last == f"rlrec: error: {tmp_path / 'runs' / 'x'}: No space left on device", last
+
+
+# -- leftovers of killed writers: gone at the next command, a live writer's kept --------------
+def _leftovers(folder: Path, live: int) -> tuple[list[Path], list[Path]]:
+    """(what a killed writer left, what a live one is writing) in `folder`."""
+    from tests.data.test_errors_files_json import dead_pid
+
+    dead = dead_pid()
+    stale = [folder / f".ds.partial-{dead}-abcdefgh", folder / f".checkpoint-x.pt.tmp-{dead}"]
+    live_ones = [folder / f".ds2.partial-{live}-abcdefgh", folder / f".x.npz.tmp-{live}-abcdefgh"]
+    for path in (*stale, *live_ones):
+        if "partial" in path.name:
+            path.mkdir()
+            (path / "items.parquet").write_bytes(b"half" * 1000)
+        else:
+            path.write_bytes(b"half" * 1000)
+    return stale, live_ones
+
+
+def test_generate_removes_what_killed_writers_left_beside_its_out(tmp_path):
+    stale, live = _leftovers(tmp_path, os.getpid())
+    out = rlrec("generate", "--users", 30, "--items", 20, "--out", tmp_path / "ds")
+    assert out.returncode == 0, out.stderr
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in live)
+
+
+def test_resume_removes_what_a_killed_trainer_left_in_its_run(tmp_path, shared):
+    run = tmp_path / "run"
+    shutil.copytree(shared["run"], run)
+    stale, live = _leftovers(run, os.getpid())
+    out = rlrec("resume", run, "--steps", 64)
+    assert out.returncode == 0, out.stderr
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in live)

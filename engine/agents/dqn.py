@@ -24,7 +24,7 @@ from rlrec.data.errors import Option, RlrecError
 from rlrec.data.memory import check_fits
 from rlrec.engine.agents.network import QNetwork
 from rlrec.engine.agents.replay import ReplayBuffer
-from rlrec.engine.config_base import param
+from rlrec.engine.config_base import MAX_RUN_STEPS, param
 from rlrec.engine.policies.base import Policy
 
 
@@ -41,13 +41,18 @@ class DQNConfig:
     lr_decay_updates: int = param(
         0,
         low=0,
+        high=MAX_RUN_STEPS,
         help="updates over which lr decays linearly to lr × lr_final (0 = constant)",
         unit="updates",
     )
     batch_size: int = param(256, low=1, high=65536, unit="transitions")
     replay_size: int = param(100_000, low=1, high=50_000_000, unit="transitions")
     learning_starts: int = param(
-        2048, low=0, help="env steps collected before the first update", unit="env steps"
+        2048,
+        low=0,
+        high=MAX_RUN_STEPS,
+        help="env steps collected before the first update",
+        unit="env steps",
     )
     replay_ratio: float = param(
         1 / 64, low=0, high=64, low_open=True, help="gradient updates per env step"
@@ -58,16 +63,24 @@ class DQNConfig:
     tau: float = param(
         0.01, low=0, high=1, low_open=True, help="soft target update rate per update"
     )
-    target_every: int = param(500, low=1, help="hard target copy period", unit="updates")
+    target_every: int = param(
+        500, low=1, high=MAX_RUN_STEPS, help="hard target copy period", unit="updates"
+    )
     double_dqn: bool = param(True, help="online net picks the next action, target net values it")
     loss: str = param("huber", choices=("huber", "mse"))
-    huber_delta: float = param(1.0, low=0, low_open=True)
-    grad_clip: float = param(10.0, low=0, help="max gradient L2 norm (0 = no clipping)")
+    huber_delta: float = param(
+        1.0, low=0, high=1e6, low_open=True, help="where the Huber loss turns linear"
+    )
+    grad_clip: float = param(10.0, low=0, high=1e6, help="max gradient L2 norm (0 = no clipping)")
     weight_decay: float = param(0.0, low=0, high=1)
     eps_start: float = param(1.0, low=0, high=1, help="ε at step 0")
     eps_end: float = param(0.05, low=0, high=1, help="ε after the decay")
     eps_decay_steps: int = param(
-        200_000, low=1, help="env steps over which ε decays linearly", unit="env steps"
+        200_000,
+        low=1,
+        high=MAX_RUN_STEPS,
+        help="env steps over which ε decays linearly",
+        unit="env steps",
     )
     mask_engaged: bool = param(True, help="never recommend an item already engaged in the session")
     serve_average: float = param(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlrec.engine.config_base import param
+from rlrec.engine.config_base import MAX_SEED, param
 from rlrec.engine.sim.base import StepResult, VectorSimulator
 
 
@@ -24,7 +24,9 @@ class ClassicConfig:
     n_users: int = param(1000, low=1, high=1_000_000, help="users in the population")
     n_items: int = param(500, low=2, high=1_000_000, help="items in the catalogue")
     latent_dim: int = param(20, low=1, high=512, help="latent dimensions")
-    feature_seed: int = param(42, low=0, help="seed of RandomState drawing the features")
+    feature_seed: int = param(
+        42, low=0, high=MAX_SEED, help="seed of RandomState drawing the features"
+    )
     episode_length: int = param(10, low=1, high=10_000, unit="steps")
     recent_window: int = param(3, low=1, high=100, help="engaged items the state averages")
     noise_std: float = param(0.1, low=0, high=10, help="per-step noise on the preference")

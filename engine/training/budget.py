@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from rlrec.data.errors import Option, RlrecError
+from rlrec.engine.config_base import MAX_RUN_SECONDS, MAX_RUN_STEPS
 
 
 class BudgetKind(StrEnum):
@@ -21,20 +22,32 @@ class BudgetKind(StrEnum):
     SECONDS = "seconds"  # wall-clock training time (pauses and evaluations excluded)
 
 
+# The longest budget of each kind (a run of 1e40 seconds never ends); `train.*` in a config
+# declares the same bounds.
+MAX_AMOUNT = {
+    BudgetKind.STEPS: MAX_RUN_STEPS,
+    BudgetKind.EPISODES: MAX_RUN_STEPS,
+    BudgetKind.SECONDS: MAX_RUN_SECONDS,
+}
+
+
 def check_amount(kind: BudgetKind | str, amount: Any, context: str = "") -> None:
-    """RlrecError unless `amount` is a finite number > 0 (an integer for steps and episodes).
-    The error names the option `kind` (`seconds`, `steps`, `episodes`), which the CLI words
-    as its flag (`--seconds nan`)."""
+    """RlrecError unless `amount` is a number in (0, MAX_AMOUNT[kind]] (a whole number for
+    steps and episodes; NaN and infinity never). The error names the option `kind`
+    (`seconds`, `steps`, `episodes`), which the CLI words as its flag (`--seconds nan`)."""
     kind = BudgetKind(kind)
     is_number = isinstance(amount, numbers.Real) and not isinstance(amount, bool)
     whole = kind is BudgetKind.SECONDS or (is_number and float(amount).is_integer())
-    if not (is_number and math.isfinite(amount) and amount > 0 and whole):
-        allowed = "a finite number > 0" if kind is BudgetKind.SECONDS else "a whole number > 0"
+    top = MAX_AMOUNT[kind]
+    if not (is_number and math.isfinite(amount) and 0 < amount <= top and whole):
+        what = "a number" if kind is BudgetKind.SECONDS else "a whole number"
+        allowed = f"{what} in (0, {top}]"
+        shown = f"{amount:g}" if isinstance(amount, float) else repr(amount)
         raise RlrecError(
-            [context, Option(str(kind), f"{amount!r}"), f" is out of range (allowed: {allowed})"],
+            [context, Option(str(kind), shown), f" is out of range (allowed: {allowed})"],
             key=f"budget.{kind}",
             value=amount,
-            allowed=allowed,
+            allowed=(0, top),
         )
 
 

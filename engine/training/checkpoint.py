@@ -18,7 +18,8 @@ into the same nested dict. The simulator itself is never stored: it is rebuilt f
 config and dataset and only its session state restored.
 
 Each data file has a fresh tag, so a write never touches the files the current manifest names;
-the next write removes what a killed write left (temp files, unreferenced data files).
+the next write, and the next start of a trainer on the run, remove what a killed write left
+(temp files whose writer is gone, unreferenced data files).
 Checkpoints of rlrec ≤ 0.1.0 (`checkpoint.pt`, a pickle) are refused, never unpickled.
 """
 
@@ -34,7 +35,12 @@ from typing import Any
 import numpy as np
 
 from rlrec.data.errors import RlrecError
-from rlrec.data.files import atomic_write_bytes, atomic_write_text
+from rlrec.data.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    leftover_owner,
+    remove_stale_leftovers,
+)
 
 CHECKPOINT_VERSION = 2
 MANIFEST_FILE = "checkpoint.json"
@@ -130,13 +136,16 @@ def _decode_floats(value: Any) -> Any:
 
 
 def remove_leftovers(run_dir: Path, keep: Collection[str] = ()) -> None:
-    """Remove temp files of interrupted checkpoint writes and data files no manifest names."""
+    """Remove what interrupted writes left in the run folder: temp files whose writer is gone
+    (`data.files.remove_stale_leftovers`; a live writer's are kept), temp files of an older
+    rlrec, which name no writer (only the holder of the run's lock writes here, so they are
+    nobody's), and checkpoint data files other than `keep` (those the manifest names)."""
+    remove_stale_leftovers(run_dir, unowned_stale_after=0.0)
     for path in run_dir.iterdir():
         name = path.name
-        leftover = name.startswith(".checkpoint") or (
-            name.startswith(_PREFIX) and name.endswith((".pt", ".npz")) and name not in keep
-        )
-        if leftover and path.is_file():
+        older_temp = name.startswith(".checkpoint") and leftover_owner(name)[1] is None
+        unnamed = name.startswith(_PREFIX) and name.endswith((".pt", ".npz")) and name not in keep
+        if (older_temp or unnamed) and path.is_file():
             path.unlink(missing_ok=True)
 
 
@@ -147,7 +156,7 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any]) -> Path:
     import torch
 
     run_dir = Path(run_dir)
-    remove_leftovers(run_dir, keep=_referenced(run_dir))
+    remove_leftovers(run_dir, keep=referenced(run_dir))
     tensors: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
     plain = _split(state, "", tensors, arrays)
@@ -172,7 +181,8 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def _referenced(run_dir: Path) -> set[str]:
+def referenced(run_dir: Path) -> set[str]:
+    """The data files the run's manifest names (none when it has no readable manifest)."""
     try:
         manifest = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
         return {str(manifest["tensors"]), str(manifest["arrays"])}

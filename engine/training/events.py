@@ -33,7 +33,7 @@ class FinishReason(StrEnum):
 
     BUDGET = "budget"  # the budget was spent
     STOPPED = "stopped"  # stop() was called, or a callback asked to stop
-    DIVERGED = "diverged"  # a non-finite loss; the last good checkpoint is kept
+    DIVERGED = "diverged"  # a non-finite loss; no checkpoint is written (an earlier one stays)
     ERROR = "error"  # an exception; it is raised again after this event
 
     @property

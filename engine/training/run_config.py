@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import RlrecError
-from rlrec.engine.config_base import deep_merge, from_dict, load_yaml, param, to_dict
+from rlrec.engine.config_base import (
+    MAX_RUN_SECONDS,
+    MAX_RUN_STEPS,
+    MAX_SEED,
+    deep_merge,
+    from_dict,
+    load_yaml,
+    param,
+    to_dict,
+)
 from rlrec.engine.presets import SECTIONS, check_sections, load_preset
 from rlrec.engine.sim import EnvConfig, parse_env_config
 
@@ -27,25 +36,46 @@ DEFAULT_PRESET = "default"
 class TrainConfig:
     n_envs: int = param(1024, low=1, high=65536, help="sessions stepped together")
     seconds: float | None = param(
-        None, low=0, low_open=True, help="budget: wall-clock training time", unit="s"
+        None,
+        low=0,
+        high=MAX_RUN_SECONDS,
+        low_open=True,
+        help="budget: wall-clock training time (at most 30 days)",
+        unit="s",
     )
     steps: int | None = param(
-        None, low=1, help="budget: env steps (one recommendation each)", unit="env steps"
+        None,
+        low=1,
+        high=MAX_RUN_STEPS,
+        help="budget: env steps (one recommendation each)",
+        unit="env steps",
     )
-    episodes: int | None = param(None, low=1, help="budget: finished sessions", unit="episodes")
-    seed: int = param(0, low=0, high=2**31 - 1, help="seed of weights, exploration, sessions")
+    episodes: int | None = param(
+        None, low=1, high=MAX_RUN_STEPS, help="budget: finished sessions", unit="episodes"
+    )
+    seed: int = param(0, low=0, high=MAX_SEED, help="seed of weights, exploration, sessions")
     eval_every: int = param(
-        200_000, low=0, help="greedy evaluation period (0 = only at the end)", unit="env steps"
+        200_000,
+        low=0,
+        high=MAX_RUN_STEPS,
+        help="greedy evaluation period (0 = only at the end)",
+        unit="env steps",
     )
     eval_episodes: int = param(1000, low=1, high=100_000, unit="episodes")
-    eval_seed: int = param(12345, low=0, high=2**31 - 1, help="fixed seed of evaluation sessions")
+    eval_seed: int = param(12345, low=0, high=MAX_SEED, help="fixed seed of evaluation sessions")
     checkpoint_every: int = param(
-        1_000_000, low=0, help="checkpoint period (0 = only at the end)", unit="env steps"
+        1_000_000,
+        low=0,
+        high=MAX_RUN_STEPS,
+        help="checkpoint period (0 = only at the end)",
+        unit="env steps",
     )
     checkpoint_replay: bool = param(
         True, help="store the replay buffer so a resume continues exactly"
     )
-    log_every: int = param(20_480, low=1, help="Progress event period", unit="env steps")
+    log_every: int = param(
+        20_480, low=1, high=MAX_RUN_STEPS, help="Progress event period", unit="env steps"
+    )
     torch_threads: int = param(1, low=1, high=256, help="torch intra-op threads")
 
     def validate(self) -> None:

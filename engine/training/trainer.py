@@ -10,7 +10,8 @@ place, at the top of the loop.
 Events (`engine.training.events`) go to `metrics.jsonl` and to subscribers. `pause()`,
 `resume()` and `stop()` may be called from any thread; the loop checks them between vector
 steps and between updates, so they take effect within milliseconds. A non-finite loss ends the
-run as DIVERGED without overwriting the last good checkpoint.
+run as DIVERGED without overwriting the last good checkpoint; its message names what went
+non-finite first (`engine.training.divergence`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.agents.dqn import DQNAgent
 from rlrec.engine.sim import make_simulator
 from rlrec.engine.training import checkpoint, runs
@@ -36,6 +37,7 @@ from rlrec.engine.training.callbacks import (
     PeriodicEvaluation,
     ProgressLog,
 )
+from rlrec.engine.training.divergence import diagnose
 from rlrec.engine.training.events import (
     Checkpointed,
     Evaluation,
@@ -94,6 +96,9 @@ class Trainer:
             except BaseException:
                 self._lock.release()
                 raise
+        # What a killed trainer left here (temp files, unreferenced checkpoint data) goes now
+        # that this one holds the lock; the checkpoint the manifest names stays.
+        checkpoint.remove_leftovers(self.run_dir, keep=checkpoint.referenced(self.run_dir))
         self.budget = Budget.from_dict(train.budget)
         self.resumed = False
         # Counters (restored from a checkpoint on resume).
@@ -101,6 +106,7 @@ class Trainer:
         self.episodes = 0
         self.update_credit = 0.0
         self.seconds_before = 0.0  # training seconds of earlier (resumed) parts
+        self.checkpointed_at: int | None = None  # env steps of the run's last checkpoint
         # What the last turn of the loop did, for the callbacks.
         self.last_step: StepResult | None = None
         self.last_losses: list[float] = []
@@ -237,11 +243,7 @@ class Trainer:
                 bad_loss = self._learn()
                 if bad_loss is not None:
                     reason = FinishReason.DIVERGED
-                    message = (
-                        f"loss became {bad_loss} at update {agent.updates + 1} "
-                        f"(env step {self.env_steps}); kept the last good checkpoint — "
-                        "try a lower agent.lr or agent.grad_clip"
-                    )
+                    message = self._divergence_message(bad_loss)
                     break
                 # Callbacks: log, evaluate, checkpoint; every one runs, any may stop the run.
                 stop_asked = [callback.on_step(self) for callback in self.callbacks]
@@ -256,7 +258,7 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_end(self, reason)
         except Exception as exc:
-            self._finish(FinishReason.ERROR, f"{exc.__class__.__name__}: {exc}")
+            self._finish(FinishReason.ERROR, error_line(exc))  # one line, however long
             raise
         return self._finish(reason, message)
 
@@ -295,6 +297,19 @@ class Trainer:
             self.update_credit -= 1.0
             self.last_losses.append(loss)
         return None
+
+    def _divergence_message(self, bad_loss: float) -> str:
+        """One line: when the loss went non-finite, what in it did first, whether a good
+        checkpoint is kept (a divergence never writes one), and what to change."""
+        found = diagnose(self.agent)
+        if self.checkpointed_at is None:
+            kept = "no checkpoint was written (the run diverged before its first)"
+        else:
+            kept = f"kept the last good checkpoint (env step {self.checkpointed_at})"
+        return (
+            f"loss became {bad_loss} at update {self.agent.updates + 1} (env step "
+            f"{self.env_steps}): {found.what}; {kept} — {found.advice}"
+        )
 
     def _honour_pause(self) -> None:
         """Block while paused (the pause does not count as training time)."""
@@ -416,6 +431,7 @@ class Trainer:
             "last_eval": None if last_eval is None else to_record(last_eval),
         }
         path = runs.save_checkpoint(self.run_dir, state)
+        self.checkpointed_at = self.env_steps
         self.publish(Checkpointed(env_steps=self.env_steps, path=str(path)))
         return path
 
@@ -454,6 +470,7 @@ def _restore(trainer: Trainer, state: dict[str, Any], budget: Budget | None) -> 
     trainer._obs = obs
     counters = state["counters"]
     trainer.env_steps = int(counters["env_steps"])
+    trainer.checkpointed_at = trainer.env_steps
     trainer.episodes = int(counters["episodes"])
     trainer.update_credit = float(counters["update_credit"])
     trainer.seconds_before = float(counters["seconds"])

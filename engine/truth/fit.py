@@ -43,7 +43,7 @@ from rlrec.data.errors import RlrecError
 from rlrec.data.scale import positive_threshold
 from rlrec.data.schema import is_explicit, positive_rows
 from rlrec.data.split import Split, split_for, train_view
-from rlrec.engine.config_base import param
+from rlrec.engine.config_base import MAX_SEED, param
 from rlrec.engine.truth.calibration import calibrate_engagement, predicted_probability
 from rlrec.engine.truth.cf_features import interaction_embeddings
 from rlrec.engine.truth.model import HiddenTruth, truth_with_latents
@@ -63,6 +63,7 @@ class FitConfig:
     positive_rating: float | None = param(
         None,
         low=0,
+        high=1e9,
         help="ratings ≥ this are positive; empty: the dataset's own (meta positive_threshold)",
     )
     confidence: float = param(2.0, low=0, high=100, help="implicit positives' extra weight")
@@ -75,7 +76,9 @@ class FitConfig:
     observable_dims: int = param(
         16, low=0, high=64, help="CF embedding dims the agent observes (0 = demographics only)"
     )
-    seed: int = param(0, low=0, help="seed of the negative sampling and initial factors")
+    seed: int = param(
+        0, low=0, high=MAX_SEED, help="seed of the negative sampling and initial factors"
+    )
 
 
 @dataclass

@@ -82,9 +82,9 @@ def test_failed_write_leaves_nothing(small, tmp_path):
         (lambda d: _edit_meta(d, n_users=5), "n_users: 5 but the table has 120"),
         (lambda d: np.save(d / "item_features.npy", np.zeros((40, 2))), "2 columns"),
         (lambda d: np.save(d / "user_latent.npy", np.zeros((3, 20))), "3 rows"),
-        (lambda d: _edit_table(d, "interactions.parquet", "item_id", 1, 400), "row 1: item_id 400"),
-        (lambda d: _edit_table(d, "interactions.parquet", "event", 2, "hover"), "row 2: event"),
-        (lambda d: _edit_table(d, "users.parquet", "user_id", 3, 77), "row 3: user_id is 77"),
+        (lambda d: _edit_table(d, "interactions.parquet", "item_id", 1, 400), "row 2: item_id 400"),
+        (lambda d: _edit_table(d, "interactions.parquet", "event", 2, "hover"), "row 3: event"),
+        (lambda d: _edit_table(d, "users.parquet", "user_id", 3, 77), "row 4: user_id is 77"),
         (lambda d: _drop_column(d, "items.parquet", "category"), "missing column 'category'"),
     ],
 )

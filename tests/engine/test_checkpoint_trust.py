@@ -242,7 +242,9 @@ def test_a_crash_before_the_manifest_keeps_the_previous_checkpoint(tmp_path, mon
     monkeypatch.undo()
     assert checkpoint.load_checkpoint(tmp_path)["marker"] == "good"
     # Leftovers of the killed write (its data files, temp files) go at the next write.
-    (tmp_path / ".checkpoint.pt.tmp-1234").write_bytes(b"x" * 100)
+    from tests.data.test_errors_files_json import dead_pid
+
+    (tmp_path / f".checkpoint.pt.tmp-{dead_pid()}").write_bytes(b"x" * 100)
     (tmp_path / ".checkpoint-abc.npz.x1y2.tmp").write_bytes(b"x")
     assert len(list(tmp_path.iterdir())) == len(good) + 4
     checkpoint.save_checkpoint(tmp_path, {"marker": "newer", "w": torch.zeros(2)})

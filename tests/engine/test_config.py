@@ -147,3 +147,54 @@ def test_one_check_of_the_top_level_sections_names_the_culprit(tmp_path):
     bad.write_text("trian:\n  steps: 5\n")
     with pytest.raises(RlrecError, match=r"bad.yaml: unknown key 'trian'"):
         load_run_config(config_file=bad)
+
+
+def _config_classes():
+    from rlrec.engine.agents.dqn import DQNConfig
+    from rlrec.engine.training.run_config import TrainConfig
+    from rlrec.engine.truth.fit import FitConfig
+
+    return [DQNConfig, TrainConfig, ClassicConfig, DefaultConfig, FitConfig]
+
+
+def _numeric_fields():
+    import dataclasses
+    import typing
+
+    for cls in _config_classes():
+        hints = typing.get_type_hints(cls)
+        for spec in dataclasses.fields(cls):
+            hint = hints[spec.name]
+            args = typing.get_args(hint) or (hint,)
+            if any(a in (int, float) for a in args) and bool not in args:
+                huge = [10**40] if typing.get_origin(hint) is list else 10**40
+                yield pytest.param(cls, spec, huge, id=f"{cls.__name__}.{spec.name}")
+
+
+@pytest.mark.parametrize(("cls", "spec", "huge"), _numeric_fields())
+def test_every_numeric_key_has_both_bounds_and_refuses_1e40_by_name(cls, spec, huge):
+    """A value no run could use (1e40 s, a period no run reaches) is refused naming the key
+    and its range, never accepted as a run that never ends."""
+    from rlrec.engine.config_base import describe_range, from_dict
+
+    meta = spec.metadata
+    assert meta["low"] is not None and meta["high"] is not None, spec.name
+    assert "inf" not in describe_range(meta)
+    with pytest.raises(RlrecError) as caught:
+        from_dict(cls, {spec.name: huge}, prefix="section")
+    message = str(caught.value)
+    assert message.startswith(f"section.{spec.name} = ") and "out of range" in message
+    assert f"(allowed: {describe_range(meta)})" in message
+    assert caught.value.key == f"section.{spec.name}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "amount"),
+    [("seconds", 1e40), ("seconds", 30 * 86400 + 1), ("steps", 10**12 + 1), ("episodes", 10**13)],
+)
+def test_a_budget_beyond_the_longest_run_is_refused_with_its_range(kind, amount):
+    from rlrec.engine.training.budget import Budget, BudgetKind
+
+    with pytest.raises(RlrecError, match=r"is out of range \(allowed: .*in \(0, \d+\]\)"):
+        Budget(BudgetKind(kind), amount)
+    assert Budget(BudgetKind(kind), 10 if kind != "seconds" else 30 * 86400).amount

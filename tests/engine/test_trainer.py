@@ -114,10 +114,50 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
     trainer.subscribe(poison_rewards_after_first_checkpoint)
     finished = trainer.run()
     assert finished.reason == "diverged" and "loss became nan" in finished.message
+    # The message names what went non-finite and the checkpoint that is really kept.
+    assert "the rewards in the replay memory hold NaN" in finished.message
+    assert "kept the last good checkpoint (env step 1280)" in finished.message
+    assert "agent.lr" not in finished.message  # a learning rate does not mend a NaN reward
     state = runs.load_checkpoint(tmp_path / "run")
     assert state["counters"]["env_steps"] == poison["good"] == 1280
     assert all(torch.isfinite(p).all() for p in state["agent"]["online"].values())
     assert runs.summarise_run(tmp_path / "run").status == "diverged"
+
+
+def test_a_divergence_before_any_checkpoint_says_none_was_kept_and_names_the_weights(tmp_path):
+    from rlrec.engine.training import checkpoint
+
+    trainer = Trainer(small_config(steps=64_000, checkpoint_every=0), tmp_path / "run")
+
+    def poison_weights_once_learning(event):
+        if isinstance(event, Progress) and trainer.agent.updates > 0:
+            with torch.no_grad():
+                next(trainer.agent.online.parameters()).fill_(float("nan"))
+
+    trainer.subscribe(poison_weights_once_learning)
+    finished = trainer.run()
+    assert finished.reason == "diverged"
+    assert "the online network's weights" in finished.message and "hold NaN" in finished.message
+    assert "no checkpoint was written" in finished.message
+    assert "kept" not in finished.message
+    assert not checkpoint.has_checkpoint(tmp_path / "run")
+
+
+def test_divergence_diagnosis_names_q_values_that_overflow():
+    from rlrec.engine.agents.dqn import DQNAgent, DQNConfig
+    from rlrec.engine.training.divergence import diagnose
+
+    agent = DQNAgent(4, 6, DQNConfig(hidden=[8], replay_size=64, batch_size=8), seed=0)
+    n = 16
+    obs = np.ones((n, 4), np.float32)
+    agent.remember(obs, np.zeros(n, np.int64), np.zeros(n, np.float32), obs,
+                   np.zeros(n, bool), np.zeros((n, 6), bool))  # fmt: skip
+    assert diagnose(agent).what.startswith("the loss overflowed")
+    with torch.no_grad():
+        for parameter in agent.online.parameters():
+            parameter.fill_(3e38)  # finite weights whose products are not
+    found = diagnose(agent)
+    assert found.what.startswith("the Q-values hold") and "agent.lr" in found.advice
 
 
 def test_interrupted_checkpoint_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):

@@ -176,18 +176,13 @@ async def test_ctrl_q_quits_while_help_is_open(tmp_path, monkeypatch):
 
 # -- hostile text in the Train form: marked on its field or one line; nothing written ---------
 FORM_KEYS = ["agent.lr", "agent.batch_size", "agent.gamma", "agent.hidden", "agent.dropout",
-             "train.seconds", "train.log_every"]  # fmt: skip
+             "agent.eps_decay_steps", "agent.tau", "train.seconds", "train.steps",
+             "train.log_every"]  # fmt: skip
 HOSTILE_TEXT = ["nan", "inf", "-1", "1e400", "[/oops]", "d-[red]x", "9" * 40]
 
 
-# Accepted today: the engine's config declares no upper bound for these.
-FORM_XFAIL = {
-    (
-        "train.seconds",
-        "9" * 40,
-    ): "train.seconds has no upper bound: 1e40 s is a run that never ends",
-    ("train.log_every", "9" * 40): "train.log_every has no upper bound (never logs)",
-}
+# Cases that still fail, each with why (strict: a fix shows up here).
+FORM_XFAIL: dict[tuple[str, str], str] = {}
 
 
 def _form_cases():
