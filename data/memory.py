@@ -59,3 +59,26 @@ def check_fits(
         f"(allowed here: up to {most:,})",
     ]
     raise RlrecError(parts, key=key, value=count if value is None else value, allowed=(1, most))
+
+
+def check_bytes_fit(
+    need: int,
+    subject: Sequence[str | Option],
+    purpose: str,
+    *,
+    file: str | os.PathLike[str] | None = None,
+    key: str | None = None,
+    value: Any = None,
+    option: str | None = None,
+) -> None:
+    """RlrecError unless `need` bytes fit in the memory available — for estimates that are
+    not one count times a size (a file to read, a simulator built from a dataset).
+
+    The message is `subject` (text and `Option` parts naming the culprit), then "needs about
+    X GiB for `purpose`, more than the Y GiB available", e.g. "ratings.csv (about 25,000,000
+    rows of 4 columns) needs about 9.6 GiB to read, more than the 7.7 GiB available"."""
+    have = available_memory_bytes()
+    if need <= have:
+        return
+    parts = [*subject, f" needs about {gib(need)} {purpose}, more than the {gib(have)} available"]
+    raise RlrecError(parts, file=file, key=key, value=value, allowed=(0, have), option=option)
