@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import Option, RlrecError
@@ -66,7 +67,7 @@ def check_bytes_fit(
     subject: Sequence[str | Option],
     purpose: str,
     *,
-    file: str | os.PathLike[str] | None = None,
+    file: str | Path | None = None,
     key: str | None = None,
     value: Any = None,
     option: str | None = None,
