@@ -206,3 +206,42 @@ def test_a_small_run_fits_with_the_real_limit(tmp_path, small_config):
     assert 0 < estimate.peak < memory.available_memory_bytes()
     assert estimate.parts["simulators"] > 0 and estimate.parts["replay buffer"] > 0
     check_training_fits(config)  # does not raise
+
+
+def test_calibrate_refuses_a_fit_that_would_not_fit(tmp_path, tiny_limit):
+    dataset = save_tiny_dataset(tmp_path / "ds")
+    before = sorted(p.name for p in dataset.iterdir())
+    outcome = rlrec("calibrate", dataset)
+    assert outcome.returncode == 2 and outcome.stdout == ""
+    line = _one_line(outcome.stderr)
+    assert f"dataset {dataset}" in line and "to fit a simulator to it" in line
+    assert sorted(p.name for p in dataset.iterdir()) == before
+
+
+def test_the_train_pane_shows_the_one_line_and_leaves_no_run_folder(tmp_path, monkeypatch):
+    """The TUI's Train pane starts the real engine: the refusal is its one line in the error
+    dialog, and the run folder the pane prepared is gone again."""
+    from rlrec.engine.usecases.training import resolve_run_config
+    from rlrec.tui.panes import train as train_module
+    from rlrec.tui.widgets.error_dialog import ErrorDialog
+    from tests.tui.fake_trainer import app_without_dataset, screen_text, sync, wait_for
+
+    config = resolve_run_config("seed-classic", overrides=SMALL)
+    monkeypatch.setattr(train_module.TrainPane, "load_config", lambda self, p, o: config)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: LIMIT)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+
+    @sync
+    async def drive() -> None:
+        async with app_without_dataset(monkeypatch, runs, (160, 48)) as (app, pilot):
+            pane = app.query_one(train_module.TrainPane)
+            await wait_for(pilot, lambda: pane._form_built)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), timeout=30)
+            text = " ".join(screen_text(app).split())  # the dialog wraps the line
+            assert "Cannot train" in text and "Traceback" not in text
+            assert "env.n_users 1,000 × env.n_items 500 needs about 0.0 GiB to train" in text
+
+    drive()
+    assert list(runs.iterdir()) == []

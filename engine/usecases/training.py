@@ -108,12 +108,11 @@ def start_training(
     from rlrec.engine.training.trainer import Trainer
     from rlrec.engine.usecases.training_memory import check_training_fits
 
-    check_training_fits(config)  # before any folder or table exists
-
     parent = Path(run_dir).parent if run_dir is not None else Path(runs_dir or default_runs_dir())
     made = [p for p in (parent, *parent.parents) if not p.exists()]  # deepest first
     folder = Path(run_dir) if run_dir is not None else new_run_dir(runs_dir, config.preset, name)
     try:
+        check_training_fits(config)  # before any table is built
         trainer = Trainer(config, folder)
     except BaseException:
         discard_unused_folder(folder)  # nothing written: leave no empty run behind

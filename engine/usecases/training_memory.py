@@ -139,3 +139,26 @@ def check_training_fits(config: Any) -> None:
         value=estimate.value,
         option=estimate.key if estimate.key == "dataset" else None,
     )
+
+
+def check_fit_fits(folder: str | Path) -> None:
+    """RlrecError naming the dataset in `folder`, its sizes, the estimate and the memory
+    available, when fitting a simulator to it (`engine.truth.fit`, dense users × items
+    tables) would not fit; a folder without meta.yaml is left to the loader to refuse."""
+    from rlrec.engine.config_base import load_yaml
+    from rlrec.engine.truth.fit import fit_memory_bytes
+
+    meta_file = Path(folder) / "meta.yaml"
+    if not meta_file.is_file():
+        return
+    meta = load_yaml(meta_file)
+    users, items = int(meta.get("n_users") or 0), int(meta.get("n_items") or 0)
+    interactions = int(meta.get("n_interactions") or 0)
+    check_bytes_fit(
+        fit_memory_bytes(users, items) + DATASET_BYTES_PER_INTERACTION * interactions,
+        [f"dataset {folder} ({users:,} users × {items:,} items)"],
+        "to fit a simulator to it",
+        file=folder,
+        key="dataset",
+        value=str(folder),
+    )
