@@ -1,8 +1,9 @@
 """Refuse what will not fit, before allocating: an estimate against the memory available.
 
 Every large preallocation (replay buffers, evaluation records, ...) states its size in bytes
-and asks `check_fits` first, so a size the machine cannot hold is one line naming the
-setting, the estimate and the limit, not a traceback at allocation or the kernel's OOM kill.
+and asks `check_fits` first (`check_bytes_fit` for the estimate of a whole import or run), so
+a size the machine cannot hold is one line naming the setting, the estimate and the limit,
+not a traceback at allocation or the kernel's OOM kill.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def check_bytes_fit(
     not one count times a size (a file to read, a simulator built from a dataset).
 
     The message is `subject` (text and `Option` parts naming the culprit), then "needs about
-    X GiB for `purpose`, more than the Y GiB available", e.g. "ratings.csv (about 25,000,000
-    rows of 4 columns) needs about 9.6 GiB to read, more than the 7.7 GiB available"."""
+    X GiB `purpose`, more than the Y GiB available", e.g. "ratings.csv (about 25,000,000 rows
+    of 4 columns) needs about 9.8 GiB to import, more than the 7.7 GiB available"."""
     have = available_memory_bytes()
     if need <= have:
         return

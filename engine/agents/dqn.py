@@ -102,16 +102,15 @@ BATCH_BYTES_PER_ITEM = 24
 ACTING_BYTES_PER_ITEM = 12
 
 
-def dqn_memory_bytes(obs_dim: int, n_items: int, config: DQNConfig, n_envs: int) -> int:
-    """Bytes the agent takes while training, its replay buffer aside (that is
-    `ReplayBuffer.bytes_per_transition` per slot): the weights of every Linear layer
-    (obs_dim → hidden… → n_items) in the online, target and served nets, their gradient and
-    Adam's two moments, plus one batch and one act over `n_envs` sessions."""
+def dqn_memory_bytes(obs_dim: int, n_items: int, config: DQNConfig) -> int:
+    """Bytes the agent takes while training, its replay buffer (`ReplayBuffer.bytes_per_
+    transition` a slot) and acting (`ACTING_BYTES_PER_ITEM` per session and item) aside: the
+    weights of every Linear layer (obs_dim → hidden… → n_items) in the online, target and
+    served nets, their gradient and Adam's two moments, plus one batch."""
     widths = [obs_dim, *config.hidden, n_items]
     weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
     copies = 6 if config.serve_average > 0 else 5
-    per_item = BATCH_BYTES_PER_ITEM * config.batch_size + ACTING_BYTES_PER_ITEM * n_envs
-    return 4 * weights * copies + per_item * n_items
+    return 4 * weights * copies + BATCH_BYTES_PER_ITEM * config.batch_size * n_items
 
 
 class DQNAgent(Policy):

@@ -109,7 +109,7 @@ def training_memory(config: Any) -> TrainingMemory:
         "sessions": (session_bytes + ACTING_BYTES_PER_ITEM)
         * items
         * (train.n_envs + 2 * eval_envs),
-        "agent": dqn_memory_bytes(obs_dim, items, agent, 0),
+        "agent": dqn_memory_bytes(obs_dim, items, agent),
         "replay buffer": capacity * ReplayBuffer.bytes_per_transition(obs_dim, items),
     }
     peak = max(dataset_bytes + fit, sum(v for k, v in parts.items() if k != "fit"))
