@@ -43,7 +43,8 @@ __all__ = ["DefaultConfig", "DefaultSimulator"]
 # Bytes a simulator keeps per (user, item) pair (`base_logit`, float32), per (item, item) pair
 # (`_similarity`) and per (session, item) (`_mask` and `_counts`), and what building
 # `base_logit` holds beyond it per pair at its peak (the latent and cosine parts, their sum
-# and its float32 copy: 16 counted, 14 fits the peaks bench/memory_estimates.py measured).
+# and its float32 copy: 16 counted; 14 fits the measured peaks, see
+# `engine.usecases.training_memory`).
 KEPT_BYTES_PER_PAIR = 4
 BUILD_BYTES_PER_PAIR = 14
 KEPT_BYTES_PER_ITEM_PAIR = 4

@@ -166,7 +166,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 # Peak bytes of fitting per (user, item) pair: `factorise` holds the dense weights and labels,
 # the IRLS weights and working targets of two half-steps and the score, probability and
 # curvature tables (float32, ~40 counted); the CF features after it take less (float64
-# matrix and one normalised copy). 44 fits bench/memory_estimates.py's measured peaks.
+# matrix and one normalised copy). 44 fits the measured peaks (`engine.usecases.training_memory`).
 FIT_BYTES_PER_PAIR = 44
 
 
