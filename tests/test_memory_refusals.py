@@ -170,7 +170,9 @@ def _one_line_any(stderr: str) -> str:
     return lines[0]
 
 
-def test_a_resume_that_would_not_fit_is_refused_and_leaves_the_run_as_it_was(tmp_path, monkeypatch):
+def test_a_resume_or_eval_that_would_not_fit_is_refused_and_leaves_the_run_as_it_was(
+    tmp_path, monkeypatch
+):
     dataset = save_tiny_dataset(tmp_path / "ds")
     run = tmp_path / "run"
     train_tiny_run(dataset, run, steps=256)
@@ -178,7 +180,12 @@ def test_a_resume_that_would_not_fit_is_refused_and_leaves_the_run_as_it_was(tmp
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: LIMIT)
     outcome = rlrec("resume", run, "--steps", 64)
     assert outcome.returncode == 2
-    _one_line(outcome.stderr)
+    assert "to train (" in _one_line(outcome.stderr)
+    # Evaluating it builds the same simulators and agent (no replay buffer): refused alike.
+    outcome = rlrec("eval", run, "--episodes", 8)
+    assert outcome.returncode == 2 and outcome.stdout == ""
+    assert "to evaluate (" in _one_line(outcome.stderr)
+    assert "replay buffer" not in outcome.stderr
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 

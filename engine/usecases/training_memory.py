@@ -75,9 +75,13 @@ def _dataset_sizes(config: Any) -> tuple[str | None, int, int, int, int, bool]:
     )
 
 
-def training_memory(config: Any) -> TrainingMemory:
+def training_memory(
+    config: Any, *, replay: bool = True, eval_episodes: int | None = None
+) -> TrainingMemory:
     """The estimated peak memory of training `config` (a `RunConfig`), from its settings and
-    its dataset's `meta.yaml` (sizes 0 when there is none; RlrecError if it is unreadable)."""
+    its dataset's `meta.yaml` (sizes 0 when there is none; RlrecError if it is unreadable).
+    `replay=False` leaves the replay buffer out and `eval_episodes` replaces the config's:
+    the same simulators and agent evaluating a trained run (`rlrec eval`)."""
     from rlrec.engine.agents.dqn import ACTING_BYTES_PER_ITEM, dqn_memory_bytes
     from rlrec.engine.agents.replay import ReplayBuffer
     from rlrec.engine.evaluation.online import MAX_PARALLEL_SESSIONS
@@ -86,7 +90,7 @@ def training_memory(config: Any) -> TrainingMemory:
     from rlrec.engine.truth.fit import fit_memory_bytes
 
     train, agent = config.train, config.agent
-    eval_envs = min(train.eval_episodes, MAX_PARALLEL_SESSIONS)
+    eval_envs = min(eval_episodes or train.eval_episodes, MAX_PARALLEL_SESSIONS)
     fit = dataset_bytes = 0
     size_value: Any
     if isinstance(config.env, ClassicConfig):
@@ -107,7 +111,7 @@ def training_memory(config: Any) -> TrainingMemory:
         size_subject = [f"{where} ({users:,} users × {items:,} items)"]
         size_key, size_value = "dataset", folder
         session_bytes = KEPT_BYTES_PER_SESSION_ITEM
-    capacity = agent.replay_size
+    capacity = agent.replay_size if replay else 0
     parts = {
         "dataset": dataset_bytes,
         "fit": fit,
@@ -133,14 +137,19 @@ def training_memory(config: Any) -> TrainingMemory:
     return TrainingMemory(parts, peak, subject, key, value)
 
 
-def check_training_fits(config: Any) -> None:
+def check_training_fits(config: Any, *, evaluating: int | None = None) -> None:
     """RlrecError naming what drives the size, the estimate (by part) and the memory
-    available, when training `config` would not fit (see `training_memory`)."""
-    estimate = training_memory(config)
+    available, when training `config` would not fit (see `training_memory`) — or, with
+    `evaluating` episodes, evaluating its trained run (no replay buffer)."""
+    if evaluating is None:
+        estimate, purpose = training_memory(config), "to train"
+    else:
+        estimate = training_memory(config, replay=False, eval_episodes=evaluating)
+        purpose = "to evaluate"
     check_bytes_fit(
         estimate.peak,
         estimate.subject,
-        f"to train ({estimate.breakdown()})",
+        f"{purpose} ({estimate.breakdown()})",
         key=estimate.key,
         value=estimate.value,
         option=estimate.key if estimate.key == "dataset" else None,
