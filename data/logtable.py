@@ -33,6 +33,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # (81 bytes a row) at 0.5M and 2M rows by 557; the same tables as Parquet by 393-404 and 873.
 # Fitted per row as a fixed part plus a part per column (Parquet: per column only),
 # rounded up so the estimate stays a few % above the measured peak.
+# Plus a fixed part: Arrow's memory pool and the modules an import loads (bench: ~20-30 MB).
+IMPORT_FIXED_BYTES = 32 * 2**20
 READ_BYTES_PER_ROW = 260
 READ_BYTES_PER_CELL = 40
 PARQUET_BYTES_PER_CELL = 120
@@ -125,7 +127,7 @@ def import_estimate(path: Path, sep: str | None = None) -> tuple[int, int, int]:
         except (pa.ArrowException, OSError):
             return 0, 0, 0
         rows, columns = meta.num_rows, meta.num_columns
-        return rows, columns, rows * columns * PARQUET_BYTES_PER_CELL
+        return rows, columns, IMPORT_FIXED_BYTES + rows * columns * PARQUET_BYTES_PER_CELL
     size = path.stat().st_size
     with open(path, "rb") as file:
         sample = file.read(SAMPLE_BYTES)
@@ -139,7 +141,8 @@ def import_estimate(path: Path, sep: str | None = None) -> tuple[int, int, int]:
         rows = int((size - len(header) - 1) / (len(body) / lines)) + 1
     else:
         rows = lines + 1
-    return rows, columns, rows * (READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns)
+    per_row = READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns
+    return rows, columns, IMPORT_FIXED_BYTES + rows * per_row
 
 
 def check_import_fits(path: Path, sep: str | None = None) -> None:

@@ -8,11 +8,13 @@ users × items tables), then training — the training simulator and the evaluat
 kept, a third built for the reference returns, the agent, its replay buffer and the sessions'
 per-item state. The sizes come from `meta.yaml`; nothing is loaded.
 
-Measured (`/usr/bin/time -v rlrec train --dataset D --steps 2048`, maximum RSS less the
-576 MB of a run on a 200 × 100 dataset; bench/memory_estimates.py does the same per case):
-generated 20k × 4k grew by 1.92 GB (estimate 2.18), 10k × 8k by 2.28 GB (2.79), 40k × 8k by
-7.14 GB (8.14); fitted to imported MovieLens-layout logs, 6.7k × 5k (1M ratings) by 1.38 GB
-(1.57) and 13.3k × 10k (2M ratings) by 5.33 GB (6.07). The estimates stay 13-22 % above.
+Measured with bench/memory_estimates.py (growth of resident memory over a process that has
+loaded torch and rlrec, training 2,048 steps with one evaluation): generated 10k × 2k grew by
+594 MiB, 20k × 4k by 1,861 MiB; fitted to imported MovieLens-layout logs, 3.3k × 2.5k (0.5M
+ratings) by 573 MiB and 13.3k × 10k (2M ratings) by 5,365 MiB; the estimates with these
+constants are 721, 2,209, 548 and 5,913 MiB. With `/usr/bin/time -v rlrec train` (maximum
+RSS less that of a 200 × 100 run): 10k × 8k grew by 2.28 GB, 40k × 8k by 7.14 GB
+(estimates 2.92 and 8.27 GB).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from typing import Any
 from rlrec.data.errors import Option
 from rlrec.data.memory import check_bytes_fit, gib
 
+# Whatever the sizes: torch's allocator and thread pools, the modules a run loads, the
+# labelled pairs of a fit (bench: 0-150 MB beyond the parts below on small runs).
+TRAINING_FIXED_BYTES = 128 * 2**20
 # The loaded dataset's frames per interaction (ids, event text, rating, times, session).
 DATASET_BYTES_PER_INTERACTION = 100
 # A fitted truth adds this many CF embedding dimensions to what the agent observes of users
@@ -37,7 +42,7 @@ class TrainingMemory:
     """The estimated peak of a run, in bytes, by part, and what drives the largest part."""
 
     parts: dict[str, int]  # "simulators", "fit", "sessions", "agent", "replay buffer", ...
-    peak: int  # max(dataset + fit, everything but the fit)
+    peak: int  # fixed + max(dataset + fit, everything but the fit)
     subject: list[str | Option]  # names the setting or dataset that drives the size
     key: str
     value: Any
@@ -122,7 +127,8 @@ def training_memory(
         "agent": dqn_memory_bytes(obs_dim, items, agent),
         "replay buffer": capacity * ReplayBuffer.bytes_per_transition(obs_dim, items),
     }
-    peak = max(dataset_bytes + fit, sum(v for k, v in parts.items() if k != "fit"))
+    rest = sum(v for k, v in parts.items() if k != "fit")
+    peak = TRAINING_FIXED_BYTES + max(dataset_bytes + fit, rest)
     drivers: dict[str, tuple[list[str | Option], str, Any]] = {
         "sessions": ([Option("train.n_envs", f"{train.n_envs:,}")], "train.n_envs", train.n_envs),
         "agent": ([Option("agent.hidden", str(agent.hidden))], "agent.hidden", agent.hidden),
