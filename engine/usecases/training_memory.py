@@ -48,7 +48,7 @@ class TrainingMemory:
     value: Any
 
     def breakdown(self) -> str:
-        """ "simulators 9.1 GiB, agent 0.2 GiB, …", largest first."""
+        """The parts, largest first: "simulators 9.1 GiB, agent 0.2 GiB, …"."""
         ordered = sorted(self.parts.items(), key=lambda kv: -kv[1])
         return ", ".join(f"{name} {gib(size)}" for name, size in ordered if size > 0)
 
@@ -90,32 +90,31 @@ def training_memory(
     from rlrec.engine.agents.dqn import ACTING_BYTES_PER_ITEM, dqn_memory_bytes
     from rlrec.engine.agents.replay import ReplayBuffer
     from rlrec.engine.evaluation.online import MAX_PARALLEL_SESSIONS
-    from rlrec.engine.sim.classic import ClassicConfig, classic_simulator_bytes
-    from rlrec.engine.sim.default import KEPT_BYTES_PER_SESSION_ITEM, default_simulator_bytes
+    from rlrec.engine.sim import classic, default
     from rlrec.engine.truth.fit import fit_memory_bytes
 
     train, agent = config.train, config.agent
     eval_envs = min(eval_episodes or train.eval_episodes, MAX_PARALLEL_SESSIONS)
     fit = dataset_bytes = 0
     size_value: Any
-    if isinstance(config.env, ClassicConfig):
+    if isinstance(config.env, classic.ClassicConfig):
         env = config.env
         users, items, obs_dim = env.n_users, env.n_items, 2 * env.latent_dim + 2
-        kept, building = classic_simulator_bytes(users, items, 0)
+        kept, building = classic.classic_simulator_bytes(users, items, 0)
         size_subject: list[str | Option] = [
             Option("env.n_users", f"{users:,}"), " × ", Option("env.n_items", f"{items:,}")
         ]  # fmt: skip
         size_key, size_value = "env.n_users", users
-        session_bytes = 1
+        session_bytes = classic.KEPT_BYTES_PER_SESSION_ITEM
     else:
         folder, users, items, interactions, obs_dim, fitted = _dataset_sizes(config)
-        kept, building = default_simulator_bytes(users, items, 0)
+        kept, building = default.default_simulator_bytes(users, items, 0)
         dataset_bytes = DATASET_BYTES_PER_INTERACTION * interactions
         fit = fit_memory_bytes(users, items) if fitted else 0
         where = f"dataset {folder}" if folder else "the built-in dataset"
         size_subject = [f"{where} ({users:,} users × {items:,} items)"]
         size_key, size_value = "dataset", folder
-        session_bytes = KEPT_BYTES_PER_SESSION_ITEM
+        session_bytes = default.KEPT_BYTES_PER_SESSION_ITEM
     capacity = agent.replay_size if replay else 0
     parts = {
         "dataset": dataset_bytes,
