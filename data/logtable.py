@@ -21,9 +21,24 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from rlrec.data.errors import Option, RlrecError, require_file
+from rlrec.data.memory import check_bytes_fit
 from rlrec.data.textio import guess_separator, read_text, separator_name
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Peak memory of importing a log, beyond the ~170 MB the interpreter and libraries take: the
+# whole text, Arrow's columns, one Python string per cell, then the interaction table and its
+# sorts. Measured with `/usr/bin/time -v` (maximum RSS) on `rlrec import` of generated files
+# (bench/memory_estimates.py makes them): a MovieLens ratings.csv layout (4 columns,
+# 26 bytes a row) at 0.5M, 2M and 5M rows rose by 352-404 bytes a row, an 8-column event log
+# (81 bytes a row) at 0.5M and 2M rows by 557; the same tables as Parquet by 393-404 and 873.
+# Fitted per row as a fixed part plus a part per column (Parquet: per column only),
+# rounded up so the estimate stays a few % above the measured peak.
+# Plus a fixed part: Arrow's memory pool and the modules an import loads (bench: ~20-30 MB).
+IMPORT_FIXED_BYTES = 32 * 2**20
+READ_BYTES_PER_ROW = 260
+READ_BYTES_PER_CELL = 40
+PARQUET_BYTES_PER_CELL = 120
+SAMPLE_BYTES = 1 << 20  # of a text file, to measure its bytes per line
 
 
 class CsvTable:
@@ -89,10 +104,59 @@ class CsvTable:
 
 def read_log_table(path: Path, sep: str | None, encoding: str | None = None) -> CsvTable:
     """The log at `path` as text columns: Parquet by its suffix, else delimited text with a
-    header (`sep` None: guessed from the header; `encoding` None: detected)."""
+    header (`sep` None: guessed from the header; `encoding` None: detected). Raises
+    RlrecError (see `check_import_fits`) before reading a log that would not fit in memory."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
+        check_import_fits(path)
         return _read_parquet(path)
+    check_import_fits(path, sep)
     return read_csv_table(path, sep, encoding)
+
+
+def import_estimate(path: Path, sep: str | None = None) -> tuple[int, int, int]:
+    """(rows, columns, bytes): the estimated size of the log at `path` and the peak memory its
+    import takes, without reading it whole. Parquet: rows and columns from its metadata.
+    Text: the first `SAMPLE_BYTES` give the columns (its header, split on `sep` or the
+    guessed separator) and the bytes per line, the file size the rows. (0, 0, 0) for what is
+    not a readable file: the reader then says what is wrong with it."""
+    if not path.is_file():
+        return 0, 0, 0
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except (pa.ArrowException, OSError):
+            return 0, 0, 0
+        rows, columns = meta.num_rows, meta.num_columns
+        return rows, columns, IMPORT_FIXED_BYTES + rows * columns * PARQUET_BYTES_PER_CELL
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        sample = file.read(SAMPLE_BYTES)
+    header, _, body = sample.partition(b"\n")
+    text = header.decode("latin-1")  # any byte decodes: only separators are counted
+    sep = sep or guess_separator(text) or ","
+    columns = text.count(sep) + 1
+    lines = body.count(b"\n")
+    if len(sample) < size and lines:
+        body = body[: body.rfind(b"\n") + 1]  # whole lines only
+        rows = int((size - len(header) - 1) / (len(body) / lines)) + 1
+    else:
+        rows = lines + 1
+    per_row = READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns
+    return rows, columns, IMPORT_FIXED_BYTES + rows * per_row
+
+
+def check_import_fits(path: Path, sep: str | None = None) -> None:
+    """RlrecError naming the file, its estimated rows and columns, the memory its import
+    needs and the memory available, when the import of `path` would not fit (see
+    `import_estimate`)."""
+    rows, columns, need = import_estimate(path, sep)
+    check_bytes_fit(
+        need,
+        [f"{path} (about {rows:,} rows of {columns} columns)"],
+        "to import",
+        file=path,
+        option="path",
+    )
 
 
 def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> CsvTable:

@@ -1,14 +1,16 @@
 """Refuse what will not fit, before allocating: an estimate against the memory available.
 
 Every large preallocation (replay buffers, evaluation records, ...) states its size in bytes
-and asks `check_fits` first, so a size the machine cannot hold is one line naming the
-setting, the estimate and the limit, not a traceback at allocation or the kernel's OOM kill.
+and asks `check_fits` first (`check_bytes_fit` for the estimate of a whole import or run), so
+a size the machine cannot hold is one line naming the setting, the estimate and the limit,
+not a traceback at allocation or the kernel's OOM kill.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import Option, RlrecError
@@ -59,3 +61,26 @@ def check_fits(
         f"(allowed here: up to {most:,})",
     ]
     raise RlrecError(parts, key=key, value=count if value is None else value, allowed=(1, most))
+
+
+def check_bytes_fit(
+    need: int,
+    subject: Sequence[str | Option],
+    purpose: str,
+    *,
+    file: str | Path | None = None,
+    key: str | None = None,
+    value: Any = None,
+    option: str | None = None,
+) -> None:
+    """RlrecError unless `need` bytes fit in the memory available — for estimates that are
+    not one count times a size (a file to read, a simulator built from a dataset).
+
+    The message is `subject` (text and `Option` parts naming the culprit), then "needs about
+    X GiB `purpose`, more than the Y GiB available", e.g. "ratings.csv (about 25,000,000 rows
+    of 4 columns) needs about 9.8 GiB to import, more than the 7.7 GiB available"."""
+    have = available_memory_bytes()
+    if need <= have:
+        return
+    parts = [*subject, f" needs about {gib(need)} {purpose}, more than the {gib(have)} available"]
+    raise RlrecError(parts, file=file, key=key, value=value, allowed=(0, have), option=option)

@@ -29,7 +29,7 @@ from rlrec.data.assemble import (
 )
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
 from rlrec.data.errors import RlrecError, require_file
-from rlrec.data.logtable import CsvTable, read_csv_table
+from rlrec.data.logtable import CsvTable, check_import_fits, read_csv_table
 from rlrec.data.scale import check_threshold, require_positives
 from rlrec.data.schema import DEFAULT_POSITIVE_RATING
 from rlrec.data.textio import (
@@ -107,6 +107,8 @@ def import_movielens(
     files = FILES_100K if kind == "100k" else FILES_1M
     for file in files:
         require_file(folder / file, "missing", f"MovieLens {kind.upper()} needs {', '.join(files)}")
+    sep = "\t" if kind == "100k" else "::"
+    check_import_fits(folder / files[0], sep)  # the ratings: the only large file
     report(0.0, f"reading {files[2]}")
     if kind == "100k":
         users = _users_100k(folder / "u.user", encoding)
@@ -118,7 +120,6 @@ def import_movielens(
     else:
         items = _items_1m(folder / "movies.dat", encoding)
     report(0.2, f"reading {files[0]}")
-    sep = "\t" if kind == "100k" else "::"
     ratings = split_fields(folder / files[0], read_text(folder / files[0], encoding), sep, 4)
     report(0.6, "checking ratings")
     user_orig = parse_ints(ratings, ratings.columns[0], "user id")
@@ -191,6 +192,7 @@ def _import_latest(
     movies.csv (movieId,title,genres), comma-separated with a header and quoted titles."""
     for file in FILES_LATEST:
         require_file(folder / file, "missing", "MovieLens latest needs ratings.csv, movies.csv")
+    check_import_fits(folder / "ratings.csv", ",")
     report(0.0, "reading movies.csv")
     movies = read_csv_table(folder / "movies.csv", ",", encoding)
     assert movies.line is not None  # a text file: every row has a line number

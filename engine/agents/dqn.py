@@ -108,6 +108,24 @@ class DQNConfig:
             )
 
 
+# Bytes per (item, transition) of one training batch (Q of the batch, of its next states from
+# both nets, their masks and gradients) and per (item, session) of acting (scores, masked
+# copy, the greedy pick's temporaries). Counted from the update and act code paths.
+BATCH_BYTES_PER_ITEM = 24
+ACTING_BYTES_PER_ITEM = 12
+
+
+def dqn_memory_bytes(obs_dim: int, n_items: int, config: DQNConfig) -> int:
+    """Bytes the agent takes while training, its replay buffer (`ReplayBuffer.bytes_per_
+    transition` a slot) and acting (`ACTING_BYTES_PER_ITEM` per session and item) aside: the
+    weights of every Linear layer (obs_dim → hidden… → n_items) in the online, target and
+    served nets, their gradient and Adam's two moments, plus one batch."""
+    widths = [obs_dim, *config.hidden, n_items]
+    weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    copies = 6 if config.serve_average > 0 else 5
+    return 4 * weights * copies + BATCH_BYTES_PER_ITEM * config.batch_size * n_items
+
+
 class DQNAgent(Policy):
     """A DQN over a fixed item catalogue. As a `Policy` it acts greedily (dropout off)."""
 

@@ -39,6 +39,21 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+# Bytes a classic simulator keeps per (user, item) pair (`preference`, float64) and per
+# (session, item) (`_mask`), and what building `preference` adds per pair at its peak (the
+# float64 product and the sigmoid's temporaries).
+KEPT_BYTES_PER_PAIR = 8
+BUILD_BYTES_PER_PAIR = 16
+KEPT_BYTES_PER_SESSION_ITEM = 1
+
+
+def classic_simulator_bytes(n_users: int, n_items: int, n_envs: int) -> tuple[int, int]:
+    """(kept, extra while building): bytes a `ClassicSimulator` of `n_envs` sessions over
+    `n_users` × `n_items` keeps, and the transient bytes building it adds on top."""
+    kept = KEPT_BYTES_PER_PAIR * n_users * n_items + KEPT_BYTES_PER_SESSION_ITEM * n_envs * n_items
+    return kept, BUILD_BYTES_PER_PAIR * n_users * n_items
+
+
 class ClassicSimulator(VectorSimulator):
     _session_arrays = ("_users", "_t", "_n_engaged", "_recent", "_mask", "_return")
 

@@ -40,6 +40,28 @@ from rlrec.engine.truth.model import HiddenTruth
 __all__ = ["DefaultConfig", "DefaultSimulator"]
 
 
+# Bytes a simulator keeps per (user, item) pair (`base_logit`, float32), per (item, item) pair
+# (`_similarity`) and per (session, item) (`_mask` and `_counts`), and what building
+# `base_logit` holds beyond it per pair at its peak (the latent and cosine parts, their sum
+# and its float32 copy: 16 counted; 14 fits the measured peaks, see
+# `engine.usecases.training_memory`).
+KEPT_BYTES_PER_PAIR = 4
+BUILD_BYTES_PER_PAIR = 14
+KEPT_BYTES_PER_ITEM_PAIR = 4
+KEPT_BYTES_PER_SESSION_ITEM = 5
+
+
+def default_simulator_bytes(n_users: int, n_items: int, n_envs: int) -> tuple[int, int]:
+    """(kept, extra while building): bytes a `DefaultSimulator` of `n_envs` sessions over
+    `n_users` × `n_items` keeps, and the transient bytes building it adds on top."""
+    kept = (
+        KEPT_BYTES_PER_PAIR * n_users * n_items
+        + KEPT_BYTES_PER_ITEM_PAIR * (n_items + 1) * n_items
+        + KEPT_BYTES_PER_SESSION_ITEM * n_envs * n_items
+    )
+    return kept, BUILD_BYTES_PER_PAIR * n_users * n_items
+
+
 class DefaultSimulator(VectorSimulator):
     _session_arrays = (
         "_users",

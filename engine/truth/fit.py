@@ -166,6 +166,19 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
 
 
+# Peak bytes of fitting per (user, item) pair: `factorise` holds the dense weights and labels,
+# the IRLS weights and working targets of two half-steps and the score, probability and
+# curvature tables (float32, ~40 counted); the CF features after it take less (float64
+# matrix and one normalised copy). 44 fits the measured peaks (`engine.usecases.training_memory`).
+FIT_BYTES_PER_PAIR = 44
+
+
+def fit_memory_bytes(n_users: int, n_items: int) -> int:
+    """Peak bytes `fit_simulator` takes for a log of `n_users` × `n_items` (its dense
+    U × I tables)."""
+    return FIT_BYTES_PER_PAIR * n_users * n_items
+
+
 def factorise(
     pairs: LabelledPairs, n_users: int, n_items: int, config: FitConfig
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -408,12 +408,15 @@ def split_dataset_folder(
 def calibrate_dataset(folder: str) -> CalibrationReport:
     """Fit the simulator to the train part of the dataset in `folder` (its stored split, or
     the default one) and compare predicted with observed positive rates per decile: on
-    held-out train pairs (the calibration target) and on the validation part."""
+    held-out train pairs (the calibration target) and on the validation part. RlrecError
+    when the fit's estimated peak memory exceeds what is available (see `check_fit_fits`)."""
     from rlrec.data.scale import positive_threshold
     from rlrec.data.split import part_view, split_for
     from rlrec.engine.truth.calibration import calibration_table
     from rlrec.engine.truth.fit import FitConfig, fit_simulator, labelled_pairs
+    from rlrec.engine.usecases.training_memory import check_fit_fits
 
+    check_fit_fits(folder)  # before reading: the fit's dense tables may not fit
     dataset = open_dataset(folder).dataset
     threshold = positive_threshold(dataset.meta)
     split = split_for(dataset, folder)

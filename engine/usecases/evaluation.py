@@ -77,12 +77,21 @@ def evaluate_online(
     with_baselines: bool = True,
 ) -> OnlineEvaluation:
     """Greedy evaluation of the run's agent (defaults: the run config's eval episodes and
-    seed). RlrecError: not a run, episodes < 1, a seed outside 0..2**63-1, or more episodes
-    than the per-session records fit in the memory available (the message gives both)."""
-    from rlrec.engine.training.runs import load_run
+    seed). RlrecError: not a run, episodes < 1, a seed outside 0..2**63-1, simulators and
+    agent or per-session records that do not fit in the memory available (the message gives
+    the estimate and the limit)."""
+    from rlrec.engine.training.run_config import RunConfig
+    from rlrec.engine.training.runs import load_run, read_config, require_run
+    from rlrec.engine.usecases.training_memory import check_training_fits
 
     if seed is not None:  # refuse before the (slow) load
         check_seed(seed)
+    try:
+        config = RunConfig.from_dict(read_config(require_run(run_dir)))
+    except (RlrecError, OSError):
+        config = None  # `load_run` says what is wrong with the folder
+    if config is not None and (episodes is None or episodes >= 1):
+        check_training_fits(config, evaluating=episodes or config.train.eval_episodes)
     run = load_run(run_dir)
     train = run.config.train
     episodes = episodes if episodes is not None else train.eval_episodes

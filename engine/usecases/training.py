@@ -112,14 +112,17 @@ def start_training(
     """The `Trainer` of a new run, not yet running. Its folder is `run_dir` when given (it
     must be new or empty), else a new `<runs_dir>/<name>` (default name
     `<YYYYmmdd-HHMMSS>-<preset>`). Nothing is left behind if building fails (RlrecError for a
-    bad config, a used folder or a changed dataset)."""
+    bad config, a used folder, a changed dataset, or an estimated peak memory the machine
+    does not have — see `training_memory`)."""
     from rlrec.engine.training.runs import default_runs_dir, discard_unused_folder, new_run_dir
     from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.usecases.training_memory import check_training_fits
 
     parent = Path(run_dir).parent if run_dir is not None else Path(runs_dir or default_runs_dir())
     made = [p for p in (parent, *parent.parents) if not p.exists()]  # deepest first
     folder = Path(run_dir) if run_dir is not None else new_run_dir(runs_dir, config.preset, name)
     try:
+        check_training_fits(config)  # before any table is built
         trainer = Trainer(config, folder)
     except BaseException:
         discard_unused_folder(folder)  # nothing written: leave no empty run behind
@@ -139,9 +142,18 @@ def start_resume(
 ) -> Trainer:
     """The `Trainer` of an existing run, restored from its checkpoint, not yet running.
     Without `more` it goes on to its original budget; with one it trains that much more.
-    Raises RlrecError for a folder that is not a run, has no or an unreadable checkpoint."""
+    Raises RlrecError for a folder that is not a run, has no or an unreadable checkpoint, or
+    whose estimated peak memory the machine does not have (see `training_memory`)."""
+    from rlrec.engine.training import runs
     from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.usecases.training_memory import check_training_fits
 
+    try:
+        config = RunConfig.from_dict(runs.read_config(runs.require_run(run_dir)))
+    except (RlrecError, OSError):
+        config = None  # `Trainer.from_run` says what is wrong with the folder
+    if config is not None:
+        check_training_fits(config)
     trainer = Trainer.from_run(run_dir, more)
     if on_event is not None:
         trainer.subscribe(on_event)
