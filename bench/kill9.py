@@ -27,6 +27,7 @@ import numpy as np
 
 from rlrec.data.errors import RlrecError
 from rlrec.data.store import load_dataset
+from rlrec.engine.training.run_folder import LOCK_FILE
 
 SMALL_TRAIN = """\
 preset: seed-classic
@@ -77,7 +78,9 @@ def run_outcome(run_dir: Path, runs_dir: Path) -> str:
     if resumed.returncode == 0:
         return "resumed"
     lines = resumed.stderr.strip().splitlines()
-    started = ("checkpoint" in lines[0] or "stopped before" in lines[0]) if lines else False
+    started = (
+        ("checkpoint" in lines[0] or "killed while it started" in lines[0]) if lines else False
+    )
     if resumed.returncode == 2 and len(lines) == 1 and started:
         # Killed before its first checkpoint: one line, and the name is free for a new run.
         again_args = ["--out", runs_dir, "--name", run_dir.name]
@@ -86,8 +89,9 @@ def run_outcome(run_dir: Path, runs_dir: Path) -> str:
     return f"BROKEN: resume exit {resumed.returncode}: {resumed.stderr.strip()[-200:]}"
 
 
-def hidden_leftovers(folder: Path) -> int:
-    return sum(1 for p in folder.rglob(".*") if p.name not in (".", ".."))
+def hidden_leftovers(folder: Path) -> list[str]:
+    """Hidden temporary files and folders under `folder` (a run's own `.lock` is not one)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != LOCK_FILE)
 
 
 def timed(args: list[str | Path]) -> float:
@@ -99,6 +103,7 @@ def timed(args: list[str | Path]) -> float:
 
 
 def bench_dataset(command: str, kills: int, rng: np.random.Generator, root: Path) -> dict:
+    root.mkdir()
     if command == "generate":
         args: list[str | Path] = ["generate", "--users", "20000", "--items", "2000", "--seed", "1"]
     else:
@@ -133,7 +138,7 @@ def bench_dataset(command: str, kills: int, rng: np.random.Generator, root: Path
 
 def bench_train(kills: int, rng: np.random.Generator, root: Path) -> dict:
     runs_dir = root / "runs"
-    runs_dir.mkdir()
+    runs_dir.mkdir(parents=True)
     config = runs_dir / "small.yaml"
     config.write_text(SMALL_TRAIN)
     base = ["train", "--config", config, "--out", runs_dir]
@@ -160,9 +165,9 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="rlrec-kill9-"))
     try:
         results = {
-            "train": bench_train(args.kills, rng, root),
-            "generate": bench_dataset("generate", args.kills, rng, root),
-            "import": bench_dataset("import", args.kills, rng, root),
+            "train": bench_train(args.kills, rng, root / "train"),
+            "generate": bench_dataset("generate", args.kills, rng, root / "generate"),
+            "import": bench_dataset("import", args.kills, rng, root / "import"),
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -173,8 +178,11 @@ def main() -> int:
         leftovers = counts.pop("leftovers")
         broken += len(bad)
         outcomes = ", ".join(f"{name} {n}" for name, n in counts.items())
-        print(f"{command:<10}{args.kills:>6}  {outcomes}, broken {len(bad)}, leftovers {leftovers}")
-        for line in bad:
+        print(
+            f"{command:<10}{args.kills:>6}  {outcomes}, broken {len(bad)}, "
+            f"leftovers {len(leftovers)}"
+        )
+        for line in bad + [f"leftover: {name}" for name in leftovers]:
             print(f"    {line}")
     return 1 if broken else 0
 

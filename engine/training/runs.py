@@ -74,10 +74,10 @@ def require_run(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise RlrecError(f"{path}: no such run folder")
-    if (path / LOCK_FILE).is_file() and is_unused_folder(path):
+    if is_unused_folder(path):
         raise RlrecError(
-            f"{path}: this run was stopped before it wrote anything, so there is nothing to "
-            f"resume; start it again with `rlrec train --name {path.name}`",
+            f"{path}: not a run folder (empty; a run killed while it started leaves one, with "
+            f"nothing to resume: start it again with `rlrec train --name {path.name}`)",
             file=path,
         )
     if not path.is_dir() or not is_run(path):

@@ -126,7 +126,9 @@ def test_a_run_killed_while_starting_is_refused_by_resume_and_swept_later(tmp_pa
     killed = tmp_path / "killed"
     killed.mkdir()
     (killed / runs.LOCK_FILE).write_text("12345\n")  # what a start killed before its config leaves
-    with pytest.raises(RlrecError, match="stopped before it wrote anything.*--name killed"):
+    with pytest.raises(
+        RlrecError, match="not a run folder.*killed while it started.*--name killed"
+    ):
         runs.load_run(killed)
     fresh = tmp_path / "fresh"  # maybe a start in progress right now: kept
     fresh.mkdir()
