@@ -37,7 +37,15 @@ from rlrec.engine.sim.default_config import DefaultConfig
 from rlrec.engine.sim.session_start import SessionStart, sigmoid
 from rlrec.engine.truth.model import HiddenTruth
 
-__all__ = ["DefaultConfig", "DefaultSimulator"]
+__all__ = ["DENSE_TABLE_LIMIT", "DefaultConfig", "DefaultSimulator"]
+
+# Entries up to which the simulator keeps the dense users × items logit table and the
+# items × items similarity table it always had, each filled by one BLAS product. The last
+# bits of a BLAS product depend on the matrix's shape (its tile edges), so the on-demand dot
+# products differ from those tables by an ulp now and then; on a small catalogue the tables
+# cost little (the built-in default: 2 MB) and keep every published number of the presets.
+# Larger populations never hold anything users × items or items × items.
+DENSE_TABLE_LIMIT = 4_000_000
 
 
 class DefaultSimulator(VectorSimulator):
@@ -75,7 +83,16 @@ class DefaultSimulator(VectorSimulator):
         self.max_steps = cfg.max_length
         self.n_categories = max(truth.n_categories, 1)
         # Engagement logits and item similarities are computed from the truth's factors for
-        # the pairs a step needs: nothing here is users × items or items × items.
+        # the pairs a step needs, except on small catalogues (see DENSE_TABLE_LIMIT).
+        self._logit_table: np.ndarray | None = None
+        if self.n_users * self.n_items <= DENSE_TABLE_LIMIT:
+            self._logit_table = (
+                truth.preference_logit_dense() + cfg.appeal_weight * truth.item_appeal[None, :]
+            ).astype(np.float32)
+        self._similarity_table: np.ndarray | None = None
+        if self.n_items * self.n_items <= DENSE_TABLE_LIMIT:
+            unit = truth.item_content
+            self._similarity_table = np.maximum(unit @ unit.T, 0.0).astype(np.float32)
         self.item_value = truth.item_value.astype(np.float32)
         self.item_category = truth.item_category.astype(np.int64)
         # How a session's first observation is built: shared with serving, which needs it
@@ -160,14 +177,20 @@ class DefaultSimulator(VectorSimulator):
         cfg = self.config
         users = self._users[rows]
         if isinstance(items, slice):  # every item: (n, I)
-            logit = self.truth.logits(users, None, cfg.appeal_weight)
+            logit = self._logits(users, None)
             logit = logit - cfg.satiation_weight * self._satiation[rows][:, self.item_category]
             mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
             return sigmoid(logit + mood[:, None])
-        logit = self.truth.logits(users, items, cfg.appeal_weight)
+        logit = self._logits(users, items)
         logit = logit - cfg.satiation_weight * self._satiation[rows, self.item_category[items]]
         mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
         return sigmoid(logit + mood)
+
+    def _logits(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        """float32 fresh-session engagement logits (`HiddenTruth.logits` shapes)."""
+        if self._logit_table is None:
+            return self.truth.logits(users, items, self.config.appeal_weight)
+        return self._logit_table[users] if items is None else self._logit_table[users, items]
 
     def _session_similarity(self, items: np.ndarray, slot: int | None = None) -> np.ndarray:
         """float32 similarity of `items` ((N, k) ids) to each session's history items engaged
@@ -178,7 +201,11 @@ class DefaultSimulator(VectorSimulator):
         engaged = np.where(in_session, recent, 0)[..., None]
         if slot is None:
             items = items[:, None, :]
-        return self.truth.item_similarity(engaged, items) * in_session[..., None]
+        if self._similarity_table is None:
+            similarity = self.truth.item_similarity(engaged, items)
+        else:
+            similarity = self._similarity_table[engaged, items]
+        return similarity * in_session[..., None]
 
     def step(self, actions: np.ndarray) -> StepResult:
         cfg, n, rows = self.config, self.n_envs, self._arange
@@ -233,7 +260,7 @@ class DefaultSimulator(VectorSimulator):
 
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
         """Noiseless engagement probability of a fresh session (no satiation, initial mood)."""
-        return sigmoid(self.truth.logits(np.asarray(user_ids), None, self.config.appeal_weight))
+        return sigmoid(self._logits(np.asarray(user_ids, np.int64), None))
 
     def engagement_probability(self) -> np.ndarray:
         """(N, I) noiseless engagement probability of every item in each current session."""

@@ -111,6 +111,15 @@ class HiddenTruth:
         `hybrid_score`."""
         return self.logit_scale * self.hybrid_score(user_ids, items) + self.logit_offset
 
+    def preference_logit_dense(self) -> np.ndarray:
+        """(U, I) float32 preference logit of every user and item as one BLAS product: the
+        table small simulators keep (see `engine.sim.default.DENSE_TABLE_LIMIT`); equal to
+        `preference_logit(all users)` up to an ulp of the product's rounding."""
+        latent = (self.user_latent @ self.item_latent.T - self.latent_shift) * self.latent_scale
+        cosine = (self.user_profile @ self.item_content.T - self.cosine_shift) * self.cosine_scale
+        hybrid = (self.alpha * latent + (1.0 - self.alpha) * cosine).astype(np.float32)
+        return self.logit_scale * hybrid + self.logit_offset
+
     def logits(
         self, user_ids: np.ndarray, items: np.ndarray | None = None, appeal_weight: float = 0.0
     ) -> np.ndarray:
