@@ -32,20 +32,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from rlrec.engine.sim import base as sim_base
 from rlrec.engine.sim.base import StepResult, VectorSimulator
 from rlrec.engine.sim.default_config import DefaultConfig
 from rlrec.engine.sim.session_start import SessionStart, sigmoid
 from rlrec.engine.truth.model import HiddenTruth
 
-__all__ = ["DENSE_TABLE_LIMIT", "DefaultConfig", "DefaultSimulator"]
-
-# Entries up to which the simulator keeps the dense users × items logit table and the
-# items × items similarity table it always had, each filled by one BLAS product. The last
-# bits of a BLAS product depend on the matrix's shape (its tile edges), so the on-demand dot
-# products differ from those tables by an ulp now and then; on a small catalogue the tables
-# cost little (the built-in default: 2 MB) and keep every published number of the presets.
-# Larger populations never hold anything users × items or items × items.
-DENSE_TABLE_LIMIT = 4_000_000
+__all__ = ["DefaultConfig", "DefaultSimulator"]
 
 
 class DefaultSimulator(VectorSimulator):
@@ -83,14 +76,14 @@ class DefaultSimulator(VectorSimulator):
         self.max_steps = cfg.max_length
         self.n_categories = max(truth.n_categories, 1)
         # Engagement logits and item similarities are computed from the truth's factors for
-        # the pairs a step needs, except on small catalogues (see DENSE_TABLE_LIMIT).
+        # the pairs a step needs, except on small catalogues (see `base.DENSE_TABLE_LIMIT`).
         self._logit_table: np.ndarray | None = None
-        if self.n_users * self.n_items <= DENSE_TABLE_LIMIT:
+        if self.n_users * self.n_items <= sim_base.DENSE_TABLE_LIMIT:
             self._logit_table = (
                 truth.preference_logit_dense() + cfg.appeal_weight * truth.item_appeal[None, :]
             ).astype(np.float32)
         self._similarity_table: np.ndarray | None = None
-        if self.n_items * self.n_items <= DENSE_TABLE_LIMIT:
+        if self.n_items * self.n_items <= sim_base.DENSE_TABLE_LIMIT:
             unit = truth.item_content
             self._similarity_table = np.maximum(unit @ unit.T, 0.0).astype(np.float32)
         self.item_value = truth.item_value.astype(np.float32)

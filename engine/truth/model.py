@@ -113,7 +113,7 @@ class HiddenTruth:
 
     def preference_logit_dense(self) -> np.ndarray:
         """(U, I) float32 preference logit of every user and item as one BLAS product: the
-        table small simulators keep (see `engine.sim.default.DENSE_TABLE_LIMIT`); equal to
+        table small simulators keep (see `engine.sim.base.DENSE_TABLE_LIMIT`); equal to
         `preference_logit(all users)` up to an ulp of the product's rounding."""
         latent = (self.user_latent @ self.item_latent.T - self.latent_shift) * self.latent_scale
         cosine = (self.user_profile @ self.item_content.T - self.cosine_shift) * self.cosine_scale
@@ -166,15 +166,18 @@ SCORE_CHUNK = 4096
 def factor_dot(
     left: np.ndarray, left_ids: np.ndarray, right: np.ndarray, right_ids: np.ndarray
 ) -> np.ndarray:
-    """float32 ⟨left[left_ids], right[right_ids]⟩ for broadcastable id arrays (shape of their
-    broadcast), summed factor by factor in order 0, 1, …, d−1. Each entry is its own chain of
-    elementwise float32 operations, so its value does not depend on the shape of the batch
-    (a BLAS product's last bits do); memory is that of the result per factor."""
-    shape = np.broadcast_shapes(np.shape(left_ids), np.shape(right_ids))
-    out = np.zeros(shape, np.float32)
-    term = np.empty(shape, np.float32)
+    """⟨left[left_ids], right[right_ids]⟩ for broadcastable id arrays (shape of their
+    broadcast; dtype of the factor tables), summed factor by factor in order 0, 1, …, d−1.
+    Each entry is its own chain of elementwise operations, so its value does not depend on
+    the shape of the batch (a BLAS product's last bits do); memory is the gathered rows plus
+    twice the result."""
+    a, b = left[left_ids], right[right_ids]  # (..., d) each: only the rows asked for
+    shape = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    dtype = np.result_type(left, right)
+    out = np.zeros(shape, dtype)
+    term = np.empty(shape, dtype)
     for k in range(left.shape[1]):
-        np.multiply(left[left_ids, k], right[right_ids, k], out=term)
+        np.multiply(a[..., k], b[..., k], out=term)
         out += term
     return out
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rlrec import data
-from rlrec.engine.sim import default as default_module
+from rlrec.engine.sim import base as sim_base
+from rlrec.engine.sim.classic import ClassicConfig, ClassicSimulator
 from rlrec.engine.sim.default import DefaultConfig, DefaultSimulator
 from rlrec.engine.truth.model import HiddenTruth, truth_from_dataset
 
@@ -78,7 +79,7 @@ def numpy_arrays(obj, seen=None):
 
 
 def test_a_large_simulator_holds_nothing_users_by_items(truth, monkeypatch):
-    monkeypatch.setattr(default_module, "DENSE_TABLE_LIMIT", 0)
+    monkeypatch.setattr(sim_base, "DENSE_TABLE_LIMIT", 0)
     sim = DefaultSimulator(truth, DefaultConfig(diversity_penalty=0.5), n_envs=8, seed=0)
     rng = np.random.default_rng(1)
     for _ in range(20):
@@ -95,7 +96,7 @@ def test_a_large_simulator_holds_nothing_users_by_items(truth, monkeypatch):
 def test_the_on_demand_simulator_plays_like_the_dense_one(truth, monkeypatch):
     config = DefaultConfig(diversity_penalty=0.5)
     dense = DefaultSimulator(truth, config, n_envs=256, seed=3)
-    monkeypatch.setattr(default_module, "DENSE_TABLE_LIMIT", 0)
+    monkeypatch.setattr(sim_base, "DENSE_TABLE_LIMIT", 0)
     lean = DefaultSimulator(truth, config, n_envs=256, seed=3)
     assert dense._logit_table is not None and lean._logit_table is None
     rng = np.random.default_rng(0)
@@ -108,3 +109,21 @@ def test_the_on_demand_simulator_plays_like_the_dense_one(truth, monkeypatch):
         np.testing.assert_array_equal(a.engaged, b.engaged)
         np.testing.assert_allclose(a.reward, b.reward, atol=1e-6)
         np.testing.assert_array_equal(a.obs, b.obs)
+
+
+def test_seed_classic_beyond_the_limit_computes_preferences_on_demand(monkeypatch):
+    config = ClassicConfig(n_users=300, n_items=200)
+    dense = ClassicSimulator(config, n_envs=64, seed=2)
+    monkeypatch.setattr(sim_base, "DENSE_TABLE_LIMIT", 0)
+    lean = ClassicSimulator(config, n_envs=64, seed=2)
+    for path, array in numpy_arrays(lean):
+        assert array.size != 300 * 200, path
+    np.testing.assert_allclose(lean.item_popularity, dense.item_popularity, atol=1e-12)
+    np.testing.assert_allclose(lean.true_preference(np.arange(300)), dense._table, atol=1e-12)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        np.testing.assert_allclose(lean.expected_reward(), dense.expected_reward(), atol=1e-12)
+        actions = rng.integers(0, 200, 64)
+        a, b = dense.step(actions), lean.step(actions)
+        np.testing.assert_array_equal(a.engaged, b.engaged)
+        np.testing.assert_array_equal(a.reward, b.reward)
