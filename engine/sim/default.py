@@ -26,6 +26,11 @@ asked offline and in the explorer — rather than only users met with a blank sl
 new session all the same: no satiation, the diversity penalty counts only items engaged in
 the session, and the context counters start at zero. (A user who has consumed nearly the
 whole catalogue keeps it unmasked, so a session never runs out of items.)
+
+Memory: the truth's factor tables plus the sessions' state; click logits and similarities
+are computed for the (user, item) pairs a step needs. Only a population of at most
+`base.DENSE_TABLE_LIMIT` entries keeps the users × items logit and items × items similarity
+tables, whose BLAS-rounded values the presets' published numbers were made with.
 """
 
 from __future__ import annotations

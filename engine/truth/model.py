@@ -10,6 +10,10 @@ items raise a user's satisfaction when consumed, clickbait lowers it) and an imm
 `truth_from_dataset` builds the truth for synthetic datasets, which carry their generator's
 latent factors; `rlrec.engine.truth.fit.fit_truth` builds one for imported logs by fitting the factors.
 The agent never sees any of this except `user_observable` / `item_observable`.
+
+Nothing here is users × items or items × items: `HiddenTruth.logits` and `item_similarity`
+score the (user, item) or (item, item) pairs asked for from the factor and content tables
+(`factor_dot`), and a pair gets the same value whatever batch it is scored in.
 """
 
 from __future__ import annotations
