@@ -22,6 +22,15 @@ import numpy as np
 
 from rlrec.data.errors import RlrecError
 
+# Entries up to which a simulator keeps the dense tables it always had (the default one's
+# users × items logits and items × items similarities, seed-classic's users × items
+# preferences), each filled by one BLAS product. The last bits of a BLAS product depend on the
+# matrix's shape (its tile edges), so the on-demand dot products differ from those tables by
+# an ulp now and then, which is enough to change a trained run; on a small population the
+# tables cost little (the built-in default: 3 MB) and keep every published number of the
+# presets. Larger populations never hold anything users × items or items × items.
+DENSE_TABLE_LIMIT = 4_000_000
+
 
 @dataclass
 class StepResult:

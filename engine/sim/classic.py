@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlrec.engine.config_base import MAX_SEED, param
+from rlrec.engine.sim import base as sim_base
 from rlrec.engine.sim.base import StepResult, VectorSimulator
+from rlrec.engine.truth.model import SCORE_CHUNK, factor_dot
 
 
 @dataclass
@@ -64,7 +66,10 @@ class ClassicSimulator(VectorSimulator):
         features_rng = np.random.RandomState(config.feature_seed)
         self.user_features = features_rng.randn(config.n_users, config.latent_dim)
         self.item_features = features_rng.randn(config.n_items, config.latent_dim)
-        self.preference = _sigmoid(self.user_features @ self.item_features.T)
+        # The users × items table only for small populations (see `base.DENSE_TABLE_LIMIT`).
+        self._table: np.ndarray | None = None
+        if config.n_users * config.n_items <= sim_base.DENSE_TABLE_LIMIT:
+            self._table = _sigmoid(self.user_features @ self.item_features.T)
         self.n_envs = int(n_envs)
         self.n_users = config.n_users
         self.n_items = config.n_items
@@ -86,8 +91,29 @@ class ClassicSimulator(VectorSimulator):
         self._return = np.zeros(n, dtype=np.float32)
         self._obs = np.zeros((n, self.obs_dim), dtype=np.float32)
         self._arange = np.arange(n)
-        self._popularity = self.preference.mean(axis=0)
+        self._popularity = self._mean_preference()
         self.reset(seed)
+
+    def preference(self, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """float64 sigmoid(user · item) of `users` (n,) and `items`: None → (n, I),
+        (n,) → (n,)."""
+        users = np.asarray(users, np.int64)
+        if self._table is not None:
+            return self._table[users] if items is None else self._table[users, items]
+        if items is None:
+            items, users = np.arange(self.n_items)[None, :], users[:, None]
+        dot = factor_dot(self.user_features, users, self.item_features, np.asarray(items))
+        return _sigmoid(dot)
+
+    def _mean_preference(self) -> np.ndarray:
+        """(I,) mean preference over users, summed over chunks of users when no table."""
+        if self._table is not None:
+            return self._table.mean(axis=0)
+        total = np.zeros(self.n_items)
+        step = max(1, SCORE_CHUNK * 256 // self.n_items)
+        for start in range(0, self.n_users, step):
+            total += self.preference(np.arange(start, min(start + step, self.n_users))).sum(0)
+        return total / self.n_users
 
     # -- session state -------------------------------------------------------------------
     def _start(self, envs: np.ndarray) -> None:
@@ -114,7 +140,7 @@ class ClassicSimulator(VectorSimulator):
         cfg = self.config
         actions = np.asarray(actions, dtype=np.int64)
         n = self.n_envs
-        prob = self.preference[self._users, actions] + self._rng.normal(0.0, cfg.noise_std, n)
+        prob = self.preference(self._users, actions) + self._rng.normal(0.0, cfg.noise_std, n)
         engaged = self._rng.random(n) < np.clip(prob, 0.0, 1.0)
         repeat = (self._recent == actions[:, None]).any(axis=1)
         reward = (
@@ -135,11 +161,11 @@ class ClassicSimulator(VectorSimulator):
 
     # -- views -----------------------------------------------------------------------------
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
-        return self.preference[np.asarray(user_ids)]
+        return self.preference(np.asarray(user_ids))
 
     def expected_reward(self) -> np.ndarray:
         cfg = self.config
-        pref = self.preference[self._users]
+        pref = self.preference(self._users)
         # E[clip(p + noise, 0, 1)] ≈ p away from the edges; the clip only lowers values near 1
         # and raises values near 0, which does not change which item is best.
         exp = pref * cfg.reward_engaged + (1 - pref) * cfg.reward_ignored

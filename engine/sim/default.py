@@ -26,12 +26,18 @@ asked offline and in the explorer — rather than only users met with a blank sl
 new session all the same: no satiation, the diversity penalty counts only items engaged in
 the session, and the context counters start at zero. (A user who has consumed nearly the
 whole catalogue keeps it unmasked, so a session never runs out of items.)
+
+Memory: the truth's factor tables plus the sessions' state; click logits and similarities
+are computed for the (user, item) pairs a step needs. Only a population of at most
+`base.DENSE_TABLE_LIMIT` entries keeps the users × items logit and items × items similarity
+tables, whose BLAS-rounded values the presets' published numbers were made with.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rlrec.engine.sim import base as sim_base
 from rlrec.engine.sim.base import StepResult, VectorSimulator
 from rlrec.engine.sim.default_config import DefaultConfig
 from rlrec.engine.sim.session_start import SessionStart, sigmoid
@@ -96,11 +102,17 @@ class DefaultSimulator(VectorSimulator):
         self.n_users, self.n_items = truth.n_users, truth.n_items
         self.max_steps = cfg.max_length
         self.n_categories = max(truth.n_categories, 1)
-        # Noiseless preference logit of every (user, item): U × I floats, computed once.
-        self.base_logit = (
-            truth.preference_logit(np.arange(self.n_users))
-            + cfg.appeal_weight * truth.item_appeal[None, :]
-        ).astype(np.float32)
+        # Engagement logits and item similarities are computed from the truth's factors for
+        # the pairs a step needs, except on small catalogues (see `base.DENSE_TABLE_LIMIT`).
+        self._logit_table: np.ndarray | None = None
+        if self.n_users * self.n_items <= sim_base.DENSE_TABLE_LIMIT:
+            self._logit_table = (
+                truth.preference_logit_dense() + cfg.appeal_weight * truth.item_appeal[None, :]
+            ).astype(np.float32)
+        self._similarity_table: np.ndarray | None = None
+        if self.n_items * self.n_items <= sim_base.DENSE_TABLE_LIMIT:
+            unit = truth.item_content
+            self._similarity_table = np.maximum(unit @ unit.T, 0.0).astype(np.float32)
         self.item_value = truth.item_value.astype(np.float32)
         self.item_category = truth.item_category.astype(np.int64)
         # How a session's first observation is built: shared with serving, which needs it
@@ -109,10 +121,6 @@ class DefaultSimulator(VectorSimulator):
         self._item_dim, self._user_dim, self.obs_dim = start.item_dim, start.user_dim, start.obs_dim
         self._user_obs = start.user_obs
         self._item_pad = start.item_pad  # row n_items: the zero row of an empty history slot
-        unit = truth.item_content
-        self._similarity = np.vstack(
-            [np.maximum(unit @ unit.T, 0.0), np.zeros((1, self.n_items))]
-        ).astype(np.float32)  # row n_items: an empty slot is similar to nothing
 
         w = cfg.history_window
         self._rng = np.random.default_rng(seed)
@@ -189,14 +197,35 @@ class DefaultSimulator(VectorSimulator):
         cfg = self.config
         users = self._users[rows]
         if isinstance(items, slice):  # every item: (n, I)
-            logit = self.base_logit[users]
+            logit = self._logits(users, None)
             logit = logit - cfg.satiation_weight * self._satiation[rows][:, self.item_category]
             mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
             return sigmoid(logit + mood[:, None])
-        logit = self.base_logit[users, items]
+        logit = self._logits(users, items)
         logit = logit - cfg.satiation_weight * self._satiation[rows, self.item_category[items]]
         mood = cfg.satisfaction_weight * (self._satisfaction[rows] - self._initial[rows])
         return sigmoid(logit + mood)
+
+    def _logits(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        """float32 fresh-session engagement logits (`HiddenTruth.logits` shapes)."""
+        if self._logit_table is None:
+            return self.truth.logits(users, items, self.config.appeal_weight)
+        return self._logit_table[users] if items is None else self._logit_table[users, items]
+
+    def _session_similarity(self, items: np.ndarray, slot: int | None = None) -> np.ndarray:
+        """float32 similarity of `items` ((N, k) ids) to each session's history items engaged
+        in this session (0 for other slots): (N, H, k), or (N, k) for one history `slot`."""
+        recent = self._recent if slot is None else self._recent[:, slot]
+        in_session = self._in_session if slot is None else self._in_session[:, slot]
+        # A slot engaged in this session always holds a real item; others score 0.
+        engaged = np.where(in_session, recent, 0)[..., None]
+        if slot is None:
+            items = items[:, None, :]
+        if self._similarity_table is None:
+            similarity = self.truth.item_similarity(engaged, items)
+        else:
+            similarity = self._similarity_table[engaged, items]
+        return similarity * in_session[..., None]
 
     def step(self, actions: np.ndarray) -> StepResult:
         cfg, n, rows = self.config, self.n_envs, self._arange
@@ -205,9 +234,7 @@ class DefaultSimulator(VectorSimulator):
         draws = self._rng.random((2, n))
         engaged = draws[0] < np.clip(prob, 0.0, 1.0)
         purchased = engaged & (draws[1] < self.truth.item_purchase_prob[actions])
-        similarity = (self._similarity[self._recent, actions[:, None]] * self._in_session).sum(
-            axis=1
-        )
+        similarity = self._session_similarity(actions[:, None])[:, :, 0].sum(axis=1)
         count = self._counts[rows, actions]
         reward = (
             np.where(engaged, cfg.reward_engaged, cfg.reward_ignored)
@@ -253,17 +280,19 @@ class DefaultSimulator(VectorSimulator):
 
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
         """Noiseless engagement probability of a fresh session (no satiation, initial mood)."""
-        return sigmoid(self.base_logit[np.asarray(user_ids)])
+        return sigmoid(self._logits(np.asarray(user_ids, np.int64), None))
 
     def engagement_probability(self) -> np.ndarray:
         """(N, I) noiseless engagement probability of every item in each current session."""
         return self._click_probability(self._arange, slice(None))
 
     def expected_reward(self) -> np.ndarray:
-        cfg = self.config
+        cfg, n = self.config, self.n_envs
         p = self.engagement_probability()
         engaged_reward = cfg.reward_engaged + cfg.purchase_bonus * self.truth.item_purchase_prob
-        similarity = (self._similarity[self._recent] * self._in_session[:, :, None]).sum(axis=1)
+        similarity = np.zeros((n, self.n_items), np.float32)
+        for slot in range(self.config.history_window):  # oldest first, as the step sums
+            similarity += self._session_similarity(np.arange(self.n_items)[None, :], slot)
         return (
             p * engaged_reward
             + (1 - p) * cfg.reward_ignored

@@ -93,11 +93,7 @@ class SessionStart:
         """(n, n_items) float32 noiseless engagement probability of a fresh session (no
         satiation, initial mood), computed for these users only."""
         user_ids = np.asarray(user_ids, np.int64)
-        logit = (
-            self.truth.preference_logit(user_ids)
-            + self.config.appeal_weight * self.truth.item_appeal[None, :]
-        ).astype(np.float32)
-        return sigmoid(logit)
+        return sigmoid(self.truth.logits(user_ids, None, self.config.appeal_weight))
 
 
 class TabulatedStart:

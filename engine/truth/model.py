@@ -10,6 +10,10 @@ items raise a user's satisfaction when consumed, clickbait lowers it) and an imm
 `truth_from_dataset` builds the truth for synthetic datasets, which carry their generator's
 latent factors; `rlrec.engine.truth.fit.fit_truth` builds one for imported logs by fitting the factors.
 The agent never sees any of this except `user_observable` / `item_observable`.
+
+Nothing here is users × items or items × items: `HiddenTruth.logits` and `item_similarity`
+score the (user, item) or (item, item) pairs asked for from the factor and content tables
+(`factor_dot`), and a pair gets the same value whatever batch it is scored in.
 """
 
 from __future__ import annotations
@@ -81,20 +85,62 @@ class HiddenTruth:
             raise RlrecError(f"env.alpha = {alpha:g} is out of range (allowed: [0, 1])")
         return dataclasses.replace(self, alpha=float(alpha))
 
-    def hybrid_score(self, user_ids: np.ndarray) -> np.ndarray:
-        """(n, I) float32 α·z(latent) + (1−α)·z(cosine) for these users."""
-        user_ids = np.asarray(user_ids)
-        latent = (self.user_latent[user_ids] @ self.item_latent.T - self.latent_shift) * (
-            self.latent_scale
-        )
-        cosine = (self.user_profile[user_ids] @ self.item_content.T - self.cosine_shift) * (
-            self.cosine_scale
-        )
+    def hybrid_score(self, user_ids: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """float32 α·z(latent) + (1−α)·z(cosine) of these users, computed on demand.
+
+        `user_ids` (n,) int. `items` None: every item, shape (n, I); (n,): one item per user,
+        shape (n,); (n, k): k candidate items per user, shape (n, k). Memory is that of the
+        result (the full catalogue is done in chunks of items), never users × items."""
+        user_ids = np.asarray(user_ids, np.int64)
+        if items is None:
+            out = np.empty((len(user_ids), self.n_items), np.float32)
+            for start in range(0, self.n_items, SCORE_CHUNK):
+                chunk = np.arange(start, min(start + SCORE_CHUNK, self.n_items))
+                out[:, chunk] = self._hybrid(user_ids[:, None], chunk[None, :])
+            return out
+        items = np.asarray(items, np.int64)
+        rows = user_ids[:, None] if items.ndim == 2 else user_ids
+        return self._hybrid(rows, items)
+
+    def _hybrid(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Hybrid score of broadcastable index arrays `users` and `items`."""
+        dot = factor_dot(self.user_latent, users, self.item_latent, items)
+        latent = (dot - self.latent_shift) * self.latent_scale
+        dot = factor_dot(self.user_profile, users, self.item_content, items)
+        cosine = (dot - self.cosine_shift) * self.cosine_scale
         return (self.alpha * latent + (1.0 - self.alpha) * cosine).astype(np.float32)
 
-    def preference_logit(self, user_ids: np.ndarray) -> np.ndarray:
-        """(n, I) calibrated preference logit, before appeal and session state."""
-        return self.logit_scale * self.hybrid_score(user_ids) + self.logit_offset
+    def preference_logit(self, user_ids: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated preference logit, before appeal and session state; shapes as
+        `hybrid_score`."""
+        return self.logit_scale * self.hybrid_score(user_ids, items) + self.logit_offset
+
+    def preference_logit_dense(self) -> np.ndarray:
+        """(U, I) float32 preference logit of every user and item as one BLAS product: the
+        table small simulators keep (see `engine.sim.base.DENSE_TABLE_LIMIT`); equal to
+        `preference_logit(all users)` up to an ulp of the product's rounding."""
+        latent = (self.user_latent @ self.item_latent.T - self.latent_shift) * self.latent_scale
+        cosine = (self.user_profile @ self.item_content.T - self.cosine_shift) * self.cosine_scale
+        hybrid = (self.alpha * latent + (1.0 - self.alpha) * cosine).astype(np.float32)
+        return self.logit_scale * hybrid + self.logit_offset
+
+    def logits(
+        self, user_ids: np.ndarray, items: np.ndarray | None = None, appeal_weight: float = 0.0
+    ) -> np.ndarray:
+        """float32 engagement logit of a fresh session: preference logit + appeal_weight ·
+        appeal_i. `user_ids` (n,); `items` None → (n, I), (n,) → (n,), (n, k) → (n, k).
+        A (user, item) pair gets the same value whatever else is in the batch."""
+        logit = self.preference_logit(user_ids, items)
+        appeal = self.item_appeal if items is None else self.item_appeal[np.asarray(items)]
+        if items is None:
+            appeal = appeal[None, :]
+        return (logit + appeal_weight * appeal).astype(np.float32)
+
+    def item_similarity(self, items_a: np.ndarray, items_b: np.ndarray) -> np.ndarray:
+        """float32 max(0, cos(content_a, content_b)) of broadcastable item-id arrays, computed
+        for these pairs only (the content rows are unit vectors)."""
+        a, b = np.asarray(items_a, np.int64), np.asarray(items_b, np.int64)
+        return np.maximum(factor_dot(self.item_content, a, self.item_content, b), 0.0)
 
     def latest_history(self, user_ids: np.ndarray, limit: int) -> np.ndarray:
         """(n, limit) each user's latest `limit` engaged train items, oldest first,
@@ -114,6 +160,30 @@ class HiddenTruth:
         rows = np.repeat(np.arange(len(user_ids)), counts)
         starts = np.repeat(first - np.cumsum(counts) + counts, counts)
         return rows, self.consumed_items[starts + np.arange(counts.sum())]
+
+
+# Items scored at once when a caller asks for the whole catalogue: bounds the temporaries of
+# `factor_dot` at rows × SCORE_CHUNK floats.
+SCORE_CHUNK = 4096
+
+
+def factor_dot(
+    left: np.ndarray, left_ids: np.ndarray, right: np.ndarray, right_ids: np.ndarray
+) -> np.ndarray:
+    """⟨left[left_ids], right[right_ids]⟩ for broadcastable id arrays (shape of their
+    broadcast; dtype of the factor tables), summed factor by factor in order 0, 1, …, d−1.
+    Each entry is its own chain of elementwise operations, so its value does not depend on
+    the shape of the batch (a BLAS product's last bits do); memory is the gathered rows plus
+    twice the result."""
+    a, b = left[left_ids], right[right_ids]  # (..., d) each: only the rows asked for
+    shape = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    dtype = np.result_type(left, right)
+    out = np.zeros(shape, dtype)
+    term = np.empty(shape, dtype)
+    for k in range(left.shape[1]):
+        np.multiply(a[..., k], b[..., k], out=term)
+        out += term
+    return out
 
 
 # ----------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_oracle_picks_the_best_expected_item(classic):
     classic.reset(0)
     oracle = MyopicOraclePolicy(classic)
     actions = oracle.act(np.zeros((64, classic.obs_dim)))
-    best = classic.preference[classic.user_ids].argmax(axis=1)
+    best = classic.true_preference(classic.user_ids).argmax(axis=1)
     assert np.array_equal(actions, best)
     with pytest.raises(RlrecError):
         oracle.scores(np.zeros((3, classic.obs_dim)))  # not the bound simulator's sessions

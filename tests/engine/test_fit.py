@@ -116,7 +116,8 @@ def test_the_simulator_an_agent_trains_in_is_blind_to_held_out_rows(dataset):
     log.loc[held, "rating"] = np.float32(1.0)
     a = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=dataset)
     b = make_simulator({"kind": "default"}, n_envs=4, seed=0, dataset=perturbed)
-    np.testing.assert_array_equal(a.base_logit, b.base_logit)
+    everyone = np.arange(a.n_users)
+    np.testing.assert_array_equal(a.true_preference(everyone), b.true_preference(everyone))
     np.testing.assert_array_equal(a.truth.item_observable, b.truth.item_observable)
     np.testing.assert_array_equal(a.truth.user_observable, b.truth.user_observable)
     # Sessions start from the logged history and mask what was consumed: train rows only.
@@ -169,6 +170,7 @@ def test_a_synthetic_datasets_simulator_is_blind_to_held_out_rows():
         "history_items", "history_offsets", "consumed_items", "consumed_offsets",
     ):  # fmt: skip
         np.testing.assert_array_equal(getattr(a.truth, name), getattr(b.truth, name), err_msg=name)
-    np.testing.assert_array_equal(a.base_logit, b.base_logit)
+    everyone = np.arange(a.n_users)
+    np.testing.assert_array_equal(a.true_preference(everyone), b.true_preference(everyone))
     np.testing.assert_array_equal(a.reset(), b.reset())
     np.testing.assert_array_equal(a.mask, b.mask)

@@ -33,7 +33,9 @@ def test_state_layout_and_history_of_engaged_items():
     assert np.all(obs[0, 20:] == 0)
     engaged_items = []
     for step in range(1, 10):
-        item = np.argsort(-sim.preference[user])[step]  # near-certain engagement
+        item = np.argsort(-sim.true_preference(np.array([user]))[0])[
+            step
+        ]  # near-certain engagement
         result = sim.step(np.array([item]))
         if result.engaged[0]:
             engaged_items.append(item)
@@ -50,8 +52,8 @@ def test_rewards_and_fixed_length():
     sim = ClassicSimulator(cfg, n_envs=1, seed=3)
     sim.reset(3)
     user = sim.user_ids[0]
-    best = int(np.argmax(sim.preference[user]))
-    worst = int(np.argmin(sim.preference[user]))
+    best = int(np.argmax(sim.true_preference(np.array([user]))[0]))
+    worst = int(np.argmin(sim.true_preference(np.array([user]))[0]))
     rewards = []
     first = sim.step(np.array([best]))
     assert first.engaged[0] and first.reward[0] == pytest.approx(1.0)
