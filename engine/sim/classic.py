@@ -52,8 +52,10 @@ KEPT_BYTES_PER_SESSION_ITEM = 1
 def classic_simulator_bytes(n_users: int, n_items: int, n_envs: int) -> tuple[int, int]:
     """(kept, extra while building): bytes a `ClassicSimulator` of `n_envs` sessions over
     `n_users` × `n_items` keeps, and the transient bytes building it adds on top."""
-    kept = KEPT_BYTES_PER_PAIR * n_users * n_items + KEPT_BYTES_PER_SESSION_ITEM * n_envs * n_items
-    return kept, BUILD_BYTES_PER_PAIR * n_users * n_items
+    # The preference table exists only up to `DENSE_TABLE_LIMIT` entries (see __init__).
+    pairs = n_users * n_items if n_users * n_items <= sim_base.DENSE_TABLE_LIMIT else 0
+    kept = KEPT_BYTES_PER_PAIR * pairs + KEPT_BYTES_PER_SESSION_ITEM * n_envs * n_items
+    return kept, BUILD_BYTES_PER_PAIR * pairs
 
 
 class ClassicSimulator(VectorSimulator):

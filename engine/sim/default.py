@@ -60,12 +60,16 @@ KEPT_BYTES_PER_SESSION_ITEM = 5
 def default_simulator_bytes(n_users: int, n_items: int, n_envs: int) -> tuple[int, int]:
     """(kept, extra while building): bytes a `DefaultSimulator` of `n_envs` sessions over
     `n_users` × `n_items` keeps, and the transient bytes building it adds on top."""
+    # The tables exist only up to `DENSE_TABLE_LIMIT` entries (see __init__); beyond it the
+    # pairs a step needs are computed on demand and nothing grows with users × items.
+    pairs = n_users * n_items if n_users * n_items <= sim_base.DENSE_TABLE_LIMIT else 0
+    item_pairs = n_items * n_items if n_items * n_items <= sim_base.DENSE_TABLE_LIMIT else 0
     kept = (
-        KEPT_BYTES_PER_PAIR * n_users * n_items
-        + KEPT_BYTES_PER_ITEM_PAIR * (n_items + 1) * n_items
+        KEPT_BYTES_PER_PAIR * pairs
+        + KEPT_BYTES_PER_ITEM_PAIR * (item_pairs + n_items)
         + KEPT_BYTES_PER_SESSION_ITEM * n_envs * n_items
     )
-    return kept, BUILD_BYTES_PER_PAIR * n_users * n_items
+    return kept, BUILD_BYTES_PER_PAIR * pairs
 
 
 class DefaultSimulator(VectorSimulator):
