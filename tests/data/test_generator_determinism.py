@@ -103,12 +103,12 @@ def test_two_runs_write_identical_files(tmp_path):
 
 
 def test_memory_estimate_refuses_what_cannot_fit_and_allows_what_can(monkeypatch):
-    """With 2 GiB available, 1M users × 100k items is refused before anything is drawn,
-    naming n_users; with 12 GiB it is not refused by the estimate."""
+    """With 1 GiB available, 1M users × 100k items (about 1.5 GiB at its peak) is refused
+    before anything is drawn, naming n_users; with 4 GiB the estimate lets it through."""
     from rlrec.data import generator
 
-    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2 * 2**30)
-    with pytest.raises(RlrecError, match=r"n_users.*needs about [\d.]+ GiB .* than the 2.0 GiB"):
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2**30)
+    with pytest.raises(RlrecError, match=r"n_users.*needs about [\d.]+ GiB .* than the 1.0 GiB"):
         generate(1_000_000, 100_000, 0)
-    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 12 * 2**30)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 4 * 2**30)
     generator._check_memory(1_000_000, 100_000, 1.0)  # no error
