@@ -12,6 +12,7 @@ from rlrec.data.generator import (
     MAX_INTERACTIONS,
     TIME_END,
     TIME_START,
+    _GuidedSearch,
     _ItemSampler,
     category_slug,
     generate,
@@ -99,6 +100,29 @@ def test_item_sampler_matches_the_choice_model_exactly():
     draws = sampler.draw(np.random.default_rng(0), np.zeros(200_000, dtype=np.int64))
     observed = np.bincount(draws, minlength=12) / len(draws)
     np.testing.assert_allclose(observed, expected, atol=0.005)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        np.random.default_rng(1).uniform(0.2, 2.0, 5000),  # the generator's item weights
+        np.array([0.0, 1.0, 0.0, 0.0, 2.5, 0.0]),  # empty items: repeated cumulative values
+        np.array([1.0]),
+        np.r_[np.full(100, 1e-9), 1e6],  # skewed: many values share a bucket
+    ],
+)
+def test_guided_search_is_searchsorted(weights):
+    """The guide table gives exactly np.searchsorted(side="left"), including values equal to
+    an entry, zero and values beyond the last entry."""
+    cumulative = np.cumsum(weights)
+    top = cumulative[-1]
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [rng.random(20_000) * top, cumulative, np.nextafter(cumulative, 0), [0.0, top * 1.5]]
+    )
+    np.testing.assert_array_equal(
+        _GuidedSearch(cumulative)(values), np.searchsorted(cumulative, values, "left")
+    )
 
 
 def test_same_seed_same_data_other_seed_other_data():
