@@ -220,8 +220,8 @@ def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> 
             line=bad.number,
             option="path",
         )
+    line = _row_lines(table)
     frame = table.to_pandas()
-    line = np.arange(2, len(frame) + 2)
     blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame[~blank].reset_index(drop=True)
     if frame.empty:
@@ -286,6 +286,19 @@ def _count_lines(path: Path) -> int:
             lines += block.count(b"\n")
             last = block[-1:]
     return lines + (last != b"\n")
+
+
+def _row_lines(table: pa.Table) -> np.ndarray:
+    """The line each data row starts on, the header being line 1: one line per row, plus
+    the line breaks inside quoted fields of the rows before it (a quoted title may span
+    lines)."""
+    starts = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    breaks = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        breaks += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+    if breaks.any():
+        starts[1:] += np.cumsum(breaks)[:-1]
+    return starts
 
 
 def _read_parquet(path: Path) -> CsvTable:

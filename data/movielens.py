@@ -284,6 +284,7 @@ def _lookup_sorted(
     """Each row's int32 index into the sorted int64 `catalogue`; an id not in it raises
     RlrecError on its row."""
     low, high = int(catalogue[0]), int(catalogue[-1])
+    position: np.ndarray
     if high - low <= 4 * len(original) + 1024:  # a table over the id range: no search
         table = np.full(high - low + 1, -1, dtype=np.int32)
         table[catalogue - low] = np.arange(len(catalogue), dtype=np.int32)
