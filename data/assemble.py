@@ -43,7 +43,7 @@ def build_interactions(
     `timestamp_ms` (int64 Unix milliseconds, optional) orders rows within a second and is
     kept as the column `timestamp_ms` when some time has a sub-second part."""
     exact = timestamp if timestamp_ms is None else timestamp_ms
-    order = _user_time_order(np.asarray(user_id), np.asarray(exact))
+    order = user_time_order(np.asarray(user_id), np.asarray(exact))
     user_id, item_id = user_id[order], item_id[order]
     rating, timestamp = rating[order], timestamp[order]
     if isinstance(event, str):  # one Arrow string column, no Python object per row
@@ -69,7 +69,7 @@ def build_interactions(
     return table
 
 
-def _user_time_order(user_id: np.ndarray, exact: np.ndarray) -> np.ndarray:
+def user_time_order(user_id: np.ndarray, exact: np.ndarray) -> np.ndarray:
     """Row order by user, then time, then file order: one stable sort of a combined int64
     key when user and time ranges fit in it (25M rows: seconds), else a lexsort."""
     if len(user_id) == 0:

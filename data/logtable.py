@@ -36,6 +36,11 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # rounded up so the estimate stays a few % above the measured peak.
 # Plus a fixed part: Arrow's memory pool and the modules an import loads (bench: ~20-30 MB).
 IMPORT_FIXED_BYTES = 32 * 2**20
+# A clean MovieLens ratings.csv read typed (`read_number_columns`: 8 bytes a cell, no text)
+# through to the saved dataset: `rlrec import movielens` of bench/ml25m_like.py layouts rose
+# to a maximum RSS of 483 MB at 2M rows and 3.61 GB at 25M, 141-162 bytes a row above the
+# interpreter's ~170 MB; rounded up.
+TYPED_BYTES_PER_ROW = 175
 READ_BYTES_PER_ROW = 260
 READ_BYTES_PER_CELL = 40
 PARQUET_BYTES_PER_CELL = 120
@@ -117,12 +122,15 @@ def read_log_table(path: Path, sep: str | None, encoding: str | None = None) -> 
     return read_csv_table(path, sep, encoding)
 
 
-def import_estimate(path: Path, sep: str | None = None) -> tuple[int, int, int]:
+def import_estimate(
+    path: Path, sep: str | None = None, typed: bool = False
+) -> tuple[int, int, int]:
     """(rows, columns, bytes): the estimated size of the log at `path` and the peak memory its
     import takes, without reading it whole. Parquet: rows and columns from its metadata.
     Text: the first `SAMPLE_BYTES` give the columns (its header, split on `sep` or the
-    guessed separator) and the bytes per line, the file size the rows. (0, 0, 0) for what is
-    not a readable file: the reader then says what is wrong with it."""
+    guessed separator) and the bytes per line, the file size the rows; `typed`: the text is
+    read by `read_number_columns` (a flat cost a row), else as text cells. (0, 0, 0) for
+    what is not a readable file: the reader then says what is wrong with it."""
     if not path.is_file():
         return 0, 0, 0
     if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -145,15 +153,15 @@ def import_estimate(path: Path, sep: str | None = None) -> tuple[int, int, int]:
         rows = int((size - len(header) - 1) / (len(body) / lines)) + 1
     else:
         rows = lines + 1
-    per_row = READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns
+    per_row = TYPED_BYTES_PER_ROW if typed else READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns
     return rows, columns, IMPORT_FIXED_BYTES + rows * per_row
 
 
-def check_import_fits(path: Path, sep: str | None = None) -> None:
+def check_import_fits(path: Path, sep: str | None = None, typed: bool = False) -> None:
     """RlrecError naming the file, its estimated rows and columns, the memory its import
     needs and the memory available, when the import of `path` would not fit (see
     `import_estimate`)."""
-    rows, columns, need = import_estimate(path, sep)
+    rows, columns, need = import_estimate(path, sep, typed)
     check_bytes_fit(
         need,
         [f"{path} (about {rows:,} rows of {columns} columns)"],

@@ -199,7 +199,7 @@ def _import_latest(
     movies.csv (movieId,title,genres), comma-separated with a header and quoted titles."""
     for file in FILES_LATEST:
         require_file(folder / file, "missing", "MovieLens latest needs ratings.csv, movies.csv")
-    check_import_fits(folder / "ratings.csv", ",")
+    check_import_fits(folder / "ratings.csv", ",", typed=True)  # the text reader checks again
     report(0.0, "reading movies.csv")
     movies = read_csv_table(folder / "movies.csv", ",", encoding)
     assert movies.line is not None  # a text file: every row has a line number

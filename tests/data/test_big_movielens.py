@@ -165,10 +165,10 @@ def test_duplicate_prefilter_matches_the_full_sort():
     assert originals.tolist() == expected_originals.tolist()
 
 
-def test_user_time_order_matches_the_lexsort():
-    from rlrec.data.assemble import _user_time_order
+def testuser_time_order_matches_the_lexsort():
+    from rlrec.data.assemble import user_time_order
 
     rng = np.random.default_rng(4)
     user, time = rng.integers(0, 50, 4000), rng.integers(10**9, 10**9 + 100, 4000)
     expected = np.lexsort((np.arange(4000), time, user))
-    assert _user_time_order(user, time).tolist() == expected.tolist()
+    assert user_time_order(user, time).tolist() == expected.tolist()
