@@ -252,7 +252,11 @@ def read_number_columns(
         return None
     try:
         with open(path, "rb") as file:
-            header = file.readline().decode("latin-1").removeprefix("\u00ef\u00bb\u00bf")
+            header = file.readline().decode("latin-1")
+        if header.startswith("\u00ef\u00bb\u00bf"):  # a UTF-8 byte order mark
+            if encoding is not None and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+                return None  # part of the header in that encoding: the text reader says so
+            header = header[3:]
         names = pacsv.read_csv(
             io.BytesIO(header.encode("utf-8")), parse_options=pacsv.ParseOptions(delimiter=sep)
         ).column_names

@@ -172,3 +172,51 @@ def testuser_time_order_matches_the_lexsort():
     user, time = rng.integers(0, 50, 4000), rng.integers(10**9, 10**9 + 100, 4000)
     expected = np.lexsort((np.arange(4000), time, user))
     assert user_time_order(user, time).tolist() == expected.tolist()
+
+
+HEADER = "userId,movieId,rating,timestamp"
+ODD_FILES = {
+    "crlf": lambda rows: HEADER + "\r\n" + "\r\n".join(rows) + "\r\n",
+    "byte order mark": lambda rows: "\ufeff" + HEADER + "\n" + "\n".join(rows) + "\n",
+    "no final newline": lambda rows: HEADER + "\n" + "\n".join(rows),
+    "quoted numbers": lambda rows: (
+        '"userId","movieId","rating","timestamp"\n'
+        + "\n".join(",".join(f'"{v}"' for v in row.split(",")) for row in rows)
+    ),
+    "reordered, extra column": lambda rows: (
+        "timestamp,rating,movieId,userId,x\n"
+        + "\n".join(",".join(row.split(",")[::-1]) + ",z" for row in rows)
+    ),
+    "plus sign": lambda rows: HEADER + "\n+" + "\n".join(rows),
+    "nan rating": lambda rows: HEADER + "\n" + "\n".join(rows) + "\n4,11,nan,9\n",
+    "19-digit time": lambda rows: HEADER + "\n4,11,4.0,1234567890123456789\n" + "\n".join(rows),
+    "blank lines at the end": lambda rows: HEADER + "\n" + "\n".join(rows) + "\n\n\n",
+    "header only": lambda rows: HEADER + "\n",
+}
+
+
+@pytest.mark.parametrize("encoding", [None, "latin-1"])
+@pytest.mark.parametrize("kind", sorted(ODD_FILES))
+def test_odd_files_give_what_the_text_reader_gives(tmp_path, monkeypatch, kind, encoding):
+    """Whatever the typed reader accepts, the text reader accepts alike; the rest it leaves
+    to the text reader (same dataset, or the same error)."""
+    import rlrec.data.movielens as movielens
+
+    folder = write_ml25m_layout(tmp_path / "ml", rows=10)
+    (folder / "ratings.csv").write_bytes(ODD_FILES[kind](_ratings(1200)).encode("utf-8"))
+
+    def outcome():
+        try:
+            ds = import_movielens(folder, encoding=encoding)
+        except RlrecError as exc:
+            return str(exc)
+        return ds.interactions, ds.users
+
+    fast = outcome()
+    monkeypatch.setattr(movielens, "read_number_columns", lambda *args, **kwargs: None)
+    slow = outcome()
+    if isinstance(fast, str) or isinstance(slow, str):
+        assert fast == slow
+    else:
+        pd.testing.assert_frame_equal(fast[0], slow[0])
+        pd.testing.assert_frame_equal(fast[1], slow[1])
