@@ -53,8 +53,17 @@ BLOCK_BYTES = 16 << 20  # Arrow's CSV block: large blocks, few chunks to concate
 class CsvTable:
     """Columns as text plus, for each row, where it came from (file:line or file: row n)."""
 
-    def __init__(self, frame: pd.DataFrame, line: np.ndarray | None, path: Path, sep: str | None):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        line: np.ndarray | None,
+        path: Path,
+        sep: str | None,
+        names: list[str] | None = None,
+    ):
         self.frame, self.line, self.path, self.sep = frame, line, path, sep
+        # Every column of the file (the frame may hold only the ones asked for).
+        self.names = names if names is not None else list(map(str, frame.columns))
 
     def where(self, row: int) -> str:
         if self.line is None:  # Parquet has rows, not lines
@@ -70,7 +79,7 @@ class CsvTable:
     def column(self, option: str, name: str) -> pd.Series:
         """Column `name` as stripped text; `option` is the parameter that named it."""
         if name not in self.frame.columns:
-            found = ", ".join(map(str, self.frame.columns))
+            found = ", ".join(self.names)
             hint: list[str | Option] = []
             if self.sep is not None and len(self.frame.columns) == 1:
                 other = guess_separator(str(self.frame.columns[0]), exclude=self.sep)
@@ -86,7 +95,7 @@ class CsvTable:
                 file=self.path,
                 key=name,
                 value=name,
-                allowed=list(map(str, self.frame.columns)),
+                allowed=list(self.names),
                 option=option,
             )
         return self.frame[name].astype(str).str.strip()
@@ -111,13 +120,16 @@ class CsvTable:
         )
 
 
-def read_log_table(path: Path, sep: str | None, encoding: str | None = None) -> CsvTable:
+def read_log_table(
+    path: Path, sep: str | None, encoding: str | None = None, columns: list[str] | None = None
+) -> CsvTable:
     """The log at `path` as text columns: Parquet by its suffix, else delimited text with a
-    header (`sep` None: guessed from the header; `encoding` None: detected). Raises
-    RlrecError (see `check_import_fits`) before reading a log that would not fit in memory."""
+    header (`sep` None: guessed from the header; `encoding` None: detected). `columns`: the
+    ones needed, when known (Parquet then reads only those; None: all). Raises RlrecError
+    (see `check_import_fits`) before reading a log that would not fit in memory."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
         check_import_fits(path)
-        return _read_parquet(path)
+        return _read_parquet(path, columns)
     check_import_fits(path, sep)
     return read_csv_table(path, sep, encoding)
 
@@ -313,10 +325,15 @@ def _row_lines(table: pa.Table) -> np.ndarray:
     return starts
 
 
-def _read_parquet(path: Path) -> CsvTable:
+def _read_parquet(path: Path, wanted: list[str] | None = None) -> CsvTable:
+    """A Parquet log as text columns: only the `wanted` ones (None: all) are read."""
     require_file(path, option="path")
     try:
-        table = pq.read_table(path)
+        names = pq.read_schema(path).names
+        selected = None  # all of them
+        if wanted is not None and len(set(names)) == len(names):
+            selected = [name for name in names if name in wanted]
+        table = pq.read_table(path, columns=selected)
     except (pa.ArrowException, OSError) as exc:
         raise RlrecError(
             f"{path}: not a readable Parquet file ({type(exc).__name__})", file=path, option="path"
@@ -324,12 +341,13 @@ def _read_parquet(path: Path) -> CsvTable:
     if table.num_rows == 0:
         raise RlrecError(f"{path}: empty file (no rows)", file=path, option="path")
     frame = pd.DataFrame(
-        {str(name): _as_text(table.column(i)) for i, name in enumerate(table.column_names)}
+        {str(name): _as_text(table.column(i)) for i, name in enumerate(table.column_names)},
+        index=pd.RangeIndex(table.num_rows),
     )
-    return CsvTable(frame, None, path, None)
+    return CsvTable(frame, None, path, None, list(map(str, names)))
 
 
-def _as_text(column: pa.ChunkedArray) -> np.ndarray:
+def _as_text(column: pa.ChunkedArray) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """A Parquet column as the text a CSV writer would give: nulls (and NaN) empty, whole
     floats without ".0" (ids from a float column after a join), dates in ISO 8601."""
     kind = column.type
@@ -346,8 +364,10 @@ def _as_text(column: pa.ChunkedArray) -> np.ndarray:
         instants = stamps.to_numpy().astype("datetime64[ms]")
         text = (np.datetime_as_string(instants, unit="ms") + "Z").astype(object)
     else:
-        try:  # integers (nullable too) and text exactly as written; Arrow keeps nulls null
-            text = column.cast(pa.string()).to_pandas().to_numpy(dtype=object)
+        try:  # integers (nullable too) and text exactly as written, as Arrow strings (no
+            # Python object per cell); Arrow keeps nulls null
+            strings = pc.fill_null(column.cast(pa.string()), "")
+            return pd.array(strings, dtype="str")
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
             text = column.to_pandas().astype(str).to_numpy(dtype=object)
     text[missing] = ""
