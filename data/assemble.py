@@ -78,7 +78,11 @@ def user_time_order(user_id: np.ndarray, exact: np.ndarray) -> np.ndarray:
     span = int(exact.max()) - int(exact.min()) + 1
     if users * span >= 2**62:
         return np.lexsort((np.arange(len(user_id)), exact, user_id))
-    key = (user_id.astype(np.int64) - int(user_id.min())) * span + (exact - int(exact.min()))
+    key = user_id.astype(np.int64)  # built in place: one int64 array beside the inputs
+    key -= int(user_id.min())
+    key *= span
+    key += exact
+    key -= int(exact.min())
     return np.argsort(key, kind="stable")
 
 
@@ -147,7 +151,11 @@ def _rows_sharing_first_keys(keys: Sequence[np.ndarray]) -> np.ndarray | None:
     span = int(second.max()) - int(second.min()) + 1
     if (int(first.max()) - int(first.min()) + 1) * span >= 2**62:
         return None
-    pair = (first.astype(np.int64) - int(first.min())) * span + (second - int(second.min()))
+    pair = first.astype(np.int64)  # built in place: one int64 array beside the inputs
+    pair -= int(first.min())
+    pair *= span
+    pair += second
+    pair -= int(second.min())
     if np.all(pair[1:] > pair[:-1]):  # already sorted and distinct (MovieLens' own order)
         return np.empty(0, np.int64)
     order = np.argsort(pair)
