@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from rlrec.data.errors import Option, RlrecError
 
@@ -31,20 +32,24 @@ def codes_for(values: pd.Series | np.ndarray, catalogue: np.ndarray) -> np.ndarr
 def build_interactions(
     user_id: np.ndarray,
     item_id: np.ndarray,
-    event: np.ndarray,
+    event: np.ndarray | str,
     rating: np.ndarray,
     timestamp: np.ndarray,
     timestamp_ms: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The schema's interaction table, time-ordered per user, with sessions = (user, hour).
 
-    `timestamp` is int64 Unix seconds. `timestamp_ms` (int64 Unix milliseconds, optional)
-    orders rows within a second and is kept as the column `timestamp_ms` when some time has
-    a sub-second part."""
+    `event` is one per row, or one str for every row. `timestamp` is int64 Unix seconds.
+    `timestamp_ms` (int64 Unix milliseconds, optional) orders rows within a second and is
+    kept as the column `timestamp_ms` when some time has a sub-second part."""
     exact = timestamp if timestamp_ms is None else timestamp_ms
-    order = np.lexsort((np.arange(len(user_id)), exact, user_id))
+    order = user_time_order(np.asarray(user_id), np.asarray(exact))
     user_id, item_id = user_id[order], item_id[order]
-    event, rating, timestamp = event[order], rating[order], timestamp[order]
+    rating, timestamp = rating[order], timestamp[order]
+    if isinstance(event, str):  # one Arrow string column, no Python object per row
+        events = pd.array(pa.repeat(pa.scalar(event), len(order)), dtype="str")
+    else:
+        events = pd.array(np.asarray(event[order], dtype=object), dtype="str")
     hour = np.floor_divide(timestamp, SESSION_SECONDS)
     new_session = np.ones(len(user_id), dtype=bool)
     new_session[1:] = (user_id[1:] != user_id[:-1]) | (hour[1:] != hour[:-1])
@@ -53,7 +58,7 @@ def build_interactions(
         {
             "user_id": user_id.astype(np.int32),
             "item_id": item_id.astype(np.int32),
-            "event": pd.Series(np.asarray(event, dtype=object), dtype="str"),
+            "event": events,
             "rating": np.asarray(rating, dtype=np.float32),
             "timestamp": np.asarray(timestamp, dtype=np.int64),
             "session_id": session_id.astype(np.int64),
@@ -62,6 +67,23 @@ def build_interactions(
     if timestamp_ms is not None and np.any(np.remainder(timestamp_ms, 1000)):
         table["timestamp_ms"] = np.asarray(timestamp_ms, dtype=np.int64)[order]
     return table
+
+
+def user_time_order(user_id: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Row order by user, then time, then file order: one stable sort of a combined int64
+    key when user and time ranges fit in it (25M rows: seconds), else a lexsort."""
+    if len(user_id) == 0:
+        return np.arange(0)
+    users = int(user_id.max()) - int(user_id.min()) + 1
+    span = int(exact.max()) - int(exact.min()) + 1
+    if users * span >= 2**62:
+        return np.lexsort((np.arange(len(user_id)), exact, user_id))
+    key = user_id.astype(np.int64)  # built in place: one int64 array beside the inputs
+    key -= int(user_id.min())
+    key *= span
+    key += exact
+    key -= int(exact.min())
+    return np.argsort(key, kind="stable")
 
 
 def one_hot(
@@ -91,6 +113,17 @@ def duplicate_rows(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     n = len(keys[0])
     if n < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    shared = _rows_sharing_first_keys(keys)
+    if shared is not None:  # only rows whose first two keys repeat can repeat all keys
+        if len(shared) < 2:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        rows, originals = _duplicates_by_sorting([np.asarray(key)[shared] for key in keys])
+        return shared[rows], shared[originals]
+    return _duplicates_by_sorting(keys)
+
+
+def _duplicates_by_sorting(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    n = len(keys[0])
     order = np.lexsort(tuple(keys)[::-1])  # stable: within a group, rows keep file order
     same_as_previous = np.ones(n - 1, dtype=bool)
     for key in keys:
@@ -104,6 +137,34 @@ def duplicate_rows(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     rows, originals = order[repeated], group_head[repeated]
     by_row = np.argsort(rows, kind="stable")
     return rows[by_row], originals[by_row]
+
+
+def _rows_sharing_first_keys(keys: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Rows (ascending) whose first two keys, both integers, occur on another row too; None
+    when that pre-filter does not apply (fewer than 3 keys, other kinds, or ranges too wide
+    to combine into one int64). Usually few rows: the full check then sorts only those."""
+    if len(keys) < 3 or len(keys[0]) < 1024:
+        return None
+    first, second = np.asarray(keys[0]), np.asarray(keys[1])
+    if first.dtype.kind not in "iu" or second.dtype.kind not in "iu":
+        return None
+    span = int(second.max()) - int(second.min()) + 1
+    if (int(first.max()) - int(first.min()) + 1) * span >= 2**62:
+        return None
+    pair = first.astype(np.int64)  # built in place: one int64 array beside the inputs
+    pair -= int(first.min())
+    pair *= span
+    pair += second
+    pair -= int(second.min())
+    if np.all(pair[1:] > pair[:-1]):  # already sorted and distinct (MovieLens' own order)
+        return np.empty(0, np.int64)
+    order = np.argsort(pair)
+    ordered = pair[order]
+    same = ordered[1:] == ordered[:-1]
+    repeated = np.zeros(len(pair), dtype=bool)
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    return np.sort(order[repeated])
 
 
 def reject_duplicates(

@@ -109,12 +109,21 @@ def _per_entity(ids: np.ndarray, n: int) -> dict[str, Any]:
     return result
 
 
+def _distinct_count(values: np.ndarray) -> int:
+    """Distinct values of int64 `values`, by sorting (numpy's hashing np.unique takes
+    seconds per million distinct values; a sort does 25M in about 2 s)."""
+    if len(values) == 0:
+        return 0
+    ordered = np.sort(values)
+    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
 def compute_eda(ds: Dataset) -> dict[str, Any]:
     """The dataset's distributions, sparsity and counts as JSON-ready plain data."""
     users, items, inter = ds.users, ds.items, ds.interactions
     n_users, n_items, n_inter = ds.n_users, ds.n_items, len(inter)
     pairs = inter["user_id"].to_numpy(np.int64) * max(n_items, 1) + inter["item_id"].to_numpy()
-    distinct_pairs = int(len(np.unique(pairs)))
+    distinct_pairs = _distinct_count(pairs)
     cells = n_users * n_items
     density = distinct_pairs / cells if cells else 0.0
     ratings = inter["rating"].to_numpy(np.float64)

@@ -9,6 +9,7 @@ reported the same way from CSV ("file:line") and Parquet ("file: row n").
 
 from __future__ import annotations
 
+import codecs
 import io
 from pathlib import Path
 from typing import Any, NoReturn
@@ -35,17 +36,34 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # rounded up so the estimate stays a few % above the measured peak.
 # Plus a fixed part: Arrow's memory pool and the modules an import loads (bench: ~20-30 MB).
 IMPORT_FIXED_BYTES = 32 * 2**20
+# A clean MovieLens ratings.csv read typed (`read_number_columns`: 8 bytes a cell, no text)
+# through to the saved dataset: `rlrec import movielens` of bench/ml25m_like.py layouts rose
+# to a maximum RSS of 483 MB at 2M rows and 3.61 GB at 25M, 141-162 bytes a row above the
+# interpreter's ~170 MB; rounded up.
+TYPED_BYTES_PER_ROW = 175
 READ_BYTES_PER_ROW = 260
 READ_BYTES_PER_CELL = 40
 PARQUET_BYTES_PER_CELL = 120
 SAMPLE_BYTES = 1 << 20  # of a text file, to measure its bytes per line
+# Encodings in which digits, '.', ',' and newlines are the ASCII bytes: numbers read alike.
+ASCII_COMPATIBLE = ("utf-8", "utf-8-sig", "iso8859-1", "ascii", "cp1252")
+BLOCK_BYTES = 16 << 20  # Arrow's CSV block: large blocks, few chunks to concatenate
 
 
 class CsvTable:
     """Columns as text plus, for each row, where it came from (file:line or file: row n)."""
 
-    def __init__(self, frame: pd.DataFrame, line: np.ndarray | None, path: Path, sep: str | None):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        line: np.ndarray | None,
+        path: Path,
+        sep: str | None,
+        names: list[str] | None = None,
+    ):
         self.frame, self.line, self.path, self.sep = frame, line, path, sep
+        # Every column of the file (the frame may hold only the ones asked for).
+        self.names = names if names is not None else list(map(str, frame.columns))
 
     def where(self, row: int) -> str:
         if self.line is None:  # Parquet has rows, not lines
@@ -61,7 +79,7 @@ class CsvTable:
     def column(self, option: str, name: str) -> pd.Series:
         """Column `name` as stripped text; `option` is the parameter that named it."""
         if name not in self.frame.columns:
-            found = ", ".join(map(str, self.frame.columns))
+            found = ", ".join(self.names)
             hint: list[str | Option] = []
             if self.sep is not None and len(self.frame.columns) == 1:
                 other = guess_separator(str(self.frame.columns[0]), exclude=self.sep)
@@ -77,7 +95,7 @@ class CsvTable:
                 file=self.path,
                 key=name,
                 value=name,
-                allowed=list(map(str, self.frame.columns)),
+                allowed=list(self.names),
                 option=option,
             )
         return self.frame[name].astype(str).str.strip()
@@ -102,23 +120,29 @@ class CsvTable:
         )
 
 
-def read_log_table(path: Path, sep: str | None, encoding: str | None = None) -> CsvTable:
+def read_log_table(
+    path: Path, sep: str | None, encoding: str | None = None, columns: list[str] | None = None
+) -> CsvTable:
     """The log at `path` as text columns: Parquet by its suffix, else delimited text with a
-    header (`sep` None: guessed from the header; `encoding` None: detected). Raises
-    RlrecError (see `check_import_fits`) before reading a log that would not fit in memory."""
+    header (`sep` None: guessed from the header; `encoding` None: detected). `columns`: the
+    ones needed, when known (Parquet then reads only those; None: all). Raises RlrecError
+    (see `check_import_fits`) before reading a log that would not fit in memory."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
         check_import_fits(path)
-        return _read_parquet(path)
+        return _read_parquet(path, columns)
     check_import_fits(path, sep)
     return read_csv_table(path, sep, encoding)
 
 
-def import_estimate(path: Path, sep: str | None = None) -> tuple[int, int, int]:
+def import_estimate(
+    path: Path, sep: str | None = None, typed: bool = False
+) -> tuple[int, int, int]:
     """(rows, columns, bytes): the estimated size of the log at `path` and the peak memory its
     import takes, without reading it whole. Parquet: rows and columns from its metadata.
     Text: the first `SAMPLE_BYTES` give the columns (its header, split on `sep` or the
-    guessed separator) and the bytes per line, the file size the rows. (0, 0, 0) for what is
-    not a readable file: the reader then says what is wrong with it."""
+    guessed separator) and the bytes per line, the file size the rows; `typed`: the text is
+    read by `read_number_columns` (a flat cost a row), else as text cells. (0, 0, 0) for
+    what is not a readable file: the reader then says what is wrong with it."""
     if not path.is_file():
         return 0, 0, 0
     if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -141,15 +165,15 @@ def import_estimate(path: Path, sep: str | None = None) -> tuple[int, int, int]:
         rows = int((size - len(header) - 1) / (len(body) / lines)) + 1
     else:
         rows = lines + 1
-    per_row = READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns
+    per_row = TYPED_BYTES_PER_ROW if typed else READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns
     return rows, columns, IMPORT_FIXED_BYTES + rows * per_row
 
 
-def check_import_fits(path: Path, sep: str | None = None) -> None:
+def check_import_fits(path: Path, sep: str | None = None, typed: bool = False) -> None:
     """RlrecError naming the file, its estimated rows and columns, the memory its import
     needs and the memory available, when the import of `path` would not fit (see
     `import_estimate`)."""
-    rows, columns, need = import_estimate(path, sep)
+    rows, columns, need = import_estimate(path, sep, typed)
     check_bytes_fit(
         need,
         [f"{path} (about {rows:,} rows of {columns} columns)"],
@@ -216,8 +240,8 @@ def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> 
             line=bad.number,
             option="path",
         )
+    line = _row_lines(table)
     frame = table.to_pandas()
-    line = np.arange(2, len(frame) + 2)
     blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame[~blank].reset_index(drop=True)
     if frame.empty:
@@ -225,10 +249,91 @@ def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> 
     return CsvTable(frame, line[~blank], path, sep)
 
 
-def _read_parquet(path: Path) -> CsvTable:
+def read_number_columns(
+    path: Path, types: dict[str, pa.DataType], sep: str = ",", encoding: str | None = None
+) -> dict[str, np.ndarray] | None:
+    """The columns `types` (name -> Arrow integer or float type) of a clean delimited file,
+    as numpy arrays, read typed and columnar (about 8 bytes a cell, no text kept), or None
+    when the file needs `read_csv_table`'s scrutiny to say what is wrong and where.
+
+    Clean means: a header naming each wanted column once, then every row on one line with
+    the header's field count, no blank lines, and every wanted cell a plain number (no
+    '+' sign, integers of at most 18 digits, finite floats). Then data row r (0-based) is
+    on line r + 2, which is what the callers report; anything else returns None."""
+    if encoding is not None and codecs.lookup(encoding).name not in ASCII_COMPATIBLE:
+        return None
+    try:
+        with open(path, "rb") as file:
+            header = file.readline().decode("latin-1")
+        if header.startswith("\u00ef\u00bb\u00bf"):  # a UTF-8 byte order mark
+            if encoding is not None and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+                return None  # part of the header in that encoding: the text reader says so
+            header = header[3:]
+        names = pacsv.read_csv(
+            io.BytesIO(header.encode("utf-8")), parse_options=pacsv.ParseOptions(delimiter=sep)
+        ).column_names
+        if any(names.count(name) != 1 for name in types):
+            return None
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                include_columns=list(types),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, OSError, UnicodeError):
+        return None
+    if table.num_rows == 0 or table.num_rows != _count_lines(path) - 1:
+        return None  # a line break inside a quoted field: rows and lines differ
+    columns: dict[str, np.ndarray] = {}
+    for name, kind in types.items():
+        values = table.column(name).to_numpy()
+        if pa.types.is_floating(kind) and not np.isfinite(values).all():
+            return None
+        if pa.types.is_integer(kind) and (values.min() <= -(10**18) or values.max() >= 10**18):
+            return None  # more than 18 digits: the text reader's "not an integer"
+        columns[name] = values
+        table = table.drop_columns([name])  # free each column once copied out
+    return columns
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in the file at `path` (a last line without its newline counts), read in blocks."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as file:
+        while block := file.read(BLOCK_BYTES):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def _row_lines(table: pa.Table) -> np.ndarray:
+    """The line each data row starts on, the header being line 1: one line per row, plus
+    the line breaks inside quoted fields of the rows before it (a quoted title may span
+    lines)."""
+    starts = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    breaks = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        breaks += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+    if breaks.any():
+        starts[1:] += np.cumsum(breaks)[:-1]
+    return starts
+
+
+def _read_parquet(path: Path, wanted: list[str] | None = None) -> CsvTable:
+    """A Parquet log as text columns: only the `wanted` ones (None: all) are read."""
     require_file(path, option="path")
     try:
-        table = pq.read_table(path)
+        names = pq.read_schema(path).names
+        selected = None  # all of them
+        if wanted is not None and len(set(names)) == len(names):
+            selected = [name for name in names if name in wanted]
+        table = pq.read_table(path, columns=selected)
     except (pa.ArrowException, OSError) as exc:
         raise RlrecError(
             f"{path}: not a readable Parquet file ({type(exc).__name__})", file=path, option="path"
@@ -236,12 +341,13 @@ def _read_parquet(path: Path) -> CsvTable:
     if table.num_rows == 0:
         raise RlrecError(f"{path}: empty file (no rows)", file=path, option="path")
     frame = pd.DataFrame(
-        {str(name): _as_text(table.column(i)) for i, name in enumerate(table.column_names)}
+        {str(name): _as_text(table.column(i)) for i, name in enumerate(table.column_names)},
+        index=pd.RangeIndex(table.num_rows),
     )
-    return CsvTable(frame, None, path, None)
+    return CsvTable(frame, None, path, None, list(map(str, names)))
 
 
-def _as_text(column: pa.ChunkedArray) -> np.ndarray:
+def _as_text(column: pa.ChunkedArray) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """A Parquet column as the text a CSV writer would give: nulls (and NaN) empty, whole
     floats without ".0" (ids from a float column after a join), dates in ISO 8601."""
     kind = column.type
@@ -258,8 +364,10 @@ def _as_text(column: pa.ChunkedArray) -> np.ndarray:
         instants = stamps.to_numpy().astype("datetime64[ms]")
         text = (np.datetime_as_string(instants, unit="ms") + "Z").astype(object)
     else:
-        try:  # integers (nullable too) and text exactly as written; Arrow keeps nulls null
-            text = column.cast(pa.string()).to_pandas().to_numpy(dtype=object)
+        try:  # integers (nullable too) and text exactly as written, as Arrow strings (no
+            # Python object per cell); Arrow keeps nulls null
+            strings = pc.fill_null(column.cast(pa.string()), "")
+            return pd.array(strings, dtype="str")
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
             text = column.to_pandas().astype(str).to_numpy(dtype=object)
     text[missing] = ""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from rlrec.data.assemble import (
     activity_features,
@@ -29,10 +30,16 @@ from rlrec.data.assemble import (
 )
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
 from rlrec.data.errors import RlrecError, require_file
-from rlrec.data.logtable import CsvTable, check_import_fits, read_csv_table
+from rlrec.data.logtable import (
+    CsvTable,
+    check_import_fits,
+    read_csv_table,
+    read_number_columns,
+)
 from rlrec.data.scale import check_threshold, require_positives
 from rlrec.data.schema import DEFAULT_POSITIVE_RATING
 from rlrec.data.textio import (
+    ConsecutiveLines,
     Fields,
     check_encoding,
     check_range,
@@ -192,7 +199,7 @@ def _import_latest(
     movies.csv (movieId,title,genres), comma-separated with a header and quoted titles."""
     for file in FILES_LATEST:
         require_file(folder / file, "missing", "MovieLens latest needs ratings.csv, movies.csv")
-    check_import_fits(folder / "ratings.csv", ",")
+    check_import_fits(folder / "ratings.csv", ",", typed=True)  # the text reader checks again
     report(0.0, "reading movies.csv")
     movies = read_csv_table(folder / "movies.csv", ",", encoding)
     assert movies.line is not None  # a text file: every row has a line number
@@ -212,26 +219,90 @@ def _import_latest(
     )
     items = _with_ids(items.iloc[_sorted_by_id(movie_fields, movie_ids, "movieId")], "item_id")
     report(0.2, "reading ratings.csv")
-    ratings = read_csv_table(folder / "ratings.csv", ",", encoding)
+    fields, user_orig, item_orig, rating, timestamp = _latest_ratings(folder, encoding)
+    report(0.6, "checking ratings")
+    check_range(fields, rating, "rating", *RATING_RANGE_LATEST)
+    user_catalogue, user_id = _distinct_codes(user_orig)
+    users = _with_ids(pd.DataFrame({"original_id": user_catalogue.astype(str)}), "user_id")
+    catalogue = items["original_id"].to_numpy(dtype=object).astype(np.int64)  # sorted
+    item_id = _lookup_sorted(fields, item_orig, catalogue, "movieId", "movies.csv")
+    del user_orig, item_orig
+    reject_duplicates(fields.where, fields.location, (user_id, item_id, timestamp))
+    report(0.8, "building the dataset")
+    interactions = build_interactions(user_id, item_id, "rating", rating, timestamp)
+    source = "movielens-latest"
+    report(1.0, "done")
+    return _dataset(
+        users, items, interactions, GENRES_1M, source, name, folder, RATING_RANGE_LATEST
+    )
+
+
+def _latest_ratings(
+    folder: Path, encoding: str | None
+) -> tuple[Fields, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(where each row is, userId, movieId, rating, timestamp) of ratings.csv.
+
+    A clean file (the usual case, 25M rows for ML-25M) is read typed and columnar; anything
+    unusual (a bad value, a blank line, a missing column) is read as text, which names the
+    file, line and value of the first problem."""
+    path = folder / "ratings.csv"
+    types = {"userId": pa.int64(), "movieId": pa.int64(), "rating": pa.float64(),
+             "timestamp": pa.int64()}  # fmt: skip
+    columns = read_number_columns(path, types, ",", encoding)
+    if columns is not None:
+        rows = len(columns["userId"])
+        fields = Fields(path, [], ConsecutiveLines(2, rows))
+        return fields, *(columns[name] for name in types)  # type: ignore[return-value]
+    check_import_fits(path, ",")  # the text reader keeps every cell as text
+    ratings = read_csv_table(path, ",", encoding)
     assert ratings.line is not None
     fields = Fields(ratings.path, [], ratings.line)
     user_orig = parse_ints(fields, _column(ratings, "userId"), "userId")
     item_orig = parse_ints(fields, _column(ratings, "movieId"), "movieId")
     rating = parse_floats(fields, _column(ratings, "rating"), "rating")
     timestamp = parse_ints(fields, _column(ratings, "timestamp"), "timestamp")
-    check_range(fields, rating, "rating", *RATING_RANGE_LATEST)
-    users = _with_ids(pd.DataFrame({"original_id": np.unique(user_orig).astype(str)}), "user_id")
-    user_id = _lookup(fields, user_orig, users, "userId", "ratings.csv")
-    item_id = _lookup(fields, item_orig, items, "movieId", "movies.csv")
-    reject_duplicates(fields.where, fields.location, (user_id, item_id, timestamp))
-    report(0.8, "building the dataset")
-    events = np.full(len(user_id), "rating", dtype=object)
-    interactions = build_interactions(user_id, item_id, events, rating, timestamp)
-    source = "movielens-latest"
-    report(1.0, "done")
-    return _dataset(
-        users, items, interactions, GENRES_1M, source, name, folder, RATING_RANGE_LATEST
-    )
+    return fields, user_orig, item_orig, rating, timestamp
+
+
+def _distinct_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct ids, each row's int32 index into them) of int64 `ids`, in linear
+    time through a presence table when the ids span a range not much larger than the rows."""
+    low, high = int(ids.min()), int(ids.max())
+    if high - low > 4 * len(ids) + 1024:
+        distinct, codes = np.unique(ids, return_inverse=True)
+        return distinct, codes.astype(np.int32)
+    present = np.zeros(high - low + 1, dtype=bool)
+    offsets = ids - low
+    present[offsets] = True
+    index = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
+    return np.flatnonzero(present) + low, index[offsets]
+
+
+def _lookup_sorted(
+    fields: Fields, original: np.ndarray, catalogue: np.ndarray, what: str, file: str
+) -> np.ndarray:
+    """Each row's int32 index into the sorted int64 `catalogue`; an id not in it raises
+    RlrecError on its row."""
+    low, high = int(catalogue[0]), int(catalogue[-1])
+    position: np.ndarray
+    if high - low <= 4 * len(original) + 1024:  # a table over the id range: no search
+        table = np.full(high - low + 1, -1, dtype=np.int32)
+        table[catalogue - low] = np.arange(len(catalogue), dtype=np.int32)
+        inside = (original >= low) & (original <= high)
+        position = table[np.where(inside, original - low, 0)]
+        position[~inside] = -1
+        missing = np.flatnonzero(position < 0)
+    else:
+        position = np.searchsorted(catalogue, original)
+        np.minimum(position, len(catalogue) - 1, out=position)
+        missing = np.flatnonzero(catalogue[position] != original)
+    if len(missing):
+        row = int(missing[0])
+        raise RlrecError(
+            f"{fields.where(row)}: {what} {original[row]} is not listed in {file}",
+            **fields.location(row),
+        )
+    return position.astype(np.int32)
 
 
 def _column(table: CsvTable, name: str) -> pd.Series:

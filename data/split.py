@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from rlrec.data.assemble import user_time_order
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import Option, RlrecError
 from rlrec.data.files import atomic_write_text, atomic_write_with
@@ -206,7 +207,7 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
 def _position_in_own_timeline(users: np.ndarray, times: np.ndarray) -> np.ndarray:
     """For each row, (rank of the row in its user's history by time) / (history length)."""
     n = len(users)
-    order = np.lexsort((np.arange(n), times, users))
+    order = user_time_order(users, times)
     sorted_users = users[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_users)) + 1]
     counts = np.diff(np.r_[starts, n])

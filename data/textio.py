@@ -73,13 +73,27 @@ def read_text(path: Path, encoding: str | None = None) -> str:
     return text.removeprefix("\ufeff")
 
 
+class ConsecutiveLines:
+    """Line numbers of rows that sit one per line from line `first` on (no blank lines, no
+    line break inside a field): row r is on line first + r, without an array per row."""
+
+    def __init__(self, first: int, rows: int):
+        self.first, self.rows = first, rows
+
+    def __getitem__(self, row: int) -> int:
+        return self.first + int(row)
+
+    def __len__(self) -> int:
+        return self.rows
+
+
 @dataclass
 class Fields:
     """Columns of a delimited file as strings, with the 1-based line number of each row."""
 
     path: Path
     columns: list[pd.Series]
-    line: np.ndarray
+    line: np.ndarray | ConsecutiveLines
 
     def where(self, row: int) -> str:
         return f"{self.path}:{int(self.line[row])}"
