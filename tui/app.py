@@ -21,14 +21,14 @@ from pathlib import Path
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.css.query import DOMQuery
+from textual.css.query import DOMQuery, NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane, TextArea
 
 from rlrec.data.errors import error_line
 from rlrec.engine.training.events import RunState
-from rlrec.engine.training.runs import CONFIG_FILE, METRICS_FILE
+from rlrec.engine.training.runs import CONFIG_FILE, METRICS_FILE, is_unused_folder
 from rlrec.tui.commands import RlrecCommands
 from rlrec.tui.heap import settle_heap
 from rlrec.tui.messages import DatasetChanged, RunSelected, ShowError, StateUpdated
@@ -288,7 +288,13 @@ class RlrecApp(App):
         """Focus the pane (or its `focus_default()` choice) so its keys work at once."""
         focus_default = getattr(pane, "focus_default", None)
         if callable(focus_default):
-            focus_default()
+            try:
+                focus_default()
+            except NoMatches:
+                # A key pressed at startup can arrive while the pane composes its children:
+                # focus its default once they are there (if it is still the pane shown).
+                pane_id = (pane.id or "").removesuffix("-pane")
+                self.call_after_refresh(self._focus_when_mounted, pane_id)
         elif pane.can_focus:
             pane.focus()
 
@@ -388,6 +394,9 @@ def classify_path(path: Path) -> str:
     if not path.exists():
         return "missing"
     if (path / METRICS_FILE).exists() or (path / CONFIG_FILE).exists():
+        return "run"
+    if is_unused_folder(path):
+        # Empty (or only a lock): a run whose writer has just started, followed until it writes.
         return "run"
     return "dataset"
 

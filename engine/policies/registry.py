@@ -132,8 +132,8 @@ POLICIES: dict[str, PolicySpec] = {
             ),
             fit=lambda i: LinUCBScorer(warm_up_linucb(i.sim, i.linucb_steps, i.seed)),
             scorer=LinUCBScorer,
-            first_fit_note="learns on the simulator once per run, then is kept in the run "
-            "folder: this first time takes tens of seconds",
+            # LinUCB learns on the simulator once per run, then is kept in the run folder.
+            first_fit_note="first time for this run: tens of seconds",
         ),
         PolicySpec(
             "oracle",

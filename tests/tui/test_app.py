@@ -182,6 +182,12 @@ def test_cli_arguments(tmp_path):
     assert classify_path(run) == "run"
     assert classify_path(tmp_path) == "dataset"
     assert classify_path(tmp_path / "nope") == "missing"
+    # Opened a moment after `rlrec train` made the folder, before it wrote anything: a run.
+    starting = tmp_path / "starting"
+    starting.mkdir()
+    assert classify_path(starting) == "run"
+    (starting / ".lock").write_text("123\n")
+    assert classify_path(starting) == "run"
 
 
 @pytest.mark.parametrize(

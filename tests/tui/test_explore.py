@@ -196,6 +196,9 @@ async def test_search_filters_the_user_list(fake_engine, dataset_dir, tmp_path):
         search.value = "no such user"
         await _search_settle(app, pilot)
         assert users.row_count == 0
+        # Nobody is selected, so nobody's details stay on screen.
+        assert "No user matches" in _text(app, "#explore-profile")
+        assert app.query_one("#explore-agent", DataTable).row_count == 0
 
 
 @sync

@@ -203,3 +203,42 @@ async def test_followed_run_shows_its_own_settings_in_the_form(tmp_path):
         title = app.query_one("#train-form-title", Label).render()
         assert str(title) == "Settings of 20231114-221300-seed-classic"
         assert pane.summaries
+
+
+@sync
+async def test_a_run_followed_before_it_writes_anything_is_shown_once_it_does(tmp_path):
+    """`rlrec-tui RUN` a moment after `rlrec train` made the folder: nothing to read yet, so
+    the pane waits, then shows the run's curves and settings once its writer has started."""
+    starting = tmp_path / "20231114-221300-seed-classic"
+    starting.mkdir()
+    app = RlrecApp(runs_dir=tmp_path, run_dir=starting)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.wait_until_started()
+        train = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: train.following and train._form_built)
+        assert "waiting for its first progress line" in str(
+            train.query_one("#train-status").render()
+        )
+        # The writer starts: its config first, then its logs.
+        runs.write_config(starting, {"preset": "seed-classic", "train": {"seconds": 42.0}})
+        written = write_run(tmp_path / "elsewhere", starting.name, "seed-classic", 9.1)
+        for name in (runs.TIMING_FILE, runs.METRICS_FILE):
+            (written / name).rename(starting / name)
+        await wait_for(pilot, lambda: train.last_finished is not None)
+        await wait_for(pilot, lambda: train.form().values().get("train.seconds") == 42.0)
+        assert len(train.store.get("episode_return")[0]) == 5
+
+
+@sync
+async def test_runs_written_by_another_process_appear_without_r(tmp_path):
+    make_runs(tmp_path)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        table = pane.query_one("#runs-table", DataTable)
+        table.move_cursor(row=1)
+        kept = pane._cursor_path()
+        write_run(tmp_path, "20231114-221700-default", "default", 3.0, created=FIXED_TIME + 240)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        assert "3 runs in" in screen_text(app)
+        assert pane._cursor_path() == kept  # the cursor stayed on its run

@@ -303,6 +303,16 @@ the list came from the agent or a cold-start fallback.
     def _user_highlighted(self, message: UserList.Highlighted) -> None:
         self._select(message.user)
 
+    @on(UserList.NoMatch)
+    def _no_user(self) -> None:
+        # Nobody matches the search: show nobody's details rather than the last user's.
+        self._selected = None
+        self.query_one("#explore-profile", Static).update("No user matches the search.")
+        self._agent_items = []
+        self._fill_agent(None)
+        self._fill_baseline(None)
+        self._fill_history([])
+
     @on(UserList.Chosen)
     def _user_chosen(self, message: UserList.Chosen) -> None:
         self.query_one("#explore-agent", DataTable).focus()

@@ -8,6 +8,7 @@ numbers come from `engine.runs` — this pane only formats them.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -22,7 +23,13 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from rlrec.data.errors import error_line
-from rlrec.engine.training.runs import RunSummary, list_runs, read_events
+from rlrec.engine.training.runs import (
+    METRICS_FILE,
+    RunStatus,
+    RunSummary,
+    list_runs,
+    read_events,
+)
 from rlrec.tui.messages import RunSelected, ShowError, StateUpdated
 from rlrec.tui.widgets.charts import CompareChart, CurveStore
 
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from rlrec.tui.app import RlrecApp
 
 MAX_COMPARED = 2
+WATCH_SECONDS = 2.0  # how often the pane looks for runs other processes wrote
 
 
 @dataclass
@@ -110,6 +118,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         super().__init__(id=id)
         self.summaries: list[RunSummary] = []
         self.marked: list[Path] = []
+        self._seen: tuple[int, ...] | None = None  # what the last listing saw on disk
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -131,6 +140,8 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         ):
             table.add_column(label, key=key)
         self.action_refresh()
+        # Runs written by other processes (`rlrec train` in another terminal) show up too.
+        self.set_interval(WATCH_SECONDS, self._watch_runs)
 
     def focus_default(self) -> None:
         """Where keyboard focus goes when the app switches to this pane."""
@@ -144,7 +155,28 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         return cast("RlrecApp", self.app)
 
     def action_refresh(self) -> None:
+        self._seen = self._on_disk()
         self._list_runs(Path(self.rlrec_app.state.runs_dir))
+
+    def _on_disk(self) -> tuple[int, ...]:
+        """Modification times of the runs folder (a run added or removed) and of the logs of
+        the runs listed as running (a run moved on or ended); cheap to poll."""
+        runs_dir = Path(self.rlrec_app.state.runs_dir)
+        paths = [runs_dir] + [
+            Path(s.path) / METRICS_FILE for s in self.summaries if s.status is RunStatus.RUNNING
+        ]
+        # A run listed as running turns "interrupted" once its log has been quiet a while.
+        stamps = [int(time.monotonic() // 30) if len(paths) > 1 else 0]
+        for path in paths:
+            try:
+                stamps.append(path.stat().st_mtime_ns)
+            except OSError:
+                stamps.append(-1)
+        return tuple(stamps)
+
+    def _watch_runs(self) -> None:
+        if self._on_disk() != self._seen:
+            self.action_refresh()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-list")
     def _list_runs(self, runs_dir: Path) -> None:
@@ -167,12 +199,16 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         else:
             header.update(f"{runs_count(len(self.summaries))} in {runs_dir}")
         table = self.query_one("#runs-table", DataTable)
+        at = self._cursor_path()  # the cursor stays on its run when the list is re-read
         table.clear()
         present = {Path(s.path) for s in self.summaries}
         self.marked = [p for p in self.marked if p in present]
         for summary in self.summaries:
             path = Path(summary.path)
             table.add_row(self._mark_cell(path), *summary_row(summary), key=str(path))
+        paths = [Path(s.path) for s in self.summaries]
+        if at in paths:
+            table.move_cursor(row=paths.index(at))
 
     def _mark_cell(self, path: Path) -> str:
         return f"[{self.marked.index(path) + 1}]" if path in self.marked else ""

@@ -278,8 +278,8 @@ Train a DQN recommender against the simulator and watch it learn.
         fields = settings_fields(
             message.config, message.presets, message.preset, live_logging=not from_run
         )
-        self.query_one("#train-form-title", Label).update(
-            f"Settings of {escape(message.run_dir.name)}" if message.run_dir else "Run settings"
+        self._set_form_title(
+            f"Settings of {message.run_dir.name}" if message.run_dir else "Run settings"
         )
         form_box = self.query_one("#train-form", VerticalScroll)
         old = form_box.query(ValidatedForm)
@@ -292,6 +292,9 @@ Train a DQN recommender against the simulator and watch it learn.
         if self._start_when_ready:
             self._start_when_ready = False
             self.action_start()
+
+    def _set_form_title(self, text: str) -> None:
+        self.query_one("#train-form-title", Label).update(escape(text))
 
     def on_form_field_changed(self, message: FormField.Changed) -> None:
         """Picking another preset reloads every field with that preset's values."""
@@ -382,6 +385,7 @@ Train a DQN recommender against the simulator and watch it learn.
         self.run_dir = run_dir
         self.rlrec_app.state.run_dir = run_dir
         self.run_state = RunState.RUNNING
+        self._set_form_title(f"Settings of {run_dir.name}")
         self._log(f"starting {preset} in {run_dir}")
         self._train(config, run_dir)
         self.rlrec_app.runs_changed()  # the new folder is listed while it trains
@@ -402,6 +406,9 @@ Train a DQN recommender against the simulator and watch it learn.
 
     def action_pause(self) -> None:
         trainer = self._trainer
+        if self.following:
+            self.notify("another process trains this run: pause or stop it there")
+            return
         if trainer is None or self.run_state not in (RunState.RUNNING, RunState.PAUSED):
             return
         if self.run_state is RunState.PAUSED:
@@ -472,6 +479,9 @@ Train a DQN recommender against the simulator and watch it learn.
         self.run_dir = Path(run_dir)
         self.following = True
         self._log(f"following {self.run_dir}")
+        self.query_one("#train-status", StatusLine).update(
+            f"following {self.run_dir.name}: waiting for its first progress line…"
+        )
         self._follow(self.run_dir)
         # The form shows what this run was trained with (its budget, not the form's last).
         self.load_form(run_dir=self.run_dir)
@@ -507,6 +517,9 @@ Train a DQN recommender against the simulator and watch it learn.
                 self.query_one("#train-status", StatusLine).update(progress_line(event))
                 self.query_one("#train-progress", ProgressBar).update(progress=event.fraction_done)
             case RunStarted():
+                if self.following and self.run_dir is not None:
+                    # Opened before its writer saved config.yaml: show its settings now.
+                    self.load_form(run_dir=self.run_dir)
                 budget = ", ".join(f"{v} {k}" for k, v in event.budget.items())
                 verb = "resumed" if event.resumed else "started"
                 self._log(f"{verb} {event.preset}: {event.n_items} items, budget {budget}")

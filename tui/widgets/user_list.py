@@ -43,6 +43,9 @@ class UserList(Vertical):
 
         user: str
 
+    class NoMatch(Message):
+        """The search matches no user: nobody is selected."""
+
     @dataclass
     class Chosen(Message):
         """`enter` on a user."""
@@ -109,6 +112,8 @@ class UserList(Vertical):
             # The cursor may already sit on row 0, which posts no highlight: say it here.
             table.move_cursor(row=0)
             self.post_message(self.Highlighted(str(rows["original_id"].iloc[0])))
+        else:
+            self.post_message(self.NoMatch())
 
     def focus_search(self) -> None:
         self.query_one("#explore-search", Input).focus()
