@@ -37,8 +37,12 @@ async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
         assert (pane.run_dir / "metrics.jsonl").exists()
         assert (pane.run_dir / "checkpoint.json").exists()
 
-        # The finished run opens in Explore with the agent's top-K for the selected user.
+        # The pane stays on the final curves; 3 opens the finished run in Explore with the
+        # agent's top-K for the selected user.
         tabs = app.query_one("#panes", TabbedContent)
+        assert tabs.active == "train"
+        app.set_focus(None)
+        await pilot.press("3")
         await wait_for(pilot, lambda: tabs.active == "explore")
         explore = app.query_one("#explore-pane")
         agent_table = explore.query_one("#explore-agent", DataTable)

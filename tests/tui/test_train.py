@@ -7,15 +7,13 @@ import threading
 
 from textual.widgets import DataTable
 
-from rlrec.tui.messages import RunSelected
 from rlrec.tui.widgets.error_dialog import ErrorDialog
 from tests.tui.fake_trainer import FakeTrainer, screen_text, sync, train_app, wait_for
 
 
 @sync
-async def test_s_trains_fills_curves_evals_and_opens_explore(tmp_path, monkeypatch):
-    posted = []
-    async with train_app(monkeypatch, tmp_path, (160, 48), message_hook=posted.append) as t:
+async def test_s_trains_fills_curves_evals_and_hands_the_run_to_explore(tmp_path, monkeypatch):
+    async with train_app(monkeypatch, tmp_path, (160, 48)) as t:
         app, pilot, pane = t.app, t.pilot, t.pane
         await pilot.press("s")
         await t.finish()
@@ -24,13 +22,10 @@ async def test_s_trains_fills_curves_evals_and_opens_explore(tmp_path, monkeypat
         assert len(x) == 20 and y[-1] > y[0]
         assert len(pane.store.get("eval_return")[0]) == 5
         assert pane.query_one("#train-evals", DataTable).row_count == 5
-        selected = [m for m in posted if isinstance(m, RunSelected)]
-        assert selected and selected[0].run_dir == pane.run_dir
-        assert pane.run_dir.parent == tmp_path
-        assert app.query_one("#panes").active == "explore"
+        # Explore gets the run (it loads in the background) while the final curves stay up.
+        assert app.state.run_dir == pane.run_dir and pane.run_dir.parent == tmp_path
+        assert app.query_one("#panes").active == "train"
         await dismiss_explore_error(pilot)  # Explore cannot load a scripted run's agent
-        await pilot.press("2")
-        await pilot.pause()
         text = screen_text(app)
         assert "finished (budget) after 2,000 steps" in text
         assert "eval @ 2,000: return 7.00" in text

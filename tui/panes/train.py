@@ -107,9 +107,11 @@ Train a DQN recommender against the simulator and watch it learn.
 * In a text field, **escape** returns to the pane so its keys work again.
 * **log every** sets how often (in env steps) the curves get a point; the app suggests four
   vector steps so the charts move, where the presets log sparsely for headless runs.
-* Charts: episode return with its moving average and greedy evaluations (dots), ε, loss, CTR.
-  They redraw at most `--refresh` times a second.
-* When the run ends, **e** (or the automatic switch) shows the trained agent in Explore.
+* Charts: episode return with its moving average and greedy evaluations (dots), ε, loss, CTR,
+  and on wide screens env steps/s and the learning rate. They redraw at most `--refresh`
+  times a second.
+* When the run ends the pane keeps its final curves; **e** or **3** shows the trained agent
+  in Explore.
 * `rlrec-tui RUN_DIR` opens an existing run here and follows it live while another process
   (e.g. `rlrec train` in tmux) is still writing it.
 """
@@ -569,7 +571,10 @@ Train a DQN recommender against the simulator and watch it learn.
             self.rlrec_app.runs_changed()
         if live and reason.is_success and self.run_dir is not None:
             if not self.rlrec_app.is_quitting:
-                self.post_message(RunSelected(self.run_dir))
+                # Explore loads the agent now; the pane stays here so the final curves and
+                # the evaluation line can be read first.
+                self.rlrec_app.set_run(self.run_dir, show=False)
+                self.notify(f"{self.run_dir.name} finished: press 3 (or e) to explore it")
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
