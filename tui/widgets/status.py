@@ -46,12 +46,13 @@ def format_number(value: float | None, spec: str = ".3f") -> str:
 
 def progress_line(event: Progress) -> str:
     """One line from a Progress event, most wanted first (a narrow screen wraps or cuts
-    the end): steps, speed, ETA, return, ε, loss, episodes, elapsed."""
+    the end): steps, speed, ETA, return, CTR, ε, loss, episodes, elapsed."""
     return (
         f"{event.env_steps:,} steps · "
         f"{format_number(event.steps_per_second, ',.0f')} steps/s · "
         f"ETA {format_duration(event.eta_seconds)} · "
         f"return {format_number(event.episode_return, '.2f')} · "
+        f"CTR {format_number(event.ctr, '.3f')} · "
         f"ε {format_number(event.epsilon, '.3f')} · "
         f"loss {format_number(event.loss, '.4f')} · "
         f"{event.episodes:,} episodes · elapsed {format_duration(event.seconds)}"
