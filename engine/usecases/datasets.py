@@ -335,13 +335,22 @@ def import_log_dataset(
     return _build("imported", build, out, force, progress)
 
 
-def open_dataset(path: str | Path) -> BuiltDataset:
-    """A dataset folder saved earlier, checked against the schema (see `data.store`)."""
+def open_dataset(path: str | Path, option: str | None = None) -> BuiltDataset:
+    """A dataset folder saved earlier, checked against the schema (see `data.store`).
+    RlrecError naming `option` (the parameter that gave `path`) if it is no folder."""
     from rlrec.data.store import load_dataset
 
     started = time.perf_counter()
-    dataset = load_dataset(path)
+    dataset = load_dataset(path, option)
     return BuiltDataset(dataset, Path(path), "opened", time.perf_counter() - started)
+
+
+def require_dataset_folder(path: str | Path, option: str = "dataset") -> Path:
+    """`path` if it is a folder; else RlrecError (option=`option`) saying it is missing or a
+    file. A cheap check before loading or fitting anything."""
+    from rlrec.data.store import require_dataset_folder as require
+
+    return require(path, option)
 
 
 def save_dataset(dataset: Dataset, out: str | Path, *, force: bool = False) -> Path:

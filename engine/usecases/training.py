@@ -83,8 +83,9 @@ def resolve_run_config(
     if torch_threads is not None:
         train["torch_threads"] = torch_threads
     if dataset is not None:
-        if not Path(dataset).is_dir():
-            raise RlrecError(f"--dataset {dataset}: no such dataset folder")
+        from rlrec.data.store import require_dataset_folder
+
+        require_dataset_folder(dataset, "dataset")
         merged["dataset"] = str(dataset)
     if not train:
         del merged["train"]
