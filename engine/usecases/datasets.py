@@ -271,8 +271,8 @@ def import_movielens_dataset(
     force: bool = False,
     progress: Progress | None = None,
 ) -> BuiltDataset:
-    """Import a MovieLens 100K, 1M or latest folder (see `data.movielens`), saved to `out`
-    if given. `encoding` None: UTF-8 if valid, else Latin-1; `positive_threshold` None: 4.
+    """Import a MovieLens 100K, 1M or ratings.csv (ml-latest, ml-20m, ml-25m) folder (see
+    `data.movielens`), saved to `out` if given. `encoding` None: UTF-8 if valid, else Latin-1; `positive_threshold` None: 4.
     Raises RlrecError naming the file and line of the first problem."""
     from rlrec.data.importers import import_movielens
     from rlrec.data.scale import check_threshold
