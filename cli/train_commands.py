@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlrec.cli.offline_eval import offline_eval_command
+from rlrec.cli.phases import phases
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import strict_dumps
 from rlrec.engine.training.budget import Budget, BudgetKind
@@ -130,27 +131,17 @@ def train_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         torch_threads=args.threads,
     )
-    trainer = start_training(config, args.out, args.name, on_phase=_phase_printer(args.json))
+    with phases(args.json) as say:
+        trainer = start_training(config, args.out, args.name, on_phase=say)
     return _drive(trainer, args.json)
 
 
 def resume_command(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.training import start_resume
 
-    trainer = start_resume(args.run, _budget(args), on_phase=_phase_printer(args.json))
+    with phases(args.json) as say:
+        trainer = start_resume(args.run, _budget(args), on_phase=say)
     return _drive(trainer, args.json)
-
-
-def _phase_printer(as_json: bool) -> Any:
-    """A callback printing each slow phase the engine announces on stderr ("loading …"),
-    or None with --json (stdout stays one JSON object; stderr only for errors)."""
-    if as_json:
-        return None
-
-    def say(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    return say
 
 
 def _drive(trainer: Trainer, as_json: bool) -> int:
@@ -327,13 +318,14 @@ def eval_command(args: argparse.Namespace) -> int:
         raise RlrecError("eval: give a RUN folder (or --offline)")
     from rlrec.engine.usecases.evaluation import evaluate_online
 
-    evaluation = evaluate_online(
-        args.run,
-        episodes=args.episodes,
-        seed=args.seed,
-        with_baselines=not args.no_baselines,
-        on_phase=_phase_printer(args.json),
-    )
+    with phases(args.json) as say:
+        evaluation = evaluate_online(
+            args.run,
+            episodes=args.episodes,
+            seed=args.seed,
+            with_baselines=not args.no_baselines,
+            on_phase=say,
+        )
     if args.json:
         print(strict_dumps(evaluation.to_dict()))
         return 0
