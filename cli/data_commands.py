@@ -43,9 +43,10 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     imp.set_defaults(handler=lambda args: _usage(imp))
     ml = formats.add_parser(
         "movielens",
-        help="MovieLens 100K (u.data…), 1M (ratings.dat…) or latest (ratings.csv…) folder",
+        help="MovieLens 100K (u.data…), 1M (ratings.dat…), or latest/20M/25M (ratings.csv…) folder",
         description="Import your copy of MovieLens 100K (u.data, u.item, u.user), 1M "
-        "(ratings.dat, movies.dat, users.dat) or latest/latest-small (ratings.csv, movies.csv); "
+        "(ratings.dat, movies.dat, users.dat), or ml-latest, ml-latest-small, ml-20m or ml-25m "
+        "(ratings.csv, movies.csv); "
         "the format is detected from the file names. Nothing is downloaded.",
     )
     ml.add_argument("path", help="the MovieLens folder (or one of its files)")

@@ -50,10 +50,10 @@ def register(commands: Any, bench: Any) -> None:
     ab.set_defaults(handler=ab_command)
 
 
-def _load(folder: str) -> Any:
+def _load(folder: str, option: str | None = None) -> Any:
     from rlrec.engine.usecases.datasets import open_dataset
 
-    return open_dataset(folder).dataset
+    return open_dataset(folder, option).dataset
 
 
 def _print_json(payload: dict[str, Any]) -> None:
@@ -125,7 +125,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
 def ab_command(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.evaluation import ab_test
 
-    dataset = _load(args.dataset) if args.dataset is not None else None
+    dataset = _load(args.dataset, "dataset") if args.dataset is not None else None
     result = ab_test(args.arm_a, args.arm_b, users=args.users, seed=args.seed, dataset=dataset)
     report = result.to_dict()
     if args.json:

@@ -95,13 +95,17 @@ def resolve_baselines_config(args: argparse.Namespace) -> tuple[str, Any, Baseli
     from rlrec.engine.presets import check_sections, load_preset
     from rlrec.engine.sim import parse_env_config
 
-    file_raw: dict[str, Any] = load_yaml(args.config) if args.config else {}
+    file_raw: dict[str, Any] = load_yaml(args.config, "config") if args.config else {}
     check_sections(file_raw, str(args.config))
     preset = args.preset or file_raw.pop("preset", None) or DEFAULT_PRESET
     file_raw.pop("preset", None)
     raw = deep_merge(load_preset(preset), file_raw)
     env_raw = dict(raw.get("env") or {})
     dataset = args.dataset or raw.get("dataset")
+    if args.dataset:
+        from rlrec.engine.usecases.datasets import require_dataset_folder
+
+        require_dataset_folder(args.dataset, "dataset")
     if dataset:
         if env_raw.get("kind", "default") != "default":
             raise RlrecError(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlrec.cli.offline_eval import offline_eval_command
+from rlrec.cli.phases import phases
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import strict_dumps
 from rlrec.engine.training.budget import Budget, BudgetKind
@@ -130,13 +131,17 @@ def train_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         torch_threads=args.threads,
     )
-    return _drive(start_training(config, args.out, args.name), args.json)
+    with phases(args.json) as say:
+        trainer = start_training(config, args.out, args.name, on_phase=say)
+    return _drive(trainer, args.json)
 
 
 def resume_command(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.training import start_resume
 
-    return _drive(start_resume(args.run, _budget(args)), args.json)
+    with phases(args.json) as say:
+        trainer = start_resume(args.run, _budget(args), on_phase=say)
+    return _drive(trainer, args.json)
 
 
 def _drive(trainer: Trainer, as_json: bool) -> int:
@@ -146,10 +151,15 @@ def _drive(trainer: Trainer, as_json: bool) -> int:
 
     outcome: dict[str, Any] = {}
     display = _ProgressDisplay()
+    final_sessions = trainer.config.train.eval_episodes
 
     def on_event(event: Event) -> None:
         if isinstance(event, Progress):
             display.update(event)
+            if event.fraction_done >= 1.0 and not as_json:
+                # The budget is spent; what follows is the final greedy evaluation (and the
+                # random/oracle references the first time), which reports no progress.
+                display.phase(f"final evaluation over {final_sessions:,} sessions…")
         elif isinstance(event, Evaluation):
             display.note(
                 f"eval @ {event.env_steps:,} steps: return {event.return_mean:.3f} "
@@ -268,15 +278,26 @@ class _ProgressDisplay:
         )
         self.task = self.progress.add_task("train", total=1.0, stats="starting…")
         self.last_return = math.nan  # a short last window may finish no session
+        self.current_phase = ""
 
     def start(self) -> None:
         self.progress.start()
 
     def stop(self) -> None:
+        if self.current_phase:  # the phase the bar names is over
+            self.progress.update(self.task, stats="done")
         self.progress.stop()
 
     def note(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)
+
+    def phase(self, text: str) -> None:
+        """Say once that a phase without progress of its own began: a line above the bar
+        and the bar's text, so the last "ETA 0s" does not look stuck."""
+        if text != self.current_phase:
+            self.current_phase = text
+            self.note(text)
+        self.progress.update(self.task, stats=text)
 
     def update(self, event: Any) -> None:
         if math.isfinite(event.episode_return):
@@ -297,9 +318,14 @@ def eval_command(args: argparse.Namespace) -> int:
         raise RlrecError("eval: give a RUN folder (or --offline)")
     from rlrec.engine.usecases.evaluation import evaluate_online
 
-    evaluation = evaluate_online(
-        args.run, episodes=args.episodes, seed=args.seed, with_baselines=not args.no_baselines
-    )
+    with phases(args.json) as say:
+        evaluation = evaluate_online(
+            args.run,
+            episodes=args.episodes,
+            seed=args.seed,
+            with_baselines=not args.no_baselines,
+            on_phase=say,
+        )
     if args.json:
         print(strict_dumps(evaluation.to_dict()))
         return 0

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from rlrec.data.errors import Option, RlrecError
+
 
 def _process_umask() -> int:
     # Read once, at import (single-threaded): setting it to read it back would briefly give
@@ -120,6 +122,49 @@ def atomic_folder(target: str | os.PathLike, fill: Callable[[Path], None]) -> Pa
                 break
         raise
     return target
+
+
+def check_folder_target(path: str | os.PathLike, option: str, reason: str = "") -> Path:
+    """`path` as a Path, if a folder can be (or already is) there; else RlrecError
+    (option=`option`, file = the culprit) saying what is in the way: `path` itself is a file
+    ("--out afile: is a file, expected a folder"), or a file stands where one of its parent
+    folders would be ("--out afile/ds: afile is a file, so no folder can be made inside it").
+    `reason` replaces "expected a folder" (e.g. "not a dataset folder")."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        what = "is a file" if target.is_file() else "is not a folder"
+        raise RlrecError(
+            [Option(option, str(target)), f": {what}, {reason or 'expected a folder'}"],
+            file=target,
+            option=option,
+        )
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RlrecError(
+                    [
+                        Option(option, str(target)),
+                        f": {parent} is a file, so no folder can be made inside it",
+                    ],
+                    file=parent,
+                    option=option,
+                )
+            break
+    return target
+
+
+def folder_write_error(exc: OSError, target: str | os.PathLike, option: str) -> RlrecError:
+    """The one line for an OSError met while creating the folder `target` (option
+    `option`): "--out /proc/x: cannot create a folder in /proc (No such file or
+    directory)", naming the nearest existing parent where the write was refused."""
+    target = Path(target)
+    where = next((p for p in target.parents if p.exists()), target.parent)
+    reason = exc.strerror or type(exc).__name__
+    return RlrecError(
+        [Option(option, str(target)), f": cannot create a folder in {where} ({reason})"],
+        file=where,
+        option=option,
+    )
 
 
 # -- leftovers of killed writers ----------------------------------------------------------------

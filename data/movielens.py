@@ -1,4 +1,5 @@
-"""MovieLens 100K and 1M, read from the user's own copy (nothing is downloaded or shipped).
+"""MovieLens 100K, 1M and the ratings.csv releases (ml-latest, ml-latest-small, ml-20m,
+ml-25m), read from the user's own copy (nothing is downloaded or shipped).
 
 100K: u.data (user TAB item TAB rating TAB timestamp), u.item (pipe-separated: id,
 title, release date, video release date, IMDb URL, 19 genre flags), u.user (id|age|gender|
@@ -76,7 +77,7 @@ RATING_RANGE_LATEST = (0.5, 5.0)  # half stars
 
 
 def detect_format(path: Path) -> tuple[str, Path]:
-    """('100k' | '1m', folder) for a MovieLens folder or one of its files."""
+    """('100k' | '1m' | 'latest', folder) for a MovieLens folder or one of its files."""
     if not path.exists():
         raise RlrecError(f"{path}: no such file or folder", file=path)
     folder = path if path.is_dir() else path.parent
@@ -88,7 +89,7 @@ def detect_format(path: Path) -> tuple[str, Path]:
         return "latest", folder
     raise RlrecError(
         f"{folder}: not a MovieLens folder (expected u.data, u.item, u.user for 100K, "
-        f"ratings.dat, movies.dat, users.dat for 1M, or ratings.csv, movies.csv for latest)"
+        f"ratings.dat, movies.dat, users.dat for 1M, or ratings.csv, movies.csv for ml-latest, ml-latest-small, ml-20m or ml-25m)"
     )
 
 
@@ -99,7 +100,8 @@ def import_movielens(
     encoding: str | None = None,
     positive_threshold: float | None = None,
 ) -> Dataset:
-    """Import a MovieLens 100K, 1M or latest(-small) folder (detected from its file names).
+    """Import a MovieLens 100K, 1M or ratings.csv (ml-latest, ml-latest-small, ml-20m, ml-25m)
+    folder (detected from its file names).
 
     Text is decoded as `encoding`, or, when None, as UTF-8 if valid else Latin-1 (the original
     files are Latin-1; copies re-saved as UTF-8 are common). `positive_threshold` None: 4 on

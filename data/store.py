@@ -26,7 +26,7 @@ import yaml
 
 from rlrec.data.dataset import SCHEMA_VERSION, Dataset
 from rlrec.data.errors import Option, RlrecError, require_file
-from rlrec.data.files import atomic_folder
+from rlrec.data.files import atomic_folder, check_folder_target, folder_write_error
 from rlrec.data.jsonsafe import json_safe
 from rlrec.data.schema import EVENTS
 
@@ -67,15 +67,14 @@ def save_dataset(ds: Dataset, path: str | os.PathLike, force: bool = False) -> P
     try:
         return atomic_folder(target, lambda folder: _write_tables_and_arrays(ds, folder))
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise RlrecError(
-            f"{target.parent}: cannot write here ({reason})", file=target.parent, option="out"
-        ) from None
+        raise folder_write_error(exc, target, "out") from None
 
 
 def check_output_folder(target: Path, force: bool) -> None:
     """Fail before any work if `target` is taken: it exists without `force`, or `force` would
-    replace something that is not a dataset folder (see `check_replaceable`)."""
+    replace something that is not a dataset folder (see `check_replaceable`), or a file
+    stands where it or a parent folder would be (see `check_folder_target`)."""
+    check_folder_target(target, "out")
     if target.exists() and not force:
         raise RlrecError(
             [
@@ -130,15 +129,28 @@ def _write_tables_and_arrays(ds: Dataset, folder: Path) -> None:
 # -- loading ----------------------------------------------------------------------------------
 
 
-def load_dataset(path: str | os.PathLike) -> Dataset:
-    """Read and validate a dataset folder; any problem is an RlrecError naming where it is."""
+def require_dataset_folder(path: str | os.PathLike, option: str | None = None) -> Path:
+    """`path` as a Path if it is a folder; else RlrecError saying it does not exist or is a
+    file, naming `option` (the use-case parameter that gave the path, e.g. "dataset") when
+    given: "--dataset afile: is a file, not a dataset folder"."""
     folder = Path(path)
+    named: list[str | Option] = [str(folder) if option is None else Option(option, str(folder))]
     if not folder.exists():
-        raise RlrecError(f"{folder}: no such dataset folder", file=folder)
+        raise RlrecError([*named, ": no such dataset folder"], file=folder, option=option)
     if not folder.is_dir():
+        what = "is a file" if folder.is_file() else "is not a folder"
         raise RlrecError(
-            f"{folder}: not a folder (a dataset is a folder with {META_FILE})", file=folder
+            [*named, f": {what}, not a dataset folder (a dataset is a folder with {META_FILE})"],
+            file=folder,
+            option=option,
         )
+    return folder
+
+
+def load_dataset(path: str | os.PathLike, option: str | None = None) -> Dataset:
+    """Read and validate a dataset folder; any problem is an RlrecError naming where it is
+    (and `option`, the parameter that named the folder, when it is not a folder at all)."""
+    folder = require_dataset_folder(path, option)
     for name in (META_FILE, *TABLE_FILES, *FEATURE_FILES):
         require_file(folder / name, "missing", "not a complete rlrec dataset folder")
     meta = _load_meta(folder / META_FILE)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from rlrec.data.errors import RlrecError, require_file
+from rlrec.data.errors import Option, RlrecError, require_file
 
 T = TypeVar("T")
 
@@ -114,6 +114,8 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise RlrecError(f"{key}: expected true or false, got {value!r}", key=key, value=value)
+    if tp in (int, float):
+        value = _number_from_text(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RlrecError(f"{key}: expected an integer, got {value!r}", key=key, value=value)
@@ -133,6 +135,24 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
             raise RlrecError(f"{key}: expected text, got {value!r}", key=key, value=value)
         return value
     return value
+
+
+def _number_from_text(value: Any) -> Any:
+    """A YAML number PyYAML reads as text (`1e-3`, `1e300`: YAML 1.1 wants a dot in a float)
+    as the number the user meant; any other value unchanged. Only finite numbers: 'nan' and
+    'inf' stay text, so they are refused as before; an integer-valued one becomes an `int`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
 
 
 def check_value(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
@@ -224,10 +244,18 @@ def deep_merge(base: dict[str, Any], override: typing.Mapping[str, Any]) -> dict
     return out
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; errors name the file (and line where YAML knows it)."""
+def load_yaml(path: str | Path, option: str | None = None) -> dict[str, Any]:
+    """Read a YAML mapping; errors name the file (and line where YAML knows it), and
+    `option` (the parameter that named the file, e.g. "config") when it is not a file."""
     path = Path(path)
-    require_file(path)  # a folder, a broken link: said as such
+    try:
+        require_file(path)  # a folder, a broken link: said as such
+    except RlrecError as exc:
+        text = str(exc)
+        if option is None or not text.startswith(f"{path}:"):
+            raise
+        rest = text[len(str(path)) :]
+        raise RlrecError([Option(option, str(path)), rest], file=path, option=option) from None
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

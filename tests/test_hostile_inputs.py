@@ -133,6 +133,7 @@ FILES: dict[str, Callable[[Path], None]] = {
     "config-eval-0.yaml": _yaml({"train": {"eval_episodes": 0}}),
     "config-budget-inf.yaml": _csv("train:\n  seconds: .inf\n"),
     "config-seconds-huge.yaml": _yaml({"train": {"seconds": 1e40}}),
+    "config-seconds-1e300.yaml": _csv("train:\n  seconds: 1e300\n"),  # text to PyYAML
     "config-log-every-huge.yaml": _yaml({"train": {"log_every": 10**40}}),
     "config-checkpoint-every-huge.yaml": _yaml({"train": {"checkpoint_every": 10**13}}),
     "config-eps-decay-huge.yaml": _yaml({"agent": {"eps_decay_steps": 1e40}}),
@@ -188,8 +189,12 @@ CASES: list[tuple[str, list[str], str]] = [
         ["generate", "--users", "10000000", "--items", "10000000", "--out", "{tmp}/o"],
         "GiB",
     ),
-    ("gen-out-is-file", ["generate", "--users", "30", "--out", "{a-file}"], "a-file"),
-    ("gen-out-below-file", ["generate", "--users", "30", "--out", "{a-file}/o"], "a-file"),
+    ("gen-out-is-file", ["generate", "--users", "30", "--out", "{a-file}"], "a-file: is a file"),
+    (
+        "gen-out-below-file",
+        ["generate", "--users", "30", "--out", "{a-file}/o"],
+        "a-file is a file, so",
+    ),
     ("gen-out-exists", ["generate", "--users", "30", "--out", "{not-a-dataset}"], "--out"),
     ("gen-no-out", ["generate", "--users", "30"], "--out"),
     # -- import csv ------------------------------------------------------------------------
@@ -553,7 +558,7 @@ CASES: list[tuple[str, list[str], str]] = [
             "--out",
             "{a-file}",
         ],
-        "a-file",
+        "a-file: is a file, expected a folder",
     ),  # noqa: E501
     (
         "csv-out-below-file",
@@ -568,7 +573,7 @@ CASES: list[tuple[str, list[str], str]] = [
             "--out",
             "{a-file}/o",
         ],
-        "a-file",
+        "a-file is a file, so no folder can be made inside it",
     ),  # noqa: E501
     (
         "parquet-null-id",
@@ -726,7 +731,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ),  # noqa: E501
     # -- info ------------------------------------------------------------------------------
     ("info-missing", ["info", "{tmp}/nothing"], "nothing"),
-    ("info-file", ["info", "{a-file}"], "a-file"),
+    ("info-file", ["info", "{a-file}"], "a-file: is a file, not a dataset folder"),
     ("info-not-dataset", ["info", "{not-a-dataset}"], "not-a-dataset"),
     ("info-meta-list", ["info", "{ds-meta-list}"], "meta.yaml"),
     ("info-meta-broken", ["info", "{ds-meta-broken}"], "meta.yaml"),
@@ -766,7 +771,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ),
     # -- split / calibrate -----------------------------------------------------------------
     ("split-missing", ["split", "{tmp}/nothing"], "nothing"),
-    ("split-file", ["split", "{a-file}"], "a-file"),
+    ("split-file", ["split", "{a-file}"], "a-file: is a file, not a dataset folder"),
     ("split-test-0", ["split", "{ds-copy}", "--test", "0"], "--test"),
     ("split-test-big", ["split", "{ds-copy}", "--test", "1.5"], "--test"),
     ("split-test-nan", ["split", "{ds-copy}", "--test", "nan"], "--test"),
@@ -929,8 +934,16 @@ CASES: list[tuple[str, list[str], str]] = [
         "threads",
     ),  # noqa: E501
     ("train-seed-neg", ["train", "--steps", "10", "--seed", "-1", "--out", "{tmp}/runs"], "seed"),  # noqa: E501
-    ("train-out-is-file", ["train", "--steps", "10", "--out", "{a-file}"], "a-file"),
-    ("train-out-below-file", ["train", "--steps", "10", "--out", "{a-file}/runs"], "a-file"),
+    (
+        "train-out-is-file",
+        ["train", "--steps", "10", "--out", "{a-file}"],
+        "a-file: is a file, expected a folder",
+    ),
+    (
+        "train-out-below-file",
+        ["train", "--steps", "10", "--out", "{a-file}/runs"],
+        "a-file is a file, so no folder",
+    ),
     (
         "train-dataset-missing",
         ["train", "--steps", "10", "--dataset", "{tmp}/nods", "--out", "{tmp}/runs"],
@@ -939,7 +952,7 @@ CASES: list[tuple[str, list[str], str]] = [
     (
         "train-dataset-file",
         ["train", "--steps", "10", "--dataset", "{a-file}", "--out", "{tmp}/runs"],
-        "a-file",
+        "a-file: is a file, not a dataset folder",
     ),  # noqa: E501
     (
         "train-dataset-garbage",
@@ -949,6 +962,13 @@ CASES: list[tuple[str, list[str], str]] = [
     # -- resume ----------------------------------------------------------------------------
     ("resume-missing", ["resume", "{tmp}/nothing"], "nothing"),
     ("resume-not-run", ["resume", "{not-a-dataset}"], "not-a-dataset"),
+    ("resume-file", ["resume", "{a-file}"], "a-file: is a file, not a run folder"),
+    ("eval-file", ["eval", "{a-file}"], "a-file: is a file, not a run folder"),
+    ("recommend-file", ["recommend", "{a-file}", "--user", "1"], "a-file: is a file, not a run"),
+    ("train-config-folder", ["train", "--config", "{not-a-dataset}"], "is a folder, expected a"),
+    ("train-seconds-1e300", ["train", "--config", "{config-seconds-1e300.yaml}"], "range"),
+    ("baselines-dataset-file", ["baselines", "--dataset", "{a-file}"], "a-file: is a file, not"),
+    ("ab-dataset-file", ["ab", "random", "popular", "--dataset", "{a-file}"], "a-file: is a file"),
     ("resume-seconds-nan", ["resume", "{run_copy}", "--seconds", "nan"], "--seconds"),
     ("resume-seconds-inf", ["resume", "{run_copy}", "--seconds", "inf"], "--seconds"),
     ("resume-seconds-0", ["resume", "{run_copy}", "--seconds", "0"], "--seconds"),

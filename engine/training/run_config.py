@@ -161,7 +161,7 @@ def load_run_config(
     `preset:` uses it unless `preset` is given explicitly."""
     file_raw: dict[str, Any] = {}
     if config_file is not None:
-        file_raw = load_yaml(config_file)
+        file_raw = load_yaml(config_file, "config")
     base = preset or file_raw.pop("preset", None) or DEFAULT_PRESET
     file_raw.pop("preset", None)
     raw = load_preset(base)

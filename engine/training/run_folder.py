@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import Option, RlrecError
+from rlrec.data.files import check_folder_target, folder_write_error
 
 CONFIG_FILE = "config.yaml"
 LOCK_FILE = ".lock"  # held by the process training the run (see RunLock)
@@ -103,11 +104,16 @@ def discard_abandoned_folders(runs_dir: Path) -> None:
 def new_run_dir(runs_dir: str | Path | None, preset: str, name: str | None = None) -> Path:
     """Create `<runs_dir>/<YYYYmmdd-HHMMSS>-<preset>` (or `name`), never reusing a run. A
     named folder left empty by a run killed at startup is claimed again. RlrecError: a bad
-    name (see `check_run_name`), or a folder of that name that is already used."""
+    name (see `check_run_name`), a folder of that name that is already used, or a `runs_dir`
+    that is a file, lies below a file or cannot be created (option "out")."""
     parent = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if name is not None:
         check_run_name(name)
-    parent.mkdir(parents=True, exist_ok=True)
+    check_folder_target(parent, "out")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise folder_write_error(exc, parent, "out") from None
     discard_abandoned_folders(parent)
     base = name or f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{preset}"
     for attempt in range(1000):

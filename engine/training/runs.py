@@ -80,7 +80,10 @@ def require_run(path: str | Path) -> Path:
             f"nothing to resume: start it again with `rlrec train --name {path.name}`)",
             file=path,
         )
-    if not path.is_dir() or not is_run(path):
+    if path.exists() and not path.is_dir():
+        what = "is a file" if path.is_file() else "is not a folder"
+        raise RlrecError(f"{path}: {what}, not a run folder", file=path)
+    if not is_run(path):
         raise RlrecError(f"{path}: not a run folder (no {CONFIG_FILE})")
     return path
 

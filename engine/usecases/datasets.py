@@ -271,8 +271,8 @@ def import_movielens_dataset(
     force: bool = False,
     progress: Progress | None = None,
 ) -> BuiltDataset:
-    """Import a MovieLens 100K, 1M or latest folder (see `data.movielens`), saved to `out`
-    if given. `encoding` None: UTF-8 if valid, else Latin-1; `positive_threshold` None: 4.
+    """Import a MovieLens 100K, 1M or ratings.csv (ml-latest, ml-20m, ml-25m) folder (see
+    `data.movielens`), saved to `out` if given. `encoding` None: UTF-8 if valid, else Latin-1; `positive_threshold` None: 4.
     Raises RlrecError naming the file and line of the first problem."""
     from rlrec.data.importers import import_movielens
     from rlrec.data.scale import check_threshold
@@ -335,13 +335,22 @@ def import_log_dataset(
     return _build("imported", build, out, force, progress)
 
 
-def open_dataset(path: str | Path) -> BuiltDataset:
-    """A dataset folder saved earlier, checked against the schema (see `data.store`)."""
+def open_dataset(path: str | Path, option: str | None = None) -> BuiltDataset:
+    """A dataset folder saved earlier, checked against the schema (see `data.store`).
+    RlrecError naming `option` (the parameter that gave `path`) if it is no folder."""
     from rlrec.data.store import load_dataset
 
     started = time.perf_counter()
-    dataset = load_dataset(path)
+    dataset = load_dataset(path, option)
     return BuiltDataset(dataset, Path(path), "opened", time.perf_counter() - started)
+
+
+def require_dataset_folder(path: str | Path, option: str = "dataset") -> Path:
+    """`path` if it is a folder; else RlrecError (option=`option`) saying it is missing or a
+    file. A cheap check before loading or fitting anything."""
+    from rlrec.data.store import require_dataset_folder as require
+
+    return require(path, option)
 
 
 def save_dataset(dataset: Dataset, out: str | Path, *, force: bool = False) -> Path:

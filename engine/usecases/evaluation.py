@@ -4,6 +4,7 @@ from the run folder and returns a dataclass; faces only print it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from rlrec.engine.evaluation.online import (
     evaluation_simulator,
     reference_returns,
 )
-from rlrec.engine.policies.registry import SIMULATION_BASELINES
+from rlrec.engine.policies.registry import SIMULATION_BASELINES, baselines_for
 
 MAX_SEED = 2**63 - 1
 # What `evaluate_policy` keeps per evaluated session: return, length, engagements and
@@ -75,9 +76,12 @@ def evaluate_online(
     episodes: int | None = None,
     seed: int | None = None,
     with_baselines: bool = True,
+    on_phase: Callable[[str], None] | None = None,
 ) -> OnlineEvaluation:
     """Greedy evaluation of the run's agent (defaults: the run config's eval episodes and
-    seed). RlrecError: not a run, episodes < 1, a seed outside 0..2**63-1, simulators and
+    seed). `on_phase` is told each slow step as one line as it starts (loading the run,
+    the references, the agent, each baseline with its count "(2/7)") so a face can say
+    what is happening. RlrecError: not a run, episodes < 1, a seed outside 0..2**63-1, simulators and
     agent or per-session records that do not fit in the memory available (the message gives
     the estimate and the limit)."""
     from rlrec.engine.training.run_config import RunConfig
@@ -92,6 +96,8 @@ def evaluate_online(
         config = None  # `load_run` says what is wrong with the folder
     if config is not None and (episodes is None or episodes >= 1):
         check_training_fits(config, evaluating=episodes or config.train.eval_episodes)
+    say = on_phase or (lambda text: None)
+    say(f"loading {run_dir} (its dataset, simulator and agent)…")
     run = load_run(run_dir)
     train = run.config.train
     episodes = episodes if episodes is not None else train.eval_episodes
@@ -105,10 +111,25 @@ def evaluate_online(
     check_seed(seed)
     check_evaluation_fits(episodes, run.sim.max_steps)
     env, dataset = run.config.env, run.dataset
+    say(f"reference returns (random, myopic oracle) over {episodes:,} sessions…")
     references = reference_returns(env, episodes, seed, dataset)
+    say(f"evaluating the agent over {episodes:,} sessions…")
     sim = evaluation_simulator(env, episodes, seed, dataset)
     report = evaluate_policy(run.policy, sim, episodes, seed, references=references, name="dqn")
-    baselines = baseline_table(env, episodes, seed, dataset) if with_baselines else {}
+    baselines: dict[str, PolicyReport] = {}
+    if with_baselines:
+        names = baselines_for(evaluation_simulator(env, 1, seed, dataset))
+        finished = 0
+
+        def announce_next(_name: str, _report: PolicyReport) -> None:
+            nonlocal finished
+            finished += 1
+            if finished < len(names):
+                say(f"baseline {names[finished]} ({finished + 1}/{len(names)})…")
+
+        if names:
+            say(f"baseline {names[0]} (1/{len(names)}) over {episodes:,} sessions…")
+        baselines = baseline_table(env, episodes, seed, dataset, names=names, on_done=announce_next)
     return OnlineEvaluation(str(run.path), episodes, seed, report, baselines, references)
 
 

@@ -23,6 +23,19 @@ if TYPE_CHECKING:  # the trainer imports torch; these functions import it when c
     from rlrec.engine.training.trainer import Trainer
 
 EventCallback = Callable[[Event], None]
+# Told what a slow step before training is doing ("loading dataset d and fitting the
+# simulator to its log…"), so a face can say so while nothing else moves.
+PhaseCallback = Callable[[str], None]
+
+
+def building_phase(config: RunConfig) -> str:
+    """What building a trainer for `config` spends its time on, as one line for a face:
+    loading the dataset and fitting the simulator to its log, or building the simulator."""
+    env = config.env
+    if getattr(env, "kind", "default") != "default":
+        return f"building the {env.kind} simulator…"
+    dataset = config.dataset or getattr(env, "dataset", "") or "the built-in dataset"
+    return f"loading {dataset} and fitting the simulator to its log…"
 
 
 @dataclass(frozen=True)
@@ -83,8 +96,9 @@ def resolve_run_config(
     if torch_threads is not None:
         train["torch_threads"] = torch_threads
     if dataset is not None:
-        if not Path(dataset).is_dir():
-            raise RlrecError(f"--dataset {dataset}: no such dataset folder")
+        from rlrec.data.store import require_dataset_folder
+
+        require_dataset_folder(dataset, "dataset")
         merged["dataset"] = str(dataset)
     if not train:
         del merged["train"]
@@ -108,10 +122,12 @@ def start_training(
     on_event: EventCallback | None = None,
     *,
     run_dir: str | Path | None = None,
+    on_phase: PhaseCallback | None = None,
 ) -> Trainer:
     """The `Trainer` of a new run, not yet running. Its folder is `run_dir` when given (it
     must be new or empty), else a new `<runs_dir>/<name>` (default name
-    `<YYYYmmdd-HHMMSS>-<preset>`). Nothing is left behind if building fails (RlrecError for a
+    `<YYYYmmdd-HHMMSS>-<preset>`). `on_phase` is told before the slow build (see
+    `building_phase`). Nothing is left behind if building fails (RlrecError for a
     bad config, a used folder, a changed dataset, or an estimated peak memory the machine
     does not have — see `training_memory`)."""
     from rlrec.engine.training.runs import default_runs_dir, discard_unused_folder, new_run_dir
@@ -123,6 +139,8 @@ def start_training(
     folder = Path(run_dir) if run_dir is not None else new_run_dir(runs_dir, config.preset, name)
     try:
         check_training_fits(config)  # before any table is built
+        if on_phase is not None:
+            on_phase(building_phase(config))
         trainer = Trainer(config, folder)
     except BaseException:
         discard_unused_folder(folder)  # nothing written: leave no empty run behind
@@ -138,10 +156,14 @@ def start_training(
 
 
 def start_resume(
-    run_dir: str | Path, more: Budget | None = None, on_event: EventCallback | None = None
+    run_dir: str | Path,
+    more: Budget | None = None,
+    on_event: EventCallback | None = None,
+    on_phase: PhaseCallback | None = None,
 ) -> Trainer:
     """The `Trainer` of an existing run, restored from its checkpoint, not yet running.
     Without `more` it goes on to its original budget; with one it trains that much more.
+    `on_phase` is told before the slow rebuild (see `building_phase`).
     Raises RlrecError for a folder that is not a run, has no or an unreadable checkpoint, or
     whose estimated peak memory the machine does not have (see `training_memory`)."""
     from rlrec.engine.training import runs
@@ -154,6 +176,8 @@ def start_resume(
         config = None  # `Trainer.from_run` says what is wrong with the folder
     if config is not None:
         check_training_fits(config)
+        if on_phase is not None:
+            on_phase(building_phase(config))
     trainer = Trainer.from_run(run_dir, more)
     if on_event is not None:
         trainer.subscribe(on_event)

@@ -130,7 +130,7 @@ class DatasetPane(Widget):
 Make the dataset the simulator and the agent learn from.
 
 - **Generate**: a synthetic population (users, items, seed) as in the seed's design.
-- **MovieLens**: a folder with `u.data`/`u.item`/`u.user` (100K) or `ratings.dat`/`movies.dat`/`users.dat` (1M).
+- **MovieLens**: a folder with `u.data`/`u.item`/`u.user` (100K), `ratings.dat`/`movies.dat`/`users.dat` (1M), or `ratings.csv`/`movies.csv` (ml-latest, ml-latest-small, ml-20m, ml-25m).
 - **CSV**: a log file with a column mapping (user and item columns required; rating, event, timestamp optional).
 - **Open**: a dataset folder saved earlier.
 

@@ -63,7 +63,8 @@ def generate_form() -> ValidatedForm:
 
 
 def movielens_form() -> ValidatedForm:
-    """A MovieLens 100K/1M folder, checked by the data layer as it is typed."""
+    """A MovieLens folder (100K, 1M, or a ratings.csv + movies.csv release: ml-latest,
+    ml-latest-small, ml-20m, ml-25m), checked by the data layer as it is typed."""
     return ValidatedForm(
         path_field(
             "path",
@@ -71,7 +72,7 @@ def movielens_form() -> ValidatedForm:
             kind="dir",
             check=_check_movielens_folder,
             id="ml-path",
-            help="MovieLens 100K or 1M folder",
+            help="MovieLens folder: 100K, 1M, ml-latest(-small), ml-20m or ml-25m",
         ),
         id="form-movielens",
     )
