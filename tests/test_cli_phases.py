@@ -40,7 +40,7 @@ def terminal(monkeypatch):
 def test_train_says_it_loads_fits_and_evaluates(setup, terminal):
     out = _train(setup, "plain")
     assert out.returncode == 0, out.stderr
-    loading = out.stderr.index("and fitting the simulator to its log…")
+    loading = out.stderr.index("fitting the simulator to the log of ds…")
     final = out.stderr.index("final evaluation over 20 sessions…")
     assert loading < final
     assert "run " in out.stdout

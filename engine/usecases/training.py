@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # the trainer imports torch; these functions import it when c
     from rlrec.engine.training.trainer import Trainer
 
 EventCallback = Callable[[Event], None]
-# Told what a slow step before training is doing ("loading dataset d and fitting the
-# simulator to its log…"), so a face can say so while nothing else moves.
+# Told what a slow step before training is doing ("fitting the simulator to the log of d…"),
+# so a face can say so while nothing else moves.
 PhaseCallback = Callable[[str], None]
 
 
@@ -34,8 +34,10 @@ def building_phase(config: RunConfig) -> str:
     env = config.env
     if getattr(env, "kind", "default") != "default":
         return f"building the {env.kind} simulator…"
-    dataset = config.dataset or getattr(env, "dataset", "") or "the built-in dataset"
-    return f"loading {dataset} and fitting the simulator to its log…"
+    dataset = config.dataset or getattr(env, "dataset", "")
+    # The folder's name, not its path: a status line is cut at the terminal's width.
+    name = Path(dataset).name if dataset else "the built-in dataset"
+    return f"fitting the simulator to the log of {name}…"
 
 
 @dataclass(frozen=True)
