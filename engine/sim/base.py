@@ -32,6 +32,13 @@ from rlrec.data.errors import RlrecError
 DENSE_TABLE_LIMIT = 4_000_000
 
 
+def dense_table_entries(rows: int, cols: int) -> int:
+    """Entries of the `rows` × `cols` table a simulator keeps, or 0 past `DENSE_TABLE_LIMIT`
+    (then the pairs a step needs are computed on demand)."""
+    entries = rows * cols
+    return entries if entries <= DENSE_TABLE_LIMIT else 0
+
+
 @dataclass
 class StepResult:
     obs: np.ndarray  # (N, obs_dim) float32; new session's first obs where done

@@ -52,8 +52,7 @@ KEPT_BYTES_PER_SESSION_ITEM = 1
 def classic_simulator_bytes(n_users: int, n_items: int, n_envs: int) -> tuple[int, int]:
     """(kept, extra while building): bytes a `ClassicSimulator` of `n_envs` sessions over
     `n_users` × `n_items` keeps, and the transient bytes building it adds on top."""
-    # The preference table exists only up to `DENSE_TABLE_LIMIT` entries (see __init__).
-    pairs = n_users * n_items if n_users * n_items <= sim_base.DENSE_TABLE_LIMIT else 0
+    pairs = sim_base.dense_table_entries(n_users, n_items)
     kept = KEPT_BYTES_PER_PAIR * pairs + KEPT_BYTES_PER_SESSION_ITEM * n_envs * n_items
     return kept, BUILD_BYTES_PER_PAIR * pairs
 
@@ -70,7 +69,7 @@ class ClassicSimulator(VectorSimulator):
         self.item_features = features_rng.randn(config.n_items, config.latent_dim)
         # The users × items table only for small populations (see `base.DENSE_TABLE_LIMIT`).
         self._table: np.ndarray | None = None
-        if config.n_users * config.n_items <= sim_base.DENSE_TABLE_LIMIT:
+        if sim_base.dense_table_entries(config.n_users, config.n_items):
             self._table = _sigmoid(self.user_features @ self.item_features.T)
         self.n_envs = int(n_envs)
         self.n_users = config.n_users

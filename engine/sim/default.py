@@ -60,10 +60,8 @@ KEPT_BYTES_PER_SESSION_ITEM = 5
 def default_simulator_bytes(n_users: int, n_items: int, n_envs: int) -> tuple[int, int]:
     """(kept, extra while building): bytes a `DefaultSimulator` of `n_envs` sessions over
     `n_users` × `n_items` keeps, and the transient bytes building it adds on top."""
-    # The tables exist only up to `DENSE_TABLE_LIMIT` entries (see __init__); beyond it the
-    # pairs a step needs are computed on demand and nothing grows with users × items.
-    pairs = n_users * n_items if n_users * n_items <= sim_base.DENSE_TABLE_LIMIT else 0
-    item_pairs = n_items * n_items if n_items * n_items <= sim_base.DENSE_TABLE_LIMIT else 0
+    pairs = sim_base.dense_table_entries(n_users, n_items)
+    item_pairs = sim_base.dense_table_entries(n_items, n_items)
     kept = (
         KEPT_BYTES_PER_PAIR * pairs
         + KEPT_BYTES_PER_ITEM_PAIR * (item_pairs + n_items)
@@ -109,12 +107,12 @@ class DefaultSimulator(VectorSimulator):
         # Engagement logits and item similarities are computed from the truth's factors for
         # the pairs a step needs, except on small catalogues (see `base.DENSE_TABLE_LIMIT`).
         self._logit_table: np.ndarray | None = None
-        if self.n_users * self.n_items <= sim_base.DENSE_TABLE_LIMIT:
+        if sim_base.dense_table_entries(self.n_users, self.n_items):
             self._logit_table = (
                 truth.preference_logit_dense() + cfg.appeal_weight * truth.item_appeal[None, :]
             ).astype(np.float32)
         self._similarity_table: np.ndarray | None = None
-        if self.n_items * self.n_items <= sim_base.DENSE_TABLE_LIMIT:
+        if sim_base.dense_table_entries(self.n_items, self.n_items):
             unit = truth.item_content
             self._similarity_table = np.maximum(unit @ unit.T, 0.0).astype(np.float32)
         self.item_value = truth.item_value.astype(np.float32)
