@@ -30,6 +30,23 @@ class Policy(ABC):
         """(N, k) item ids, best first."""
         return top_k(self.scores(obs, mask), k)
 
+    def candidate_scores(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, C) scores of the candidate items `candidates` ((N, C) item ids) for each state,
+        higher is better; candidates where `mask` ((N, C) bool) is True are -inf. By default
+        gathered from `scores`; a policy that can score a subset of items cheaply overrides
+        this (a 100k-item catalogue should never be scored whole every step)."""
+        scores = np.take_along_axis(np.asarray(self.scores(obs)), candidates, axis=1)
+        return apply_mask(scores, mask)
+
+    def act_candidates(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N,) int64 item id per session: its best-scored candidate (greedy)."""
+        best = np.asarray(self.candidate_scores(obs, candidates, mask)).argmax(axis=1)
+        return np.asarray(candidates[np.arange(len(candidates)), best], dtype=np.int64)
+
     def observe(  # noqa: B027 — a hook: most policies learn nothing online
         self,
         obs: np.ndarray,

@@ -97,6 +97,17 @@ class VectorSimulator(ABC):
         """(N,) int: the user of each current session."""
         return self._users
 
+    def candidates(self) -> np.ndarray | None:
+        """(N, C) int64 item ids offered to each current session at this step (the candidate
+        set a retrieval stage hands the ranker), or None when every session is offered the
+        whole catalogue. Valid until the next `step` or `reset`."""
+        return None
+
+    def candidate_mask(self) -> np.ndarray | None:
+        """(N, C) bool aligned with `candidates()`, True where a candidate is excluded (already
+        engaged in the session); None when `candidates()` is None."""
+        return None
+
     @abstractmethod
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
         """(len(user_ids), n_items) noiseless engagement probability: the hidden truth."""

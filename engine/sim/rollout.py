@@ -21,6 +21,10 @@ class Actor(Protocol):
 
     def act(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray: ...
 
+    def act_candidates(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray: ...
+
     def observe(
         self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, engaged: np.ndarray
     ) -> None: ...
@@ -34,11 +38,16 @@ def rollout(
 ) -> np.ndarray:
     """Step all of `sim`'s sessions with `policy` from observation `obs` ((n_envs, obs_dim)).
 
-    Each step: the policy picks one item per session (masked items excluded), the simulator
+    Each step: the policy picks one item per session (masked items excluded; among the
+    session's candidate set when the simulator offers one), the simulator
     steps, the policy observes the feedback, then `on_step(actions, result)` records what it
     needs and returns whether to go on. Returns the last observation."""
     while True:
-        actions = policy.act(obs, sim.mask)
+        candidates = sim.candidates()
+        if candidates is None:
+            actions = policy.act(obs, sim.mask)
+        else:
+            actions = policy.act_candidates(obs, candidates, sim.candidate_mask())
         result = sim.step(actions)
         policy.observe(obs, actions, result.reward, result.engaged)
         go_on = on_step(actions, result)
