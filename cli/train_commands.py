@@ -91,6 +91,13 @@ def register(commands: Any, bench: Any) -> None:
         default="content",
         help="where the agent has nothing (no user features): content (from demographics) or popular",
     )
+    recommend.add_argument(
+        "--dataset",
+        default=None,
+        metavar="DIR",
+        help="a dataset whose catalogue grew since training (the run's items first, new ones "
+        "appended): rank its items too (runs trained with agent.head: embedding)",
+    )
     recommend.add_argument("--json", action="store_true", help="print one JSON object")
     recommend.set_defaults(handler=recommend_command)
 
@@ -146,9 +153,17 @@ def resume_command(args: argparse.Namespace) -> int:
 
 def _drive(trainer: Trainer, as_json: bool) -> int:
     """Run the trainer in a thread with a progress bar; Ctrl+C stops it gracefully."""
-    from rlrec.engine.training.events import Evaluation, Progress, RunStarted
-    from rlrec.engine.usecases.training import TrainingResult
+    from rlrec.engine.training.events import Checkpointed, Evaluation, Progress, RunStarted
+    from rlrec.engine.usecases.training import (
+        TrainingResult,
+        format_bytes,
+        replay_bytes_per_transition,
+        replay_memory_line,
+    )
 
+    replay_line = replay_memory_line(
+        trainer.agent.replay.capacity, replay_bytes_per_transition(trainer)
+    )
     outcome: dict[str, Any] = {}
     display = _ProgressDisplay()
     final_sessions = trainer.config.train.eval_episodes
@@ -168,8 +183,11 @@ def _drive(trainer: Trainer, as_json: bool) -> int:
         elif isinstance(event, RunStarted):
             verb = "resuming" if event.resumed else "training"
             display.note(
-                f"{verb} {event.preset} in {event.run_dir} (budget {_fmt_budget(event.budget)})"
+                f"{verb} {event.preset} in {event.run_dir} (budget {_fmt_budget(event.budget)}, "
+                f"{replay_line})"
             )
+        elif isinstance(event, Checkpointed) and event.bytes and not as_json:
+            display.note(f"checkpoint at {event.env_steps:,} steps: {format_bytes(event.bytes)}")
 
     trainer.subscribe(on_event)
 
@@ -216,6 +234,12 @@ def _summary(result: TrainingResult) -> dict[str, Any]:
         "updates": result.updates,
         "seconds": round(seconds, 3),
         "steps_per_second": round(result.env_steps / seconds, 1) if seconds > 0 else None,
+        "replay": {
+            "capacity": result.replay_capacity,
+            "bytes_per_transition": result.replay_bytes_per_transition,
+            "bytes": result.replay_bytes,
+        },
+        "checkpoint_bytes": result.checkpoint_bytes,
         "eval": None
         if evaluation is None
         else {
@@ -240,6 +264,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     if summary["steps_per_second"]:
         print(f"speed      {summary['steps_per_second']:,.0f} env steps/s")
+    from rlrec.engine.usecases.training import format_bytes, replay_memory_line
+
+    replay = summary["replay"]
+    print(f"memory     {replay_memory_line(replay['capacity'], replay['bytes_per_transition'])}")
+    if summary["checkpoint_bytes"] is not None:
+        print(f"checkpoint {format_bytes(summary['checkpoint_bytes'])}")
     ev = summary["eval"]
     if ev:
         print(
@@ -359,10 +389,11 @@ def eval_command(args: argparse.Namespace) -> int:
 def recommend_command(args: argparse.Namespace) -> int:
     if args.k <= 0:
         raise RlrecError(f"-k = {args.k} is out of range (allowed: >= 1)")
-    from rlrec.engine.usecases.serving import recommend
+    from rlrec.engine.usecases.serving import load_for_serving, recommend
 
+    catalogue = getattr(args, "dataset", None)
     result = recommend(
-        args.run,
+        args.run if catalogue is None else load_for_serving(args.run, catalogue),
         args.user,
         args.k,
         policy=getattr(args, "policy", "agent"),

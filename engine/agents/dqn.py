@@ -2,7 +2,7 @@
 from a preallocated replay buffer with Double-DQN targets.
 
 Read top to bottom: the config, then `DQNAgent` — acting (greedy and ε-greedy, with engaged
-items masked), one gradient update, the schedules (ε by env steps, learning rate by updates),
+items masked, over the whole catalogue or a candidate set), one gradient update, the schedules (ε by env steps, learning rate by updates),
 and checkpoint state. The trainer decides *when* to act and learn; this module decides *how*.
 
 What the agent serves — greedy evaluation, offline ranking, recommendations — can be a slow
@@ -22,10 +22,11 @@ import torch.nn.functional as F
 
 from rlrec.data.errors import Option, RlrecError
 from rlrec.data.memory import check_fits
-from rlrec.engine.agents.network import QNetwork
-from rlrec.engine.agents.replay import ReplayBuffer
+from rlrec.engine.agents.network import EmbeddingQNetwork, QNetwork
+from rlrec.engine.agents.replay import OBS_DTYPES, ReplayBuffer
 from rlrec.engine.config_base import MAX_RUN_STEPS, param
 from rlrec.engine.policies.base import Policy
+from rlrec.engine.sim.base import VectorSimulator
 
 
 @dataclass
@@ -89,6 +90,20 @@ class DQNConfig:
         high=1,
         help="rate per update of the Polyak-averaged weights the agent serves (0 = online net)",
     )
+    head: str = param(
+        "per_item",
+        choices=("per_item", "embedding"),
+        help="Q head: one output per item, or φ(state)·ψ(item features + id embedding)",
+    )
+    embedding_dim: int = param(
+        64, low=1, high=4096, help="width of φ(state) and ψ(item) with head: embedding"
+    )
+    item_bias: bool = param(True, help="a learned per-item bias b(i) with head: embedding")
+    replay_dtype: str = param(
+        "float32",
+        choices=tuple(OBS_DTYPES),
+        help="how the replay stores observations (float16 halves their memory)",
+    )
 
     def validate(self) -> None:
         if self.eps_end > self.eps_start:
@@ -110,60 +125,128 @@ class DQNConfig:
 
 # Bytes per (item, transition) of one training batch (Q of the batch, of its next states from
 # both nets, their masks and gradients) and per (item, session) of acting (scores, masked
-# copy, the greedy pick's temporaries). Counted from the update and act code paths.
+# copy, the greedy pick's temporaries). Counted from the update and act code paths. With
+# candidate sets the "items" are the C candidates; the embedding head then also holds ψ of
+# each scored candidate (`embedding_dim + 1` floats) and its features.
 BATCH_BYTES_PER_ITEM = 24
 ACTING_BYTES_PER_ITEM = 12
 
 
-def dqn_memory_bytes(obs_dim: int, n_items: int, config: DQNConfig) -> int:
+def scored_items(n_items: int, n_candidates: int) -> int:
+    """How many items one state is scored against: its candidates, else the catalogue."""
+    return n_candidates if n_candidates > 0 else n_items
+
+
+def acting_bytes_per_session(
+    n_items: int, config: DQNConfig, n_candidates: int = 0, item_dim: int = 0
+) -> int:
+    """Bytes acting takes per session: scores and their temporaries for each scored item,
+    plus, with the embedding head and candidates, ψ and the features of each candidate."""
+    scored = scored_items(n_items, n_candidates)
+    per_item = ACTING_BYTES_PER_ITEM
+    if config.head == "embedding" and n_candidates > 0:
+        per_item += 4 * (config.embedding_dim + 1 + item_dim) + 8
+    return per_item * scored
+
+
+def dqn_memory_bytes(
+    obs_dim: int, n_items: int, config: DQNConfig, n_candidates: int = 0, item_dim: int = 0
+) -> int:
     """Bytes the agent takes while training, its replay buffer (`ReplayBuffer.bytes_per_
-    transition` a slot) and acting (`ACTING_BYTES_PER_ITEM` per session and item) aside: the
-    weights of every Linear layer (obs_dim → hidden… → n_items) in the online, target and
-    served nets, their gradient and Adam's two moments, plus one batch."""
+    transition` a slot) and acting (`acting_bytes_per_session`) aside: the weights of every
+    layer in the online, target and served nets, their gradient and Adam's two moments, plus
+    one batch. Per-item head: Linear layers obs_dim → hidden… → n_items. Embedding head:
+    obs_dim → hidden… → embedding_dim, item_dim → embedding_dim + 1, an n_items ×
+    (embedding_dim + 1) id table, and the (shared) item features; a batch scores its next
+    states' `n_candidates` (or every item) in both nets."""
+    copies = 6 if config.serve_average > 0 else 5
+    scored = scored_items(n_items, n_candidates)
+    if config.head == "embedding":
+        dim = config.embedding_dim
+        widths = [obs_dim, *config.hidden, dim]
+        weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+        weights += (item_dim + 1) * (dim + 1) + n_items * (dim + 1)
+        per_item = BATCH_BYTES_PER_ITEM
+        if n_candidates > 0:  # ψ and features of each candidate, gathered for both nets
+            per_item += 2 * 4 * (dim + 1 + item_dim) + 8
+        # The features, and ψ of the whole catalogue when a state is scored against it.
+        tables = 4 * n_items * (item_dim + (dim + 1 if n_candidates == 0 else 0))
+        return 4 * weights * copies + tables + per_item * config.batch_size * scored
     widths = [obs_dim, *config.hidden, n_items]
     weights = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    copies = 6 if config.serve_average > 0 else 5
-    return 4 * weights * copies + BATCH_BYTES_PER_ITEM * config.batch_size * n_items
+    return 4 * weights * copies + BATCH_BYTES_PER_ITEM * config.batch_size * scored
+
+
+QNet = QNetwork | EmbeddingQNetwork
+
+
+def item_features_for(sim: VectorSimulator, config: DQNConfig) -> np.ndarray | None:
+    """(n_items, f) float32: the simulator's observable item features when the agent's head
+    scores from them (`head: embedding`), else None (the per-item head needs none)."""
+    if config.head != "embedding":
+        return None
+    return np.asarray(sim.observable_item_features, dtype=np.float32)
 
 
 class DQNAgent(Policy):
-    """A DQN over a fixed item catalogue. As a `Policy` it acts greedily (dropout off)."""
+    """A DQN over an item catalogue. As a `Policy` it acts greedily (dropout off).
+
+    `n_items` is the catalogue trained on. The embedding head needs `item_features`
+    ((n_all, f) float32, n_all ≥ n_items: the observable features of every item it scores;
+    rows from n_items on are items added after training, scored from features alone).
+    `n_candidates` (C > 0) sizes the replay for simulators that offer C candidates a step."""
 
     name = "dqn"
 
     def __init__(
-        self, obs_dim: int, n_items: int, config: DQNConfig, seed: int = 0, with_replay: bool = True
+        self,
+        obs_dim: int,
+        n_items: int,
+        config: DQNConfig,
+        seed: int = 0,
+        with_replay: bool = True,
+        *,
+        item_features: np.ndarray | None = None,
+        n_candidates: int = 0,
     ) -> None:
         self.config = config
         self.obs_dim = int(obs_dim)
+        self.n_trained_items = int(n_items)
         self.n_items = int(n_items)
+        self.item_features: torch.Tensor | None = None
+        if config.head == "embedding":
+            if item_features is None:
+                raise RlrecError(
+                    "agent.head: embedding needs the simulator's observable item features",
+                    key="agent.head",
+                    value=config.head,
+                )
+            self.item_features = torch.as_tensor(np.asarray(item_features, dtype=np.float32))
+            self.n_items = len(self.item_features)
         # Every draw comes from the agent's own generators, never torch's global RNG: building
         # an agent anywhere (serving, the Explore pane) cannot change a training run.
         init_generator = torch.Generator().manual_seed(seed)
         self.dropout_generator = torch.Generator().manual_seed(seed + 3)
-        self.online = QNetwork(
-            obs_dim,
-            n_items,
-            config.hidden,
-            config.dropout,
-            config.batch_norm,
-            init_generator=init_generator,
-            dropout_generator=self.dropout_generator,
-        )
+        self.online = self._network(init_generator, self.dropout_generator)
         self.target = self._copy_of(self.online)
         self.optimizer = torch.optim.Adam(
             self.online.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         # A loaded policy that only recommends needs no replay memory.
         capacity = config.replay_size if with_replay else 1
+        self.n_candidates = int(n_candidates)
         check_fits(
             capacity,
-            ReplayBuffer.bytes_per_transition(obs_dim, n_items),
+            ReplayBuffer.bytes_per_transition(
+                obs_dim, n_items, self.n_candidates, config.replay_dtype
+            ),
             Option("agent.replay_size", f"{capacity:,}"),
             "the replay buffer",
             key="agent.replay_size",
         )
-        self.replay = ReplayBuffer(capacity, obs_dim, n_items)
+        self.replay = ReplayBuffer(
+            capacity, obs_dim, n_items, self.n_candidates, config.replay_dtype
+        )
         self.sample_generator = torch.Generator().manual_seed(seed + 1)
         self.explore_rng = np.random.default_rng(seed + 2)
         self.updates = 0
@@ -174,17 +257,36 @@ class DQNAgent(Policy):
             self.served = self._copy_of(self.online)
         self._served_params: list[torch.Tensor] = list(self.served.parameters())
 
-    def _copy_of(self, net: QNetwork) -> QNetwork:
-        """A frozen copy of `net` in eval mode (the target net, the served average)."""
+    def _network(
+        self, init_generator: torch.Generator, dropout_generator: torch.Generator | None = None
+    ) -> QNet:
         c = self.config
-        copy = QNetwork(
+        if self.item_features is not None:
+            return EmbeddingQNetwork(
+                self.obs_dim,
+                self.item_features,
+                self.n_trained_items,
+                c.hidden,
+                c.dropout,
+                c.batch_norm,
+                c.embedding_dim,
+                c.item_bias,
+                init_generator=init_generator,
+                dropout_generator=dropout_generator,
+            )
+        return QNetwork(
             self.obs_dim,
             self.n_items,
             c.hidden,
             c.dropout,
             c.batch_norm,
-            init_generator=torch.Generator(),  # overwritten by the copy below
+            init_generator=init_generator,
+            dropout_generator=dropout_generator,
         )
+
+    def _copy_of(self, net: QNet) -> QNet:
+        """A frozen copy of `net` in eval mode (the target net, the served average)."""
+        copy = self._network(torch.Generator())  # weights overwritten by the copy below
         copy.load_state_dict(net.state_dict())
         copy.eval()
         for p in copy.parameters():
@@ -196,11 +298,16 @@ class DQNAgent(Policy):
         """(N, n_items) Q-values of the served net in eval mode (no dropout)."""
         return self._q(self.served, obs)
 
-    def _q(self, net: torch.nn.Module, obs: np.ndarray) -> torch.Tensor:
+    def _q(self, net: QNet, obs: np.ndarray, candidates: np.ndarray | None = None) -> torch.Tensor:
+        """(N, n_items) Q-values of `net` in eval mode, or (N, C) at `candidates`."""
         was_training = net.training
         net.eval()
         with torch.inference_mode():
-            q = net(torch.as_tensor(np.asarray(obs, dtype=np.float32)))
+            states = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+            if candidates is None:
+                q = net(states)
+            else:
+                q = net.candidate_q(states, torch.as_tensor(np.asarray(candidates, np.int64)))
         if was_training:
             net.train()
         return q
@@ -216,14 +323,59 @@ class DQNAgent(Policy):
     def act(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         return self._masked(self.q_values(obs), mask).argmax(dim=1).numpy()
 
-    def act_explore(self, obs: np.ndarray, mask: np.ndarray | None, epsilon: float) -> np.ndarray:
+    def candidate_scores(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, C) Q-values of the served net at `candidates` ((N, C) item ids); masked ones
+        (`mask` (N, C), with `mask_engaged`) are -inf."""
+        return self._masked(self._q(self.served, obs, candidates), mask).numpy()
+
+    def act_candidates(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N,) int64 item ids: each session's best unmasked candidate (served net)."""
+        best = self._masked(self._q(self.served, obs, candidates), mask).argmax(dim=1).numpy()
+        return np.asarray(candidates[np.arange(len(best)), best], dtype=np.int64)
+
+    def act_explore(
+        self,
+        obs: np.ndarray,
+        mask: np.ndarray | None,
+        epsilon: float,
+        candidates: np.ndarray | None = None,
+    ) -> np.ndarray:
         """ε-greedy on the online net: greedy for most sessions, a uniformly random allowed
-        item for the rest."""
+        item for the rest. Without `candidates`, over the catalogue with `mask` (N, n_items);
+        with them ((N, C) item ids), among each session's candidates with `mask` (N, C)."""
+        if candidates is not None:
+            return self._explore_candidates(obs, mask, epsilon, candidates)
         actions = self._masked(self._q(self.online, obs), mask).argmax(dim=1).numpy()
         explore = np.flatnonzero(self.explore_rng.random(len(actions)) < epsilon)
         if explore.size:
             actions[explore] = self._random_items(explore, mask)
         return actions
+
+    def _explore_candidates(
+        self, obs: np.ndarray, mask: np.ndarray | None, epsilon: float, candidates: np.ndarray
+    ) -> np.ndarray:
+        q = self._masked(self._q(self.online, obs, candidates), mask)
+        positions = q.argmax(dim=1).numpy()
+        explore = np.flatnonzero(self.explore_rng.random(len(positions)) < epsilon)
+        if explore.size:
+            positions[explore] = self._random_positions(explore, mask, candidates.shape[1])
+        return np.asarray(candidates[np.arange(len(positions)), positions], dtype=np.int64)
+
+    def _random_positions(
+        self, rows: np.ndarray, mask: np.ndarray | None, width: int
+    ) -> np.ndarray:
+        """A uniformly random unmasked position among `width` candidates for each of `rows`
+        (any position where every candidate of the row is masked)."""
+        rng = self.explore_rng
+        if mask is None or not self.config.mask_engaged:
+            return rng.integers(0, width, size=rows.size)
+        noise = rng.random((rows.size, width))
+        noise[np.asarray(mask, dtype=bool)[rows]] -= 2.0  # masked ones lose unless all are
+        return noise.argmax(axis=1)
 
     def _random_items(self, rows: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         """Uniform random items, redrawn where they hit the mask (masks are sparse, so a
@@ -265,12 +417,21 @@ class DQNAgent(Policy):
         rewards: np.ndarray,
         next_obs: np.ndarray,
         done: np.ndarray,
-        next_mask: np.ndarray,
+        next_mask: np.ndarray | None,
+        next_candidates: np.ndarray | None = None,
     ) -> None:
         """Store N transitions: obs and next_obs (N, obs_dim), actions (N,) item ids, rewards
-        (N,), done (N,) bool, next_mask (N, n_items) bool (kept only with `mask_engaged`)."""
+        (N,), done (N,) bool, next_mask (N, n_items) bool (kept only with `mask_engaged`) —
+        or, when the next states were offered candidates, `next_candidates` (N, C) item ids
+        and next_mask (N, C) aligned with them (the Double-DQN target maximises over them)."""
         self.replay.add_batch(
-            obs, actions, rewards, next_obs, done, next_mask if self.config.mask_engaged else None
+            obs,
+            actions,
+            rewards,
+            next_obs,
+            done,
+            next_mask if self.config.mask_engaged else None,
+            next_candidates,
         )
 
     def update(self) -> float:
@@ -278,7 +439,7 @@ class DQNAgent(Policy):
         returned without touching the weights (the trainer then stops the run)."""
         c = self.config
         batch = self.replay.sample(c.batch_size, self.sample_generator)
-        q = self.online(batch["obs"]).gather(1, batch["action"].unsqueeze(1)).squeeze(1)
+        q = self.online.q_at(batch["obs"], batch["action"])
         target = batch["reward"]
         if c.gamma > 0:  # γ = 0 needs no next-state values at all
             target = target + c.gamma * (~batch["done"]).float() * self._next_value(batch)
@@ -309,6 +470,8 @@ class DQNAgent(Policy):
     def _next_value(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         next_obs = batch["next_obs"]
         mask = batch["next_mask"] if self.config.mask_engaged else None
+        if "next_candidates" in batch:
+            return self._next_value_among(next_obs, batch["next_candidates"], mask)
         target_q = self.target(next_obs)
         if self.config.double_dqn:
             self.online.eval()
@@ -320,6 +483,24 @@ class DQNAgent(Policy):
             chooser = chooser.masked_fill(mask, -math.inf)
         best = chooser.argmax(dim=1, keepdim=True)
         return target_q.gather(1, best).squeeze(1)
+
+    def _next_value_among(
+        self, next_obs: torch.Tensor, candidates: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """max over each next state's stored candidates (B, C): the online net picks, the
+        target net values its pick (Double DQN), so the target scores one item a state."""
+        if self.config.double_dqn:
+            self.online.eval()
+            chooser = self.online.candidate_q(next_obs, candidates)
+            self.online.train()
+        else:
+            chooser = target_q = self.target.candidate_q(next_obs, candidates)
+        if mask is not None:
+            chooser = chooser.masked_fill(mask, -math.inf)
+        best = chooser.argmax(dim=1, keepdim=True)
+        if not self.config.double_dqn:
+            return target_q.gather(1, best).squeeze(1)
+        return self.target.q_at(next_obs, candidates.gather(1, best).squeeze(1))
 
     def _update_target(self) -> None:
         c = self.config

@@ -1,8 +1,15 @@
-"""The Q-network: an MLP from an observation to one Q-value per item.
+"""The Q-networks: an MLP body from an observation, then one of two heads.
 
 Hidden layers are Linear → (BatchNorm) → ReLU → Dropout, as the seed specifies (256→256→128,
-dropout 0.2). The output layer is the only place that knows items are a fixed-width head, so a
-future embedding head `Q(s, i) = φ(s)·ψ(item_i)` replaces `head` and nothing else.
+dropout 0.2). `QNetwork` ends in one output per item (a catalogue fixed at training time);
+`EmbeddingQNetwork` scores `Q(s, i) = φ(s)·ψ(i)` with ψ built from the item's observable
+features plus a learned id embedding, so it scores a candidate set without touching the rest
+of the catalogue and scores items added after training from their features alone (the
+two-tower form of YouTube's candidate ranking, Covington et al. 2016, used as a Q-function
+over items as in Ie et al. 2019, "SlateQ").
+
+Both offer the same three ways in: `forward(obs)` (B, n_items) for the whole catalogue,
+`candidate_q(obs, candidates)` (B, C) and `q_at(obs, items)` (B,).
 
 Randomness comes only from generators the caller owns: the initial weights from
 `init_generator`, the dropout masks from `dropout_generator`. Nothing here touches torch's
@@ -50,6 +57,27 @@ def initialise(module: nn.Module, generator: torch.Generator) -> None:
             layer.reset_parameters()
 
 
+def mlp_body(
+    obs_dim: int,
+    hidden: Sequence[int],
+    dropout: float,
+    batch_norm: bool,
+    dropout_generator: torch.Generator | None,
+) -> tuple[nn.Sequential, int]:
+    """The hidden layers (built where the caller's device context says) and their width."""
+    layers: list[nn.Module] = []
+    width = obs_dim
+    for size in hidden:
+        layers.append(nn.Linear(width, size))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(size))
+        layers.append(nn.ReLU())
+        if dropout > 0:
+            layers.append(GeneratorDropout(dropout, dropout_generator))
+        width = size
+    return nn.Sequential(*layers), width
+
+
 class QNetwork(nn.Module):
     def __init__(
         self,
@@ -65,20 +93,10 @@ class QNetwork(nn.Module):
         """Weights from `init_generator` (a fresh one seeded 0 if None); dropout masks from
         `dropout_generator` (only drawn in training mode)."""
         super().__init__()
-        layers: list[nn.Module] = []
-        width = obs_dim
         # Built on the meta device (no memory, no draws from the global RNG), then
         # materialised and initialised from our own generator.
         with torch.device("meta"):
-            for size in hidden:
-                layers.append(nn.Linear(width, size))
-                if batch_norm:
-                    layers.append(nn.BatchNorm1d(size))
-                layers.append(nn.ReLU())
-                if dropout > 0:
-                    layers.append(GeneratorDropout(dropout, dropout_generator))
-                width = size
-            self.body = nn.Sequential(*layers)
+            self.body, width = mlp_body(obs_dim, hidden, dropout, batch_norm, dropout_generator)
             self.head = nn.Linear(width, n_items)
         self.to_empty(device="cpu")
         initialise(self, init_generator or torch.Generator().manual_seed(0))
@@ -86,3 +104,99 @@ class QNetwork(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) → (B, n_items) Q-values."""
         return self.head(self.body(obs))
+
+    def candidate_q(self, obs: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim), (B, C) item ids → (B, C): the head's outputs gathered at the
+        candidates (the whole catalogue is computed: a per-item head has no cheaper way)."""
+        return self(obs).gather(1, candidates)
+
+    def q_at(self, obs: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim), (B,) item ids → (B,) Q-values of those items."""
+        return self(obs).gather(1, items.unsqueeze(1)).squeeze(1)
+
+
+class EmbeddingQNetwork(nn.Module):
+    """`Q(s, i) = φ(s)·ψ(i) + b(i)`.
+
+    φ(s): the MLP body projected to `dim`. ψ(i) and the bias b(i): a linear map of item i's
+    observable features (`item_features`, (n_all, f) float32, kept as a non-persistent buffer:
+    dataset-derived, never part of the state_dict) plus a learned id embedding for the first
+    `n_known` items (those seen in training; zero at the start, so an item starts from what
+    its features say). Items from `n_known` on (added after training) get the feature part
+    alone. Both parts are stored as one (·, dim + 1) table whose last column is the bias when
+    `item_bias`, so a score is one dot product of `[φ(s), 1]` with a row.
+    """
+
+    features: torch.Tensor  # (n_items, f) float32, a non-persistent buffer
+
+    def __init__(
+        self,
+        obs_dim: int,
+        item_features: torch.Tensor,
+        n_known: int,
+        hidden: Sequence[int] = (256, 256, 128),
+        dropout: float = 0.2,
+        batch_norm: bool = False,
+        dim: int = 64,
+        item_bias: bool = True,
+        *,
+        init_generator: torch.Generator | None = None,
+        dropout_generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        features = torch.as_tensor(item_features, dtype=torch.float32)
+        if features.ndim != 2 or len(features) < n_known:
+            raise ValueError(
+                f"item features of shape {tuple(features.shape)} for {n_known} known items"
+            )
+        self.n_known = int(n_known)
+        self.item_bias = bool(item_bias)
+        width_out = dim + int(item_bias)
+        with torch.device("meta"):
+            self.body, width = mlp_body(obs_dim, hidden, dropout, batch_norm, dropout_generator)
+            self.state_proj = nn.Linear(width, dim)
+            self.feature_proj = nn.Linear(features.shape[1], width_out)
+        self.to_empty(device="cpu")
+        initialise(self, init_generator or torch.Generator().manual_seed(0))
+        self.item_embedding = nn.Parameter(torch.zeros(self.n_known, width_out))
+        self.register_buffer("features", features, persistent=False)
+
+    @property
+    def n_items(self) -> int:
+        """Items this network scores: the known ones and any added after training."""
+        return len(self.features)
+
+    def phi(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim) → (B, dim [+1]): the state's vector (with a 1 for the item bias)."""
+        phi = self.state_proj(self.body(obs))
+        if self.item_bias:
+            phi = torch.cat([phi, phi.new_ones(len(phi), 1)], dim=1)
+        return phi
+
+    def psi(self, items: torch.Tensor) -> torch.Tensor:
+        """Item ids of any shape (…) → (…, dim [+1]): features through the linear map plus the
+        id embedding (zero for items from `n_known` on)."""
+        from_features = self.feature_proj(self.features[items])
+        if self.n_known == self.n_items:
+            return from_features + self.item_embedding[items]
+        known = items < self.n_known
+        embedding = self.item_embedding[torch.where(known, items, 0)]
+        return from_features + embedding * known.unsqueeze(-1)
+
+    def item_table(self) -> torch.Tensor:
+        """(n_items, dim [+1]): ψ of every item."""
+        table = self.feature_proj(self.features)
+        return torch.cat([table[: self.n_known] + self.item_embedding, table[self.n_known :]])
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim) → (B, n_items) Q-values of the whole catalogue (serving, offline
+        ranking, a simulator without candidate sets)."""
+        return self.phi(obs) @ self.item_table().T
+
+    def candidate_q(self, obs: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim), (B, C) item ids → (B, C), from ψ of those B·C items only."""
+        return torch.bmm(self.psi(candidates), self.phi(obs).unsqueeze(2)).squeeze(2)
+
+    def q_at(self, obs: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """(B, obs_dim), (B,) item ids → (B,) Q-values of those items."""
+        return (self.phi(obs) * self.psi(items)).sum(dim=1)

@@ -41,6 +41,9 @@ SERVING_DIR = "serving"
 META_FILE = "meta.json"
 AGENT_FILE = "agent.npz"
 START_FILE = "session_start.npz"
+# The observable features of the trained catalogue, for an agent whose head scores from
+# them (`agent.head: embedding`); absent for the per-item head.
+ITEM_FEATURES_FILE = "item_features.npz"
 FORMAT = 1
 # How long LinUCB learns online before it is cached (as `recommend` always did).
 LINUCB_WARM_UP_STEPS = 200
@@ -67,6 +70,9 @@ class ServingRun:
         self.agent = agent
         self.start = start
         self.history_window = history_window
+        # Items the run was trained on; a catalogue grown since (`engine.serving.catalogue`)
+        # has more, which only an embedding-head agent can score.
+        self.trained_items = int(getattr(agent, "n_trained_items", agent.n_items))
         self._scorers = dict(scorers)
         # One lock per scorer: fitting one (LinUCB's warm-up takes tens of seconds) must not
         # hold up a request for another that is cheap or already cached.
@@ -206,6 +212,8 @@ def _prepare_agent(path: Path, run: Any, stamp: list[int]) -> dict[str, Any]:
     folder.mkdir(exist_ok=True)
     served = run.policy.served.state_dict()
     _save_npz(folder / AGENT_FILE, {k: v.detach().cpu().numpy() for k, v in served.items()})
+    if run.policy.item_features is not None:
+        _save_npz(folder / ITEM_FEATURES_FILE, {"features": run.policy.item_features.numpy()})
     meta: dict[str, Any] = {
         "format": FORMAT,
         "checkpoint": stamp,
@@ -276,7 +284,17 @@ def _load_agent(run_dir: Path, config: Any, obs_dim: int, n_items: int) -> Polic
 
     from rlrec.engine.agents.dqn import DQNAgent
 
-    agent = DQNAgent(obs_dim, n_items, config.agent, seed=config.train.seed, with_replay=False)
+    features = None
+    if config.agent.head == "embedding":
+        features = _load_npz(run_dir / SERVING_DIR / ITEM_FEATURES_FILE)["features"]
+    agent = DQNAgent(
+        obs_dim,
+        n_items,
+        config.agent,
+        seed=config.train.seed,
+        with_replay=False,
+        item_features=features,
+    )
     arrays = _load_npz(run_dir / SERVING_DIR / AGENT_FILE)
     agent.served.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
     agent.served.eval()

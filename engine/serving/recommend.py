@@ -14,6 +14,11 @@ Sources (always reported in the result's `source`):
   explicitly: a typo should not silently return generic recommendations. An unknown user has
   no demographics, so the content fallback degrades to most-popular (and says so).
 The user's consumed history is always excluded.
+
+A run served with a grown catalogue (`engine.serving.catalogue.with_catalogue`: items added
+after training) ranks every item with an embedding-head agent; the reference policies and
+fallbacks know only the trained items and rank those. The user's state is built from the
+history of the trained items (the state the agent learnt to read).
 """
 
 from __future__ import annotations
@@ -99,7 +104,9 @@ def _items(
                 item_id=int(item),
                 score=float(scores[item]),
                 details=details,
-                true_preference=None if preference is None else float(preference[item]),
+                true_preference=None
+                if preference is None or item >= len(preference)  # added after training
+                else float(preference[item]),
             )
         )
     return out
@@ -158,6 +165,7 @@ def recommend_for_user(
     exclude = np.zeros(dataset.n_items, bool)
     if index is None:
         counts = np.asarray(run.scorer("popular").arrays()["counts"], np.float64)
+        counts = _known_items_only(counts, exclude)
         source = "popular (fallback: unknown user, no demographics)"
         return Recommendation(
             str(user), source, _items(run, None, _rank(counts, exclude, k), counts)
@@ -175,11 +183,21 @@ def recommend_for_user(
             policy, source = "popular", "popular (fallback: user features missing)"
     else:
         source = policy
-    scores = _scores(run, policy, index, history)
+    scores = _known_items_only(_scores(run, policy, index, history), exclude)
     if policy == "agent" and len(history) == 0:
         source = "agent (cold start: demographics only)"
     ranked = _rank(scores, exclude, k)
     return Recommendation(str(user), source, _items(run, index, ranked, scores))
+
+
+def _known_items_only(scores: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """Scores of a policy that knows only the first len(scores) items of a grown catalogue:
+    the items after those are excluded (in place) and scored -inf."""
+    known = len(scores)
+    if known >= len(exclude):
+        return scores
+    exclude[known:] = True
+    return np.concatenate([scores, np.full(len(exclude) - known, -np.inf)])
 
 
 def _features(dataset: Dataset) -> np.ndarray:
@@ -197,8 +215,10 @@ def _scores(run: ServingRun, policy: str, index: int, history: Any) -> np.ndarra
     assert run.dataset is not None
     users = np.array([index])
     dataset = run.dataset
+    trained = run.trained_items  # items added after training have no place in the state
+    history = history[history["item_id"].to_numpy() < trained]
     recent = recent_positive_items(
-        history, users, run.history_window, dataset.n_items, positive_threshold(dataset.meta)
+        history, users, run.history_window, trained, positive_threshold(dataset.meta)
     )
     obs = state_from_history(run.start, users, recent)  # type: ignore[arg-type]
     if policy == "agent":

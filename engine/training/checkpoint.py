@@ -181,6 +181,19 @@ def save_checkpoint(run_dir: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
+def checkpoint_bytes(run_dir: str | Path) -> int:
+    """Bytes the run's checkpoint takes on disk: its manifest and the data files it names
+    (0 when there is none)."""
+    run_dir = Path(run_dir)
+    total = 0
+    for name in (MANIFEST_FILE, *referenced(run_dir)):
+        try:
+            total += (run_dir / name).stat().st_size
+        except OSError:
+            continue
+    return total
+
+
 def referenced(run_dir: Path) -> set[str]:
     """The data files the run's manifest names (none when it has no readable manifest)."""
     try:

@@ -88,6 +88,7 @@ class Evaluation:
 class Checkpointed:
     env_steps: int
     path: str
+    bytes: int = 0  # the checkpoint's size on disk: manifest and data files
 
 
 @dataclass(frozen=True)

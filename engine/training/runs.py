@@ -65,7 +65,9 @@ TIMING_FILE = "timing.jsonl"
 CHECKPOINT_FILE = checkpoint.MANIFEST_FILE  # written last: a checkpoint exists once it does
 EVAL_FILE = "eval.json"
 # Wall-clock fields: never in metrics.jsonl (they would break run-to-run identity).
-TIMING_FIELDS = ("seconds", "steps_per_second", "eta_seconds", "fraction_done")
+# Measurements of this machine rather than of the run (times, speeds, sizes on disk): kept in
+# timing.jsonl, so metrics.jsonl is the same for the same run on any machine.
+TIMING_FIELDS = ("seconds", "steps_per_second", "eta_seconds", "fraction_done", "bytes")
 # Fields that name the folder: stored relative, resolved by the reader.
 PATH_FIELDS = ("run_dir", "path")
 
@@ -401,7 +403,7 @@ class LoadedRun:
 
 def load_run(run_dir: str | Path) -> LoadedRun:
     """A trained run ready to recommend: config, greedy policy, simulator, dataset."""
-    from rlrec.engine.agents.dqn import DQNAgent
+    from rlrec.engine.agents.dqn import DQNAgent, item_features_for
     from rlrec.engine.sim import make_simulator
     from rlrec.engine.training.run_config import RunConfig
 
@@ -411,7 +413,12 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     sim = make_simulator(config.env, n_envs=1, seed=0, dataset=dataset)
     state = load_checkpoint(run_dir)
     agent = DQNAgent(
-        sim.obs_dim, sim.n_items, config.agent, seed=config.train.seed, with_replay=False
+        sim.obs_dim,
+        sim.n_items,
+        config.agent,
+        seed=config.train.seed,
+        with_replay=False,
+        item_features=item_features_for(sim, config.agent),
     )
     try:
         agent.load_state_dict({k: v for k, v in state["agent"].items() if k != "replay"})

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from rlrec.data.errors import RlrecError, error_line
-from rlrec.engine.agents.dqn import DQNAgent
+from rlrec.engine.agents.dqn import DQNAgent, item_features_for
 from rlrec.engine.sim import make_simulator
 from rlrec.engine.training import checkpoint, runs
 from rlrec.engine.training.budget import Budget
@@ -81,7 +81,16 @@ class Trainer:
         self.sim = make_simulator(
             config.env, n_envs=train.n_envs, seed=train.seed, dataset=self.dataset
         )
-        self.agent = DQNAgent(self.sim.obs_dim, self.sim.n_items, config.agent, seed=train.seed)
+        # The sessions are started by now, so the first candidate sets tell their width.
+        offered = self.sim.candidates()
+        self.agent = DQNAgent(
+            self.sim.obs_dim,
+            self.sim.n_items,
+            config.agent,
+            seed=train.seed,
+            item_features=item_features_for(self.sim, config.agent),
+            n_candidates=0 if offered is None else int(offered.shape[1]),
+        )
         # Claim the folder only once everything is built, so a bad config leaves nothing.
         if run_dir is None:
             self.run_dir = runs.new_run_dir(None, config.preset)
@@ -107,6 +116,7 @@ class Trainer:
         self.update_credit = 0.0
         self.seconds_before = 0.0  # training seconds of earlier (resumed) parts
         self.checkpointed_at: int | None = None  # env steps of the run's last checkpoint
+        self.checkpoint_bytes: int | None = None  # its size on disk, once this part wrote one
         # What the last turn of the loop did, for the callbacks.
         self.last_step: StepResult | None = None
         self.last_losses: list[float] = []
@@ -228,12 +238,22 @@ class Trainer:
                     break
                 if self.budget.spent(self.env_steps, self.episodes, self._clock()):
                     break
-                # Collect: one ε-greedy action per session, one step of every session.
-                obs, mask = self._obs, sim.mask.copy()
-                actions = agent.act_explore(obs, mask, agent.epsilon(self.env_steps))
+                # Collect: one ε-greedy action per session (among its candidates when the
+                # simulator offers a set), one step of every session.
+                obs, epsilon = self._obs, agent.epsilon(self.env_steps)
+                candidates = sim.candidates()
+                if candidates is None:
+                    actions = agent.act_explore(obs, sim.mask.copy(), epsilon)
+                else:
+                    actions = agent.act_explore(obs, sim.candidate_mask(), epsilon, candidates)
                 result = sim.step(actions)
-                # Store: the transitions go to the replay buffer.
-                agent.remember(obs, actions, result.reward, result.obs, result.done, sim.mask)
+                # Store: the transitions go to the replay buffer, with what the next states
+                # may choose from (their mask, or their candidates and its mask).
+                next_candidates = sim.candidates()
+                next_mask = sim.mask if next_candidates is None else sim.candidate_mask()
+                agent.remember(
+                    obs, actions, result.reward, result.obs, result.done, next_mask, next_candidates
+                )
                 self._obs = result.obs
                 self.env_steps += len(actions)
                 self.episodes += int(result.done.sum())
@@ -432,7 +452,10 @@ class Trainer:
         }
         path = runs.save_checkpoint(self.run_dir, state)
         self.checkpointed_at = self.env_steps
-        self.publish(Checkpointed(env_steps=self.env_steps, path=str(path)))
+        self.checkpoint_bytes = checkpoint.checkpoint_bytes(self.run_dir)
+        self.publish(
+            Checkpointed(env_steps=self.env_steps, path=str(path), bytes=self.checkpoint_bytes)
+        )
         return path
 
     # -- events ---------------------------------------------------------------------------------

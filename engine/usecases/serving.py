@@ -32,9 +32,17 @@ __all__ = [
 ]
 
 
-def load_for_serving(run_dir: str | Path) -> ServingRun:
-    """The run ready to serve (cached per process; built once into the run folder)."""
-    return load_serving(run_dir)
+def load_for_serving(run_dir: str | Path, catalogue: str | Path | None = None) -> ServingRun:
+    """The run ready to serve (cached per process; built once into the run folder). With
+    `catalogue`, a dataset folder whose catalogue grew since training (the run's items first,
+    new ones appended): the run serving that catalogue, new items scored from their features
+    (embedding head only; RlrecError otherwise, see `engine.serving.catalogue`)."""
+    run = load_serving(run_dir)
+    if catalogue is None:
+        return run
+    from rlrec.engine.serving.catalogue import with_catalogue
+
+    return with_catalogue(run, catalogue)
 
 
 # The serving function is the use case itself: it takes a run folder or a loaded run.

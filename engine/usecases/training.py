@@ -51,10 +51,18 @@ class TrainingResult:
     updates: int
     seconds: float  # training time, earlier resumed parts included
     evaluation: Evaluation | None  # the last greedy evaluation, if any
+    replay_capacity: int = 0  # transitions the replay buffer holds at most
+    replay_bytes_per_transition: int = 0  # `ReplayBuffer.bytes_per_transition` of the run
+    checkpoint_bytes: int | None = None  # size on disk of the last checkpoint this part wrote
 
     @property
     def ok(self) -> bool:
         return self.reason.is_success
+
+    @property
+    def replay_bytes(self) -> int:
+        """Memory the replay buffer takes (allocated for its whole capacity)."""
+        return self.replay_capacity * self.replay_bytes_per_transition
 
     @property
     def steps_per_second(self) -> float | None:
@@ -70,7 +78,38 @@ class TrainingResult:
             updates=finished.updates,
             seconds=finished.seconds,
             evaluation=trainer.last_evaluation,
+            replay_capacity=trainer.agent.replay.capacity,
+            replay_bytes_per_transition=replay_bytes_per_transition(trainer),
+            checkpoint_bytes=trainer.checkpoint_bytes,
         )
+
+
+def replay_bytes_per_transition(trainer: Trainer) -> int:
+    """Bytes one transition of `trainer`'s replay buffer takes (see `ReplayBuffer`)."""
+    replay = trainer.agent.replay
+    return replay.bytes_per_transition(
+        trainer.agent.obs_dim, replay.n_items, replay.n_candidates, replay.obs_dtype
+    )
+
+
+def replay_memory_line(capacity: int, per_transition: int) -> str:
+    """The replay buffer's memory as a face shows it: `replay 200,000 × 1.2 kB = 240 MB`."""
+    return (
+        f"replay {capacity:,} × {format_bytes(per_transition)} = "
+        f"{format_bytes(capacity * per_transition)}"
+    )
+
+
+def format_bytes(size: int | float) -> str:
+    """A size in decimal units with three significant figures: 812 B, 1.2 kB, 240 MB."""
+    value, unit = float(size), "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 999.5 or unit == "TB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{int(value)} B"
+    return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
 
 
 def resolve_run_config(

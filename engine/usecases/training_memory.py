@@ -53,16 +53,18 @@ class TrainingMemory:
         return ", ".join(f"{name} {gib(size)}" for name, size in ordered if size > 0)
 
 
-def _dataset_sizes(config: Any) -> tuple[str | None, int, int, int, int, bool]:
-    """(folder or None, users, items, interactions, obs_dim, fitted) of the default env."""
+def _dataset_sizes(config: Any) -> tuple[str | None, int, int, int, int, bool, int]:
+    """(folder or None, users, items, interactions, obs_dim, fitted, item_dim) of the
+    default env (item_dim: the observable features of an item)."""
     from rlrec.data import DEFAULT_N_ITEMS, DEFAULT_N_USERS
     from rlrec.engine.config_base import load_yaml
     from rlrec.engine.sim.session_start import CONTEXT_DIM
 
     folder = config.dataset or getattr(config.env, "dataset", "") or None
     if folder is None:  # the built-in synthetic dataset: a few features per user and item
-        obs_dim = 8 + 2 * (16 + SIMULATOR_ITEM_SIGNALS) + CONTEXT_DIM
-        return None, DEFAULT_N_USERS, DEFAULT_N_ITEMS, 0, obs_dim, False
+        item_dim = 16 + SIMULATOR_ITEM_SIGNALS
+        obs_dim = 8 + 2 * item_dim + CONTEXT_DIM
+        return None, DEFAULT_N_USERS, DEFAULT_N_ITEMS, 0, obs_dim, False, item_dim
     meta_file = Path(folder) / "meta.yaml"
     # Not a dataset folder: nothing to estimate; loading it says what is wrong.
     meta = load_yaml(meta_file) if meta_file.is_file() else {}
@@ -77,6 +79,7 @@ def _dataset_sizes(config: Any) -> tuple[str | None, int, int, int, int, bool]:
         int(meta.get("n_interactions") or 0),
         user_dim + 2 * item_dim + CONTEXT_DIM,
         fitted,
+        item_dim,
     )
 
 
@@ -87,7 +90,7 @@ def training_memory(
     its dataset's `meta.yaml` (sizes 0 when there is none; RlrecError if it is unreadable).
     `replay=False` leaves the replay buffer out and `eval_episodes` replaces the config's:
     the same simulators and agent evaluating a trained run (`rlrec eval`)."""
-    from rlrec.engine.agents.dqn import ACTING_BYTES_PER_ITEM, dqn_memory_bytes
+    from rlrec.engine.agents.dqn import acting_bytes_per_session, dqn_memory_bytes
     from rlrec.engine.agents.replay import ReplayBuffer
     from rlrec.engine.evaluation.online import MAX_PARALLEL_SESSIONS
     from rlrec.engine.sim import classic, default
@@ -100,6 +103,7 @@ def training_memory(
     if isinstance(config.env, classic.ClassicConfig):
         env = config.env
         users, items, obs_dim = env.n_users, env.n_items, 2 * env.latent_dim + 2
+        item_dim = env.latent_dim
         kept, building = classic.classic_simulator_bytes(users, items, 0)
         size_subject: list[str | Option] = [
             Option("env.n_users", f"{users:,}"), " × ", Option("env.n_items", f"{items:,}")
@@ -107,7 +111,7 @@ def training_memory(
         size_key, size_value = "env.n_users", users
         session_bytes = classic.KEPT_BYTES_PER_SESSION_ITEM
     else:
-        folder, users, items, interactions, obs_dim, fitted = _dataset_sizes(config)
+        folder, users, items, interactions, obs_dim, fitted, item_dim = _dataset_sizes(config)
         kept, building = default.default_simulator_bytes(users, items, 0)
         dataset_bytes = DATASET_BYTES_PER_INTERACTION * interactions
         fit = fit_memory_bytes(users, items) if fitted else 0
@@ -116,15 +120,17 @@ def training_memory(
         size_key, size_value = "dataset", folder
         session_bytes = default.KEPT_BYTES_PER_SESSION_ITEM
     capacity = agent.replay_size if replay else 0
+    # Candidates a step (0 = the whole catalogue): what the agent scores and the replay keeps.
+    candidates = min(int(getattr(config.env, "candidates", 0) or 0), items)
+    acting = acting_bytes_per_session(items, agent, candidates, item_dim)
     parts = {
         "dataset": dataset_bytes,
         "fit": fit,
         "simulators": 2 * kept + building,  # training + evaluation kept, references built
-        "sessions": (session_bytes + ACTING_BYTES_PER_ITEM)
-        * items
-        * (train.n_envs + 2 * eval_envs),
-        "agent": dqn_memory_bytes(obs_dim, items, agent),
-        "replay buffer": capacity * ReplayBuffer.bytes_per_transition(obs_dim, items),
+        "sessions": (session_bytes * items + acting) * (train.n_envs + 2 * eval_envs),
+        "agent": dqn_memory_bytes(obs_dim, items, agent, candidates, item_dim),
+        "replay buffer": capacity
+        * ReplayBuffer.bytes_per_transition(obs_dim, items, candidates, agent.replay_dtype),
     }
     rest = sum(v for k, v in parts.items() if k != "fit")
     peak = TRAINING_FIXED_BYTES + max(dataset_bytes + fit, rest)
