@@ -96,7 +96,7 @@ class DQNConfig:
         help="Q head: one output per item, or φ(state)·ψ(item features + id embedding)",
     )
     embedding_dim: int = param(
-        64, low=1, high=4096, help="width of φ(state) and ψ(item) with head: embedding"
+        32, low=1, high=4096, help="width of φ(state) and ψ(item) with head: embedding"
     )
     item_bias: bool = param(True, help="a learned per-item bias b(i) with head: embedding")
     replay_dtype: str = param(

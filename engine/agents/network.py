@@ -194,8 +194,30 @@ class EmbeddingQNetwork(nn.Module):
         return self.phi(obs) @ self.item_table().T
 
     def candidate_q(self, obs: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-        """(B, obs_dim), (B, C) item ids → (B, C), from ψ of those B·C items only."""
-        return torch.bmm(self.psi(candidates), self.phi(obs).unsqueeze(2)).squeeze(2)
+        """(B, obs_dim), (B, C) item ids → (B, C), never a (B, n_items) product.
+
+        Two equal ways, whichever moves less memory: when the B·C candidates outnumber the
+        catalogue (acting for many sessions on a small catalogue), ψ of every item once and a
+        gather of its rows; otherwise, per candidate, `φ·(W·x + e) = (Wᵀφ)·x + φ·e` — the
+        features x and the id embedding e gathered, the feature map applied to φ once."""
+        batch, width = candidates.shape
+        flat = candidates.reshape(-1)
+        phi = self.phi(obs)
+        if flat.numel() >= self.n_items:
+            psi = self.item_table().index_select(0, flat).view(batch, width, -1)
+            return torch.bmm(psi, phi.unsqueeze(2)).squeeze(2)
+        proj = self.feature_proj
+        features = self.features.index_select(0, flat).view(batch, width, -1)
+        q = torch.bmm(features, (phi @ proj.weight).unsqueeze(2)).squeeze(2)
+        q = q + (phi @ proj.bias).unsqueeze(1)
+        if self.n_known == self.n_items:
+            embedding = self.item_embedding.index_select(0, flat)
+        else:  # items added after training have no id embedding
+            known = flat < self.n_known
+            embedding = self.item_embedding.index_select(0, torch.where(known, flat, 0))
+            embedding = embedding * known.unsqueeze(1)
+        embedding = embedding.view(batch, width, -1)
+        return q + torch.bmm(embedding, phi.unsqueeze(2)).squeeze(2)
 
     def q_at(self, obs: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim), (B,) item ids → (B,) Q-values of those items."""

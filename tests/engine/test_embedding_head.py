@@ -88,19 +88,24 @@ def embedding_agent(sim, **overrides):
 
 
 # -- the network -----------------------------------------------------------------------------
-def test_candidate_scores_are_the_catalogue_scores_at_the_candidates():
+@pytest.mark.parametrize("known", [50, 40])  # 40: the last 10 items came after training
+@pytest.mark.parametrize("width", [6, 30])  # fewer candidates than items, and more in all
+def test_candidate_scores_are_the_catalogue_scores_at_the_candidates(known, width):
     gen = torch.Generator().manual_seed(0)
     features = torch.randn(50, 5, generator=gen)
-    net = EmbeddingQNetwork(7, features, 50, hidden=[16], dropout=0.0, dim=4,
+    net = EmbeddingQNetwork(7, features, known, hidden=[16], dropout=0.0, dim=4,
                             init_generator=torch.Generator().manual_seed(1))  # fmt: skip
     with torch.no_grad():
         net.item_embedding.normal_(generator=gen)
         obs = torch.randn(3, 7, generator=gen)
-        cands = torch.randint(0, 50, (3, 6), generator=gen)
+        cands = torch.randint(0, 50, (3, width), generator=gen)
         full = net(obs)
         assert full.shape == (3, 50)
         torch.testing.assert_close(net.candidate_q(obs, cands), full.gather(1, cands))
         torch.testing.assert_close(net.q_at(obs, cands[:, 0]), full.gather(1, cands[:, :1])[:, 0])
+        # An item added after training is scored from its features alone.
+        from_features = net.phi(obs) @ net.feature_proj(features).T
+        torch.testing.assert_close(full[:, known:], from_features[:, known:])
 
 
 def test_candidate_scoring_never_builds_the_whole_catalogue(truth, monkeypatch):
