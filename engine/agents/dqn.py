@@ -180,6 +180,27 @@ def dqn_memory_bytes(
 QNet = QNetwork | EmbeddingQNetwork
 
 
+def clip_gradients(params: list[torch.Tensor], max_norm: float) -> None:
+    """`torch.nn.utils.clip_grad_norm_` for parameters some of whose gradients are sparse
+    (the id embedding's): the L2 norm over every gradient value, each scaled by
+    max_norm / (norm + 1e-6) when that is below 1."""
+    grads = []
+    for p in params:
+        if p.grad is None:
+            continue
+        if p.grad.is_sparse:
+            p.grad = p.grad.coalesce()  # one value per row, so the norm counts each once
+            grads.append(p.grad._values())
+        else:
+            grads.append(p.grad)
+    if not grads:
+        return
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(scale)
+
+
 def item_features_for(sim: VectorSimulator, config: DQNConfig) -> np.ndarray | None:
     """(n_items, f) float32: the simulator's observable item features when the agent's head
     scores from them (`head: embedding`), else None (the per-item head needs none)."""
@@ -229,9 +250,17 @@ class DQNAgent(Policy):
         self.dropout_generator = torch.Generator().manual_seed(seed + 3)
         self.online = self._network(init_generator, self.dropout_generator)
         self.target = self._copy_of(self.online)
-        self.optimizer = torch.optim.Adam(
-            self.online.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        # The id embedding of the embedding head gets sparse gradients (a batch touches at most
+        # batch_size of its rows) and a lazy Adam of its own (`SparseAdam`: moments and
+        # updates only for the rows in the batch, no weight decay), so an update's cost does
+        # not grow with the catalogue; every other weight has the usual Adam.
+        self.embedding_optimizer: torch.optim.SparseAdam | None = None
+        dense = list(self.online.parameters())
+        if isinstance(self.online, EmbeddingQNetwork):
+            table = self.online.item_embedding
+            dense = [p for p in dense if p is not table]
+            self.embedding_optimizer = torch.optim.SparseAdam([table], lr=config.lr)
+        self.optimizer = torch.optim.Adam(dense, lr=config.lr, weight_decay=config.weight_decay)
         # A loaded policy that only recommends needs no replay memory.
         capacity = config.replay_size if with_replay else 1
         self.n_candidates = int(n_candidates)
@@ -450,13 +479,21 @@ class DQNAgent(Policy):
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
             return loss_value
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate()
-        self.optimizer.zero_grad(set_to_none=True)
+        optimizers = [self.optimizer]
+        if self.embedding_optimizer is not None:
+            optimizers.append(self.embedding_optimizer)
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate()
+            optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self._online_params, c.grad_clip)
-        self.optimizer.step()
+            if self.embedding_optimizer is None:
+                torch.nn.utils.clip_grad_norm_(self._online_params, c.grad_clip)
+            else:
+                clip_gradients(self._online_params, c.grad_clip)
+        for optimizer in optimizers:
+            optimizer.step()
         self.updates += 1
         self._update_target()
         if self.served is not self.online:
@@ -519,6 +556,11 @@ class DQNAgent(Policy):
             "online": self.online.state_dict(),
             "target": self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            **(
+                {}
+                if self.embedding_optimizer is None
+                else {"embedding_optimizer": self.embedding_optimizer.state_dict()}
+            ),
             "updates": self.updates,
             "sample_generator": self.sample_generator.get_state(),
             "dropout_generator": self.dropout_generator.get_state(),
@@ -540,6 +582,8 @@ class DQNAgent(Policy):
             # A run trained without the served average: start it at the online net.
             self.served.load_state_dict(state.get("served", state["online"]))
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.embedding_optimizer is not None:
+            self.embedding_optimizer.load_state_dict(state["embedding_optimizer"])
         self.updates = int(state["updates"])
         self.sample_generator.set_state(state["sample_generator"])
         self.dropout_generator.set_state(state["dropout_generator"])

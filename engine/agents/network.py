@@ -23,6 +23,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -220,5 +221,11 @@ class EmbeddingQNetwork(nn.Module):
         return q + torch.bmm(embedding, phi.unsqueeze(2)).squeeze(2)
 
     def q_at(self, obs: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """(B, obs_dim), (B,) item ids → (B,) Q-values of those items."""
-        return (self.phi(obs) * self.psi(items)).sum(dim=1)
+        """(B, obs_dim), (B,) item ids → (B,) Q-values of those items. The id embedding's
+        gradient is sparse (the rows of `items` only) when every item is known, as in
+        training."""
+        if self.n_known < self.n_items:
+            return (self.phi(obs) * self.psi(items)).sum(dim=1)
+        from_features = self.feature_proj(self.features.index_select(0, items))
+        psi = from_features + F.embedding(items, self.item_embedding, sparse=True)
+        return (self.phi(obs) * psi).sum(dim=1)
