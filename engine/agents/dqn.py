@@ -479,7 +479,7 @@ class DQNAgent(Policy):
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
             return loss_value
-        optimizers = [self.optimizer]
+        optimizers: list[torch.optim.Optimizer] = [self.optimizer]
         if self.embedding_optimizer is not None:
             optimizers.append(self.embedding_optimizer)
         for optimizer in optimizers:
