@@ -81,6 +81,11 @@ def test_train_json_has_the_documented_keys(trained_run):
     assert result["seconds"] > 0 and result["steps_per_second"] > 0
     assert set(result["eval"]) >= {"return_mean", "normalised"}
     assert runs.is_run(run_dir) and (run_dir / runs.CHECKPOINT_FILE).is_file()
+    replay = result["replay"]
+    assert replay["capacity"] > 0 and replay["bytes_per_transition"] > 0
+    assert replay["bytes"] == replay["capacity"] * replay["bytes_per_transition"]
+    on_disk = sum(p.stat().st_size for p in run_dir.glob("checkpoint*") if p.is_file())
+    assert result["checkpoint_bytes"] == on_disk
 
 
 def test_eval_prints_metrics_and_baselines(trained_run):

@@ -208,8 +208,9 @@ def _restore(record: dict[str, Any], run_dir: Path, timing: dict | None) -> Even
     if cls is None:
         return None
     names = {f.name for f in dataclasses.fields(cls)}
-    # Timing lost (e.g. a torn last line): unknown, not an error.
-    record.update({k: math.nan for k in TIMING_FIELDS if k in names and k not in record})
+    # Timing lost (e.g. a torn last line): unknown, not an error (nan, or 0 bytes).
+    lost = {k: 0 if k == "bytes" else math.nan for k in TIMING_FIELDS}
+    record.update({k: v for k, v in lost.items() if k in names and k not in record})
     for key in PATH_FIELDS:
         if record.get(key) and isinstance(record[key], str):
             record[key] = str((run_dir / record[key]).resolve())

@@ -274,3 +274,42 @@ def test_the_trainer_acts_among_candidates_and_stores_them(tmp_path, monkeypatch
     assert sizes == [trainer.checkpoint_bytes]
     metrics = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert '"bytes"' not in metrics  # sizes are measurements, kept out of the metrics
+
+
+def test_a_run_with_candidates_resumes_from_its_checkpoint(tmp_path, monkeypatch, truth):
+    """Model, both optimisers, the replay's candidates and counters come back; training
+    goes on."""
+    from rlrec.engine.training import trainer as trainer_module
+    from rlrec.engine.training.budget import Budget, BudgetKind
+    from rlrec.engine.usecases.training import resolve_run_config
+
+    def make(env, n_envs, seed, dataset):
+        return CandidateSim(truth, env, n_envs=n_envs, seed=seed)
+
+    monkeypatch.setattr(trainer_module, "make_simulator", make)
+    config = resolve_run_config(
+        "default",
+        overrides={
+            "agent": {"head": "embedding", "hidden": [16], "embedding_dim": 4,
+                      "batch_size": 16, "replay_size": 1000, "learning_starts": 32},
+            "train": {"n_envs": 16, "steps": 320, "eval_every": 0, "eval_episodes": 10},
+        },
+    )  # fmt: skip
+    first = trainer_module.Trainer(config, tmp_path / "run")
+    first.run()
+    saved = first.agent.state_dict()
+    resumed = trainer_module.Trainer.from_run(tmp_path / "run", Budget(BudgetKind.STEPS, 160))
+    state = resumed.agent.state_dict()
+    assert state["embedding_optimizer"]["state"] and state["updates"] == saved["updates"]
+    for name, value in saved["online"].items():
+        assert torch.equal(value, state["online"][name]), name
+    assert np.array_equal(saved["replay"]["next_candidates"], state["replay"]["next_candidates"])
+    finished = resumed.run()
+    assert finished.env_steps == 480 and resumed.agent.updates > saved["updates"]
+
+
+def test_the_replay_memory_line_reads_like_a_size():
+    from rlrec.engine.usecases.training import format_bytes, replay_memory_line
+
+    assert replay_memory_line(200_000, 1210) == "replay 200,000 × 1.21 kB = 242 MB"
+    assert [format_bytes(b) for b in (812, 23_800_000, 5 * 10**9)] == ["812 B", "23.8 MB", "5 GB"]
