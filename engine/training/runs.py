@@ -39,6 +39,7 @@ from rlrec.data.jsonsafe import json_safe
 from rlrec.engine.training import checkpoint
 from rlrec.engine.training.events import (
     EVENT_TYPES,
+    Checkpointed,
     Evaluation,
     Event,
     FinishReason,
@@ -323,6 +324,7 @@ class RunSummary:
     eval_return: float | None
     eval_normalised: float | None
     skipped_lines: int = 0  # metrics/timing lines that could not be read (damaged, foreign)
+    checkpoint_bytes: int | None = None  # size on disk of the last checkpoint it logged
 
 
 def read_config(run_dir: str | Path) -> dict[str, Any]:
@@ -351,6 +353,7 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
     events = follower.poll()
     env_steps, status = 0, RunStatus.INTERRUPTED
     eval_return = eval_normalised = None
+    checkpoint_bytes: int | None = None
     for event in events:
         env_steps = max(env_steps, int(getattr(event, "env_steps", 0) or 0))
         match event:
@@ -360,6 +363,8 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
                 status = RunStatus.INTERRUPTED
             case Evaluation():
                 eval_return, eval_normalised = event.return_mean, event.normalised
+            case Checkpointed() if event.bytes > 0:
+                checkpoint_bytes = event.bytes
     metrics = run_dir / METRICS_FILE
     recent = metrics.exists() and time.time() - metrics.stat().st_mtime < 30
     if status is RunStatus.INTERRUPTED and recent:
@@ -375,6 +380,7 @@ def summarise_run(run_dir: str | Path) -> RunSummary:
         if eval_normalised is None or not math.isfinite(eval_normalised)
         else eval_normalised,
         skipped_lines=follower.skipped,
+        checkpoint_bytes=checkpoint_bytes,
     )
 
 

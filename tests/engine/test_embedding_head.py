@@ -274,6 +274,26 @@ def test_the_trainer_acts_among_candidates_and_stores_them(tmp_path, monkeypatch
     assert sizes == [trainer.checkpoint_bytes]
     metrics = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert '"bytes"' not in metrics  # sizes are measurements, kept out of the metrics
+    from rlrec.engine.training.runs import summarise_run
+
+    assert summarise_run(tmp_path / "run").checkpoint_bytes == trainer.checkpoint_bytes
+
+
+def test_the_preflight_estimate_counts_the_head_candidates_and_replay_dtype():
+    from rlrec.engine.usecases.training import resolve_run_config
+    from rlrec.engine.usecases.training_memory import training_memory
+
+    config = resolve_run_config("default")
+    per_item = training_memory(config)
+    config.agent = dataclasses.replace(config.agent, head="embedding", replay_dtype="float16")
+    config.env.candidates = 200  # what a simulator offering candidate sets is configured with
+    embedding = training_memory(config)
+    n_items, obs_dim = 500, 8 + 2 * 19 + 8  # the built-in dataset, as the estimate sees it
+    per_transition = ReplayBuffer.bytes_per_transition(obs_dim, n_items, 200, "float16")
+    assert embedding.parts["replay buffer"] == config.agent.replay_size * per_transition
+    full_mask = ReplayBuffer.bytes_per_transition(obs_dim, n_items)
+    assert per_item.parts["replay buffer"] == config.agent.replay_size * full_mask
+    assert embedding.parts["agent"] == dqn_memory_bytes(obs_dim, n_items, config.agent, 200, 19)
 
 
 def test_a_run_with_candidates_resumes_from_its_checkpoint(tmp_path, monkeypatch, truth):
