@@ -187,6 +187,8 @@ class EmbeddingQNetwork(nn.Module):
     def item_table(self) -> torch.Tensor:
         """(n_items, dim [+1]): ψ of every item."""
         table = self.feature_proj(self.features)
+        if self.n_known == self.n_items:
+            return table + self.item_embedding
         return torch.cat([table[: self.n_known] + self.item_embedding, table[self.n_known :]])
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
