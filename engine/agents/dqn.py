@@ -500,7 +500,8 @@ class DQNAgent(Policy):
             with torch.no_grad():
                 torch._foreach_lerp_(self._served_params, self._online_params, c.serve_average)
             for s_buf, o_buf in zip(self.served.buffers(), self.online.buffers(), strict=True):
-                s_buf.copy_(o_buf)
+                if s_buf is not o_buf:  # the item features are one tensor, shared
+                    s_buf.copy_(o_buf)
         return loss_value
 
     @torch.no_grad()
@@ -546,7 +547,8 @@ class DQNAgent(Policy):
                 torch._foreach_lerp_(self._target_params, self._online_params, c.tau)
             # Batch-norm running statistics are buffers, not parameters: copy them.
             for t_buf, o_buf in zip(self.target.buffers(), self.online.buffers(), strict=True):
-                t_buf.copy_(o_buf)
+                if t_buf is not o_buf:  # the item features are one tensor, shared
+                    t_buf.copy_(o_buf)
         elif self.updates % c.target_every == 0:
             self.target.load_state_dict(self.online.state_dict())
 
