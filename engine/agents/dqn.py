@@ -3,7 +3,8 @@ from a preallocated replay buffer with Double-DQN targets.
 
 Read top to bottom: the config, then `DQNAgent` — acting (greedy and ε-greedy, with engaged
 items masked, over the whole catalogue or a candidate set), one gradient update, the
-schedules (ε by env steps, learning rate by updates), and checkpoint state. The trainer decides *when* to act and learn; this module decides *how*.
+schedules (ε by env steps, learning rate by updates), and checkpoint state. The trainer
+decides *when* to act and learn; this module decides *how*.
 
 What the agent serves — greedy evaluation, offline ranking, recommendations — can be a slow
 Polyak average of the online weights (`serve_average` > 0) rather than the online net itself:
