@@ -3,12 +3,13 @@
 A real recommender does not score a 100k-item catalogue for every request; a retrieval stage
 proposes a few hundred items and the policy re-ranks them. `CandidateRetrieval` draws, for
 every session, `size` distinct items from a mix of three sources:
-- popularity: items drawn in proportion to their share of interest (inverse CDF);
-- collaborative neighbours: items in the same locality-sensitive-hash bucket as the user's
-  latent factors or as one of the session's history items (random hyperplanes over the
-  truth's centred latent factors, Charikar 2002, "Similarity estimation techniques from
-  rounding algorithms"): items whose factors point the same way, found without any
-  items × items or users × items table;
+- popularity: items drawn uniformly from the most popular ones (`POPULAR_POOL` times as
+  many as the popularity share of a set);
+- collaborative neighbours: items drawn from the session's neighbour pool, the
+  `NEIGHBOUR_POOL` × share items with the highest ⟨p_u, q_i⟩ (the truth's latent factors, a
+  fitted MF on imported logs) among `NEIGHBOUR_SAMPLE` times as many random items. The pool
+  is ranked once when the session starts, one BLAS product for all sessions starting at that
+  step against one shared sample — never users × items or items × items;
 - uniform random exploration.
 Items excluded for the session (already engaged or consumed) and repeats within a row are
 redrawn from the same source a few times, then uniformly; a row that still cannot be filled
@@ -30,10 +31,12 @@ from rlrec.engine.truth.model import HiddenTruth
 
 # Mixed into the simulator's seed so the candidate stream differs from the dynamics' stream.
 CANDIDATE_STREAM = 0x63616E64
-# The hyperplanes of the neighbour hash are a property of the truth, not of a run's seed.
-HASH_SEED = 12
-# Items a neighbour bucket should hold per neighbour candidate drawn from it, on average.
-BUCKET_ITEMS_PER_DRAW = 4
+# A session's neighbour pool holds this many times its neighbour share of a set, the best
+# of this many times as many random items.
+NEIGHBOUR_POOL = 2
+NEIGHBOUR_SAMPLE = 16
+# The popularity source draws from this many times its share of a set's most popular items.
+POPULAR_POOL = 4
 # Redraws of a repeated or excluded candidate from its own source, then uniformly at random.
 SOURCE_ROUNDS = 4
 UNIFORM_ROUNDS = 8
@@ -79,45 +82,39 @@ class CandidateRetrieval:
         self.counts = (k_popular, k_neighbour, size - k_popular - k_neighbour)
         self.source = np.repeat(np.array([POPULAR, NEIGHBOUR, RANDOM], np.int8), self.counts)
 
-        weights = np.asarray(truth.item_popularity, np.float64)
-        self._popularity_cdf = np.cumsum(weights / weights.sum())
+        pool = min(n_items, POPULAR_POOL * max(k_popular, 1))
+        by_popularity = np.argsort(-np.asarray(truth.item_popularity), kind="stable")
+        self.popular_pool = by_popularity[:pool]
 
-        # Locality-sensitive hash of the latent factors: sign pattern over `bits` hyperplanes.
-        target = BUCKET_ITEMS_PER_DRAW * max(k_neighbour, 1)
-        bits = int(np.clip(np.floor(np.log2(max(n_items / target, 1.0))), 0, 20))
-        latent = np.asarray(truth.item_latent, np.float32)
-        self._centre = latent.mean(axis=0) if n_items else np.zeros(latent.shape[1], np.float32)
-        planes = np.random.default_rng(HASH_SEED).standard_normal((latent.shape[1], bits))
-        self._planes = planes.astype(np.float32)
-        self._user_latent = truth.user_latent
-        bucket = self._hash(latent)
-        self._bucket_items = np.argsort(bucket, kind="stable")
-        sizes = np.bincount(bucket, minlength=1 << bits)
-        self._bucket_size = sizes
-        self._bucket_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        # Row n_items (an empty history slot) hashes to -1: use the user's bucket instead.
-        self._item_bucket = np.append(bucket, -1)
+        self.pool_size = min(n_items, NEIGHBOUR_POOL * max(k_neighbour, 1))
+        self._sample_size = min(n_items, NEIGHBOUR_SAMPLE * self.pool_size)
+        self._user_latent, self._item_latent = truth.user_latent, truth.item_latent
 
-    def _hash(self, factors: np.ndarray) -> np.ndarray:
-        """(n,) int64 bucket of each row of `factors` (n, d)."""
-        bits = self._planes.shape[1]
-        signs = ((factors - self._centre) @ self._planes) > 0
-        return (signs.astype(np.int64) << np.arange(bits)).sum(axis=1)
+    def neighbour_pool(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
+        """(len(users), pool_size) int32: for each user the items of highest ⟨p_u, q_i⟩
+        among one random sample of items shared by these users (the whole catalogue when it
+        is small), best first."""
+        if self._sample_size == self.n_items:
+            sample = np.arange(self.n_items)
+        else:
+            sample = rng.choice(self.n_items, self._sample_size, replace=False)
+        scores = self._user_latent[users] @ self._item_latent[sample].T
+        top = np.argpartition(-scores, self.pool_size - 1, axis=1)[:, : self.pool_size]
+        order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
+        return sample[np.take_along_axis(top, order, 1)].astype(np.int32)
 
     def draw(
         self,
         rng: np.random.Generator,
-        users: np.ndarray,
-        recent: np.ndarray,
+        pools: np.ndarray,
         excluded: Excluded,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidates for sessions of `users` ((N,) ids) whose history slots are `recent`
-        ((N, H), padded with n_items): (N, size) int64 distinct item ids per row and the
-        (N, size) bool mask, True only where an excluded item had to fill the row."""
-        n, size = len(users), self.size
-        user_bucket = self._hash(self._user_latent[users])
+        """Candidates for N sessions whose neighbour pools are `pools` ((N, pool_size), from
+        `neighbour_pool`): (N, size) int64 distinct item ids per row and the (N, size) bool
+        mask, True only where an excluded item had to fill the row."""
+        n, size = len(pools), self.size
         rows = np.repeat(np.arange(n), size)
-        candidates = self._draw(rng, np.tile(self.source, n), rows, user_bucket, recent)
+        candidates = self._draw(rng, np.tile(self.source, n), rows, pools)
         candidates = candidates.reshape(n, size)
         bad = _repeats(candidates) | excluded(np.arange(n)[:, None], candidates)
         for round_ in range(SOURCE_ROUNDS + UNIFORM_ROUNDS):
@@ -125,7 +122,7 @@ class CandidateRetrieval:
             if not r.size:
                 break
             source = self.source[c] if round_ < SOURCE_ROUNDS else np.full(r.size, RANDOM)
-            items = self._draw(rng, source, r, user_bucket, recent)
+            items = self._draw(rng, source, r, pools)
             candidates[r, c] = items
             touched = np.unique(r)
             again = _repeats(candidates[touched])
@@ -141,49 +138,22 @@ class CandidateRetrieval:
         rng: np.random.Generator,
         source: np.ndarray,
         rows: np.ndarray,
-        user_bucket: np.ndarray,
-        recent: np.ndarray,
+        pools: np.ndarray,
     ) -> np.ndarray:
         """(len(rows),) int64 one item per position from its `source` for session `rows`."""
         out = np.empty(len(rows), dtype=np.int64)
         popular = np.flatnonzero(source == POPULAR)
         if popular.size:
-            u = rng.random(popular.size)
-            out[popular] = np.minimum(
-                np.searchsorted(self._popularity_cdf, u, side="right"), self.n_items - 1
-            )
+            pool = self.popular_pool
+            out[popular] = pool[rng.integers(0, len(pool), popular.size)]
         near = np.flatnonzero(source == NEIGHBOUR)
         if near.size:
-            out[near] = self._neighbours(rng, rows[near], user_bucket, recent)
+            picked = rng.integers(0, pools.shape[1], near.size)
+            out[near] = pools[rows[near], picked]
         uniform = np.flatnonzero(source == RANDOM)
         if uniform.size:
             out[uniform] = rng.integers(0, self.n_items, uniform.size)
         return out
-
-    def _neighbours(
-        self,
-        rng: np.random.Generator,
-        rows: np.ndarray,
-        user_bucket: np.ndarray,
-        recent: np.ndarray,
-    ) -> np.ndarray:
-        """One item per position from the bucket of the session's user or of one of its
-        history items (chosen uniformly; an empty slot means the user), or a uniform item
-        if that bucket is empty."""
-        width = recent.shape[1]
-        slot = rng.integers(0, width + 1, len(rows))
-        history = recent[rows, np.maximum(slot - 1, 0)]
-        bucket = np.where(slot > 0, self._item_bucket[history], -1)
-        bucket = np.where(bucket < 0, user_bucket[rows], bucket)
-        sizes = self._bucket_size[bucket]
-        offset = (rng.random(len(rows)) * sizes).astype(np.int64)
-        picked = self._bucket_items[
-            np.minimum(self._bucket_start[bucket] + offset, self.n_items - 1)
-        ]
-        empty = sizes == 0
-        if empty.any():
-            picked[empty] = rng.integers(0, self.n_items, int(empty.sum()))
-        return picked
 
     def _complete_row(
         self,

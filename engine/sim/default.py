@@ -58,17 +58,46 @@ KEPT_BYTES_PER_PAIR = 4
 BUILD_BYTES_PER_PAIR = 14
 KEPT_BYTES_PER_ITEM_PAIR = 4
 KEPT_BYTES_PER_SESSION_ITEM = 5
+# With sparse session state: bytes per session per step of the longest session (engaged and
+# recommended ids, int32 each).
+KEPT_BYTES_PER_SESSION_STEP = 8
+# Per candidate of a session: its id and mask bit kept, and the draw's temporaries (sources,
+# rows, keys, sort order: a few int64 each).
+BYTES_PER_CANDIDATE = 64
+# The retrieval's per-item tables (popularity CDF, items by hash bucket, each item's bucket).
+RETRIEVAL_BYTES_PER_ITEM = 24
 
 
-def default_simulator_bytes(n_users: int, n_items: int, n_envs: int) -> tuple[int, int]:
+def default_session_bytes(
+    n_items: int, n_envs: int, candidates: int = 0, max_length: int = 50
+) -> int:
+    """Bytes the per-session state of a `DefaultSimulator` with `n_envs` sessions takes:
+    (N, n_items) tables, or with `candidates` > 0 on a catalogue past
+    `base.DENSE_TABLE_LIMIT` sessions × items, (N, max_length) ids — plus the candidate sets.
+    (The sessions' logged items, kept as sorted keys, are 8 bytes per logged interaction of
+    the current users: small beside these, left out.)"""
+    sparse = candidates > 0 and not sim_base.dense_table_entries(n_envs, n_items)
+    per_session = (
+        KEPT_BYTES_PER_SESSION_STEP * max_length
+        if sparse
+        else KEPT_BYTES_PER_SESSION_ITEM * n_items
+    )
+    return n_envs * (per_session + BYTES_PER_CANDIDATE * candidates)
+
+
+def default_simulator_bytes(
+    n_users: int, n_items: int, n_envs: int, candidates: int = 0, max_length: int = 50
+) -> tuple[int, int]:
     """(kept, extra while building): bytes a `DefaultSimulator` of `n_envs` sessions over
-    `n_users` × `n_items` keeps, and the transient bytes building it adds on top."""
+    `n_users` × `n_items` (offering `candidates` per session, sessions up to `max_length`
+    steps) keeps, and the transient bytes building it adds on top."""
     pairs = sim_base.dense_table_entries(n_users, n_items)
     item_pairs = sim_base.dense_table_entries(n_items, n_items)
     kept = (
         KEPT_BYTES_PER_PAIR * pairs
         + KEPT_BYTES_PER_ITEM_PAIR * (item_pairs + n_items)
-        + KEPT_BYTES_PER_SESSION_ITEM * n_envs * n_items
+        + default_session_bytes(n_items, n_envs, candidates, max_length)
+        + (RETRIEVAL_BYTES_PER_ITEM * n_items if candidates else 0)
     )
     return kept, BUILD_BYTES_PER_PAIR * pairs
 
@@ -181,7 +210,14 @@ class DefaultSimulator(VectorSimulator):
             self._candidate_rng = candidate_generator(seed)
             self._candidates = np.zeros((n, cfg.candidates), dtype=np.int64)
             self._candidate_excluded = np.zeros((n, cfg.candidates), dtype=bool)
-            self._session_arrays = (*self._session_arrays, "_candidates", "_candidate_excluded")
+            pool = self._retrieval.pool_size
+            self._neighbour_pool = np.zeros((n, pool), dtype=np.int32)
+            self._session_arrays = (
+                *self._session_arrays,
+                "_candidates",
+                "_candidate_excluded",
+                "_neighbour_pool",
+            )
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -225,6 +261,9 @@ class DefaultSimulator(VectorSimulator):
                 self._mask[envs[rows[keep]], items[keep]] = True
             self._counts[envs] = 0
         self._return[envs] = 0.0
+        if self._retrieval is not None:
+            pool = self._retrieval.neighbour_pool(self._candidate_rng, self._users[envs])
+            self._neighbour_pool[envs] = pool
 
     def _consumed_keys(self) -> np.ndarray:
         """Sorted `session_items.row_keys` of every session's logged consumed items (those
@@ -270,7 +309,7 @@ class DefaultSimulator(VectorSimulator):
         if self._retrieval is None:
             return
         self._candidates, self._candidate_excluded = self._retrieval.draw(
-            self._candidate_rng, self._users, self._recent, self._excluded
+            self._candidate_rng, self._neighbour_pool, self._excluded
         )
 
     def candidates(self) -> np.ndarray | None:
