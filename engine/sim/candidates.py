@@ -22,11 +22,13 @@ move any draw of the session dynamics.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
 from rlrec.data.errors import RlrecError
+from rlrec.engine.sim import session_items
 from rlrec.engine.truth.model import HiddenTruth
 
 # Mixed into the simulator's seed so the candidate stream differs from the dynamics' stream.
@@ -35,6 +37,7 @@ CANDIDATE_STREAM = 0x63616E64
 # of this many times as many random items.
 NEIGHBOUR_POOL = 2
 NEIGHBOUR_SAMPLE = 16
+SHUFFLE_SEED = 12
 # The popularity source draws from this many times its share of a set's most popular items.
 POPULAR_POOL = 4
 # Redraws of a repeated or excluded candidate from its own source, then uniformly at random.
@@ -88,17 +91,20 @@ class CandidateRetrieval:
 
         self.pool_size = min(n_items, NEIGHBOUR_POOL * max(k_neighbour, 1))
         self._sample_size = min(n_items, NEIGHBOUR_SAMPLE * self.pool_size)
-        self._user_latent, self._item_latent = truth.user_latent, truth.item_latent
+        self._user_latent = truth.user_latent
+        # Items in a fixed random order, their factors stored in that order, so that a sample
+        # is a contiguous block (no gather before the product).
+        self._order = np.random.default_rng(SHUFFLE_SEED).permutation(n_items)
+        self._ordered_latent = np.ascontiguousarray(truth.item_latent[self._order])
 
     def neighbour_pool(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
         """(len(users), pool_size) int32: for each user the items of highest ⟨p_u, q_i⟩
-        among one random sample of items shared by these users (the whole catalogue when it
-        is small), best first."""
-        if self._sample_size == self.n_items:
-            sample = np.arange(self.n_items)
-        else:
-            sample = rng.choice(self.n_items, self._sample_size, replace=False)
-        scores = self._user_latent[users] @ self._item_latent[sample].T
+        among one random sample of items shared by these users (a random block of a fixed
+        shuffle of the catalogue; the whole catalogue when it is small), best first."""
+        start = int(rng.integers(0, self.n_items - self._sample_size + 1))
+        block = slice(start, start + self._sample_size)
+        sample = self._order[block]
+        scores = _single_thread_product(self._user_latent[users], self._ordered_latent[block])
         top = np.argpartition(-scores, self.pool_size - 1, axis=1)[:, : self.pool_size]
         order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
         return sample[np.take_along_axis(top, order, 1)].astype(np.int32)
@@ -108,15 +114,28 @@ class CandidateRetrieval:
         rng: np.random.Generator,
         pools: np.ndarray,
         excluded: Excluded,
+        excluded_keys: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Candidates for N sessions whose neighbour pools are `pools` ((N, pool_size), from
-        `neighbour_pool`): (N, size) int64 distinct item ids per row and the (N, size) bool
-        mask, True only where an excluded item had to fill the row."""
+        `neighbour_pool`); `excluded` tests (session, item) pairs and `excluded_keys` lists
+        every excluded pair as `session_items.row_keys` (any order). Returns (N, size) int64
+        distinct item ids per row and the (N, size) bool mask, True only where an excluded
+        item had to fill the row.
+
+        Each source first fills its columns with distinct items (a random arithmetic
+        progression over its pool, stride coprime with the pool's size); repeats across
+        sources and excluded items are then redrawn."""
         n, size = len(pools), self.size
-        rows = np.repeat(np.arange(n), size)
-        candidates = self._draw(rng, np.tile(self.source, n), rows, pools)
-        candidates = candidates.reshape(n, size)
-        bad = _repeats(candidates) | excluded(np.arange(n)[:, None], candidates)
+        k_popular, k_neighbour, _ = self.counts
+        candidates = np.empty((n, size), dtype=np.int64)
+        pool = self.popular_pool
+        candidates[:, :k_popular] = pool[_progressions(rng, n, k_popular, len(pool))]
+        near = _progressions(rng, n, k_neighbour, pools.shape[1])
+        candidates[:, k_popular : k_popular + k_neighbour] = np.take_along_axis(pools, near, 1)
+        candidates[:, k_popular + k_neighbour :] = rng.integers(
+            0, self.n_items, (n, size - k_popular - k_neighbour)
+        )
+        bad = _repeated_or_excluded(candidates, excluded_keys, self.n_items)
         for round_ in range(SOURCE_ROUNDS + UNIFORM_ROUNDS):
             r, c = np.nonzero(bad)
             if not r.size:
@@ -124,10 +143,9 @@ class CandidateRetrieval:
             source = self.source[c] if round_ < SOURCE_ROUNDS else np.full(r.size, RANDOM)
             items = self._draw(rng, source, r, pools)
             candidates[r, c] = items
-            touched = np.unique(r)
-            again = _repeats(candidates[touched])
-            again[np.searchsorted(touched, r), c] |= excluded(r, items)
-            bad[touched] = again
+            # A redrawn item is bad if it now occurs twice in its row (the other copy stays).
+            repeated = (candidates[r] == items[:, None]).sum(axis=1) > 1
+            bad[r, c] = repeated | excluded(r, items)
         mask = np.zeros((n, size), dtype=bool)
         for row in np.flatnonzero(bad.any(axis=1)):
             self._complete_row(rng, candidates[row], bad[row], mask[row], int(row), excluded)
@@ -175,12 +193,59 @@ class CandidateRetrieval:
         row_mask[bad] = out[fill]
 
 
-def _repeats(candidates: np.ndarray) -> np.ndarray:
-    """(n, C) bool: True where an item already occurs earlier in its row."""
-    order = np.argsort(candidates, axis=1, kind="stable")
-    ordered = np.take_along_axis(candidates, order, axis=1)
-    repeat = np.zeros(candidates.shape, dtype=bool)
-    repeat[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
-    out = np.empty_like(repeat)
-    np.put_along_axis(out, order, repeat, axis=1)
+# Multiply-adds up to which OpenBLAS runs a product on the calling thread (its
+# GEMM_MULTITHREAD_THRESHOLD of 4 × 65,536). Past it, it wakes its thread pool, which on a
+# busy 2-core machine (the trainer's torch threads, other processes) made one step's
+# neighbour pools 30 times slower than the same products run as single-threaded blocks.
+SINGLE_THREAD_MACS = 4 * 65_536
+
+
+def _single_thread_product(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left @ right.T ((n, d) and (m, d) → (n, m)), in blocks of `right`'s rows small enough
+    for BLAS to compute each on the calling thread."""
+    n, d = left.shape
+    out = np.empty((n, len(right)), dtype=np.result_type(left, right))
+    step = max(1, SINGLE_THREAD_MACS // max(n * d, 1))
+    for start in range(0, len(right), step):
+        out[:, start : start + step] = left @ right[start : start + step].T
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _units(size: int) -> np.ndarray:
+    """Strides 1..size−1 coprime with `size` ([1] for size 1): an arithmetic progression with
+    such a stride visits distinct positions modulo `size`."""
+    strides = np.arange(1, max(size, 2))
+    return strides[np.gcd(strides, size) == 1]
+
+
+def _progressions(rng: np.random.Generator, n: int, k: int, size: int) -> np.ndarray:
+    """(n, k) int64 positions in [0, size), distinct within each row (k ≤ size): a random
+    start plus a random stride coprime with `size`, modulo `size`."""
+    if k == 0:
+        return np.zeros((n, 0), dtype=np.int64)
+    units = _units(size)
+    start = rng.integers(0, size, (n, 1))
+    stride = units[rng.integers(0, len(units), (n, 1))]
+    return (start + np.arange(k) * stride) % size
+
+
+def _repeated_or_excluded(
+    candidates: np.ndarray, excluded_keys: np.ndarray, n_items: int
+) -> np.ndarray:
+    """(n, C) bool: True where a candidate occurs earlier in its row or is excluded for the
+    row's session. Each row is sorted once (items tagged with their column, so the first
+    copy of an item sorts first); the sorted rows' `session_items.row_keys` are then sorted
+    as a whole, so each excluded pair is found by one binary search."""
+    n, size = candidates.shape
+    ordered, column = np.divmod(np.sort(candidates * size + np.arange(size), axis=1), size)
+    bad = np.zeros((n, size), dtype=bool)
+    rows = np.arange(n)[:, None]
+    repeat = ordered[:, 1:] == ordered[:, :-1]
+    bad[np.broadcast_to(rows, repeat.shape)[repeat], column[:, 1:][repeat]] = True
+    keys = session_items.row_keys(rows, ordered, n_items).ravel()
+    excluded_keys = np.asarray(excluded_keys, np.int64)
+    where = np.minimum(np.searchsorted(keys, excluded_keys), keys.size - 1)
+    found = where[keys[where] == excluded_keys]
+    bad[found // size, column.ravel()[found]] = True
+    return bad

@@ -64,8 +64,8 @@ KEPT_BYTES_PER_SESSION_STEP = 8
 # Per candidate of a session: its id and mask bit kept, and the draw's temporaries (sources,
 # rows, keys, sort order: a few int64 each).
 BYTES_PER_CANDIDATE = 64
-# The retrieval's per-item tables (popularity CDF, items by hash bucket, each item's bucket).
-RETRIEVAL_BYTES_PER_ITEM = 24
+# The retrieval: ranking items by popularity once (an argsort, int64 per item).
+RETRIEVAL_BYTES_PER_ITEM = 8
 
 
 def default_session_bytes(
@@ -309,8 +309,17 @@ class DefaultSimulator(VectorSimulator):
         if self._retrieval is None:
             return
         self._candidates, self._candidate_excluded = self._retrieval.draw(
-            self._candidate_rng, self._neighbour_pool, self._excluded
+            self._candidate_rng, self._neighbour_pool, self._excluded, self._excluded_keys()
         )
+
+    def _excluded_keys(self) -> np.ndarray:
+        """`session_items.row_keys` of every excluded (session, item) pair, unsorted."""
+        if not self._sparse:
+            rows, items = np.nonzero(self._mask)
+            return session_items.row_keys(rows, items, self.n_items)
+        engaged = session_items.padded_keys(self._engaged_ids, self.n_items)
+        padding = engaged % (self.n_items + 1) == self.n_items
+        return np.concatenate([self._log_keys, engaged[~padding]])
 
     def candidates(self) -> np.ndarray | None:
         """(N, env.candidates) int64 distinct item ids offered to each session at this step,
