@@ -135,9 +135,8 @@ class CandidateRetrieval:
         candidates[:, k_popular + k_neighbour :] = rng.integers(
             0, self.n_items, (n, size - k_popular - k_neighbour)
         )
-        bad = _repeated_or_excluded(candidates, excluded_keys, self.n_items)
+        r, c = np.nonzero(_repeated_or_excluded(candidates, excluded_keys, self.n_items))
         for round_ in range(SOURCE_ROUNDS + UNIFORM_ROUNDS):
-            r, c = np.nonzero(bad)
             if not r.size:
                 break
             source = self.source[c] if round_ < SOURCE_ROUNDS else np.full(r.size, RANDOM)
@@ -145,10 +144,14 @@ class CandidateRetrieval:
             candidates[r, c] = items
             # A redrawn item is bad if it now occurs twice in its row (the other copy stays).
             repeated = (candidates[r] == items[:, None]).sum(axis=1) > 1
-            bad[r, c] = repeated | excluded(r, items)
+            still = repeated | excluded(r, items)
+            r, c = r[still], c[still]
         mask = np.zeros((n, size), dtype=bool)
-        for row in np.flatnonzero(bad.any(axis=1)):
-            self._complete_row(rng, candidates[row], bad[row], mask[row], int(row), excluded)
+        if r.size:
+            bad = np.zeros((n, size), dtype=bool)
+            bad[r, c] = True
+            for row in np.unique(r):
+                self._complete_row(rng, candidates[row], bad[row], mask[row], int(row), excluded)
         return candidates, mask
 
     def _draw(

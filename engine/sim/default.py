@@ -27,10 +27,20 @@ new session all the same: no satiation, the diversity penalty counts only items 
 the session, and the context counters start at zero. (A user who has consumed nearly the
 whole catalogue keeps it unmasked, so a session never runs out of items.)
 
+Candidate sets (`env.candidates` = k > 0): every session is offered k distinct items per
+step, redrawn after every step and reset from a generator of their own (see
+`engine.sim.candidates`); the dynamics draw exactly as without them. `expected_reward`,
+`engagement_probability` and `expected_satisfaction_change` take (N, k) item ids so oracles
+score only the candidates.
+
 Memory: the truth's factor tables plus the sessions' state; click logits and similarities
 are computed for the (user, item) pairs a step needs. Only a population of at most
 `base.DENSE_TABLE_LIMIT` entries keeps the users × items logit and items × items similarity
-tables, whose BLAS-rounded values the presets' published numbers were made with.
+tables, whose BLAS-rounded values the presets' published numbers were made with. Sessions
+keep (N, n_items) exclusion masks and recommendation counts unless candidates are offered
+and sessions × items exceeds that limit: then each session keeps its engaged and recommended
+ids ((N, max_length) each) and its user's logged items as sorted keys
+(`engine.sim.session_items`), and `mask` is built only when read.
 """
 
 from __future__ import annotations
