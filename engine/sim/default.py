@@ -74,8 +74,9 @@ KEPT_BYTES_PER_SESSION_STEP = 8
 # Per candidate of a session: its id and mask bit kept, and the draw's temporaries (sources,
 # rows, keys, sort order: a few int64 each).
 BYTES_PER_CANDIDATE = 64
-# The retrieval: ranking items by popularity once (an argsort, int64 per item).
-RETRIEVAL_BYTES_PER_ITEM = 8
+# The retrieval's per-item tables: the popularity ranking (int64, while building), the
+# shuffled item order (int64) and the latent factors in that order (float32, up to 32).
+RETRIEVAL_BYTES_PER_ITEM = 8 + 8 + 4 * 32
 
 
 def default_session_bytes(
