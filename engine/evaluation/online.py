@@ -25,7 +25,8 @@ from rlrec.engine.sim import EnvConfig, make_simulator, parse_env_config
 from rlrec.engine.sim.base import StepResult, VectorSimulator
 from rlrec.engine.sim.rollout import rollout
 
-# More parallel sessions than this only cost memory (every session holds an item mask).
+# More parallel sessions than this only cost memory (every session holds an item mask, or
+# with candidate sets on a large catalogue its candidates and item ids).
 MAX_PARALLEL_SESSIONS = 2048
 # Intra-list diversity looks at the first recommendations of each session.
 ILD_LIST_LENGTH = 10

@@ -31,6 +31,12 @@ class RandomPolicy(Policy):
         scores = self._rng.random((len(obs), self.n_items), dtype=np.float32)
         return apply_mask(scores, mask)
 
+    def candidate_scores(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, C) uniform scores of the candidates, drawn for them only."""
+        return apply_mask(self._rng.random(np.shape(candidates), dtype=np.float32), mask)
+
 
 class PopularityPolicy(Policy):
     """The same ranking for everyone: items by their share of interest in the logs."""
@@ -44,6 +50,12 @@ class PopularityPolicy(Policy):
     def scores(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         scores = np.broadcast_to(self.popularity, (len(obs), self.n_items))
         return apply_mask(scores, mask) if mask is not None else scores.copy()
+
+    def candidate_scores(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, C) popularity of each candidate."""
+        return apply_mask(self.popularity[np.asarray(candidates, np.int64)], mask)
 
 
 def _principal_basis(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,8 +97,7 @@ class LinUCBPolicy(Policy):
         projected /= np.abs(projected).max(axis=0) + 1e-9
         self.item_basis = np.column_stack([np.ones(self.n_items), projected])
         self.dx, self.df = self._obs_basis.shape[1] + 1, self.item_basis.shape[1]
-        f = self.item_basis
-        self._item_outer = (f[:, :, None] * f[:, None, :]).reshape(self.n_items, -1)
+        self._outer: np.ndarray | None = None
         self.begin_episodes()
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -108,7 +119,7 @@ class LinUCBPolicy(Policy):
         policy.item_basis = f = arrays["item_basis"]
         policy.n_items = len(f)
         policy.dx, policy.df = policy._obs_basis.shape[1] + 1, f.shape[1]
-        policy._item_outer = (f[:, :, None] * f[:, None, :]).reshape(policy.n_items, -1)
+        policy._outer = None
         policy.A, policy.A_inv, policy.b = arrays["A"], arrays["A_inv"], arrays["b"]
         policy.theta = arrays["theta"]
         return policy
@@ -125,13 +136,40 @@ class LinUCBPolicy(Policy):
         z /= np.sqrt(max(self._obs_basis.shape[1], 1))
         return np.column_stack([np.ones(len(z)), z])
 
-    def scores(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        x = self.context(obs)
+    @property
+    def _item_outer(self) -> np.ndarray:
+        """(n_items, df²) f_i ⊗ f_i, built when the whole catalogue is first scored (at 100k
+        items it is 350 MB, which scoring candidates never needs)."""
+        if self._outer is None:
+            f = self.item_basis
+            self._outer = (f[:, :, None] * f[:, None, :]).reshape(self.n_items, -1)
+        return self._outer
+
+    def _variance_weights(self, x: np.ndarray) -> np.ndarray:
+        """(N, dx²·…) = (x ⊗ x)ᵀ A⁻¹ reordered so that its product with f_i ⊗ f_i is
+        zᵀ A⁻¹ z (see the class docstring)."""
         dx, df = self.dx, self.df
-        mean = (x @ self.theta) @ self.item_basis.T
         a_inv = self.A_inv.reshape(dx, df, dx, df).transpose(0, 2, 1, 3).reshape(dx * dx, df * df)
         x_outer = (x[:, :, None] * x[:, None, :]).reshape(len(x), dx * dx)
-        variance = (x_outer @ a_inv) @ self._item_outer.T
+        return x_outer @ a_inv
+
+    def scores(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        x = self.context(obs)
+        mean = (x @ self.theta) @ self.item_basis.T
+        variance = self._variance_weights(x) @ self._item_outer.T
+        scores = mean + self.exploration * np.sqrt(np.maximum(variance, 0.0))
+        return apply_mask(scores.astype(np.float32), mask)
+
+    def candidate_scores(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, C) the UCB score of each candidate, from the candidates' features only:
+        zᵀ A⁻¹ z = f_cᵀ M_n f_c with M_n the (df, df) reshape of `_variance_weights`."""
+        x = self.context(obs)
+        f = self.item_basis[np.asarray(candidates, np.int64)]  # (N, C, df)
+        mean = np.einsum("nf,ncf->nc", x @ self.theta, f)
+        weights = self._variance_weights(x).reshape(len(x), self.df, self.df)
+        variance = np.einsum("ncf,ncf->nc", f @ weights.transpose(0, 2, 1), f)
         scores = mean + self.exploration * np.sqrt(np.maximum(variance, 0.0))
         return apply_mask(scores.astype(np.float32), mask)
 
@@ -160,6 +198,16 @@ class MyopicOraclePolicy(Policy):
             raise RlrecError("the oracle scores only the sessions of the simulator it is bound to")
         return apply_mask(np.asarray(self.sim.expected_reward(), dtype=np.float32), mask)
 
+    def candidate_scores(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, C) expected immediate reward of each candidate (the simulator must offer
+        candidates: `expected_reward(items)`)."""
+        if len(obs) != self.sim.n_envs:
+            raise RlrecError("the oracle scores only the sessions of the simulator it is bound to")
+        value = self.sim.expected_reward(candidates)
+        return apply_mask(np.asarray(value, dtype=np.float32), mask)
+
 
 class FarsightedPolicy(Policy):
     """Expected immediate reward plus `lookahead` × the expected change of the user's hidden
@@ -181,6 +229,17 @@ class FarsightedPolicy(Policy):
             raise RlrecError("the farsighted heuristic scores only its bound simulator's sessions")
         sim = self.sim
         value = sim.expected_reward() + self.lookahead * sim.expected_satisfaction_change()
+        return apply_mask(np.asarray(value, dtype=np.float32), mask)
+
+    def candidate_scores(
+        self, obs: np.ndarray, candidates: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, C) the same value for the candidates only."""
+        if len(obs) != self.sim.n_envs:
+            raise RlrecError("the farsighted heuristic scores only its bound simulator's sessions")
+        sim = self.sim
+        change = sim.expected_satisfaction_change(candidates)
+        value = sim.expected_reward(candidates) + self.lookahead * change
         return apply_mask(np.asarray(value, dtype=np.float32), mask)
 
 

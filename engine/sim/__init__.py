@@ -3,6 +3,9 @@
 Two kinds: `classic` (preset `seed-classic`, the seed's original 10-step simulator) and
 `default` (long-horizon, built from a dataset, where long-term value differs from the myopic
 choice). `parse_env_config` checks a raw mapping and returns the matching config dataclass.
+With `env.candidates` > 0 the `default` simulator offers each session a candidate set per
+step (`candidates.py`: popularity, collaborative neighbours, random) and, on large
+catalogues, keeps each session's items as ids (`session_items.py`) instead of tables.
 """
 
 from __future__ import annotations

@@ -113,9 +113,10 @@ class VectorSimulator(ABC):
         """(len(user_ids), n_items) noiseless engagement probability: the hidden truth."""
 
     @abstractmethod
-    def expected_reward(self) -> np.ndarray:
+    def expected_reward(self, items: np.ndarray | None = None) -> np.ndarray:
         """(N, n_items) expected immediate reward of each item in each current session
-        (what a myopic oracle maximises)."""
+        (what a myopic oracle maximises); for `items` ((N, C) ids per session) only those,
+        (N, C)."""
 
     @abstractmethod
     def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:

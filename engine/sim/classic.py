@@ -164,7 +164,9 @@ class ClassicSimulator(VectorSimulator):
     def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
         return self.preference(np.asarray(user_ids))
 
-    def expected_reward(self) -> np.ndarray:
+    def expected_reward(self, items: np.ndarray | None = None) -> np.ndarray:
+        if items is not None:  # a small simulator: gather from the whole table
+            return np.take_along_axis(self.expected_reward(), np.asarray(items, np.int64), 1)
         cfg = self.config
         pref = self.preference(self._users)
         # E[clip(p + noise, 0, 1)] ≈ p away from the edges; the clip only lowers values near 1

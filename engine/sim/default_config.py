@@ -40,3 +40,19 @@ class DefaultConfig:
         choices=("log", "empty"),
         help="a session starts from the user's logged history, or from none",
     )
+    candidates: int = param(
+        0,
+        low=0,
+        high=100_000,
+        unit="items",
+        help="items offered to each session per step by a cheap retrieval; 0 = whole catalogue",
+    )
+    candidate_popular: float = param(
+        0.3, low=0, high=1, help="share of the candidates drawn by popularity"
+    )
+    candidate_neighbours: float = param(
+        0.5,
+        low=0,
+        high=1,
+        help="share drawn from the user's and their history's CF neighbourhood (rest: random)",
+    )

@@ -110,15 +110,22 @@ def training_memory(
         ]  # fmt: skip
         size_key, size_value = "env.n_users", users
         session_bytes = classic.KEPT_BYTES_PER_SESSION_ITEM
+        sim_sessions = 0
     else:
         folder, users, items, interactions, obs_dim, fitted, item_dim = _dataset_sizes(config)
-        kept, building = default.default_simulator_bytes(users, items, 0)
+        env_d = config.env
+        kept, building = default.default_simulator_bytes(
+            users, items, 0, env_d.candidates, env_d.max_length
+        )
         dataset_bytes = DATASET_BYTES_PER_INTERACTION * interactions
         fit = fit_memory_bytes(users, items) if fitted else 0
         where = f"dataset {folder}" if folder else "the built-in dataset"
         size_subject = [f"{where} ({users:,} users × {items:,} items)"]
         size_key, size_value = "dataset", folder
-        session_bytes = default.KEPT_BYTES_PER_SESSION_ITEM
+        session_bytes = 0  # counted by the simulator below: it may keep ids, not tables
+        sim_sessions = default.default_session_bytes(
+            items, train.n_envs, env_d.candidates, env_d.max_length
+        ) + 2 * default.default_session_bytes(items, eval_envs, env_d.candidates, env_d.max_length)
     capacity = agent.replay_size if replay else 0
     # Candidates a step (0 = the whole catalogue): what the agent scores and the replay keeps.
     candidates = min(int(getattr(config.env, "candidates", 0) or 0), items)
@@ -127,7 +134,8 @@ def training_memory(
         "dataset": dataset_bytes,
         "fit": fit,
         "simulators": 2 * kept + building,  # training + evaluation kept, references built
-        "sessions": (session_bytes * items + acting) * (train.n_envs + 2 * eval_envs),
+        "sessions": sim_sessions
+        + (session_bytes * items + acting) * (train.n_envs + 2 * eval_envs),
         "agent": dqn_memory_bytes(obs_dim, items, agent, candidates, item_dim),
         "replay buffer": capacity
         * ReplayBuffer.bytes_per_transition(obs_dim, items, candidates, agent.replay_dtype),
