@@ -16,7 +16,8 @@ Rows: `small` (1k users × 500 items), `100k` (100k × 10k) and `1m` (1M × 100k
 - eval: `rlrec eval RUN`, the greedy return beside most-popular and random on the same
   simulator;
 - latency: top-10 `recommend` by the agent, p50 / p99 in milliseconds, in-process
-  (bench/recommend_latency.py in a child).
+  (bench/recommend_latency.py in a child; only the agent's serving part is built, not the
+  reference scorers: MF fits a simulator of its own).
 
 Every stage runs in a child process, so its wall seconds, CPU seconds (user + system) and
 peak resident memory are its own: the child's rusage from `os.wait4`, the same numbers
@@ -397,7 +398,7 @@ def latency(ctx: Context) -> dict[str, Any] | None:
     return {
         "top10_p50_ms": agent["p50_ms"],
         "top10_p99_ms": agent["p99_ms"],
-        "serving_prepare_seconds": answer["prepare_seconds"],
+        "serving_load_seconds": answer["load_seconds"],
         "latency_peak_rss_bytes": run.peak_rss_bytes,
     }
 
@@ -462,7 +463,7 @@ STAGES: list[Stage] = [
         (
             Column("top10_p50_ms", "top-10 p50 ms", _ms),
             Column("top10_p99_ms", "top-10 p99 ms", _ms),
-            Column("serving_prepare_seconds", ""),
+            Column("serving_load_seconds", ""),
             Column("latency_peak_rss_bytes", ""),
         ),
         latency,
