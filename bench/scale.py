@@ -31,6 +31,7 @@ and the table on stderr. Exit 1 when a stage failed.
     .venv/bin/python bench/scale.py --sizes small,100k
     flock /work/tools/big.lock .venv/bin/python bench/scale.py --sizes 1m --work /tmp/scale
     .venv/bin/python bench/scale.py --sizes ml25m --stages import,split,fit --json
+    .venv/bin/python bench/scale.py --merge small.json 100k.json ml25m.json   # one table
 
 Targets (issue "Real scale", 2-core 24 GiB machine): 100k: train peak ≤ 4 GiB, checkpoint
 ≤ 500 MB; 1m: generate ≤ 60 s, ≥ 10,000 env steps/s, peak ≤ 12 GiB, greedy beats popular and
@@ -542,6 +543,27 @@ def render(rows: list[Row], stages: list[Stage]) -> str:
     return "\n".join(lines)
 
 
+def merged_rows(files: list[Path]) -> list[Row]:
+    """The rows of earlier `--json` outputs, one per size in the order of SIZES; a cell a
+    later file measured (neither null nor "failed") replaces an earlier one, and so does its
+    stage's error."""
+    rows: dict[str, Row] = {}
+    for file in files:
+        for values in json.loads(file.read_text(encoding="utf-8"))["rows"]:
+            errors = values.pop("errors", {})
+            row = rows.setdefault(values["size"], Row(SIZES[values["size"]], {}))
+            for key, value in values.items():
+                if value not in (SKIPPED, FAILED) or key not in row.values:
+                    row.values[key] = value
+            measured = {
+                s.name
+                for s in STAGES
+                if any(values.get(c.key) not in (SKIPPED, FAILED) for c in s.columns)
+            }
+            row.errors = {k: v for k, v in row.errors.items() if k not in measured} | errors
+    return [rows[name] for name in SIZES if name in rows]
+
+
 def parse_names(text: str, known: list[str], option: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
@@ -566,8 +588,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED, help=f"dataset seed (default {SEED})")
     parser.add_argument("--work", type=Path, help="keep outputs here (default: a temp folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--merge", type=Path, nargs="+", metavar="JSON",
+        help="measure nothing: one table (and --json) of earlier --json outputs, rows by "
+        "size, a later file's measured cells over an earlier's",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     stages = [stage for stage in STAGES if stage.name in args.stages]
+    if args.merge:
+        rows = merged_rows(args.merge)
+        if args.json:
+            table = [{**row.values, "errors": row.errors} for row in rows]
+            print(json.dumps({"benchmark": "scale", "rows": table}, allow_nan=False))
+        print(render(rows, stages), file=sys.stderr if args.json else sys.stdout)
+        return 0
     with tempfile.TemporaryDirectory(prefix="rlrec-scale-") as temporary:
         root = args.work or Path(temporary)
         rows = [measure_row(SIZES[name], root / name, args.seed, stages) for name in args.sizes]

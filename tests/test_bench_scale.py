@@ -72,3 +72,17 @@ def test_sizes_and_stages_are_checked():
         scale.main(["--sizes", "small,huge"])
     assert {"small", "100k", "1m", "ml25m"} <= set(scale.SIZES)
     assert scale.SIZES["ml25m"].imported and not scale.SIZES["1m"].imported
+
+
+def test_merge_takes_a_later_measured_cell_over_an_earlier_failure(tmp_path, capsys):
+    first = {"size": "100k", "users": 1, "items": 1, "rows": 5, "top10_p50_ms": "failed"}
+    first["errors"] = {"latency": "latency 100k failed (exit -9)"}
+    second = {"size": "100k", "users": 1, "items": 1, "top10_p50_ms": 25.0, "errors": {}}
+    small = {"size": "small", "users": 1, "items": 1, "rows": 7, "errors": {}}
+    for name, rows in (("a", [first]), ("b", [second, small])):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"rows": rows}))
+    argv = ["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json"]
+    assert scale.main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [row["size"] for row in rows] == ["small", "100k"]  # the order of SIZES
+    assert rows[1]["rows"] == 5 and rows[1]["top10_p50_ms"] == 25.0 and rows[1]["errors"] == {}
