@@ -21,9 +21,9 @@ Rows: `small` (1k users × 500 items), `100k` (100k × 10k) and `1m` (1M × 100k
 
 Every stage runs in a child process, so its wall seconds, CPU seconds (user + system) and
 peak resident memory are its own: the child's rusage from `os.wait4`, the same numbers
-`/usr/bin/time -v` prints. The big rows train with the config of `CONFIGS` (a candidate set
-per step and the item-embedding Q head), written as YAML into the work folder and passed
-with `--config`. A stage that fails prints its command and the end of its output, its cells
+`/usr/bin/time -v` prints. The big rows train with `BIG_CONFIG` on top of the default
+preset (a candidate set per step and the item-embedding Q head), written as YAML into the
+work folder and passed with `--config`. A stage that fails prints its command and the end of its output, its cells
 read "FAIL" and the stages that need its output read "-", as do stages that do not apply to
 a row; `--json` prints every cell (null when skipped, "failed" when failed) and the errors,
 and the table on stderr. Exit 1 when a stage failed.
