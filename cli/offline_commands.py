@@ -123,8 +123,10 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 # -- ab ---------------------------------------------------------------------------------------
 def ab_command(args: argparse.Namespace) -> int:
-    from rlrec.engine.usecases.evaluation import ab_test
+    from rlrec.engine.usecases.evaluation import ab_test, check_simulation_fits
 
+    if args.dataset is not None:  # before reading it: its simulator may not fit
+        check_simulation_fits(args.dataset, args.users)
     dataset = _load(args.dataset, "dataset") if args.dataset is not None else None
     result = ab_test(args.arm_a, args.arm_b, users=args.users, seed=args.seed, dataset=dataset)
     report = result.to_dict()

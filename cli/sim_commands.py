@@ -148,6 +148,10 @@ def run_baselines(args: argparse.Namespace) -> int:
 
     preset, env, eval_config = resolve_baselines_config(args)
     names = _policy_names(args, env)
+    if getattr(env, "dataset", ""):  # a fitted or large truth: refuse before building it
+        from rlrec.engine.usecases.evaluation import check_simulation_fits
+
+        check_simulation_fits(env.dataset, eval_config.episodes)
     err = Console(stderr=True)
     started = time.perf_counter()
     with err.status(f"evaluating baselines on {preset} ({eval_config.episodes} sessions each)…"):

@@ -254,3 +254,44 @@ def test_the_train_pane_shows_the_one_line_and_leaves_no_run_folder(tmp_path, mo
 
     drive()
     assert list(runs.iterdir()) == []
+
+
+def test_a_generate_that_would_not_fit_is_refused_before_writing(tmp_path, tiny_limit):
+    """The size asked for is named with the estimate and the limit; no folder is made."""
+    out = tmp_path / "gen"
+    outcome = rlrec("generate", "--users", 2000, "--items", 500, "--out", out)
+    assert outcome.returncode == 2 and outcome.stdout == ""
+    line = _one_line(outcome.stderr)
+    assert "--users 2,000" in line and "500 items" in line
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["baselines", "ab"])
+def test_simulating_a_dataset_that_would_not_fit_is_refused_before_reading_it(
+    command, tmp_path, monkeypatch
+):
+    """`baselines --dataset` and `ab --dataset` build the dataset's simulator (fitting its
+    truth to an imported log): refused with the dataset's sizes, before it is loaded."""
+    from rlrec.data import store
+
+    dataset = save_tiny_dataset(tmp_path / "ds")
+    before = {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
+    argv = {
+        "baselines": ["baselines", "--dataset", dataset, "--episodes", 8, "--policies", "random"],
+        "ab": ["ab", "popular", "random", "--dataset", dataset, "--users", 20],
+    }[command]
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: LIMIT)
+    loaded = []
+    monkeypatch.setattr(store, "load_dataset", lambda *a, **k: loaded.append(a))
+    outcome = rlrec(*argv)
+    assert outcome.returncode == 2 and outcome.stdout == ""
+    line = _one_line(outcome.stderr)
+    assert f"dataset {dataset} (60 users × 80 items)" in line and "to simulate" in line
+    assert loaded == []
+    assert {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()} == before
+
+
+def test_simulating_a_small_dataset_goes_through_with_the_real_limit(tmp_path):
+    dataset = save_tiny_dataset(tmp_path / "ds")
+    outcome = rlrec("ab", "popular", "random", "--dataset", dataset, "--users", 20, "--json")
+    assert outcome.returncode == 0, outcome.stderr

@@ -48,6 +48,47 @@ def check_evaluation_fits(episodes: int, max_steps: int) -> None:
     )
 
 
+def check_simulation_fits(dataset: str | Path, episodes: int) -> None:
+    """RlrecError naming the dataset folder, the estimate and the memory available when
+    simulating `episodes` sessions on the `default` simulator of `dataset` (its truth
+    generated, or fitted to an imported log) would not fit: what `baselines --dataset` and
+    `ab --dataset` build, checked before the dataset is read. The estimate is that of
+    evaluating a run on it (`training_memory`) without the agent, which is not built."""
+    from rlrec.data.memory import check_bytes_fit, gib
+    from rlrec.engine.config_base import load_yaml
+    from rlrec.engine.usecases.training import resolve_run_config
+    from rlrec.engine.usecases.training_memory import TRAINING_FIXED_BYTES, training_memory
+
+    sessions = max(episodes, 1)
+    config = resolve_run_config(dataset=dataset)
+    estimate = training_memory(config, replay=False, eval_episodes=sessions)
+    parts = {name: size for name, size in estimate.parts.items() if name != "agent"}
+    # As in `training_memory`: the fit's tables are gone before the simulators are built.
+    peak = TRAINING_FIXED_BYTES + max(
+        parts["dataset"] + parts["fit"], sum(parts.values()) - parts["fit"]
+    )
+    breakdown = ", ".join(
+        f"{name} {gib(size)}"
+        for name, size in sorted(parts.items(), key=lambda kv: -kv[1])
+        if size > 0
+    )
+    meta = Path(dataset) / "meta.yaml"
+    sizes = load_yaml(meta) if meta.is_file() else {}
+    subject = [
+        f"dataset {dataset} ({int(sizes.get('n_users') or 0):,} users × "
+        f"{int(sizes.get('n_items') or 0):,} items)"
+    ]
+    check_bytes_fit(
+        peak,
+        subject,
+        f"to simulate {sessions:,} sessions ({breakdown})",
+        file=dataset,
+        key="dataset",
+        value=str(dataset),
+        option="dataset",
+    )
+
+
 @dataclass(frozen=True)
 class OnlineEvaluation:
     """The run's greedy agent (`agent`) on `episodes` simulated sessions from `seed`, the
