@@ -134,7 +134,8 @@ def test_a_large_dataset_is_named_with_its_sizes(tmp_path, small_config):
     (folder / "meta.yaml").write_text(yaml.safe_dump(meta))
     config = resolve_run_config(config_file=small_config, dataset=folder)
     estimate = training_memory(config)
-    assert estimate.key == "dataset" and estimate.parts["fit"] > 4e12  # 44 B x 10^11 pairs
+    assert estimate.key == "dataset"
+    assert 0 < estimate.parts["fit"] < 1e11  # the fit is O(rows), not O(users x items)
     from rlrec.data.errors import RlrecError
 
     with pytest.raises(RlrecError, match=r"1,000,000 users × 100,000 items\) needs about") as err:

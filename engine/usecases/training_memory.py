@@ -110,7 +110,7 @@ def training_memory(
         folder, users, items, interactions, obs_dim, fitted = _dataset_sizes(config)
         kept, building = default.default_simulator_bytes(users, items, 0)
         dataset_bytes = DATASET_BYTES_PER_INTERACTION * interactions
-        fit = fit_memory_bytes(users, items) if fitted else 0
+        fit = fit_memory_bytes(users, items, interactions) if fitted else 0
         where = f"dataset {folder}" if folder else "the built-in dataset"
         size_subject = [f"{where} ({users:,} users × {items:,} items)"]
         size_key, size_value = "dataset", folder
@@ -175,7 +175,7 @@ def check_fit_fits(folder: str | Path) -> None:
     users, items = int(meta.get("n_users") or 0), int(meta.get("n_items") or 0)
     interactions = int(meta.get("n_interactions") or 0)
     check_bytes_fit(
-        fit_memory_bytes(users, items) + DATASET_BYTES_PER_INTERACTION * interactions,
+        fit_memory_bytes(users, items, interactions) + DATASET_BYTES_PER_INTERACTION * interactions,
         [f"dataset {folder} ({users:,} users × {items:,} items)"],
         "to fit a simulator to it",
         file=folder,
