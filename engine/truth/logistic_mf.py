@@ -75,14 +75,25 @@ def _newton_terms(
     for start in range(0, n, PAIR_CHUNK):
         part = slice(start, min(n, start + PAIR_CHUNK))
         rows, cols = side.rows[part], side.cols[part]
-        interaction = np.einsum("nd,nd->n", row_f32[rows], col_f32[cols])
-        row_part = interaction + row_b32[rows]
-        score = row_part + col_b32[cols] + np.float32(mean)
-        prob = 1.0 / (1.0 + np.exp(-np.clip(score, -30.0, 30.0)))
-        curvature = np.maximum(prob * (1 - prob), np.float32(1e-3))
-        a = side.weights[part] * curvature
-        weight[part] = a
-        weighted_target[part] = a * (row_part + (side.labels[part] - prob) / curvature)
+        # In place: a dozen passes over a cache-sized chunk, no fresh arrays.
+        row_part = np.einsum("nd,nd->n", row_f32[rows], col_f32[cols])
+        row_part += row_b32[rows]
+        prob = col_b32[cols]
+        prob += row_part
+        prob += np.float32(mean)  # the score s
+        np.clip(prob, -30.0, 30.0, out=prob)
+        np.negative(prob, out=prob)
+        np.exp(prob, out=prob)
+        prob += 1
+        np.reciprocal(prob, out=prob)  # σ(s)
+        curvature = 1 - prob
+        curvature *= prob
+        np.maximum(curvature, np.float32(1e-3), out=curvature)
+        a = np.multiply(side.weights[part], curvature, out=weight[part])
+        residual = np.subtract(side.labels[part], prob, out=prob)
+        residual /= curvature
+        residual += row_part
+        np.multiply(residual, a, out=weighted_target[part])
     return weight, weighted_target
 
 
@@ -103,15 +114,17 @@ def _half_step(
     k = fixed.shape[1]
     upper_i, upper_j = np.triu_indices(k)
     outer = fixed[:, upper_i] * fixed[:, upper_j]  # (C, k(k+1)/2)
-    packed = np.asarray(side.matrix(weight, len(fixed)) @ outer, np.float64)
+    packed = np.asarray(side.matrix(weight, len(fixed)) @ outer)
     del outer
     rhs = np.asarray(side.matrix(weighted_target, len(fixed)) @ fixed, np.float64)
-    gram = np.empty((side.n, k, k))
-    gram[:, upper_i, upper_j] = packed
-    gram[:, upper_j, upper_i] = packed
-    total = packed[:, -1]  # the [1, 1] entry: Σ a of the row
+    # Each (i, j) entry of the symmetric Gram matrix is packed column (min, max) of (i, j).
+    column = np.empty((k, k), np.int64)
+    column[upper_i, upper_j] = column[upper_j, upper_i] = np.arange(len(upper_i))
+    gram = packed[:, column.ravel()].astype(np.float64).reshape(-1, k, k)
+    total = gram[:, k - 1, k - 1].copy()  # the [1, 1] entry: Σ a of the row
     del packed
-    gram += (reg * (1.0 + total))[:, None, None] * np.eye(k)
+    diagonal = np.arange(k)
+    gram[:, diagonal, diagonal] += (reg * (1.0 + total))[:, None]
     solved = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
     return solved[:, : k - 1], solved[:, k - 1]
 
