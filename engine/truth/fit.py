@@ -12,7 +12,8 @@ What is fitted, and on what:
   on this mix, so it depends on `negative_ratio` — state it with the table.
 - **Latent part.** Logistic MF (alternating IRLS) with user and item biases on those labels
   (confidence weights 1 + `confidence`·log(1 + count) on implicit positives), over the
-  labelled pairs only (`rlrec.engine.truth.logistic_mf`): O(pairs), no users × items table.
+  labelled pairs only (`rlrec.engine.truth.logistic_mf`): O(pairs), no users × items table;
+  the sweeps stop early once the held-out calibration pairs' log-loss stops improving.
 - **Content part.** `rlrec.engine.truth.model.truth_with_latents` builds item content and user
   profiles from the train log; users with no train history get a profile — and latent
   factors — predicted from their demographics by ridge regression on the warm users.
@@ -54,7 +55,14 @@ from rlrec.engine.truth.pairs import LabelledPairs, distinct_keys
 @dataclass
 class FitConfig:
     factors: int = param(16, low=1, high=256, help="latent dimensions of the MF")
-    iterations: int = param(12, low=1, high=200, help="ALS sweeps")
+    iterations: int = param(12, low=1, high=200, help="ALS sweeps at most")
+    tolerance: float = param(
+        1e-3,
+        low=0,
+        high=1,
+        help="stop the sweeps once one lowers the held-out log-loss by less than this share"
+        " (0 = run every sweep)",
+    )
     regularization: float = param(
         0.3, low=0, high=100, help="ridge weight per unit of a row's total Newton weight"
     )
@@ -180,11 +188,16 @@ def fit_memory_bytes(n_users: int, n_items: int, n_pairs: int) -> int:
 
 
 def factorise(
-    pairs: LabelledPairs, n_users: int, n_items: int, config: FitConfig
+    pairs: LabelledPairs,
+    n_users: int,
+    n_items: int,
+    config: FitConfig,
+    held_out: LabelledPairs | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logistic MF with biases over the labelled pairs only (`rlrec.engine.truth.logistic_mf`):
     user (n_users, d+2) and item (n_items, d+2) factors whose dot product is the score minus
-    the global logit."""
+    the global logit. Sweeps stop early once the `held_out` pairs' log-loss stops improving
+    by `config.tolerance`."""
     return logistic_factorise(
         pairs,
         n_users,
@@ -193,6 +206,8 @@ def factorise(
         iterations=config.iterations,
         regularization=config.regularization,
         seed=config.seed,
+        held_out=held_out,
+        tolerance=config.tolerance,
     )
 
 
@@ -221,12 +236,13 @@ def fit_simulator(
     train = train_view(dataset, split)
     labelled = labelled_pairs(train, config)
     # Calibrating on pairs the MF has not seen keeps the probabilities honest: in-sample
-    # scores of a factorisation are overconfident.
+    # scores of a factorisation are overconfident. The same pairs tell the MF when to stop:
+    # once a sweep barely lowers their log-loss, further sweeps only fit the MF's own pairs.
     draws = np.random.default_rng(config.seed + 1).random(len(labelled.labels))
     held = draws < config.calibration_fraction
     pairs, calibration_pairs = labelled.subset(~held), labelled.subset(held)
     del labelled, draws, held  # the two subsets are copies: keep the peak at one set of pairs
-    user_f, item_f = factorise(pairs, dataset.n_users, dataset.n_items, config)
+    user_f, item_f = factorise(pairs, dataset.n_users, dataset.n_items, config, calibration_pairs)
     warm = np.bincount(pairs.users[pairs.logged], minlength=dataset.n_users) > 0
     features = np.asarray(dataset.user_features).reshape(dataset.n_users, -1)
     if (~warm).any() and warm.any():

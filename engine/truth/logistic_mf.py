@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from rlrec.engine.truth.pairs import LabelledPairs
+from rlrec.engine.truth.pairs import LabelledPairs, pair_dot
 
 # Pairs whose scores are computed at once: the gathered factor rows (2 · chunk · k float32)
 # stay in cache, and the temporaries stay small whatever the log's size.
@@ -129,6 +129,23 @@ def _half_step(
     return solved[:, : k - 1], solved[:, k - 1]
 
 
+def held_out_log_loss(
+    pairs: LabelledPairs,
+    user_f: np.ndarray,
+    user_b: np.ndarray,
+    item_f: np.ndarray,
+    item_b: np.ndarray,
+    mean: float,
+) -> float:
+    """The weighted mean log-loss (nats per unit weight) of the model on `pairs`."""
+    score = pair_dot(user_f, pairs.users, item_f, pairs.items)
+    score += user_b[pairs.users] + item_b[pairs.items] + mean
+    # −log σ(s) for positives and −log σ(−s) for negatives, as log1p(e^{∓s}) (stable).
+    signed = np.where(pairs.labels > 0, -score, score)
+    loss = np.logaddexp(0.0, signed)
+    return float(np.average(loss, weights=pairs.weights))
+
+
 def factorise(
     pairs: LabelledPairs,
     n_users: int,
@@ -137,9 +154,16 @@ def factorise(
     iterations: int,
     regularization: float,
     seed: int,
+    held_out: LabelledPairs | None = None,
+    tolerance: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logistic MF with biases over `pairs` (see the module doc). The score is a logit, so
     the calibration afterwards only has to correct its scale.
+
+    Runs `iterations` sweeps (a user then an item half-step), or fewer: with `held_out`
+    pairs and `tolerance` > 0 it stops after the first sweep that lowers their log-loss by
+    less than `tolerance` (relative) — past that the sweeps only fit the training pairs
+    closer (early stopping; Hastie et al., §11.5.2).
 
     Returns user (n_users, factors+2) and item (n_items, factors+2) float64 factors
     [p_u, b_u, 1] and [q_i, 1, b_i] whose dot product is the score minus the global logit μ.
@@ -154,9 +178,17 @@ def factorise(
     user_f = rng.normal(0, 0.1, size=(n_users, d))
     item_f = rng.normal(0, 0.1, size=(n_items, d))
     user_b, item_b = np.zeros(n_users), np.zeros(n_items)
+    watch = held_out is not None and tolerance > 0 and len(held_out.labels) > 0
+    previous = np.inf
     for _ in range(iterations):
         user_f, user_b = _half_step(by_user, user_f, user_b, item_f, item_b, mean, regularization)
         item_f, item_b = _half_step(by_item, item_f, item_b, user_f, user_b, mean, regularization)
+        if watch:
+            assert held_out is not None
+            loss = held_out_log_loss(held_out, user_f, user_b, item_f, item_b, mean)
+            if previous - loss < tolerance * previous:
+                break
+            previous = loss
     users = np.c_[user_f, user_b, np.ones(n_users)]
     items = np.c_[item_f, np.ones(n_items), item_b]
     return users, items
