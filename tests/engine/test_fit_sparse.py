@@ -119,3 +119,20 @@ def test_labelled_pairs_are_compact():
     assert pairs.users.dtype == np.int32 and pairs.items.dtype == np.int32
     assert pairs.labels.dtype == np.float32 and pairs.weights.dtype == np.float32
     assert pairs.users.max() < 20_000 and pairs.items.max() < 10_000
+
+
+def test_the_sweeps_stop_once_the_held_out_loss_stops_improving():
+    from rlrec.engine.truth.fit import labelled_pairs
+    from rlrec.engine.truth.logistic_mf import factorise
+
+    dataset = _huge_catalogue_log(4_000, 3_000, 20_000)
+    pairs = labelled_pairs(dataset)
+    held = np.random.default_rng(0).random(len(pairs.labels)) < 0.2
+    train, held_out = pairs.subset(~held), pairs.subset(held)
+
+    def fit(iterations, tolerance):
+        return factorise(train, 4_000, 3_000, 4, iterations, 0.3, 0, held_out, tolerance)
+
+    # Any tolerance ≥ 1 stops after the second sweep; 0 runs every sweep.
+    np.testing.assert_array_equal(fit(12, 1.0)[0], fit(2, 0.0)[0])
+    assert not np.array_equal(fit(12, 0.0)[0], fit(2, 0.0)[0])
