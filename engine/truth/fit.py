@@ -61,7 +61,7 @@ class FitConfig:
         low=0,
         high=1,
         help="stop the sweeps once one lowers the held-out log-loss by less than this share"
-        " (0 = run every sweep)",
+        " (from 100k held-out pairs; 0 = run every sweep)",
     )
     regularization: float = param(
         0.3, low=0, high=100, help="ridge weight per unit of a row's total Newton weight"

@@ -32,6 +32,9 @@ from rlrec.engine.truth.pairs import LabelledPairs, pair_dot
 # Pairs whose scores are computed at once: the gathered factor rows (2 · chunk · k float32)
 # stay in cache, and the temporaries stay small whatever the log's size.
 PAIR_CHUNK = 1 << 17
+# Held-out pairs needed before their log-loss may stop the sweeps: a 1e-3 relative change of
+# a mean log-loss is within the noise of a few thousand pairs, and fits that small are cheap.
+MIN_HELD_OUT = 100_000
 
 
 class _PairRows:
@@ -156,14 +159,15 @@ def factorise(
     seed: int,
     held_out: LabelledPairs | None = None,
     tolerance: float = 0.0,
+    min_held_out: int = MIN_HELD_OUT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Logistic MF with biases over `pairs` (see the module doc). The score is a logit, so
     the calibration afterwards only has to correct its scale.
 
-    Runs `iterations` sweeps (a user then an item half-step), or fewer: with `held_out`
-    pairs and `tolerance` > 0 it stops after the first sweep that lowers their log-loss by
-    less than `tolerance` (relative) — past that the sweeps only fit the training pairs
-    closer (early stopping; Hastie et al., §11.5.2).
+    Runs `iterations` sweeps (a user then an item half-step), or fewer: with at least
+    `min_held_out` `held_out` pairs and `tolerance` > 0 it stops after the first sweep that
+    lowers their log-loss by less than `tolerance` (relative) — past that the sweeps only fit
+    the training pairs closer (early stopping; Hastie et al., §11.5.2).
 
     Returns user (n_users, factors+2) and item (n_items, factors+2) float64 factors
     [p_u, b_u, 1] and [q_i, 1, b_i] whose dot product is the score minus the global logit μ.
@@ -178,7 +182,7 @@ def factorise(
     user_f = rng.normal(0, 0.1, size=(n_users, d))
     item_f = rng.normal(0, 0.1, size=(n_items, d))
     user_b, item_b = np.zeros(n_users), np.zeros(n_items)
-    watch = held_out is not None and tolerance > 0 and len(held_out.labels) > 0
+    watch = held_out is not None and tolerance > 0 and len(held_out.labels) >= min_held_out
     previous = np.inf
     for _ in range(iterations):
         user_f, user_b = _half_step(by_user, user_f, user_b, item_f, item_b, mean, regularization)

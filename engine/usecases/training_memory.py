@@ -3,8 +3,8 @@ before anything is built: a run that cannot fit is one line naming what drives t
 (the dataset, the replay buffer, the network, the sessions), not a traceback at 37 GiB or the
 kernel's OOM kill mid-checkpoint.
 
-The estimate is the peak of two phases: fitting a simulator to an imported log (dense
-users × items tables), then training — the training simulator and the evaluation simulator
+The estimate is the peak of two phases: fitting a simulator to an imported log (O(log
+rows + users + items), see `engine.truth.fit.fit_memory_bytes`), then training — the training simulator and the evaluation simulator
 kept, a third built for the reference returns, the agent, its replay buffer and the sessions'
 per-item state. The sizes come from `meta.yaml`; nothing is loaded.
 
@@ -163,8 +163,8 @@ def check_training_fits(config: Any, *, evaluating: int | None = None) -> None:
 
 def check_fit_fits(folder: str | Path) -> None:
     """RlrecError naming the dataset in `folder`, its sizes, the estimate and the memory
-    available, when fitting a simulator to it (`engine.truth.fit`, dense users × items
-    tables) would not fit; a folder without meta.yaml is left to the loader to refuse."""
+    available, when fitting a simulator to it (`engine.truth.fit`, labelled pairs and
+    per-row Gram matrices) would not fit; a folder without meta.yaml is left to the loader to refuse."""
     from rlrec.engine.config_base import load_yaml
     from rlrec.engine.truth.fit import fit_memory_bytes
 

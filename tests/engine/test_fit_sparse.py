@@ -131,8 +131,11 @@ def test_the_sweeps_stop_once_the_held_out_loss_stops_improving():
     train, held_out = pairs.subset(~held), pairs.subset(held)
 
     def fit(iterations, tolerance):
-        return factorise(train, 4_000, 3_000, 4, iterations, 0.3, 0, held_out, tolerance)
+        return factorise(train, 4_000, 3_000, 4, iterations, 0.3, 0, held_out, tolerance, 1)
 
     # Any tolerance ≥ 1 stops after the second sweep; 0 runs every sweep.
     np.testing.assert_array_equal(fit(12, 1.0)[0], fit(2, 0.0)[0])
     assert not np.array_equal(fit(12, 0.0)[0], fit(2, 0.0)[0])
+    # Too few held-out pairs to tell a change from noise: every sweep runs.
+    few = factorise(train, 4_000, 3_000, 4, 12, 0.3, 0, held_out, 1.0, len(held_out.labels) + 1)
+    np.testing.assert_array_equal(few[0], fit(12, 0.0)[0])
