@@ -38,46 +38,58 @@ MIN_HELD_OUT = 100_000
 
 
 class _PairRows:
-    """The labelled pairs grouped by one side (users or items): CSR row offsets, the other
-    side's ids, and the per-pair weight and label in that order."""
+    """The labelled pairs grouped by user: CSR row offsets over users, user and item ids,
+    and the per-pair weight and label in that order. The item half-step reads the same
+    arrays through the transposed (CSC) matrix, so the pairs are held once."""
 
     def __init__(
-        self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, labels: np.ndarray, n: int
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        weights: np.ndarray,
+        labels: np.ndarray,
+        n_users: int,
+        n_items: int,
     ) -> None:
-        order = np.argsort(rows, kind="stable")
-        index = np.int32 if len(rows) < 2**31 else np.int64
-        self.n = n
-        self.rows = rows[order].astype(index)
-        self.cols = cols[order].astype(index)
+        order = np.argsort(users, kind="stable")
+        index = np.int32 if len(users) < 2**31 else np.int64
+        self.shape = (n_users, n_items)
+        self.users = users[order].astype(index)
+        self.items = items[order].astype(index)
         self.weights = weights[order].astype(np.float32)
         self.labels = labels[order].astype(np.float32)
-        self.indptr = np.zeros(n + 1, index)
-        np.cumsum(np.bincount(rows, minlength=n), out=self.indptr[1:])
+        self.indptr = np.zeros(n_users + 1, index)
+        np.cumsum(np.bincount(users, minlength=n_users), out=self.indptr[1:])
 
-    def matrix(self, values: np.ndarray, n_cols: int) -> sp.csr_matrix:
-        """(n, n_cols) CSR matrix holding one value per pair."""
-        return sp.csr_matrix((values, self.cols, self.indptr), shape=(self.n, n_cols))
+    def matrix(self, values: np.ndarray, by_user: bool) -> sp.csr_matrix | sp.csc_matrix:
+        """One value per pair as a (users, items) CSR matrix, or its (items, users) CSC
+        transpose when not `by_user` (no copy)."""
+        users_by_items = sp.csr_matrix((values, self.items, self.indptr), shape=self.shape)
+        return users_by_items if by_user else users_by_items.T
 
 
 def _newton_terms(
-    side: _PairRows,
+    rows_of_pairs: np.ndarray,
+    cols_of_pairs: np.ndarray,
+    weights: np.ndarray,
+    labels: np.ndarray,
     row_f: np.ndarray,
     row_b: np.ndarray,
     col_f: np.ndarray,
     col_b: np.ndarray,
     mean: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair (in `side`'s order): the Newton weight a = w·max(σ'(s), 1e-3) and a times the
-    row's regression target z − μ − b_col (= ⟨p_row, f_col⟩ + b_row + (y − σ(s))/σ'(s)), the
-    values of the two sparse products of a half-step."""
-    n = len(side.rows)
+    """Per pair: the Newton weight a = w·max(σ'(s), 1e-3) and a times the row's regression
+    target z − μ − b_col (= ⟨p_row, f_col⟩ + b_row + (y − σ(s))/σ'(s)), the values of the
+    two sparse products of a half-step."""
+    n = len(rows_of_pairs)
     weight = np.empty(n, np.float32)
     weighted_target = np.empty(n, np.float32)
     row_f32, col_f32 = row_f.astype(np.float32), col_f.astype(np.float32)
     row_b32, col_b32 = row_b.astype(np.float32), col_b.astype(np.float32)
     for start in range(0, n, PAIR_CHUNK):
         part = slice(start, min(n, start + PAIR_CHUNK))
-        rows, cols = side.rows[part], side.cols[part]
+        rows, cols = rows_of_pairs[part], cols_of_pairs[part]
         # In place: a dozen passes over a cache-sized chunk, no fresh arrays.
         row_part = np.einsum("nd,nd->n", row_f32[rows], col_f32[cols])
         row_part += row_b32[rows]
@@ -92,8 +104,8 @@ def _newton_terms(
         curvature = 1 - prob
         curvature *= prob
         np.maximum(curvature, np.float32(1e-3), out=curvature)
-        a = np.multiply(side.weights[part], curvature, out=weight[part])
-        residual = np.subtract(side.labels[part], prob, out=prob)
+        a = np.multiply(weights[part], curvature, out=weight[part])
+        residual = np.subtract(labels[part], prob, out=prob)
         residual /= curvature
         residual += row_part
         np.multiply(residual, a, out=weighted_target[part])
@@ -101,7 +113,8 @@ def _newton_terms(
 
 
 def _half_step(
-    side: _PairRows,
+    pairs: _PairRows,
+    by_user: bool,
     row_f: np.ndarray,
     row_b: np.ndarray,
     col_f: np.ndarray,
@@ -109,17 +122,20 @@ def _half_step(
     mean: float,
     reg: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One Newton step of every row's logistic ridge regression on x = [f_col, 1]:
-    (Σ a x xᵀ + reg·(1 + Σ a)·I) β = Σ a·t·x, solved for all rows at once. Returns the rows'
-    new factors (n, d) and biases (n,)."""
-    weight, weighted_target = _newton_terms(side, row_f, row_b, col_f, col_b, mean)
+    """One Newton step of every row's (every user's if `by_user`, else every item's)
+    logistic ridge regression on x = [f_col, 1]: (Σ a x xᵀ + reg·(1 + Σ a)·I) β = Σ a·t·x,
+    solved for all rows at once. Returns the rows' new factors (n, d) and biases (n,)."""
+    rows, cols = (pairs.users, pairs.items) if by_user else (pairs.items, pairs.users)
+    weight, weighted_target = _newton_terms(
+        rows, cols, pairs.weights, pairs.labels, row_f, row_b, col_f, col_b, mean
+    )
     fixed = np.c_[col_f, np.ones(len(col_f))].astype(np.float32)  # (C, k)
     k = fixed.shape[1]
     upper_i, upper_j = np.triu_indices(k)
     outer = fixed[:, upper_i] * fixed[:, upper_j]  # (C, k(k+1)/2)
-    packed = np.asarray(side.matrix(weight, len(fixed)) @ outer)
+    packed = np.asarray(pairs.matrix(weight, by_user) @ outer)
     del outer
-    rhs = np.asarray(side.matrix(weighted_target, len(fixed)) @ fixed, np.float64)
+    rhs = np.asarray(pairs.matrix(weighted_target, by_user) @ fixed, np.float64)
     # Each (i, j) entry of the symmetric Gram matrix is packed column (min, max) of (i, j).
     column = np.empty((k, k), np.int64)
     column[upper_i, upper_j] = column[upper_j, upper_i] = np.arange(len(upper_i))
@@ -171,13 +187,12 @@ def factorise(
 
     Returns user (n_users, factors+2) and item (n_items, factors+2) float64 factors
     [p_u, b_u, 1] and [q_i, 1, b_i] whose dot product is the score minus the global logit μ.
-    Users and items without pairs keep zero factors and biases. Memory: about 40 bytes per
+    Users and items without pairs keep zero factors and biases. Memory: about 24 bytes per
     pair plus (n_users + n_items)·(factors+1)²·12 bytes."""
     d = factors
     base_rate = float(np.clip(np.average(pairs.labels, weights=pairs.weights), 1e-3, 1 - 1e-3))
     mean = float(np.log(base_rate / (1 - base_rate)))
-    by_user = _PairRows(pairs.users, pairs.items, pairs.weights, pairs.labels, n_users)
-    by_item = _PairRows(pairs.items, pairs.users, pairs.weights, pairs.labels, n_items)
+    grouped = _PairRows(pairs.users, pairs.items, pairs.weights, pairs.labels, n_users, n_items)
     rng = np.random.default_rng(seed)
     user_f = rng.normal(0, 0.1, size=(n_users, d))
     item_f = rng.normal(0, 0.1, size=(n_items, d))
@@ -185,8 +200,12 @@ def factorise(
     watch = held_out is not None and tolerance > 0 and len(held_out.labels) >= min_held_out
     previous = np.inf
     for _ in range(iterations):
-        user_f, user_b = _half_step(by_user, user_f, user_b, item_f, item_b, mean, regularization)
-        item_f, item_b = _half_step(by_item, item_f, item_b, user_f, user_b, mean, regularization)
+        user_f, user_b = _half_step(
+            grouped, True, user_f, user_b, item_f, item_b, mean, regularization
+        )
+        item_f, item_b = _half_step(
+            grouped, False, item_f, item_b, user_f, user_b, mean, regularization
+        )
         if watch:
             assert held_out is not None
             loss = held_out_log_loss(held_out, user_f, user_b, item_f, item_b, mean)

@@ -23,20 +23,26 @@ def test_a_half_step_is_every_rows_newton_step_of_its_ridge_logistic_regression(
     weights = rng.uniform(0.5, 2.0, len(key)).astype(np.float32)
     user_f, item_f = rng.normal(0, 0.5, (n_users, d)), rng.normal(0, 0.5, (n_items, d))
     user_b, item_b = rng.normal(0, 0.3, n_users), rng.normal(0, 0.3, n_items)
-    side = _PairRows(users, items, weights, labels, n_users)
-    new_f, new_b = _half_step(side, user_f, user_b, item_f, item_b, mean, reg)
+    pairs = _PairRows(users, items, weights, labels, n_users, n_items)
+    new_f, new_b = _half_step(pairs, True, user_f, user_b, item_f, item_b, mean, reg)
+    item_new_f, item_new_b = _half_step(pairs, False, item_f, item_b, user_f, user_b, mean, reg)
 
-    for u in range(n_users - 1):
-        mine = users == u
-        x = np.c_[item_f[items[mine]], np.ones(mine.sum())]
-        score = x @ np.r_[user_f[u], user_b[u]] + mean + item_b[items[mine]]
+    def by_hand(mine, row_f, row_b, other_f, other_b, other):
+        x = np.c_[other_f[other[mine]], np.ones(mine.sum())]
+        score = x @ np.r_[row_f, row_b] + mean + other_b[other[mine]]
         p = 1 / (1 + np.exp(-score))
         curvature = np.maximum(p * (1 - p), 1e-3)
         a = weights[mine] * curvature
-        target = score - mean - item_b[items[mine]] + (labels[mine] - p) / curvature
+        target = score - mean - other_b[other[mine]] + (labels[mine] - p) / curvature
         gram = x.T @ (a[:, None] * x) + reg * (1 + a.sum()) * np.eye(d + 1)
-        beta = np.linalg.solve(gram, x.T @ (a * target))
+        return np.linalg.solve(gram, x.T @ (a * target))
+
+    for u in range(n_users - 1):
+        beta = by_hand(users == u, user_f[u], user_b[u], item_f, item_b, items)
         np.testing.assert_allclose(np.r_[new_f[u], new_b[u]], beta, rtol=1e-4, atol=1e-5)
+    for i in np.unique(items):
+        beta = by_hand(items == i, item_f[i], item_b[i], user_f, user_b, users)
+        np.testing.assert_allclose(np.r_[item_new_f[i], item_new_b[i]], beta, rtol=1e-4, atol=1e-5)
     assert not new_f[-1].any() and new_b[-1] == 0  # a row without pairs: zero factors
 
 
