@@ -171,15 +171,15 @@ def labelled_pairs(train: Dataset, config: FitConfig | None = None) -> LabelledP
 # -- memory -----------------------------------------------------------------------------
 
 # Peak bytes of fitting per logged log row: the labelled pairs (17 bytes each, ~2.6 pairs per
-# row at the default `negative_ratio` once the train split is taken), the MF's two by-side
-# copies of its pairs (16 bytes each) and per-pair Newton terms (8), sort temporaries.
+# row at the default `negative_ratio` once the train split is taken), the MF's by-user copy
+# of its pairs (16 bytes each) and per-pair Newton terms (8), sort temporaries.
 FIT_BYTES_PER_ROW = 160
 # Per user and per item: factors, a half-step's Gram matrices ((k+1)² float64 plus packed
 # float32 copies at the default 16 factors), calibration and CF-embedding columns.
 FIT_BYTES_PER_ENTITY = 6_000
 # Measured peaks (resident memory of the whole process, the dataset's 100 B/row included):
 # 1M rows × 6.5k users × 12k items 0.53 GiB; 2.3M × 100k × 10k 1.2 GiB; 25M × 162k × 62k
-# (ML-25M-shaped) 6.6 GiB.
+# (ML-25M-shaped) 5.6 GiB; the estimate keeps a margin for the calibration tables after it.
 
 
 def fit_memory_bytes(n_users: int, n_items: int, n_pairs: int) -> int:
