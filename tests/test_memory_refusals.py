@@ -123,18 +123,19 @@ def test_a_run_that_would_not_fit_is_refused_before_its_folder_exists(
 
 
 def test_a_large_dataset_is_named_with_its_sizes(tmp_path, small_config):
-    """Only meta.yaml is read: 1M users x 100k items names the dataset and its sizes and
-    estimates the dense users x items tables (hundreds of GiB) without building them."""
+    """Only meta.yaml is read: 1M users x 100k items with 500M interactions names the dataset
+    and its sizes and estimates the fit's pairs (tens of GiB) without building them."""
     from rlrec.engine.usecases.training import resolve_run_config
     from rlrec.engine.usecases.training_memory import check_training_fits, training_memory
 
     folder = tmp_path / "big"
     folder.mkdir()
-    meta = {"n_users": 1_000_000, "n_items": 100_000, "n_interactions": 25_000_000}
+    meta = {"n_users": 1_000_000, "n_items": 100_000, "n_interactions": 500_000_000}
     (folder / "meta.yaml").write_text(yaml.safe_dump(meta))
     config = resolve_run_config(config_file=small_config, dataset=folder)
     estimate = training_memory(config)
-    assert estimate.key == "dataset" and estimate.parts["fit"] > 4e12  # 44 B x 10^11 pairs
+    assert estimate.key == "dataset"
+    assert 5e10 < estimate.parts["fit"] < 1e12  # O(rows): not the 10^11 users x items cells
     from rlrec.data.errors import RlrecError
 
     with pytest.raises(RlrecError, match=r"1,000,000 users × 100,000 items\) needs about") as err:

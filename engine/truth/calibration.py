@@ -17,7 +17,11 @@ import numpy as np
 
 from rlrec.data.dataset import Dataset
 from rlrec.engine.truth.model import DEFAULT_ALPHA, DEFAULT_APPEAL_WEIGHT, HiddenTruth
-from rlrec.engine.truth.pairs import LabelledPairs
+from rlrec.engine.truth.pairs import LabelledPairs, pair_dot
+
+# Pairs the calibration's logistic regression reads at most: its eight weights are pinned to
+# ~1e-3 by a million pairs, and a 25M-row log's held-out share is ~15M pairs.
+CALIBRATION_SAMPLE = 1_000_000
 
 
 def _logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray, steps: int = 60) -> np.ndarray:
@@ -37,8 +41,8 @@ def _logistic_fit(x: np.ndarray, y: np.ndarray, offset: np.ndarray, steps: int =
 def _standardised_parts(
     truth: HiddenTruth, users: np.ndarray, items: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    latent = np.einsum("nd,nd->n", truth.user_latent[users], truth.item_latent[items])
-    cosine = np.einsum("nd,nd->n", truth.user_profile[users], truth.item_content[items])
+    latent = pair_dot(truth.user_latent, users, truth.item_latent, items)
+    cosine = pair_dot(truth.user_profile, users, truth.item_content, items)
     return (
         (latent - truth.latent_shift) * truth.latent_scale,
         (cosine - truth.cosine_shift) * truth.cosine_scale,
@@ -52,6 +56,7 @@ def calibrate_engagement(
     factors: int,
     alpha: float = DEFAULT_ALPHA,
     appeal_weight: float = DEFAULT_APPEAL_WEIGHT,
+    seed: int = 0,
 ) -> HiddenTruth:
     """Weigh each known signal so the `default` simulator's fresh-session engagement
     probability matches the labels: a logistic regression of the label on the MF
@@ -63,9 +68,13 @@ def calibrate_engagement(
     folds exactly into new latent vectors; the cosine weight folds into its scale. At the
     env's α the preference logit then equals the fitted one; moving α away from the default
     still shifts weight between the latent and the content part. `alpha` and
-    `appeal_weight` are the simulator's (`env.alpha`, `env.appeal_weight`)."""
+    `appeal_weight` are the simulator's (`env.alpha`, `env.appeal_weight`). Beyond
+    `CALIBRATION_SAMPLE` pairs the regression runs on a uniform sample of them (`seed`)."""
     alpha = float(np.clip(alpha, 1e-3, 1 - 1e-3))
     d = factors
+    if len(pairs.labels) > CALIBRATION_SAMPLE:  # eight weights: a large sample pins them
+        rng = np.random.default_rng(seed)
+        pairs = pairs.subset(np.sort(rng.choice(len(pairs.labels), CALIBRATION_SAMPLE, False)))
     users, items = pairs.users, pairs.items
     popularity = np.log1p(np.bincount(train.interactions["item_id"], minlength=train.n_items))
     activity = np.log1p(np.bincount(train.interactions["user_id"], minlength=train.n_users))
@@ -75,7 +84,7 @@ def calibrate_engagement(
     category = truth.item_category.astype(np.int64)
     taste = _category_log_share(train, category, truth.n_categories)
     signals = np.c_[
-        np.einsum("nd,nd->n", user_f[users], item_f[items]),
+        pair_dot(user_f, users, item_f, items),
         user_b[users],
         item_b[items],
         activity[users],
@@ -119,10 +128,11 @@ def calibrate_engagement(
 def _category_log_share(train: Dataset, category: np.ndarray, n_categories: int) -> np.ndarray:
     """(n_users, n_categories) log of each user's smoothed share of train interactions per
     category: a per-user taste any log shows."""
-    counts = np.zeros((train.n_users, n_categories))
     users = train.interactions["user_id"].to_numpy(np.int64)
     items = train.interactions["item_id"].to_numpy(np.int64)
-    np.add.at(counts, (users, category[items]), 1.0)
+    cell = users * n_categories + category[items]
+    counts = np.bincount(cell, minlength=train.n_users * n_categories).astype(np.float64)
+    counts = counts.reshape(train.n_users, n_categories)
     return np.log((counts + 1.0) / (counts.sum(axis=1, keepdims=True) + n_categories))
 
 

@@ -11,8 +11,9 @@ What is fitted, and on what:
   with most of the catalogue. The "observed positive rate" of the calibration is the rate
   on this mix, so it depends on `negative_ratio` — state it with the table.
 - **Latent part.** Logistic MF (alternating IRLS) with user and item biases on those labels
-  (confidence weights 1 + `confidence`·log(1 + count) on implicit positives). Dense weight
-  matrices make each half-step two matrix products and one batched solve.
+  (confidence weights 1 + `confidence`·log(1 + count) on implicit positives), over the
+  labelled pairs only (`rlrec.engine.truth.logistic_mf`): O(pairs), no users × items table;
+  the sweeps stop early once the held-out calibration pairs' log-loss stops improving.
 - **Content part.** `rlrec.engine.truth.model.truth_with_latents` builds item content and user
   profiles from the train log; users with no train history get a profile — and latent
   factors — predicted from their demographics by ridge regression on the warm users.
@@ -46,14 +47,22 @@ from rlrec.data.split import Split, split_for, train_view
 from rlrec.engine.config_base import MAX_SEED, param
 from rlrec.engine.truth.calibration import calibrate_engagement, predicted_probability
 from rlrec.engine.truth.cf_features import interaction_embeddings
+from rlrec.engine.truth.logistic_mf import factorise as logistic_factorise
 from rlrec.engine.truth.model import HiddenTruth, truth_with_latents
-from rlrec.engine.truth.pairs import LabelledPairs
+from rlrec.engine.truth.pairs import LabelledPairs, distinct_keys
 
 
 @dataclass
 class FitConfig:
     factors: int = param(16, low=1, high=256, help="latent dimensions of the MF")
-    iterations: int = param(12, low=1, high=200, help="ALS sweeps")
+    iterations: int = param(12, low=1, high=200, help="ALS sweeps at most")
+    tolerance: float = param(
+        1e-3,
+        low=0,
+        high=1,
+        help="stop the sweeps once one lowers the held-out log-loss by less than this share"
+        " (from 100k held-out pairs; 0 = run every sweep)",
+    )
     regularization: float = param(
         0.3, low=0, high=100, help="ridge weight per unit of a row's total Newton weight"
     )
@@ -105,7 +114,14 @@ class FittedSimulator:
 
 
 def labelled_pairs(train: Dataset, config: FitConfig | None = None) -> LabelledPairs:
-    """Label the train log's distinct pairs and add sampled unobserved negatives."""
+    """Label the train log's distinct pairs and add sampled unobserved negatives.
+
+    Returns the logged pairs (sorted by user, then item) followed by the distinct sampled
+    negatives: `negative_ratio` draws per logged pair, the user drawn in proportion to their
+    distinct logged pairs and the item uniformly; draws that hit a logged pair or repeat
+    another draw are dropped, so slightly fewer negatives than drawn remain. Memory is
+    O(rows · (1 + negative_ratio)): keys `user · n_items + item` in int64 and their sorts.
+    RlrecError when the log is empty."""
     config = config or FitConfig()
     threshold = config.positive_rating
     if threshold is None:
@@ -113,120 +129,88 @@ def labelled_pairs(train: Dataset, config: FitConfig | None = None) -> LabelledP
     log = train.interactions
     if len(log) == 0:
         raise RlrecError(f"dataset {train.name!r} has no training interactions to fit")
-    users = log["user_id"].to_numpy(np.int64)
-    items = log["item_id"].to_numpy(np.int64)
+    n_items = train.n_items
+    key = log["user_id"].to_numpy(np.int64) * n_items + log["item_id"].to_numpy(np.int64)
     explicit = is_explicit(log)
     row_positive = positive_rows(log, threshold)
-    key = users * train.n_items + items
     pair_key, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    label = np.zeros(len(pair_key))
-    np.maximum.at(label, inverse, row_positive.astype(np.float64))
-    weight = np.ones(len(pair_key))
+    del key
+    # A pair is positive when any of its rows is.
+    label = np.bincount(inverse, weights=row_positive, minlength=len(pair_key)) > 0
+    del inverse
+    weight = np.ones(len(pair_key), np.float32)
     if not explicit:
-        weight = np.where(label > 0, 1.0 + config.confidence * np.log1p(counts), 1.0)
+        weight = np.where(label, 1.0 + config.confidence * np.log1p(counts), 1.0)
 
     rng = np.random.default_rng(config.seed)
     n_negative = int(round(config.negative_ratio * len(pair_key)))
-    neg_users = rng.choice(pair_key // train.n_items, size=n_negative)  # ∝ user activity
-    neg_items = rng.integers(0, train.n_items, size=n_negative)
-    neg_key = neg_users * train.n_items + neg_items
-    unobserved = ~np.isin(neg_key, pair_key)
-    neg_key = np.unique(neg_key[unobserved])
-    all_key = np.r_[pair_key, neg_key]
+    neg_key = rng.choice(pair_key // n_items, size=n_negative)  # users, ∝ their activity
+    neg_key *= n_items
+    neg_key += rng.integers(0, n_items, size=n_negative)
+    neg_key = distinct_keys(neg_key)
+    # pair_key is sorted: membership by binary search, without np.isin's merged sort.
+    where = np.minimum(np.searchsorted(pair_key, neg_key), len(pair_key) - 1)
+    neg_key = neg_key[pair_key[where] != neg_key]
+    del where
+    n_logged, n_sampled = len(pair_key), len(neg_key)
+    users = np.empty(n_logged + n_sampled, np.int32)
+    items = np.empty(n_logged + n_sampled, np.int32)
+    for part, keys in ((slice(0, n_logged), pair_key), (slice(n_logged, None), neg_key)):
+        users[part] = keys // n_items
+        items[part] = keys % n_items
     return LabelledPairs(
-        users=all_key // train.n_items,
-        items=all_key % train.n_items,
-        labels=np.r_[label, np.zeros(len(neg_key))],
-        weights=np.r_[weight, np.ones(len(neg_key))],
-        logged=np.r_[np.ones(len(pair_key), bool), np.zeros(len(neg_key), bool)],
+        users=users,
+        items=items,
+        labels=np.r_[label.astype(np.float32), np.zeros(n_sampled, np.float32)],
+        weights=np.r_[weight.astype(np.float32), np.ones(n_sampled, np.float32)],
+        logged=np.r_[np.ones(n_logged, bool), np.zeros(n_sampled, bool)],
         feedback="explicit" if explicit else "implicit",
     )
 
 
-# -- matrix factorisation -------------------------------------------------------------------
+# -- memory -----------------------------------------------------------------------------
+
+# Peak bytes of fitting per logged log row: the labelled pairs (17 bytes each, ~2.6 pairs per
+# row at the default `negative_ratio` once the train split is taken), the MF's by-user copy
+# of its pairs (16 bytes each) and per-pair Newton terms (8), sort temporaries.
+FIT_BYTES_PER_ROW = 160
+# Per user and per item: factors, a half-step's Gram matrices ((k+1)² float64 plus packed
+# float32 copies at the default 16 factors), calibration and CF-embedding columns.
+FIT_BYTES_PER_ENTITY = 6_000
+# Measured peaks (resident memory of the whole process, the dataset's 100 B/row included):
+# 1M rows × 6.5k users × 12k items 0.53 GiB; 2.3M × 100k × 10k 1.2 GiB; 25M × 162k × 62k
+# (ML-25M-shaped) 5.6 GiB; the estimate keeps a margin for the calibration tables after it.
 
 
-def _als_half_step(
-    weights: np.ndarray, targets: np.ndarray, fixed: np.ndarray, reg: float
-) -> np.ndarray:
-    """Solve every row's weighted ridge regression of `targets` on `fixed` at once.
-
-    weights, targets: (R, C) dense (zero weight = no entry); fixed: (C, k) → (R, k)."""
-    k = fixed.shape[1]
-    dtype = weights.dtype  # keep the big products in the matrices' precision
-    outer = (fixed[:, :, None] * fixed[:, None, :]).reshape(len(fixed), k * k).astype(dtype)
-    gram = (weights @ outer).astype(np.float64).reshape(-1, k, k)
-    total = weights.sum(axis=1, dtype=np.float64)
-    gram += (reg * (1.0 + total))[:, None, None] * np.eye(k)
-    rhs = ((weights * targets) @ fixed.astype(dtype)).astype(np.float64)
-    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
-
-
-# Peak bytes of fitting per (user, item) pair: `factorise` holds the dense weights and labels,
-# the IRLS weights and working targets of two half-steps and the score, probability and
-# curvature tables (float32, ~40 counted); the CF features after it take less (float64
-# matrix and one normalised copy). 44 fits the measured peaks (`engine.usecases.training_memory`).
-FIT_BYTES_PER_PAIR = 44
-
-
-def fit_memory_bytes(n_users: int, n_items: int) -> int:
-    """Peak bytes `fit_simulator` takes for a log of `n_users` × `n_items` (its dense
-    U × I tables)."""
-    return FIT_BYTES_PER_PAIR * n_users * n_items
+def fit_memory_bytes(n_users: int, n_items: int, n_pairs: int) -> int:
+    """Peak bytes `fit_simulator` takes for a log of `n_pairs` logged rows (interactions)
+    over `n_users` users and `n_items` items: O(rows + users + items), no users × items
+    table. An estimate for refusing before allocating, at the default `FitConfig`."""
+    return FIT_BYTES_PER_ROW * n_pairs + FIT_BYTES_PER_ENTITY * (n_users + n_items)
 
 
 def factorise(
-    pairs: LabelledPairs, n_users: int, n_items: int, config: FitConfig
+    pairs: LabelledPairs,
+    n_users: int,
+    n_items: int,
+    config: FitConfig,
+    held_out: LabelledPairs | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Logistic matrix factorisation with biases, fitted by alternating IRLS: each half-step
-    is one Newton step of every user's (item's) weighted logistic ridge regression, solved
-    for all rows at once. The score is a logit, so the calibration afterwards only has to
-    correct its scale. Returns user (n_users, d+2) and item (n_items, d+2) factors whose
-    dot product is the score minus the global logit."""
-    d = config.factors
-    # Dense float32 U × I matrices: a few of them at a time (≈ 90 MB each on ML-1M).
-    weights = np.zeros((n_users, n_items), np.float32)
-    labels = np.zeros((n_users, n_items), np.float32)
-    weights[pairs.users, pairs.items] = pairs.weights
-    labels[pairs.users, pairs.items] = pairs.labels
-    base_rate = float(np.clip(np.average(pairs.labels, weights=pairs.weights), 1e-3, 1 - 1e-3))
-    mean = float(np.log(base_rate / (1 - base_rate)))
-    rng = np.random.default_rng(config.seed)
-    user_f = rng.normal(0, 0.1, size=(n_users, d))
-    item_f = rng.normal(0, 0.1, size=(n_items, d))
-    user_b, item_b = np.zeros(n_users), np.zeros(n_items)
-
-    def newton_targets() -> tuple[np.ndarray, np.ndarray]:
-        score = (user_f @ item_f.T).astype(np.float32)
-        score += (mean + user_b[:, None] + item_b[None, :]).astype(np.float32)
-        prob = _sigmoid(score)
-        curvature = np.maximum(prob * (1 - prob), 1e-3)
-        return weights * curvature, score + (labels - prob) / curvature
-
-    for _ in range(config.iterations):
-        irls_weights, working = newton_targets()
-        solved = _als_half_step(
-            irls_weights,
-            working - mean - item_b[None, :],
-            np.c_[item_f, np.ones(n_items)],
-            config.regularization,
-        )
-        user_f, user_b = solved[:, :d], solved[:, d]
-        irls_weights, working = newton_targets()
-        solved = _als_half_step(
-            irls_weights.T,
-            (working - mean - user_b[:, None]).T,
-            np.c_[user_f, np.ones(n_users)],
-            config.regularization,
-        )
-        item_f, item_b = solved[:, :d], solved[:, d]
-    users = np.c_[user_f, user_b, np.ones(n_users)]
-    items = np.c_[item_f, np.ones(n_items), item_b]
-    return users, items
+    """Logistic MF with biases over the labelled pairs only (`rlrec.engine.truth.logistic_mf`):
+    user (n_users, d+2) and item (n_items, d+2) factors whose dot product is the score minus
+    the global logit. Sweeps stop early once the `held_out` pairs' log-loss stops improving
+    by `config.tolerance`."""
+    return logistic_factorise(
+        pairs,
+        n_users,
+        n_items,
+        factors=config.factors,
+        iterations=config.iterations,
+        regularization=config.regularization,
+        seed=config.seed,
+        held_out=held_out,
+        tolerance=config.tolerance,
+    )
 
 
 def _ridge_from_demographics(
@@ -254,11 +238,13 @@ def fit_simulator(
     train = train_view(dataset, split)
     labelled = labelled_pairs(train, config)
     # Calibrating on pairs the MF has not seen keeps the probabilities honest: in-sample
-    # scores of a factorisation are overconfident.
+    # scores of a factorisation are overconfident. The same pairs tell the MF when to stop:
+    # once a sweep barely lowers their log-loss, further sweeps only fit the MF's own pairs.
     draws = np.random.default_rng(config.seed + 1).random(len(labelled.labels))
     held = draws < config.calibration_fraction
     pairs, calibration_pairs = labelled.subset(~held), labelled.subset(held)
-    user_f, item_f = factorise(pairs, dataset.n_users, dataset.n_items, config)
+    del labelled, draws, held  # the two subsets are copies: keep the peak at one set of pairs
+    user_f, item_f = factorise(pairs, dataset.n_users, dataset.n_items, config, calibration_pairs)
     warm = np.bincount(pairs.users[pairs.logged], minlength=dataset.n_users) > 0
     features = np.asarray(dataset.user_features).reshape(dataset.n_users, -1)
     if (~warm).any() and warm.any():
@@ -275,7 +261,7 @@ def fit_simulator(
     # double-count it and break the calibration. Lasting value still drives satisfaction.
     truth = dataclasses.replace(truth, item_appeal=np.zeros(dataset.n_items, np.float32))
     mf_user, mf_item = truth.user_latent.copy(), truth.item_latent.copy()
-    truth = calibrate_engagement(truth, calibration_pairs, train, config.factors)
+    truth = calibrate_engagement(truth, calibration_pairs, train, config.factors, seed=config.seed)
     truth = with_collaborative_features(truth, train, config.observable_dims, config.seed)
     return FittedSimulator(
         truth=truth,

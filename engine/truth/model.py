@@ -30,6 +30,7 @@ from rlrec.data.errors import RlrecError
 from rlrec.data.scale import positive_threshold
 from rlrec.data.schema import DEFAULT_POSITIVE_RATING, positive_rows
 from rlrec.data.split import SPLIT_FILE, split_for, train_view
+from rlrec.engine.truth.pairs import distinct_keys
 
 # The `default` simulator's hybrid weight α and clickbait appeal weight (its `env.alpha` and
 # `env.appeal_weight` defaults): a fitted truth is calibrated at these.
@@ -261,8 +262,10 @@ def content_space(
     raw = np.column_stack([onehot, *numeric])
     user_ids = np.asarray(ds.interactions["user_id"], dtype=np.int64)
     item_ids = np.asarray(ds.interactions["item_id"], dtype=np.int64)
-    profile = np.zeros((ds.n_users, raw.shape[1]))
-    np.add.at(profile, user_ids, raw[item_ids])
+    # Column by column: the gathered rows of a 25M-row log would take GBs at once.
+    profile = np.column_stack(
+        [np.bincount(user_ids, weights=column[item_ids], minlength=ds.n_users) for column in raw.T]
+    )
     seen = np.bincount(user_ids, minlength=ds.n_users)
     profile[seen == 0] = raw.mean(axis=0)
     # Centre the content so the cosine separates tastes instead of being positive everywhere.
@@ -398,7 +401,7 @@ def latest_of(
 def consumed_items_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """The distinct items each user interacted with, as CSR (items, offsets)."""
     log = ds.interactions
-    key = np.unique(log["user_id"].to_numpy(np.int64) * ds.n_items + log["item_id"].to_numpy())
+    key = distinct_keys(log["user_id"].to_numpy(np.int64) * ds.n_items + log["item_id"].to_numpy())
     users, items = np.divmod(key, ds.n_items)
     return items.astype(np.int64), _offsets(users, ds.n_users)
 

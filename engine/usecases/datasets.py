@@ -425,7 +425,7 @@ def calibrate_dataset(folder: str) -> CalibrationReport:
     from rlrec.engine.truth.fit import FitConfig, fit_simulator, labelled_pairs
     from rlrec.engine.usecases.training_memory import check_fit_fits
 
-    check_fit_fits(folder)  # before reading: the fit's dense tables may not fit
+    check_fit_fits(folder)  # before reading: the fit's pairs may not fit
     dataset = open_dataset(folder).dataset
     threshold = positive_threshold(dataset.meta)
     split = split_for(dataset, folder)

@@ -3,8 +3,8 @@ before anything is built: a run that cannot fit is one line naming what drives t
 (the dataset, the replay buffer, the network, the sessions), not a traceback at 37 GiB or the
 kernel's OOM kill mid-checkpoint.
 
-The estimate is the peak of two phases: fitting a simulator to an imported log (dense
-users × items tables), then training — the training simulator and the evaluation simulator
+The estimate is the peak of two phases: fitting a simulator to an imported log (O(log
+rows + users + items), see `engine.truth.fit.fit_memory_bytes`), then training — the training simulator and the evaluation simulator
 kept, a third built for the reference returns, the agent, its replay buffer and the sessions'
 per-item state. The sizes come from `meta.yaml`; nothing is loaded.
 
@@ -118,7 +118,7 @@ def training_memory(
             users, items, 0, env_d.candidates, env_d.max_length
         )
         dataset_bytes = DATASET_BYTES_PER_INTERACTION * interactions
-        fit = fit_memory_bytes(users, items) if fitted else 0
+        fit = fit_memory_bytes(users, items, interactions) if fitted else 0
         where = f"dataset {folder}" if folder else "the built-in dataset"
         size_subject = [f"{where} ({users:,} users × {items:,} items)"]
         size_key, size_value = "dataset", folder
@@ -177,8 +177,8 @@ def check_training_fits(config: Any, *, evaluating: int | None = None) -> None:
 
 def check_fit_fits(folder: str | Path) -> None:
     """RlrecError naming the dataset in `folder`, its sizes, the estimate and the memory
-    available, when fitting a simulator to it (`engine.truth.fit`, dense users × items
-    tables) would not fit; a folder without meta.yaml is left to the loader to refuse."""
+    available, when fitting a simulator to it (`engine.truth.fit`, labelled pairs and
+    per-row Gram matrices) would not fit; a folder without meta.yaml is left to the loader to refuse."""
     from rlrec.engine.config_base import load_yaml
     from rlrec.engine.truth.fit import fit_memory_bytes
 
@@ -189,7 +189,7 @@ def check_fit_fits(folder: str | Path) -> None:
     users, items = int(meta.get("n_users") or 0), int(meta.get("n_items") or 0)
     interactions = int(meta.get("n_interactions") or 0)
     check_bytes_fit(
-        fit_memory_bytes(users, items) + DATASET_BYTES_PER_INTERACTION * interactions,
+        fit_memory_bytes(users, items, interactions) + DATASET_BYTES_PER_INTERACTION * interactions,
         [f"dataset {folder} ({users:,} users × {items:,} items)"],
         "to fit a simulator to it",
         file=folder,
