@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from rlrec.data.errors import Option, RlrecError, require_file
 from rlrec.data.memory import check_bytes_fit
-from rlrec.data.textio import guess_separator, read_text, separator_name
+from rlrec.data.textio import ConsecutiveLines, guess_separator, read_text, separator_name
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Peak memory of importing a log, beyond the ~170 MB the interpreter and libraries take: the
@@ -56,7 +56,7 @@ class CsvTable:
     def __init__(
         self,
         frame: pd.DataFrame,
-        line: np.ndarray | None,
+        line: np.ndarray | ConsecutiveLines | None,
         path: Path,
         sep: str | None,
         names: list[str] | None = None,
@@ -98,7 +98,18 @@ class CsvTable:
                 allowed=list(self.names),
                 option=option,
             )
-        return self.frame[name].astype(str).str.strip()
+        stripped = self.frame[name].astype(str).str.strip()
+        self.frame[name] = stripped  # the stripped copy replaces the text read
+        return stripped
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    def release(self, name: str) -> None:
+        """Let go of column `name`'s text once it has been read (rows still locate)."""
+        if name in self.frame.columns:
+            self.frame = self.frame.drop(columns=[name])
 
     def bad_value(self, row: int, text: str, option: str, column: str, value: str) -> NoReturn:
         """Raise RlrecError: data row `row` of `column` holds a bad `value`; `text` says what
@@ -131,7 +142,7 @@ def read_log_table(
         check_import_fits(path)
         return _read_parquet(path, columns)
     check_import_fits(path, sep)
-    return read_csv_table(path, sep, encoding)
+    return read_csv_table(path, sep, encoding, columns)
 
 
 def import_estimate(
@@ -183,10 +194,18 @@ def check_import_fits(path: Path, sep: str | None = None, typed: bool = False) -
     )
 
 
-def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> CsvTable:
-    """A delimited text file with a header line, as text columns (see `read_log_table`)."""
-    text = read_text(path, encoding)
-    header = text.split("\n", 1)[0].rstrip("\r")
+def read_csv_table(
+    path: Path, sep: str | None, encoding: str | None = None, columns: list[str] | None = None
+) -> CsvTable:
+    """A delimited text file with a header line, as text columns (see `read_log_table`).
+
+    Arrow reads the file itself, columnar and in blocks (UTF-8 directly; another encoding,
+    or Latin-1 when the bytes are not UTF-8 and `encoding` is None, transcoded as it reads),
+    so no copy of the whole text is kept. `columns`: the ones needed (None: all); the others
+    are read only when needed to place rows on their lines (a line break inside a quoted
+    field, or a blank row)."""
+    require_file(path)
+    encoding, header = _header_line(path, encoding)
     if sep is None:
         sep = guess_separator(header) or ","
     if sep == "" or len(sep) > 1:
@@ -207,21 +226,91 @@ def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> 
             line=1,
             key=repeated[0],
         )
+    wanted = None
+    if columns is not None and set(columns) <= set(names) and len(columns) < len(names):
+        wanted = [name for name in names if name in columns]
+    table = _read_text_columns(path, sep, encoding, names, wanted)
+    blank = _blank_rows(table)
+    ascii_lines = encoding is None or codecs.lookup(encoding).name in ASCII_COMPATIBLE
+    consecutive = ascii_lines and table.num_rows == _count_lines(path) - 1
+    if wanted is not None and (blank.any() or not consecutive):
+        # Rows are placed on their lines from every column: read them all.
+        table = _read_text_columns(path, sep, encoding, names, None)
+        blank = _blank_rows(table)
+    line: np.ndarray | ConsecutiveLines
+    if consecutive and not blank.any():
+        line = ConsecutiveLines(2, table.num_rows)
+    else:
+        line = _row_lines(table)[~blank]
+        table = table.filter(pa.array(~blank))
+    if table.num_rows == 0:
+        raise RlrecError(f"{path}: no data rows after the header", file=path, option="path")
+    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    for name in table.column_names:  # one column at a time, each freed from Arrow's table
+        frame[name] = table.column(name).to_pandas()
+        table = table.drop_columns([name])
+    return CsvTable(frame, line, path, sep, names)
+
+
+def _header_line(path: Path, encoding: str | None) -> tuple[str | None, str]:
+    """(the encoding Arrow should transcode from, None for UTF-8 read as is; the header line).
+
+    `encoding` None: UTF-8 when the file's bytes are valid UTF-8, else Latin-1. An empty file,
+    or one whose bytes `encoding` cannot decode, raises RlrecError naming the line and byte
+    (from `textio.read_text`)."""
+    with open(path, "rb") as file:
+        start = file.read(SAMPLE_BYTES)
+    if not start.strip():
+        read_text(path, encoding)  # raises: empty file
+    if encoding is None:
+        encoding = "utf-8" if _decodes(path, "utf-8") else "latin-1"
+    elif not _decodes(path, encoding):
+        read_text(path, encoding)  # raises, naming the line and column of the bad byte
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+        text = start.decode("utf-8", errors="ignore")
+        return None, text.removeprefix("\ufeff").split("\n", 1)[0].rstrip("\r")
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(start)
+    return encoding, text.removeprefix("\ufeff").split("\n", 1)[0].rstrip("\r")
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether `encoding` decodes every byte of `path`, read block by block (no whole copy)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open(path, "rb") as file:
+            while block := file.read(BLOCK_BYTES):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_text_columns(
+    path: Path, sep: str, encoding: str | None, names: list[str], wanted: list[str] | None
+) -> pa.Table:
+    """The columns `wanted` (None: all) of a delimited file as Arrow strings, every row with
+    the header's field count (else RlrecError naming its line)."""
     invalid: list = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         invalid.append(row)
         return "skip"
 
+    read = pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES)
+    if encoding is not None:
+        read.encoding = encoding
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(use_threads=False),
+            path,
+            read_options=read,
             parse_options=pacsv.ParseOptions(
                 delimiter=sep, invalid_row_handler=on_invalid, ignore_empty_lines=False
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, strings_can_be_null=False
+                column_types={name: pa.string() for name in names},
+                include_columns=wanted,
+                strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid as exc:
@@ -240,13 +329,15 @@ def read_csv_table(path: Path, sep: str | None, encoding: str | None = None) -> 
             line=bad.number,
             option="path",
         )
-    line = _row_lines(table)
-    frame = table.to_pandas()
-    blank = (frame.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
-    frame = frame[~blank].reset_index(drop=True)
-    if frame.empty:
-        raise RlrecError(f"{path}: no data rows after the header", file=path, option="path")
-    return CsvTable(frame, line[~blank], path, sep)
+    return table
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """Rows whose every cell is empty or white space (a blank line, or ",,,")."""
+    blank = np.ones(table.num_rows, dtype=bool)
+    for column in table.columns:
+        blank &= pc.equal(pc.utf8_trim_whitespace(column), "").to_numpy(zero_copy_only=False)
+    return blank
 
 
 def read_number_columns(
@@ -347,28 +438,40 @@ def _read_parquet(path: Path, wanted: list[str] | None = None) -> CsvTable:
     return CsvTable(frame, None, path, None, list(map(str, names)))
 
 
-def _as_text(column: pa.ChunkedArray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+def _as_text(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
     """A Parquet column as the text a CSV writer would give: nulls (and NaN) empty, whole
-    floats without ".0" (ids from a float column after a join), dates in ISO 8601."""
+    floats without ".0" (ids from a float column after a join), dates in ISO 8601 to the
+    millisecond in UTC. Converted by Arrow: no Python object per cell."""
     kind = column.type
-    missing = pc.is_null(column, nan_is_null=True).to_numpy(zero_copy_only=False)
+    text: pa.ChunkedArray | pa.Array
     if pa.types.is_floating(kind):
-        numbers = column.to_pandas().to_numpy(np.float64, na_value=np.nan)
-        whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**63)
-        text = numbers.astype(str).astype(object)
-        text[whole] = numbers[whole].astype(np.int64).astype(str)
+        numbers = column.cast(pa.float64())
+        finite = pc.is_finite(numbers)
+        whole = pc.and_kleene(finite, pc.equal(numbers, pc.round(numbers)))
+        whole = pc.fill_null(pc.and_(whole, pc.less(pc.abs(numbers), 2.0**63)), False)
+        integral = pc.if_else(whole, numbers, 0.0).cast(pa.int64(), safe=False)
+        text = pc.if_else(whole, integral.cast(pa.string()), _float_text(numbers))
+        text = pc.if_else(pc.is_nan(numbers), "", text)
     elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        stamps = pd.to_datetime(column.to_pandas())
-        if stamps.dt.tz is not None:  # zoned: the same instant in UTC
-            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-        instants = stamps.to_numpy().astype("datetime64[ms]")
-        text = (np.datetime_as_string(instants, unit="ms") + "Z").astype(object)
+        instants = column
+        if pa.types.is_date(kind):
+            instants = column.cast(pa.timestamp("ms"))
+        elif kind.unit != "ms":  # below a millisecond is dropped, towards the past
+            instants = pc.floor_temporal(column, unit="millisecond").cast(
+                pa.timestamp("ms", tz=kind.tz), safe=False
+            )
+        if instants.type.tz is not None:  # zoned: the same instant in UTC
+            instants = instants.cast(pa.timestamp("ms"))
+        text = pc.strftime(instants, format="%Y-%m-%dT%H:%M:%SZ")
     else:
-        try:  # integers (nullable too) and text exactly as written, as Arrow strings (no
-            # Python object per cell); Arrow keeps nulls null
-            strings = pc.fill_null(column.cast(pa.string()), "")
-            return pd.array(strings, dtype="str")
+        try:  # integers (nullable too) and text exactly as written
+            text = column.cast(pa.string())
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-            text = column.to_pandas().astype(str).to_numpy(dtype=object)
-    text[missing] = ""
-    return text
+            text = pa.array(column.to_pandas().astype(str).to_numpy(dtype=object), pa.string())
+            text = pc.if_else(pc.is_null(column), "", text)
+    return pd.array(pc.fill_null(text, ""), dtype="str")
+
+
+def _float_text(numbers: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Floats as Python writes them ("1.5", "1e-07", "inf"): Arrow's text where it agrees."""
+    return numbers.cast(pa.string())
