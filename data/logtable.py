@@ -431,10 +431,10 @@ def _read_parquet(path: Path, wanted: list[str] | None = None) -> CsvTable:
         ) from None
     if table.num_rows == 0:
         raise RlrecError(f"{path}: empty file (no rows)", file=path, option="path")
-    frame = pd.DataFrame(
-        {str(name): _as_text(table.column(i)) for i, name in enumerate(table.column_names)},
-        index=pd.RangeIndex(table.num_rows),
-    )
+    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    for name in table.column_names:  # each column freed once it is text
+        frame[str(name)] = _as_text(table.column(0))
+        table = table.remove_column(0)
     return CsvTable(frame, None, path, None, list(map(str, names)))
 
 
