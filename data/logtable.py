@@ -26,14 +26,14 @@ from rlrec.data.memory import check_bytes_fit
 from rlrec.data.textio import ConsecutiveLines, guess_separator, read_text, separator_name
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-# Peak memory of importing a log, beyond the ~170 MB the interpreter and libraries take: the
-# whole text, Arrow's columns, one Python string per cell, then the interaction table and its
-# sorts. Measured with `/usr/bin/time -v` (maximum RSS) on `rlrec import` of generated files
-# (bench/memory_estimates.py makes them): a MovieLens ratings.csv layout (4 columns,
-# 26 bytes a row) at 0.5M, 2M and 5M rows rose by 352-404 bytes a row, an 8-column event log
-# (81 bytes a row) at 0.5M and 2M rows by 557; the same tables as Parquet by 393-404 and 873.
-# Fitted per row as a fixed part plus a part per column (Parquet: per column only),
-# rounded up so the estimate stays a few % above the measured peak.
+# Peak memory of importing a log, beyond the ~110 MB the interpreter and libraries take:
+# Arrow's text of the columns read, then their numbers, the interaction table and its sorts.
+# Measured with `/usr/bin/time -v` (maximum RSS) on `rlrec import csv` of generated event logs
+# (user,item,ISO time,event with text ids, 40 bytes a line; and the same with 4 more unmapped
+# columns, 85 bytes a line) at 2M rows: 240 and 280 bytes a row; a MovieLens ratings.csv
+# layout (4 numeric columns, 26 bytes a line, bench/memory_estimates.py) 190. Fitted per row
+# as a part per column read plus a part per byte of the line, rounded up so the estimate stays
+# above the measured peak; Parquet per column read (4 columns: 247 bytes a row).
 # Plus a fixed part: Arrow's memory pool and the modules an import loads (bench: ~20-30 MB).
 IMPORT_FIXED_BYTES = 32 * 2**20
 # A clean MovieLens ratings.csv read typed (`read_number_columns`: 8 bytes a cell, no text)
@@ -41,9 +41,10 @@ IMPORT_FIXED_BYTES = 32 * 2**20
 # to a maximum RSS of 483 MB at 2M rows and 3.61 GB at 25M, 141-162 bytes a row above the
 # interpreter's ~170 MB; rounded up.
 TYPED_BYTES_PER_ROW = 175
-READ_BYTES_PER_ROW = 260
-READ_BYTES_PER_CELL = 40
-PARQUET_BYTES_PER_CELL = 120
+READ_BYTES_PER_ROW = 100
+READ_BYTES_PER_CELL = 30
+READ_BYTES_PER_BYTE = 1.5  # of a line of the file: Arrow's parse buffers and text
+PARQUET_BYTES_PER_CELL = 75
 SAMPLE_BYTES = 1 << 20  # of a text file, to measure its bytes per line
 # Encodings in which digits, '.', ',' and newlines are the ASCII bytes: numbers read alike.
 ASCII_COMPATIBLE = ("utf-8", "utf-8-sig", "iso8859-1", "ascii", "cp1252")
@@ -138,22 +139,24 @@ def read_log_table(
     header (`sep` None: guessed from the header; `encoding` None: detected). `columns`: the
     ones needed, when known (Parquet then reads only those; None: all). Raises RlrecError
     (see `check_import_fits`) before reading a log that would not fit in memory."""
+    read = len(set(columns)) if columns is not None else None
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        check_import_fits(path)
+        check_import_fits(path, read=read)
         return _read_parquet(path, columns)
-    check_import_fits(path, sep)
+    check_import_fits(path, sep, read=read)
     return read_csv_table(path, sep, encoding, columns)
 
 
 def import_estimate(
-    path: Path, sep: str | None = None, typed: bool = False
+    path: Path, sep: str | None = None, typed: bool = False, read: int | None = None
 ) -> tuple[int, int, int]:
     """(rows, columns, bytes): the estimated size of the log at `path` and the peak memory its
     import takes, without reading it whole. Parquet: rows and columns from its metadata.
     Text: the first `SAMPLE_BYTES` give the columns (its header, split on `sep` or the
     guessed separator) and the bytes per line, the file size the rows; `typed`: the text is
-    read by `read_number_columns` (a flat cost a row), else as text cells. (0, 0, 0) for
-    what is not a readable file: the reader then says what is wrong with it."""
+    read by `read_number_columns` (a flat cost a row), else as text cells. `read`: how many
+    of the columns the import reads (None: all). (0, 0, 0) for what is not a readable file:
+    the reader then says what is wrong with it."""
     if not path.is_file():
         return 0, 0, 0
     if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -162,7 +165,8 @@ def import_estimate(
         except (pa.ArrowException, OSError):
             return 0, 0, 0
         rows, columns = meta.num_rows, meta.num_columns
-        return rows, columns, IMPORT_FIXED_BYTES + rows * columns * PARQUET_BYTES_PER_CELL
+        cells = min(columns, read or columns)
+        return rows, columns, IMPORT_FIXED_BYTES + rows * cells * PARQUET_BYTES_PER_CELL
     size = path.stat().st_size
     with open(path, "rb") as file:
         sample = file.read(SAMPLE_BYTES)
@@ -176,15 +180,23 @@ def import_estimate(
         rows = int((size - len(header) - 1) / (len(body) / lines)) + 1
     else:
         rows = lines + 1
-    per_row = TYPED_BYTES_PER_ROW if typed else READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * columns
-    return rows, columns, IMPORT_FIXED_BYTES + rows * per_row
+    line_bytes = (size - len(header)) / max(rows, 1)
+    cells = min(columns, read or columns)
+    per_row = (
+        TYPED_BYTES_PER_ROW
+        if typed
+        else READ_BYTES_PER_ROW + READ_BYTES_PER_CELL * cells + READ_BYTES_PER_BYTE * line_bytes
+    )
+    return rows, columns, IMPORT_FIXED_BYTES + int(rows * per_row)
 
 
-def check_import_fits(path: Path, sep: str | None = None, typed: bool = False) -> None:
+def check_import_fits(
+    path: Path, sep: str | None = None, typed: bool = False, read: int | None = None
+) -> None:
     """RlrecError naming the file, its estimated rows and columns, the memory its import
     needs and the memory available, when the import of `path` would not fit (see
-    `import_estimate`)."""
-    rows, columns, need = import_estimate(path, sep, typed)
+    `import_estimate`; `read`: the columns the import reads, None: all)."""
+    rows, columns, need = import_estimate(path, sep, typed, read)
     check_bytes_fit(
         need,
         [f"{path} (about {rows:,} rows of {columns} columns)"],
