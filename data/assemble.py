@@ -71,13 +71,14 @@ def build_interactions(
     session_id = np.cumsum(new_session) - 1
     table = pd.DataFrame(
         {
-            "user_id": user_id.astype(np.int32),
-            "item_id": item_id.astype(np.int32),
+            "user_id": user_id.astype(np.int32, copy=False),
+            "item_id": item_id.astype(np.int32, copy=False),
             "event": events,
             "rating": np.asarray(rating, dtype=np.float32),
             "timestamp": np.asarray(timestamp, dtype=np.int64),
-            "session_id": session_id.astype(np.int64),
-        }
+            "session_id": session_id.astype(np.int64, copy=False),
+        },
+        copy=False,  # the arrays are this function's own: no second copy of 25M rows
     )
     if timestamp_ms is not None and np.any(np.remainder(timestamp_ms, 1000)):
         table["timestamp_ms"] = np.asarray(timestamp_ms, dtype=np.int64)[order]
