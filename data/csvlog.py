@@ -130,7 +130,9 @@ def import_csv(
     dropped: list[str] = []
     if timestamp_col:
         # What the file says: the same user, item, event and time to the millisecond.
-        keys = (user_id, item_id, event.codes, milliseconds)
+        # User and time first: the duplicate check sorts only the rows sharing those two
+        # (few in an event log, where one user repeats an item often but rarely a moment).
+        keys = (user_id, milliseconds, item_id, event.codes)
         if duplicates == "error":
             drop_them: list[str | Option] = [
                 "; pass ",
