@@ -47,7 +47,7 @@ from rlrec.data.logtable import CsvTable, read_log_table
 from rlrec.data.scale import check_threshold, rating_scale, require_positives
 from rlrec.data.schema import EVENTS
 from rlrec.data.textio import check_encoding
-from rlrec.data.timestamps import parse_timestamps, whole_seconds
+from rlrec.data.timestamps import ISO, parse_timestamps, whole_seconds
 
 Progress = Callable[[float, str], None]
 MAX_ROWS_LISTED = 20  # dropped duplicates listed in meta.yaml (all are counted)
@@ -267,6 +267,13 @@ def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
     """(int64 Unix milliseconds, unit), or the row number and "row order" without a column."""
     if column is None:
         return np.arange(table.rows, dtype=np.int64), "row order"
+    typed = table.milliseconds(column)
+    if typed is not None:  # Parquet dates and times: instants already, no text to parse
+        values, missing = typed
+        if missing.any():
+            table.bad_value(int(np.flatnonzero(missing)[0]), "missing timestamp",
+                            "timestamp_col", column, "")  # fmt: skip
+        return values, ISO
     raw = table.column("timestamp_col", column)
 
     def fail(row: int, text: str, value: str) -> NoReturn:

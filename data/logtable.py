@@ -29,11 +29,12 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # Peak memory of importing a log, beyond the ~110 MB the interpreter and libraries take:
 # Arrow's text of the columns read, then their numbers, the interaction table and its sorts.
 # Measured with `/usr/bin/time -v` (maximum RSS) on `rlrec import csv` of generated event logs
-# (user,item,ISO time,event with text ids, 40 bytes a line; and the same with 4 more unmapped
-# columns, 85 bytes a line) at 2M rows: 240 and 280 bytes a row; a MovieLens ratings.csv
-# layout (4 numeric columns, 26 bytes a line, bench/memory_estimates.py) 190. Fitted per row
-# as a part per column read plus a part per byte of the line, rounded up so the estimate stays
-# above the measured peak; Parquet per column read (4 columns: 247 bytes a row).
+# (user,item,ISO time,event with text ids, 40 bytes a line): 204 bytes a row at 2M rows, 161
+# at 25M; the same with 4 more unmapped columns (85 bytes a line) 273 at 2M; a MovieLens
+# ratings.csv layout (4 numeric columns, 26 bytes a line, bench/memory_estimates.py) 190 at
+# 2M. Fitted per row as a part per column read plus a part per byte of a line, rounded up
+# so the estimate stays above the measured peak (at 25M rows by a third). Parquet per
+# column read: the same 4-column log took 213 bytes a row at 2M, 162 at 25M.
 # Plus a fixed part: Arrow's memory pool and the modules an import loads (bench: ~20-30 MB).
 IMPORT_FIXED_BYTES = 32 * 2**20
 # A clean MovieLens ratings.csv read typed (`read_number_columns`: 8 bytes a cell, no text)
@@ -41,10 +42,10 @@ IMPORT_FIXED_BYTES = 32 * 2**20
 # to a maximum RSS of 483 MB at 2M rows and 3.61 GB at 25M, 141-162 bytes a row above the
 # interpreter's ~170 MB; rounded up.
 TYPED_BYTES_PER_ROW = 175
-READ_BYTES_PER_ROW = 100
-READ_BYTES_PER_CELL = 30
+READ_BYTES_PER_ROW = 60
+READ_BYTES_PER_CELL = 25
 READ_BYTES_PER_BYTE = 1.5  # of a line of the file: Arrow's parse buffers and text
-PARQUET_BYTES_PER_CELL = 75
+PARQUET_BYTES_PER_CELL = 60
 SAMPLE_BYTES = 1 << 20  # of a text file, to measure its bytes per line
 # Encodings in which digits, '.', ',' and newlines are the ASCII bytes: numbers read alike.
 ASCII_COMPATIBLE = ("utf-8", "utf-8-sig", "iso8859-1", "ascii", "cp1252")
@@ -63,6 +64,8 @@ class CsvTable:
         names: list[str] | None = None,
     ):
         self.frame, self.line, self.path, self.sep = frame, line, path, sep
+        # Parquet date and time columns, kept typed: their text is made only when asked for.
+        self.instants: dict[str, pa.ChunkedArray] = {}
         # Every column of the file (the frame may hold only the ones asked for).
         self.names = names if names is not None else list(map(str, frame.columns))
 
@@ -79,6 +82,8 @@ class CsvTable:
 
     def column(self, option: str, name: str) -> pd.Series:
         """Column `name` as stripped text; `option` is the parameter that named it."""
+        if name in self.instants and name not in self.frame.columns:
+            self.frame[name] = _as_text(self.instants[name])
         if name not in self.frame.columns:
             found = ", ".join(self.names)
             hint: list[str | Option] = []
@@ -107,8 +112,20 @@ class CsvTable:
     def rows(self) -> int:
         return len(self.frame)
 
+    def milliseconds(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(int64 Unix milliseconds in UTC, missing) of a Parquet date or time column `name`
+        (below a millisecond dropped towards the past, as its text would read), or None
+        when the column is text or numbers: then read `column(name)`."""
+        if name not in self.instants:
+            return None
+        instants = _utc_milliseconds(self.instants[name])
+        missing = pc.is_null(instants).to_numpy(zero_copy_only=False)
+        values = pc.fill_null(instants.cast(pa.int64()), 0).to_numpy()
+        return values, missing
+
     def release(self, name: str) -> None:
         """Let go of column `name`'s text once it has been read (rows still locate)."""
+        self.instants.pop(name, None)
         if name in self.frame.columns:
             self.frame = self.frame.drop(columns=[name])
 
@@ -444,10 +461,17 @@ def _read_parquet(path: Path, wanted: list[str] | None = None) -> CsvTable:
     if table.num_rows == 0:
         raise RlrecError(f"{path}: empty file (no rows)", file=path, option="path")
     frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    instants = {}
     for name in table.column_names:  # each column freed once it is text
-        frame[str(name)] = _as_text(table.column(0))
+        column = table.column(0)
+        if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+            instants[str(name)] = column
+        else:
+            frame[str(name)] = _as_text(column)
         table = table.remove_column(0)
-    return CsvTable(frame, None, path, None, list(map(str, names)))
+    result = CsvTable(frame, None, path, None, list(map(str, names)))
+    result.instants = instants
+    return result
 
 
 def _as_text(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
@@ -465,16 +489,7 @@ def _as_text(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
         text = pc.if_else(whole, integral.cast(pa.string()), _float_text(numbers))
         text = pc.if_else(pc.is_nan(numbers), "", text)
     elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        instants = column
-        if pa.types.is_date(kind):
-            instants = column.cast(pa.timestamp("ms"))
-        elif kind.unit != "ms":  # below a millisecond is dropped, towards the past
-            instants = pc.floor_temporal(column, unit="millisecond").cast(
-                pa.timestamp("ms", tz=kind.tz), safe=False
-            )
-        if instants.type.tz is not None:  # zoned: the same instant in UTC
-            instants = instants.cast(pa.timestamp("ms"))
-        text = pc.strftime(instants, format="%Y-%m-%dT%H:%M:%SZ")
+        text = pc.strftime(_utc_milliseconds(column), format="%Y-%m-%dT%H:%M:%SZ")
     else:
         try:  # integers (nullable too) and text exactly as written
             text = column.cast(pa.string())
@@ -482,6 +497,22 @@ def _as_text(column: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
             text = pa.array(column.to_pandas().astype(str).to_numpy(dtype=object), pa.string())
             text = pc.if_else(pc.is_null(column), "", text)
     return pd.array(pc.fill_null(text, ""), dtype="str")
+
+
+def _utc_milliseconds(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A date or time column as zone-less timestamp[ms] in UTC; below a millisecond is
+    dropped towards the past."""
+    kind = column.type
+    instants = column
+    if pa.types.is_date(kind):
+        instants = column.cast(pa.timestamp("ms"))
+    elif kind.unit != "ms":
+        instants = pc.floor_temporal(column, unit="millisecond").cast(
+            pa.timestamp("ms", tz=kind.tz), safe=False
+        )
+    if instants.type.tz is not None:  # zoned: the same instant in UTC
+        instants = instants.cast(pa.timestamp("ms"))
+    return instants
 
 
 def _float_text(numbers: pa.ChunkedArray) -> pa.ChunkedArray:

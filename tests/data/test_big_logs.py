@@ -127,3 +127,14 @@ def test_a_failed_import_writes_nothing(tmp_path):
     with pytest.raises(RlrecError, match=r"log\.csv:779: missing timestamp"):
         import_log_dataset(tmp_path / "log.csv", out=tmp_path / "ds", **MAPPING)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+def test_a_null_time_in_a_typed_parquet_column_names_its_row(tmp_path):
+    stamps = pa.array([1_546_300_800_000 + 1000 * r for r in range(40)], pa.timestamp("ms"))
+    stamps = pa.array([None if r == 29 else v for r, v in enumerate(stamps.to_pylist())],
+                      pa.timestamp("ms"))  # fmt: skip
+    table = pa.table({"user": [f"u{r % 5}" for r in range(40)], "item": ["a", "b"] * 20,
+                      "time": stamps, "event": ["view"] * 40})  # fmt: skip
+    pq.write_table(table, tmp_path / "log.parquet")
+    with pytest.raises(RlrecError, match=r"log\.parquet: row 30: missing timestamp"):
+        import_csv(tmp_path / "log.parquet", **MAPPING)
