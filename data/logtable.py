@@ -1,10 +1,15 @@
 """A log file as a table of text columns, whatever its format, so every format fails alike.
 
-`read_log_table` reads a delimited text file with a header (CSV/TSV, decoded as UTF-8 or
-Latin-1, see `textio.read_text`) or a Parquet file, and gives every column as stripped text
-the way the CSV would have held it: a null is an empty cell, a whole float id is "1" (not
-"1.0"), a date is ISO 8601. The importers then check one kind of input, and a bad row is
-reported the same way from CSV ("file:line") and Parquet ("file: row n").
+`read_log_table` reads a delimited text file with a header (CSV/TSV: UTF-8, else Latin-1,
+or the encoding given) or a Parquet file, and gives every column as stripped text the way
+the CSV would have held it: a null is an empty cell, a whole float id is "1" (not "1.0"), a
+date is ISO 8601 (Parquet dates and times are also kept as instants, `CsvTable.milliseconds`).
+The importers then check one kind of input, and a bad row is reported the same way from CSV
+("file:line") and Parquet ("file: row n").
+
+Both are read columnar by Arrow, in blocks, straight from the file: the text is held once,
+as Arrow strings of the columns the importer maps (a 25M-row event log: about 1.5 GB), never
+as one Python string per cell or a decoded copy of the whole file.
 """
 
 from __future__ import annotations
