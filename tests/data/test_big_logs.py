@@ -138,3 +138,35 @@ def test_a_null_time_in_a_typed_parquet_column_names_its_row(tmp_path):
     pq.write_table(table, tmp_path / "log.parquet")
     with pytest.raises(RlrecError, match=r"log\.parquet: row 30: missing timestamp"):
         import_csv(tmp_path / "log.parquet", **MAPPING)
+
+
+def test_dates_read_in_blocks_equal_pandas_reading_the_whole_column(monkeypatch):
+    """Blocks of zoned, naive, mixed and sub-millisecond dates: Arrow or pandas per block,
+    the same instants as pandas on the whole column; a bad date is blamed on its own row."""
+    from rlrec.data import timestamps
+
+    monkeypatch.setattr(timestamps, "ISO_BLOCK_ROWS", 4)
+    values = [
+        "2019-01-01T00:00:00Z", "2019-01-01T01:00:00+02:00", "2019-01-02T00:00:00.5Z",
+        "2019-01-03T00:00:00Z",  # block 1: all zoned (Arrow)
+        "2019-02-01", "2019-02-01 10:00", "2019-02-01T10:00:00.250", "1969-12-31T23:59:59",
+        "2019-03-01T00:00:00Z", "2019-03-01T00:00:00", "2019-03-01T00:00:00.123456Z",
+        "1960-06-01T12:00:00-05:00",  # block 3: mixed and finer than ms (pandas)
+        "2020-02-29T12:00:00Z",
+    ]  # fmt: skip
+    raw = pd.Series(pd.array(values, dtype="str"))
+
+    def fail(row, text, value):
+        raise AssertionError(text)
+
+    got, unit = timestamps.parse_timestamps(raw, fail)
+    whole = pd.to_datetime(raw, utc=True, format="ISO8601").dt.tz_convert(None)
+    assert unit == "iso 8601"
+    assert got.tolist() == whole.to_numpy().astype("datetime64[ms]").astype("int64").tolist()
+    bad = pd.Series(pd.array([*values[:9], "2019-02-30T00:00:00Z", *values[10:]], dtype="str"))
+
+    def blame(row, text, value):
+        raise RlrecError(f"row {row + 1}: {value!r}: {text}")
+
+    with pytest.raises(RlrecError, match=r"row 10: '2019-02-30T00:00:00Z': .* neither"):
+        timestamps.parse_timestamps(bad, blame)
