@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rlrec.data.errors import Option, RlrecError
 
@@ -25,21 +26,30 @@ def natural_order(ids: pd.Series) -> np.ndarray:
 
 
 def codes_for(values: pd.Series | np.ndarray, catalogue: np.ndarray) -> np.ndarray:
-    """Index of each value in `catalogue`, -1 where it is not there."""
-    return pd.Index(catalogue).get_indexer(pd.Series(values).astype(str)).astype(np.int64)
+    """int64 index of each value (compared as text) in `catalogue`, -1 where it is not
+    there; hashed by Arrow, with no Python string per row."""
+    text = pa.array(pd.Series(values).astype(str))
+    position = pc.index_in(text, value_set=pa.array(np.asarray(catalogue).astype(str)))
+    return pc.fill_null(position, -1).to_numpy().astype(np.int64)
+
+
+def events_from_codes(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
+    """A per-row event column as `names[codes[row]]`, one small integer a row."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype="str"))
 
 
 def build_interactions(
     user_id: np.ndarray,
     item_id: np.ndarray,
-    event: np.ndarray | str,
+    event: np.ndarray | pd.Categorical | str,
     rating: np.ndarray,
     timestamp: np.ndarray,
     timestamp_ms: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The schema's interaction table, time-ordered per user, with sessions = (user, hour).
 
-    `event` is one per row, or one str for every row. `timestamp` is int64 Unix seconds.
+    `event` is one per row (an array of text or a `pd.Categorical`), or one str for every
+    row. `timestamp` is int64 Unix seconds.
     `timestamp_ms` (int64 Unix milliseconds, optional) orders rows within a second and is
     kept as the column `timestamp_ms` when some time has a sub-second part."""
     exact = timestamp if timestamp_ms is None else timestamp_ms
@@ -48,6 +58,11 @@ def build_interactions(
     rating, timestamp = rating[order], timestamp[order]
     if isinstance(event, str):  # one Arrow string column, no Python object per row
         events = pd.array(pa.repeat(pa.scalar(event), len(order)), dtype="str")
+    elif isinstance(event, pd.Categorical):  # Arrow strings from the codes, no objects
+        names = pa.array(np.asarray(event.categories, dtype=object), type=pa.string())
+        codes = pa.array(event.codes[order])
+        events = pd.array(pa.DictionaryArray.from_arrays(codes, names).cast(pa.string()),
+                          dtype="str")  # fmt: skip
     else:
         events = pd.array(np.asarray(event[order], dtype=object), dtype="str")
     hour = np.floor_divide(timestamp, SESSION_SECONDS)
@@ -56,13 +71,14 @@ def build_interactions(
     session_id = np.cumsum(new_session) - 1
     table = pd.DataFrame(
         {
-            "user_id": user_id.astype(np.int32),
-            "item_id": item_id.astype(np.int32),
+            "user_id": user_id.astype(np.int32, copy=False),
+            "item_id": item_id.astype(np.int32, copy=False),
             "event": events,
             "rating": np.asarray(rating, dtype=np.float32),
             "timestamp": np.asarray(timestamp, dtype=np.int64),
-            "session_id": session_id.astype(np.int64),
-        }
+            "session_id": session_id.astype(np.int64, copy=False),
+        },
+        copy=False,  # the arrays are this function's own: no second copy of 25M rows
     )
     if timestamp_ms is not None and np.any(np.remainder(timestamp_ms, 1000)):
         table["timestamp_ms"] = np.asarray(timestamp_ms, dtype=np.int64)[order]

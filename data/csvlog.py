@@ -20,18 +20,22 @@ and mean rating.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rlrec.data.assemble import (
     activity_features,
     build_interactions,
     codes_for,
     duplicate_rows,
+    events_from_codes,
     natural_order,
     one_hot,
     reject_duplicates,
@@ -43,7 +47,7 @@ from rlrec.data.logtable import CsvTable, read_log_table
 from rlrec.data.scale import check_threshold, rating_scale, require_positives
 from rlrec.data.schema import EVENTS
 from rlrec.data.textio import check_encoding
-from rlrec.data.timestamps import parse_timestamps, whole_seconds
+from rlrec.data.timestamps import ISO, parse_timestamps, whole_seconds
 
 Progress = Callable[[float, str], None]
 MAX_ROWS_LISTED = 20  # dropped duplicates listed in meta.yaml (all are counted)
@@ -86,10 +90,30 @@ def import_csv(
     report(0.0, f"reading {path.name}")
     mapped = (user_col, item_col, rating_col, event_col, timestamp_col, category_col)
     table = read_log_table(path, sep, encoding, [c for c in mapped if c is not None])
+    uses = Counter(c for c in mapped if c is not None)
+
+    def done(column: str | None) -> None:
+        """Let a column's text go once every option naming it has read it."""
+        if column is not None:
+            uses[column] -= 1
+            if uses[column] == 0:
+                table.release(column)
+
     report(0.5, "checking columns")
     users_raw = _ids(table, "user_col", user_col)
     items_raw = _ids(table, "item_col", item_col)
-    rating = _ratings(table, rating_col) if rating_col else np.full(len(users_raw), np.nan)
+    # Each text column becomes numbers as soon as it is checked, and its text is let go:
+    # a 25M-row log never holds its text and its numbers whole at once.
+    user_catalogue = natural_order(users_raw)
+    user_id = codes_for(users_raw, user_catalogue).astype(np.int32)
+    del users_raw
+    done(user_col)
+    item_catalogue = natural_order(items_raw)
+    item_id = codes_for(items_raw, item_catalogue).astype(np.int32)
+    del items_raw
+    done(item_col)
+    rating = _ratings(table, rating_col) if rating_col else np.full(len(user_id), np.nan)
+    done(rating_col)
     scale = rating_scale(rating)
     implicit_zeros = 0
     if scale.zero_is_implicit and event_col is None:
@@ -98,17 +122,17 @@ def import_csv(
         implicit_zeros = int(zero.sum())
         rating = np.where(zero, np.nan, rating)
     event = _events(table, event_col, rating)
+    done(event_col)
     milliseconds, unit = _timestamps(table, timestamp_col)
+    done(timestamp_col)
     category = table.column("category_col", category_col) if category_col else None
 
-    user_catalogue = natural_order(users_raw)
-    item_catalogue = natural_order(items_raw)
-    user_id = codes_for(users_raw, user_catalogue)
-    item_id = codes_for(items_raw, item_catalogue)
     dropped: list[str] = []
     if timestamp_col:
         # What the file says: the same user, item, event and time to the millisecond.
-        keys = (user_id, item_id, pd.factorize(event)[0], milliseconds)
+        # User and time first: the duplicate check sorts only the rows sharing those two
+        # (few in an event log, where one user repeats an item often but rarely a moment).
+        keys = (user_id, milliseconds, item_id, event.codes)
         if duplicates == "error":
             drop_them: list[str | Option] = [
                 "; pass ",
@@ -118,13 +142,13 @@ def import_csv(
             reject_duplicates(
                 table.where, table.location, keys, drop_them, "user, item, event and time"
             )
-        rows, originals = duplicate_rows(keys)
+        # No duplicates when the check above has passed.
+        rows, originals = duplicate_rows(keys) if duplicates != "error" else (np.empty(0),) * 2
         if len(rows):
             keep = np.ones(len(user_id), dtype=bool)
             keep[rows] = False
-            user_id, item_id, rating, event, milliseconds = (
-                a[keep] for a in (user_id, item_id, rating, event, milliseconds)
-            )
+            user_id, item_id = user_id[keep], item_id[keep]
+            rating, milliseconds, event = rating[keep], milliseconds[keep], event[keep]
             category = category[keep].reset_index(drop=True) if category is not None else None
             dropped = [
                 f"{table.where(int(r))} (same as {table.where(int(o))})"
@@ -225,22 +249,31 @@ def _ratings(table: CsvTable, column: str) -> np.ndarray:
     return numbers
 
 
-def _events(table: CsvTable, column: str | None, rating: np.ndarray) -> np.ndarray:
+def _events(table: CsvTable, column: str | None, rating: np.ndarray) -> pd.Categorical:
+    """Each row's event (one of `EVENTS`, lower case) as a categorical."""
     if column is None:
-        return np.where(np.isnan(rating), "click", "rating").astype(object)
-    raw = table.column("event_col", column).str.lower()
-    unknown = np.flatnonzero(~raw.isin(EVENTS).to_numpy())
+        return events_from_codes(np.isnan(rating).astype(np.int8), ["rating", "click"])
+    raw = pa.array(table.column("event_col", column).str.lower())
+    code = pc.index_in(raw, value_set=pa.array(EVENTS, type=raw.type))
+    unknown = np.flatnonzero(pc.is_null(code).to_numpy(zero_copy_only=False))
     if len(unknown):
-        value = raw.iloc[unknown[0]]
+        value = raw[int(unknown[0])].as_py()
         text = f"event {value!r} is not one of {', '.join(EVENTS)}"
         table.bad_value(int(unknown[0]), text, "event_col", column, value)
-    return raw.to_numpy(dtype=object)
+    return events_from_codes(code.to_numpy().astype(np.int8), EVENTS)
 
 
 def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
     """(int64 Unix milliseconds, unit), or the row number and "row order" without a column."""
     if column is None:
-        return np.arange(len(table.frame), dtype=np.int64), "row order"
+        return np.arange(table.rows, dtype=np.int64), "row order"
+    typed = table.milliseconds(column)
+    if typed is not None:  # Parquet dates and times: instants already, no text to parse
+        values, missing = typed
+        if missing.any():
+            table.bad_value(int(np.flatnonzero(missing)[0]), "missing timestamp",
+                            "timestamp_col", column, "")  # fmt: skip
+        return values, ISO
     raw = table.column("timestamp_col", column)
 
     def fail(row: int, text: str, value: str) -> NoReturn:
@@ -252,8 +285,10 @@ def _timestamps(table: CsvTable, column: str | None) -> tuple[np.ndarray, str]:
 def _item_category(item_id: np.ndarray, category: pd.Series | None, n_items: int) -> np.ndarray:
     if category is None:
         return np.full(n_items, "unknown", dtype=object)
-    counts = pd.DataFrame({"item": item_id, "category": category.to_numpy()})
-    counts = counts[counts["category"] != ""].value_counts().reset_index()
+    codes, names = pd.factorize(category)  # one integer a row, not one string object
+    counts = pd.DataFrame({"item": item_id, "category": codes})
+    counts = counts[(category != "").to_numpy()].value_counts().reset_index()
+    counts["category"] = np.asarray(names, dtype=object)[counts["category"].to_numpy()]
     # Most frequent category per item; ties go to the alphabetically first.
     counts = counts.sort_values(["item", "count", "category"], ascending=[True, False, True])
     first = counts.drop_duplicates("item").set_index("item")["category"]

@@ -129,8 +129,9 @@ def compute_eda(ds: Dataset) -> dict[str, Any]:
     ratings = inter["rating"].to_numpy(np.float64)
     rated = ratings[np.isfinite(ratings)]
     has_timestamps = ds.meta.get("timestamp_unit") != "row order"
-    present_events = [e for e in EVENTS if e in set(inter["event"].unique())] or list(EVENTS)
-    extra_events = sorted(set(inter["event"].unique()) - set(EVENTS))
+    events = set(inter["event"].unique())  # one pass over a column of 25M strings
+    present_events = [e for e in EVENTS if e in events] or list(EVENTS)
+    extra_events = sorted(events - set(EVENTS))
     return {
         "name": ds.name,
         "source": ds.meta.get("source"),

@@ -74,6 +74,10 @@ FILES_100K = ("u.data", "u.item", "u.user")
 FILES_1M = ("ratings.dat", "movies.dat", "users.dat")
 FILES_LATEST = ("ratings.csv", "movies.csv")
 RATING_RANGE_LATEST = (0.5, 5.0)  # half stars
+# Files of the ml-20m / ml-25m releases besides ratings and movies: accepted, listed in
+# meta.yaml ("side_files") and the import's notes, not read (tags and the tag genome
+# describe movies by free text, links point to other sites).
+SIDE_FILES_LATEST = ("tags.csv", "links.csv", "genome-scores.csv", "genome-tags.csv")
 
 
 def detect_format(path: Path) -> tuple[str, Path]:
@@ -234,9 +238,11 @@ def _import_latest(
     interactions = build_interactions(user_id, item_id, "rating", rating, timestamp)
     source = "movielens-latest"
     report(1.0, "done")
-    return _dataset(
-        users, items, interactions, GENRES_1M, source, name, folder, RATING_RANGE_LATEST
-    )
+    ds = _dataset(users, items, interactions, GENRES_1M, source, name, folder, RATING_RANGE_LATEST)
+    side = [file for file in SIDE_FILES_LATEST if (folder / file).exists()]
+    if side:
+        ds.meta["side_files"] = side
+    return ds
 
 
 def _latest_ratings(

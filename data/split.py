@@ -169,12 +169,13 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
     held_out = config.validation_fraction + config.test_fraction
 
     # Position of each row in time (ties broken by row order, so the result is deterministic).
+    own: np.ndarray | None = None  # each row's place in its user's own timeline
     if config.method == "global":
         order = np.lexsort((np.arange(n), times))
         position = np.empty(n, dtype=np.float64)
         position[order] = np.arange(n) / n
     else:
-        position = _position_in_own_timeline(users, times)
+        position = own = _position_in_own_timeline(users, times)
 
     # A row goes to test when its position lies in the last `test_fraction` of its timeline;
     # the small epsilon keeps exact boundaries (e.g. 8/10 = 0.8) on the held-out side.
@@ -184,13 +185,16 @@ def split_dataset(dataset: Dataset, config: SplitConfig | None = None) -> Split:
     labels[position >= 1.0 - config.test_fraction - eps] = TEST
 
     if config.cold_user_fraction > 0:
-        active = np.unique(users)
+        active = _distinct_ids(users)
         n_cold = int(round(config.cold_user_fraction * len(active)))
         rng = np.random.default_rng(config.seed)
         held_users = rng.choice(active, size=n_cold, replace=False)
-        whole = np.isin(users, held_users)
+        held = np.zeros(int(users.max()) + 1, dtype=bool)
+        held[held_users] = True
+        whole = held[users]
         # Inside a held-out user's own timeline: the first v/(v+t) share validation, rest test.
-        own = _position_in_own_timeline(users, times)
+        if own is None:
+            own = _position_in_own_timeline(users, times)
         to_validation = own < config.validation_fraction / held_out - eps
         labels[whole] = np.where(to_validation[whole], VALIDATION, TEST)
 
@@ -216,15 +220,23 @@ def _position_in_own_timeline(users: np.ndarray, times: np.ndarray) -> np.ndarra
     return position
 
 
+def _distinct_ids(ids: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Sorted distinct non-negative int `ids` not in `exclude` (what np.unique and
+    np.setdiff1d give), by counting: ids are dataset indices, 0..n-1, so no sort of the rows."""
+    size = int(max(ids.max(initial=-1), -1 if exclude is None else exclude.max(initial=-1))) + 1
+    present = np.bincount(ids, minlength=size) > 0
+    if exclude is not None:
+        present &= np.bincount(exclude, minlength=size) == 0
+    return np.flatnonzero(present).astype(ids.dtype)
+
+
 def _finish(dataset: Dataset, labels: np.ndarray, config: SplitConfig) -> Split:
     log = dataset.interactions
     users = log["user_id"].to_numpy(np.int64)
     items = log["item_id"].to_numpy(np.int64)
     train = labels == TRAIN
-    train_users = np.unique(users[train])
-    train_items = np.unique(items[train])
-    cold_users = np.setdiff1d(np.unique(users[~train]), train_users)
-    cold_items = np.setdiff1d(np.unique(items[~train]), train_items)
+    cold_users = _distinct_ids(users[~train], exclude=users[train])
+    cold_items = _distinct_ids(items[~train], exclude=items[train])
     return Split(
         labels=labels,
         config=config,

@@ -33,6 +33,7 @@ ISO = "iso 8601"
 MISSING_TEXT = ("", "nan", "NaN", "NAN", "none", "None", "NONE", "null", "Null", "NULL", "nat",
                 "NaT", "NAT", "<NA>", "<na>")  # fmt: skip
 NUMBER = r"[+-]?\d+(\.\d*)?"
+ISO_BLOCK_ROWS = 1 << 20  # dates parsed at a time (see `_iso_milliseconds`)
 
 # fail(row, text, value): raise for data row `row` (0-based) with the message `text`.
 Fail = Callable[[int, str, str], NoReturn]
@@ -51,6 +52,13 @@ def parse_timestamps(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
     numeric = raw.str.fullmatch(NUMBER).to_numpy(bool)
     if numeric.all():
         return _unix_milliseconds(raw, fail)
+    if not numeric.any():  # all dates: read block by block, Arrow first
+        milliseconds, unreadable = _iso_milliseconds(raw)
+        if unreadable.any():
+            row = int(np.flatnonzero(unreadable)[0])
+            fail(row, f"timestamp {raw.iloc[row]!r} is neither a Unix time nor an ISO 8601 "
+                 "date", raw.iloc[row])  # fmt: skip
+        return milliseconds, ISO
     parsed = pd.to_datetime(raw.where(~numeric), errors="coerce", utc=True, format="ISO8601")
     unreadable = ~numeric & parsed.isna().to_numpy()
     if unreadable.any():
@@ -65,6 +73,40 @@ def parse_timestamps(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:
              f"column is {kinds[numbers_win]} (one format per column)", raw.iloc[row])  # fmt: skip
     naive = parsed.dt.tz_convert(None).to_numpy()
     return naive.astype("datetime64[ms]").astype(np.int64), ISO
+
+
+def _iso_milliseconds(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 Unix milliseconds, unreadable) of ISO 8601 dates, `ISO_BLOCK_ROWS` at a time:
+    Arrow reads a block whose dates all give a zone or all give none; pandas reads any other
+    block (a mix, finer than milliseconds, a bad date), so one bad row among 25M costs one
+    block of Python-level parsing, not the whole column's."""
+    milliseconds = np.zeros(len(raw), dtype=np.int64)
+    unreadable = np.zeros(len(raw), dtype=bool)
+    for start in range(0, len(raw), ISO_BLOCK_ROWS):
+        block = raw.iloc[start : start + ISO_BLOCK_ROWS]
+        fast = _arrow_iso_milliseconds(block)
+        if fast is not None:
+            milliseconds[start : start + len(block)] = fast
+            continue
+        parsed = pd.to_datetime(block, errors="coerce", utc=True, format="ISO8601")
+        missing = parsed.isna().to_numpy()
+        naive = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[ms]")
+        milliseconds[start : start + len(block)] = np.where(missing, 0, naive.astype(np.int64))
+        unreadable[start : start + len(block)] = missing
+    return milliseconds, unreadable
+
+
+def _arrow_iso_milliseconds(raw: pd.Series) -> np.ndarray | None:
+    """int64 Unix milliseconds of ISO 8601 dates that all give a zone, or all give none
+    (read as UTC), parsed by Arrow without a Python object per row; None for anything else
+    (a mix, finer than milliseconds, a form Arrow does not read): pandas then reads them."""
+    text = pa.array(raw)
+    for kind in (pa.timestamp("ms", tz="UTC"), pa.timestamp("ms")):
+        try:
+            return text.cast(kind).cast(pa.int64()).to_numpy()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return None
 
 
 def _unix_milliseconds(raw: pd.Series, fail: Fail) -> tuple[np.ndarray, str]:

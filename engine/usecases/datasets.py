@@ -75,6 +75,8 @@ class BuiltDataset:
                 f"{meta['implicit_zero_ratings']} rating(s) of 0 read as interactions without a "
                 f"rating ({meta.get('rating_scale')}); they count as engaged, like clicks"
             )
+        if meta.get("side_files"):
+            notes.append(f"not imported (MovieLens side files): {', '.join(meta['side_files'])}")
         return notes
 
     def summary(self) -> dict[str, Any]:

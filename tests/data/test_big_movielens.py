@@ -220,3 +220,27 @@ def test_odd_files_give_what_the_text_reader_gives(tmp_path, monkeypatch, kind, 
     else:
         pd.testing.assert_frame_equal(fast[0], slow[0])
         pd.testing.assert_frame_equal(fast[1], slow[1])
+
+
+def test_side_files_and_the_tag_genome_are_accepted_and_reported(tmp_path):
+    """ml-25m ships tags, links and the tag genome beside the ratings: the import reads the
+    ratings and movies, never refuses the others, and says which it did not import."""
+    from rlrec.engine.usecases.datasets import import_movielens_dataset
+
+    folder = write_ml25m_layout(tmp_path / "ml-25m", rows=500)
+    (folder / "genome-tags.csv").write_text("tagId,tag\n1,007\n2,007 (series)\n")
+    (folder / "genome-scores.csv").write_text("movieId,tagId,relevance\n1,1,0.02875\n1,2,0.0\n")
+    (folder / "README.txt").write_text("Summary\n=======\n")
+    built = import_movielens_dataset(str(folder), out=str(tmp_path / "ds"))
+    side = ["tags.csv", "links.csv", "genome-scores.csv", "genome-tags.csv"]
+    assert built.dataset.meta["side_files"] == side
+    assert built.notes == [f"not imported (MovieLens side files): {', '.join(side)}"]
+    assert len(built.dataset.interactions) == 500
+
+
+def test_ratings_and_movies_alone_report_no_side_files(tmp_path):
+    folder = write_ml25m_layout(tmp_path / "ml", rows=300)
+    for side in ("tags.csv", "links.csv"):
+        (folder / side).unlink()
+    ds = import_movielens(folder)
+    assert "side_files" not in ds.meta
