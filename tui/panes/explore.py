@@ -35,6 +35,7 @@ from rlrec.tui.panes.explore_data import (
     RunFailed,
     RunLoaded,
     UserDetails,
+    UsersIndexed,
     checkpoint_stamp,
 )
 from rlrec.tui.widgets.explorer import (
@@ -278,19 +279,31 @@ the list came from the agent or a cold-start fallback.
     def _set_dataset(
         self, dataset: Dataset | None, n_users: int | None = None, keep_status: bool = False
     ) -> None:
-        from rlrec.engine.serving import explain
-
         self.dataset = dataset
-        if dataset is not None:
-            overview = explain.user_overview(dataset)
-        elif n_users:
-            overview = explain.plain_overview(int(n_users))
-        else:
-            overview = None
         if not keep_status:
             self._show_run_status()
         self._selected = None  # the run or dataset changed: fetch the user's lists again
-        self.query_one(UserList).set_users(overview, counts_known=dataset is not None)
+        self._index_users(dataset, n_users)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-index")
+    def _index_users(self, dataset: Dataset | None, n_users: int | None) -> None:
+        # Seconds at a million users (ids sorted for search): off the event loop.
+        try:
+            index = explore_data.index_users(dataset, n_users)
+        except Exception as exc:  # noqa: BLE001 — a bug: shown in the list, app stays up
+            self.post_message(UsersIndexed(dataset, None, error_line(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(UsersIndexed(dataset, index))
+
+    @on(UsersIndexed)
+    def _users_indexed(self, message: UsersIndexed) -> None:
+        if message.dataset is not self.dataset:
+            return  # another dataset or run was opened meanwhile
+        users = self.query_one(UserList)
+        users.set_users(message.index, counts_known=self.dataset is not None)
+        if message.error:
+            users.say(f"Cannot list the users: {message.error}")
 
     # -- the user list -----------------------------------------------------------------------
     def action_search(self) -> None:
