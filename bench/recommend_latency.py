@@ -36,6 +36,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=200, help="users asked per policy")
     parser.add_argument("--steps", type=int, default=5000, help="training steps if training")
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument(
+        "--policies", help="comma-separated policies to time (default: all the run offers)"
+    )
     args = parser.parse_args()
 
     from rlrec.engine.serving import artifacts
@@ -58,6 +61,8 @@ def main() -> int:
             ids = run.dataset.users["original_id"].astype(str).to_numpy()
             users = list(ids[: args.users])
             policies = POLICIES
+        if args.policies:
+            policies = tuple(p for p in args.policies.split(",") if p in policies)
         print(f"top-{args.k} for {len(users)} users, in-process, milliseconds per call")
         print(f"{'policy':<10} {'p50':>8} {'p99':>8} {'max':>8}")
         for policy in policies:
