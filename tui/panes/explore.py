@@ -14,6 +14,7 @@ loaded and the selected user's lists are computed again.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -62,6 +63,8 @@ FIRST_BASELINE = "popular"
 # While the pane is on screen, how often it looks for a newer checkpoint of the open run: a run
 # still training opens with its first checkpoint and then follows the newer ones.
 CHECKPOINT_POLL_SECONDS = 2.0
+# Seconds a selection rests before its details are computed (see `_fetch`).
+DETAILS_DELAY = 0.08
 
 
 class ExplorePane(Widget):
@@ -349,6 +352,12 @@ the list came from the agent or a cold-start fallback.
     ) -> None:
         from rlrec.engine.serving import explain
 
+        # Wait for the selection to rest: while keys move the cursor or narrow the search, each
+        # new selection cancels this worker before it does any work, so the keys are not
+        # slowed by details nobody stays to read.
+        time.sleep(DETAILS_DELAY)
+        if get_current_worker().is_cancelled:
+            return
         profile, history, agent, error = None, [], None, None
         try:
             if dataset is not None:

@@ -55,6 +55,7 @@ class UserList(Vertical):
         self._index: UserIndex | None = None
         self._counts_known = True
         self._columns: tuple[str, str, str, str] = COLUMNS
+        self.shown_query: str | None = None  # the search the rows on screen answer
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -85,14 +86,17 @@ class UserList(Vertical):
         """Show the users matching `query` and select the first (or say nobody matches)."""
         table = self.table
         count = self.query_one("#explore-user-count", Static)
+        self.shown_query = query
         if self._index is None:
             table.show(None, [], self._columns)
-            count.update("")
+            count.update("", layout=False)
             return
         matches = self._index.search(query)
         total = self._index.n_users
+        # One line of fixed height: no layout pass for the whole screen at every keystroke.
         count.update(
-            f"{len(matches):,} of {total:,} users" if query.strip() else f"{total:,} users"
+            f"{len(matches):,} of {total:,} users" if query.strip() else f"{total:,} users",
+            layout=False,
         )
         with self.app.batch_update():
             table.show(self._index, matches, self._columns, counts_known=self._counts_known)
@@ -104,7 +108,7 @@ class UserList(Vertical):
 
     def say(self, text: str) -> None:
         """Put `text` where the user count goes (plain text, not markup)."""
-        self.query_one("#explore-user-count", Static).update(Text(text))
+        self.query_one("#explore-user-count", Static).update(Text(text), layout=False)
 
     def focus_search(self) -> None:
         self.query_one("#explore-search", Input).focus()

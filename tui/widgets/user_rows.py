@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from rlrec.engine.serving.user_index import UserIndex
 
 CELL_PADDING = 1  # blank cells either side of a value, as DataTable draws them
+WINDOW = 256  # rows whose cells are fetched from the index at once
 
 
 class UserRows(ScrollView, can_focus=True):
@@ -102,6 +104,8 @@ class UserRows(ScrollView, can_focus=True):
         self._counts_known = True
         self.cursor_row = 0
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._window: tuple[int, list[tuple[str, str, str, str]]] = (0, [])
+        self._styles: dict[tuple[str, bool], Style] = {}
 
     # -- what is shown -----------------------------------------------------------------------
     def show(
@@ -120,6 +124,7 @@ class UserRows(ScrollView, can_focus=True):
         self._counts_known = counts_known
         self._widths = self._column_widths(index, labels)
         self._lines.clear()
+        self._window = (0, [])
         width = sum(w + 2 * CELL_PADDING for w in self._widths)
         self.virtual_size = Size(width, len(self._rows) + 1)  # + the header line
         self.cursor_row = 0
@@ -154,10 +159,22 @@ class UserRows(ScrollView, can_focus=True):
 
     def get_row_at(self, row: int) -> tuple[str, str, str, str]:
         """The cells shown at position `row` (as text)."""
-        assert self._index is not None
-        original, segment, activity, count = self._index.rows(self._rows[row : row + 1])[0]
-        shown = "–" if count is None or not self._counts_known else str(count)
-        return (original, segment, activity, shown)
+        start, cells = self._window
+        if not start <= row < start + len(cells):
+            # One call to the index for a screenful and more, not one per line drawn.
+            assert self._index is not None
+            start = max(0, row - WINDOW // 4)
+            cells = [
+                (original, segment, activity, self._count(count))
+                for original, segment, activity, count in self._index.rows(
+                    self._rows[start : start + WINDOW]
+                )
+            ]
+            self._window = (start, cells)
+        return cells[row - start]
+
+    def _count(self, count: int | None) -> str:
+        return "–" if count is None or not self._counts_known else str(count)
 
     # -- the cursor --------------------------------------------------------------------------
     @property
@@ -220,6 +237,7 @@ class UserRows(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         self._lines.clear()
+        self._styles.clear()
         super().notify_style_update()
 
     def _on_focus(self, event: events.Focus) -> None:
@@ -237,15 +255,15 @@ class UserRows(ScrollView, can_focus=True):
         cached = self._lines.get(key)
         if cached is not None:
             return cached
-        base = style = self.rich_style
+        base = style = self._style("")
         if y == 0:
-            style = base + self.get_component_rich_style("user-rows--header")
+            style = self._style("user-rows--header")
             strip = self._line(self._labels, style)
         elif 0 <= row < self.row_count:
             if row == self.cursor_row:
-                style = base + self.get_component_rich_style("user-rows--cursor")
+                style = self._style("user-rows--cursor")
             elif row % 2 == 0:
-                style = base + self.get_component_rich_style("user-rows--even-row")
+                style = self._style("user-rows--even-row")
             strip = self._line(self.get_row_at(row), style)
         else:
             strip = Strip.blank(width, base)
@@ -254,7 +272,18 @@ class UserRows(ScrollView, can_focus=True):
         self._lines[key] = strip
         return strip
 
-    def _line(self, cells: tuple[str, ...], style) -> Strip:  # noqa: ANN001 — rich Style
+    def _style(self, component: str) -> Style:
+        """The widget's style plus `component`'s ('' for none), as it looks now (focus)."""
+        key = (component, self.has_focus)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            if component:
+                style += self.get_component_rich_style(component)
+            self._styles[key] = style
+        return style
+
+    def _line(self, cells: tuple[str, ...], style: Style) -> Strip:
         pad = " " * CELL_PADDING
         parts = []
         for cell, width in zip(cells, self._widths, strict=True):
