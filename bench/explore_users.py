@@ -108,6 +108,7 @@ async def _measure(dataset: Path, rounds: int) -> dict:
             report["search_keystroke_ms"] = _percentiles(typing)
             report["raw_typing_ms"] = [round(t * 1000) for t in typing]
             report["list_key_ms"] = _percentiles(moving)
+            report["raw_list_key_ms"] = [round(t * 1000) for t in moving]
             report["details_ms"] = _percentiles(details)
     return report
 

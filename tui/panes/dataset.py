@@ -265,7 +265,15 @@ interactions per user and per item, ratings) follow the current dataset.
         self._summary_for = dataset
         self._summarise(dataset, getattr(state, "dataset_path", None))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-summary")
+    # Described here: Textual's default description is repr() of the arguments, and a large
+    # dataset's repr takes long on the event loop.
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="dataset-summary",
+        description="summarise dataset",
+    )
     def _summarise(self, dataset: Any, path: Path | None) -> None:
         try:
             from rlrec.engine.usecases.datasets import describe_dataset

@@ -288,7 +288,15 @@ the list came from the agent or a cold-start fallback.
         self._selected = None  # the run or dataset changed: fetch the user's lists again
         self._index_users(dataset, n_users)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-index")
+    # A description given: by default Textual writes one from repr() of the arguments, and the
+    # repr of a dataset (its DataFrames) takes tens of milliseconds on the event loop.
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="explore-index",
+        description="index users",
+    )
     def _index_users(self, dataset: Dataset | None, n_users: int | None) -> None:
         # Seconds at a million users (ids sorted for search): off the event loop.
         try:
@@ -346,7 +354,13 @@ the list came from the agent or a cold-start fallback.
             self._select(user)
 
     # -- per-user details --------------------------------------------------------------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-user")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="explore-user",
+        description="user details",  # not repr() of the run and dataset: see _index_users
+    )
     def _fetch(
         self, user: str, run: ServingRun | None, dataset: Dataset | None, baseline: str
     ) -> None:
