@@ -53,12 +53,11 @@ class _Labels:
 
     def matching(self, word: str) -> np.ndarray:
         """(n_users,) bool: the users whose label contains `word` (lowercase)."""
-        hits = [code for code, label in enumerate(self.lowered) if word in label]
-        if not hits:
+        hits = np.fromiter((word in label for label in self.lowered), bool, len(self.lowered))
+        if not hits.any():
             return np.zeros(len(self.codes), bool)
-        if len(hits) == 1:
-            return self.codes == hits[0]
-        return np.isin(self.codes, np.asarray(hits, np.int32))
+        # One lookup per user in a table of the few labels (np.isin sorts: 30× slower).
+        return hits[self.codes]
 
 
 class UserIndex:

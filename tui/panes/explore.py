@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 
 from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.training.runs import CONFIG_FILE
+from rlrec.tui.heap import settle_heap
 from rlrec.tui.messages import StateUpdated
 from rlrec.tui.panes import explore_data
 from rlrec.tui.panes.explore_data import (
@@ -246,6 +247,8 @@ the list came from the agent or a cold-start fallback.
             self._refetch_selected()
             return
         self._set_dataset(message.run.dataset, n_users=message.run.start.n_users)
+        # The first run loaded brings torch and the run's arrays: keep full collections short.
+        self.call_after_refresh(settle_heap)
 
     @on(RunFailed)
     def _run_failed(self, message: RunFailed) -> None:
