@@ -87,7 +87,7 @@ def _items(
     run: ServingRun, user: int | None, ranked: np.ndarray, scores: np.ndarray
 ) -> list[RecommendedItem]:
     dataset = run.dataset
-    preference = run.start.true_preference(np.array([user]))[0] if user is not None else None
+    preference = _true_preference(run, user, ranked)
     out = []
     rows = _item_rows(dataset, ranked) if dataset is not None else None
     for n, item in enumerate(ranked):
@@ -101,10 +101,20 @@ def _items(
                 item_id=int(item),
                 score=float(scores[item]),
                 details=details,
-                true_preference=None if preference is None else float(preference[item]),
+                true_preference=preference[n],
             )
         )
     return out
+
+
+def _true_preference(run: ServingRun, user: int | None, ranked: np.ndarray) -> list[float | None]:
+    """The hidden truth's engagement probability of `user` for each ranked item (None for
+    an unknown user), computed for those items only: the whole catalogue costs ms at 100k."""
+    if user is None:
+        return [None] * len(ranked)
+    ranked = np.asarray(ranked, np.int64)
+    preference = run.start.true_preference(np.array([user]), ranked[None, :])[0]
+    return [float(p) for p in preference]
 
 
 def _item_rows(dataset: Dataset, ranked: np.ndarray) -> list[dict[str, Any]]:
