@@ -76,8 +76,11 @@ class ExplorePane(Widget):
 
 Browse what the trained agent recommends to each user.
 
-- **/** search users by id, segment or activity; **enter** goes to the list.
-- **j / k** (or up / down in the list) move between users.
+- **/** search users: a word matches ids that start with it (the dataset's id or the row
+  number) and segments or activities that contain it; every word must match. **enter** goes
+  to the list.
+- **j / k** (or up / down in the list) move between users; **page up / page down**,
+  **home / end** jump.
 - **tab** moves to the recommendations; **enter** on an item shows *why* it fits:
   the most similar items in the user's history (cosine of item features) and how its
   category matches the user's preferences.
