@@ -29,6 +29,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static, Tab, Tabs
 
 from rlrec.data.errors import Option, RlrecError, error_line
+from rlrec.tui.heap import settle_heap
 from rlrec.tui.messages import DatasetChanged, ShowError, StateUpdated
 from rlrec.tui.panes.dataset_forms import (
     csv_form,
@@ -287,6 +288,9 @@ interactions per user and per item, ratings) follow the current dataset.
     @on(SummaryReady)
     def _summary_ready(self, message: SummaryReady) -> None:
         self._show(message.dataset, message.path, message.eda)
+        # A large dataset's summary (EDA, plots) is a big load settled: keep full
+        # collections of the heap short from here on (see `tui.heap`).
+        self.call_after_refresh(settle_heap)
 
     def _show(self, dataset: Any, path: Path | None, eda: dict[str, Any]) -> None:
         self._shown_dataset = dataset

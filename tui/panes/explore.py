@@ -319,6 +319,7 @@ the list came from the agent or a cold-start fallback.
             return  # another dataset or run was opened meanwhile
         users = self.query_one(UserList)
         users.set_users(message.index, counts_known=self.dataset is not None)
+        self.call_after_refresh(settle_heap)  # a big load settled: see `tui.heap`
         if message.error:
             users.say(f"Cannot list the users: {message.error}")
 

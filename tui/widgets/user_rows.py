@@ -103,7 +103,8 @@ class UserRows(ScrollView, can_focus=True):
         self._widths: tuple[int, ...] = ()
         self._counts_known = True
         self.cursor_row = 0
-        self._lines: LRUCache[tuple, Strip] = LRUCache(1024)
+        # A few screens of lines: each Strip brings a dozen objects the collector walks.
+        self._lines: LRUCache[tuple, Strip] = LRUCache(256)
         self._window: tuple[int, list[tuple[str, str, str, str]]] = (0, [])
         self._styles: dict[tuple[str, bool], Style] = {}
 
