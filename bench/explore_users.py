@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -187,6 +188,23 @@ async def _measure_list_only(folder: Path, rounds: int) -> dict:
     return report
 
 
+class FullCollections:
+    """Durations of the collector's full (generation 2) passes while the keys are timed: each
+    one stops the event loop, so they show as the slowest keys."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._began) * 1000)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True, help="a saved dataset folder")
@@ -199,7 +217,11 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     measure = _measure_list_only if args.list_only else _measure
+    full = FullCollections()
+    gc.callbacks.append(full)
     report = asyncio.run(measure(args.dataset, args.rounds))
+    gc.callbacks.remove(full)
+    report["full_gc_ms"] = [round(p, 1) for p in full.pauses]
     report["mode"] = "list only" if args.list_only else "app"
     report["load_average"] = list(os.getloadavg())
     if args.json:
@@ -221,6 +243,11 @@ def main() -> int:
             f"{label:<36} p50 {p['p50']:6.1f} ms  p95 {p['p95']:6.1f} ms  "
             f"max {p['max']:6.1f} ms  ({p['presses']} keys)"
         )
+    pauses = report["full_gc_ms"]
+    print(
+        f"full garbage collections: {len(pauses)} over the run, longest "
+        f"{max(pauses, default=0):.0f} ms (each holds every key up)"
+    )
     print("target: search p95 ≤ 100 ms per keystroke")
     load = report["load_average"]
     print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")

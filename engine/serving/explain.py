@@ -192,9 +192,9 @@ def _user_rows(dataset: Dataset, user: int) -> pd.DataFrame:
             "event": rows["event"].astype(str).to_numpy(),
             "rating": rows["rating"].to_numpy(np.float64),
             "timestamp": rows["timestamp"].to_numpy(np.int64),
-            # Only the user's items are converted, not the whole catalogue.
-            "category": items["category"].to_numpy()[ids].astype(str),
-            "title": items["title"].to_numpy()[ids].astype(str)
+            # Only the user's items are taken and converted, not the whole catalogue.
+            "category": items["category"].take(ids).astype(str).to_numpy(),
+            "title": items["title"].take(ids).astype(str).to_numpy()
             if "title" in items.columns
             else np.asarray([f"item {i}" for i in ids], dtype=object),
         }
