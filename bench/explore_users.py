@@ -214,12 +214,20 @@ def main() -> int:
         action="store_true",
         help="the user list widget alone, reading only the users and the log's user column",
     )
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the event loop")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     measure = _measure_list_only if args.list_only else _measure
     full = FullCollections()
     gc.callbacks.append(full)
-    report = asyncio.run(measure(args.dataset, args.rounds))
+    if args.profile:
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            report = asyncio.run(measure(args.dataset, args.rounds))
+        profile.dump_stats(args.profile)
+    else:
+        report = asyncio.run(measure(args.dataset, args.rounds))
     gc.callbacks.remove(full)
     report["full_gc_ms"] = [round(p, 1) for p in full.pauses]
     report["mode"] = "list only" if args.list_only else "app"

@@ -204,9 +204,8 @@ class UserRows(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor_row - self._page + 1, animate=False, immediate=True)
 
     def _refresh_row(self, row: int) -> None:
-        y = row - int(self.scroll_y) + 1
-        if 1 <= y < self.size.height:
-            self.refresh_line(y)
+        if 0 <= row - int(self.scroll_y) < self.size.height - 1:
+            self.refresh_line(row + 1)  # in virtual lines, under the header line
 
     def action_cursor(self, step: int) -> None:
         self.move_cursor(row=self.cursor_row + step)
