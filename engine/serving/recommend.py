@@ -109,12 +109,15 @@ def _items(
 
 def _true_preference(run: ServingRun, user: int | None, ranked: np.ndarray) -> list[float | None]:
     """The hidden truth's engagement probability of `user` for each ranked item (None for
-    an unknown user), computed for those items only: the whole catalogue costs ms at 100k."""
+    an unknown user or an item the truth does not know), computed for those items only: the
+    whole catalogue costs milliseconds at 100k items."""
     if user is None:
         return [None] * len(ranked)
     ranked = np.asarray(ranked, np.int64)
-    preference = run.start.true_preference(np.array([user]), ranked[None, :])[0]
-    return [float(p) for p in preference]
+    known = ranked < run.start.n_items  # an item added after training has no hidden truth
+    preference = run.start.true_preference(np.array([user]), ranked[known][None, :])[0]
+    values = iter(preference.tolist())
+    return [next(values) if k else None for k in known]
 
 
 def _item_rows(dataset: Dataset, ranked: np.ndarray) -> list[dict[str, Any]]:
