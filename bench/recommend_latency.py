@@ -13,6 +13,7 @@ the TUI Explore pane and an HTTP API share — and prints p50 / p99 in milliseco
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -33,9 +34,18 @@ def _train(folder: Path, steps: int) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="a trained run (default: train one)")
-    parser.add_argument("--users", type=int, default=200, help="users asked per policy")
+    parser.add_argument("--users", type=int, default=1000, help="users asked per policy")
     parser.add_argument("--steps", type=int, default=5000, help="training steps if training")
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument(
+        "--no-prepare",
+        dest="prepare",
+        action="store_false",
+        help="build only what the timed policies need (prepare_serving fits every scorer)",
+    )
+    parser.add_argument(
+        "--policies", help="comma-separated policies to time (default: all the run offers)"
+    )
     args = parser.parse_args()
 
     from rlrec.engine.serving import artifacts
@@ -44,13 +54,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = args.run or _train(Path(scratch), args.steps)
         began = time.perf_counter()
-        artifacts.prepare_serving(run_dir)
+        if args.prepare:
+            artifacts.prepare_serving(run_dir)
         prepared = time.perf_counter() - began
         artifacts._LOADED.clear()  # time the first load as a fresh process would see it
         began = time.perf_counter()
         run = load_for_serving(run_dir)
         loaded = time.perf_counter() - began
-        print(f"run {run_dir}: prepare_serving {prepared:.2f} s (once), load {loaded:.3f} s")
+        prep = f"{prepared:.2f} s (once)" if args.prepare else "skipped"
+        print(f"run {run_dir}: prepare_serving {prep}, load {loaded:.3f} s")
         if run.dataset is None:
             users = [str(u) for u in range(min(args.users, run.start.n_users))]
             policies: tuple[str, ...] = ("agent",)
@@ -58,17 +70,26 @@ def main() -> int:
             ids = run.dataset.users["original_id"].astype(str).to_numpy()
             users = list(ids[: args.users])
             policies = POLICIES
+        if args.policies:
+            policies = tuple(p for p in args.policies.split(",") if p in policies)
         print(f"top-{args.k} for {len(users)} users, in-process, milliseconds per call")
-        print(f"{'policy':<10} {'p50':>8} {'p99':>8} {'max':>8}")
+        print("  wall = elapsed time; cpu = CPU time of the process (all threads) per call,")
+        print("  which other work on the machine does not inflate")
+        print(f"{'policy':<10} {'wall p50':>9} {'wall p99':>9} {'cpu p50':>8} {'cpu p99':>8}")
         for policy in policies:
-            recommend(run_dir, users[0], args.k, policy=policy)  # warm caches (first numpy call)
-            times = []
-            for user in users:
-                began = time.perf_counter()
+            for user in users[:20]:  # warm caches: first numpy/torch calls, per-dataset arrays
                 recommend(run_dir, user, args.k, policy=policy)
-                times.append((time.perf_counter() - began) * 1000)
-            p50, p99 = np.percentile(times, [50, 99])
-            print(f"{policy:<10} {p50:8.2f} {p99:8.2f} {max(times):8.2f}")
+            wall, cpu = [], []
+            for user in users:
+                began, began_cpu = time.perf_counter(), time.process_time()
+                recommend(run_dir, user, args.k, policy=policy)
+                wall.append((time.perf_counter() - began) * 1000)
+                cpu.append((time.process_time() - began_cpu) * 1000)
+            w50, w99 = np.percentile(wall, [50, 99])
+            c50, c99 = np.percentile(cpu, [50, 99])
+            print(f"{policy:<10} {w50:9.2f} {w99:9.2f} {c50:8.2f} {c99:8.2f}")
+        load = os.getloadavg()
+        print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
     return 0
 
 

@@ -182,10 +182,12 @@ class EchoClock:
 
         screen._compositor_refresh = timed_refresh
 
-    async def press(self, key: str, effect, timeout: float = 10.0) -> float:
+    async def press(
+        self, key: str, effect, timeout: float = 10.0, char: str | None = None
+    ) -> float:
         from textual import events
 
-        char = key if len(key) == 1 else None
+        char = char if char is not None else (key if len(key) == 1 else None)
         event = events.Key(key, char)
         event.set_sender(self.app)
         start = time.perf_counter()

@@ -22,6 +22,7 @@ import pandas as pd
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import json_safe
+from rlrec.engine.serving.user_index import user_index_for
 
 # Events ordered by how much they say about taste; a repeated item keeps its strongest event.
 EVENT_STRENGTH = {"view": 0, "click": 1, "purchase": 2, "rating": 3}
@@ -60,8 +61,14 @@ def _lookup(frame: pd.DataFrame, what: str, original_id: Any) -> int:
 
 
 def user_index(dataset: Dataset, original_id: Any) -> int:
-    """Row index of the user whose original id (as the source data spells it) is given."""
-    return _lookup(dataset.users, "user", original_id)
+    """Row index of the user whose original id (as the source data spells it) is given.
+    A binary search in the dataset's cached `UserIndex`. RlrecError: no such user."""
+    if "original_id" not in dataset.users:
+        return int(original_id)
+    found = user_index_for(dataset).find(original_id)
+    if found is None:
+        raise RlrecError(f"user {original_id!r} is not in the dataset")
+    return found
 
 
 def item_index(dataset: Dataset, original_id: Any) -> int:
@@ -175,8 +182,8 @@ def _categories(dataset: Dataset) -> list[str]:
 
 def _user_rows(dataset: Dataset, user: int) -> pd.DataFrame:
     """The user's interactions joined with item category/title, newest first."""
-    log = dataset.interactions
-    rows = log[log["user_id"].to_numpy() == user]
+    # The user's rows from the cached index: a scan of a 25M-row log per user takes ~50 ms.
+    rows = dataset.interactions.iloc[user_index_for(dataset).interaction_rows(user)]
     items = dataset.items
     ids = rows["item_id"].to_numpy()
     out = pd.DataFrame(
@@ -185,8 +192,11 @@ def _user_rows(dataset: Dataset, user: int) -> pd.DataFrame:
             "event": rows["event"].astype(str).to_numpy(),
             "rating": rows["rating"].to_numpy(np.float64),
             "timestamp": rows["timestamp"].to_numpy(np.int64),
-            "category": items["category"].astype(str).to_numpy()[ids],
-            "title": _titles(items)[ids],
+            # Only the user's items are taken and converted, not the whole catalogue.
+            "category": items["category"].take(ids).astype(str).to_numpy(),
+            "title": items["title"].take(ids).astype(str).to_numpy()
+            if "title" in items.columns
+            else np.asarray([f"item {i}" for i in ids], dtype=object),
         }
     )
     return out.sort_values("timestamp", ascending=False, kind="stable").reset_index(drop=True)

@@ -89,11 +89,12 @@ class SessionStart:
         weights = np.where(filled, (1 - decay) * decay ** np.maximum(age, 0), 0.0)
         return np.einsum("nh,nhf->nf", weights, self.item_pad[recent]).astype(np.float32)
 
-    def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
+    def true_preference(self, user_ids: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
         """(n, n_items) float32 noiseless engagement probability of a fresh session (no
-        satiation, initial mood), computed for these users only."""
+        satiation, initial mood), computed for these users only; for `items` ((n, k) item
+        ids) only those, (n, k) — the same values (`HiddenTruth.logits` is per pair)."""
         user_ids = np.asarray(user_ids, np.int64)
-        return sigmoid(self.truth.logits(user_ids, None, self.config.appeal_weight))
+        return sigmoid(self.truth.logits(user_ids, items, self.config.appeal_weight))
 
 
 class TabulatedStart:
@@ -108,5 +109,6 @@ class TabulatedStart:
     def fresh_observation(self, user_ids: np.ndarray) -> np.ndarray:
         return self.observations[np.asarray(user_ids, np.int64)]
 
-    def true_preference(self, user_ids: np.ndarray) -> np.ndarray:
-        return self.preferences[np.asarray(user_ids, np.int64)]
+    def true_preference(self, user_ids: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        rows = self.preferences[np.asarray(user_ids, np.int64)]
+        return rows if items is None else np.take_along_axis(rows, np.asarray(items), axis=1)

@@ -66,6 +66,11 @@ def test_a_known_user_gets_k_unseen_items_with_details(run):
         assert 0.0 <= entry["true_preference"] <= 1.0
     scores = [entry["score"] for entry in items]
     assert scores == sorted(scores, reverse=True)
+    # The hidden truth of the ranked items only: the whole catalogue's values, item by item.
+    everything = run.start.true_preference(np.array([3]))[0]
+    assert [entry["true_preference"] for entry in items] == [
+        float(everything[entry["item_id"]]) for entry in items
+    ]
 
 
 def test_history_shapes_the_agent_state(run):

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import torch
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import TabbedContent
 
 from rlrec.engine.config_base import deep_merge
 from rlrec.engine.training import runs
@@ -30,6 +30,7 @@ from rlrec.engine.usecases.training import resolve_run_config, train
 from rlrec.tui.app import RlrecApp
 from rlrec.tui.panes import explore, explore_data
 from rlrec.tui.panes.train import TrainPane
+from rlrec.tui.widgets.user_rows import UserRows
 from tests.tui.fake_trainer import sync, wait_for
 
 STEPS = 12_800
@@ -152,7 +153,7 @@ async def test_a_tui_run_with_explore_reloading_it_matches_the_headless_run(
         await pilot.press("3")  # watch the agent in Explore while it trains
         tabs = app.query_one("#panes", TabbedContent)
         await wait_for(pilot, lambda: tabs.active == "explore")
-        users = app.query_one("#explore-user-table", DataTable)
+        users = app.query_one("#explore-user-table", UserRows)
         for _ in range(3000):  # at most 15 minutes on a busy machine: only stops a hang
             if pane.last_finished is not None:
                 break

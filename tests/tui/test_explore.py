@@ -22,8 +22,8 @@ from rlrec.engine.serving.recommend import Recommendation, RecommendedItem
 from rlrec.tui import app as app_module
 from rlrec.tui.messages import RunSelected
 from rlrec.tui.panes import explore, explore_data
-from rlrec.tui.widgets import user_list
 from rlrec.tui.widgets.explorer import WhyScreen
+from rlrec.tui.widgets.user_rows import UserRows
 from tests.fixtures import saved_dataset
 from tests.tui.fake_trainer import sync, wait_for
 
@@ -88,7 +88,7 @@ async def _settle(app, pilot) -> None:
 
 
 async def _search_settle(app, pilot) -> None:
-    await pilot.pause(user_list.SEARCH_DELAY + 0.1)
+    await pilot.pause()
     await _settle(app, pilot)
 
 
@@ -121,7 +121,7 @@ async def test_recommendations_hidden_truth_baseline_and_moving_between_users(
 ):
     async with _explore(dataset_dir, tmp_path, run=True) as (app, pilot):
         assert app.query_one("#panes").active == "explore"
-        users = app.query_one("#explore-user-table", DataTable)
+        users = app.query_one("#explore-user-table", UserRows)
         assert users.row_count == 30
         agent = app.query_one("#explore-agent", DataTable)
         baseline = app.query_one("#explore-baseline", DataTable)
@@ -179,7 +179,7 @@ async def test_enter_on_a_recommended_item_shows_why(fake_engine, dataset_dir, t
 @sync
 async def test_search_filters_the_user_list(fake_engine, dataset_dir, tmp_path):
     async with _explore(dataset_dir, tmp_path, run=True) as (app, pilot):
-        users = app.query_one("#explore-user-table", DataTable)
+        users = app.query_one("#explore-user-table", UserRows)
         segment = str(users.get_row_at(3)[1])
         await pilot.press("slash")
         assert app.focused is app.query_one("#explore-search", Input)
@@ -207,7 +207,7 @@ async def test_without_a_run_it_says_so_and_offers_the_train_key(dataset_dir, tm
         status = _text(app, "#explore-run")
         assert "No trained run yet" in status and "t" in status
         # The dataset's users and histories are there even without a run.
-        assert app.query_one("#explore-user-table", DataTable).row_count == 30
+        assert app.query_one("#explore-user-table", UserRows).row_count == 30
         # No empty recommendation tables: the lists are hidden until a run is open.
         assert not app.query_one("#explore-lists").display
         assert "User 0" in _text(app, "#explore-profile")
@@ -266,7 +266,7 @@ async def test_a_run_still_training_is_followed_checkpoint_by_checkpoint(
         checkpoint.write_bytes(b"x")  # the first checkpoint: the pane opens the run itself
         await wait_for(pilot, lambda: app.query_one("#explore-pane").run is not None)
         await _settle(app, pilot)
-        users = app.query_one("#explore-user-table", DataTable)
+        users = app.query_one("#explore-user-table", UserRows)
         users.focus()
         await pilot.press("j", "j", "j")
         await _settle(app, pilot)
@@ -333,8 +333,8 @@ async def test_movielens_users_list_occupation_and_their_ratings(tmp_path):
     folder = tmp_path / "ml-ds"
     save_dataset(import_movielens(write_movielens_100k(tmp_path / "ml")), folder)
     async with _explore(folder, tmp_path, run=False) as (app, _):
-        users = app.query_one("#explore-user-table", DataTable)
-        assert [str(c.label) for c in users.ordered_columns][1] == "occupation"
+        users = app.query_one("#explore-user-table", UserRows)
+        assert users.columns[1] == "occupation"
         assert [str(users.get_row_at(r)[1]) for r in range(3)] == ["technician", "other", "writer"]
         assert "occupation technician" in _text(app, "#explore-profile")
         history = app.query_one("#explore-history", DataTable)

@@ -29,6 +29,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Input, ProgressBar, Static, Tab, Tabs
 
 from rlrec.data.errors import Option, RlrecError, error_line
+from rlrec.tui.heap import settle_heap
 from rlrec.tui.messages import DatasetChanged, ShowError, StateUpdated
 from rlrec.tui.panes.dataset_forms import (
     csv_form,
@@ -265,7 +266,15 @@ interactions per user and per item, ratings) follow the current dataset.
         self._summary_for = dataset
         self._summarise(dataset, getattr(state, "dataset_path", None))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-summary")
+    # Described here: Textual's default description is repr() of the arguments, and a large
+    # dataset's repr takes long on the event loop.
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="dataset-summary",
+        description="summarise dataset",
+    )
     def _summarise(self, dataset: Any, path: Path | None) -> None:
         try:
             from rlrec.engine.usecases.datasets import describe_dataset
@@ -279,6 +288,9 @@ interactions per user and per item, ratings) follow the current dataset.
     @on(SummaryReady)
     def _summary_ready(self, message: SummaryReady) -> None:
         self._show(message.dataset, message.path, message.eda)
+        # A large dataset's summary (EDA, plots) is a big load settled: keep full
+        # collections of the heap short from here on (see `tui.heap`).
+        self.call_after_refresh(settle_heap)
 
     def _show(self, dataset: Any, path: Path | None, eda: dict[str, Any]) -> None:
         self._shown_dataset = dataset

@@ -14,6 +14,7 @@ loaded and the selected user's lists are computed again.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -28,6 +29,7 @@ from textual.worker import get_current_worker
 
 from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.training.runs import CONFIG_FILE
+from rlrec.tui.heap import settle_heap
 from rlrec.tui.messages import StateUpdated
 from rlrec.tui.panes import explore_data
 from rlrec.tui.panes.explore_data import (
@@ -35,6 +37,7 @@ from rlrec.tui.panes.explore_data import (
     RunFailed,
     RunLoaded,
     UserDetails,
+    UsersIndexed,
     checkpoint_stamp,
 )
 from rlrec.tui.widgets.explorer import (
@@ -61,6 +64,8 @@ FIRST_BASELINE = "popular"
 # While the pane is on screen, how often it looks for a newer checkpoint of the open run: a run
 # still training opens with its first checkpoint and then follows the newer ones.
 CHECKPOINT_POLL_SECONDS = 2.0
+# Seconds a selection rests before its details are computed (see `_fetch`).
+DETAILS_DELAY = 0.08
 
 
 class ExplorePane(Widget):
@@ -71,8 +76,11 @@ class ExplorePane(Widget):
 
 Browse what the trained agent recommends to each user.
 
-- **/** search users by id, segment or activity; **enter** goes to the list.
-- **j / k** (or up / down in the list) move between users.
+- **/** search users: a word matches ids that start with it (the dataset's id or the row
+  number) and segments or activities that contain it; every word must match. **enter** goes
+  to the list.
+- **j / k** (or up / down in the list) move between users; **page up / page down**,
+  **home / end** jump.
 - **tab** moves to the recommendations; **enter** on an item shows *why* it fits:
   the most similar items in the user's history (cosine of item features) and how its
   category matches the user's preferences.
@@ -242,6 +250,8 @@ the list came from the agent or a cold-start fallback.
             self._refetch_selected()
             return
         self._set_dataset(message.run.dataset, n_users=message.run.start.n_users)
+        # The first run loaded brings torch and the run's arrays: keep full collections short.
+        self.call_after_refresh(settle_heap)
 
     @on(RunFailed)
     def _run_failed(self, message: RunFailed) -> None:
@@ -278,19 +288,40 @@ the list came from the agent or a cold-start fallback.
     def _set_dataset(
         self, dataset: Dataset | None, n_users: int | None = None, keep_status: bool = False
     ) -> None:
-        from rlrec.engine.serving import explain
-
         self.dataset = dataset
-        if dataset is not None:
-            overview = explain.user_overview(dataset)
-        elif n_users:
-            overview = explain.plain_overview(int(n_users))
-        else:
-            overview = None
         if not keep_status:
             self._show_run_status()
         self._selected = None  # the run or dataset changed: fetch the user's lists again
-        self.query_one(UserList).set_users(overview, counts_known=dataset is not None)
+        self._index_users(dataset, n_users)
+
+    # A description given: by default Textual writes one from repr() of the arguments, and the
+    # repr of a dataset (its DataFrames) takes tens of milliseconds on the event loop.
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="explore-index",
+        description="index users",
+    )
+    def _index_users(self, dataset: Dataset | None, n_users: int | None) -> None:
+        # Seconds at a million users (ids sorted for search): off the event loop.
+        try:
+            index = explore_data.index_users(dataset, n_users)
+        except Exception as exc:  # noqa: BLE001 — a bug: shown in the list, app stays up
+            self.post_message(UsersIndexed(dataset, None, error_line(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(UsersIndexed(dataset, index))
+
+    @on(UsersIndexed)
+    def _users_indexed(self, message: UsersIndexed) -> None:
+        if message.dataset is not self.dataset:
+            return  # another dataset or run was opened meanwhile
+        users = self.query_one(UserList)
+        users.set_users(message.index, counts_known=self.dataset is not None)
+        self.call_after_refresh(settle_heap)  # a big load settled: see `tui.heap`
+        if message.error:
+            users.say(f"Cannot list the users: {message.error}")
 
     # -- the user list -----------------------------------------------------------------------
     def action_search(self) -> None:
@@ -330,12 +361,24 @@ the list came from the agent or a cold-start fallback.
             self._select(user)
 
     # -- per-user details --------------------------------------------------------------------
-    @work(thread=True, exclusive=True, exit_on_error=False, group="explore-user")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="explore-user",
+        description="user details",  # not repr() of the run and dataset: see _index_users
+    )
     def _fetch(
         self, user: str, run: ServingRun | None, dataset: Dataset | None, baseline: str
     ) -> None:
         from rlrec.engine.serving import explain
 
+        # Wait for the selection to rest: while keys move the cursor or narrow the search, each
+        # new selection cancels this worker before it does any work, so the keys are not
+        # slowed by details nobody stays to read.
+        time.sleep(DETAILS_DELAY)
+        if get_current_worker().is_cancelled:
+            return
         profile, history, agent, error = None, [], None, None
         try:
             if dataset is not None:

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from rlrec.data.dataset import Dataset
     from rlrec.engine.serving.artifacts import ServingRun
     from rlrec.engine.serving.recommend import Recommendation
+    from rlrec.engine.serving.user_index import UserIndex
 
 
 def checkpoint_stamp(run_dir: Path) -> float | None:
@@ -34,6 +36,16 @@ def load_run(run_dir: Path) -> ServingRun:
     from rlrec.engine.usecases.serving import load_for_serving
 
     return load_for_serving(run_dir)
+
+
+def index_users(dataset: Dataset | None, n_users: int | None) -> UserIndex | None:
+    """The engine's index of the dataset's users (or of `n_users` bare indices for a run
+    without a dataset; None for neither). Seconds at a million users: call from a worker."""
+    from rlrec.engine.serving.user_index import plain_user_index, user_index_for
+
+    if dataset is not None:
+        return user_index_for(dataset)
+    return plain_user_index(int(n_users)) if n_users else None
 
 
 def recommend(run: ServingRun, user: str, k: int, policy: str) -> Recommendation:
@@ -75,6 +87,15 @@ class RunLoaded(Message):
 class RunFailed(Message):
     run_dir: Path
     text: str
+
+
+@dataclass
+class UsersIndexed(Message):
+    """The user index of `dataset` (None: a run without one) is ready for the list."""
+
+    dataset: Dataset | None
+    index: UserIndex | None
+    error: str | None = None
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """A searchable list of users (id, segment, activity, interactions) for the explorer.
 
-The rows come from `engine.serving.explain.user_overview` (or `plain_overview` for a run without a
-dataset) and the search from `engine.serving.explain.filter_users`; this widget only shows them. It
-posts `UserList.Highlighted` when the cursor lands on a user and `UserList.Chosen` on enter.
-Typing in the search filters once the typing pauses, and at most `ROW_LIMIT` rows are drawn,
-so keys echo at once even for a large population.
+The users, their cells and the search all come from the engine's `UserIndex`
+(`engine.serving.user_index`); this widget only shows them, in a virtual table (`UserRows`)
+that draws the rows in view, so a million users list, scroll and search at the speed of
+thirty. Each keystroke in the search runs it at once (a few milliseconds at a million
+users). Posts `UserList.Highlighted` when the cursor lands on a user and `UserList.Chosen`
+on enter.
 """
 
 from __future__ import annotations
@@ -12,21 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
-from rlrec.tui.widgets.explorer import plain
-from rlrec.tui.widgets.tables import fill_table
+from rlrec.tui.widgets.user_rows import UserRows
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from textual.timer import Timer
+    from rlrec.engine.serving.user_index import UserIndex
 
-ROW_LIMIT = 1000  # rows drawn at once (~20 ms to fill); the search narrows the rest
-SEARCH_DELAY = 0.15  # seconds of quiet typing before the list is filtered
 COLUMNS = ("user", "segment", "activity", "n")
 
 
@@ -54,66 +52,63 @@ class UserList(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._overview: pd.DataFrame | None = None  # user, original_id, segment, …
+        self._index: UserIndex | None = None
         self._counts_known = True
-        self._search_timer: Timer | None = None
-        self._columns: tuple[str, ...] = COLUMNS
+        self._columns: tuple[str, str, str, str] = COLUMNS
+        self.shown_query: str | None = None  # the search the rows on screen answer
 
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="/ search: id, segment, activity", id="explore-search", compact=True
+            placeholder="/ search: id prefix, segment, activity",
+            id="explore-search",
+            compact=True,
         )
         yield Static("", id="explore-user-count")
-        yield DataTable(id="explore-user-table", cursor_type="row", zebra_stripes=True)
+        yield UserRows(id="explore-user-table")
 
     def on_mount(self) -> None:
-        fill_table(self.table, COLUMNS, [])
+        self.table.show(None, [], self._columns)
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#explore-user-table", DataTable)
+    def table(self) -> UserRows:
+        return self.query_one("#explore-user-table", UserRows)
 
-    def set_users(self, overview: pd.DataFrame | None, counts_known: bool = True) -> None:
+    def set_users(self, index: UserIndex | None, counts_known: bool = True) -> None:
         """Show these users (None: none), filtered by the current search."""
-        self._overview = overview
+        self._index = index
         self._counts_known = counts_known
         # MovieLens has occupations where the synthetic data has segments: say which.
-        segment = (getattr(overview, "attrs", {}) or {}).get("segment_from") or "segment"
-        self._columns = (COLUMNS[0], segment, *COLUMNS[2:])
+        segment = (index.segment_from if index is not None else None) or "segment"
+        self._columns = (COLUMNS[0], segment, COLUMNS[2], COLUMNS[3])
         self.fill(self.query_one("#explore-search", Input).value)
 
     def fill(self, query: str) -> None:
-        from rlrec.engine.serving import explain
-
+        """Show the users matching `query` and select the first (or say nobody matches)."""
         table = self.table
-        if self._overview is None:
-            fill_table(table, self._columns, [])
-            self.query_one("#explore-user-count", Static).update("")
+        count = self.query_one("#explore-user-count", Static)
+        self.shown_query = query
+        if self._index is None:
+            table.show(None, [], self._columns)
+            count.update("", layout=False)
             return
-        matches = explain.filter_users(self._overview, query)
-        rows = matches.head(ROW_LIMIT)
-        total = len(self._overview)
-        count = f"{len(matches):,} of {total:,} users" if query.strip() else f"{total:,} users"
-        if len(rows) < len(matches):
-            count += f" · first {len(rows):,} shown, search to narrow"
-        self.query_one("#explore-user-count", Static).update(count)
-        cells = [
-            plain(
-                record.original_id,
-                record.segment,
-                record.activity,
-                record.interactions if self._counts_known else "–",
-            )
-            for record in rows.itertuples(index=False)
-        ]
+        matches = self._index.search(query)
+        total = self._index.n_users
+        # One line of fixed height: no layout pass for the whole screen at every keystroke.
+        count.update(
+            f"{len(matches):,} of {total:,} users" if query.strip() else f"{total:,} users",
+            layout=False,
+        )
         with self.app.batch_update():
-            fill_table(table, self._columns, cells, [str(user) for user in rows["original_id"]])
+            table.show(self._index, matches, self._columns, counts_known=self._counts_known)
         if table.row_count:
-            # The cursor may already sit on row 0, which posts no highlight: say it here.
-            table.move_cursor(row=0)
-            self.post_message(self.Highlighted(str(rows["original_id"].iloc[0])))
+            # The cursor starts on row 0, which posts no move: say it here.
+            self.post_message(self.Highlighted(table.get_row_at(0)[0]))
         else:
             self.post_message(self.NoMatch())
+
+    def say(self, text: str) -> None:
+        """Put `text` where the user count goes (plain text, not markup)."""
+        self.query_one("#explore-user-count", Static).update(Text(text), layout=False)
 
     def focus_search(self) -> None:
         self.query_one("#explore-search", Input).focus()
@@ -123,29 +118,24 @@ class UserList(Vertical):
 
     def move(self, step: int) -> None:
         table = self.table
-        if table.row_count:
-            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+        table.move_cursor(row=table.cursor_row + step)
 
     @on(Input.Changed, "#explore-search")
     def _search_changed(self, event: Input.Changed) -> None:
         event.stop()
-        if self._search_timer is not None:
-            self._search_timer.stop()
-        self._search_timer = self.set_timer(SEARCH_DELAY, lambda: self.fill(event.value))
+        self.fill(event.value)
 
     @on(Input.Submitted, "#explore-search")
     def _search_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.focus_list()
 
-    @on(DataTable.RowHighlighted, "#explore-user-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(UserRows.CursorMoved)
+    def _highlighted(self, event: UserRows.CursorMoved) -> None:
         event.stop()
-        if event.row_key is not None and event.row_key.value is not None:
-            self.post_message(self.Highlighted(str(event.row_key.value)))
+        self.post_message(self.Highlighted(event.rows.get_row_at(event.row)[0]))
 
-    @on(DataTable.RowSelected, "#explore-user-table")
-    def _chosen(self, event: DataTable.RowSelected) -> None:
+    @on(UserRows.Selected)
+    def _chosen(self, event: UserRows.Selected) -> None:
         event.stop()
-        if event.row_key is not None and event.row_key.value is not None:
-            self.post_message(self.Chosen(str(event.row_key.value)))
+        self.post_message(self.Chosen(event.rows.get_row_at(event.row)[0]))
