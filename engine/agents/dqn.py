@@ -14,6 +14,7 @@ average smooths that out. Exploration and learning always use the online net.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from rlrec.engine.agents.network import EmbeddingQNetwork, QNetwork
 from rlrec.engine.agents.replay import OBS_DTYPES, ReplayBuffer
 from rlrec.engine.config_base import MAX_RUN_STEPS, param
 from rlrec.engine.policies.base import Policy
-from rlrec.engine.sim.base import VectorSimulator
+from rlrec.engine.sim.base import WHOLE_CATALOGUE_ITEMS, VectorSimulator
 
 
 @dataclass
@@ -92,9 +93,10 @@ class DQNConfig:
         help="rate per update of the Polyak-averaged weights the agent serves (0 = online net)",
     )
     head: str = param(
-        "per_item",
-        choices=("per_item", "embedding"),
-        help="Q head: one output per item, or φ(state)·ψ(item features + id embedding)",
+        "auto",
+        choices=("auto", "per_item", "embedding"),
+        help="Q head: one output per item, or φ(state)·ψ(item features + id embedding); "
+        "auto = per_item up to 2,000 items, else embedding",
     )
     embedding_dim: int = param(
         32, low=1, high=4096, help="width of φ(state) and ψ(item) with head: embedding"
@@ -133,6 +135,16 @@ BATCH_BYTES_PER_ITEM = 24
 ACTING_BYTES_PER_ITEM = 12
 
 
+def with_resolved_head(config: DQNConfig, n_items: int) -> DQNConfig:
+    """`config` with `head: auto` made concrete for a catalogue of `n_items` (trained on):
+    per_item up to `sim.base.WHOLE_CATALOGUE_ITEMS` items, embedding beyond — the line where
+    the simulator, left on auto, stops offering the whole catalogue."""
+    if config.head != "auto":
+        return config
+    head = "per_item" if n_items <= WHOLE_CATALOGUE_ITEMS else "embedding"
+    return dataclasses.replace(config, head=head)
+
+
 def scored_items(n_items: int, n_candidates: int) -> int:
     """How many items one state is scored against: its candidates, else the catalogue."""
     return n_candidates if n_candidates > 0 else n_items
@@ -143,6 +155,7 @@ def acting_bytes_per_session(
 ) -> int:
     """Bytes acting takes per session: scores and their temporaries for each scored item,
     plus, with the embedding head and candidates, ψ and the features of each candidate."""
+    config = with_resolved_head(config, n_items)
     scored = scored_items(n_items, n_candidates)
     per_item = ACTING_BYTES_PER_ITEM
     if config.head == "embedding" and n_candidates > 0:
@@ -160,6 +173,7 @@ def dqn_memory_bytes(
     obs_dim → hidden… → embedding_dim, item_dim → embedding_dim + 1, an n_items ×
     (embedding_dim + 1) id table, and the (shared) item features; a batch scores its next
     states' `n_candidates` (or every item) in both nets."""
+    config = with_resolved_head(config, n_items)
     copies = 6 if config.serve_average > 0 else 5
     scored = scored_items(n_items, n_candidates)
     if config.head == "embedding":
@@ -205,7 +219,7 @@ def clip_gradients(params: list[torch.Tensor], max_norm: float) -> None:
 def item_features_for(sim: VectorSimulator, config: DQNConfig) -> np.ndarray | None:
     """(n_items, f) float32: the simulator's observable item features when the agent's head
     scores from them (`head: embedding`), else None (the per-item head needs none)."""
-    if config.head != "embedding":
+    if with_resolved_head(config, sim.n_items).head != "embedding":
         return None
     return np.asarray(sim.observable_item_features, dtype=np.float32)
 
@@ -231,7 +245,7 @@ class DQNAgent(Policy):
         item_features: np.ndarray | None = None,
         n_candidates: int = 0,
     ) -> None:
-        self.config = config
+        self.config = config = with_resolved_head(config, n_items)
         self.obs_dim = int(obs_dim)
         self.n_trained_items = int(n_items)
         self.n_items = int(n_items)

@@ -282,10 +282,10 @@ def _read_meta(run_dir: Path, stamp: list[int]) -> dict[str, Any] | None:
 def _load_agent(run_dir: Path, config: Any, obs_dim: int, n_items: int) -> Policy:
     import torch
 
-    from rlrec.engine.agents.dqn import DQNAgent
+    from rlrec.engine.agents.dqn import DQNAgent, with_resolved_head
 
     features = None
-    if config.agent.head == "embedding":
+    if with_resolved_head(config.agent, n_items).head == "embedding":
         features = _load_npz(run_dir / SERVING_DIR / ITEM_FEATURES_FILE)["features"]
     agent = DQNAgent(
         obs_dim,

@@ -41,7 +41,7 @@ def with_catalogue(run: ServingRun, folder: str | Path) -> ServingRun:
     agent = run.agent
     trained = run.trained_items
     dataset = load_dataset(folder, "dataset")
-    head = getattr(run.config.agent, "head", "per_item")
+    head = getattr(getattr(agent, "config", None), "head", "per_item")  # auto resolved
     if head != "embedding":
         raise RlrecError(
             f"{run.path}: its agent has a per-item Q head (agent.head: {head}), which scores only "

@@ -32,6 +32,25 @@ from rlrec.data.errors import RlrecError
 DENSE_TABLE_LIMIT = 4_000_000
 
 
+# `env.candidates: -1` (auto): a catalogue of up to WHOLE_CATALOGUE_ITEMS items is offered
+# whole every step (the seed's design, and every preset's numbers); a larger one gets
+# AUTO_CANDIDATES items a step from the retrieval, as a production recommender re-ranks a
+# candidate set. The agent's `head: auto` follows the same line (`engine.agents.dqn`): one Q
+# output per item up to it, the item-embedding head beyond, where a per-item output layer
+# would be as wide as the catalogue.
+WHOLE_CATALOGUE_ITEMS = 2_000
+AUTO_CANDIDATES = 200
+
+
+def offered_candidates(setting: int, n_items: int) -> int:
+    """Items offered per session per step for `env.candidates` = `setting` on a catalogue of
+    `n_items`: the setting itself when ≥ 0 (0 = the whole catalogue), and for -1 (auto) 0 up
+    to `WHOLE_CATALOGUE_ITEMS` items, else `AUTO_CANDIDATES`."""
+    if setting >= 0:
+        return int(setting)
+    return 0 if n_items <= WHOLE_CATALOGUE_ITEMS else AUTO_CANDIDATES
+
+
 def dense_table_entries(rows: int, cols: int) -> int:
     """Entries of the `rows` × `cols` table a simulator keeps, or 0 past `DENSE_TABLE_LIMIT`
     (then the pairs a step needs are computed on demand)."""

@@ -27,8 +27,8 @@ new session all the same: no satiation, the diversity penalty counts only items 
 the session, and the context counters start at zero. (A user who has consumed nearly the
 whole catalogue keeps it unmasked, so a session never runs out of items.)
 
-Candidate sets (`env.candidates` = k > 0): every session is offered k distinct items per
-step, redrawn after every step and reset from a generator of their own (see
+Candidate sets (`env.candidates` = k > 0, or -1 = auto: k = 200 past 2,000 items, see
+`base.offered_candidates`): every session is offered k distinct items per step, redrawn after every step and reset from a generator of their own (see
 `engine.sim.candidates`); the dynamics draw exactly as without them. `expected_reward`,
 `engagement_probability` and `expected_satisfaction_change` take (N, k) item ids so oracles
 score only the candidates.
@@ -86,7 +86,9 @@ def default_session_bytes(
     (N, n_items) tables, or with `candidates` > 0 on a catalogue past
     `base.DENSE_TABLE_LIMIT` sessions × items, (N, max_length) ids — plus the candidate sets.
     (The sessions' logged items, kept as sorted keys, are 8 bytes per logged interaction of
-    the current users: small beside these, left out.)"""
+    the current users: small beside these, left out.) `candidates` is the `env.candidates`
+    setting (-1 = auto, `base.offered_candidates`)."""
+    candidates = sim_base.offered_candidates(candidates, n_items)
     sparse = candidates > 0 and not sim_base.dense_table_entries(n_envs, n_items)
     per_session = (
         KEPT_BYTES_PER_SESSION_STEP * max_length
@@ -101,7 +103,9 @@ def default_simulator_bytes(
 ) -> tuple[int, int]:
     """(kept, extra while building): bytes a `DefaultSimulator` of `n_envs` sessions over
     `n_users` × `n_items` (offering `candidates` per session, sessions up to `max_length`
-    steps) keeps, and the transient bytes building it adds on top."""
+    steps; the `env.candidates` setting, -1 = auto) keeps, and the transient bytes building
+    it adds on top."""
+    candidates = sim_base.offered_candidates(candidates, n_items)
     pairs = sim_base.dense_table_entries(n_users, n_items)
     item_pairs = sim_base.dense_table_entries(n_items, n_items)
     kept = (
@@ -156,6 +160,8 @@ class DefaultSimulator(VectorSimulator):
         self.n_envs = n = int(n_envs)
         self.n_users, self.n_items = truth.n_users, truth.n_items
         self.max_steps = cfg.max_length
+        # Items offered per session per step (0 = the whole catalogue), auto resolved here.
+        self.n_candidates = sim_base.offered_candidates(cfg.candidates, self.n_items)
         self.n_categories = max(truth.n_categories, 1)
         # Engagement logits and item similarities are computed from the truth's factors for
         # the pairs a step needs, except on small catalogues (see `base.DENSE_TABLE_LIMIT`).
@@ -198,7 +204,7 @@ class DefaultSimulator(VectorSimulator):
         self._clock = np.zeros((n, 4), dtype=np.float32)  # hour sin/cos, weekday sin/cos
         self._return = np.zeros(n, dtype=np.float32)
         if sparse_sessions is None:
-            sparse_sessions = bool(cfg.candidates) and not sim_base.dense_table_entries(
+            sparse_sessions = bool(self.n_candidates) and not sim_base.dense_table_entries(
                 n, self.n_items
             )
         self._sparse = sparse_sessions
@@ -214,13 +220,13 @@ class DefaultSimulator(VectorSimulator):
             self._mask = np.zeros((n, self.n_items), dtype=bool)
             self._counts = np.zeros((n, self.n_items), dtype=np.int32)
         self._retrieval: CandidateRetrieval | None = None
-        if cfg.candidates:
+        if self.n_candidates:
             self._retrieval = CandidateRetrieval(
-                truth, cfg.candidates, cfg.candidate_popular, cfg.candidate_neighbours
+                truth, self.n_candidates, cfg.candidate_popular, cfg.candidate_neighbours
             )
             self._candidate_rng = candidate_generator(seed)
-            self._candidates = np.zeros((n, cfg.candidates), dtype=np.int64)
-            self._candidate_excluded = np.zeros((n, cfg.candidates), dtype=bool)
+            self._candidates = np.zeros((n, self.n_candidates), dtype=np.int64)
+            self._candidate_excluded = np.zeros((n, self.n_candidates), dtype=bool)
             pool = self._retrieval.pool_size
             self._neighbour_pool = np.zeros((n, pool), dtype=np.int32)
             self._session_arrays = (

@@ -41,11 +41,12 @@ class DefaultConfig:
         help="a session starts from the user's logged history, or from none",
     )
     candidates: int = param(
-        0,
-        low=0,
+        -1,
+        low=-1,
         high=100_000,
         unit="items",
-        help="items offered to each session per step by a cheap retrieval; 0 = whole catalogue",
+        help="items offered to each session per step by a cheap retrieval; 0 = whole "
+        "catalogue, -1 = auto (whole catalogue up to 2,000 items, else 200)",
     )
     candidate_popular: float = param(
         0.3, low=0, high=1, help="share of the candidates drawn by popularity"

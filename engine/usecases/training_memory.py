@@ -94,6 +94,7 @@ def training_memory(
     from rlrec.engine.agents.replay import ReplayBuffer
     from rlrec.engine.evaluation.online import MAX_PARALLEL_SESSIONS
     from rlrec.engine.sim import classic, default
+    from rlrec.engine.sim.base import offered_candidates
     from rlrec.engine.truth.fit import fit_memory_bytes
 
     train, agent = config.train, config.agent
@@ -128,7 +129,7 @@ def training_memory(
         ) + 2 * default.default_session_bytes(items, eval_envs, env_d.candidates, env_d.max_length)
     capacity = agent.replay_size if replay else 0
     # Candidates a step (0 = the whole catalogue): what the agent scores and the replay keeps.
-    candidates = min(int(getattr(config.env, "candidates", 0) or 0), items)
+    candidates = min(offered_candidates(getattr(config.env, "candidates", 0), items), items)
     acting = acting_bytes_per_session(items, agent, candidates, item_dim)
     parts = {
         "dataset": dataset_bytes,
