@@ -156,13 +156,18 @@ def _drive(trainer: Trainer, as_json: bool) -> int:
     from rlrec.engine.training.events import Checkpointed, Evaluation, Progress, RunStarted
     from rlrec.engine.usecases.training import (
         TrainingResult,
+        candidates_offered,
         format_bytes,
+        ranking_line,
         replay_bytes_per_transition,
         replay_memory_line,
     )
 
     replay_line = replay_memory_line(
         trainer.agent.replay.capacity, replay_bytes_per_transition(trainer)
+    )
+    ranks = ranking_line(
+        trainer.agent.config.head, candidates_offered(trainer), trainer.sim.n_items
     )
     outcome: dict[str, Any] = {}
     display = _ProgressDisplay()
@@ -184,7 +189,7 @@ def _drive(trainer: Trainer, as_json: bool) -> int:
             verb = "resuming" if event.resumed else "training"
             display.note(
                 f"{verb} {event.preset} in {event.run_dir} (budget {_fmt_budget(event.budget)}, "
-                f"{replay_line})"
+                f"{ranks}, {replay_line})"
             )
         elif isinstance(event, Checkpointed) and event.bytes and not as_json:
             display.note(f"checkpoint at {event.env_steps:,} steps: {format_bytes(event.bytes)}")
@@ -240,6 +245,9 @@ def _summary(result: TrainingResult) -> dict[str, Any]:
             "bytes": result.replay_bytes,
         },
         "checkpoint_bytes": result.checkpoint_bytes,
+        "head": result.head,
+        "candidates": result.candidates,
+        "n_items": result.n_items,
         "eval": None
         if evaluation is None
         else {
@@ -264,8 +272,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     if summary["steps_per_second"]:
         print(f"speed      {summary['steps_per_second']:,.0f} env steps/s")
-    from rlrec.engine.usecases.training import format_bytes, replay_memory_line
+    from rlrec.engine.usecases.training import format_bytes, ranking_line, replay_memory_line
 
+    if summary["head"]:
+        print(
+            f"ranks      {ranking_line(summary['head'], summary['candidates'], summary['n_items'])}"
+        )
     replay = summary["replay"]
     print(f"memory     {replay_memory_line(replay['capacity'], replay['bytes_per_transition'])}")
     if summary["checkpoint_bytes"] is not None:

@@ -54,6 +54,9 @@ class TrainingResult:
     replay_capacity: int = 0  # transitions the replay buffer holds at most
     replay_bytes_per_transition: int = 0  # `ReplayBuffer.bytes_per_transition` of the run
     checkpoint_bytes: int | None = None  # size on disk of the last checkpoint this part wrote
+    head: str = ""  # the agent's Q head, `agent.head: auto` resolved
+    candidates: int = 0  # items offered per session per step (0 = the whole catalogue)
+    n_items: int = 0  # the catalogue trained on
 
     @property
     def ok(self) -> bool:
@@ -81,7 +84,23 @@ class TrainingResult:
             replay_capacity=trainer.agent.replay.capacity,
             replay_bytes_per_transition=replay_bytes_per_transition(trainer),
             checkpoint_bytes=trainer.checkpoint_bytes,
+            head=trainer.agent.config.head,
+            candidates=candidates_offered(trainer),
+            n_items=trainer.sim.n_items,
         )
+
+
+def candidates_offered(trainer: Trainer) -> int:
+    """Items `trainer`'s simulator offers each session per step (0 = the whole catalogue)."""
+    offered = trainer.sim.candidates()
+    return 0 if offered is None else int(offered.shape[1])
+
+
+def ranking_line(head: str, candidates: int, n_items: int) -> str:
+    """What the agent ranks, as a face shows it: `embedding head, 200 candidates a step of
+    100,000 items` or `per_item head, the whole catalogue of 500 items`."""
+    offered = f"{candidates:,} candidates a step of" if candidates else "the whole catalogue of"
+    return f"{head} head, {offered} {n_items:,} items"
 
 
 def replay_bytes_per_transition(trainer: Trainer) -> int:
