@@ -15,6 +15,8 @@ Rows: `small` (1k users × 500 items), `100k` (100k × 10k) and `1m` (1M × 100k
   with learning, peak RSS, and the size of the checkpoint it leaves (its three files);
 - eval: `rlrec eval RUN`, the greedy return beside most-popular and random on the same
   simulator;
+- offline (ml25m only): `rlrec eval RUN --offline`, NDCG@10 of the agent and of
+  most-popular on the log's held-out test part;
 - latency: top-10 `recommend` by the agent, p50 / p99 in milliseconds, in-process in a
   child as bench/recommend_latency.py measures it, but building only the agent's serving
   part (`prepare_serving` also fits the reference scorers; MF fits a simulator of its own).
@@ -385,6 +387,22 @@ def evaluate(ctx: Context) -> dict[str, Any] | None:
     }
 
 
+def offline(ctx: Context) -> dict[str, Any] | None:
+    """`rlrec eval RUN --offline` on an imported log's held-out test part: NDCG@10 of the
+    agent and of most-popular for warm users (synthetic rows: skipped, their log is the
+    simulator's own)."""
+    if not ctx.size.imported:
+        return None
+    command = rlrec_command("eval", str(ctx.outputs["run"]), "--offline", "--json")
+    run = run_measured(command, f"offline eval {ctx.size.name}", ctx.work / "offline.log")
+    warm = last_json(run.output)["results"]["warm"]
+    return {
+        "dqn_ndcg10": warm["dqn"]["ndcg@10"],
+        "popular_ndcg10": warm["popular"]["ndcg@10"],
+        **_timed_values("offline", run),
+    }
+
+
 LATENCY = """
 import json, sys, time
 import numpy as np
@@ -481,6 +499,16 @@ STAGES: list[Stage] = [
             *_timed("eval", "eval"),
         ),
         evaluate,
+        needs=("run",),
+    ),
+    Stage(
+        "offline",
+        (
+            Column("dqn_ndcg10", "dqn NDCG@10", lambda v: f"{v:.3f}"),
+            Column("popular_ndcg10", "popular NDCG@10", lambda v: f"{v:.3f}"),
+            *_timed("offline", "offline"),
+        ),
+        offline,
         needs=("run",),
     ),
     Stage(
