@@ -29,7 +29,11 @@ if TYPE_CHECKING:  # the trainer imports torch: loaded by the handlers that trai
 
 def register(commands: Any, bench: Any) -> None:
     train = commands.add_parser("train", help="train a DQN agent on a simulator preset")
-    train.add_argument("--preset", default=None, help="preset name (default: default)")
+    train.add_argument(
+        "--preset",
+        default=None,
+        help="preset name (default: default; large for a dataset past 2,000 items)",
+    )
     train.add_argument("--config", default=None, metavar="FILE", help="YAML on top of the preset")
     _budget_flags(train)
     train.add_argument("--seed", type=int, default=None, help="seed of the run (default: config's)")

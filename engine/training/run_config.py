@@ -28,8 +28,10 @@ from rlrec.engine.config_base import (
 )
 from rlrec.engine.presets import SECTIONS, check_sections, load_preset
 from rlrec.engine.sim import EnvConfig, parse_env_config
+from rlrec.engine.sim.base import WHOLE_CATALOGUE_ITEMS
 
 DEFAULT_PRESET = "default"
+LARGE_PRESET = "large"  # what a dataset past WHOLE_CATALOGUE_ITEMS items gets by default
 
 
 @dataclass
@@ -157,12 +159,14 @@ def load_run_config(
     config_file: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Preset (default `default`) ← user YAML ← overrides, checked. A YAML naming its own
-    `preset:` uses it unless `preset` is given explicitly."""
+    """Preset ← user YAML ← overrides, checked. A YAML naming its own `preset:` uses it
+    unless `preset` is given explicitly; with neither, `default_preset_for` the dataset
+    (overrides' or the YAML's `dataset`)."""
     file_raw: dict[str, Any] = {}
     if config_file is not None:
         file_raw = load_yaml(config_file, "config")
-    base = preset or file_raw.pop("preset", None) or DEFAULT_PRESET
+    dataset = (overrides or {}).get("dataset") or file_raw.get("dataset")
+    base = preset or file_raw.pop("preset", None) or default_preset_for(dataset)
     file_raw.pop("preset", None)
     raw = load_preset(base)
     if file_raw:
@@ -172,6 +176,20 @@ def load_run_config(
         raw = deep_merge(raw, overrides)
     raw["preset"] = base
     return RunConfig.from_dict(raw, origin=str(config_file or f"preset {base}"))
+
+
+def default_preset_for(dataset_dir: Any) -> str:
+    """The preset a run on `dataset_dir` gets when none is named: `large` for a catalogue
+    past `sim.base.WHOLE_CATALOGUE_ITEMS` items (its meta.yaml's `n_items`), else `default`.
+    An unreadable folder gets `default`: loading the dataset then says what is wrong."""
+    if not dataset_dir or not isinstance(dataset_dir, str | Path):
+        return DEFAULT_PRESET
+    try:
+        meta = load_yaml(Path(dataset_dir) / "meta.yaml")
+        n_items = int(meta.get("n_items", 0))
+    except (RlrecError, OSError, AttributeError, TypeError, ValueError):
+        return DEFAULT_PRESET
+    return LARGE_PRESET if n_items > WHOLE_CATALOGUE_ITEMS else DEFAULT_PRESET
 
 
 def dataset_fingerprint(dataset_dir: str | Path | None) -> str | None:

@@ -26,9 +26,10 @@ def test_the_rule_draws_its_line_at_the_whole_catalogue_limit():
     assert with_resolved_head(DQNConfig(head="per_item"), 10 * limit).head == "per_item"
 
 
-def _trainer(tmp_path, n_items: int, **env) -> Trainer:
+def _trainer(tmp_path, n_items: int, preset: str | None = "default", **env) -> Trainer:
     folder = save_dataset(generate(300, n_items, seed=1), tmp_path / f"d{n_items}")
     config = resolve_run_config(
+        preset,
         overrides={"env": env, "train": {"n_envs": 16, "eval_episodes": 16}},
         dataset=folder,
         budget=Budget("steps", 64),
@@ -49,6 +50,18 @@ def test_a_run_left_on_auto_ranks_what_its_catalogue_size_calls_for(
     assert candidates_offered(trainer) == candidates
     trainer.run()
     assert trainer.env_steps >= 64
+
+
+@pytest.mark.parametrize(("n_items", "preset"), [(2_000, "default"), (2_001, "large")])
+def test_a_dataset_past_the_limit_trains_with_the_large_preset_unless_one_is_named(
+    tmp_path, n_items, preset
+):
+    trainer = _trainer(tmp_path, n_items, preset=None)
+    assert trainer.config.preset == preset
+    if preset == "large":  # its settings, as the preset file gives them
+        assert trainer.config.agent.replay_ratio == 1 / 256
+        assert candidates_offered(trainer) == 200 and trainer.agent.config.head == "embedding"
+    assert _trainer(tmp_path / "named", n_items, preset="default").config.preset == "default"
 
 
 def test_settings_given_win_over_auto(tmp_path):
