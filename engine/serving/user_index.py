@@ -23,8 +23,6 @@ is not grouped by user.
 from __future__ import annotations
 
 import threading
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from rlrec.data.dataset import Dataset
+from rlrec.engine.serving.dataset_cache import per_dataset
 
 # Sorts after every character a lowercased id can hold: `prefix + _AFTER` bounds the prefix.
 _AFTER = "\U0010ffff"
@@ -208,27 +207,5 @@ def plain_user_index(n_users: int) -> UserIndex:
     return UserIndex(np.arange(n_users))
 
 
-_CACHE: dict[int, tuple[weakref.ref[Dataset], UserIndex]] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def user_index_for(dataset: Dataset) -> UserIndex:
-    """`build_user_index(dataset)`, built once per dataset object and kept while it lives
-    (thread-safe: the faces ask from worker threads)."""
-    key = id(dataset)
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is not None and cached[0]() is dataset:
-            return cached[1]
-        index = build_user_index(dataset)
-        _CACHE[key] = (weakref.ref(dataset, _forget(key)), index)
-        return index
-
-
-def _forget(key: int) -> Callable[[Any], None]:
-    """Drop the cached index of dataset `key` when that dataset is collected."""
-
-    def forget(_: Any) -> None:
-        _CACHE.pop(key, None)
-
-    return forget
+# Built once per dataset object and kept while it lives (the faces ask from worker threads).
+user_index_for = per_dataset(build_user_index)

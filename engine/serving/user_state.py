@@ -12,17 +12,14 @@ serving always did), and the latest items by the same `latest_of`.
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.schema import EVENT, RATING, positive_rows
+from rlrec.engine.serving.dataset_cache import per_dataset
 from rlrec.engine.serving.user_index import user_index_for
 from rlrec.engine.truth.model import latest_of
 
@@ -49,28 +46,8 @@ class _LogColumns:
         )
 
 
-_CACHE: dict[int, tuple[weakref.ref[Dataset], _LogColumns]] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def _columns(dataset: Dataset) -> _LogColumns:
-    key = id(dataset)
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is None or cached[0]() is not dataset:
-            columns = _LogColumns.of(dataset.interactions)
-            cached = (weakref.ref(dataset, _forget(key)), columns)
-            _CACHE[key] = cached
-        return cached[1]
-
-
-def _forget(key: int) -> Callable[[Any], None]:
-    """Drop the cached columns of dataset `key` when that dataset is collected."""
-
-    def forget(_: Any) -> None:
-        _CACHE.pop(key, None)
-
-    return forget
+# The log's columns as arrays, read once per dataset object.
+_columns = per_dataset(lambda dataset: _LogColumns.of(dataset.interactions))
 
 
 def logged_items(dataset: Dataset, user: int) -> np.ndarray:

@@ -333,3 +333,36 @@ def test_the_replay_memory_line_reads_like_a_size():
 
     assert replay_memory_line(200_000, 1210) == "replay 200,000 × 1.21 kB = 242 MB"
     assert [format_bytes(b) for b in (812, 23_800_000, 5 * 10**9)] == ["812 B", "23.8 MB", "5 GB"]
+
+
+def test_the_kept_item_table_follows_every_in_place_change_of_its_weights():
+    """Serving ranks the whole catalogue from a kept ψ table; an update, a Polyak step or a
+    load changes the weights in place, and the next ranking must use the new ones."""
+    import copy
+
+    features = torch.randn(50, 6, generator=torch.Generator().manual_seed(0))
+    net = EmbeddingQNetwork(4, features, 50, hidden=[8], dropout=0.0, dim=5)
+    obs = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+
+    def fresh() -> torch.Tensor:
+        with torch.enable_grad():
+            return net(obs).detach()
+
+    with torch.inference_mode():
+        before = net(obs)
+    assert torch.equal(before, fresh())
+    with torch.no_grad():
+        net.item_embedding.add_(0.5)  # what an optimiser step does
+    with torch.inference_mode():
+        after = net(obs)
+    assert not torch.equal(after, before) and torch.equal(after, fresh())
+
+    twin = copy.deepcopy(net)  # a target net: its own tensors, versions counted anew
+    with torch.no_grad():
+        for _ in range(3):
+            torch._foreach_lerp_(list(twin.parameters()), list(net.parameters()), 0.5)
+            net.feature_proj.weight.add_(0.1)
+    with torch.inference_mode():
+        twin_scores = twin(obs)
+    with torch.enable_grad():
+        assert torch.equal(twin_scores, twin(obs).detach())
