@@ -47,22 +47,51 @@ METRICS = {
 BEYOND_ACCURACY_K = 10
 
 
+# Users scored at once: their (users × items) score, relevance and exclusion tables exist
+# for one chunk at a time (ML-25M's 162k × 62k would be 40 GB as one float32 table).
+CHUNK_USERS = 2048
+
+
+def _ranking_metrics(recommended: np.ndarray, relevant: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-user values (n,) of every metric@K for one chunk's top lists and relevance."""
+    return {
+        f"{name}@{k}": per_user(recommended, relevant, k)
+        for k in KS
+        for name, per_user in METRICS.items()
+    }
+
+
 def _group_metrics(
-    recommended: np.ndarray,
-    relevant: np.ndarray,
+    per_user: dict[str, np.ndarray],
+    top: np.ndarray,
     sim: VectorSimulator,
     popularity: np.ndarray,
 ) -> dict[str, float]:
-    row: dict[str, float] = {}
-    for k in KS:
-        for name, per_user in METRICS.items():
-            row[f"{name}@{k}"] = float(per_user(recommended, relevant, k).mean())
-    top = recommended[:, :BEYOND_ACCURACY_K]
+    """Means over a group's users of the per-user metrics, and the beyond-accuracy metrics
+    of its top-`BEYOND_ACCURACY_K` lists `top` (n, K)."""
+    row = {name: float(values.mean()) for name, values in per_user.items()}
     share = popularity / popularity.max() if popularity.max() > 0 else popularity
     row[f"coverage@{BEYOND_ACCURACY_K}"] = metrics.catalog_coverage(top, sim.n_items)
     row[f"ild@{BEYOND_ACCURACY_K}"] = metrics.intra_list_diversity(top, sim.item_vectors)
     row[f"novelty@{BEYOND_ACCURACY_K}"] = metrics.novelty(top, np.maximum(share, 1e-6))
     return row
+
+
+def _pairs_by_row(rows: np.ndarray, items: np.ndarray, n_rows: int) -> tuple[np.ndarray, ...]:
+    """(rows, items) pairs sorted by row, and (n_rows + 1,) offsets of each row's pairs."""
+    order = np.argsort(rows, kind="stable")
+    offsets = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=offsets[1:])
+    return rows[order], items[order], offsets
+
+
+def _chunk_table(pairs: tuple[np.ndarray, ...], lo: int, hi: int, n_items: int) -> np.ndarray:
+    """(hi − lo, n_items) bool: True at the pairs of rows lo..hi−1."""
+    rows, items, offsets = pairs
+    part = slice(offsets[lo], offsets[hi])
+    table = np.zeros((hi - lo, n_items), bool)
+    table[rows[part] - lo, items[part]] = True
+    return table
 
 
 def evaluate_offline(
@@ -97,13 +126,11 @@ def evaluate_offline(
     row[eval_users] = np.arange(len(eval_users))
     n, n_items = len(eval_users), dataset.n_items
 
-    relevant = np.zeros((n, n_items), bool)
-    relevant[row[users[in_part]], items[in_part]] = True
+    relevant_pairs = _pairs_by_row(row[users[in_part]], items[in_part], n)
     cold = np.isin(eval_users, split.cold_users)
     earlier = split.labels < code  # train, and validation when test is evaluated
     seen_rows = earlier & (row[users] >= 0) & ~np.isin(users, split.cold_users)
-    exclude = np.zeros((n, n_items), bool)
-    exclude[row[users[seen_rows]], items[seen_rows]] = True
+    excluded_pairs = _pairs_by_row(row[users[seen_rows]], items[seen_rows], n)
 
     history_log = log.loc[earlier]
     window = int(getattr(getattr(sim, "config", None), "history_window", 5))
@@ -116,22 +143,41 @@ def evaluate_offline(
         log=train, dataset=dataset, split=split, sim=sim, seed=seed, linucb_steps=linucb_steps
     )
     features = np.asarray(dataset.user_features).reshape(dataset.n_users, -1)[eval_users]
-    batch = UserBatch(users=eval_users, obs=obs, features=features)
-    scores: dict[str, np.ndarray] = {}
+    scorers: dict[str, Any] = {}
     if agent is not None:
-        scores["dqn"] = np.asarray(agent.scores(obs), np.float64)
+        scorers["dqn"] = lambda batch: np.asarray(agent.scores(batch.obs), np.float64)
     for name in USER_SCORERS:
-        scores[name] = fit_scorer(name, inputs).scores(batch)
-    popular = scores["popular"][0]  # train counts (the same row for everyone)
+        scorers[name] = fit_scorer(name, inputs).scores
 
     k_max = min(max(KS), n_items)
+    per_user: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in scorers}
+    tops: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
+    popular = np.zeros(n_items)
+    for lo in range(0, n, CHUNK_USERS):
+        hi = min(lo + CHUNK_USERS, n)
+        batch = UserBatch(users=eval_users[lo:hi], obs=obs[lo:hi], features=features[lo:hi])
+        relevant = _chunk_table(relevant_pairs, lo, hi, n_items)
+        exclude = _chunk_table(excluded_pairs, lo, hi, n_items)
+        for name, scores_of in scorers.items():
+            score = scores_of(batch)
+            if name == "popular":
+                popular = np.asarray(score[0], np.float64)  # train counts, one row for all
+            recommended = top_k(score, k_max, exclude)
+            for metric, values in _ranking_metrics(recommended, relevant).items():
+                per_user[name].setdefault(metric, []).append(values)
+            tops[name].append(recommended[:, :BEYOND_ACCURACY_K])
+
     results: dict[str, dict[str, Any]] = {"warm": {}, "cold": {}}
-    for name, score in scores.items():
-        recommended = top_k(score, k_max, exclude)
+    for name in scorers:
+        by_metric = {metric: np.concatenate(parts) for metric, parts in per_user[name].items()}
+        top = np.concatenate(tops[name])
         for group, members in (("warm", ~cold), ("cold", cold)):
             if members.any():
                 results[group][name] = _group_metrics(
-                    recommended[members], relevant[members], sim, popular
+                    {metric: v[members] for metric, v in by_metric.items()},
+                    top[members],
+                    sim,
+                    popular,
                 )
     return {
         "split": part,

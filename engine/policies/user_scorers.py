@@ -117,8 +117,10 @@ class LinUCBScorer(UserScorer):
 
 
 class RandomScorer(UserScorer):
-    """Uniform random scores: one stream for the batch from `seed`, or (`per_user`) a stream
-    seeded by each user's row, so a user gets the same list every time they ask."""
+    """Uniform random scores, a stream per user: seeded by (`seed`, the user's row), so a
+    user's scores do not depend on which other users share the batch (offline evaluation
+    scores users a chunk at a time), or (`per_user`) by the row alone, so a user gets the same
+    list every time they ask whatever the seed."""
 
     name = "random"
 
@@ -135,7 +137,9 @@ class RandomScorer(UserScorer):
             return np.stack(
                 [np.random.default_rng(int(u)).random(self.n_items) for u in batch.users]
             )
-        return np.random.default_rng(self.seed).random((len(batch.users), self.n_items))
+        return np.stack(
+            [np.random.default_rng([self.seed, int(u)]).random(self.n_items) for u in batch.users]
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"settings": np.array([self.seed, int(self.per_user), self.n_items], np.int64)}

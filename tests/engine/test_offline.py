@@ -148,3 +148,14 @@ def test_a_warm_user_is_asked_about_in_the_state_their_simulated_sessions_start_
     np.testing.assert_allclose(
         agent.seen_obs[warm], sim.fresh_observation(eval_users[warm]), atol=1e-6
     )
+
+
+def test_users_scored_chunk_by_chunk_give_the_metrics_of_one_pass(setup, monkeypatch):
+    """A big log is ranked a chunk of users at a time (never users × items at once); the
+    report is the one a single pass gives."""
+    import rlrec.engine.evaluation.offline as offline
+
+    dataset, split, sim, _, _ = setup
+    whole = evaluate_offline(dataset, split, sim, agent=None, linucb_steps=5)
+    monkeypatch.setattr(offline, "CHUNK_USERS", 7)
+    assert evaluate_offline(dataset, split, sim, agent=None, linucb_steps=5) == whole
