@@ -130,6 +130,11 @@ FILES: dict[str, Callable[[Path], None]] = {
         {"preset": "seed-classic", "agent": {**SMALL["agent"], "batch_norm": True, "batch_size": 1}}
     ),
     "config-replay-huge.yaml": _yaml({"agent": {"replay_size": 50_000_000}}),
+    # More candidates than items, with sessions enough that the memory estimate alone would
+    # refuse: the culprit is the setting, not the memory.
+    "config-candidates-huge.yaml": _yaml(
+        {"env": {"candidates": 100_000}, "train": {"n_envs": 65536}}
+    ),
     "config-eval-0.yaml": _yaml({"train": {"eval_episodes": 0}}),
     "config-budget-inf.yaml": _csv("train:\n  seconds: .inf\n"),
     "config-seconds-huge.yaml": _yaml({"train": {"seconds": 1e40}}),
@@ -906,6 +911,19 @@ CASES: list[tuple[str, list[str], str]] = [
             "{tmp}/runs",
         ],
         "batch_size",
+    ),  # noqa: E501
+    (
+        "train-candidates-past-catalogue",
+        [
+            "train",
+            "--config",
+            "{config-candidates-huge.yaml}",
+            "--steps",
+            "10",
+            "--out",
+            "{tmp}/runs",
+        ],
+        "env.candidates",
     ),  # noqa: E501
     (
         "train-replay-huge",

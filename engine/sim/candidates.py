@@ -57,6 +57,24 @@ def candidate_generator(seed: int | None) -> np.random.Generator:
     return np.random.default_rng(None if seed is None else [CANDIDATE_STREAM, int(seed)])
 
 
+def check_candidate_settings(size: int, popular: float, neighbours: float, n_items: int) -> None:
+    """RlrecError (naming the env option) if `size` candidates exceed a catalogue of
+    `n_items`, or the popularity and neighbour shares add up to more than 1."""
+    if size > n_items:
+        raise RlrecError(
+            f"env.candidates = {size:,} exceeds the catalogue's {n_items:,} items",
+            option="env.candidates",
+            value=size,
+        )
+    if popular + neighbours > 1.0 + 1e-9:
+        raise RlrecError(
+            f"env.candidate_popular + env.candidate_neighbours = {popular + neighbours:g} "
+            "exceeds 1 (the rest is drawn at random)",
+            option="env.candidate_neighbours",
+            value=neighbours,
+        )
+
+
 class CandidateRetrieval:
     """Draws (N, `size`) candidate sets for sessions of `truth`'s users.
 
@@ -66,19 +84,7 @@ class CandidateRetrieval:
 
     def __init__(self, truth: HiddenTruth, size: int, popular: float, neighbours: float):
         n_items = truth.n_items
-        if size > n_items:
-            raise RlrecError(
-                f"env.candidates = {size:,} exceeds the catalogue's {n_items:,} items",
-                option="env.candidates",
-                value=size,
-            )
-        if popular + neighbours > 1.0 + 1e-9:
-            raise RlrecError(
-                f"env.candidate_popular + env.candidate_neighbours = {popular + neighbours:g} "
-                "exceeds 1 (the rest is drawn at random)",
-                option="env.candidate_neighbours",
-                value=neighbours,
-            )
+        check_candidate_settings(size, popular, neighbours, n_items)
         self.size, self.n_items = int(size), n_items
         k_popular = min(int(round(size * popular)), size)
         k_neighbour = min(int(round(size * neighbours)), size - k_popular)

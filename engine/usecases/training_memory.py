@@ -95,6 +95,7 @@ def training_memory(
     from rlrec.engine.evaluation.online import MAX_PARALLEL_SESSIONS
     from rlrec.engine.sim import classic, default
     from rlrec.engine.sim.base import offered_candidates
+    from rlrec.engine.sim.candidates import check_candidate_settings
     from rlrec.engine.truth.fit import fit_memory_bytes
 
     train, agent = config.train, config.agent
@@ -115,6 +116,15 @@ def training_memory(
     else:
         folder, users, items, interactions, obs_dim, fitted, item_dim = _dataset_sizes(config)
         env_d = config.env
+        # A setting the simulator would refuse is said as such, not as a memory estimate
+        # (0 items: no readable meta.yaml, loading the dataset says what is wrong).
+        if items:
+            check_candidate_settings(
+                offered_candidates(env_d.candidates, items),
+                env_d.candidate_popular,
+                env_d.candidate_neighbours,
+                items,
+            )
         kept, building = default.default_simulator_bytes(
             users, items, 0, env_d.candidates, env_d.max_length
         )
