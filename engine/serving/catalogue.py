@@ -42,6 +42,11 @@ def with_catalogue(run: ServingRun, folder: str | Path) -> ServingRun:
     trained = run.trained_items
     dataset = load_dataset(folder, "dataset")
     head = getattr(getattr(agent, "config", None), "head", "per_item")  # auto resolved
+    if run.dataset is None:
+        raise RlrecError(f"{run.path}: a run without a dataset has no catalogue to grow")
+    _require_same_prefix(run.dataset, dataset, folder)
+    if dataset.n_items == trained:  # nothing added: the run's own catalogue, served as is
+        return run
     if head != "embedding":
         raise RlrecError(
             f"{run.path}: its agent has a per-item Q head (agent.head: {head}), which scores only "
@@ -51,9 +56,6 @@ def with_catalogue(run: ServingRun, folder: str | Path) -> ServingRun:
             value=head,
             allowed=["embedding"],
         )
-    if run.dataset is None:
-        raise RlrecError(f"{run.path}: a run without a dataset has no catalogue to grow")
-    _require_same_prefix(run.dataset, dataset, folder)
     features = grown_item_features(agent.item_features.numpy(), dataset)  # type: ignore[attr-defined]
     from rlrec.engine.agents.dqn import DQNAgent
 
@@ -88,6 +90,27 @@ def _require_same_prefix(old: Dataset, new: Dataset, folder: str | Path) -> None
         raise RlrecError(
             f"{folder}: its first {len(old_items):,} items are not the run's items in the run's "
             "order; add new items after them",
+            file=folder,
+        )
+    _require_unchanged_items(old, new, folder)
+
+
+def _require_unchanged_items(old: Dataset, new: Dataset, folder: str | Path) -> None:
+    """RlrecError unless `new`'s first items have `old`'s item features (the agent learned
+    those items as they were; changed ones would be ranked by what it learned of others)."""
+    n = old.n_items
+    before = np.asarray(old.item_features, np.float32).reshape(n, -1)
+    after = np.asarray(new.item_features, np.float32).reshape(new.n_items, -1)[:n]
+    if before.shape != after.shape:
+        return  # the column check (`grown_item_features`) names that
+    differs = ~((before == after) | (np.isnan(before) & np.isnan(after))).all(axis=1)
+    if differs.any():
+        first = int(np.flatnonzero(differs)[0])
+        item = old.items["original_id"].astype(str).to_numpy()[first]
+        raise RlrecError(
+            f"{folder}: {int(differs.sum()):,} of the run's {n:,} items have other features "
+            f"than it was trained on (first: item {item}); a grown catalogue keeps the run's "
+            "items as they were and appends new ones",
             file=folder,
         )
 

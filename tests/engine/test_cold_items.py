@@ -103,3 +103,25 @@ def test_a_per_item_head_refuses_a_grown_catalogue_in_one_line(setup, capsys):
     assert main(["recommend", str(run_dir), "--user", "0", "--dataset", str(grown)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "per-item Q head" in err[0]
+
+    # The catalogue it was trained on, given as --dataset, is simply served.
+    assert (
+        main(["recommend", str(run_dir), "--user", "0", "-k", "3", "--dataset", str(original)]) == 0
+    )
+
+
+def test_a_catalogue_whose_trained_items_changed_is_refused_naming_the_first(setup, capsys):
+    from rlrec.engine.usecases.serving import load_for_serving
+
+    tmp_path, original, grown = setup
+    run_dir = _train(tmp_path, original, "changed", "embedding")
+    changed = load_dataset(grown)
+    features = changed.item_features.copy()
+    features[3] += 1.0  # a trained item described anew: the agent never learned it so
+    moved = save_dataset(
+        dataclasses.replace(changed, item_features=features), tmp_path / "changed-data"
+    )
+    with pytest.raises(RlrecError, match="1 of the run's 40 items have other features") as caught:
+        load_for_serving(run_dir, moved)
+    item = changed.items["original_id"].astype(str).to_numpy()[3]
+    assert f"first: item {item}" in str(caught.value) and "\n" not in str(caught.value)
