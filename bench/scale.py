@@ -23,9 +23,9 @@ Rows: `small` (1k users × 500 items), `100k` (100k × 10k) and `1m` (1M × 100k
 
 Every stage runs in a child process, so its wall seconds, CPU seconds (user + system) and
 peak resident memory are its own: the child's rusage from `os.wait4`, the same numbers
-`/usr/bin/time -v` prints. Every row trains with the default preset as it is (past 2,000
-items that means a candidate set per step and the item-embedding Q head); a row's `config`
-would be written as YAML into the work folder and passed with `--config`. A stage that fails prints its command and the end of its output, its cells
+`/usr/bin/time -v` prints. Every row trains with what `rlrec train --dataset D` picks by
+itself: the `default` preset, or past 2,000 items the `large` one (a candidate set per step
+and the item-embedding Q head). A stage that fails prints its command and the end of its output, its cells
 read "FAIL" and the stages that need its output read "-", as do stages that do not apply to
 a row; `--json` prints every cell (null when skipped, "failed" when failed) and the errors,
 and the table on stderr. Exit 1 when a stage failed.
@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-import yaml
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -64,23 +63,17 @@ import ml25m_like  # noqa: E402 — the one writer of the ML-25M layout, beside 
 SEED = 0
 LATENCY_USERS = 200
 
-# Every row trains with the default preset as it is: past 2,000 items it re-ranks a
-# candidate set of 200 a step with the item-embedding head by itself (`env.candidates` and
-# `agent.head` on auto), so the table measures what `rlrec train --dataset D` does.
-
 
 @dataclass(frozen=True)
 class Size:
     """One row of the table: a synthetic dataset of `users` × `items` (`log_rows` = 0), or a
-    MovieLens-layout log of `log_rows` ratings to import; how long it trains and with what
-    config on top of the default preset."""
+    MovieLens-layout log of `log_rows` ratings to import; how long it trains."""
 
     name: str
     users: int
     items: int
     log_rows: int = 0
     train_seconds: float = 60.0
-    config: dict[str, Any] | None = None
 
     @property
     def imported(self) -> bool:
@@ -292,22 +285,13 @@ def fit(ctx: Context) -> dict[str, Any] | None:
     return {"fit_max_abs_gap": answer.get("max_abs_gap"), **_timed_values("fit", run)}
 
 
-def config_file(ctx: Context) -> Path | None:
-    """The row's `--config` YAML in its work folder (None: the preset as it is)."""
-    if ctx.size.config is None:
-        return None
-    path = ctx.work / "config.yaml"
-    path.write_text(yaml.safe_dump(ctx.size.config, sort_keys=False), encoding="utf-8")
-    return path
-
-
 BUILD = """
 import json, sys, time
 from rlrec.engine.usecases.training import resolve_run_config
 from rlrec.engine.training import runs
 from rlrec.engine.sim import make_simulator
 from rlrec.engine.truth.sources import truth_for
-config = resolve_run_config(None, sys.argv[2] or None, dataset=sys.argv[1])
+config = resolve_run_config(None, dataset=sys.argv[1])
 began = time.perf_counter()
 dataset = runs.load_run_dataset(config)
 loaded = time.perf_counter()
@@ -323,8 +307,7 @@ print(json.dumps({"load": loaded - began, "truth": truth - loaded, "simulator": 
 def build(ctx: Context) -> dict[str, Any] | None:
     """The simulator `rlrec train` would build (dataset, truth, simulator), in a child that
     stops there: seconds of each part (truth includes the fit of an imported log)."""
-    config = config_file(ctx)
-    command = [sys.executable, "-c", BUILD, str(ctx.outputs["dataset"]), str(config or "")]
+    command = [sys.executable, "-c", BUILD, str(ctx.outputs["dataset"])]
     run = run_measured(command, f"simulator build {ctx.size.name}", ctx.work / "build.log")
     parts = last_json(run.output)
     return {
@@ -344,14 +327,11 @@ def checkpoint_bytes(run_dir: Path) -> int:
 
 
 def train(ctx: Context) -> dict[str, Any] | None:
-    """`rlrec train --dataset D --seconds S` (with the row's config); the run folder becomes
-    ctx.outputs["run"]."""
+    """`rlrec train --dataset D --seconds S`; the run folder becomes ctx.outputs["run"]."""
     size, runs = ctx.size, ctx.work / "runs"
-    config = config_file(ctx)
     command = rlrec_command(
         "train", "--dataset", str(ctx.outputs["dataset"]), "--seconds", f"{size.train_seconds:g}",
         "--seed", str(ctx.seed), "--out", str(runs), "--name", "run", "--json",
-        *(["--config", str(config)] if config else []),
     )  # fmt: skip
     run_dir = runs / "run"
     if run_dir.exists():  # a run of an earlier benchmark in the same --work folder
