@@ -50,7 +50,7 @@ NOT_SEARCHABLE: dict[str, str] = {
     "train.seconds": "each trial's training budget is the study's, the same for every trial",
     "train.steps": "each trial's training budget is the study's, the same for every trial",
     "train.episodes": "each trial's training budget is the study's, the same for every trial",
-    "train.seed": "a seed is not a hyperparameter: use --seeds to average over seeds",
+    "train.seed": "use --seeds to average each trial over seeds",
     "train.eval_seed": "the objective's evaluation sessions are the same for every trial",
     "train.eval_episodes": "the objective's evaluation sessions are the same for every trial",
     "env.kind": "the simulator kind is the preset's (--preset)",
@@ -213,7 +213,8 @@ def load_space(name_or_path: str | Path, env_kind: str = "default") -> SearchSpa
     range on an integer setting."""
     text = str(name_or_path)
     if text in SPACES:
-        return parse_space(load_yaml(SPACE_DIR / f"{text}.yaml"), f"space {text}", env_kind)
+        path = SPACE_DIR / f"{text}.yaml"
+        return parse_space(load_yaml(path), f"space {text}", env_kind, file=str(path))
     if text.endswith((".yaml", ".yml")) or Path(text).exists():
         return parse_space(load_yaml(text, "space"), text, env_kind, file=text)
     raise RlrecError(
@@ -274,8 +275,14 @@ def _param(key: str, spec: Any, sections: Mapping[str, type]) -> Param:
         raise RlrecError(f"{key} is not searchable: {NOT_SEARCHABLE[key]}", key=key)
     section, _, name = key.partition(".")
     if section not in sections or not name:
+        meant = [
+            f"{other}.{key}"
+            for other, cls in sections.items()
+            if key in {f.name for f in dataclasses.fields(cls)}
+        ]
+        hint = f"; did you mean {' or '.join(meant)}?" if meant else ""
         raise RlrecError(
-            f"unknown key '{key}' (a key is section.setting, sections: {', '.join(SECTIONS)})",
+            f"unknown key '{key}' (a key is section.setting, sections: {', '.join(SECTIONS)}{hint})",
             key=key,
             allowed=list(SECTIONS),
         )
