@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -209,7 +210,7 @@ def _finished_and_running(study: optuna.Study) -> tuple[int, int, int]:
 
 
 def _expected_seconds(study: optuna.Study, spec: StudySpec) -> float:
-    """What the next trial should take: its training budget plus the largest overhead seen
+    """What the next trial should take: its training budget plus the usual overhead seen
     (or the largest trial seen, for step and episode budgets)."""
     import optuna
 
@@ -219,7 +220,8 @@ def _expected_seconds(study: optuna.Study, spec: StudySpec) -> float:
     if budget is None:
         return max(seen, default=0.0)
     training = float(budget) * spec.seeds
-    overhead = max((s - training for s in seen), default=FIRST_OVERHEAD_SECONDS)
+    # The median: a process's first trial also pays one-off costs (the reference returns).
+    overhead = statistics.median([s - training for s in seen]) if seen else FIRST_OVERHEAD_SECONDS
     return training + max(overhead, 0.0)
 
 
