@@ -138,7 +138,8 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _row(trial: optuna.trial.FrozenTrial, folder: Path) -> TrialRow:
+def trial_row(trial: optuna.trial.FrozenTrial, folder: Path) -> TrialRow:
+    """The row of a stored trial of the study in `folder`."""
     attrs = trial.user_attrs
     state = STATE_NAMES.get(trial.state.name, trial.state.name.lower())
     intermediate = tuple(sorted((int(s), float(v)) for s, v in trial.intermediate_values.items()))
@@ -206,7 +207,7 @@ def read_study(path: str | Path, with_importances: bool = True) -> StudyReport:
         raise RlrecError(
             f"{folder / STUDY_DB}: cannot read the study ({exc.__class__.__name__})"
         ) from None
-    trials = tuple(_row(t, folder) for t in study.get_trials(deepcopy=False))
+    trials = tuple(trial_row(t, folder) for t in study.get_trials(deepcopy=False))
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial.state] = counts.get(trial.state, 0) + 1
