@@ -61,7 +61,10 @@ def register(commands: Any, bench: Any) -> None:
     tune.add_argument("--seeds", type=int, default=1, help="runs per trial, value = their mean")
     tune.add_argument("--study", default=None, metavar="NAME", help="study folder name")
     tune.add_argument(
-        "--out", default=None, metavar="DIR", help="runs folder (default: $RLREC_RUNS_DIR or ./runs)"
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="runs folder (default: $RLREC_RUNS_DIR or ./runs)",
     )
     tune.add_argument(
         "--ray",
@@ -111,18 +114,16 @@ def tune_command(args: argparse.Namespace) -> int:
         print(strict_dumps(result.to_dict()))
     else:
         _print_report(result.report)
-        print(f"this command ran {result.ran} trials; the study has {result.report.finished_trials} finished")
+        print(
+            f"this command ran {result.ran} trials; the study has {result.report.finished_trials} finished"
+        )
     return 0
 
 
 def _say_start(prepared: Any, request: Any) -> None:
     spec = prepared.spec
     budget = ", ".join(f"{v:g} {k}" for k, v in spec.trial_budget.items())
-    how = (
-        f"continues ({prepared.finished_before} finished trials)"
-        if prepared.continued
-        else "new"
-    )
+    how = f"continues ({prepared.finished_before} finished trials)" if prepared.continued else "new"
     limits = " and ".join(
         text
         for text in (
