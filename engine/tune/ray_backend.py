@@ -1,65 +1,71 @@
-"""The same search on a Ray cluster: Ray Tune runs the trials (anywhere on the cluster), Optuna
-samples them and ASHA stops the weak ones, and every trial lands in the study folder's own
-Optuna study — same numbers, run folders, states and user attributes as the local backend —
-so `rlrec tune --show` and the TUI read a Ray search as they read any other.
+"""The same search on a Ray cluster: Ray Tune runs the trials (anywhere on the cluster), the
+study's own Optuna sampler proposes them, ASHA stops the weak ones, and every trial lands in
+the study folder's Optuna study with the same numbers, run folders, states and user attributes
+as the local backend's — `rlrec tune --show` and the TUI read a Ray search like any other.
 
-How it fits together (one driver, many workers):
+One driver (this process) owns the study; workers only train:
 
-- the driver owns the study: `_StudySearch`, an `OptunaSearch` on the study's SQLite storage,
-  asks Optuna for each trial (the trial gets its number, hence its run folder, and shows as
-  RUNNING at once), records the intermediate values with the env steps as the step, and
-  tells the end with the right state — COMPLETE with the trial's value, PRUNED when ASHA
-  stopped it, FAIL on an error. Ray's stock `OptunaSearch` tells an ASHA-stopped trial as
-  COMPLETE with its last intermediate value and steps by Tune iteration, and knows nothing of
-  run folders; a driver-side `tune.Callback` writing finished trials with `create_trial`
-  would number trials only at their end (after their run folders are named) and hide
-  running ones from a follower.
-- a worker runs `objective.run_trial` (the same trial function as the local backend) in its
-  run folders inside the study folder, sending each periodic evaluation to Tune with
-  `tune.report`; a last report marked `final` carries the trial's value. Workers never open
-  the database: on a real cluster the study folder must be on a filesystem every node
-  shares, the database is only ever written by the driver.
+- `_StudySearcher`, a Tune `Searcher`, asks the study for each trial exactly as the local
+  backend does (`study.load_study` for the sampler, `study._next_trial` for the limits: the
+  study's finished-trial count, the wall-clock budget, an exhausted grid). The trial thus has
+  its number — hence its run folder — before it runs and shows as RUNNING to a follower; its
+  pid/host are the driver's, so a killed driver's trials are recovered by the next command
+  like a killed local search's. It records each evaluation as an intermediate value (step =
+  report number, as the local pruner sees it) and tells the end: COMPLETE with the trial's
+  value, PRUNED when ASHA stopped it, FAIL on an error or when the search ended under it.
+  Ray's own `OptunaSearch` was not used: it keeps a study of its own making (its sampler, no
+  limits), tells an ASHA-stopped trial COMPLETE with its last intermediate value and steps by
+  Tune iteration; overriding every hook of it to fix that left nothing of it but coupling to
+  its private state. A driver-side `tune.Callback` copying finished trials in would number
+  them only at their end, after their run folders are named, and hide running ones.
+- a worker runs `objective.run_trial` (the local backend's trial function) in the trial's run
+  folders inside the study folder, sending each evaluation to Tune with `tune.report`; a last
+  report marked `final` carries the outcome. Workers never open the database (on a real
+  cluster the study folder must be on a filesystem every node shares).
 
-Ray is an optional extra (`rlrec[ray]`) imported only here, lazily.
+Ray is an optional extra (`rlrec[ray]`), imported only here, lazily.
 Sources: Li et al., "A System for Massively Parallel Hyperparameter Tuning" (ASHA), MLSys
-2020; Ray Tune's `OptunaSearch` and `ASHAScheduler` (docs.ray.io/en/latest/tune)."""
+2020; Ray Tune's `Searcher` and `ASHAScheduler` (docs.ray.io/en/latest/tune)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rlrec.data.errors import Option, RlrecError
-from rlrec.engine.tune.report import TrialAttrs
-from rlrec.engine.tune.storage import StudySpec, open_storage, trial_run_name
+from rlrec.data.errors import Option, RlrecError, error_line
+from rlrec.engine.tune.objective import REPORTS
+from rlrec.engine.tune.report import TrialAttrs, TrialRow, trial_row
+from rlrec.engine.tune.storage import StudySpec, trial_run_name
 
 if TYPE_CHECKING:
     import optuna
 
-    from rlrec.engine.training.run_config import RunConfig
     from rlrec.engine.tune.space import SearchSpace
+    from rlrec.engine.tune.study import Limits
 
 # What a worker reports to Tune (its result keys).
 METRIC = "objective"
-FINAL = "final"  # 1 in the report carrying the trial's value, after its last evaluation
+REPORT = "report"  # the evaluation's number, 1 … REPORTS: ASHA's clock
 STEPS = "env_steps"
-EVALUATION = "evaluation"  # 1, 2, … : ASHA's clock (the final report has none)
-NUMBER = "_trial_number"  # the Optuna trial number, added to the config Tune hands a worker
+FINAL = "final"  # 1 in the last report, which carries the trial's outcome
+ERROR = "error"  # in the final report of a trial its config or trainer refused
+NUMBER = "trial_number"  # in the config Tune hands a worker, with VALUES
+VALUES = "values"
 
-# Periodic evaluations per trial; ASHA's rungs are counted in them.
-REPORTS = 8
-# ASHA: the first rung after this many evaluations, then every `REDUCTION`× further, keeping
-# the best 1/`REDUCTION` at each rung (Li et al. 2020, algorithm 2). Rungs lie strictly
-# before the last evaluation (max_t = REPORTS - 1 gives rungs 2 and 4 of 8): a trial that
-# has spent its whole budget is finished, not stopped early.
+# ASHA's first rung after this many evaluations, then every `REDUCTION`× further, keeping the
+# best 1/`REDUCTION` at each (Li et al. 2020, algorithm 2). The rungs lie before the last
+# evaluation (max_t = REPORTS - 1: rungs 2 and 4 of 8), so a trial that spent its whole
+# budget is finished, never "stopped early".
 GRACE_PERIOD = 2
 REDUCTION = 2
+# A searcher refused a trial (limits reached while trials still run): ask the study again
+# only after this long, not on every turn of Tune's loop.
+RETRY_SECONDS = 1.0
 
 ADDRESSES = ("auto", "local")  # or host:port of a running cluster's head
 
@@ -84,8 +90,10 @@ def connect(address: str) -> bool:
 
     `address`: "auto" = the running cluster this machine knows of (`ray start`, RAY_ADDRESS),
     else a new local one; "local" = always a new local instance; "host:port" = that
-    cluster's head. A local instance listens on 127.0.0.1 only, has no dashboard, and keeps
-    its logs in Ray's temp folder (/tmp/ray). Already connected in this process: kept as is.
+    cluster's head. A local instance has no dashboard, sends no usage statistics and keeps
+    its logs in Ray's temp folder (/tmp/ray); its processes talk over this machine's own
+    address (Ray resolves 127.0.0.1 to it) and, by Ray's default for a new local instance,
+    with a token (~/.ray/auth_token). Already connected in this process: kept as is.
     RlrecError when Ray is missing or the address cannot be reached."""
     require_ray()
     import ray
@@ -109,7 +117,7 @@ def connect(address: str) -> bool:
             except ConnectionError:  # no cluster running: start one here
                 target = "local"
         if target == "local":
-            ray.init(address="local", _node_ip_address="127.0.0.1", **quiet)
+            ray.init(address="local", **quiet)
         else:
             ray.init(address=target, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -123,218 +131,229 @@ def connect(address: str) -> bool:
 
 @dataclass(frozen=True)
 class _TrialContext:
-    """What every worker needs besides the sampled parameters (sent once to the cluster)."""
+    """What every worker needs besides the trial's number and values (sent once)."""
 
     folder: Path  # the study folder, absolute
-    base: RunConfig
-    space: SearchSpace
-    objective: str
-    seeds: int
+    spec: StudySpec
 
 
 def run_dir_names(number: int, seeds: int) -> list[str]:
     """The run folders of trial `number` inside the study folder."""
-    if seeds <= 1:
-        return [trial_run_name(number)]
-    return [trial_run_name(number, i) for i in range(seeds)]
+    return [trial_run_name(number, None if seeds == 1 else i) for i in range(seeds)]
 
 
 def _run_one_trial(config: dict[str, Any], context: _TrialContext) -> None:
-    """Tune's trainable: one trial in a worker (any node), reporting to the driver."""
+    """Tune's trainable: one trial in a worker (any node of the cluster)."""
     from ray import tune
 
     from rlrec.engine.tune.objective import run_trial, trial_config
+    from rlrec.engine.tune.space import overrides_for
 
-    number = int(config[NUMBER])
-    params = context.space.decode({k: v for k, v in config.items() if k != NUMBER})
-    run_config = trial_config(context.base, params)
-    folders = [context.folder / name for name in run_dir_names(number, context.seeds)]
-    who = {"pid": os.getpid(), "host": socket.gethostname()}
-    evaluations = [0]
+    spec = context.spec
+    names = run_dir_names(int(config[NUMBER]), spec.seeds)
 
-    def report(steps: int, value: float) -> bool:
-        evaluations[0] += 1
-        result = {METRIC: float(value), STEPS: int(steps), EVALUATION: evaluations[0]}
+    def report(number: int, value: float) -> bool:
         try:
-            tune.report({**result, FINAL: 0, **who})
-        except SystemExit:  # ASHA stopped this trial: end its runs cleanly
+            tune.report({METRIC: float(value), REPORT: int(number), FINAL: 0})
+        except SystemExit:  # ASHA stopped this trial: end its run cleanly (pruned)
             return True
         return False
 
-    outcome = run_trial(run_config, folders, context.objective, report, reports=REPORTS)
-    if outcome.pruned or outcome.value is None:
+    try:
+        run_config = trial_config(spec, overrides_for(config[VALUES]))
+        outcome = run_trial(run_config, [context.folder / n for n in names], spec.objective, report)
+    except RlrecError as exc:
+        # A combination the config or the trainer refuses fails this trial only, as locally.
+        tune.report({FINAL: 1, ERROR: error_line(exc)})
+        return
+    if outcome.pruned:
         return
     tune.report(
         {
-            METRIC: float(outcome.value),
-            STEPS: int(outcome.env_steps),
+            METRIC: outcome.value,
             FINAL: 1,
-            "seconds": float(outcome.seconds),
+            "run_dirs": [p.name for p in outcome.run_dirs],
+            "seconds": outcome.seconds,
+            STEPS: outcome.env_steps,
             "normalised": outcome.normalised,
-            **who,
+            "report_env_steps": list(outcome.report_env_steps),
         }
     )
 
 
-def _sampler(name: str, space: SearchSpace) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    if name == "grid":
-        return optuna.samplers.GridSampler(space.grid())
-    if name == "random":
-        return optuna.samplers.RandomSampler()
-    return optuna.samplers.TPESampler()
-
-
-def _study_search(
-    storage: optuna.storages.BaseStorage,
+def _study_searcher(
+    folder: Path,
     spec: StudySpec,
     space: SearchSpace,
-    seeds: int,
-    deadline: float | None,
-    on_trial: Callable[[optuna.trial.FrozenTrial], None] | None,
+    limits: Limits,
+    stopped: set[str],
+    on_trial: Callable[[TrialRow], None] | None,
 ) -> Any:
-    """The `OptunaSearch` that keeps the study folder's study (see the module's docstring)."""
+    """The Tune searcher that runs the study in `folder` (see the module's docstring)."""
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
+    from ray.tune.search import Searcher
 
-    class StudySearch(OptunaSearch):  # type: ignore[misc]
+    from rlrec.engine.tune import study as tune_study
+    from rlrec.engine.tune.space import decode
+
+    states = optuna.trial.TrialState
+
+    class StudySearcher(Searcher):
         def __init__(self) -> None:
-            super().__init__(
-                space=space.distributions(),
-                metric=METRIC,
-                mode="max",
-                sampler=_sampler(spec.sampler, space),
-                study_name=spec.name,
-                storage=storage,
-            )
-            self._started: dict[str, float] = {}
-            self._steps: dict[str, set[int]] = {}
+            super().__init__(metric=METRIC, mode="max")
+            seed = tune_study._sampler_seed(folder, 0)
+            self.study = tune_study.load_study(folder, spec, space, seed=seed)
+            self.deadline = limits.deadline(time.monotonic())
+            self.live: dict[str, tuple[optuna.Trial, float]] = {}  # Tune id -> trial, start
+            self.refused_at = -RETRY_SECONDS
 
-        def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-            if deadline is not None and time.monotonic() >= deadline:
-                # Like Optuna's timeout: no new trial, the running ones finish.
-                return OptunaSearch.FINISHED
-            config = super().suggest(trial_id)
-            if config is None:
+        def suggest(self, trial_id: str) -> dict[str, Any] | None:
+            now = time.monotonic()
+            if self.live and now - self.refused_at < RETRY_SECONDS:
                 return None
-            trial = self._ot_trials[trial_id]
-            trial.set_user_attr(TrialAttrs.VALUES, space.decode(dict(trial.params)))
-            trial.set_user_attr(TrialAttrs.RUN_DIRS, run_dir_names(trial.number, seeds))
+            trial = tune_study._next_trial(self.study, spec, space, limits, self.deadline, folder)
+            if trial is None:
+                # Running trials may yet fail and leave room for another: wait for them.
+                self.refused_at = now
+                # FINISHED: Tune's documented sentinel, a str its annotation leaves out.
+                return None if self.live else Searcher.FINISHED  # type: ignore[return-value]
+            values = tune_study._plain(decode(trial.params))
             trial.set_user_attr(TrialAttrs.BACKEND, "ray")
-            self._started[trial_id] = time.monotonic()
-            self._steps[trial_id] = set()
-            return {**config, NUMBER: trial.number}
+            trial.set_user_attr(TrialAttrs.VALUES, values)
+            trial.set_user_attr(TrialAttrs.RUN_DIRS, run_dir_names(trial.number, spec.seeds))
+            self.live[trial_id] = (trial, now)
+            return {NUMBER: trial.number, VALUES: values}
 
         def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-            self._record(trial_id, result)
-
-        def _record(self, trial_id: str, result: dict[str, Any]) -> None:
-            trial = self._ot_trials[trial_id]
-            seen = self._steps[trial_id]
-            if not seen and "pid" in result:
-                trial.set_user_attr(TrialAttrs.PID, result["pid"])
-                trial.set_user_attr(TrialAttrs.HOST, result["host"])
-            if result.get(FINAL) or METRIC not in result:
-                return
-            step = int(result[STEPS])
-            if step not in seen:
-                seen.add(step)
-                trial.report(float(result[METRIC]), step)
+            if trial_id in self.live and not result.get(FINAL) and REPORT in result:
+                trial = self.live[trial_id][0]
+                trial.report(float(result[METRIC]), int(result[REPORT]))
 
         def on_trial_complete(
             self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
         ) -> None:
-            if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            if trial_id not in self.live:
                 return
-            trial = self._ot_trials[trial_id]
-            if result:
-                self._record(trial_id, result)  # ASHA's stopping result is not sent before
-            final = bool(result and result.get(FINAL)) and not error
-            seconds = (result or {}).get("seconds")
-            if seconds is None:
-                seconds = time.monotonic() - self._started.get(trial_id, time.monotonic())
-            trial.set_user_attr(TrialAttrs.SECONDS, float(seconds))
-            if result and STEPS in result:
-                trial.set_user_attr(TrialAttrs.ENV_STEPS, int(result[STEPS]))
-            if final:
-                trial.set_user_attr(TrialAttrs.NORMALISED, result.get("normalised"))  # type: ignore[union-attr]
-                self._ot_study.tell(trial, float(result[METRIC]))  # type: ignore[index]
-            else:
-                state = optuna.trial.TrialState.FAIL if error else optuna.trial.TrialState.PRUNED
-                self._ot_study.tell(trial, state=state)
-            self._completed_trials.add(trial_id)
+            result = result or {}
+            final = bool(result.get(FINAL)) and not error
+            if not final:
+                self.on_trial_result(trial_id, result)  # ASHA's stopping report came here only
+            trial, began = self.live.pop(trial_id)
+            attrs = {TrialAttrs.SECONDS: result.get("seconds", time.monotonic() - began)}
+            if final and ERROR not in result:
+                attrs[TrialAttrs.RUN_DIRS] = result["run_dirs"]
+                attrs[TrialAttrs.ENV_STEPS] = result[STEPS]
+                attrs[TrialAttrs.NORMALISED] = result["normalised"]
+                attrs["report_env_steps"] = result["report_env_steps"]
+            elif ERROR in result:
+                attrs["error"] = result[ERROR]
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+            if final and ERROR not in result:
+                self.study.tell(trial, float(result[METRIC]))
+                with tune_study.study_lock(folder):
+                    tune_study.write_best_config(self.study, spec, folder)
+            elif trial_id in stopped and not error:
+                self.study.tell(trial, state=states.PRUNED)
+            else:  # an error, or the search ended under it (Ctrl+C, another trial's error)
+                self.study.tell(trial, state=states.FAIL)
             if on_trial is not None:
-                on_trial(self._ot_study._storage.get_trial(trial._trial_id))
+                stored = self.study._storage.get_trial(trial._trial_id)
+                on_trial(trial_row(stored, folder))
 
-    return StudySearch()
+        def abandon_unfinished(self) -> None:
+            """FAIL the trials Tune never finished."""
+            for trial_id in list(self.live):
+                self.on_trial_complete(trial_id, None, error=True)
+
+    return StudySearcher()
+
+
+def _scheduler(pruner: str, stopped: set[str]) -> Any:
+    """ASHA (FIFO for pruner "none"), noting in `stopped` the trials it stops: only those
+    are PRUNED."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+    if pruner == "none":
+        return FIFOScheduler()
+
+    class NotingASHA(ASHAScheduler):
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            action = super().on_trial_result(tune_controller, trial, result)
+            if action == TrialScheduler.STOP:
+                stopped.add(trial.trial_id)
+            return str(action)
+
+    return NotingASHA(
+        metric=METRIC,
+        mode="max",
+        time_attr=REPORT,
+        max_t=REPORTS - 1,
+        grace_period=GRACE_PERIOD,
+        reduction_factor=REDUCTION,
+        stop_last_trials=False,  # the trial's own budget ends it
+    )
 
 
 def run_ray_search(
     folder: Path,
     spec: StudySpec,
     space: SearchSpace,
-    base: RunConfig,
     address: str,
     *,
-    trials: int | None,
-    seconds: float | None,
+    limits: Limits,
     jobs: int = 1,
-    on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+    on_trial: Callable[[TrialRow], None] | None = None,
 ) -> int:
-    """Run up to `trials` new trials (or until `seconds` of wall time) of the study in
-    `folder` on the Ray cluster at `address` (see `connect`), `jobs` at a time, each taking
-    one CPU. Trials are `base` with the sampled parameters, run by `objective.run_trial` in
-    their run folders inside `folder`, stopped early by ASHA when `spec.pruner` is not
-    "none". `on_trial` is told each finished trial (in the driver, as it ends). Returns the
-    number of trials Tune ran. Ray is shut down at the end if this call started it.
-    RlrecError: Ray missing, address unreachable."""
+    """Run the study in `folder` on the Ray cluster at `address` (see `connect`) until
+    `limits` (the study's finished trials, this command's wall-clock budget) or the grid say
+    stop, `jobs` trials at a time, each taking one CPU of the cluster. Trials are run by
+    `objective.run_trial` in their run folders inside `folder` and stopped early by ASHA
+    unless `spec.pruner` is "none". `on_trial` hears of every trial that ends, in this
+    process. Returns the number of trials this call ran. Ray is shut down at the end if this
+    call started or joined it.
+
+    A trial whose config or trainer is refused (RlrecError) fails alone, as locally; any
+    other error in a trial ends the search and is raised here. RlrecError: Ray missing,
+    address unreachable."""
     require_ray()
     import ray
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     folder = Path(folder).resolve()
     # Tune's progress tables would go to stdout, which holds our results (and --json).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     started = connect(address)
     try:
-        deadline = None if seconds is None else time.monotonic() + seconds
-        search = _study_search(open_storage(folder), spec, space, spec.seeds, deadline, on_trial)
-        scheduler: Any = (
-            FIFOScheduler()
-            if spec.pruner == "none"
-            else ASHAScheduler(
-                time_attr=EVALUATION,
-                max_t=REPORTS - 1,
-                grace_period=GRACE_PERIOD,
-                reduction_factor=REDUCTION,
-                stop_last_trials=False,  # the trial's own budget ends it
-            )
-        )
-        context = _TrialContext(folder, base, space, spec.objective, spec.seeds)
+        stopped: set[str] = set()
+        searcher = _study_searcher(folder, spec, space, limits, stopped, on_trial)
         trainable = tune.with_resources(
-            tune.with_parameters(_run_one_trial, context=context), {"cpu": 1}
+            tune.with_parameters(_run_one_trial, context=_TrialContext(folder, spec)),
+            {"cpu": 1},
         )
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
-                metric=METRIC,
-                mode="max",
-                search_alg=search,
-                scheduler=scheduler,
-                num_samples=-1 if trials is None else trials,
+                search_alg=searcher,
+                scheduler=_scheduler(spec.pruner, stopped),
+                num_samples=-1,  # the searcher says when to stop
                 max_concurrent_trials=max(1, jobs),
             ),
             run_config=tune.RunConfig(
-                # Tune's own bookkeeping, kept out of sight beside the trials.
+                # Tune's own bookkeeping, out of sight beside the trials.
                 storage_path=str(folder / ".ray"),
                 name=time.strftime("%Y%m%d-%H%M%S"),
                 verbose=0,
-                log_to_file=True,
+                failure_config=tune.FailureConfig(fail_fast=True),
             ),
         )
-        results = tuner.fit()
+        try:
+            results = tuner.fit()
+        finally:
+            searcher.abandon_unfinished()
+        if results.errors:
+            error = results.errors[0]
+            raise getattr(error, "cause", None) or error
         return len(results)
     finally:
         if started:
