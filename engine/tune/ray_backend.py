@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 # What a worker reports to Tune (its result keys).
 METRIC = "objective"
 REPORT = "report"  # the evaluation's number, 1 … REPORTS: ASHA's clock
-STEPS = "env_steps"
+STEPS = "env_steps"  # of the trial's runs so far
+SECONDS = "seconds"  # since the trial began in its worker
 FINAL = "final"  # 1 in the last report, which carries the trial's outcome
 ERROR = "error"  # in the final report of a trial its config or trainer refused
 NUMBER = "trial_number"  # in the config Tune hands a worker, with VALUES
@@ -151,20 +152,28 @@ def _run_one_trial(config: dict[str, Any], context: _TrialContext) -> None:
 
     spec = context.spec
     names = run_dir_names(int(config[NUMBER]), spec.seeds)
+    began = time.monotonic()
+    current: list[Any] = []  # the trainer of the run in progress (its env steps)
 
     def report(number: int, value: float) -> bool:
+        steps = int(current[0].env_steps) if current else 0
+        progress = {STEPS: steps, SECONDS: time.monotonic() - began}
         try:
-            tune.report({METRIC: float(value), REPORT: int(number), FINAL: 0})
+            tune.report({METRIC: float(value), REPORT: int(number), FINAL: 0, **progress})
         except SystemExit:  # ASHA stopped this trial: end its run cleanly (pruned)
             return True
         return False
 
+    def keep(trainer: Any) -> None:
+        current[:] = [trainer]
+
     try:
         run_config = trial_config(spec, overrides_for(config[VALUES]))
-        outcome = run_trial(run_config, [context.folder / n for n in names], spec.objective, report)
+        folders = [context.folder / n for n in names]
+        outcome = run_trial(run_config, folders, spec.objective, report, on_trainer=keep)
     except RlrecError as exc:
         # A combination the config or the trainer refuses fails this trial only, as locally.
-        tune.report({FINAL: 1, ERROR: error_line(exc)})
+        tune.report({FINAL: 1, ERROR: error_line(exc), SECONDS: time.monotonic() - began})
         return
     if outcome.pruned:
         return
@@ -173,7 +182,7 @@ def _run_one_trial(config: dict[str, Any], context: _TrialContext) -> None:
             METRIC: outcome.value,
             FINAL: 1,
             "run_dirs": [p.name for p in outcome.run_dirs],
-            "seconds": outcome.seconds,
+            SECONDS: outcome.seconds,
             STEPS: outcome.env_steps,
             "normalised": outcome.normalised,
             "report_env_steps": list(outcome.report_env_steps),
@@ -205,6 +214,7 @@ def _study_searcher(
             self.study = tune_study.load_study(folder, spec, space, seed=seed)
             self.deadline = limits.deadline(time.monotonic())
             self.live: dict[str, tuple[optuna.Trial, float]] = {}  # Tune id -> trial, start
+            self.steps: dict[str, list[int]] = {}  # Tune id -> env steps at each report
             self.refused_at = -RETRY_SECONDS
 
         def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -228,6 +238,7 @@ def _study_searcher(
             if trial_id in self.live and not result.get(FINAL) and REPORT in result:
                 trial = self.live[trial_id][0]
                 trial.report(float(result[METRIC]), int(result[REPORT]))
+                self.steps.setdefault(trial_id, []).append(int(result.get(STEPS, 0)))
 
         def on_trial_complete(
             self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -239,7 +250,8 @@ def _study_searcher(
             if not final:
                 self.on_trial_result(trial_id, result)  # ASHA's stopping report came here only
             trial, began = self.live.pop(trial_id)
-            attrs = {TrialAttrs.SECONDS: result.get("seconds", time.monotonic() - began)}
+            steps = self.steps.pop(trial_id, [])
+            attrs = {TrialAttrs.SECONDS: result.get(SECONDS, time.monotonic() - began)}
             if final and ERROR not in result:
                 attrs[TrialAttrs.RUN_DIRS] = result["run_dirs"]
                 attrs[TrialAttrs.ENV_STEPS] = result[STEPS]
@@ -247,6 +259,9 @@ def _study_searcher(
                 attrs["report_env_steps"] = result["report_env_steps"]
             elif ERROR in result:
                 attrs["error"] = result[ERROR]
+            elif steps:  # stopped after a report: its run went that far
+                attrs[TrialAttrs.ENV_STEPS] = steps[-1]
+                attrs["report_env_steps"] = steps
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
             if final and ERROR not in result:
@@ -260,6 +275,13 @@ def _study_searcher(
             if on_trial is not None:
                 stored = self.study._storage.get_trial(trial._trial_id)
                 on_trial(trial_row(stored, folder))
+
+        # Tune checkpoints a searcher's state with these; this one's state is the study.
+        def save(self, checkpoint_path: str) -> None:
+            return None
+
+        def restore(self, checkpoint_path: str) -> None:
+            return None
 
         def abandon_unfinished(self) -> None:
             """FAIL the trials Tune never finished."""
@@ -319,10 +341,13 @@ def run_ray_search(
     require_ray()
     import ray
     from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
 
     folder = Path(folder).resolve()
-    # Tune's progress tables would go to stdout, which holds our results (and --json).
+    # Tune's progress tables would go to stdout, which holds our results (and --json); of its
+    # per-trial logs only the JSON one is kept (Tune reads it back), not TensorBoard's.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     started = connect(address)
     try:
         stopped: set[str] = set()
@@ -344,6 +369,7 @@ def run_ray_search(
                 storage_path=str(folder / ".ray"),
                 name=time.strftime("%Y%m%d-%H%M%S"),
                 verbose=0,
+                callbacks=[JsonLoggerCallback()],
                 failure_config=tune.FailureConfig(fail_fast=True),
             ),
         )

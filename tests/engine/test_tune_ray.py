@@ -23,6 +23,8 @@ from rlrec.engine.tune.ray_backend import (
     METRIC,
     NUMBER,
     REPORT,
+    SECONDS,
+    STEPS,
     VALUES,
     _scheduler,
     _study_searcher,
@@ -135,7 +137,8 @@ def test_the_driver_tells_the_study_how_each_ray_trial_ended(files, tmp_path):
     curves = {"done": [1.0, 2.0], "weak": [0.5, 0.1]}
     for report in (1, 2):
         for tid, curve in curves.items():
-            result = {METRIC: curve[report - 1], REPORT: report, FINAL: 0}
+            result = {METRIC: curve[report - 1], REPORT: report, FINAL: 0, STEPS: 3840 * report}
+            result[SECONDS] = 1.5 * report
             if asha.on_trial_result(None, FakeTrial(tid), result) == "STOP":
                 searcher.on_trial_complete(tid, result)  # as Tune does for a stopped trial
             else:
@@ -159,6 +162,7 @@ def test_the_driver_tells_the_study_how_each_ray_trial_ended(files, tmp_path):
     )  # fmt: skip
     assert [n for n, _ in done.intermediate] == list(range(1, REPORTS + 1))
     assert (weak.state, weak.value, weak.intermediate) == ("pruned", 0.1, ((1, 0.5), (2, 0.1)))
+    assert (weak.env_steps, weak.seconds) == (7680, 3.0)  # as far as its run went
     assert broken.state == "failed"
     assert all(t.backend == "ray" and t.seconds is not None for t in report.trials)
     assert [(r.number, r.state) for r in rows] == [(1, "pruned"), (0, "complete"), (2, "failed")]
