@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +86,15 @@ def require_ray() -> None:
         raise ray_missing_error() from None
 
 
+def check_address(address: str) -> None:
+    """Everything about `--ray ADDRESS` that can be checked before a study is made: Ray is
+    installed, and the address is "auto", "local" or a host:port whose port answers.
+    RlrecError (option "ray") otherwise."""
+    require_ray()
+    if address not in ADDRESSES:
+        _check_reachable(address)
+
+
 def connect(address: str) -> bool:
     """Join a Ray cluster; True when this call joined or started one (the caller shuts Ray
     down: that stops a cluster it started, and only leaves one it joined).
@@ -94,9 +104,11 @@ def connect(address: str) -> bool:
     cluster's head. A local instance has no dashboard, sends no usage statistics and keeps
     its logs in Ray's temp folder (/tmp/ray); its processes talk over this machine's own
     address (Ray resolves 127.0.0.1 to it) and, by Ray's default for a new local instance,
-    with a token (~/.ray/auth_token). Already connected in this process: kept as is.
+    with a token (~/.ray/auth_token). Ray joins a token-authenticated cluster found by "auto"
+    with the token by itself, one given by address only with RAY_AUTH_MODE=token. Already
+    connected in this process: kept as is.
     RlrecError when Ray is missing or the address cannot be reached."""
-    require_ray()
+    check_address(address)
     import ray
 
     if ray.is_initialized():
@@ -112,22 +124,75 @@ def connect(address: str) -> bool:
     target = address
     try:
         if target == "auto":
-            try:
-                ray.init(address="auto", **quiet)
+            found = _known_cluster()
+            if found is not None and _answers(found):
+                ray.init(address="auto", **quiet)  # "auto": Ray brings the cluster's token
                 return True
-            except ConnectionError:  # no cluster running: start one here
-                target = "local"
+            target = "local"  # none running (or a crashed one's stale address)
         if target == "local":
             ray.init(address="local", **quiet)
         else:
             ray.init(address=target, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise RlrecError(
-            [Option("ray", repr(address)), f": cannot join the Ray cluster ({exc})"],
+            [
+                Option("ray", repr(address)),
+                f": cannot join the Ray cluster ({exc}); a cluster started with token "
+                "authentication (Ray's default) is joined by address with RAY_AUTH_MODE=token",
+            ],
             option="ray",
             value=address,
         ) from None
     return True
+
+
+# Seconds to wait for a cluster head's port to answer: Ray itself retries an unreachable
+# address for minutes before it gives up.
+REACH_SECONDS = 5.0
+
+
+def _known_cluster() -> str | None:
+    """The host:port of the cluster "auto" would join (RAY_ADDRESS, or the one `ray start`
+    last noted in Ray's temp folder), None when there is none."""
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        return canonicalize_bootstrap_address("auto")
+    except Exception:  # Ray's private helper moved or refused: let ray.init decide
+        return None
+
+
+def _answers(address: str) -> bool:
+    return _refusal(address) is None
+
+
+def _refusal(address: str) -> OSError | None:
+    """Why a TCP connection to host:port `address` fails within REACH_SECONDS, or None."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_SECONDS).close()
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _check_reachable(address: str) -> None:
+    """RlrecError (option "ray") unless `address` is host:port and that port answers."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RlrecError(
+            [Option("ray", repr(address)), ": expected auto, local or HOST:PORT"],
+            option="ray",
+            value=address,
+            allowed=[*ADDRESSES, "HOST:PORT"],
+        )
+    refusal = _refusal(address)
+    if refusal is not None:
+        raise RlrecError(
+            [Option("ray", repr(address)), f": no Ray cluster answers there ({refusal})"],
+            option="ray",
+            value=address,
+        )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 
 import pytest
@@ -28,6 +29,7 @@ from rlrec.engine.tune.ray_backend import (
     VALUES,
     _scheduler,
     _study_searcher,
+    check_address,
     require_ray,
 )
 from rlrec.engine.tune.report import read_study
@@ -60,6 +62,7 @@ def local_ray(monkeypatch):
     """A local Ray instance with 2 CPUs in this process, shut down at the end."""
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
+        address="local",  # a new instance, whatever cluster this machine knows of
         num_cpus=2,
         include_dashboard=False,
         logging_level=logging.WARNING,
@@ -189,3 +192,24 @@ def test_without_ray_the_option_names_the_extra(monkeypatch):
     assert caught.value.worded(lambda o: f"--{o.name}") == (
         "--ray needs Ray: pip install 'rlrec[ray]'"
     )
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the test uses it
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("nonsense", "expected auto, local or HOST:PORT"),
+        (f"127.0.0.1:{closed_port()}", "no Ray cluster answers there"),
+    ],
+)
+def test_a_bad_address_is_refused_at_once_in_one_line(address, says):
+    with pytest.raises(RlrecError) as caught:
+        check_address(address)
+    assert caught.value.option == "ray" and says in str(caught.value)
+    assert "\n" not in str(caught.value)
+    check_address("auto")  # nothing to check before joining
