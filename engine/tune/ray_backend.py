@@ -334,6 +334,10 @@ def _study_searcher(
                 with tune_study.study_lock(folder):
                     tune_study.write_best_config(self.study, spec, folder)
             elif trial_id in stopped and not error:
+                # ASHA sees the first run only: the trial stopped there, before any other.
+                trial.set_user_attr(
+                    TrialAttrs.RUN_DIRS, run_dir_names(trial.number, spec.seeds)[:1]
+                )
                 self.study.tell(trial, state=states.PRUNED)
             else:  # an error, or the search ended under it (Ctrl+C, another trial's error)
                 self.study.tell(trial, state=states.FAIL)

@@ -121,7 +121,7 @@ def test_the_driver_tells_the_study_how_each_ray_trial_ended(files, tmp_path):
     prepared = prepare_study(
         TuneRequest(
             space=str(space), trials=3, preset="seed-classic", config=str(config),
-            trial_steps=30000, study="s", runs_dir=tmp_path / "runs", ray="local",
+            trial_steps=30000, study="s", runs_dir=tmp_path / "runs", ray="local", seeds=2,
         )
     )  # fmt: skip
     folder, rows, stopped = prepared.folder, [], set()
@@ -152,7 +152,7 @@ def test_the_driver_tells_the_study_how_each_ray_trial_ended(files, tmp_path):
     searcher.on_trial_complete(
         "done",
         {
-            METRIC: 2.5, FINAL: 1, "run_dirs": ["trial-0000"], "seconds": 3.0,
+            METRIC: 2.5, FINAL: 1, "run_dirs": ["trial-0000-seed0", "trial-0000-seed1"], "seconds": 3.0,
             "env_steps": 30208, "normalised": 0.25, "report_env_steps": [3840] * REPORTS,
         },
     )  # fmt: skip
@@ -165,7 +165,9 @@ def test_the_driver_tells_the_study_how_each_ray_trial_ended(files, tmp_path):
     )  # fmt: skip
     assert [n for n, _ in done.intermediate] == list(range(1, REPORTS + 1))
     assert (weak.state, weak.value, weak.intermediate) == ("pruned", 0.1, ((1, 0.5), (2, 0.1)))
-    assert (weak.env_steps, weak.seconds) == (7680, 3.0)  # as far as its run went
+    assert (weak.env_steps, weak.seconds) == (7680, 3.0)  # as far as its first run went
+    assert weak.run_dirs == (folder / "trial-0001-seed0",)  # its second seed never ran
+    assert broken.run_dirs == (folder / "trial-0002-seed0", folder / "trial-0002-seed1")
     assert broken.state == "failed"
     assert all(t.backend == "ray" and t.seconds is not None for t in report.trials)
     assert [(r.number, r.state) for r in rows] == [(1, "pruned"), (0, "complete"), (2, "failed")]
