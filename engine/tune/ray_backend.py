@@ -417,6 +417,9 @@ def run_ray_search(
     # per-trial logs only the JSON one is kept (Tune reads it back), not TensorBoard's.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # Ctrl+C raises KeyboardInterrupt here, as in the local backend (running trials are
+    # marked failed and the same command continues the study), instead of Tune swallowing it.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     started = connect(address)
     try:
         stopped: set[str] = set()
