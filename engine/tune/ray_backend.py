@@ -30,6 +30,7 @@ Sources: Li et al., "A System for Massively Parallel Hyperparameter Tuning" (ASH
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -81,7 +82,8 @@ def require_ray() -> None:
     try:
         import ray  # noqa: F401
         from ray import tune  # noqa: F401
-        from ray.tune.search.optuna import OptunaSearch  # noqa: F401
+        from ray.tune.schedulers import ASHAScheduler  # noqa: F401
+        from ray.tune.search import Searcher  # noqa: F401
     except ImportError:
         raise ray_missing_error() from None
 
@@ -238,7 +240,9 @@ def _run_one_trial(config: dict[str, Any], context: _TrialContext) -> None:
         outcome = run_trial(run_config, folders, spec.objective, report, on_trainer=keep)
     except RlrecError as exc:
         # A combination the config or the trainer refuses fails this trial only, as locally.
-        tune.report({FINAL: 1, ERROR: error_line(exc), SECONDS: time.monotonic() - began})
+        # (Tune refuses a result without the metric: NaN, which no scheduler ranks.)
+        failed = {METRIC: math.nan, ERROR: error_line(exc), SECONDS: time.monotonic() - began}
+        tune.report({**failed, FINAL: 1})
         return
     if outcome.pruned:
         return

@@ -27,13 +27,15 @@ from rlrec.engine.tune.ray_backend import (
     SECONDS,
     STEPS,
     VALUES,
+    _run_one_trial,
     _scheduler,
     _study_searcher,
+    _TrialContext,
     check_address,
     require_ray,
 )
 from rlrec.engine.tune.report import read_study
-from rlrec.engine.tune.storage import BEST_CONFIG
+from rlrec.engine.tune.storage import BEST_CONFIG, StudySpec
 from rlrec.engine.tune.study import Limits
 from rlrec.engine.usecases.tuning import TuneRequest, prepare_study
 from tests.test_cli_train import rlrec
@@ -184,6 +186,20 @@ def test_the_driver_tells_the_study_how_each_ray_trial_ended(files, tmp_path):
                                         "env_steps": 1, "normalised": None,
                                         "report_env_steps": []})  # fmt: skip
     assert searcher.suggest("after") == "FINISHED"  # 3 finished, nothing running
+
+
+def test_a_refused_trial_reports_its_error_and_a_metric_tune_accepts(monkeypatch, tmp_path):
+    reported = []
+    monkeypatch.setattr("ray.tune.report", reported.append)
+    spec = StudySpec(
+        name="s", space="x.yaml", preset="no-such-preset", objective="return",
+        trial_budget={"steps": 1000},
+    )  # fmt: skip
+    _run_one_trial({NUMBER: 0, VALUES: {"agent.lr": 0.001}}, _TrialContext(tmp_path, spec))
+    (last,) = reported
+    assert last[FINAL] == 1 and "no-such-preset" in last[ERROR] and "\n" not in last[ERROR]
+    assert METRIC in last  # Tune raises on a result without the searcher's metric
+    assert not any(tmp_path.iterdir())  # no run folder was made
 
 
 def test_without_ray_the_option_names_the_extra(monkeypatch):
