@@ -151,6 +151,10 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
     sampler = tune_study.resolve_sampler(request.sampler, space)
     trial_budget = _trial_budget(request, base)
     check_eval_seed(base, request.seeds)
+    if request.ray:
+        from rlrec.engine.tune.ray_backend import check_address
+
+        check_address(request.ray)  # Ray installed, the address answers: before any folder
     check_training_fits(base)
     if request.jobs > 1:
         _check_parallel_memory(base, request.jobs)
@@ -169,7 +173,8 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
         dataset=dataset,
         seeds=int(request.seeds),
         sampler=sampler,
-        pruner=request.pruner,
+        # On Ray, trials are stopped by Tune's ASHA scheduler (unless --pruner none).
+        pruner="asha" if request.ray and request.pruner != "none" else request.pruner,
         backend="ray" if request.ray else "optuna",
         space_params=space.to_dict(),
     )
