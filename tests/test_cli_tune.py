@@ -214,7 +214,9 @@ def test_bad_requests_are_refused_before_anything_is_written(files, tmp_path):
 def test_ndcg_objective_is_measured_on_the_validation_part(tmp_path):
     """On a dataset with a split the objective is validation NDCG@10: the trials' values match
     evaluating each trial's run on the validation part, not the test part."""
-    from rlrec.engine.usecases.evaluation import evaluate_run_offline
+    from rlrec.data.split import split_for
+    from rlrec.engine.evaluation.offline import evaluate_offline
+    from rlrec.engine.training.runs import load_run
 
     dataset = tmp_path / "data"
     assert (
@@ -233,9 +235,10 @@ def test_ndcg_objective_is_measured_on_the_validation_part(tmp_path):
     report = read_study(tmp_path / "runs" / "n")
     assert report.spec.objective == "ndcg@10" and report.finished_trials == 2
     for trial in report.trials:
-        run = trial.run_dirs[0]
-        validation = evaluate_run_offline(run, part="validation").results["warm"]["dqn"]
-        test = evaluate_run_offline(run, part="test").results["warm"]["dqn"]
+        run = load_run(trial.run_dirs[0])
+        split = split_for(run.dataset, dataset)
+        validation = evaluate_offline(
+            run.dataset, split, run.sim, agent=run.policy, part="validation", references=False
+        )["results"]["warm"]["dqn"]
         assert trial.value == pytest.approx(validation["ndcg@10"], abs=1e-9)
         assert 0 <= trial.value <= 1
-        del test  # reported separately by rlrec eval --offline, never the objective
