@@ -1,5 +1,6 @@
-"""Runs pane: every run in the runs folder with its final metrics; mark two and compare their
-return curves on one chart; open a run in Explore, or follow it in Train.
+"""Runs pane: every run in the runs folder with its final metrics; mark any number of runs and
+compare them on one chart, on any metric they logged; open a run in Explore, or follow it in
+Train.
 
 Reading run folders happens in a thread worker (a runs folder can hold many long runs); the
 numbers come from `engine.runs` — this pane only formats them.
@@ -31,14 +32,13 @@ from rlrec.engine.training.runs import (
     read_events,
 )
 from rlrec.tui.messages import RunSelected, ShowError, StateUpdated
-from rlrec.tui.widgets.charts import CompareChart, CurveStore
+from rlrec.tui.widgets.compare_chart import CompareChart, RunCurves, run_badge, run_curves
 
 if TYPE_CHECKING:
-    import numpy as np
+    from rich.text import Text
 
     from rlrec.tui.app import RlrecApp
 
-MAX_COMPARED = 2
 WATCH_SECONDS = 2.0  # how often the pane looks for runs other processes wrote
 
 
@@ -50,7 +50,7 @@ class RunsListed(Message):
 
 @dataclass
 class CurvesRead(Message):
-    curves: list[tuple[str, np.ndarray, np.ndarray]]
+    runs: list[RunCurves]
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -92,8 +92,16 @@ Every run in the runs folder (`--runs-dir`, `$RLREC_RUNS_DIR` or `./runs`), newe
 its status, env steps and final greedy evaluation (return and normalised score, where
 0 = random and 1 = the myopic oracle).
 
-* **space** marks a run for comparison (two at most; marking a third drops the oldest mark),
-  **c** draws the marked runs' episode-return curves on one chart.
+* **space** marks a run for comparison (as many as you like; space again unmarks it), **c**
+  draws the marked runs on one chart (the run under the cursor if none is marked). Each run
+  has its colour (and, past eight runs, its marker): the mark column and the legend above the
+  chart show which is which.
+* **m** / **M** choose the metric: training return and its moving average, greedy evaluation
+  return and its normalised score, CTR (training and evaluation), episode length, loss, ε,
+  learning rate, env steps/s — whichever the compared runs logged. **l** toggles a log y axis
+  (values ≤ 0 cannot be drawn on it: the legend says how many points were left out).
+  Offline NDCG is not in a run's logs (`rlrec eval --offline` prints it, it writes nothing
+  into the run folder), so it is not offered here.
 * **enter** or **o** opens the run under the cursor in Explore (its agent's recommendations).
 * **f** follows the run in the Train pane (live, if another process is still writing it).
 * **r** re-reads the runs folder.
@@ -102,6 +110,16 @@ its status, env steps and final greedy evaluation (return and normalised score, 
     BINDINGS = [
         Binding("space", "mark", "Mark", id="runs.mark", tooltip="Mark for comparison"),
         Binding("c", "compare", "Compare", id="runs.compare", tooltip="Compare marked runs"),
+        Binding("m", "metric(1)", "Metric", id="runs.metric", tooltip="Next metric to compare"),
+        Binding(
+            "M",
+            "metric(-1)",
+            "Previous metric",
+            id="runs.metric_back",
+            tooltip="Previous metric to compare",
+            show=False,
+        ),
+        Binding("l", "log_axis", "Log y", id="runs.log", tooltip="Toggle a log y axis"),
         Binding("o", "open", "Open in Explore", id="runs.open", tooltip="Open run in Explore"),
         Binding("f", "follow", "Follow", id="runs.follow", tooltip="Show/follow run in Train"),
         Binding("r", "refresh", "Refresh", id="runs.refresh", tooltip="Re-read the runs folder"),
@@ -118,6 +136,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         super().__init__(id=id)
         self.summaries: list[RunSummary] = []
         self.marked: list[Path] = []
+        self.compared: list[Path] = []  # what the chart shows, re-read when the runs move on
         self._seen: tuple[int, ...] | None = None  # what the last listing saw on disk
 
     def compose(self) -> ComposeResult:
@@ -128,8 +147,10 @@ its status, env steps and final greedy evaluation (return and normalised score, 
 
     def on_mount(self) -> None:
         table = self.query_one("#runs-table", DataTable)
+        # The marks ("━1", "•9") get a column of their own width: a column sized to its empty
+        # label would never show them.
+        table.add_column("", key="mark", width=3)
         for label, key in (
-            ("", "mark"),
             ("run", "run"),
             ("preset", "preset"),
             ("created", "created"),
@@ -209,9 +230,11 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         paths = [Path(s.path) for s in self.summaries]
         if at in paths:
             table.move_cursor(row=paths.index(at))
+        if self.compared:  # a compared run may have moved on (or gone)
+            self._read_curves(self.compared)
 
-    def _mark_cell(self, path: Path) -> str:
-        return f"[{self.marked.index(path) + 1}]" if path in self.marked else ""
+    def _mark_cell(self, path: Path) -> Text | str:
+        return run_badge(self.marked.index(path)) if path in self.marked else ""
 
     def on_state_updated(self, message: StateUpdated) -> None:
         # "runs": a run of this app started, finished or failed (the folder changed).
@@ -235,8 +258,6 @@ its status, env steps and final greedy evaluation (return and normalised score, 
             self.marked.remove(path)
         else:
             self.marked.append(path)
-            if len(self.marked) > MAX_COMPARED:
-                self.marked.pop(0)
         table = self.query_one("#runs-table", DataTable)
         for summary in self.summaries:
             key = str(Path(summary.path))
@@ -250,6 +271,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         if not runs:
             self.notify("no runs to compare — mark runs with space")
             return
+        self.compared = runs
         self._read_curves(runs)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-compare")
@@ -261,15 +283,22 @@ its status, env steps and final greedy evaluation (return and normalised score, 
             except Exception as exc:  # noqa: BLE001
                 self.post_message(ShowError("Cannot read run", f"{run_dir}: {error_line(exc)}"))
                 return
-            store = CurveStore()
-            store.extend(events)
-            x, y = store.get("episode_return")
-            curves.append((run_dir.name, x, y))
+            curves.append(run_curves(run_dir.name, events))
         self.post_message(CurvesRead(curves))
 
     @on(CurvesRead)
     def _show_curves(self, message: CurvesRead) -> None:
-        self.query_one("#runs-chart", CompareChart).show(message.curves)
+        self.query_one("#runs-chart", CompareChart).show(message.runs)
+
+    def action_metric(self, step: int) -> None:
+        chart = self.query_one("#runs-chart", CompareChart)
+        if not chart.runs:
+            self.notify("compare runs first: mark them with space, then press c")
+            return
+        chart.cycle_metric(step)
+
+    def action_log_axis(self) -> None:
+        self.query_one("#runs-chart", CompareChart).toggle_log()
 
     def action_open(self) -> None:
         path = self._cursor_path()
