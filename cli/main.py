@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "rlrec.cli.sim_commands",  # baselines, bench env
     "rlrec.cli.train_commands",  # train, resume, eval, recommend, bench train
     "rlrec.cli.offline_commands",  # split, calibrate, ab
+    "rlrec.cli.tune_commands",  # tune
 )
 
 

@@ -102,8 +102,12 @@ def evaluate_offline(
     part: str = "test",
     seed: int = 0,
     linucb_steps: int = 200,
+    references: bool = True,
 ) -> dict[str, Any]:
-    """Offline ranking metrics of the agent and the reference policies on `part`."""
+    """Offline ranking metrics of the agent and (with `references`) the registry's reference
+    policies on `part`. Without references only the agent is ranked: what a hyperparameter
+    search measures at every evaluation, where fitting MF and LinUCB each time would cost more
+    than the agent's own ranking."""
     if part not in ("validation", "test"):
         raise RlrecError(
             [Option("split", repr(part)), " is not allowed (allowed: validation, test)"],
@@ -146,7 +150,7 @@ def evaluate_offline(
     scorers: dict[str, Any] = {}
     if agent is not None:
         scorers["dqn"] = lambda batch: np.asarray(agent.scores(batch.obs), np.float64)
-    for name in USER_SCORERS:
+    for name in USER_SCORERS if references else ():
         scorers[name] = fit_scorer(name, inputs).scores
 
     k_max = min(max(KS), n_items)
