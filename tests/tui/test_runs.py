@@ -27,7 +27,19 @@ def _no_dataset(monkeypatch):
 FIXED_TIME = 1_700_000_000  # 2023-11-14 22:13 UTC: deterministic "created" column
 
 
-def write_run(runs_dir, name, preset, final_return, windows=5, finished=True, created=FIXED_TIME):
+def write_run(
+    runs_dir,
+    name,
+    preset,
+    final_return,
+    windows=5,
+    finished=True,
+    created=FIXED_TIME,
+    evaluations=None,
+):
+    """A run folder as the trainer writes it: `windows` progress lines (return rising to
+    `final_return`), then one evaluation of `final_return` — or, given `evaluations`, one
+    evaluation of each value after each window (as a study trial logs its reports)."""
     run_dir = runs_dir / name
     run_dir.mkdir(parents=True)
     runs.write_config(run_dir, {"preset": preset})
@@ -51,7 +63,10 @@ def write_run(runs_dir, name, preset, final_return, windows=5, finished=True, cr
                 float(windows - w),
             )
         )
-    writer.write(Evaluation(windows * 1000, 100, final_return, 0.1, 0.6, 10.0, 0.8))
+        if evaluations and w <= len(evaluations):
+            writer.write(Evaluation(w * 1000, 100, evaluations[w - 1], 0.1, 0.6, 10.0, 0.8))
+    if not evaluations:
+        writer.write(Evaluation(windows * 1000, 100, final_return, 0.1, 0.6, 10.0, 0.8))
     if finished:
         writer.write(RunFinished("budget", windows * 1000, windows * 10, float(windows)))
     writer.close()
