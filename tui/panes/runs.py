@@ -129,8 +129,8 @@ its status, env steps and final greedy evaluation (return and normalised score, 
 * **t** switches between the runs and the studies in the runs folder (name, objective,
   trials by state, best value). **enter** opens a study: its trials (state, objective,
   seconds, env steps and the values searched), the best marked ★, the objective per trial
-  (pruned trials at the last value they reported, shown as x; the best-so-far line) and the
-  parameters' importances. **esc** goes back.
+  (● complete; x pruned, at the last value it reported; + running, at its latest report;
+  the best-so-far staircase) and the parameters' importances. **esc** goes back.
 * A study another process is still running is followed: new trials and values appear as
   they are written.
 * On a trial: **enter**/**o** opens its run in Explore, **f** follows it in Train, **space**
@@ -164,8 +164,9 @@ its status, env steps and final greedy evaluation (return and normalised score, 
     DEFAULT_CSS = """
     RunsPane { height: 1fr; }
     RunsPane #runs-header { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
-    RunsPane #runs-lists { height: 1fr; min-height: 5; }
-    RunsPane #runs-lists > DataTable { height: 1fr; }
+    /* A short list leaves its rows to the chart; a long one scrolls in half the pane. */
+    RunsPane #runs-lists { height: auto; min-height: 5; max-height: 50%; }
+    RunsPane #runs-lists > DataTable { height: auto; max-height: 100%; }
     RunsPane #runs-charts { height: 1fr; min-height: 8; }
     """
 

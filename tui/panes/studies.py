@@ -149,7 +149,6 @@ def study_header(report: StudyReport) -> Text:
         text.append(f" {BEST_MARK}", style="bold")
     if report.running:
         text.append(" · running (following)", style="bold")
-    text.append(" · esc: back to studies")
     return text
 
 

@@ -17,8 +17,8 @@ BEST_MARK = "★"
 SERIES = (
     ("best_so_far", "braille", (60, 180, 75), "best so far"),
     ("complete", "●", (0, 130, 200), "complete"),
-    ("pruned", "x", (128, 128, 128), "pruned (last report)"),
-    ("running", "+", (245, 130, 48), "running (latest report)"),
+    ("pruned", "x", (128, 128, 128), "pruned"),
+    ("running", "+", (245, 130, 48), "running"),
     ("best", BEST_MARK, (230, 25, 75), "best trial"),
 )
 MAX_TICKS = 8
