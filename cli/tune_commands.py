@@ -61,7 +61,10 @@ def register(commands: Any, bench: Any) -> None:
     tune.add_argument("--seeds", type=int, default=1, help="runs per trial, value = their mean")
     tune.add_argument("--study", default=None, metavar="NAME", help="study folder name")
     tune.add_argument(
-        "--out", default=None, metavar="DIR", help="runs folder (default: $RLREC_RUNS_DIR or ./runs)"
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="runs folder (default: $RLREC_RUNS_DIR or ./runs)",
     )
     tune.add_argument(
         "--ray",
@@ -106,23 +109,22 @@ def tune_command(args: argparse.Namespace) -> int:
     )
     prepared = tuning.prepare_study(request)
     _say_start(prepared, request)
-    result = tuning.tune(request, on_trial=_say_trial, prepared=prepared)
+    searched = searched_keys(prepared.spec.space_params)
+    result = tuning.tune(request, on_trial=lambda row: _say_trial(row, searched), prepared=prepared)
     if args.json:
         print(strict_dumps(result.to_dict()))
     else:
         _print_report(result.report)
-        print(f"this command ran {result.ran} trials; the study has {result.report.finished_trials} finished")
+        print(
+            f"this command ran {result.ran} trials; the study has {result.report.finished_trials} finished"
+        )
     return 0
 
 
 def _say_start(prepared: Any, request: Any) -> None:
     spec = prepared.spec
     budget = ", ".join(f"{v:g} {k}" for k, v in spec.trial_budget.items())
-    how = (
-        f"continues ({prepared.finished_before} finished trials)"
-        if prepared.continued
-        else "new"
-    )
+    how = f"continues ({prepared.finished_before} finished trials)" if prepared.continued else "new"
     limits = " and ".join(
         text
         for text in (
@@ -152,8 +154,18 @@ def _say_start(prepared: Any, request: Any) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k.split('.')[-1]} {_value(v)}" for k, v in params.items())
+def searched_keys(space_params: dict[str, Any]) -> list[str]:
+    """The space's keys that vary (a `{value: x}` entry fixes a setting for every trial)."""
+    return [k for k, v in space_params.items() if not (isinstance(v, dict) and "value" in v)]
+
+
+def fixed_values(space_params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v["value"] for k, v in space_params.items() if isinstance(v, dict) and "value" in v}
+
+
+def _params_text(params: dict[str, Any], keys: list[str] | None = None) -> str:
+    shown = [k for k in (keys if keys is not None else params) if k in params]
+    return ", ".join(f"{k.split('.')[-1]} {_value(params[k])}" for k in shown)
 
 
 def _value(value: Any) -> str:
@@ -168,10 +180,10 @@ def _num(value: float | None, spec: str = ".4g") -> str:
     return "–" if value is None else format(value, spec)
 
 
-def _say_trial(row: TrialRow) -> None:
+def _say_trial(row: TrialRow, keys: list[str]) -> None:
     print(
         f"trial {row.number:>4} {row.state:<8} {_num(row.value):>9}  "
-        f"{_num(row.seconds, '.1f')} s  {_params_text(row.params)}",
+        f"{_num(row.seconds, '.1f')} s  {_params_text(row.params, keys)}",
         file=sys.stderr,
         flush=True,
     )
@@ -189,7 +201,7 @@ def _print_report(report: StudyReport) -> None:
     from rich.table import Table
 
     spec = report.spec
-    keys = list(spec.space_params) or sorted({k for t in report.trials for k in t.params})
+    keys = searched_keys(spec.space_params) or sorted({k for t in report.trials for k in t.params})
     table = Table(title=f"study {spec.name}: {spec.objective}, preset {spec.preset}")
     table.add_column("trial", justify="right")
     table.add_column("state")
@@ -211,22 +223,27 @@ def _print_report(report: StudyReport) -> None:
             _num(trial.seconds, ".1f"),
             "–" if trial.env_steps is None else f"{trial.env_steps:,}",
         )
-    console = Console(file=sys.stdout, width=max(100, Console().width))
+    # A terminal gets its own width (rich folds the table); a file or pipe the whole table.
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 240)
     console.print(table)
     counts = " · ".join(f"{n} {state}" for state, n in sorted(report.counts.items()))
     finished = report.finished_trials
     pruned = report.counts.get("pruned", 0)
     share = f" ({pruned / finished:.0%} of {finished} finished)" if finished else ""
     print(f"trials: {counts or 'none yet'}; pruned early: {pruned}{share}")
+    fixed = fixed_values(spec.space_params)
+    if fixed:
+        print(f"fixed in every trial: {_params_text(fixed)}")
     if report.best is not None:
         print(
             f"best: trial {report.best.number}, {spec.objective} {report.best.value:.4g} — "
-            f"{_params_text(report.best.params)}"
+            f"{_params_text(report.best.params, keys)}"
         )
     if report.importances:
         shares = ", ".join(
             f"{k.split('.', 1)[-1]} {v:.2f}"
             for k, v in sorted(report.importances.items(), key=lambda kv: -kv[1])
+            if k in keys
         )
         print(f"parameter importances: {shares}")
     if report.best_config is not None:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -58,7 +57,9 @@ def test_grid_search_runs_every_point_once_and_writes_a_ready_config(files, tmp_
         assert trial.run_dirs and all((d / "config.yaml").is_file() for d in trial.run_dirs)
         assert len(trial.intermediate) >= 1
     best = report.best
-    assert best is not None and best.value == max(t.value for t in report.trials if t.state == "complete")
+    assert best is not None and best.value == max(
+        t.value for t in report.trials if t.state == "complete"
+    )
     # best.yaml trains as it stands, with the best trial's values.
     best_config = yaml.safe_load((tmp_path / "runs" / "s" / BEST_CONFIG).read_text())
     assert best_config["agent"]["lr"] == best.params["agent.lr"]
@@ -95,23 +96,41 @@ def test_parallel_jobs_reach_the_trial_count_exactly(files, tmp_path):
     assert out.stderr.count("trial ") >= 3  # each reported as it ended
 
 
-def test_median_pruner_stops_weak_trials(tmp_path):
-    """A learning rate of 1e-6 barely learns: once 3 trials have finished, trials with it fall
-    below the median at the same report and are stopped before their budget."""
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({"preset": "seed-classic", **TINY}))
-    space = tmp_path / "lr.yaml"
-    space.write_text(yaml.safe_dump({"agent.lr": {"choice": [1e-6, 3e-3]}, "agent.gamma": {"choice": [0.0, 0.5, 0.9]}}))
-    out = rlrec("tune", "--space", space, "--preset", "seed-classic", "--config", config,
-                "--trial-steps", 12800, "--out", tmp_path / "runs", "--study", "p",
-                "--trials", 10, "--sampler", "random")  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    report = read_study(tmp_path / "runs" / "p")
-    pruned = [t for t in report.trials if t.state == "pruned"]
-    assert pruned, [(t.params, t.intermediate) for t in report.trials]
-    for trial in pruned:  # stopped early: fewer reports, fewer env steps than the budget
-        assert len(trial.intermediate) < 8 and trial.env_steps < 12800
-    assert "pruned early:" in out.stdout
+def test_median_pruner_stops_trials_below_the_median_at_the_same_report(files, tmp_path):
+    """Three earlier trials reported a return of 1000 at every report: with the median pruner,
+    new trials fall below the median at their second report (the first is warm-up) and are
+    stopped there — marked pruned, with 2 reports and a quarter of their env steps."""
+    import optuna
+
+    from rlrec.engine.tune.report import TrialAttrs
+    from rlrec.engine.tune.storage import open_storage
+    from rlrec.engine.usecases.tuning import TuneRequest, prepare_study, tune
+
+    config, space = files
+    request = TuneRequest(space=str(space), trials=5, preset="seed-classic", config=str(config),
+                          runs_dir=tmp_path / "runs", study="p", trial_steps=25600,
+                          sampler="random")  # fmt: skip
+    prepared = prepare_study(request)
+    study = optuna.load_study(study_name="p", storage=open_storage(prepared.folder))
+    for lr in (0.0005, 0.002, 0.002):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"agent.lr": lr, "agent.batch_size": 32},
+                distributions=prepared.space.distributions(),
+                value=1000.0,
+                intermediate_values={k: 1000.0 for k in range(1, 9)},
+                user_attrs={TrialAttrs.VALUES: {"agent.lr": lr, "agent.batch_size": 32}},
+            )
+        )
+    seen = []
+    result = tune(request, on_trial=seen.append, prepared=prepared)
+    assert result.ran == 2 and [t.state for t in seen] == ["pruned", "pruned"]
+    report = read_study(prepared.folder)
+    assert report.counts == {"complete": 3, "pruned": 2} and report.pruned_share == 0.4
+    for trial in seen:  # stopped at the first report it could be compared at
+        assert [k for k, _ in trial.intermediate] == [1, 2]
+        assert trial.env_steps is not None and trial.env_steps < 25600 / 2
+        assert trial.value is not None and trial.value < 1000
 
 
 def test_a_search_killed_with_sigkill_continues_with_the_same_command(files, tmp_path):
@@ -198,7 +217,10 @@ def test_ndcg_objective_is_measured_on_the_validation_part(tmp_path):
     from rlrec.engine.usecases.evaluation import evaluate_run_offline
 
     dataset = tmp_path / "data"
-    assert rlrec("generate", "--users", 300, "--items", 120, "--seed", 1, "--out", dataset).returncode == 0
+    assert (
+        rlrec("generate", "--users", 300, "--items", 120, "--seed", 1, "--out", dataset).returncode
+        == 0
+    )
     assert rlrec("split", dataset).returncode == 0
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY))

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,6 +213,16 @@ class Trainer:
         """Training seconds so far, earlier resumed parts included, pauses excluded."""
         return self._clock()
 
+    @contextmanager
+    def off_the_clock(self) -> Iterator[None]:
+        """What runs inside does not count as training time (like a pause): a measurement
+        an outside observer takes — a search's objective — must not eat the run's budget."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self._paused_for += time.monotonic() - began
+
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> RunFinished:
         """Train until the budget is spent, `stop()` or a callback stops it; blocking.
@@ -382,7 +393,11 @@ class Trainer:
 
             train = self.config.train
             random_return, oracle_return = reference_returns(
-                self.config.env, train.eval_episodes, train.eval_seed, self.dataset
+                self.config.env,
+                train.eval_episodes,
+                train.eval_seed,
+                self.dataset,
+                dataset_key=self.config.dataset_fingerprint,
             )
             self._references = {"random": random_return, "oracle": oracle_return}
         return self._references

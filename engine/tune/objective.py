@@ -110,10 +110,20 @@ def trial_config(spec: StudySpec, overrides: dict[str, Any]) -> RunConfig:
 
 class ObjectiveProbe:
     """A trainer callback that measures the objective `REPORTS` times over the run's budget
-    and hands each value to `report`; a True answer stops the run (pruned)."""
+    and hands each value to `report`; a True answer stops the run (pruned). Measuring is off
+    the run's clock: with a seconds budget, every trial trains for the same time however
+    long its measurements take."""
 
-    def __init__(self, measure: Callable[[Trainer], float], report: Report | None) -> None:
+    def __init__(
+        self,
+        measure: Callable[[Trainer], float],
+        report: Report | None,
+        greedy_evaluations: bool = True,
+    ) -> None:
         self.measure = measure
+        # A greedy evaluation at every report (the `return` objective is one; for others it
+        # only draws the evaluation curve, and costs seconds a report on large catalogues).
+        self.greedy_evaluations = greedy_evaluations
         self.report = report
         self.done = 0
         self.values: list[tuple[int, float]] = []
@@ -136,9 +146,10 @@ class ObjectiveProbe:
             self._record(trainer, final=True)
 
     def _record(self, trainer: Any, final: bool = False) -> bool:
-        if not final or trainer.last_evaluation is None:
-            trainer.evaluations.evaluate(trainer)  # logged in metrics.jsonl like any evaluation
-        value = self.measure(trainer)
+        with trainer.off_the_clock():
+            if self.greedy_evaluations and not final:
+                trainer.evaluations.evaluate(trainer)  # logged in metrics.jsonl like any other
+            value = self.measure(trainer)
         self.done += 1
         self.values.append((self.done, value))
         self.env_steps.append(int(trainer.env_steps))
@@ -214,7 +225,9 @@ def run_trial(
     for index, folder in enumerate(folders):
         run_config = copy.deepcopy(config)
         run_config.train.seed = config.train.seed + index
-        probe = ObjectiveProbe(measure, report if index == 0 else None)
+        probe = ObjectiveProbe(
+            measure, report if index == 0 else None, greedy_evaluations=objective == "return"
+        )
         trainer = Trainer(run_config, folder, callbacks=[probe])
         if on_trainer is not None:
             on_trainer(trainer)

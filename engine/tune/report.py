@@ -201,7 +201,11 @@ def read_study(path: str | Path, with_importances: bool = True) -> StudyReport:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=spec.name, storage=open_storage(folder))
-    except (KeyError, ValueError, RuntimeError) as exc:
+    except KeyError:
+        # Made by an older command that wrote its request before the Optuna study, or being
+        # made right now: a study with no trials yet.
+        return StudyReport(spec, folder, (), None, {}, {}, None, running=True)
+    except (ValueError, RuntimeError) as exc:
         raise RlrecError(f"{folder / STUDY_DB}: cannot read the study ({exc})") from None
     except Exception as exc:  # SQLAlchemy's errors: a damaged or foreign database
         raise RlrecError(

@@ -37,7 +37,7 @@ from rlrec.data.files import atomic_write_text
 from rlrec.engine.config_base import deep_merge, load_yaml
 from rlrec.engine.tune.objective import REPORTS, run_trial, trial_config
 from rlrec.engine.tune.report import TrialAttrs, TrialRow, process_alive, trial_row
-from rlrec.engine.tune.space import SearchSpace, load_space, overrides_for
+from rlrec.engine.tune.space import SearchSpace, decode, load_space, overrides_for
 from rlrec.engine.tune.storage import (
     BEST_CONFIG,
     StudySpec,
@@ -57,6 +57,11 @@ FIRST_OVERHEAD_SECONDS = 10.0
 # Trials the median pruner lets finish before it compares (Optuna's default is 5; a short
 # search must start pruning sooner to pay for itself).
 MEDIAN_STARTUP_TRIALS = 3
+# Reports a trial makes before the median pruner may stop it (Optuna prunes from the step equal
+# to this): the first report, at an eighth of the budget, mostly tells how fast the start was.
+MEDIAN_WARMUP_REPORTS = 2
+
+GRID_SEED = 0
 
 TrialCallback = Callable[[TrialRow], None]
 
@@ -83,7 +88,7 @@ def resolve_sampler(name: str, space: SearchSpace) -> str:
     if name == "auto":
         return "grid" if space.is_discrete else "tpe"
     if name == "grid" and not space.is_discrete:
-        continuous = [p.key for p in space.params if p.kind == "float" or p.step is None]
+        continuous = [p.key for p in space.params if p.grid_points is None]
         raise RlrecError(
             f"--sampler grid needs a discrete space; {continuous[0] if continuous else 'a key'} "
             "is continuous (give it choices, or an int range with a step)",
@@ -107,17 +112,35 @@ def make_sampler(name: str, space: SearchSpace, seed: int | None) -> optuna.samp
     import optuna
 
     if name == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        # One order for every process and command on the study: GridSampler numbers the
+        # grid's points after shuffling them with its seed, so two seeds would disagree on
+        # which points are done.
+        return _grid_sampler(space.grid(), GRID_SEED)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
+
+
+def _grid_sampler(grid: dict[str, list[Any]], seed: int | None) -> optuna.samplers.BaseSampler:
+    """Optuna's GridSampler for ask-and-tell: its `after_trial` stops the study when the grid
+    is used up, which only works inside `Study.optimize`; this loop asks `is_exhausted`
+    before each trial instead."""
+    import optuna
+
+    class AskTellGridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return AskTellGridSampler(grid, seed=seed)
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=MEDIAN_WARMUP_REPORTS
+        )
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=REPORTS, reduction_factor=3
@@ -178,9 +201,11 @@ def _finished_and_running(study: optuna.Study) -> tuple[int, int, int]:
     counts = {s: 0 for s in states}
     for trial in study.get_trials(deepcopy=False):
         counts[trial.state] += 1
-    return counts[states.COMPLETE] + counts[states.PRUNED], counts[states.RUNNING], counts[
-        states.WAITING
-    ]
+    return (
+        counts[states.COMPLETE] + counts[states.PRUNED],
+        counts[states.RUNNING],
+        counts[states.WAITING],
+    )
 
 
 def _expected_seconds(study: optuna.Study, spec: StudySpec) -> float:
@@ -236,7 +261,7 @@ def run_one(
     """Train and measure `trial`, tell the study how it ended, and keep best.yaml current."""
     import optuna
 
-    values = space.decode(trial.params)
+    values = decode(trial.params)
     names = [
         trial_run_name(trial.number, None if spec.seeds == 1 else i) for i in range(spec.seeds)
     ]
@@ -296,7 +321,7 @@ def write_best_config(study: optuna.Study, spec: StudySpec, folder: Path) -> Pat
     if not scored:
         return None
     best = max(scored, key=lambda t: (t.value, -t.number))
-    values = best.user_attrs.get(TrialAttrs.VALUES) or space_values(best.params, spec)
+    values = best.user_attrs.get(TrialAttrs.VALUES) or decode(best.params)
     raw: dict[str, Any] = load_yaml(spec.config) if spec.config else {}
     raw.pop("preset", None)
     raw = deep_merge(raw, overrides_for(values))
@@ -309,22 +334,11 @@ def write_best_config(study: optuna.Study, spec: StudySpec, folder: Path) -> Pat
     header = (
         f"# Best trial {best.number} of study {spec.name}: {spec.objective} "
         f"{best.value:.4g} ({seeds}), out of {len(complete)} complete trials.\n"
-        f"# Train it: rlrec train --config {folder / BEST_CONFIG}\n"
+        f"# Train it: rlrec train --config {(folder / BEST_CONFIG).resolve()}\n"
     )
     path = folder / BEST_CONFIG
     atomic_write_text(path, header + yaml.safe_dump(body, sort_keys=False))
     return path
-
-
-def space_values(params: dict[str, Any], spec: StudySpec) -> dict[str, Any]:
-    """Config values of a trial's raw Optuna params (for trials stored without them)."""
-    return load_space(spec.space, _env_kind(spec)).decode(params)
-
-
-def _env_kind(spec: StudySpec) -> str:
-    from rlrec.engine.training.run_config import load_run_config
-
-    return str(getattr(load_run_config(spec.preset, spec.config).env, "kind", "default"))
 
 
 def search(

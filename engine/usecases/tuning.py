@@ -91,7 +91,10 @@ def _check_count(name: str, value: Any, low: float, high: float, whole: bool = T
     if not ok or not (low <= value <= high) or (whole and float(value) != int(value)):
         kind = "a whole number" if whole else "a number"
         raise RlrecError(
-            [Option(name, str(value)), f" is out of range (allowed: {kind} in [{low:g}, {high:g}])"],
+            [
+                Option(name, str(value)),
+                f" is out of range (allowed: {kind} in [{low:g}, {high:g}])",
+            ],
             key=name,
             value=value,
             allowed=(low, high),
@@ -197,9 +200,11 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tune_study.study_lock(folder):
+            # The Optuna study first, its request last: a folder counts as a study (for a
+            # reader in another process) only once both exist.
+            study = tune_study.load_study(folder, spec, space)
             if not continued:
                 write_spec(folder, spec)
-            study = tune_study.load_study(folder, spec, space)
             recovered = tune_study.recover_stale_trials(study)
             states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
             finished = len(study.get_trials(deepcopy=False, states=states))
@@ -284,7 +289,9 @@ def show_study(study: str | Path, runs_dir: str | Path | None = None) -> StudyRe
             path = candidate
         else:
             known = [s.name for s in list_studies(parent)]
-            listed = f" (studies in {parent}: {', '.join(known)})" if known else f" (none in {parent})"
+            listed = (
+                f" (studies in {parent}: {', '.join(known)})" if known else f" (none in {parent})"
+            )
             raise RlrecError(
                 [Option("show", str(study)), f": no such study{listed}"],
                 key="show",
