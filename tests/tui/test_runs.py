@@ -195,9 +195,8 @@ async def test_metric_key_cycles_through_the_logged_metrics(tmp_path):
         for _ in range(len(METRICS)):
             await pilot.press("m")
             seen.append(chart.metric.key)
-        # every metric the runs logged, in order, then round again; the study objective is not
-        # offered for plain runs (they have none)
-        logged = [m.key for m in METRICS if m.key != "objective"]
+        # every metric the runs logged, in order, then round again
+        logged = [m.key for m in METRICS]
         assert seen[: len(logged) + 1] == [*logged, logged[0]]
         await pilot.press("M")  # back one
         assert chart.metric.key == seen[-2]

@@ -115,11 +115,10 @@ its status, env steps and final greedy evaluation (return and normalised score, 
   chart show which is which.
 * **m** / **M** choose the metric: training return and its moving average, greedy evaluation
   return and its normalised score, CTR (training and evaluation), episode length, loss, ε,
-  learning rate, env steps/s — whichever the compared runs logged — and, for a study's
-  trials, the objective each reported to the pruner (validation NDCG@10 in an `ndcg@10`
-  study). **l** toggles a log y axis (values ≤ 0 cannot be drawn on it: the legend says how
-  many points were left out). A plain run's offline NDCG is not in its folder
-  (`rlrec eval --offline` prints it and writes nothing), so it is not offered.
+  learning rate, env steps/s — whichever the compared runs logged. **l** toggles a log y
+  axis (values ≤ 0 cannot be drawn on it: the legend says how many points were left out).
+  Offline NDCG is not in a run's folder (`rlrec eval --offline` prints it and writes
+  nothing), so it is not offered; a study's objective per trial is in the study's view.
 * **enter** or **o** opens the run under the cursor in Explore (its agent's recommendations).
 * **f** follows the run in the Train pane (live, if another process is still writing it).
 * **r** re-reads the runs folder.
@@ -182,8 +181,6 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         self._seen: tuple[int, ...] | None = None  # what the last listing saw on disk
         self._runs_error: str | None = None
         self._studies_error: str | None = None
-        # A trial's reports to the pruner, by its run folder (for the comparison's metric).
-        self._reports: dict[Path, tuple[tuple[int, float], ...]] = {}
         self._watch = StudyWatch()
         self._watch_lock = threading.Lock()
         self._poll: Worker | None = None
@@ -336,9 +333,6 @@ its status, env steps and final greedy evaluation (return and normalised score, 
             return
         first = self.study is None or self.study.path != report.path
         self.study = report
-        for trial in report.trials:
-            if trial.run_dirs:
-                self._reports[trial.run_dirs[0]] = trial.intermediate
         table = self.query_one("#trials-table", DataTable)
         at = None if first else self._row_key(table)
         table.clear(columns=True)
@@ -354,7 +348,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
             table.move_cursor(row=keys.index(at))
         self.query_one("#study-chart", StudyChart).show(report)
         self._show_header()
-        if self.compared and any(p in self._reports for p in self.compared):
+        if any(p.parent == report.path for p in self.compared):
             self._read_curves(self.compared)  # a compared trial may have moved on
 
     def _show_header(self) -> None:
@@ -513,19 +507,18 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         return path.name if path.parent == self.runs_dir else f"{path.parent.name}/{path.name}"
 
     def _read_curves(self, runs: list[Path]) -> None:
-        jobs = [(path, self._label(path), self._reports.get(path, ())) for path in runs]
-        self._read_curves_worker(jobs)
+        self._read_curves_worker([(path, self._label(path)) for path in runs])
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-compare")
-    def _read_curves_worker(self, jobs: list[tuple[Path, str, tuple]]) -> None:
+    def _read_curves_worker(self, jobs: list[tuple[Path, str]]) -> None:
         curves = []
-        for run_dir, label, reports in jobs:
+        for run_dir, label in jobs:
             try:
                 events = read_events(run_dir)
             except Exception as exc:  # noqa: BLE001
                 self.post_message(ShowError("Cannot read run", f"{run_dir}: {error_line(exc)}"))
                 return
-            curves.append(run_curves(label, events, reports))
+            curves.append(run_curves(label, events))
         self.post_message(CurvesRead(curves))
 
     @on(CurvesRead)

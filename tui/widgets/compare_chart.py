@@ -9,7 +9,7 @@ legend would cover the curves of many runs).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from rlrec.engine.training.events import Evaluation, Event
+from rlrec.engine.training.events import Event
 from rlrec.tui.widgets.charts import CurveStore, downsample
 
 if TYPE_CHECKING:
@@ -51,9 +51,6 @@ METRICS = (
     Metric("epsilon", "ε (exploration)"),
     Metric("learning_rate", "learning rate"),
     Metric("steps_per_second", "env steps/s"),
-    # A study's trials only: what each trial reported to the pruner (`TrialRow.intermediate`):
-    # the greedy return, or the validation NDCG@10 in an ndcg@10 study.
-    Metric("objective", "study objective, as reported to the pruner", scatter=True),
 )
 METRIC_KEYS = tuple(m.key for m in METRICS)
 
@@ -96,24 +93,11 @@ class RunCurves:
     series: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
-def run_curves(
-    label: str,
-    events: Iterable[Event],
-    reports: Sequence[tuple[int, float]] = (),
-) -> RunCurves:
+def run_curves(label: str, events: Iterable[Event]) -> RunCurves:
     """The series of `METRICS` a run's events hold (non-finite points dropped; a metric the
-    run never logged is absent).
-
-    `reports`: a study trial's (report number, objective) pairs (`TrialRow.intermediate`),
-    drawn at the env steps of the run's evaluation of the same number — a trial evaluates only
-    when it reports (`engine.tune.objective`: `eval_every` 0, one evaluation per report), so
-    the k-th evaluation in its log is its k-th report. Reports without an evaluation logged
-    yet are left out."""
-    import numpy as np
-
+    run never logged is absent)."""
     from rlrec.engine.evaluation.metrics import moving_average
 
-    events = list(events)
     store = CurveStore()
     store.extend(events)
     curves = RunCurves(label)
@@ -124,17 +108,6 @@ def run_curves(
     if "episode_return" in curves.series:
         x, y = curves.series["episode_return"]
         curves.series["episode_return_avg"] = (x, moving_average(y, MOVING_AVERAGE))
-    evaluated_at = [e.env_steps for e in events if isinstance(e, Evaluation)]
-    points = [
-        (float(evaluated_at[n - 1]), float(value))
-        for n, value in reports
-        if 1 <= n <= len(evaluated_at) and np.isfinite(value)
-    ]
-    if points:
-        curves.series["objective"] = (
-            np.array([x for x, _ in points]),
-            np.array([y for _, y in points]),
-        )
     return curves
 
 
