@@ -91,7 +91,13 @@ async def open_runs(pilot):
     await wait_for(
         pilot, lambda: pane.query_one("#runs-table", DataTable).row_count == len(pane.summaries) > 0
     )
+    await wait_for(pilot, lambda: has_focus(pane))  # the pane's keys reach it
     return pane
+
+
+def has_focus(pane) -> bool:
+    focused = pane.app.focused
+    return focused is not None and pane in focused.ancestors_with_self
 
 
 @sync

@@ -15,7 +15,7 @@ from rlrec.tui.widgets.compare_chart import CompareChart
 from rlrec.tui.widgets.study_chart import StudyChart
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
 from tests.tui.study_folders import Trial, add_trial, demo_trials, write_study
-from tests.tui.test_runs import make_runs, open_runs
+from tests.tui.test_runs import has_focus, make_runs, open_runs
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ async def open_pane(pilot) -> RunsPane:
     await pilot.press("4")
     await wait_for(pilot, lambda: app.query(RunsPane))
     pane = app.query_one(RunsPane)
-    await wait_for(pilot, lambda: pane.studies)
+    await wait_for(pilot, lambda: pane.studies and has_focus(pane))
     return pane
 
 
@@ -59,7 +59,7 @@ async def test_studies_are_listed_beside_the_runs(tmp_path):
         await pilot.press("t")
         assert pane.view == "studies"
         table = pane.query_one("#studies-table", DataTable)
-        assert table.row_count == 1
+        await wait_for(pilot, lambda: table.row_count == 1)
         name, objective, trials, states, best, _updated, running = rows(table)[0]
         assert (name, objective, trials, best, running) == (
             "lr-search",
