@@ -138,6 +138,29 @@ async def test_the_objective_chart_gets_every_trials_value(tmp_path):
         assert set(pane.study.importances) == {"agent.lr", "agent.batch_size", "agent.gamma"}
         for name in ("lr", "batch_size", "gamma"):
             assert name in importances
+        # v: each trial's reports to the pruner; the pruned one stops after its second
+        await pilot.press("v")
+        assert chart.mode == "reports"
+        assert chart.lines["pruned"] == [[(1, 1.0), (2, 1.5)]]
+        assert chart.lines["running"] == [[(1, 4.5)]]
+        assert chart.lines["complete"][2] == [(1, 4.0), (2, 7.0), (3, 8.25)]
+        assert "reported to the pruner" in str(chart.query_one("#study-legend", Static).render())
+        await pilot.press("v")
+        assert chart.mode == "trials"
+
+
+@sync
+async def test_the_best_config_is_pointed_at(tmp_path):
+    folder = write_study(tmp_path, "lr-search", demo_trials())
+    (folder / "best.yaml").write_text("preset: seed-classic\n")
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_study(pilot)
+        chart = pane.query_one("#study-chart", StudyChart)
+        await wait_for(pilot, lambda: chart.points)
+        importances = str(chart.query_one("#study-importances", Static).render())
+        assert "best config (rlrec train --config)" in importances
+        assert "lr-search/best.yaml" in importances
 
 
 @sync

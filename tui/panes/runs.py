@@ -132,9 +132,13 @@ its status, env steps and final greedy evaluation (return and normalised score, 
   the best-so-far staircase) and the parameters' importances. **esc** goes back.
 * A study another process is still running is followed: new trials and values appear as
   they are written.
-* On a trial: **enter**/**o** opens its run in Explore, **f** follows it in Train, **space**
-  marks it for comparison with other trials or runs; **c** compares the marked ones, **v**
-  brings the objective chart back.
+* **v** switches the study's chart between the objective per trial and each trial's reports
+  to the pruner over its run (a pruned trial's line stops where it was stopped).
+* On a trial: **enter**/**o** opens its run in Explore (a trial with several seeds: its first
+  seed's run), **f** follows it in Train, **space** marks it for comparison with other trials
+  or runs; **c** compares the marked ones, **v** brings the study's chart back.
+* Beside the chart: the parameters' importances and where the best trial's config is
+  (`best.yaml`, ready for `rlrec train --config`).
 """
 
     BINDINGS = [
@@ -152,7 +156,11 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         Binding("l", "log_axis", "Log y", id="runs.log", tooltip="Toggle a log y axis"),
         Binding("t", "studies", "Studies", id="runs.studies", tooltip="Runs ↔ studies"),
         Binding(
-            "v", "objective_chart", "Objective", id="runs.objective", tooltip="Objective chart"
+            "v",
+            "objective_chart",
+            "Study chart",
+            id="runs.objective",
+            tooltip="Study chart: objective per trial ↔ reports to the pruner",
         ),
         Binding("escape", "back", "Back", id="runs.back", tooltip="Back to the list"),
         Binding("o", "open", "Open", id="runs.open", tooltip="Open run in Explore"),
@@ -431,8 +439,15 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         self._watch_studies(force=True)
 
     def action_objective_chart(self) -> None:
-        if self.view == "study":
-            self.query_one("#runs-charts", ContentSwitcher).current = "study-chart"
+        """The study's chart; when it is already shown, switch it between the objective per
+        trial and each trial's reports to the pruner."""
+        if self.view != "study":
+            return
+        charts = self.query_one("#runs-charts", ContentSwitcher)
+        if charts.current == "study-chart":
+            self.query_one("#study-chart", StudyChart).toggle_mode()
+        else:
+            charts.current = "study-chart"
 
     # -- actions ----------------------------------------------------------------------------
 

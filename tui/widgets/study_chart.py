@@ -1,8 +1,12 @@
 """A study's objective over its trials: one point per trial (complete, pruned at the last value
 it reported, running at its latest report), the best-so-far line, and the parameters'
-importances beside it. The values are `engine.tune.report`'s; this widget only draws them."""
+importances beside it — or, in "reports" mode, each trial's reports to the pruner over its
+run (what early stopping compared). The values are `engine.tune.report`'s; this widget only
+draws them."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -41,22 +45,24 @@ def param_labels(keys: list[str]) -> dict[str, str]:
 
 
 def importances_text(report: StudyReport, width: int) -> Text:
-    """The parameters' importances as bars, largest first; a note while there are none."""
+    """The parameters' importances as bars, largest first (a note while there are none), and
+    where the best trial's config is."""
     text = Text()
     text.append("importance\n", style="bold")
     if not report.importances:
-        text.append("once two trials have completed with different values", style="dim")
-        return text
-    labels = param_labels(list(report.importances))
-    name_width = min(max(len(v) for v in labels.values()), max(6, width // 2))
-    bar_width = max(3, width - name_width - 6)
-    for key, share in sorted(report.importances.items(), key=lambda kv: -kv[1]):
-        name = labels[key][:name_width].ljust(name_width)
-        cells = round(share * bar_width)
-        text.append(f"{name} ")
-        text.append("█" * cells, style="bold")
-        text.append(" " * (bar_width - cells))
-        text.append(f" {share * 100:3.0f}%\n")
+        text.append("once two trials have completed with different values\n", style="dim")
+    else:
+        labels = param_labels(list(report.importances))
+        name_width = min(max(len(v) for v in labels.values()), max(6, width // 2))
+        bar_width = max(3, width - name_width - 6)
+        for key, share in sorted(report.importances.items(), key=lambda kv: -kv[1]):
+            cells = round(share * bar_width)
+            text.append(labels[key][:name_width].ljust(name_width) + " ")
+            text.append("█" * cells, style="bold")
+            text.append(" " * (bar_width - cells) + f" {share * 100:3.0f}%\n")
+    if report.best_config is not None:
+        text.append("\nbest config (rlrec train --config)\n", style="bold")
+        text.append(f"{report.best_config.parent.name}/{report.best_config.name}")
     return text
 
 
@@ -96,8 +102,21 @@ class StudyPlot(PlotextPlot):
     """The plot part of `StudyChart` (drawn by it)."""
 
 
+def report_lines(report: StudyReport) -> dict[str, list[list[tuple[int, float]]]]:
+    """Per state (complete, pruned, running), each trial's (report number, value) reports."""
+    lines: dict[str, list[list[tuple[int, float]]]] = {s: [] for s in REPORT_STATES}
+    for trial in sorted(report.trials, key=lambda t: t.number):
+        if trial.state in lines and trial.intermediate:
+            lines[trial.state].append(list(trial.intermediate))
+    return lines
+
+
+REPORT_STATES = ("complete", "pruned", "running")
+
+
 class StudyChart(Horizontal):
-    """Objective per trial with a legend line, and the importances beside it."""
+    """Objective per trial with a legend line, and the importances beside it; `mode`
+    "reports" draws each trial's reports to the pruner instead."""
 
     DEFAULT_CSS = """
     StudyChart { height: 1fr; min-height: 8; }
@@ -111,6 +130,8 @@ class StudyChart(Horizontal):
         super().__init__(id=id, classes=classes)
         self.report: StudyReport | None = None
         self.points: dict[str, list[tuple[int, float]]] = {}
+        self.lines: dict[str, list[list[tuple[int, float]]]] = {}
+        self.mode = "trials"  # "trials" | "reports"
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -127,7 +148,14 @@ class StudyChart(Horizontal):
     def show(self, report: StudyReport | None) -> None:
         self.report = report
         self.points = objective_points(report) if report is not None else {}
+        self.lines = report_lines(report) if report is not None else {}
         self.replot()
+
+    def toggle_mode(self) -> str:
+        """Objective per trial ↔ each trial's reports to the pruner."""
+        self.mode = "reports" if self.mode == "trials" else "trials"
+        self.replot()
+        return self.mode
 
     def replot(self) -> None:
         found = self.query(StudyPlot)
@@ -137,9 +165,15 @@ class StudyChart(Horizontal):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.xlabel("trial")
         legend = self.query_one("#study-legend", Static)
         importances = self.query_one("#study-importances", Static)
+        if self.report is not None:
+            importances.update(importances_text(self.report, max(12, importances.size.width)))
+        if self.mode == "reports":
+            self._draw_reports(plt, legend)
+            plot.refresh()
+            return
+        plt.xlabel("trial")
         drawn = [name for name, *_ in SERIES if self.points.get(name)]
         if self.report is None or not drawn:
             plt.text("no trial has reported a value yet", x=0.5, y=0.5, alignment="center")
@@ -164,8 +198,34 @@ class StudyChart(Horizontal):
                 plt.xlim(ticks[0] - 1, ticks[0] + 1)
             legend.update(self._legend(drawn))
         plot.refresh()
-        if self.report is not None:
-            importances.update(importances_text(self.report, max(12, importances.size.width)))
+
+    def _draw_reports(self, plt: Any, legend: Static) -> None:
+        plt.xlabel("report (evenly over each trial's budget)")
+        colours = {name: (marker, colour) for name, marker, colour, _ in SERIES}
+        drawn = []
+        for state in REPORT_STATES:
+            marker, colour = colours[state]
+            for line in self.lines.get(state, []):
+                xs, ys = [float(n) for n, _ in line], [v for _, v in line]
+                plt.plot(xs, ys, marker="braille", color=colour)
+                plt.scatter(xs[-1:], ys[-1:], marker=marker, color=colour)  # where it stopped
+            if self.lines.get(state):
+                drawn.append(state)
+        if not drawn:
+            plt.text("no trial has reported a value yet", x=0.5, y=0.5, alignment="center")
+            plt.xlim(0, 1)
+            plt.ylim(0, 1)
+            legend.update("")
+            return
+        last = max(n for state in drawn for line in self.lines[state] for n, _ in line)
+        ticks = integer_ticks(1, max(1, last))
+        plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
+        assert self.report is not None
+        parts = [f"{self.report.spec.objective} reported to the pruner, per trial:"]
+        for name, marker, colour, words in SERIES:
+            if name in drawn:
+                parts.append(f"[rgb({colour[0]},{colour[1]},{colour[2]})]{marker}[/] {words}")
+        legend.update("  ".join(parts))
 
     def _legend(self, drawn: list[str]) -> str:
         assert self.report is not None
