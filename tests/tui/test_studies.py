@@ -259,3 +259,17 @@ async def test_no_studies_yet(tmp_path):
         for key in ("enter", "o", "f", "space", "c", "v", "m", "l"):
             await pilot.press(key)  # nothing to act on: no crash
         assert pane.view == "studies"
+
+
+@sync
+async def test_a_study_started_while_the_app_is_open_appears(tmp_path):
+    make_runs(tmp_path)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        await pilot.press("t")
+        assert pane.studies == []
+        write_study(tmp_path, "late", demo_trials()[:2])
+        table = pane.query_one("#studies-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert rows(table)[0][:3] == ["late", "return", "2"]

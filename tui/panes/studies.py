@@ -56,7 +56,7 @@ def format_value(value: Any) -> str:
 
 
 def counts_text(counts: dict[str, int]) -> str:
-    """ "8 complete, 3 pruned, 1 running" (states in a fixed order, empty ones left out)."""
+    """Trials by state, as "8 complete, 3 pruned, 1 running" (a fixed order, none left out)."""
     order = ("complete", "pruned", "running", "failed", "waiting")
     states = [s for s in order if counts.get(s)] + [s for s in counts if s not in order]
     return ", ".join(f"{counts[s]} {s}" for s in states) or "no trials yet"
@@ -159,7 +159,7 @@ class StudyWatch:
     open study when its database did. Used from one worker thread at a time."""
 
     folders: list[Path] = field(default_factory=list)
-    _dir_stamp: int | None = None
+    _dir_stamp: tuple[int, int] | None = None
     _list_stamp: tuple | None = None
     _study_stamp: tuple | None = None
     _study_path: Path | None = None
@@ -169,12 +169,13 @@ class StudyWatch:
     ) -> tuple[StudiesListed | None, StudyRead | None]:
         """(new list or None, new read of `open_study` or None); `force` reads both."""
         listed = read = None
-        stamp = _stamp(runs_dir)
+        # A study counts as running a while after its last change, and a folder made a moment
+        # before its database is a study only once that is written: look again now and then.
+        clock = int(time.monotonic() // 10)
+        stamp = (clock, _stamp(runs_dir))
         if force or stamp != self._dir_stamp:
             self._dir_stamp = stamp
             self.folders = _study_folders(runs_dir)
-        # A study counts as running a while after its last change: look again now and then.
-        clock = int(time.monotonic() // 10)
         list_stamp = (clock, *(_db_stamp(folder) for folder in self.folders))
         if force or list_stamp != self._list_stamp:
             self._list_stamp = list_stamp

@@ -13,7 +13,7 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual_plotext import PlotextPlot
 
@@ -112,6 +112,13 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     return np.add.reduceat(x, starts) / counts, np.add.reduceat(y, starts) / counts
 
 
+def show_message(plt: Any, message: str) -> None:
+    """An empty chart with `message` in its middle (nothing to draw yet)."""
+    plt.text(message, x=0.5, y=0.5, alignment="center")
+    plt.xlim(0, 1)
+    plt.ylim(0, 1)
+
+
 class CurveChart(PlotextPlot):
     """One chart of one or more named series from a `CurveStore` against env steps."""
 
@@ -188,7 +195,5 @@ class CurveChart(PlotextPlot):
                 plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
             drawn = True
         if not drawn:
-            plt.text("waiting for data…", x=0.5, y=0.5, alignment="center")
-            plt.xlim(0, 1)
-            plt.ylim(0, 1)
+            show_message(plt, "waiting for data…")
         self.refresh()

@@ -22,7 +22,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from rlrec.engine.training.events import Event
-from rlrec.tui.widgets.charts import CurveStore, downsample
+from rlrec.tui.widgets.charts import CurveStore, downsample, show_message
 
 if TYPE_CHECKING:
     import numpy as np
@@ -216,9 +216,7 @@ class CompareChart(Vertical):
             message = self.hint if not self.runs else "nothing to draw"
             if self.runs and self.log_y and self.left_out:
                 message = "no value > 0 to draw on a log axis"
-            plt.text(message, x=0.5, y=0.5, alignment="center")
-            plt.xlim(0, 1)
-            plt.ylim(0, 1)
+            show_message(plt, message)
         plot.refresh()
         self.query_one("#compare-legend", Static).update(self.legend())
 

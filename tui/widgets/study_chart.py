@@ -15,6 +15,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from rlrec.engine.tune.report import StudyReport
+from rlrec.tui.widgets.charts import show_message
 
 BEST_MARK = "★"
 # (series, marker, colour, legend words), drawn in this order: the line under the points.
@@ -176,9 +177,7 @@ class StudyChart(Horizontal):
         plt.xlabel("trial")
         drawn = [name for name, *_ in SERIES if self.points.get(name)]
         if self.report is None or not drawn:
-            plt.text("no trial has reported a value yet", x=0.5, y=0.5, alignment="center")
-            plt.xlim(0, 1)
-            plt.ylim(0, 1)
+            show_message(plt, "no trial has reported a value yet")
             legend.update("")
         else:
             numbers = [n for name in drawn for n, _ in self.points[name]]
@@ -212,9 +211,7 @@ class StudyChart(Horizontal):
             if self.lines.get(state):
                 drawn.append(state)
         if not drawn:
-            plt.text("no trial has reported a value yet", x=0.5, y=0.5, alignment="center")
-            plt.xlim(0, 1)
-            plt.ylim(0, 1)
+            show_message(plt, "no trial has reported a value yet")
             legend.update("")
             return
         last = max(n for state in drawn for line in self.lines[state] for n, _ in line)
