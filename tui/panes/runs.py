@@ -189,6 +189,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         self._seen: tuple[int, ...] | None = None  # what the last listing saw on disk
         self._runs_error: str | None = None
         self._studies_error: str | None = None
+        self._study_error: str | None = None
         self._watch = StudyWatch()
         self._watch_lock = threading.Lock()
         self._poll: Worker | None = None
@@ -334,10 +335,9 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         if message.path != self.study_path:
             return  # a read of a study no longer open
         report = message.report
+        self._study_error = message.error
         if report is None:
-            self.query_one("#runs-header", Static).update(
-                Text(f"cannot read study: {message.error}")
-            )
+            self._show_header()
             return
         first = self.study is None or self.study.path != report.path
         self.study = report
@@ -363,7 +363,10 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         header = self.query_one("#runs-header", Static)
         runs_dir = self.runs_dir
         if self.view == "study":
-            header.update(study_header(self.study) if self.study else Text("reading study…"))
+            if self._study_error:
+                header.update(Text(f"cannot read study: {self._study_error}"))
+            else:
+                header.update(study_header(self.study) if self.study else Text("reading study…"))
             return
         studies = self._studies_error and f"cannot read studies: {self._studies_error}"
         if self.view == "studies":
@@ -432,6 +435,7 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         """Show the study in folder `path` (its trials, chart, importances) and follow it."""
         if path != self.study_path:
             self.study = None
+            self._study_error = None
             self.study_path = path
             self.query_one("#trials-table", DataTable).clear(columns=True)
             self.query_one("#study-chart", StudyChart).show(None)
