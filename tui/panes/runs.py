@@ -343,10 +343,14 @@ its status, env steps and final greedy evaluation (return and normalised score, 
         self.study = report
         table = self.query_one("#trials-table", DataTable)
         at = None if first else self._row_key(table)
-        table.clear(columns=True)
-        table.add_column("", key="mark", width=3)
-        for label, key in trial_columns(report):
-            table.add_column(escape(label), key=key)
+        columns = [("", "mark"), *trial_columns(report)]
+        if not first and [key for _, key in columns] == [str(k.value) for k in table.columns]:
+            table.clear()  # the same columns: the view keeps its horizontal scroll
+        else:
+            table.clear(columns=True)
+            table.add_column("", key="mark", width=3)
+            for label, key in columns[1:]:
+                table.add_column(escape(label), key=key)
         for trial in sorted(report.trials, key=lambda t: -t.number):  # newest first
             table.add_row(
                 self._trial_mark(trial), *trial_cells(trial, report), key=str(trial.number)
