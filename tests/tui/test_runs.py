@@ -1,12 +1,13 @@
-"""Runs pane: lists the runs folder with final metrics, compares two runs' curves, opens a run
-in Explore and follows one in Train. Run folders are written with engine.runs' own writer."""
+"""Runs pane: lists the runs folder with final metrics, compares any number of runs on any
+logged metric, opens a run in Explore and follows one in Train. Run folders are written with
+engine.runs' own writer."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from textual.widgets import DataTable, Label, TabbedContent
+from textual.widgets import DataTable, Label, Static, TabbedContent
 
 from rlrec.engine.training import runs
 from rlrec.engine.training.events import Evaluation, Progress, RunFinished, RunStarted
@@ -14,7 +15,7 @@ from rlrec.tui.app import RlrecApp
 from rlrec.tui.messages import RunSelected
 from rlrec.tui.panes.runs import RunsPane
 from rlrec.tui.panes.train import TrainPane
-from rlrec.tui.widgets.charts import CompareChart
+from rlrec.tui.widgets.compare_chart import METRICS, CompareChart, run_badge, run_style
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
 
 
@@ -26,7 +27,19 @@ def _no_dataset(monkeypatch):
 FIXED_TIME = 1_700_000_000  # 2023-11-14 22:13 UTC: deterministic "created" column
 
 
-def write_run(runs_dir, name, preset, final_return, windows=5, finished=True, created=FIXED_TIME):
+def write_run(
+    runs_dir,
+    name,
+    preset,
+    final_return,
+    windows=5,
+    finished=True,
+    created=FIXED_TIME,
+    evaluations=None,
+):
+    """A run folder as the trainer writes it: `windows` progress lines (return rising to
+    `final_return`), then one evaluation of `final_return` — or, given `evaluations`, one
+    evaluation of each value after each window (as a study trial logs its reports)."""
     run_dir = runs_dir / name
     run_dir.mkdir(parents=True)
     runs.write_config(run_dir, {"preset": preset})
@@ -50,7 +63,10 @@ def write_run(runs_dir, name, preset, final_return, windows=5, finished=True, cr
                 float(windows - w),
             )
         )
-    writer.write(Evaluation(windows * 1000, 100, final_return, 0.1, 0.6, 10.0, 0.8))
+        if evaluations and w <= len(evaluations):
+            writer.write(Evaluation(w * 1000, 100, evaluations[w - 1], 0.1, 0.6, 10.0, 0.8))
+    if not evaluations:
+        writer.write(Evaluation(windows * 1000, 100, final_return, 0.1, 0.6, 10.0, 0.8))
     if finished:
         writer.write(RunFinished("budget", windows * 1000, windows * 10, float(windows)))
     writer.close()
@@ -75,7 +91,13 @@ async def open_runs(pilot):
     await wait_for(
         pilot, lambda: pane.query_one("#runs-table", DataTable).row_count == len(pane.summaries) > 0
     )
+    await wait_for(pilot, lambda: has_focus(pane))  # the pane's keys reach it
     return pane
+
+
+def has_focus(pane) -> bool:
+    focused = pane.app.focused
+    return focused is not None and pane in focused.ancestors_with_self
 
 
 @sync
@@ -119,18 +141,101 @@ async def test_mark_two_and_compare_their_curves(tmp_path):
         await pilot.press("space")
         await pilot.press("down")
         await pilot.press("space")
-        assert set(pane.marked) == {a, b}
+        assert pane.marked == [b, a]  # newest first in the table
         table = pane.query_one("#runs-table", DataTable)
-        assert {table.get_row_at(0)[0], table.get_row_at(1)[0]} == {"[1]", "[2]"}
+        assert [str(table.get_row_at(i)[0]) for i in range(2)] == ["━1", "━2"]
         await pilot.press("c")
         await app.workers.wait_for_complete()
         chart = pane.query_one("#runs-chart", CompareChart)
         await wait_for(pilot, lambda: len(chart.curves) == 2)
         lengths = sorted(len(x) for _, x, _ in chart.curves)
         assert lengths == [5, 8]
-        # marking a third run drops the oldest mark; unmarking works
+        # space on a marked run unmarks it
         await pilot.press("space")
-        assert len(pane.marked) == 1
+        assert pane.marked == [b]
+        assert str(table.get_row_at(1)[0]) == ""
+
+
+def make_many_runs(tmp_path, n):
+    return [
+        write_run(
+            tmp_path, f"run-{i:02d}", "default", 2.0 + i, windows=3 + i % 4, created=FIXED_TIME + i
+        )
+        for i in range(n)
+    ]
+
+
+@sync
+async def test_compare_any_number_of_runs_each_in_its_own_colour_and_marker(tmp_path):
+    made = make_many_runs(tmp_path, 10)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        for _ in range(10):
+            await pilot.press("space", "down")
+        assert len(pane.marked) == 10
+        await pilot.press("c")
+        chart = pane.query_one("#runs-chart", CompareChart)
+        await wait_for(pilot, lambda: len(chart.curves) == 10)
+        assert {label for label, _, _ in chart.curves} == {p.name for p in made}
+        # past the palette, the colours come back with another marker: no two runs look alike
+        styles = {run_style(i) for i in range(10)}
+        assert len(styles) == 10
+        badges = [str(run_badge(i)) for i in range(10)]
+        assert badges[0] == "━1" and badges[8] == "•9"
+        legend = str(chart.query_one("#compare-legend", Static).render())
+        for badge, path in zip(badges, pane.marked, strict=True):
+            assert f"{badge} {path.name}" in legend
+
+
+@sync
+async def test_metric_key_cycles_through_the_logged_metrics(tmp_path):
+    a, b = make_runs(tmp_path)
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        await pilot.press("space", "down", "space", "c")
+        chart = pane.query_one("#runs-chart", CompareChart)
+        await wait_for(pilot, lambda: len(chart.curves) == 2)
+        seen = [chart.metric.key]
+        for _ in range(len(METRICS)):
+            await pilot.press("m")
+            seen.append(chart.metric.key)
+        # every metric the runs logged, in order, then round again
+        logged = [m.key for m in METRICS]
+        assert seen[: len(logged) + 1] == [*logged, logged[0]]
+        await pilot.press("M")  # back one
+        assert chart.metric.key == seen[-2]
+        # the values drawn are the runs' own: ε was logged as 1/w in window w
+        while chart.metric.key != "epsilon":
+            await pilot.press("m")
+        by_label = {label: (x, y) for label, x, y in chart.curves}
+        x, y = by_label[b.name]
+        assert x.tolist() == [1000.0 * w for w in range(1, 9)]
+        assert y.tolist() == pytest.approx([1 / w for w in range(1, 9)])
+        assert "ε (exploration)" in str(chart.query_one("#compare-legend", Static).render())
+
+
+@sync
+async def test_log_axis_leaves_out_values_at_or_below_zero_and_says_so(tmp_path):
+    make_runs(tmp_path)
+    write_run(
+        tmp_path, "20231114-221700-losing", "default", -2.0, windows=4, created=FIXED_TIME + 240
+    )
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_runs(pilot)
+        await pilot.press("space", "down", "space", "c")
+        chart = pane.query_one("#runs-chart", CompareChart)
+        await wait_for(pilot, lambda: len(chart.curves) == 2)
+        await pilot.press("l")
+        assert chart.log_y
+        assert chart.left_out == 4  # the losing run's four returns, all below zero
+        legend = str(chart.query_one("#compare-legend", Static).render())
+        assert "log axis: 4 points ≤ 0 left out" in legend
+        await pilot.press("l")
+        assert not chart.log_y and chart.left_out == 0
+        assert "log axis" not in str(chart.query_one("#compare-legend", Static).render())
 
 
 @sync

@@ -18,8 +18,11 @@ from rlrec.engine.training.events import (
     RunStarted,
 )
 from rlrec.tui.app import RlrecApp
+from rlrec.tui.panes.runs import RunsPane
 from rlrec.tui.panes.train import TrainPane
+from rlrec.tui.widgets.study_chart import StudyChart
 from tests.tui.fake_trainer import skip_dataset, use_fake_engine, wait_for
+from tests.tui.study_folders import demo_trials, write_study
 from tests.tui.test_runs import make_runs
 
 SIZES = [(80, 24), (160, 48)]
@@ -103,6 +106,26 @@ def test_runs_pane_compare(snap_compare, fake_engine, tmp_path, size):
         await pilot.pause(0.2)
 
     assert snap_compare(RlrecApp(runs_dir="runs"), terminal_size=size, run_before=run_before)
+
+
+def test_runs_pane_study(snap_compare, fake_engine, tmp_path):
+    """A study's view: trials (best starred), objective per trial, importances."""
+    write_study(tmp_path / "runs", "lr-search", demo_trials())
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.set_focus(None)
+        await pilot.press("4")
+        pane = pilot.app.query_one(RunsPane)
+        await wait_for(pilot, lambda: pane.studies)
+        await pilot.press("t", "enter")
+        chart = pane.query_one(StudyChart)
+        table = pane.query_one("#trials-table")
+        await wait_for(pilot, lambda: chart.points and table.row_count == 6 and table.has_focus)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+    assert snap_compare(RlrecApp(runs_dir="runs"), terminal_size=(100, 30), run_before=run_before)
 
 
 def test_help_screen(snap_compare, fake_engine):

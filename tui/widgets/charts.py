@@ -13,7 +13,7 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual_plotext import PlotextPlot
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # numpy loads on first use, after the first frame (startup ti
 # Series recorded from `Progress` events: (name in the store, event attribute).
 PROGRESS_SERIES = (
     ("episode_return", "episode_return"),
+    ("episode_length", "episode_length"),
     ("epsilon", "epsilon"),
     ("loss", "loss"),
     ("ctr", "ctr"),
@@ -61,7 +62,10 @@ class CurveStore:
                     for name, attr in PROGRESS_SERIES:
                         self._append(name, x, getattr(event, attr, math.nan))
                 case Evaluation():
-                    self._append("eval_return", float(event.env_steps), event.return_mean)
+                    x = float(event.env_steps)
+                    self._append("eval_return", x, event.return_mean)
+                    self._append("eval_normalised", x, event.normalised)
+                    self._append("eval_ctr", x, event.ctr)
                 case _:
                     return
             self.version += 1
@@ -106,6 +110,13 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, 
     starts = edges[:-1]
     counts = np.diff(edges)
     return np.add.reduceat(x, starts) / counts, np.add.reduceat(y, starts) / counts
+
+
+def show_message(plt: Any, message: str) -> None:
+    """An empty chart with `message` in its middle (nothing to draw yet)."""
+    plt.text(message, x=0.5, y=0.5, alignment="center")
+    plt.xlim(0, 1)
+    plt.ylim(0, 1)
 
 
 class CurveChart(PlotextPlot):
@@ -184,49 +195,5 @@ class CurveChart(PlotextPlot):
                 plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
             drawn = True
         if not drawn:
-            plt.text("waiting for data…", x=0.5, y=0.5, alignment="center")
-            plt.xlim(0, 1)
-            plt.ylim(0, 1)
-        self.refresh()
-
-
-class CompareChart(PlotextPlot):
-    """Return curves of several runs on one chart (the Runs pane's comparison)."""
-
-    DEFAULT_CSS = """
-    CompareChart {
-        height: 1fr;
-        min-height: 8;
-    }
-    """
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.curves: list[tuple[str, np.ndarray, np.ndarray]] = []
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.replot()
-
-    def show(self, curves: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
-        self.curves = curves
-        self.replot()
-
-    def on_resize(self) -> None:
-        self.replot()
-
-    def replot(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title("episode return (compare)")
-        plt.xlabel("env steps")
-        width = max(10, self.size.width - 8)
-        for label, x, y in self.curves:
-            xs, ys = downsample(x, y, width)
-            plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
-        if not self.curves:
-            plt.text("mark two runs with space, then press c", x=0.5, y=0.5, alignment="center")
-            plt.xlim(0, 1)
-            plt.ylim(0, 1)
+            show_message(plt, "waiting for data…")
         self.refresh()
