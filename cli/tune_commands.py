@@ -33,7 +33,11 @@ def register(commands: Any, bench: Any) -> None:
         help="search space YAML, or a shipped one: seed, seed-classic-4",
     )
     tune.add_argument("--show", default=None, metavar="STUDY", help="print a study and stop")
-    tune.add_argument("--preset", default=None, help="preset of every trial (default: default)")
+    tune.add_argument(
+        "--preset",
+        default=None,
+        help="preset of every trial (default: default; large for a dataset past 2,000 items)",
+    )
     tune.add_argument("--config", default=None, metavar="FILE", help="YAML on top of the preset")
     tune.add_argument("--dataset", default=None, metavar="DIR", help="dataset folder")
     tune.add_argument(
@@ -43,10 +47,19 @@ def register(commands: Any, bench: Any) -> None:
         "--seconds", type=float, default=None, help="wall-clock budget of this search"
     )
     tune.add_argument(
-        "--trial-seconds", type=float, default=None, help="training budget of each run"
+        "--trial-seconds",
+        type=float,
+        default=None,
+        help="training budget of each run (default: the config's budget, 60 s in the presets)",
     )
     tune.add_argument("--trial-steps", type=int, default=None, help="env steps of each run")
-    tune.add_argument("--jobs", type=int, default=1, help="trials in parallel processes")
+    tune.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="trials in parallel processes (they share the cores: with a seconds budget each "
+        "trains fewer steps)",
+    )
     tune.add_argument(
         "--sampler",
         default="auto",
@@ -78,6 +91,7 @@ def register(commands: Any, bench: Any) -> None:
 
 def tune_command(args: argparse.Namespace) -> int:
     from rlrec.data.errors import Option, RlrecError
+    from rlrec.engine.tune.study import grid_size
     from rlrec.engine.usecases import tuning
 
     if args.show is not None:
@@ -110,26 +124,49 @@ def tune_command(args: argparse.Namespace) -> int:
     prepared = tuning.prepare_study(request)
     _say_start(prepared, request)
     searched = searched_keys(prepared.spec.space_params)
-    result = tuning.tune(request, on_trial=lambda row: _say_trial(row, searched), prepared=prepared)
+    try:
+        result = tuning.tune(
+            request, on_trial=lambda row: _say_trial(row, searched), prepared=prepared
+        )
+    except KeyboardInterrupt:
+        print(
+            f"rlrec: interrupted; the study {prepared.folder} keeps its finished trials and "
+            "queues the interrupted ones: run the same command to continue",
+            file=sys.stderr,
+        )
+        return 130
     if args.json:
         print(strict_dumps(result.to_dict()))
     else:
         _print_report(result.report)
+        grid_done = (
+            result.report.spec.sampler == "grid"
+            and result.report.finished_trials >= grid_size(prepared.space)
+        )
         print(
-            f"this command ran {result.ran} trials; the study has {result.report.finished_trials} finished"
+            f"this command ran {_count(result.ran, 'trial')}; the study has "
+            f"{result.report.finished_trials} finished"
+            + (f" (its grid of {grid_size(prepared.space)} points is done)" if grid_done else "")
         )
     return 0
 
 
 def _say_start(prepared: Any, request: Any) -> None:
+    from rlrec.engine.tune.study import grid_size
+
     spec = prepared.spec
-    budget = ", ".join(f"{v:g} {k}" for k, v in spec.trial_budget.items())
-    how = f"continues ({prepared.finished_before} finished trials)" if prepared.continued else "new"
+    budget = ", ".join(f"{v:,g} {k}" for k, v in spec.trial_budget.items())
+    how = (
+        f"continued, {_count(prepared.finished_before, 'finished trial')}"
+        if prepared.continued
+        else "new"
+    )
     limits = " and ".join(
         text
         for text in (
-            f"{request.trials} finished trials" if request.trials is not None else "",
+            _count(request.trials, "finished trial") if request.trials is not None else "",
             f"{request.seconds:g} s" if request.seconds is not None else "",
+            f"the grid's {grid_size(prepared.space):,} points" if spec.sampler == "grid" else "",
         )
         if text
     )
@@ -140,7 +177,8 @@ def _say_start(prepared: Any, request: Any) -> None:
     )
     lines = [
         f"study {spec.name} ({how}): {prepared.folder}",
-        f"  {len(prepared.space.params)} parameters from {spec.space} · preset {spec.preset}"
+        f"  {_count(len(searched_keys(spec.space_params)), 'parameter')} searched from "
+        f"{spec.space} · preset {spec.preset}"
         + (f" · dataset {spec.dataset}" if spec.dataset else ""),
         f"  objective {spec.objective} ({measured}), {spec.seeds} seed(s) a trial, {budget} a run",
         f"  sampler {spec.sampler} · pruner {spec.pruner} · up to {limits} · "
@@ -148,10 +186,15 @@ def _say_start(prepared: Any, request: Any) -> None:
     ]
     if prepared.recovered:
         lines.append(
-            f"  trials {', '.join(map(str, prepared.recovered))} were killed mid-run: "
+            f"  {_count(len(prepared.recovered), 'trial')} "
+            f"({', '.join(map(str, prepared.recovered))}) killed mid-run: "
             "marked failed and queued again"
         )
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def searched_keys(space_params: dict[str, Any]) -> list[str]:
@@ -206,7 +249,9 @@ def _print_report(report: StudyReport) -> None:
     table.add_column("trial", justify="right")
     table.add_column("state")
     table.add_column(spec.objective, justify="right")
-    table.add_column("normalised", justify="right")
+    with_normalised = spec.objective == "return"
+    if with_normalised:
+        table.add_column("normalised", justify="right")
     for key in keys:
         table.add_column(key.split(".", 1)[-1], justify="right")
     table.add_column("seconds", justify="right")
@@ -214,11 +259,12 @@ def _print_report(report: StudyReport) -> None:
     best = report.best.number if report.best is not None else None
     for trial in report.trials:
         marker = " *" if trial.number == best else ""
+        value = _num(trial.value) + (" ‹" if trial.state == "pruned" else "")
+        cells = [f"{trial.number}{marker}", trial.state, value]
+        if with_normalised:
+            cells.append(_num(trial.normalised, ".3f"))
         table.add_row(
-            f"{trial.number}{marker}",
-            trial.state,
-            _num(trial.value),
-            _num(trial.normalised, ".3f"),
+            *cells,
             *(_value(trial.params[k]) if k in trial.params else "–" for k in keys),
             _num(trial.seconds, ".1f"),
             "–" if trial.env_steps is None else f"{trial.env_steps:,}",
@@ -231,6 +277,12 @@ def _print_report(report: StudyReport) -> None:
     pruned = report.counts.get("pruned", 0)
     share = f" ({pruned / finished:.0%} of {finished} finished)" if finished else ""
     print(f"trials: {counts or 'none yet'}; pruned early: {pruned}{share}")
+    if pruned:
+        print(
+            f"‹ a pruned trial's {spec.objective} is its last report, part-way through its budget"
+        )
+    if with_normalised:
+        print("normalised: (return − random) / (myopic oracle − random), at the end of a run")
     fixed = fixed_values(spec.space_params)
     if fixed:
         print(f"fixed in every trial: {_params_text(fixed)}")
@@ -242,9 +294,12 @@ def _print_report(report: StudyReport) -> None:
     if report.importances:
         shares = ", ".join(
             f"{k.split('.', 1)[-1]} {v:.2f}"
-            for k, v in sorted(report.importances.items(), key=lambda kv: -kv[1])
+            for k, v in sorted(report.importances.items(), key=lambda kv: (-round(kv[1], 2), kv[0]))
             if k in keys
         )
-        print(f"parameter importances: {shares}")
+        complete = report.counts.get("complete", 0)
+        print(
+            f"parameter importances (Optuna, over {_count(complete, 'complete trial')}): {shares}"
+        )
     if report.best_config is not None:
         print(f"best config: {report.best_config} (rlrec train --config {report.best_config})")

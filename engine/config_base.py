@@ -244,6 +244,22 @@ def deep_merge(base: dict[str, Any], override: typing.Mapping[str, Any]) -> dict
     return out
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last
+    one silently: a config or space that sets `agent.lr` twice would run with either)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path, option: str | None = None) -> dict[str, Any]:
     """Read a YAML mapping; errors name the file (and line where YAML knows it), and
     `option` (the parameter that named the file, e.g. "config") when it is not a file."""
@@ -263,7 +279,7 @@ def load_yaml(path: str | Path, option: str | None = None) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise RlrecError(f"{path}: cannot read ({exc.__class__.__name__})", file=path) from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -159,7 +159,7 @@ def test_a_search_killed_with_sigkill_continues_with_the_same_command(files, tmp
     assert len(killed) == 1
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
-    assert f"trials {killed[0]} were killed mid-run" in again.stderr
+    assert f"1 trial ({killed[0]}) killed mid-run" in again.stderr
     after = read_study(runs / "s")
     assert after.finished_trials == 4 > len(done_before)
     for number, params in done_before.items():  # finished trials are kept, not repeated
@@ -197,13 +197,18 @@ def test_bad_requests_are_refused_before_anything_is_written(files, tmp_path):
         (("--trials", 2, "--objective", "ctr"), "--objective ctr"),
         (("--trials", 2, "--objective", "ndcg@10"), "needs --dataset"),
         (("--trials", 2, "--pruner", "asha"), "--pruner asha"),
-        ((), "--trials N"),
+        (("--sampler", "random"), "--trials N"),
+        (("--trials", 2, "--study", ""), "--study ''"),
     ]
     for extra, message in cases:
         out = rlrec(*tune_args(config, space, runs, *extra))
         assert out.returncode == 2 and message in out.stderr, (extra, out.stderr)
         assert not (runs / "s").exists()
     assert rlrec("tune", "--out", runs).returncode == 2
+    short = rlrec("tune", "--space", space, "--preset", "seed-classic", "--trial-seconds", 10,
+                  "--seconds", 5, "--out", runs, "--study", "s")  # fmt: skip
+    assert short.returncode == 2 and "--seconds 5 cannot hold one trial" in short.stderr
+    assert not (runs / "s").exists()
     # An existing study is continued only with the same request.
     assert rlrec(*tune_args(config, space, runs, "--trials", 1)).returncode == 0
     other = rlrec(*tune_args(config, space, runs, "--trials", 2, "--objective", "return",
@@ -242,3 +247,24 @@ def test_ndcg_objective_is_measured_on_the_validation_part(tmp_path):
         )["results"]["warm"]["dqn"]
         assert trial.value == pytest.approx(validation["ndcg@10"], abs=1e-9)
         assert 0 <= trial.value <= 1
+
+
+def test_a_grid_searched_by_two_jobs_runs_each_point_once(files, tmp_path):
+    """Two workers on a 4-point grid with room for 10 trials: every point once, no point
+    handed to the second worker while the first still runs it."""
+    config, space = files
+    out = rlrec(*tune_args(config, space, tmp_path / "runs", "--trials", 10, "--jobs", 2,
+                           "--sampler", "grid", "--pruner", "none"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    points = finished_params(read_study(tmp_path / "runs" / "s"))
+    assert len(points) == 4 and len(set(points)) == 4
+    assert "its grid of 4 points is done" in out.stdout
+
+
+def test_a_key_given_twice_in_a_space_is_refused_with_its_line(files, tmp_path):
+    config, _ = files
+    space = tmp_path / "twice.yaml"
+    space.write_text("agent.lr: {float: [1.0e-4, 1.0e-3]}\nagent.lr: {choice: [0.1]}\n")
+    out = rlrec(*tune_args(config, space, tmp_path / "runs", "--trials", 2))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert f"{space}:2" in out.stderr and "key 'agent.lr' is given twice" in out.stderr

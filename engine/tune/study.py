@@ -63,6 +63,8 @@ MEDIAN_STARTUP_TRIALS = 3
 MEDIAN_WARMUP_REPORTS = 2
 
 GRID_SEED = 0
+# Seconds the workers of a parallel search get to end their trials after Ctrl+C.
+WORKER_GRACE_SECONDS = 10.0
 
 TrialCallback = Callable[[TrialRow], None]
 
@@ -124,7 +126,7 @@ def make_sampler(name: str, space: SearchSpace, seed: int | None) -> optuna.samp
 
 def _grid_sampler(grid: dict[str, list[Any]], seed: int | None) -> optuna.samplers.BaseSampler:
     """Optuna's GridSampler for ask-and-tell: its `after_trial` stops the study when the grid
-    is used up, which only works inside `Study.optimize`; this loop asks `is_exhausted`
+    is used up, which only works inside `Study.optimize`; this loop checks `_grid_taken`
     before each trial instead."""
     import optuna
 
@@ -143,8 +145,9 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
             n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=MEDIAN_WARMUP_REPORTS
         )
     if name == "hyperband":
+        # Its first rung after the second report: the first is warm-up, as for the median.
         return optuna.pruners.HyperbandPruner(
-            min_resource=1, max_resource=REPORTS, reduction_factor=3
+            min_resource=MEDIAN_WARMUP_REPORTS, max_resource=REPORTS, reduction_factor=3
         )
     return optuna.pruners.NopPruner()
 
@@ -209,6 +212,22 @@ def _finished_and_running(study: optuna.Study) -> tuple[int, int, int]:
     )
 
 
+def grid_size(space: SearchSpace) -> int:
+    """Points of a discrete space's grid."""
+    return math.prod(len(values) for values in space.grid().values())
+
+
+def _grid_taken(study: optuna.Study, space: SearchSpace) -> bool:
+    """Every grid point is finished or being run (GridSampler would hand a point that is
+    still running to a second worker once none is left unstarted)."""
+    taken = {
+        t.system_attrs["grid_id"]
+        for t in study.get_trials(deepcopy=False)
+        if "grid_id" in t.system_attrs and t.state.name != "WAITING"
+    }
+    return len(taken) >= grid_size(space)
+
+
 def _expected_seconds(study: optuna.Study, spec: StudySpec) -> float:
     """What the next trial should take: its training budget plus the usual overhead seen
     (or the largest trial seen, for step and episode budgets)."""
@@ -241,9 +260,7 @@ def _next_trial(
             return None
         if time.monotonic() + _expected_seconds(study, spec) > deadline:
             return None
-        sampler = study.sampler
-        exhausted = getattr(sampler, "is_exhausted", None)
-        if waiting == 0 and exhausted is not None and exhausted(study):
+        if waiting == 0 and spec.sampler == "grid" and _grid_taken(study, space):
             return None
         trial = study.ask(fixed_distributions=space.distributions())
         trial.set_user_attr(TrialAttrs.PID, os.getpid())
@@ -288,7 +305,10 @@ def run_one(
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         return _stored_row(study, trial.number, folder)
     except BaseException:
+        # Interrupted (Ctrl+C): failed, and its values queued for the next command, as a
+        # killed trial's are (`recover_stale_trials`).
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         raise
     trial.set_user_attr(TrialAttrs.RUN_DIRS, [p.name for p in outcome.run_dirs])
     trial.set_user_attr(TrialAttrs.SECONDS, outcome.seconds)
@@ -441,10 +461,18 @@ def search_parallel(
             if not alive:
                 break
             time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        # The workers got the same Ctrl+C: give them a moment to mark their trials failed
+        # and queue them again before they are made to stop.
+        for process in workers:
+            process.join(timeout=WORKER_GRACE_SECONDS)
+        raise
     finally:
         for process in workers:
             if process.is_alive():
                 process.terminate()
         for process in workers:
             process.join(timeout=30)
+        with study_lock(folder):
+            recover_stale_trials(study)  # trials of workers that did not get to say so
     return ran

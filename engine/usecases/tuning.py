@@ -8,6 +8,7 @@ the same request — so a bad command leaves no study folder behind.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rlrec.data.errors import Option, RlrecError
+from rlrec.engine.config_base import MAX_RUN_SECONDS
 from rlrec.engine.training.run_folder import default_runs_dir
 from rlrec.engine.tune.report import StudyReport, StudySummary, TrialRow, list_studies, read_study
 from rlrec.engine.tune.storage import StudySpec, is_study, read_spec, study_dir, write_spec
@@ -87,13 +89,17 @@ def default_study_name(space: str, preset: str, dataset: str | None, objective: 
 
 
 def _check_count(name: str, value: Any, low: float, high: float, whole: bool = True) -> None:
+    """RlrecError (option `name`) unless `value` is a finite number in [low, high] (a whole
+    one when `whole`); a real-valued count is open at `low` (a budget of 0 s is none)."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not (low <= value <= high) or (whole and float(value) != int(value)):
+    inside = ok and (low <= value <= high if whole else low < value <= high)
+    if not inside or (whole and float(value) != int(value)):
         kind = "a whole number" if whole else "a number"
+        left = "[" if whole else "("
         raise RlrecError(
             [
-                Option(name, str(value)),
-                f" is out of range (allowed: {kind} in [{low:g}, {high:g}])",
+                Option(name, f"{value:g}" if isinstance(value, float) else str(value)),
+                f" is out of range (allowed: {kind} in {left}{low:g}, {high:g}])",
             ],
             key=name,
             value=value,
@@ -103,7 +109,7 @@ def _check_count(name: str, value: Any, low: float, high: float, whole: bool = T
 
 
 def _trial_budget(request: TuneRequest, config: Any) -> dict[str, float]:
-    from rlrec.engine.training.budget import check_amount
+    from rlrec.engine.config_base import MAX_RUN_STEPS
 
     if request.trial_seconds is not None and request.trial_steps is not None:
         raise RlrecError(
@@ -111,12 +117,34 @@ def _trial_budget(request: TuneRequest, config: Any) -> dict[str, float]:
             option="trial_steps",
         )
     if request.trial_seconds is not None:
-        check_amount("seconds", request.trial_seconds, "trial ")
+        _check_count("trial_seconds", request.trial_seconds, 0, MAX_RUN_SECONDS, whole=False)
         return {"seconds": float(request.trial_seconds)}
     if request.trial_steps is not None:
-        check_amount("steps", request.trial_steps, "trial ")
+        _check_count("trial_steps", request.trial_steps, 1, MAX_RUN_STEPS)
         return {"steps": int(request.trial_steps)}
     return dict(config.train.budget)
+
+
+def _check_room_for_a_trial(request: TuneRequest, trial_budget: dict[str, float]) -> None:
+    """RlrecError (option "seconds") when the search's wall-clock budget cannot hold one
+    trial of a seconds budget: the search would start nothing and end at once."""
+    from rlrec.engine.tune.study import FIRST_OVERHEAD_SECONDS
+
+    per_run = trial_budget.get("seconds")
+    if request.seconds is None or per_run is None:
+        return
+    needed = per_run * request.seeds + FIRST_OVERHEAD_SECONDS
+    if request.seconds < needed:
+        raise RlrecError(
+            [
+                Option("seconds", f"{request.seconds:g}"),
+                f" cannot hold one trial (about {needed:g} s: {per_run * request.seeds:g} s "
+                f"of training and ~{FIRST_OVERHEAD_SECONDS:g} s to build and measure)",
+            ],
+            key="seconds",
+            value=request.seconds,
+            option="seconds",
+        )
 
 
 def prepare_study(request: TuneRequest) -> PreparedStudy:
@@ -131,15 +159,10 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
     from rlrec.engine.usecases.training import resolve_run_config
     from rlrec.engine.usecases.training_memory import check_training_fits
 
-    if request.trials is None and request.seconds is None:
-        raise RlrecError(
-            "give a search budget: --trials N (finished trials of the study) or --seconds S",
-            option="trials",
-        )
     if request.trials is not None:
         _check_count("trials", request.trials, 1, MAX_TRIALS)
     if request.seconds is not None:
-        _check_count("seconds", request.seconds, 1e-9, 30 * 24 * 3600, whole=False)
+        _check_count("seconds", request.seconds, 0, MAX_RUN_SECONDS, whole=False)
     _check_count("jobs", request.jobs, 1, MAX_JOBS)
     _check_count("seeds", request.seeds, 1, MAX_SEEDS)
     tune_study.check_pruner(request.pruner)
@@ -149,7 +172,14 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
     check_objective(request.objective, base.dataset is not None)
     space = load_space(request.space, env_kind)
     sampler = tune_study.resolve_sampler(request.sampler, space)
+    if request.trials is None and request.seconds is None and sampler != "grid":
+        raise RlrecError(
+            "give a search budget: --trials N (finished trials of the study) or --seconds S "
+            "(a grid search may run to the end of its grid without either)",
+            option="trials",
+        )
     trial_budget = _trial_budget(request, base)
+    _check_room_for_a_trial(request, trial_budget)
     check_eval_seed(base, request.seeds)
     if request.ray:
         from rlrec.engine.tune.ray_backend import check_address
@@ -158,8 +188,10 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
     check_training_fits(base)
     if request.jobs > 1:
         _check_parallel_memory(base, request.jobs)
-    name = request.study or default_study_name(
-        request.space, base.preset, dataset, request.objective
+    name = (
+        request.study
+        if request.study is not None
+        else default_study_name(request.space, base.preset, dataset, request.objective)
     )
     runs_dir = Path(request.runs_dir) if request.runs_dir is not None else default_runs_dir()
     folder = study_dir(runs_dir, name)
@@ -194,7 +226,11 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
                 key=differ[0],
                 option="study",
             )
-        spec = stored if stored.sampler == spec.sampler else spec
+        # How to search may change between commands (sampler, pruner, backend); what is
+        # searched and measured may not.
+        spec = dataclasses.replace(
+            stored, sampler=spec.sampler, pruner=spec.pruner, backend=spec.backend
+        )
     elif folder.exists() and any(folder.iterdir()):
         raise RlrecError(
             [f"{folder}: exists and is not a study; choose another ", Option("study", "NAME")],
@@ -208,8 +244,7 @@ def prepare_study(request: TuneRequest) -> PreparedStudy:
             # The Optuna study first, its request last: a folder counts as a study (for a
             # reader in another process) only once both exist.
             study = tune_study.load_study(folder, spec, space)
-            if not continued:
-                write_spec(folder, spec)
+            write_spec(folder, spec)
             recovered = tune_study.recover_stale_trials(study)
             states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
             finished = len(study.get_trials(deepcopy=False, states=states))
