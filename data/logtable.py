@@ -15,6 +15,7 @@ as one Python string per cell or a decoded copy of the whole file.
 from __future__ import annotations
 
 import codecs
+import collections
 import io
 from pathlib import Path
 from typing import Any, NoReturn
@@ -252,7 +253,7 @@ def read_csv_table(
     names = pacsv.read_csv(
         header_only, parse_options=pacsv.ParseOptions(delimiter=sep)
     ).column_names
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, times in collections.Counter(names).items() if times > 1)
     if repeated:
         raise RlrecError(
             f"{path}:1: column {repeated[0]!r} appears more than once in the header",
@@ -279,10 +280,13 @@ def read_csv_table(
         table = table.filter(pa.array(~blank))
     if table.num_rows == 0:
         raise RlrecError(f"{path}: no data rows after the header", file=path, option="path")
-    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    columns_read: dict[str, pd.Series] = {}
     for name in table.column_names:  # one column at a time, each freed from Arrow's table
-        frame[name] = table.column(name).to_pandas()
+        columns_read[name] = table.column(name).to_pandas()
         table = table.drop_columns([name])
+    # One concatenation, not a column inserted at a time (quadratic in the number of columns:
+    # 15 s for a 5,000-column header); each text column stays its own block.
+    frame = pd.concat(columns_read, axis=1)
     return CsvTable(frame, line, path, sep, names)
 
 

@@ -137,7 +137,7 @@ def test_a_search_killed_with_sigkill_continues_with_the_same_command(files, tmp
     config, space = files
     runs = tmp_path / "runs"
     args = [str(a) for a in tune_args(config, space, runs, "--trials", 4)]
-    args[args.index("3200")] = "64000"  # long enough to be killed mid-trial
+    args[args.index("3200")] = "25600"  # long enough to be killed mid-trial
     command = [sys.executable, "-m", "rlrec.cli.main", *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
