@@ -275,7 +275,11 @@ def _print_report(report: StudyReport) -> None:
     counts = " · ".join(f"{n} {state}" for state, n in sorted(report.counts.items()))
     finished = report.finished_trials
     pruned = report.counts.get("pruned", 0)
-    share = f" ({pruned / finished:.0%} of {finished} finished)" if finished else ""
+    share = (
+        f" ({report.pruned_share:.0%} of {finished} finished)"
+        if report.pruned_share is not None
+        else ""
+    )
     print(f"trials: {counts or 'none yet'}; pruned early: {pruned}{share}")
     if pruned:
         print(
