@@ -72,10 +72,11 @@ def test_preset_path_and_mapping_give_the_same_env(tmp_path):
     assert engine.make_env({"kind": "classic"}).observation_space.shape == (42,)
 
 
-def test_stable_baselines3_dqn_trains_on_seed_classic():
+def test_stable_baselines3_dqn_trains_on_seed_classic(tmp_path):
     pytest.importorskip("stable_baselines3")
     import torch
     from stable_baselines3 import DQN
+    from stable_baselines3.common.logger import configure
 
     torch.set_num_threads(1)
     env = engine.make_env("seed-classic", seed=0)
@@ -90,6 +91,8 @@ def test_stable_baselines3_dqn_trains_on_seed_classic():
         seed=0,
         verbose=0,
     )
+    # SB3's default logger makes a folder in the system temp dir on every run.
+    model.set_logger(configure(str(tmp_path / "sb3"), []))
     model.learn(total_timesteps=2_000)
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert 0 <= int(action) < 500
