@@ -91,7 +91,6 @@ def register(commands: Any, bench: Any) -> None:
 
 def tune_command(args: argparse.Namespace) -> int:
     from rlrec.data.errors import Option, RlrecError
-    from rlrec.engine.tune.study import grid_size
     from rlrec.engine.usecases import tuning
 
     if args.show is not None:
@@ -141,19 +140,17 @@ def tune_command(args: argparse.Namespace) -> int:
         _print_report(result.report)
         grid_done = (
             result.report.spec.sampler == "grid"
-            and result.report.finished_trials >= grid_size(prepared.space)
+            and result.report.finished_trials >= prepared.space.grid_size
         )
         print(
             f"this command ran {_count(result.ran, 'trial')}; the study has "
             f"{result.report.finished_trials} finished"
-            + (f" (its grid of {grid_size(prepared.space)} points is done)" if grid_done else "")
+            + (f" (its grid of {prepared.space.grid_size} points is done)" if grid_done else "")
         )
     return 0
 
 
 def _say_start(prepared: Any, request: Any) -> None:
-    from rlrec.engine.tune.study import grid_size
-
     spec = prepared.spec
     budget = ", ".join(f"{v:,g} {k}" for k, v in spec.trial_budget.items())
     how = (
@@ -166,7 +163,7 @@ def _say_start(prepared: Any, request: Any) -> None:
         for text in (
             _count(request.trials, "finished trial") if request.trials is not None else "",
             f"{request.seconds:g} s" if request.seconds is not None else "",
-            f"the grid's {grid_size(prepared.space):,} points" if spec.sampler == "grid" else "",
+            f"the grid's {prepared.space.grid_size:,} points" if spec.sampler == "grid" else "",
         )
         if text
     )

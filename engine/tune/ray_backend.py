@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from rlrec.data.errors import Option, RlrecError, error_line
 from rlrec.engine.tune.objective import REPORTS
 from rlrec.engine.tune.report import TrialAttrs, TrialRow, trial_row
-from rlrec.engine.tune.storage import StudySpec, trial_run_name
+from rlrec.engine.tune.storage import StudySpec, trial_run_names
 
 if TYPE_CHECKING:
     import optuna
@@ -205,11 +205,6 @@ class _TrialContext:
     spec: StudySpec
 
 
-def run_dir_names(number: int, seeds: int) -> list[str]:
-    """The run folders of trial `number` inside the study folder."""
-    return [trial_run_name(number, None if seeds == 1 else i) for i in range(seeds)]
-
-
 def _run_one_trial(config: dict[str, Any], context: _TrialContext) -> None:
     """Tune's trainable: one trial in a worker (any node of the cluster)."""
     from ray import tune
@@ -218,7 +213,7 @@ def _run_one_trial(config: dict[str, Any], context: _TrialContext) -> None:
     from rlrec.engine.tune.space import overrides_for
 
     spec = context.spec
-    names = run_dir_names(int(config[NUMBER]), spec.seeds)
+    names = trial_run_names(int(config[NUMBER]), spec.seeds)
     began = time.monotonic()
     current: list[Any] = []  # the trainer of the run in progress (its env steps)
 
@@ -299,7 +294,7 @@ def _study_searcher(
             values = tune_study._plain(decode(trial.params))
             trial.set_user_attr(TrialAttrs.BACKEND, "ray")
             trial.set_user_attr(TrialAttrs.VALUES, values)
-            trial.set_user_attr(TrialAttrs.RUN_DIRS, run_dir_names(trial.number, spec.seeds))
+            trial.set_user_attr(TrialAttrs.RUN_DIRS, trial_run_names(trial.number, spec.seeds))
             self.live[trial_id] = (trial, now)
             return {NUMBER: trial.number, VALUES: values}
 
@@ -340,7 +335,7 @@ def _study_searcher(
             elif trial_id in stopped and not error:
                 # ASHA sees the first run only: the trial stopped there, before any other.
                 trial.set_user_attr(
-                    TrialAttrs.RUN_DIRS, run_dir_names(trial.number, spec.seeds)[:1]
+                    TrialAttrs.RUN_DIRS, trial_run_names(trial.number, spec.seeds)[:1]
                 )
                 self.study.tell(trial, state=states.PRUNED)
             else:  # an error, or the search ended under it (Ctrl+C, another trial's error)

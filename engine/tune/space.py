@@ -132,6 +132,11 @@ class SearchSpace:
         Ray Tune's Optuna search takes them as its space)."""
         return {p.key: p.distribution() for p in self.params}
 
+    @property
+    def grid_size(self) -> int:
+        """Points of the grid (see `grid`)."""
+        return math.prod(len(values) for values in self.grid().values())
+
     def grid(self) -> dict[str, list[Any]]:
         """Every param's values, encoded as Optuna stores them, for `optuna.samplers.
         GridSampler` (points = the product of the lengths). RlrecError naming the first

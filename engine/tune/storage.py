@@ -144,6 +144,11 @@ def read_spec(folder: str | Path) -> StudySpec:
     return StudySpec.from_dict(load_yaml(path), origin=str(path))
 
 
+def trial_run_names(number: int, seeds: int) -> list[str]:
+    """The run folders of trial `number` run with `seeds` seeds (one without a seed suffix)."""
+    return [trial_run_name(number, None if seeds == 1 else i) for i in range(seeds)]
+
+
 def trial_run_name(number: int, seed_index: int | None = None) -> str:
     """The run folder of trial `number` (and of its `seed_index`-th seed when it has several)."""
     base = f"trial-{number:04d}"

@@ -43,7 +43,7 @@ from rlrec.engine.tune.storage import (
     BEST_CONFIG,
     StudySpec,
     open_storage,
-    trial_run_name,
+    trial_run_names,
 )
 
 if TYPE_CHECKING:
@@ -212,11 +212,6 @@ def _finished_and_running(study: optuna.Study) -> tuple[int, int, int]:
     )
 
 
-def grid_size(space: SearchSpace) -> int:
-    """Points of a discrete space's grid."""
-    return math.prod(len(values) for values in space.grid().values())
-
-
 def _grid_taken(study: optuna.Study, space: SearchSpace) -> bool:
     """Every grid point is finished or being run (GridSampler would hand a point that is
     still running to a second worker once none is left unstarted)."""
@@ -225,7 +220,7 @@ def _grid_taken(study: optuna.Study, space: SearchSpace) -> bool:
         for t in study.get_trials(deepcopy=False)
         if "grid_id" in t.system_attrs and t.state.name != "WAITING"
     }
-    return len(taken) >= grid_size(space)
+    return len(taken) >= space.grid_size
 
 
 def _expected_seconds(study: optuna.Study, spec: StudySpec) -> float:
@@ -281,9 +276,7 @@ def run_one(
     import optuna
 
     values = decode(trial.params)
-    names = [
-        trial_run_name(trial.number, None if spec.seeds == 1 else i) for i in range(spec.seeds)
-    ]
+    names = trial_run_names(trial.number, spec.seeds)
     trial.set_user_attr(TrialAttrs.VALUES, _plain(values))
     trial.set_user_attr(TrialAttrs.RUN_DIRS, names)
     began = time.monotonic()
