@@ -1,0 +1,65 @@
+"""Start the HTTP API: `serve(...)` builds the app and runs it under uvicorn (blocking).
+
+`rlrec serve` calls this by module name (faces never import each other; the CLI only parses
+flags and hands them over). A non-loopback host without a token is refused before binding.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from rlrec.data.errors import Option, RlrecError
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """RlrecError (naming `token`) when `host` is reachable from other machines and no token
+    guards it: anyone who can reach the port could train runs and fill the disk."""
+    if not is_loopback(host) and not token:
+        raise RlrecError(
+            [
+                f"host {host} is reachable from other machines: give ",
+                Option("token"),
+                " (clients send Authorization: Bearer <token>), or bind 127.0.0.1",
+            ],
+            key="token",
+            option="token",
+        )
+
+
+def serve(
+    run: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    runs_dir: str | Path | None = None,
+    datasets_dir: str | Path = "datasets",
+    config_file: str | Path | None = None,
+) -> int:
+    """Serve the API until interrupted; returns the exit status. `run`: the run served by
+    default (a folder name under `runs_dir`, default `$RLREC_RUNS_DIR` or ./runs)."""
+    check_exposure(host, token)
+    import uvicorn
+
+    from rlrec.api.app import create_app
+    from rlrec.engine.training.run_folder import default_runs_dir
+
+    app = create_app(
+        runs_dir if runs_dir is not None else default_runs_dir(),
+        datasets_dir,
+        run=run,
+        token=token,
+        config_file=config_file,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0
