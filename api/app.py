@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -331,16 +332,24 @@ def create_app(
         trainer.stop()
         return {"run": trainer.run_dir.name, "status": "stopping"}
 
-    @app.post("/api/recommend")
-    def recommend(body: RecommendBody) -> dict[str, Any]:
-        from rlrec.engine.usecases.serving import load_for_serving
-        from rlrec.engine.usecases.serving import recommend as recommend_for
+    from rlrec.engine.usecases.serving import load_for_serving
+    from rlrec.engine.usecases.serving import recommend as recommend_for
 
+    loaded_once: set[Path] = set()
+
+    # `async`: a top-K of a loaded run takes well under a millisecond, less than the hop to
+    # a worker thread costs; only the first load of a run (which may build its serving
+    # arrays, seconds) goes to a thread so it never holds up other requests.
+    @app.post("/api/recommend")
+    async def recommend(body: RecommendBody) -> dict[str, Any]:
         k = body.k if body.k is not None else body.n_recommendations or 10
         path = state.served_run(body.run)
-        result = recommend_for(
-            load_for_serving(path), str(body.user_id), k, body.policy, cold_start=body.cold_start
-        )
+        if path in loaded_once:
+            run = load_for_serving(path)  # cached in-process; reloaded if the checkpoint changed
+        else:
+            run = await run_in_threadpool(load_for_serving, path)
+            loaded_once.add(path)
+        result = recommend_for(run, str(body.user_id), k, body.policy, cold_start=body.cold_start)
         return {"run": path.name, **json_safe(result.to_dict())}
 
     return app
