@@ -14,9 +14,11 @@ an unknown run or dataset is 404 naming it; a second training while one runs is 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +35,8 @@ from rlrec.engine.training.run_folder import check_run_name
 # Request bodies are a few numbers and names; anything bigger is refused before parsing.
 MAX_BODY_BYTES = 64 * 1024
 MAX_K = 1000
+# How long shutting down waits for a training run to write its checkpoint.
+SHUTDOWN_JOIN_SECONDS = 60.0
 # Sizes a request may generate: a client must not be able to fill the server's memory.
 MAX_API_USERS = 1_000_000
 MAX_API_ITEMS = 100_000
@@ -102,6 +106,8 @@ class ServerState:
     dataset: Path | None = None
     training: Any = None  # the Trainer of the run being trained
     training_run: str | None = None
+    training_dataset: Path | None = None  # the dataset folder it trains on
+    training_thread: threading.Thread | None = None
     last_run: str | None = None
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -178,21 +184,25 @@ def create_app(
                 401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"}
             )
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Shutting down (Ctrl+C, SIGTERM): a run in training checkpoints and ends as
+        # "stopped", resumable with `rlrec resume`, rather than dying mid-write.
+        trainer, thread = state.training, state.training_thread
+        if trainer is not None and thread is not None:
+            trainer.stop(evaluate=False)
+            await run_in_threadpool(thread.join, SHUTDOWN_JOIN_SECONDS)
+
     app = FastAPI(
         title="rlrec",
         description="The deep-RL recommender lab over HTTP: datasets, training, recommendations.",
         dependencies=[Depends(authorised)],
+        lifespan=lifespan,
     )
     app.state.rlrec = state
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                {"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(RlrecError)
     async def rlrec_error(request: Request, exc: RlrecError) -> JSONResponse:
@@ -233,9 +243,17 @@ def create_app(
         from rlrec.engine.training.runs import read_events
 
         events = read_events(path)
+        latest = {
+            kind: next((_event_dict(e) for e in reversed(events) if type(e).__name__ == kind), None)
+            for kind in ("Progress", "Evaluation", "RunFinished")
+        }
         return {
             "run": path.name,
             "training": path.name == state.training_run,
+            # The newest of each kind, so a client needs not scan the events for them.
+            "progress": latest["Progress"],
+            "evaluation": latest["Evaluation"],
+            "finished": latest["RunFinished"],
             "offset": len(events),  # pass back as ?offset= to get only newer events
             "events": [_event_dict(e) for e in events[offset:]],
         }
@@ -262,7 +280,7 @@ def create_app(
             raise HTTPException(422, _error_detail(exc)) from None
         folder = state.datasets_dir / name
         with state.lock:
-            if state.training is not None and state.dataset == folder:
+            if state.training_run is not None and state.training_dataset == folder:
                 raise HTTPException(
                     409, {"message": "a run is training on this dataset", "run": state.training_run}
                 )
@@ -305,7 +323,7 @@ def create_app(
                 raise HTTPException(
                     409, {"message": "a run is training already", "run": state.training_run}
                 )
-            state.training_run = "(starting)"
+            state.training_run, state.training_dataset = "(starting)", dataset
         try:
             config = resolve_run_config(
                 body.preset,
@@ -316,12 +334,13 @@ def create_app(
             )
             trainer = start_training(config, state.runs_dir, body.name)
         except BaseException:
-            state.training_run = None
+            state.training_run = state.training_dataset = None
             raise
         state.training, state.training_run = trainer, trainer.run_dir.name
-        threading.Thread(
+        state.training_thread = threading.Thread(
             target=_train_in_background, args=(state, trainer), name="rlrec-train", daemon=True
-        ).start()
+        )
+        state.training_thread.start()
         return {"run": state.training_run, "status": "training", "budget": body.budget().as_dict()}
 
     @app.post("/api/train/stop")
@@ -362,4 +381,45 @@ def _train_in_background(state: ServerState, trainer: Any) -> None:
     finally:
         with state.lock:
             state.last_run = trainer.run_dir.name
-            state.training, state.training_run = None, None
+            state.training, state.training_run, state.training_dataset = None, None, None
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over `limit` bytes with 413: at once when
+    Content-Length says so, else (a chunked body) as soon as the bytes read pass it."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        read = 0
+
+        async def counting_receive() -> Any:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.limit:
+                # Raised inside the endpoint's body parsing: FastAPI passes an HTTPException
+                # on (any other exception there would become a 400).
+                raise HTTPException(413, f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _refuse(self, send: Any) -> None:
+        response = JSONResponse(
+            {"detail": f"request body over {self.limit} bytes"}, status_code=413
+        )
+        await response({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> dict[str, Any]:
+    return {"type": "http.disconnect"}

@@ -115,6 +115,8 @@ def test_the_seeds_four_calls_in_order(server):
     progress = [e for e in events if e["event"] == "Progress"]
     assert progress and progress[-1]["episodes"] >= 50
     assert all(e.get("run_dir") in (None, run) for e in events)  # no server paths leak
+    assert metrics.json()["progress"] == progress[-1]
+    assert metrics.json()["finished"]["reason"] == "budget"
 
     following = server.get(f"/api/runs/{run}/metrics", params={"offset": len(events) - 1})
     assert [e["event"] for e in following.json()["events"]] == [events[-1]["event"]]
@@ -211,3 +213,39 @@ def test_a_non_loopback_host_without_a_token_is_refused_in_one_line(tmp_path):
     )
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "--token" in out.stderr
+
+
+def test_bodies_over_the_limit_are_refused(server):
+    big = {"user_id": 42, "run": "x" * 100, "pad": "y" * 100_000}
+    assert server.post("/api/recommend", json=big).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the server counts what it reads
+        yield b'{"user_id": 42, "pad": "'
+        for _ in range(100):
+            yield b"z" * 1000
+        yield b'"}'
+
+    chunked = server.post(
+        "/api/recommend", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert chunked.status_code == 413
+
+
+def test_stopping_the_server_stops_its_training_resumably(tmp_path):
+    from rlrec.engine.training.runs import RunStatus, summarise_run
+
+    server = _start(tmp_path)
+    client = next(server)
+    assert client.post("/api/init", json={"n_users": 100, "n_items": 20}).status_code == 200
+    assert client.post("/api/train", json={"seconds": 300, "name": "cut"}).status_code == 202
+    run_dir = tmp_path / "runs" / "cut"
+    deadline = time.monotonic() + 120
+    while (
+        not (run_dir / "metrics.jsonl").exists()
+        or b"Progress" not in (run_dir / "metrics.jsonl").read_bytes()
+    ):
+        assert time.monotonic() < deadline, "training did not start"
+        time.sleep(0.1)
+    server.close()  # SIGTERM to the server process, then wait for it
+    assert summarise_run(run_dir).status is RunStatus.STOPPED
+    assert (run_dir / "checkpoint.json").exists()
