@@ -25,10 +25,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import json_safe
+from rlrec.engine.presets import PRESETS
 from rlrec.engine.training.budget import Budget, BudgetKind
 from rlrec.engine.training.run_folder import check_run_name
 
@@ -66,6 +67,14 @@ class TrainBody(BaseModel):
     dataset: Name | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     name: Name | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _a_shipped_preset(cls, preset: str | None) -> str | None:
+        # The engine also reads a YAML file given as a preset: a client must not name a path.
+        if preset is not None and preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r} (allowed: {', '.join(PRESETS)})")
+        return preset
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainBody:

@@ -171,6 +171,9 @@ def test_unknown_user_and_run_are_404_naming_them(server):
         ("/api/init", {"n_items": 10**9}, "n_items"),
         ("/api/train", {"episodes": -1}, "episodes"),
         ("/api/train", {"episodes": 5, "steps": 5}, "steps"),
+        # the engine reads a YAML path given as a preset; a client may only name shipped ones
+        ("/api/train", {"episodes": 5, "preset": "/etc/passwd"}, "preset"),
+        ("/api/train", {"episodes": 5, "preset": "../tiny.yaml"}, "preset"),
     ],
 )
 def test_bodies_out_of_range_are_422_naming_the_field(server, path, body, field):
