@@ -7,6 +7,7 @@ flags and hands them over). A non-loopback host without a token is refused befor
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 
 from rlrec.data.errors import Option, RlrecError
@@ -47,19 +48,34 @@ def serve(
     config_file: str | Path | None = None,
 ) -> int:
     """Serve the API until interrupted; returns the exit status. `run`: the run served by
-    default (a folder name under `runs_dir`, default `$RLREC_RUNS_DIR` or ./runs)."""
+    default, a run folder (its parent is the runs folder unless `runs_dir` is given) or a
+    folder name under `runs_dir` (default `$RLREC_RUNS_DIR` or ./runs). RlrecError: a
+    non-loopback host without a token, a run that is not in the runs folder."""
     check_exposure(host, token)
+    from rlrec.engine.training.run_folder import default_runs_dir
+    from rlrec.engine.training.runs import require_run
+
+    runs = Path(runs_dir) if runs_dir is not None else None
+    if run is not None:
+        folder = Path(run) if runs is None or Path(run).is_dir() else runs / run
+        folder = require_run(folder)
+        if runs is not None and folder.resolve().parent != runs.resolve():
+            raise RlrecError(
+                [f"run {folder} is not in the runs folder {runs} (", Option("runs"), ")"],
+                file=folder,
+            )
+        runs, run = folder.parent, folder.name
     import uvicorn
 
     from rlrec.api.app import create_app
-    from rlrec.engine.training.run_folder import default_runs_dir
 
     app = create_app(
-        runs_dir if runs_dir is not None else default_runs_dir(),
+        runs if runs is not None else default_runs_dir(),
         datasets_dir,
         run=run,
         token=token,
         config_file=config_file,
     )
+    print(f"rlrec: serving http://{host}:{port} (docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

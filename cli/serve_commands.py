@@ -20,7 +20,11 @@ def register(commands: Any, bench: Any) -> None:
         "otherwise; any other host needs --token (clients send Authorization: Bearer TOKEN).",
     )
     serve.add_argument(
-        "run", nargs="?", default=None, metavar="RUN", help="run (folder name) served by default"
+        "run",
+        nargs="?",
+        default=None,
+        metavar="RUN",
+        help="run folder served by default (its parent is the runs folder unless --runs)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -50,7 +54,6 @@ def serve_command(args: argparse.Namespace) -> int:
     server = importlib.import_module("rlrec.api.server")
     # Refused before uvicorn is even imported, so the one-line error comes at once.
     server.check_exposure(args.host, args.token)
-    print(f"rlrec: serving http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
     return int(
         server.serve(
             args.run,

@@ -252,3 +252,16 @@ def test_stopping_the_server_stops_its_training_resumably(tmp_path):
     server.close()  # SIGTERM to the server process, then wait for it
     assert summarise_run(run_dir).status is RunStatus.STOPPED
     assert (run_dir / "checkpoint.json").exists()
+
+
+def test_a_run_given_as_a_folder_outside_the_runs_folder_is_refused_in_one_line(tmp_path):
+    (tmp_path / "runs").mkdir()
+    out = subprocess.run(
+        _command("elsewhere/run", "--runs", tmp_path / "runs", "--port", _free_port()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "elsewhere/run" in out.stderr
