@@ -119,6 +119,8 @@ class ServerState:
     training_thread: threading.Thread | None = None
     last_run: str | None = None
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    # One dataset built at a time: two requests writing one folder would race on its rename.
+    init_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def run_dir(self, name: str) -> Path:
         """The folder of run `name` (a plain folder name: 422 otherwise; 404 if missing)."""
@@ -293,9 +295,10 @@ def create_app(
                 raise HTTPException(
                     409, {"message": "a run is training on this dataset", "run": state.training_run}
                 )
-        state.datasets_dir.mkdir(parents=True, exist_ok=True)
-        built = generate_dataset(body.n_users, body.n_items, body.seed, out=folder, force=True)
-        state.dataset = folder
+        with state.init_lock:
+            state.datasets_dir.mkdir(parents=True, exist_ok=True)
+            built = generate_dataset(body.n_users, body.n_items, body.seed, out=folder, force=True)
+            state.dataset = folder
         summary = {**built.summary(), "dataset": name}
         summary.pop("path", None)  # the server's folders are not the client's business
         if body.n_interactions is not None:

@@ -265,3 +265,9 @@ def test_a_run_given_as_a_folder_outside_the_runs_folder_is_refused_in_one_line(
     )
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "elsewhere/run" in out.stderr
+
+
+def test_openapi_docs_are_served(server):
+    assert server.get("/docs").status_code == 200
+    paths = server.get("/openapi.json").json()["paths"]
+    assert {"/api/init", "/api/train", "/api/metrics", "/api/recommend"} <= set(paths)
