@@ -57,7 +57,8 @@ def serve(
 
     runs = Path(runs_dir) if runs_dir is not None else None
     if run is not None:
-        folder = Path(run) if runs is None or Path(run).is_dir() else runs / run
+        # A name in the runs folder first: `bench` must not be the ./bench folder.
+        folder = runs / run if runs is not None and (runs / run).is_dir() else Path(run)
         folder = require_run(folder)
         if runs is not None and folder.resolve().parent != runs.resolve():
             raise RlrecError(

@@ -112,7 +112,7 @@ def main() -> int:
         command += ["--port", str(port), "--runs", str(run_dir.parent)]
         command += ["--datasets", str(Path(scratch) / "datasets")]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(command, env=env)  # its stderr: the one serving line, or why not
         url = f"http://127.0.0.1:{port}"
         try:
             import httpx
