@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "rlrec.cli.train_commands",  # train, resume, eval, recommend, bench train
     "rlrec.cli.offline_commands",  # split, calibrate, ab
     "rlrec.cli.tune_commands",  # tune
+    "rlrec.cli.serve_commands",  # serve (the HTTP API, started by module name)
 )
 
 

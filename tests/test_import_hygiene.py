@@ -2,8 +2,9 @@
 import statements; this checks sys.modules, so third-party chains count too):
 
 - every module of `rlrec.data` loads without torch, gymnasium, a face's toolkit or the engine;
-- every module of `rlrec.engine` loads without Textual, rich, plotext or a face;
-- the CLI face (`rlrec.cli.main`) loads without Textual or the TUI.
+- every module of `rlrec.engine` loads without Textual, rich, plotext, FastAPI or a face;
+- the CLI face (`rlrec.cli.main`) loads without Textual, the TUI, FastAPI or the API (`rlrec
+  serve` loads the API only when it runs).
 
 Each layer is imported whole in one fresh interpreter (if the union loads nothing forbidden, no
 single module does); only when that fails is each module imported alone, to name the culprit.
@@ -16,12 +17,27 @@ import sys
 
 import pytest
 
-FACE_TOOLKITS = ("textual", "textual_plotext", "rich", "plotext")
+FACE_TOOLKITS = ("textual", "textual_plotext", "rich", "plotext", "fastapi", "uvicorn", "starlette")
 
 LAYERS = {
-    "rlrec.data": ("torch", "gymnasium", *FACE_TOOLKITS, "rlrec.engine", "rlrec.cli", "rlrec.tui"),
-    "rlrec.engine": (*FACE_TOOLKITS, "rlrec.cli", "rlrec.tui"),
-    "rlrec.cli.main": ("textual", "textual_plotext", "rlrec.tui"),
+    "rlrec.data": (
+        "torch",
+        "gymnasium",
+        *FACE_TOOLKITS,
+        "rlrec.engine",
+        "rlrec.cli",
+        "rlrec.tui",
+        "rlrec.api",
+    ),
+    "rlrec.engine": (*FACE_TOOLKITS, "rlrec.cli", "rlrec.tui", "rlrec.api"),
+    "rlrec.cli.main": (
+        "textual",
+        "textual_plotext",
+        "rlrec.tui",
+        "fastapi",
+        "uvicorn",
+        "rlrec.api",
+    ),
 }
 
 # argv: "whole" or "alone", the module (with "whole", also every module below it), forbidden

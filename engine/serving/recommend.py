@@ -193,7 +193,9 @@ def recommend_for_user(
     if index is None and not cold_start:
         raise RlrecError(
             f"user {user!r} is not in the run's dataset ({dataset.n_users} users); "
-            "ask for cold-start recommendations explicitly (--cold-start) to get a fallback"
+            "ask for cold-start recommendations explicitly (--cold-start) to get a fallback",
+            key="user",  # a face tells "no such user" (HTTP 404) from a bad request by this
+            value=str(user),
         )
     exclude = np.zeros(dataset.n_items, bool)
     if index is None:

@@ -1,0 +1,437 @@
+"""The FastAPI app of `rlrec serve`: the seed's four endpoints and the run/recommend API.
+
+Every endpoint is one engine use case: `generate_dataset` (POST /api/init),
+`resolve_run_config` + `start_training` (POST /api/train, run in a background thread),
+`list_runs` / `read_events` (runs and metrics, read from the run folders, so `rlrec-tui RUN`
+can follow a run the server trains), `load_for_serving` + `recommend` (POST /api/recommend).
+Clients name runs and datasets by a plain folder name (`check_run_name`), never by a path, so
+no request reaches outside the server's runs and datasets folders. Nothing here unpickles.
+
+Errors: request bodies are checked by pydantic (422 naming the field and its range); an
+engine `RlrecError` is 400 with its structured fields, or 404 when it names an unknown user;
+an unknown run or dataset is 404 naming it; a second training while one runs is 409 naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hmac
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rlrec.data.errors import RlrecError
+from rlrec.data.jsonsafe import json_safe
+from rlrec.engine.presets import PRESETS
+from rlrec.engine.training.budget import Budget, BudgetKind
+from rlrec.engine.training.run_folder import check_run_name
+
+# Request bodies are a few numbers and names; anything bigger is refused before parsing.
+MAX_BODY_BYTES = 64 * 1024
+MAX_K = 1000
+# How long shutting down waits for a training run to write its checkpoint.
+SHUTDOWN_JOIN_SECONDS = 60.0
+# Sizes a request may generate: a client must not be able to fill the server's memory.
+MAX_API_USERS = 1_000_000
+MAX_API_ITEMS = 100_000
+MAX_EPISODES = 10_000_000
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class InitBody(BaseModel):
+    """POST /api/init: the seed's body; `n_interactions` is reported, not a generator knob."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_users: int = Field(500, ge=1, le=MAX_API_USERS)
+    n_items: int = Field(100, ge=2, le=MAX_API_ITEMS)
+    n_interactions: int | None = Field(None, ge=1, le=10**9)
+    seed: int = Field(42, ge=0, le=2**63 - 1)
+    name: Name | None = None
+
+
+class TrainBody(BaseModel):
+    """POST /api/train: the seed's `episodes`, or `steps`/`seconds` instead (one of them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    episodes: int | None = Field(None, ge=1, le=MAX_EPISODES)
+    steps: int | None = Field(None, ge=1, le=10**12)
+    seconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)
+    preset: Name | None = None
+    dataset: Name | None = None
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    name: Name | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _a_shipped_preset(cls, preset: str | None) -> str | None:
+        # The engine also reads a YAML file given as a preset: a client must not name a path.
+        if preset is not None and preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r} (allowed: {', '.join(PRESETS)})")
+        return preset
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> TrainBody:
+        given = [k for k in ("episodes", "steps", "seconds") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of episodes, steps, seconds (got {', '.join(given)})")
+        return self
+
+    def budget(self) -> Budget:
+        if self.steps is not None:
+            return Budget(BudgetKind.STEPS, self.steps)
+        if self.seconds is not None:
+            return Budget(BudgetKind.SECONDS, self.seconds)
+        return Budget(BudgetKind.EPISODES, self.episodes if self.episodes is not None else 50)
+
+
+class RecommendBody(BaseModel):
+    """POST /api/recommend: the seed's `user_id` + `n_recommendations` (or `k`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_id: int | Name
+    n_recommendations: int | None = Field(None, ge=1, le=MAX_K)
+    k: int | None = Field(None, ge=1, le=MAX_K)
+    run: Name | None = None
+    policy: Name = "agent"
+    cold_start: bool = False
+
+
+@dataclasses.dataclass
+class ServerState:
+    """What the server holds between requests: its folders, the run it serves by default,
+    the dataset the last /api/init made, and the run being trained (one at a time)."""
+
+    runs_dir: Path
+    datasets_dir: Path
+    default_run: str | None = None
+    config_file: Path | None = None
+    dataset: Path | None = None
+    training: Any = None  # the Trainer of the run being trained
+    training_run: str | None = None
+    training_dataset: Path | None = None  # the dataset folder it trains on
+    training_thread: threading.Thread | None = None
+    last_run: str | None = None
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    # One dataset built at a time: two requests writing one folder would race on its rename.
+    init_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def run_dir(self, name: str) -> Path:
+        """The folder of run `name` (a plain folder name: 422 otherwise; 404 if missing)."""
+        try:
+            check_run_name(name)
+        except RlrecError as exc:
+            raise HTTPException(422, _error_detail(exc)) from None
+        path = self.runs_dir / name
+        if not path.is_dir():
+            raise HTTPException(404, {"message": f"no run {name!r}", "run": name})
+        return path
+
+    def served_run(self, name: str | None) -> Path:
+        """The run to answer from: `name`, else the server's run, else the last trained one,
+        else the newest run of the runs folder (404 if there is none)."""
+        for candidate in (name, self.default_run, self.last_run):
+            if candidate is not None:
+                return self.run_dir(candidate)
+        from rlrec.engine.training.runs import list_runs
+
+        for summary in list_runs(self.runs_dir):
+            if summary.path.name != self.training_run:
+                return summary.path
+        raise HTTPException(404, {"message": "no trained run: POST /api/train first"})
+
+
+def _error_detail(exc: RlrecError) -> dict[str, Any]:
+    detail = {"message": str(exc)}
+    for key in ("option", "key", "value", "allowed"):
+        value = getattr(exc, key, None)
+        if value is not None:
+            detail[key] = json_safe(value)
+    return detail
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    """An event as JSON; a folder it names is given by its name (the server's paths are not
+    the client's business)."""
+    fields = json_safe(dataclasses.asdict(event))
+    for key in ("run_dir", "path"):
+        if isinstance(fields.get(key), str):
+            fields[key] = Path(fields[key]).name
+    return {"event": type(event).__name__, **fields}
+
+
+def create_app(
+    runs_dir: str | Path,
+    datasets_dir: str | Path,
+    run: str | None = None,
+    token: str | None = None,
+    config_file: str | Path | None = None,
+) -> FastAPI:
+    """The app serving `runs_dir` (default run `run`, a folder name in it) and making datasets
+    in `datasets_dir`. With `token`, every /api request needs `Authorization: Bearer <token>`
+    (401 otherwise). `config_file` is a run config YAML applied to runs trained through it."""
+    state = ServerState(
+        Path(runs_dir),
+        Path(datasets_dir),
+        run,
+        None if config_file is None else Path(config_file),
+    )
+    if run is not None:
+        check_run_name(run)
+
+    def authorised(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+            raise HTTPException(
+                401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Shutting down (Ctrl+C, SIGTERM): a run in training checkpoints and ends as
+        # "stopped", resumable with `rlrec resume`, rather than dying mid-write.
+        trainer, thread = state.training, state.training_thread
+        if trainer is not None and thread is not None:
+            trainer.stop(evaluate=False)
+            await run_in_threadpool(thread.join, SHUTDOWN_JOIN_SECONDS)
+
+    app = FastAPI(
+        title="rlrec",
+        description="The deep-RL recommender lab over HTTP: datasets, training, recommendations.",
+        dependencies=[Depends(authorised)],
+        lifespan=lifespan,
+    )
+    app.state.rlrec = state
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+
+    @app.exception_handler(RlrecError)
+    async def rlrec_error(request: Request, exc: RlrecError) -> JSONResponse:
+        # An unknown user is a missing resource; a value out of its allowed set (policy, k)
+        # is a bad field like pydantic's; anything else the engine refuses is a bad request.
+        status = 404 if exc.key == "user" else 422 if exc.allowed is not None else 400
+        return JSONResponse({"detail": _error_detail(exc)}, status_code=status)
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "run": state.default_run or state.last_run,
+            "training": state.training_run,
+            "dataset": None if state.dataset is None else state.dataset.name,
+        }
+
+    @app.get("/api/runs")
+    def runs() -> dict[str, Any]:
+        from rlrec.engine.training.runs import list_runs
+
+        return {
+            "runs": [
+                {
+                    "run": s.path.name,
+                    "preset": s.preset,
+                    "status": str(s.status),
+                    "created": s.created.isoformat(),
+                    "env_steps": s.env_steps,
+                    "eval_return": s.eval_return,
+                    "eval_normalised": s.eval_normalised,
+                }
+                for s in list_runs(state.runs_dir)
+            ]
+        }
+
+    def metrics_of(path: Path, offset: int) -> dict[str, Any]:
+        from rlrec.engine.training.runs import read_events
+
+        events = read_events(path)
+        latest = {
+            kind: next((_event_dict(e) for e in reversed(events) if type(e).__name__ == kind), None)
+            for kind in ("Progress", "Evaluation", "RunFinished")
+        }
+        return {
+            "run": path.name,
+            "training": path.name == state.training_run,
+            # The newest of each kind, so a client needs not scan the events for them.
+            "progress": latest["Progress"],
+            "evaluation": latest["Evaluation"],
+            "finished": latest["RunFinished"],
+            "offset": len(events),  # pass back as ?offset= to get only newer events
+            "events": [_event_dict(e) for e in events[offset:]],
+        }
+
+    @app.get("/api/runs/{run}/metrics")
+    def run_metrics(run: str, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        return metrics_of(state.run_dir(run), offset)
+
+    @app.get("/api/metrics")
+    def metrics(offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        name = state.training_run or state.last_run
+        if name is None:
+            raise HTTPException(404, {"message": "no run trained by this server yet"})
+        return metrics_of(state.run_dir(name), offset)
+
+    @app.post("/api/init")
+    def init(body: InitBody) -> dict[str, Any]:
+        from rlrec.engine.usecases.datasets import generate_dataset
+
+        name = body.name or f"synthetic-u{body.n_users}-i{body.n_items}-s{body.seed}"
+        try:
+            check_run_name(name)
+        except RlrecError as exc:
+            raise HTTPException(422, _error_detail(exc)) from None
+        folder = state.datasets_dir / name
+        with state.lock:
+            if state.training_run is not None and state.training_dataset == folder:
+                raise HTTPException(
+                    409, {"message": "a run is training on this dataset", "run": state.training_run}
+                )
+        with state.init_lock:
+            state.datasets_dir.mkdir(parents=True, exist_ok=True)
+            built = generate_dataset(body.n_users, body.n_items, body.seed, out=folder, force=True)
+            state.dataset = folder
+        summary = {**built.summary(), "dataset": name}
+        summary.pop("path", None)  # the server's folders are not the client's business
+        if body.n_interactions is not None:
+            summary["n_interactions_requested"] = body.n_interactions
+            summary["notes"] = [
+                *summary.get("notes", []),
+                "n_interactions is not a setting of the generator (each user's activity "
+                f"follows the seed's population): it made {summary['n_interactions']}",
+            ]
+        return summary
+
+    @app.post("/api/train", status_code=202)
+    def train(body: TrainBody) -> dict[str, Any]:
+        from rlrec.engine.usecases.training import resolve_run_config, start_training
+
+        dataset = state.dataset
+        if body.dataset is not None:
+            try:
+                check_run_name(body.dataset)
+            except RlrecError as exc:
+                raise HTTPException(422, _error_detail(exc)) from None
+            dataset = state.datasets_dir / body.dataset
+            if not dataset.is_dir():
+                raise HTTPException(
+                    404, {"message": f"no dataset {body.dataset!r}", "dataset": body.dataset}
+                )
+        if body.name is not None:
+            try:
+                check_run_name(body.name)
+            except RlrecError as exc:
+                raise HTTPException(422, _error_detail(exc)) from None
+        with state.lock:
+            if state.training_run is not None:
+                raise HTTPException(
+                    409, {"message": "a run is training already", "run": state.training_run}
+                )
+            state.training_run, state.training_dataset = "(starting)", dataset
+        try:
+            config = resolve_run_config(
+                body.preset,
+                state.config_file,
+                dataset=dataset,
+                budget=body.budget(),
+                seed=body.seed,
+            )
+            trainer = start_training(config, state.runs_dir, body.name)
+        except BaseException:
+            state.training_run = state.training_dataset = None
+            raise
+        state.training, state.training_run = trainer, trainer.run_dir.name
+        state.training_thread = threading.Thread(
+            target=_train_in_background, args=(state, trainer), name="rlrec-train", daemon=True
+        )
+        state.training_thread.start()
+        return {"run": state.training_run, "status": "training", "budget": body.budget().as_dict()}
+
+    @app.post("/api/train/stop")
+    def stop() -> dict[str, Any]:
+        trainer = state.training
+        if trainer is None:
+            raise HTTPException(409, {"message": "no run is training"})
+        trainer.stop()
+        return {"run": trainer.run_dir.name, "status": "stopping"}
+
+    from rlrec.engine.usecases.serving import load_for_serving
+    from rlrec.engine.usecases.serving import recommend as recommend_for
+
+    loaded_once: set[Path] = set()
+
+    # `async`: a top-K of a loaded run takes well under a millisecond, less than the hop to
+    # a worker thread costs; only the first load of a run (which may build its serving
+    # arrays, seconds) goes to a thread so it never holds up other requests.
+    @app.post("/api/recommend")
+    async def recommend(body: RecommendBody) -> dict[str, Any]:
+        k = body.k if body.k is not None else body.n_recommendations or 10
+        path = state.served_run(body.run)
+        if path in loaded_once:
+            run = load_for_serving(path)  # cached in-process; reloaded if the checkpoint changed
+        else:
+            run = await run_in_threadpool(load_for_serving, path)
+            loaded_once.add(path)
+        result = recommend_for(run, str(body.user_id), k, body.policy, cold_start=body.cold_start)
+        return {"run": path.name, **json_safe(result.to_dict())}
+
+    return app
+
+
+def _train_in_background(state: ServerState, trainer: Any) -> None:
+    """Run `trainer` to its end (the trainer logs its events and a failure to its folder)."""
+    try:
+        trainer.run()
+    finally:
+        with state.lock:
+            state.last_run = trainer.run_dir.name
+            state.training, state.training_run, state.training_dataset = None, None, None
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over `limit` bytes with 413: at once when
+    Content-Length says so, else (a chunked body) as soon as the bytes read pass it."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        read = 0
+
+        async def counting_receive() -> Any:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.limit:
+                # Raised inside the endpoint's body parsing: FastAPI passes an HTTPException
+                # on (any other exception there would become a 400).
+                raise HTTPException(413, f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _refuse(self, send: Any) -> None:
+        response = JSONResponse(
+            {"detail": f"request body over {self.limit} bytes"}, status_code=413
+        )
+        await response({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
