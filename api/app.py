@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hmac
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rlrec.data.errors import RlrecError
-from rlrec.data.jsonsafe import json_safe
+from rlrec.data.jsonsafe import json_safe, strict_dumps
 from rlrec.engine.presets import PRESETS
 from rlrec.engine.training.budget import Budget, BudgetKind
 from rlrec.engine.training.run_folder import check_run_name
@@ -36,6 +38,9 @@ from rlrec.engine.training.run_folder import check_run_name
 # Request bodies are a few numbers and names; anything bigger is refused before parsing.
 MAX_BODY_BYTES = 64 * 1024
 MAX_K = 1000
+# A served run's checkpoint is looked at (has it been trained further?) at most this often:
+# the stat and path resolution cost more than a top-K when done on every request.
+RUN_RECHECK_SECONDS = 1.0
 # How long shutting down waits for a training run to write its checkpoint.
 SHUTDOWN_JOIN_SECONDS = 60.0
 # Sizes a request may generate: a client must not be able to fill the server's memory.
@@ -185,7 +190,8 @@ def create_app(
     if run is not None:
         check_run_name(run)
 
-    def authorised(request: Request) -> None:
+    # `async`: a plain def dependency would hop to a worker thread on every request.
+    async def authorised(request: Request) -> None:
         if token is None:
             return
         given = request.headers.get("authorization", "")
@@ -210,10 +216,10 @@ def create_app(
         description="The deep-RL recommender lab over HTTP: datasets, training, recommendations.",
         dependencies=[Depends(authorised)],
         lifespan=lifespan,
+        # Starlette's limit: 413 from Content-Length, or once a chunked body passes it.
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.rlrec = state
-
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(RlrecError)
     async def rlrec_error(request: Request, exc: RlrecError) -> JSONResponse:
@@ -229,6 +235,8 @@ def create_app(
             "run": state.default_run or state.last_run,
             "training": state.training_run,
             "dataset": None if state.dataset is None else state.dataset.name,
+            # How many recommend requests were ranked together: {batch size: times}.
+            "recommend_batches": dict(sorted(app.state.recommend_batches.items())),
         }
 
     @app.get("/api/runs")
@@ -363,25 +371,45 @@ def create_app(
         trainer.stop()
         return {"run": trainer.run_dir.name, "status": "stopping"}
 
+    from rlrec.api.batching import RecommendBatcher
     from rlrec.engine.usecases.serving import load_for_serving
-    from rlrec.engine.usecases.serving import recommend as recommend_for
 
-    loaded_once: set[Path] = set()
+    batcher = RecommendBatcher()
+    app.state.recommend_batches = batcher.sizes
 
-    # `async`: a top-K of a loaded run takes well under a millisecond, less than the hop to
-    # a worker thread costs; only the first load of a run (which may build its serving
-    # arrays, seconds) goes to a thread so it never holds up other requests.
+    # The run each served path was loaded as, and when that was last checked against its
+    # checkpoint (time.monotonic()).
+    served: dict[Path, tuple[float, Any]] = {}
+
+    async def serving_run(path: Path) -> Any:
+        now = time.monotonic()
+        hit = served.get(path)
+        if hit is not None and now - hit[0] < RUN_RECHECK_SECONDS:
+            return hit[1]
+        if hit is not None:  # cached in-process; reloaded only if the checkpoint changed
+            run = load_for_serving(path)
+        else:  # the first load may build the serving arrays (seconds): not on the loop
+            run = await run_in_threadpool(load_for_serving, path)
+            # The loaded run is millions of long-lived objects (tables, the dataset): kept
+            # out of the collector's full passes, which otherwise pause every request.
+            gc.collect()
+            gc.freeze()
+        served[path] = (now, run)
+        return run
+
+    # `async`: a top-K of a loaded run takes a fraction of a millisecond, less than the hop
+    # to a worker thread costs; requests that arrive together are ranked together
+    # (`RecommendBatcher`). The answer is dumped here, once, as strict JSON: FastAPI's
+    # own encoding of a returned dict walks it again and costs more than the top-K.
     @app.post("/api/recommend")
-    async def recommend(body: RecommendBody) -> dict[str, Any]:
+    async def recommend(body: RecommendBody) -> Response:
         k = body.k if body.k is not None else body.n_recommendations or 10
         path = state.served_run(body.run)
-        if path in loaded_once:
-            run = load_for_serving(path)  # cached in-process; reloaded if the checkpoint changed
-        else:
-            run = await run_in_threadpool(load_for_serving, path)
-            loaded_once.add(path)
-        result = recommend_for(run, str(body.user_id), k, body.policy, cold_start=body.cold_start)
-        return {"run": path.name, **json_safe(result.to_dict())}
+        run = await serving_run(path)
+        result = await batcher.recommend(run, str(body.user_id), k, body.policy, body.cold_start)
+        return Response(
+            strict_dumps({"run": path.name, **result.to_dict()}), media_type="application/json"
+        )
 
     return app
 
@@ -394,44 +422,3 @@ def _train_in_background(state: ServerState, trainer: Any) -> None:
         with state.lock:
             state.last_run = trainer.run_dir.name
             state.training, state.training_run, state.training_dataset = None, None, None
-
-
-class BodyLimit:
-    """ASGI middleware refusing request bodies over `limit` bytes with 413: at once when
-    Content-Length says so, else (a chunked body) as soon as the bytes read pass it."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._refuse(send)
-            return
-        read = 0
-
-        async def counting_receive() -> Any:
-            nonlocal read
-            message = await receive()
-            read += len(message.get("body", b""))
-            if read > self.limit:
-                # Raised inside the endpoint's body parsing: FastAPI passes an HTTPException
-                # on (any other exception there would become a 400).
-                raise HTTPException(413, f"request body over {self.limit} bytes")
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-    async def _refuse(self, send: Any) -> None:
-        response = JSONResponse(
-            {"detail": f"request body over {self.limit} bytes"}, status_code=413
-        )
-        await response({"type": "http"}, _nothing, send)
-
-
-async def _nothing() -> dict[str, Any]:
-    return {"type": "http.disconnect"}

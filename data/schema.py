@@ -41,19 +41,32 @@ def positive_rows(
     """(rows,) bool: the interaction shows engagement ("engaged", "positive").
 
     Callers that have the dataset pass `positive_threshold(dataset.meta)` (see `data.scale`)
-    as `positive_rating`: a 0/1 log's threshold is 1, a 1-10 log's 7.
-
-    Explicit feedback (`is_explicit`): rated ≥ `positive_rating`. Implicit: a click or
-    purchase, or a rating ≥ `positive_rating`; in a log without any view every row is an
-    engagement (the log only records what users chose)."""
-    rating = log[RATING].to_numpy(np.float64)
-    rated = ~np.isnan(rating)
-    if is_explicit(log):
-        return rated & (rating >= positive_rating)
+    as `positive_rating`: a 0/1 log's threshold is 1, a 1-10 log's 7. The rule itself is
+    `engagement_mask`."""
     events = log[EVENT].astype(str).to_numpy()
-    has_views = bool((events == "view").any())
-    return (
-        np.isin(events, ENGAGED_EVENTS)
-        | (rated & (rating >= positive_rating))
-        | (~rated & (not has_views))
+    return engagement_mask(
+        log[RATING].to_numpy(np.float64),
+        np.isin(events, ENGAGED_EVENTS),
+        events == "view",
+        positive_rating,
     )
+
+
+def engagement_mask(
+    rating: np.ndarray,
+    engaged_event: np.ndarray,
+    view_event: np.ndarray,
+    positive_rating: float = DEFAULT_POSITIVE_RATING,
+) -> np.ndarray:
+    """(rows,) bool: which of these rows show engagement, judged over these rows together.
+
+    `rating` (rows,) float, NaN where unrated; `engaged_event` (rows,) bool, the event is one
+    of `ENGAGED_EVENTS`; `view_event` (rows,) bool, the event is a view. Explicit feedback
+    (at least half the rows rated, as `is_explicit`): rated ≥ `positive_rating`. Implicit: a
+    click or purchase, or a rating ≥ `positive_rating`; in rows without any view every row is
+    an engagement (the log only records what users chose)."""
+    rated = ~np.isnan(rating)
+    liked = rated & (rating >= positive_rating)
+    if len(rating) and rated.mean() >= 0.5:
+        return liked
+    return engaged_event | liked | (~rated & (not bool(view_event.any())))

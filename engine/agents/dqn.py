@@ -345,7 +345,8 @@ class DQNAgent(Policy):
     def _q(self, net: QNet, obs: np.ndarray, candidates: np.ndarray | None = None) -> torch.Tensor:
         """(N, n_items) Q-values of `net` in eval mode, or (N, C) at `candidates`."""
         was_training = net.training
-        net.eval()
+        if was_training:  # eval() walks every module: a cost per served request otherwise
+            net.eval()
         with torch.inference_mode():
             states = torch.as_tensor(np.asarray(obs, dtype=np.float32))
             if candidates is None:

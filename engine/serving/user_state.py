@@ -5,9 +5,9 @@ offsets.
 one user — the items the agent's state is built from — without its per-call pandas work
 (selecting, sorting, and offsets over every user up to this one), which costs milliseconds per
 request at a million users. The user's rows come from the dataset's `UserIndex`; the log's
-columns are read as numpy arrays (the event column factorised once per dataset); engagement
-is decided by the same rule (`data.schema.positive_rows`, applied to this user's rows, as
-serving always did), and the latest items by the same `latest_of`.
+columns are read once per dataset as numpy arrays (the events as two flags: engaged, view);
+engagement is decided by the same rule (`data.schema.engagement_mask`, applied to this user's
+rows, as serving always did), and the latest items by the same `latest_of`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rlrec.data.dataset import Dataset
-from rlrec.data.schema import EVENT, RATING, positive_rows
+from rlrec.data.schema import ENGAGED_EVENTS, EVENT, RATING, engagement_mask
 from rlrec.engine.serving.dataset_cache import per_dataset
 from rlrec.engine.serving.user_index import user_index_for
 from rlrec.engine.truth.model import latest_of
@@ -30,19 +30,20 @@ class _LogColumns:
 
     items: np.ndarray  # (rows,) item ids
     times: np.ndarray  # (rows,) timestamps
-    ratings: np.ndarray  # (rows,) float, NaN where none
-    event_codes: np.ndarray  # (rows,) codes into event_names
-    event_names: np.ndarray  # (n_events,) object
+    ratings: np.ndarray  # (rows,) float64, NaN where none
+    engaged_event: np.ndarray  # (rows,) bool: a click or purchase
+    view_event: np.ndarray  # (rows,) bool: a view
 
     @classmethod
     def of(cls, log: pd.DataFrame) -> _LogColumns:
         codes, names = pd.factorize(log[EVENT].astype(str), sort=False)
+        names = np.asarray(names, dtype=object)
         return cls(
             log["item_id"].to_numpy(),
             log["timestamp"].to_numpy(),
-            log[RATING].to_numpy(),
-            codes.astype(np.int32),
-            np.asarray(names, dtype=object),
+            log[RATING].to_numpy(np.float64),
+            np.isin(names, ENGAGED_EVENTS)[codes],
+            (names == "view")[codes],
         )
 
 
@@ -67,13 +68,12 @@ def recent_engaged(
     columns = _columns(dataset)
     rows = user_index_for(dataset).interaction_rows(int(user))
     items = columns.items[rows].astype(np.int64)
-    mine = pd.DataFrame(
-        {
-            RATING: columns.ratings[rows],
-            EVENT: columns.event_names[columns.event_codes[rows]],
-        }
-    )
-    keep = positive_rows(mine, positive_rating) & (items < pad)
+    keep = engagement_mask(
+        columns.ratings[rows],
+        columns.engaged_event[rows],
+        columns.view_event[rows],
+        positive_rating,
+    ) & (items < pad)
     # Time order, ties in log order: what the stable sort by (user, timestamp) gives.
     order = np.argsort(columns.times[rows][keep], kind="stable")
     engaged = items[keep][order]

@@ -18,6 +18,7 @@ from rlrec.engine.serving.recommend import (
     Recommendation,
     RecommendedItem,
     recommend_for_user,
+    recommend_for_users,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "explain",
     "load_for_serving",
     "recommend",
+    "recommend_many",
 ]
 
 
@@ -47,6 +49,7 @@ def load_for_serving(run_dir: str | Path, catalogue: str | Path | None = None) -
 
 # The serving function is the use case itself: it takes a run folder or a loaded run.
 recommend = recommend_for_user
+recommend_many = recommend_for_users
 
 
 @dataclass(frozen=True)
