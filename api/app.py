@@ -24,13 +24,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rlrec.data.errors import RlrecError
-from rlrec.data.jsonsafe import json_safe, strict_dumps
+from rlrec.data.jsonsafe import json_safe
 from rlrec.engine.presets import PRESETS
 from rlrec.engine.training.budget import Budget, BudgetKind
 from rlrec.engine.training.run_folder import check_run_name
@@ -377,16 +378,19 @@ def create_app(
     batcher = RecommendBatcher()
     app.state.recommend_batches = batcher.sizes
 
-    # The run each served path was loaded as, and when that was last checked against its
-    # checkpoint (time.monotonic()).
-    served: dict[Path, tuple[float, Any]] = {}
+    # The run each requested name was served from (its folder and loaded run), and when
+    # that was last checked (time.monotonic()): the folder still there, the checkpoint not
+    # trained further since. A None name is the server's default choice.
+    served: dict[str | None, tuple[float, Path, Any]] = {}
 
-    async def serving_run(path: Path) -> Any:
+    async def serving_run(name: str | None) -> tuple[Path, Any]:
+        name = name or state.default_run or state.last_run
         now = time.monotonic()
-        hit = served.get(path)
+        hit = served.get(name)
         if hit is not None and now - hit[0] < RUN_RECHECK_SECONDS:
-            return hit[1]
-        if hit is not None:  # cached in-process; reloaded only if the checkpoint changed
+            return hit[1], hit[2]
+        path = state.served_run(name)  # 422 for a name that is a path, 404 if missing
+        if hit is not None and hit[1] == path:  # reloaded only if the checkpoint changed
             run = load_for_serving(path)
         else:  # the first load may build the serving arrays (seconds): not on the loop
             run = await run_in_threadpool(load_for_serving, path)
@@ -394,22 +398,21 @@ def create_app(
             # out of the collector's full passes, which otherwise pause every request.
             gc.collect()
             gc.freeze()
-        served[path] = (now, run)
-        return run
+        served[name] = (now, path, run)
+        return path, run
 
     # `async`: a top-K of a loaded run takes a fraction of a millisecond, less than the hop
     # to a worker thread costs; requests that arrive together are ranked together
-    # (`RecommendBatcher`). The answer is dumped here, once, as strict JSON: FastAPI's
-    # own encoding of a returned dict walks it again and costs more than the top-K.
+    # (`RecommendBatcher`). The answer is dumped once by orjson (NaN and infinity as null,
+    # as `json_safe` does): FastAPI's own encoding of a returned dict walks it again, and
+    # the standard library's encoder alone costs more than a user's share of the top-K.
     @app.post("/api/recommend")
     async def recommend(body: RecommendBody) -> Response:
         k = body.k if body.k is not None else body.n_recommendations or 10
-        path = state.served_run(body.run)
-        run = await serving_run(path)
+        path, run = await serving_run(body.run)
         result = await batcher.recommend(run, str(body.user_id), k, body.policy, body.cold_start)
-        return Response(
-            strict_dumps({"run": path.name, **result.to_dict()}), media_type="application/json"
-        )
+        answer = {"run": path.name, **result.to_dict()}
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     return app
 

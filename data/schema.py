@@ -57,16 +57,22 @@ def engagement_mask(
     engaged_event: np.ndarray,
     view_event: np.ndarray,
     positive_rating: float = DEFAULT_POSITIVE_RATING,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(rows,) bool: which of these rows show engagement, judged over these rows together.
+    """(rows,) bool: which rows show engagement, judged over these rows together or, with
+    `groups` ((rows,) int ≥ 0, e.g. a user per row), over each group's rows.
 
     `rating` (rows,) float, NaN where unrated; `engaged_event` (rows,) bool, the event is one
     of `ENGAGED_EVENTS`; `view_event` (rows,) bool, the event is a view. Explicit feedback
     (at least half the rows rated, as `is_explicit`): rated ≥ `positive_rating`. Implicit: a
-    click or purchase, or a rating ≥ `positive_rating`; in rows without any view every row is
+    click or purchase, or a rating ≥ `positive_rating`; where no row is a view every row is
     an engagement (the log only records what users chose)."""
     rated = ~np.isnan(rating)
     liked = rated & (rating >= positive_rating)
-    if len(rating) and rated.mean() >= 0.5:
-        return liked
-    return engaged_event | liked | (~rated & (not bool(view_event.any())))
+    if groups is None:
+        groups = np.zeros(len(rating), np.int64)
+    n_groups = int(groups.max(initial=-1)) + 1
+    size = np.bincount(groups, minlength=n_groups)
+    explicit = np.bincount(groups, weights=rated, minlength=n_groups) >= 0.5 * size
+    no_views = np.bincount(groups, weights=view_event, minlength=n_groups) == 0
+    return np.where(explicit[groups], liked, engaged_event | liked | (~rated & no_views[groups]))

@@ -354,12 +354,7 @@ def _scores(run: ServingRun, policy: str, users: np.ndarray) -> np.ndarray:
     assert run.dataset is not None
     dataset = run.dataset
     threshold = positive_threshold(dataset.meta)
-    recent = np.concatenate(
-        [
-            recent_engaged(dataset, int(user), run.history_window, run.trained_items, threshold)
-            for user in users
-        ]
-    )
+    recent = recent_engaged(dataset, users, run.history_window, run.trained_items, threshold)
     obs = state_from_history(run.start, users, recent)  # type: ignore[arg-type]
     if policy == "agent":
         return np.asarray(run.agent.scores(obs), np.float64)

@@ -1,8 +1,8 @@
 """A served user's logged and latest engaged items, read from the log through per-user
 offsets.
 
-`recent_engaged(dataset, user, ...)` is `engine.sim.history_state.recent_positive_items` for
-one user — the items the agent's state is built from — without its per-call pandas work
+`recent_engaged(dataset, users, ...)` is `engine.sim.history_state.recent_positive_items` for
+each user alone — the items the agent's state is built from — without its per-call pandas work
 (selecting, sorting, and offsets over every user up to this one), which costs milliseconds per
 request at a million users. The user's rows come from the dataset's `UserIndex`; the log's
 columns are read once per dataset as numpy arrays (the events as two flags: engaged, view);
@@ -58,24 +58,32 @@ def logged_items(dataset: Dataset, user: int) -> np.ndarray:
 
 
 def recent_engaged(
-    dataset: Dataset, user: int, limit: int, pad: int, positive_rating: float
+    dataset: Dataset, users: np.ndarray, limit: int, pad: int, positive_rating: float
 ) -> np.ndarray:
-    """(1, limit) int64: the latest `limit` items `user` (row index) engaged with, oldest
-    first, left-padded with `pad`; items ≥ `pad` (not in the catalogue the state is built
-    over) are left out. Equals `recent_positive_items(user's log rows, [user], limit, pad,
-    positive_rating)`. The first call for a dataset reads its log columns (seconds at 25M
-    rows); each call after reads only the user's rows."""
+    """(B, limit) int64: for each of `users` ((B,) row indices), the latest `limit` items
+    the user engaged with, oldest first, left-padded with `pad`; items ≥ `pad` (not in the
+    catalogue the state is built over) are left out. Row b equals `recent_positive_items(
+    user b's log rows, [user b], limit, pad, positive_rating)`. The first call for a dataset
+    reads its log columns (seconds at 25M rows); each call after reads only these users'
+    rows."""
+    users = np.asarray(users, np.int64).reshape(-1)
     columns = _columns(dataset)
-    rows = user_index_for(dataset).interaction_rows(int(user))
+    index = user_index_for(dataset)
+    per_user = [index.interaction_rows(int(user)) for user in users]
+    rows = np.concatenate(per_user) if per_user else np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(len(users)), [len(r) for r in per_user])
     items = columns.items[rows].astype(np.int64)
     keep = engagement_mask(
         columns.ratings[rows],
         columns.engaged_event[rows],
         columns.view_event[rows],
         positive_rating,
+        groups=owner,
     ) & (items < pad)
-    # Time order, ties in log order: what the stable sort by (user, timestamp) gives.
-    order = np.argsort(columns.times[rows][keep], kind="stable")
+    # Each user's rows in time order, ties in log order: what the stable sort by (user,
+    # timestamp) gives (lexsort is stable; each user's rows are in log order).
+    order = np.lexsort((columns.times[rows][keep], owner[keep]))
     engaged = items[keep][order]
-    offsets = np.array([0, len(engaged)], np.int64)
-    return latest_of(engaged, offsets, np.zeros(1, np.int64), limit, pad)
+    offsets = np.zeros(len(users) + 1, np.int64)
+    np.cumsum(np.bincount(owner[keep], minlength=len(users)), out=offsets[1:])
+    return latest_of(engaged, offsets, np.arange(len(users)), limit, pad)

@@ -140,6 +140,45 @@ def test_recommend_by_a_baseline_with_k(server):
     assert answer.json()["source"] == "popular" and len(answer.json()["items"]) == 3
 
 
+def test_requests_sent_together_get_what_each_gets_alone(server):
+    # The server ranks requests that arrive together in one pass: under concurrent load every
+    # answer must still be that user's own, unknown users still 404 among known ones.
+    import asyncio
+
+    users = [*range(0, 120, 3), 99999]
+    bodies = [{"user_id": u, "k": 4 + u % 3} for u in users] * 2
+
+    def alone(body: dict) -> tuple[int, dict]:
+        answer = server.post("/api/recommend", json=body)
+        return answer.status_code, answer.json()
+
+    expected = [alone(body) for body in bodies]
+    assert {code for code, _ in expected} == {200, 404}
+
+    async def together() -> list[tuple[int, dict]]:
+        async with httpx.AsyncClient(base_url=str(server.base_url), timeout=60) as client:
+            answers = await asyncio.gather(
+                *(client.post("/api/recommend", json=body) for body in bodies)
+            )
+        return [(a.status_code, a.json()) for a in answers]
+
+    before = server.get("/api/health").json()["recommend_batches"]
+    for (code, got), (code_alone, want) in zip(asyncio.run(together()), expected, strict=True):
+        assert code == code_alone
+        if code != 200:
+            assert got == want
+            continue
+        # A batched forward pass may round the last bits of a score differently.
+        assert [i["item"] for i in got["items"]] == [i["item"] for i in want["items"]]
+        assert [i["score"] for i in got["items"]] == pytest.approx(
+            [i["score"] for i in want["items"]], rel=1e-5
+        )
+        assert {**got, "items": None} == {**want, "items": None}
+    after = server.get("/api/health").json()["recommend_batches"]
+    grew = {int(size) for size, n in after.items() if n > before.get(size, 0)}
+    assert max(grew) > 1, after  # some of them were in fact ranked together
+
+
 def test_a_second_training_is_refused_with_the_current_run(server):
     first = server.post("/api/train", json={"seconds": 60, "name": "long"})
     assert first.status_code == 202, first.text

@@ -12,6 +12,7 @@ from rlrec.data.errors import RlrecError
 from rlrec.engine.policies.base import Policy, apply_mask
 from rlrec.engine.serving.artifacts import serving_run_from
 from rlrec.engine.serving.recommend import recommend_for_user as _recommend
+from rlrec.engine.serving.recommend import recommend_for_users
 from rlrec.engine.sim import make_simulator
 from tests.fixtures import tiny_dataset
 
@@ -208,8 +209,7 @@ def test_a_slow_scorer_fit_does_not_hold_up_another_scorer(run, monkeypatch):
     monkeypatch.setattr(artifacts, "_prepare_scorers", prepare)
     monkeypatch.setattr(artifacts, "_load_npz", lambda file: {})
     monkeypatch.setattr(artifacts, "scorer_from_arrays", lambda name, arrays: name)
-    run._scorers.pop("linucb", None)
-    run._scorers.pop("popular", None)
+    fitted = {name: run._scorers.pop(name, None) for name in ("linucb", "popular")}
     slow = threading.Thread(target=lambda: run.scorer("linucb"))
     slow.start()
     served.name = run.scorer("popular")  # would wait for the LinUCB fit under one shared lock
@@ -217,5 +217,44 @@ def test_a_slow_scorer_fit_does_not_hold_up_another_scorer(run, monkeypatch):
     slow.join()
     assert served.released, "the other scorer was held up while LinUCB fitted"
     assert served.name == "popular" and run._scorers["linucb"] == "linucb"
-    run._scorers.pop("linucb")
-    run._scorers.pop("popular")
+    # The module's run serves the tests after this one with its real scorers.
+    for name, scorer in fitted.items():
+        if scorer is None:
+            run._scorers.pop(name)
+        else:
+            run._scorers[name] = scorer
+
+
+@pytest.mark.parametrize("policy", ["agent", "popular", "content", "mf", "random", "linucb"])
+@pytest.mark.parametrize("cold_start", [False, True])
+def test_users_asked_together_get_what_each_gets_alone(run, policy, cold_start):
+    # Known users, a repeat, a user without history (u7), an unknown id and a user whose
+    # features are missing: the batch splits them by what serves them and keeps the order.
+    features = run.dataset.user_features.copy()
+    run.dataset.user_features[5] = np.nan
+    users = ["u3", "u1", "u7", "nobody", "u3", "u5", "u40", "u12"]
+    try:
+        together = recommend_for_users(run, users, 6, policy, cold_start=cold_start)
+        alone = []
+        for user in users:
+            try:
+                alone.append(_recommend(run, user, 6, policy, cold_start=cold_start))
+            except RlrecError as exc:
+                alone.append(exc)
+    finally:
+        run.dataset.user_features[:] = features
+    assert len(together) == len(users)
+    for user, got, expected in zip(users, together, alone, strict=True):
+        if isinstance(expected, RlrecError):
+            assert isinstance(got, RlrecError) and str(got) == str(expected), user
+            continue
+        assert got.user == user and got.source == expected.source
+        assert [i.item for i in got.items] == [i.item for i in expected.items], user
+        np.testing.assert_allclose(
+            [i.score for i in got.items], [i.score for i in expected.items], rtol=1e-5
+        )
+
+
+def test_a_bad_k_or_policy_refuses_the_whole_batch(run):
+    with pytest.raises(RlrecError, match="policy 'magic' is not allowed"):
+        recommend_for_users(run, ["u1", "u2"], 5, "magic")

@@ -34,6 +34,12 @@ def test_recent_engaged_equals_the_scan_user_by_user(shuffled):
             assert got.tolist() == expected.tolist(), (user, limit)
         mine = log["item_id"].to_numpy()[log["user_id"].to_numpy() == user]
         assert logged_items(dataset, user).tolist() == mine.tolist()
+    # Many users at once (any order, repeats): each row is that user's own state.
+    users = np.random.default_rng(1).integers(0, dataset.n_users, 50)
+    together = recent_engaged(dataset, users, 4, dataset.n_items, threshold)
+    for row, user in enumerate(users):
+        alone = _scan(dataset, int(user), 4, dataset.n_items, threshold)[0]
+        assert together[row].tolist() == alone.tolist(), user
 
 
 def test_a_user_whose_rows_are_mostly_ratings_is_judged_on_their_own_rows():
@@ -57,6 +63,12 @@ def test_a_user_whose_rows_are_mostly_ratings_is_judged_on_their_own_rows():
             == _scan(dataset, user, 3, 10, 4.0).tolist()
         )
     assert recent_engaged(dataset, 0, 3, 10, 4.0).tolist() == [[10, 10, 2]]
+    # Together, each user is still judged on their own rows.
+    assert recent_engaged(dataset, np.array([1, 0, 2]), 3, 10, 4.0).tolist() == [
+        [10, 10, 5],
+        [10, 10, 2],
+        [10, 10, 10],
+    ]
     assert recent_engaged(dataset, 1, 3, 10, 4.0).tolist() == [[10, 10, 5]]
     # Items at or past `pad` are outside the catalogue the state is built over.
     assert recent_engaged(dataset, 1, 3, 5, 4.0).tolist() == [[5, 5, 5]]
