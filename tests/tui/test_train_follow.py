@@ -89,3 +89,23 @@ async def test_follows_a_run_written_by_another_writer(tmp_path, monkeypatch):
         assert math.isclose(y[-1], 5.0)
         await pilot.pause(0.3)
         assert "finished (budget) after 10,000 steps" in screen_text(app)
+
+
+@sync
+async def test_a_progress_line_read_before_its_timing_line_is_shown(tmp_path, monkeypatch):
+    # The writer appends metrics.jsonl first and timing.jsonl after: a follower may read a
+    # Progress line whose fraction done (a timing field) is not there yet (NaN).
+    skip_dataset(monkeypatch)
+    run_dir = tmp_path / "live-run"
+    writer = start_run(run_dir)
+    writer.write(progress(2))
+    (run_dir / runs.TIMING_FILE).write_text("")
+    app = RlrecApp(run_dir=run_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: len(pane.store) >= 2)
+        writer.write(progress(3))  # with its timing: the bar moves on
+        await wait_for(pilot, lambda: len(pane.store) >= 3)
+        await pilot.pause(0.2)
+        assert app.is_running and pane.following
+    writer.close()

@@ -18,6 +18,7 @@ module import time, so the first frame stays fast.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -517,7 +518,11 @@ Train a DQN recommender against the simulator and watch it learn.
         match event:
             case Progress():
                 self.query_one("#train-status", StatusLine).update(progress_line(event))
-                self.query_one("#train-progress", ProgressBar).update(progress=event.fraction_done)
+                # A followed run's event read before its timing line has no fraction (NaN);
+                # a NaN progress makes Textual's ProgressBar re-set itself without end.
+                if math.isfinite(event.fraction_done):
+                    bar = self.query_one("#train-progress", ProgressBar)
+                    bar.update(progress=event.fraction_done)
             case RunStarted():
                 if self.following and self.run_dir is not None:
                     # Opened before its writer saved config.yaml: show its settings now.
