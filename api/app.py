@@ -52,12 +52,14 @@ Name = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class InitBody(BaseModel):
-    """POST /api/init: the seed's body; `n_interactions` is reported, not a generator knob."""
+    """POST /api/init: the seed's body. `n_interactions`: about that many in all (the
+    generator's activity is set so that it is the expected count; the drawn count is
+    returned beside the requested one)."""
 
     model_config = ConfigDict(extra="forbid")
     n_users: int = Field(500, ge=1, le=MAX_API_USERS)
     n_items: int = Field(100, ge=2, le=MAX_API_ITEMS)
-    n_interactions: int | None = Field(None, ge=1, le=10**9)
+    n_interactions: int | None = Field(None, ge=1, le=10**10)
     seed: int = Field(42, ge=0, le=2**63 - 1)
     name: Name | None = None
 
@@ -306,17 +308,19 @@ def create_app(
                 )
         with state.init_lock:
             state.datasets_dir.mkdir(parents=True, exist_ok=True)
-            built = generate_dataset(body.n_users, body.n_items, body.seed, out=folder, force=True)
+            built = generate_dataset(
+                body.n_users,
+                body.n_items,
+                body.seed,
+                n_interactions=body.n_interactions,
+                out=folder,
+                force=True,
+            )
             state.dataset = folder
         summary = {**built.summary(), "dataset": name}
         summary.pop("path", None)  # the server's folders are not the client's business
         if body.n_interactions is not None:
             summary["n_interactions_requested"] = body.n_interactions
-            summary["notes"] = [
-                *summary.get("notes", []),
-                "n_interactions is not a setting of the generator (each user's activity "
-                f"follows the seed's population): it made {summary['n_interactions']}",
-            ]
         return summary
 
     @app.post("/api/train", status_code=202)

@@ -27,12 +27,20 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     gen.add_argument("--users", type=int, default=1000, help="number of users (default 1000)")
     gen.add_argument("--items", type=int, default=500, help="number of items (default 500)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    gen.add_argument(
+    density = gen.add_mutually_exclusive_group()
+    density.add_argument(
         "--activity",
         type=float,
         default=1.0,
         help="interactions per user relative to the default, whose means are 5 / 20 / 50 for "
         "low / medium / high activity users (0.05..20, default 1)",
+    )
+    density.add_argument(
+        "--interactions",
+        type=int,
+        metavar="N",
+        help="about N interactions in all (sets the activity whose expected count is N; "
+        "the count drawn is reported)",
     )
     gen.add_argument("--name", help="dataset name kept in meta.yaml (default from sizes/seed)")
     _add_output_flags(gen)
@@ -171,7 +179,13 @@ def run_generate(args: argparse.Namespace) -> int:
 
     sizes = (args.users, args.items, args.seed)
     return _build(
-        args, "generated", generate_dataset, *sizes, activity=args.activity, name=args.name
+        args,
+        "generated",
+        generate_dataset,
+        *sizes,
+        activity=args.activity,
+        n_interactions=args.interactions,
+        name=args.name,
     )
 
 

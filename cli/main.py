@@ -28,6 +28,7 @@ COMMAND_MODULES = (
 FLAGS = {
     "n_users": "--users",
     "n_items": "--items",
+    "n_interactions": "--interactions",
     "validation_fraction": "--validation",
     "test_fraction": "--test",
     "cold_user_fraction": "--cold-users",

@@ -448,6 +448,36 @@ PEAK_BYTES_PER_CHUNK_ROW = 120
 PEAK_BYTES_PER_ITEM = 800
 
 
+def expected_interactions(n_users: int, activity: float = 1.0) -> float:
+    """Expected number of logged interactions of `n_users` users at `activity` (about 23 a
+    user at activity 1): each user's count is a Poisson draw with mean activity × their
+    level's mean, clipped to [1, round(100·activity)], so for each level
+    E = P(X=0) + λ·F(c−1) + c·P(X > c), using Σ_{x=1..c} x·P(X=x) = λ·F(c−1) (F the Poisson
+    CDF), weighted by the levels' shares."""
+    from scipy.stats import poisson
+
+    cap = max(MIN_INTERACTIONS, round(activity * MAX_INTERACTIONS))
+    rates = activity * np.asarray(ACTIVITY_MEAN_INTERACTIONS)
+    per_level = (
+        poisson.pmf(0, rates) + rates * poisson.cdf(cap - 1, rates) + cap * poisson.sf(cap, rates)
+    )
+    return n_users * float(np.dot(ACTIVITY_P, per_level))
+
+
+def activity_for(n_users: int, n_interactions: int) -> float:
+    """The `activity` in ACTIVITY_RANGE whose expected interaction count for `n_users` users
+    is closest to `n_interactions` (bisection: the count grows with the activity); callers
+    refuse counts outside what the range gives."""
+    low, high = ACTIVITY_RANGE
+    for _ in range(60):
+        middle = (low + high) / 2
+        if expected_interactions(n_users, middle) < n_interactions:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
 def _check_memory(n_users: int, n_items: int, activity: float) -> None:
     """Refuse sizes whose estimated peak memory the machine does not have, before drawing."""
     per_user = activity * float(np.dot(ACTIVITY_P, ACTIVITY_MEAN_INTERACTIONS))

@@ -47,6 +47,17 @@ def test_generate_json_and_force(tmp_path, capsys):
     assert code == 0 and json.loads(out)["n_users"] == 40
 
 
+@pytest.mark.parametrize("wanted", [1_000, 10_000, 60_000])
+def test_generate_about_n_interactions(tmp_path, capsys, wanted):
+    # The activity is set so that `wanted` is the expected count: the drawn count is close.
+    code, out, _ = run(
+        capsys, "generate", "--users", 500, "--items", 100, "--interactions", wanted,
+        "--out", tmp_path / "ds", "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert abs(json.loads(out)["n_interactions"] - wanted) < 0.05 * wanted
+
+
 def test_import_movielens_and_info(tmp_path, capsys):
     code, out, err = run(
         capsys, "import", "movielens", write_ml100k(tmp_path / "ml"), "--out", tmp_path / "ds"
@@ -237,6 +248,10 @@ BAD_INPUTS = {
         ["--activity 50", "between 0.05 and 20"],
     ),
     "--activity nan": (lambda t: ["generate", "--activity", "nan"], ["--activity nan"]),
+    "--interactions beyond what the activity range gives": (
+        lambda t: ["generate", "--users", "100", "--interactions", "10000000"],
+        ["--interactions 10000000", "between 153 and 46,000"],
+    ),
     "info of a missing folder": (lambda t: ["info", t / "nothing"], ["nothing: no such dataset folder"]),
     "info of a broken folder": (
         lambda t: (t / "broken").mkdir() or ["info", t / "broken"],

@@ -232,17 +232,33 @@ def generate_dataset(
     seed: int = 42,
     *,
     activity: float = 1.0,
+    n_interactions: int | None = None,
     name: str | None = None,
     out: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
 ) -> BuiltDataset:
-    """A synthetic dataset (the seed's population), saved to `out` if given.
+    """A synthetic dataset (the seed's population), saved to `out` if given. `n_interactions`
+    (instead of `activity`): about that many interactions in all — the activity whose
+    expected count it is (`data.generator.activity_for`); the count drawn is within a few
+    percent and is the one reported.
 
     Same sizes, seed and activity give byte-identical files. Raises RlrecError naming
-    `n_users`/`n_items` (1..10^7), `seed` (0..2^63-1), `activity` (0.05..20) or `out`.
+    `n_users`/`n_items` (1..10^7), `seed` (0..2^63-1), `activity` (0.05..20),
+    `n_interactions` (the counts activity 0.05..20 gives these users) or `out`.
     """
-    from rlrec.data.generator import generate
+    from rlrec.data.generator import activity_for, expected_interactions, generate
+
+    if n_interactions is not None:
+        if activity != 1.0:
+            raise RlrecError(
+                [Option("activity"), " and ", Option("n_interactions"), ": give one of them"],
+                key="n_interactions",
+            )
+        _check_int("n_users", n_users, 1, MAX_USERS)
+        low, high = (round(expected_interactions(n_users, a)) for a in ACTIVITY_RANGE)
+        _check_int("n_interactions", n_interactions, low, high)
+        activity = activity_for(n_users, n_interactions)
 
     _check_int("n_users", n_users, 1, MAX_USERS)
     _check_int("n_items", n_items, 1, MAX_ITEMS)

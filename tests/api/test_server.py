@@ -98,8 +98,9 @@ def test_the_seeds_four_calls_in_order(server):
     assert made.status_code == 200, made.text
     dataset = made.json()
     assert (dataset["n_users"], dataset["n_items"]) == (500, 100)
-    assert dataset["n_interactions"] > 0
-    assert dataset["n_interactions_requested"] == 10000  # reported, not silently dropped
+    # The generator's activity is set so that 10,000 is the expected count.
+    assert dataset["n_interactions_requested"] == 10000
+    assert abs(dataset["n_interactions"] - 10000) < 500
     assert "path" not in dataset
 
     started = server.post("/api/train", json={"episodes": 50})
@@ -208,6 +209,8 @@ def test_unknown_user_and_run_are_404_naming_them(server):
         ("/api/recommend", {"user_id": 42, "policy": "nope"}, "policy"),
         ("/api/init", {"n_users": 0}, "n_users"),
         ("/api/init", {"n_items": 10**9}, "n_items"),
+        # more than activity 20 gives 500 users (230,000): named with the allowed counts
+        ("/api/init", {"n_users": 500, "n_interactions": 10**7}, "n_interactions"),
         ("/api/train", {"episodes": -1}, "episodes"),
         ("/api/train", {"episodes": 5, "steps": 5}, "steps"),
         # the engine reads a YAML path given as a preset; a client may only name shipped ones
