@@ -111,6 +111,27 @@ class RecommendBody(BaseModel):
     cold_start: bool = False
 
 
+class RecommendedItemAnswer(BaseModel):
+    """One item of a recommend answer (documentation of the answer's shape)."""
+
+    model_config = ConfigDict(extra="allow")  # the catalogue's details: category, price, …
+    item: str = Field(description="the item's original id")
+    item_id: int = Field(description="its row in the run's catalogue")
+    score: float | None = Field(description="the policy's score (Q-value for the agent)")
+    true_preference: float | None = Field(
+        None, description="the hidden truth's engagement probability (None if unknown)"
+    )
+
+
+class RecommendAnswer(BaseModel):
+    """POST /api/recommend's answer (documentation of its shape)."""
+
+    run: str
+    user: str
+    source: str = Field(description="what served the list: agent, a baseline, or a fallback")
+    items: list[RecommendedItemAnswer]
+
+
 @dataclasses.dataclass
 class ServerState:
     """What the server holds between requests: its folders, the run it serves by default,
@@ -410,7 +431,7 @@ def create_app(
     # (`RecommendBatcher`). The answer is dumped once by orjson (NaN and infinity as null,
     # as `json_safe` does): FastAPI's own encoding of a returned dict walks it again, and
     # the standard library's encoder alone costs more than a user's share of the top-K.
-    @app.post("/api/recommend")
+    @app.post("/api/recommend", responses={200: {"model": RecommendAnswer}})
     async def recommend(body: RecommendBody) -> Response:
         k = body.k if body.k is not None else body.n_recommendations or 10
         path, run = await serving_run(body.run)

@@ -311,5 +311,12 @@ def test_a_run_given_as_a_folder_outside_the_runs_folder_is_refused_in_one_line(
 
 def test_openapi_docs_are_served(server):
     assert server.get("/docs").status_code == 200
-    paths = server.get("/openapi.json").json()["paths"]
+    schema = server.get("/openapi.json").json()
+    paths = schema["paths"]
     assert {"/api/init", "/api/train", "/api/metrics", "/api/recommend"} <= set(paths)
+    # The recommend answer is documented although the endpoint dumps it itself.
+    answer = paths["/api/recommend"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"]["$ref"].endswith("/RecommendAnswer")
+    assert {"run", "user", "source", "items"} <= set(
+        schema["components"]["schemas"]["RecommendAnswer"]["properties"]
+    )
