@@ -36,8 +36,8 @@ class _LogColumns:
 
     @classmethod
     def of(cls, log: pd.DataFrame) -> _LogColumns:
-        codes, names = pd.factorize(log[EVENT].astype(str), sort=False)
-        names = np.asarray(names, dtype=object)
+        codes, uniques = pd.factorize(log[EVENT].astype(str), sort=False)
+        names = np.asarray(uniques, dtype=object)
         return cls(
             log["item_id"].to_numpy(),
             log["timestamp"].to_numpy(),

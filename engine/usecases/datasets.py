@@ -256,8 +256,8 @@ def generate_dataset(
                 key="n_interactions",
             )
         _check_int("n_users", n_users, 1, MAX_USERS)
-        low, high = (round(expected_interactions(n_users, a)) for a in ACTIVITY_RANGE)
-        _check_int("n_interactions", n_interactions, low, high)
+        fewest, most = (round(expected_interactions(n_users, a)) for a in ACTIVITY_RANGE)
+        _check_int("n_interactions", n_interactions, fewest, most)
         activity = activity_for(n_users, n_interactions)
 
     _check_int("n_users", n_users, 1, MAX_USERS)
