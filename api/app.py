@@ -27,7 +27,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rlrec.data.errors import RlrecError
@@ -44,11 +46,15 @@ MAX_K = 1000
 RUN_RECHECK_SECONDS = 1.0
 # How long shutting down waits for a training run to write its checkpoint.
 SHUTDOWN_JOIN_SECONDS = 60.0
-# Sizes a request may generate: a client must not be able to fill the server's memory.
-MAX_API_USERS = 1_000_000
-MAX_API_ITEMS = 100_000
+# Sizes a request may generate: a client must not be able to fill the server's memory or
+# disk (200k × 20k at activity 1 is ~100 MB on disk); bigger ones are `rlrec generate`'s.
+MAX_API_USERS = 200_000
+MAX_API_ITEMS = 20_000
 MAX_EPISODES = 10_000_000
 Name = Annotated[str, Field(min_length=1, max_length=128)]
+# FastAPI's HTTPBearer reads the Authorization header and puts the scheme in the OpenAPI
+# document, so the docs' "Authorize" button sends the token.
+BEARER = HTTPBearer(auto_error=False, description="the token `rlrec serve --token` set")
 
 
 class InitBody(BaseModel):
@@ -56,7 +62,8 @@ class InitBody(BaseModel):
     generator's activity is set so that it is the expected count; the drawn count is
     returned beside the requested one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: "5" is not 5 and true is not 1 (a client's type error is named, not guessed)
+    model_config = ConfigDict(extra="forbid", strict=True)
     n_users: int = Field(500, ge=1, le=MAX_API_USERS)
     n_items: int = Field(100, ge=2, le=MAX_API_ITEMS)
     n_interactions: int | None = Field(None, ge=1, le=10**10)
@@ -67,7 +74,7 @@ class InitBody(BaseModel):
 class TrainBody(BaseModel):
     """POST /api/train: the seed's `episodes`, or `steps`/`seconds` instead (one of them)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     episodes: int | None = Field(None, ge=1, le=MAX_EPISODES)
     steps: int | None = Field(None, ge=1, le=10**12)
     seconds: float | None = Field(None, gt=0, le=7 * 24 * 3600)
@@ -102,13 +109,26 @@ class TrainBody(BaseModel):
 class RecommendBody(BaseModel):
     """POST /api/recommend: the seed's `user_id` + `n_recommendations` (or `k`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     user_id: int | Name
     n_recommendations: int | None = Field(None, ge=1, le=MAX_K)
     k: int | None = Field(None, ge=1, le=MAX_K)
     run: Name | None = None
     policy: Name = "agent"
     cold_start: bool = False
+
+    @model_validator(mode="after")
+    def _one_length(self) -> RecommendBody:
+        if self.k is not None and self.n_recommendations is not None:
+            raise ValueError("give one of k, n_recommendations (the seed's name for k)")
+        return self
+
+
+class ErrorAnswer(BaseModel):
+    """A refusal (documentation of its shape): `detail` is a message, or an object with
+    `message` and the culprit's fields (`run`, `dataset`, `key`, `value`, `allowed`)."""
+
+    detail: str | dict[str, Any]
 
 
 class RecommendedItemAnswer(BaseModel):
@@ -151,13 +171,30 @@ class ServerState:
     # One dataset built at a time: two requests writing one folder would race on its rename.
     init_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
+    def error_detail(self, exc: RlrecError) -> dict[str, Any]:
+        """The JSON detail of an engine error: its message, with the server's own folders
+        left out (a client names runs and datasets by name), and its structured fields."""
+        message = str(exc)
+        for folder in (self.runs_dir, self.datasets_dir):
+            for spelling in {str(folder.resolve()), str(folder)}:
+                message = message.replace(spelling + "/", "")
+        detail: dict[str, Any] = {"message": message}
+        for key in ("option", "key", "value", "allowed"):
+            value = getattr(exc, key, None)
+            if value is not None:
+                detail[key] = json_safe(value)
+        return detail
+
+    def checked_name(self, name: str, what: str, field: str) -> str:
+        """`name` if it is a plain folder name; 422 naming the body `field` otherwise."""
+        try:
+            return check_run_name(name, what, field)
+        except RlrecError as exc:
+            raise HTTPException(422, self.error_detail(exc)) from None
+
     def run_dir(self, name: str) -> Path:
         """The folder of run `name` (a plain folder name: 422 otherwise; 404 if missing)."""
-        try:
-            check_run_name(name)
-        except RlrecError as exc:
-            raise HTTPException(422, _error_detail(exc)) from None
-        path = self.runs_dir / name
+        path = self.runs_dir / self.checked_name(name, "run", "run")
         if not path.is_dir():
             raise HTTPException(404, {"message": f"no run {name!r}", "run": name})
         return path
@@ -174,15 +211,6 @@ class ServerState:
             if summary.path.name != self.training_run:
                 return summary.path
         raise HTTPException(404, {"message": "no trained run: POST /api/train first"})
-
-
-def _error_detail(exc: RlrecError) -> dict[str, Any]:
-    detail = {"message": str(exc)}
-    for key in ("option", "key", "value", "allowed"):
-        value = getattr(exc, key, None)
-        if value is not None:
-            detail[key] = json_safe(value)
-    return detail
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
@@ -212,15 +240,16 @@ def create_app(
         None if config_file is None else Path(config_file),
     )
     if run is not None:
-        check_run_name(run)
+        check_run_name(run, "run", "run")
 
     # `async`: a plain def dependency would hop to a worker thread on every request.
-    async def authorised(request: Request) -> None:
+    async def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> None:
         if token is None:
             return
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        given = "" if credentials is None else credentials.credentials
+        if not hmac.compare_digest(given.encode(), token.encode()):
             raise HTTPException(
                 401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -239,6 +268,7 @@ def create_app(
         title="rlrec",
         description="The deep-RL recommender lab over HTTP: datasets, training, recommendations.",
         dependencies=[Depends(authorised)],
+        responses={status: {"model": ErrorAnswer} for status in (400, 401, 404, 409, 413)},
         lifespan=lifespan,
         # Starlette's limit: 413 from Content-Length, or once a chunked body passes it.
         max_body_size=MAX_BODY_BYTES,
@@ -250,7 +280,13 @@ def create_app(
         # An unknown user is a missing resource; a value out of its allowed set (policy, k)
         # is a bad field like pydantic's; anything else the engine refuses is a bad request.
         status = 404 if exc.key == "user" else 422 if exc.allowed is not None else 400
-        return JSONResponse({"detail": _error_detail(exc)}, status_code=status)
+        return JSONResponse({"detail": state.error_detail(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and fails (500) on the NaN or Infinity a
+        # client may send: the echo is made strict-JSON-safe first.
+        return JSONResponse({"detail": json_safe(exc.errors())}, status_code=422)
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -317,11 +353,9 @@ def create_app(
         from rlrec.engine.usecases.datasets import generate_dataset
 
         name = body.name or f"synthetic-u{body.n_users}-i{body.n_items}-s{body.seed}"
-        try:
-            check_run_name(name)
-        except RlrecError as exc:
-            raise HTTPException(422, _error_detail(exc)) from None
-        folder = state.datasets_dir / name
+        if body.name is None and body.n_interactions is not None:
+            name += f"-n{body.n_interactions}"
+        folder = state.datasets_dir / state.checked_name(name, "dataset", "name")
         with state.lock:
             if state.training_run is not None and state.training_dataset == folder:
                 raise HTTPException(
@@ -329,16 +363,32 @@ def create_app(
                 )
         with state.init_lock:
             state.datasets_dir.mkdir(parents=True, exist_ok=True)
-            built = generate_dataset(
-                body.n_users,
-                body.n_items,
-                body.seed,
-                n_interactions=body.n_interactions,
-                out=folder,
-                force=True,
-            )
+            if folder.exists() and not (folder / "meta.yaml").is_file():
+                raise HTTPException(409, {"message": f"{name!r} is taken", "dataset": name})
+            try:
+                # The same request again opens what it made: a dataset runs were trained on
+                # is never replaced under them.
+                built = generate_dataset(
+                    body.n_users,
+                    body.n_items,
+                    body.seed,
+                    n_interactions=body.n_interactions,
+                    out=folder,
+                    reuse=True,
+                )
+            except RlrecError as exc:
+                if exc.option != "out":
+                    raise
+                raise HTTPException(
+                    409,
+                    {
+                        "message": f"dataset {name!r} exists with other settings: "
+                        "give another name",
+                        "dataset": name,
+                    },
+                ) from None
             state.dataset = folder
-        summary = {**built.summary(), "dataset": name}
+        summary = {**built.summary(), "dataset": name, "created": built.what != "opened"}
         summary.pop("path", None)  # the server's folders are not the client's business
         if body.n_interactions is not None:
             summary["n_interactions_requested"] = body.n_interactions
@@ -348,22 +398,20 @@ def create_app(
     def train(body: TrainBody) -> dict[str, Any]:
         from rlrec.engine.usecases.training import resolve_run_config, start_training
 
-        dataset = state.dataset
+        dataset = None
         if body.dataset is not None:
-            try:
-                check_run_name(body.dataset)
-            except RlrecError as exc:
-                raise HTTPException(422, _error_detail(exc)) from None
-            dataset = state.datasets_dir / body.dataset
+            dataset = state.datasets_dir / state.checked_name(body.dataset, "dataset", "dataset")
             if not dataset.is_dir():
                 raise HTTPException(
                     404, {"message": f"no dataset {body.dataset!r}", "dataset": body.dataset}
                 )
         if body.name is not None:
-            try:
-                check_run_name(body.name)
-            except RlrecError as exc:
-                raise HTTPException(422, _error_detail(exc)) from None
+            state.checked_name(body.name, "run", "name")
+            if (state.runs_dir / body.name).exists():
+                raise HTTPException(
+                    409,
+                    {"message": f"run {body.name!r} exists: give another name", "run": body.name},
+                )
         with state.lock:
             if state.training_run is not None:
                 raise HTTPException(
@@ -371,13 +419,18 @@ def create_app(
                 )
             state.training_run, state.training_dataset = "(starting)", dataset
         try:
+            budget, seed = body.budget(), body.seed
             config = resolve_run_config(
-                body.preset,
-                state.config_file,
-                dataset=dataset,
-                budget=body.budget(),
-                seed=body.seed,
+                body.preset, state.config_file, dataset=dataset, budget=budget, seed=seed
             )
+            if dataset is None and state.dataset is not None and config.takes_dataset:
+                # The dataset the last /api/init made, for a preset that trains on one (the
+                # seed-classic simulator has its own data).
+                dataset = state.dataset
+                config = resolve_run_config(
+                    body.preset, state.config_file, dataset=dataset, budget=budget, seed=seed
+                )
+            state.training_dataset = dataset
             trainer = start_training(config, state.runs_dir, body.name)
         except BaseException:
             state.training_run = state.training_dataset = None

@@ -25,7 +25,14 @@ def is_loopback(host: str) -> bool:
 
 def check_exposure(host: str, token: str | None) -> None:
     """RlrecError (naming `token`) when `host` is reachable from other machines and no token
-    guards it: anyone who can reach the port could train runs and fill the disk."""
+    guards it: anyone who can reach the port could train runs and fill the disk; (naming
+    `host`) when it is empty."""
+    if not host.strip():
+        raise RlrecError(
+            [Option("host", "''"), ": give an address to bind (127.0.0.1: this machine only)"],
+            key="host",
+            option="host",
+        )
     if not is_loopback(host) and not token:
         raise RlrecError(
             [
@@ -77,6 +84,7 @@ def serve(
         token=token,
         config_file=config_file,
     )
-    print(f"rlrec: serving http://{host}:{port} (docs at /docs)", file=sys.stderr)
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host  # IPv6
+    print(f"rlrec: serving http://{shown}:{port} (docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

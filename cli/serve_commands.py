@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -28,7 +29,12 @@ def register(commands: Any, bench: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument("--token", default=None, help="require Authorization: Bearer TOKEN")
+    serve.add_argument(
+        "--token",
+        default=os.environ.get("RLREC_TOKEN") or None,
+        help="require Authorization: Bearer TOKEN (default $RLREC_TOKEN: a token on the "
+        "command line is visible to other users in ps)",
+    )
     serve.add_argument(
         "--runs",
         default=None,

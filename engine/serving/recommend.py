@@ -233,7 +233,17 @@ def recommend_for_users(
     k = int(k)
     dataset = run.dataset
     answers: list[Recommendation | RlrecError | None] = [None] * len(users)
-    if dataset is None:  # seed-classic: users are bare indices
+    if dataset is None:  # seed-classic: users are bare indices, only the agent ranks
+        if policy != "agent":
+            raise RlrecError(
+                [
+                    Option("policy", repr(policy)),
+                    " is not available for a run without a dataset (seed-classic): "
+                    "its reference policies score the users of a log (allowed: agent)",
+                ],
+                value=policy,
+                allowed=["agent"],
+            )
         for position, user in enumerate(users):
             try:
                 answers[position] = _recommend_without_dataset(run, str(user), k)
@@ -271,8 +281,12 @@ def _unknown_user(
     assert dataset is not None
     if not cold_start:
         return RlrecError(
-            f"user {user!r} is not in the run's dataset ({dataset.n_users} users); "
-            "ask for cold-start recommendations explicitly (--cold-start) to get a fallback",
+            [
+                f"user {user!r} is not in the run's dataset ({dataset.n_users} users); "
+                "ask for cold-start recommendations explicitly (",
+                Option("cold_start"),
+                ") to get a fallback",
+            ],
             key="user",  # a face tells "no such user" (HTTP 404) from a bad request by this
             value=user,
         )
@@ -368,7 +382,11 @@ def _recommend_without_dataset(run: ServingRun, user: str, k: int) -> Recommenda
     except ValueError:
         index = -1
     if not 0 <= index < start.n_users:
-        raise RlrecError(f"user {user!r} is out of range (allowed 0..{start.n_users - 1})")
+        raise RlrecError(
+            f"user {user!r} is not in the run's population (users are 0..{start.n_users - 1})",
+            key="user",
+            value=user,
+        )
     users = np.array([index])
     scores = np.asarray(run.agent.scores(start.fresh_observation(users)), np.float64)
     ranked = _rank(scores, np.zeros(scores.shape, bool), k)

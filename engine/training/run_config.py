@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlrec.data.errors import RlrecError
+from rlrec.data.errors import Option, RlrecError
 from rlrec.engine.config_base import (
     MAX_RUN_SECONDS,
     MAX_RUN_STEPS,
@@ -27,7 +27,7 @@ from rlrec.engine.config_base import (
     to_dict,
 )
 from rlrec.engine.presets import SECTIONS, check_sections, load_preset
-from rlrec.engine.sim import EnvConfig, parse_env_config
+from rlrec.engine.sim import ENV_KINDS, EnvConfig, parse_env_config
 from rlrec.engine.sim.base import WHOLE_CATALOGUE_ITEMS
 
 DEFAULT_PRESET = "default"
@@ -118,6 +118,12 @@ class RunConfig:
     dataset_fingerprint: str | None = None  # of the dataset the run was trained on
     eval: dict[str, Any] = field(default_factory=dict)  # the preset's `eval` section, as is
 
+    @property
+    def takes_dataset(self) -> bool:
+        """Whether its simulator is fitted to a dataset (kind `default`); the `classic` one
+        has its own data and refuses one."""
+        return isinstance(self.env, ENV_KINDS["default"])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "preset": self.preset,
@@ -137,8 +143,12 @@ class RunConfig:
         if dataset is not None:
             if env_raw.get("kind", "default") != "default":
                 raise RlrecError(
-                    f"--dataset {dataset}: the {env_raw.get('kind')!r} simulator has its own data; "
-                    "use a preset whose env kind is 'default'"
+                    [
+                        Option("dataset", str(dataset)),
+                        f": the {env_raw.get('kind')!r} simulator has its own data; "
+                        "use a preset whose env kind is 'default'",
+                    ],
+                    option="dataset",
                 )
             # Absolute, so the run still finds its data when used from another folder.
             dataset = str(Path(dataset).expanduser().resolve())

@@ -33,10 +33,10 @@ def is_run(path: str | Path) -> bool:
     return (Path(path) / CONFIG_FILE).is_file()
 
 
-def check_run_name(name: str) -> str:
+def check_run_name(name: str, what: str = "run", option: str = "name") -> str:
     """`name` if it is one plain folder name; RlrecError otherwise (empty, `.`/`..`, a path
-    separator, a leading dot — hidden names are rlrec's temp files — or a control character).
-    """
+    separator, a leading dot — hidden names are rlrec's temp files — or a control character),
+    calling it a `what` name (run, dataset, study) given as `option`."""
     bad = (
         not name
         or name in (".", "..")
@@ -47,14 +47,14 @@ def check_run_name(name: str) -> str:
     if bad:
         raise RlrecError(
             [
-                "run ",
-                Option("name", repr(name)),
+                f"{what} ",
+                Option(option, repr(name)),
                 ": must be one plain folder name (no '/', no '..', not empty, "
                 "not starting with '.')",
             ],
-            key="name",
+            key=option,
             value=name,
-            option="name",
+            option=option,
         )
     return name
 

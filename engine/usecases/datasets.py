@@ -236,12 +236,16 @@ def generate_dataset(
     name: str | None = None,
     out: str | Path | None = None,
     force: bool = False,
+    reuse: bool = False,
     progress: Progress | None = None,
 ) -> BuiltDataset:
     """A synthetic dataset (the seed's population), saved to `out` if given. `n_interactions`
     (instead of `activity`): about that many interactions in all — the activity whose
     expected count it is (`data.generator.activity_for`); the count drawn is within a few
-    percent and is the one reported.
+    percent and is the one reported. `reuse`: when `out` already holds the dataset these
+    arguments generate (same sizes, seed, activity and name), it is opened, not written again
+    (the same request twice is idempotent, and runs trained on it stay valid); anything else
+    in `out` is refused as without `reuse`.
 
     Same sizes, seed and activity give byte-identical files. Raises RlrecError naming
     `n_users`/`n_items` (1..10^7), `seed` (0..2^63-1), `activity` (0.05..20),
@@ -271,6 +275,20 @@ def generate_dataset(
             value=activity,
             allowed=(low, high),
         )
+    if reuse and out is not None and (Path(out) / "meta.yaml").is_file():
+        try:
+            existing = open_dataset(out, "out")
+        except RlrecError:
+            existing = None
+        meta = {} if existing is None else existing.dataset.meta
+        wanted = {"source": "synthetic", "n_users": n_users, "n_items": n_items, "seed": seed}
+        if (
+            existing is not None
+            and all(meta.get(k) == v for k, v in wanted.items())
+            and float(meta.get("activity", 1.0)) == activity
+            and (name is None or meta.get("name") == name)
+        ):
+            return existing
     check_output(out, force)
 
     def build(report: Progress) -> Dataset:

@@ -320,3 +320,106 @@ def test_openapi_docs_are_served(server):
     assert {"run", "user", "source", "items"} <= set(
         schema["components"]["schemas"]["RecommendAnswer"]["properties"]
     )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"seconds": NaN}',
+        b'{"seconds": Infinity}',
+        b'{"user_id": NaN}',
+        b'{"n_users": 5, "n_interactions": -Infinity}',
+    ],
+)
+def test_nan_and_infinity_in_a_body_are_422_not_a_crash(server, raw):
+    path = "/api/train" if b"seconds" in raw else "/api/init" if b"n_users" in raw else None
+    answer = server.post(
+        path or "/api/recommend", content=raw, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    fields = {part for error in answer.json()["detail"] for part in error["loc"]}
+    assert fields & {"seconds", "user_id", "n_interactions"}, answer.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"user_id": True},  # not user 1
+        {"user_id": 42, "k": "5"},  # not 5
+        {"user_id": 42, "cold_start": "yes"},
+        {"user_id": 42, "k": 3, "n_recommendations": 7},  # which one? refused, not guessed
+    ],
+)
+def test_wrong_types_are_refused_not_coerced(server, body):
+    answer = server.post("/api/recommend", json=body)
+    assert answer.status_code == 422, answer.text
+
+
+def test_init_again_opens_what_it_made_and_never_replaces_a_dataset(server):
+    body = {"n_users": 60, "n_items": 20, "seed": 3, "name": "kept"}
+    first = server.post("/api/init", json=body)
+    assert first.status_code == 200 and first.json()["created"] is True
+    again = server.post("/api/init", json=body)
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert again.json()["n_interactions"] == first.json()["n_interactions"]
+    other = server.post("/api/init", json={**body, "n_users": 30})
+    assert other.status_code == 409 and other.json()["detail"]["dataset"] == "kept"
+
+
+def test_a_run_name_that_is_taken_is_409(server):
+    taken = server.get("/api/runs").json()["runs"][0]["run"]
+    answer = server.post("/api/train", json={"steps": 10, "name": taken})
+    assert answer.status_code == 409 and answer.json()["detail"]["run"] == taken
+
+
+def test_a_bad_dataset_name_is_named_as_the_dataset(server):
+    answer = server.post("/api/train", json={"steps": 10, "dataset": "../runs"})
+    assert answer.status_code == 422
+    detail = answer.json()["detail"]
+    assert detail["key"] == "dataset" and detail["message"].startswith("dataset ")
+
+
+def test_errors_never_show_the_servers_folders(server, tmp_path_factory):
+    runs = server.get("/api/runs").json()["runs"]
+    listed = {r["run"] for r in runs}
+    answer = server.post("/api/recommend", json={"user_id": 1, "run": sorted(listed)[0], "k": 0})
+    assert answer.status_code == 422
+    blank = server.post(
+        "/api/train", json={"steps": 10, "preset": "seed-classic", "dataset": "kept"}
+    )
+    assert blank.status_code == 400, blank.text
+    assert "/" not in blank.json()["detail"]["message"], blank.text  # no absolute path
+
+
+def test_seed_classic_trains_after_an_init_and_serves_its_agent_only(server):
+    started = server.post("/api/train", json={"preset": "seed-classic", "steps": 2000})
+    assert started.status_code == 202, started.text
+    run = started.json()["run"]
+    _wait_until_idle(server)
+    agent = server.post("/api/recommend", json={"user_id": 42, "k": 3, "run": run})
+    assert agent.status_code == 200 and agent.json()["source"] == "agent"
+    baseline = server.post(
+        "/api/recommend", json={"user_id": 42, "k": 3, "run": run, "policy": "popular"}
+    )
+    assert baseline.status_code == 422 and baseline.json()["detail"]["allowed"] == ["agent"]
+    unknown = server.post("/api/recommend", json={"user_id": 99999, "run": run})
+    assert unknown.status_code == 404 and "99999" in unknown.text
+
+
+def test_the_docs_can_send_the_token(guarded):
+    schema = guarded.get("/openapi.json").json()  # the schema itself is public
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    responses = schema["paths"]["/api/recommend"]["post"]["responses"]
+    assert {"401", "404", "422"} <= set(responses)
+
+
+def test_an_empty_host_is_refused_in_one_line(tmp_path):
+    out = subprocess.run(
+        _command("--host", "", "--port", _free_port()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "--host" in out.stderr
