@@ -13,8 +13,11 @@ interaction in the evaluated part:
 Warm and cold users are reported separately. Policies: the trained agent (`dqn`), then every
 user scorer of the policy registry (`engine.policies.registry.USER_SCORERS`, in its order):
 `random`, most popular in train (`popular`), the demographic content fallback (`content`),
-the fitted MF model itself (`mf`, fitted on train only; cold users get demographic factors)
-and LinUCB after learning online in the run's simulator (`linucb`).
+the fitted MF model itself (`mf`, fitted on train only; cold users get demographic factors),
+LinUCB after learning online in the run's simulator (`linucb`), and the item-item EASE and
+ItemKNN (`ease`, `itemknn`: fitted on train, their hyperparameter chosen on the validation
+part, a user's train items as their history). The report's `notes` say, per policy, which
+hyperparameter it chose, or why it was left out (EASE on a catalogue too large for it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from rlrec.data.split import PART_NAMES, Split, train_view
 from rlrec.engine.evaluation import metrics
 from rlrec.engine.policies.base import Policy
 from rlrec.engine.policies.ranking import top_k
-from rlrec.engine.policies.registry import USER_SCORERS, ScorerInputs, fit_scorer
+from rlrec.engine.policies.registry import USER_SCORERS, ScorerInputs, fit_scorer, refusal
 from rlrec.engine.policies.user_scorers import UserBatch
 from rlrec.engine.sim.base import VectorSimulator
 from rlrec.engine.sim.history_state import recent_positive_items, state_from_history
@@ -148,10 +151,18 @@ def evaluate_offline(
     )
     features = np.asarray(dataset.user_features).reshape(dataset.n_users, -1)[eval_users]
     scorers: dict[str, Any] = {}
+    notes: dict[str, str] = {}
     if agent is not None:
         scorers["dqn"] = lambda batch: np.asarray(agent.scores(batch.obs), np.float64)
     for name in USER_SCORERS if references else ():
-        scorers[name] = fit_scorer(name, inputs).scores
+        why = refusal(name, inputs)
+        if why:
+            notes[name] = f"left out: {why}"
+            continue
+        scorer = fit_scorer(name, inputs)
+        scorers[name] = scorer.scores
+        if scorer.choice:
+            notes[name] = scorer.choice
 
     k_max = min(max(KS), n_items)
     per_user: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in scorers}
@@ -191,4 +202,5 @@ def evaluate_offline(
         "ks": list(KS),
         "split_summary": split.summary(),
         "results": results,
+        "notes": notes,
     }

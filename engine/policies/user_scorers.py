@@ -30,6 +30,9 @@ class UserScorer:
     """(n, n_items) float64 scores for a batch of users, higher is better."""
 
     name = "scorer"
+    # Which hyperparameter value it uses and how that was chosen, for a scorer that chose one
+    # (EASE's λ, ItemKNN's k); reports show it beside its figures.
+    choice = ""
 
     def scores(self, batch: UserBatch) -> np.ndarray:
         raise NotImplementedError
