@@ -16,7 +16,8 @@ hyperparameter (EASE's λ, ItemKNN's k) is chosen by NDCG@10 over the validation
 users — fitted on the train part, each user's train items as history and excluded from the
 ranking, as offline evaluation does — then the scorer is fitted on the log it serves from.
 Scoring is one sparse × (dense or sparse) product per batch of users; nothing users × items
-exists beyond the batch being scored.
+exists beyond the batch being scored. A user with no history (cold start) gets the log's
+most popular items, as a tie-break every score carries.
 """
 
 from __future__ import annotations
@@ -112,8 +113,13 @@ def knn_neighbours(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     most similar other items (columns of the binary `matrix`, (n_users, n_items)), most
     similar first; items without engagements have empty rows. Cosine of binary columns is
     |U_i ∩ U_j| / √(|U_i|·|U_j|). Computed a block of rows at a time, so no dense
-    items × items table exists beyond `DENSE_TABLE_LIMIT` entries."""
+    items × items table exists beyond `DENSE_TABLE_LIMIT` entries. RlrecError (one line)
+    when the n_items × k neighbour lists would not fit in memory."""
     n_items = matrix.shape[1]
+    # Row, column and value of every kept pair, twice while the CSR is assembled.
+    check_bytes_fit(
+        n_items * min(k, n_items) * 20 * 2, [Option("policy", "itemknn")], "for its neighbours"
+    )
     by_item = matrix.T.tocsr()
     norms = np.sqrt(np.asarray(by_item.sum(axis=1)).ravel())
     inverse_norm = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0)
@@ -219,14 +225,22 @@ def choose(
     return next(v for v, m in finite.items() if m == best), measured
 
 
+# Popularity's share of a score: only breaks ties, so items no history reaches, and users
+# with no history at all (cold start), are ranked by popularity, not by item id.
+POPULARITY_TIE_BREAK = 1e-6
+
+
 class ItemItemScorer(UserScorer):
     """Scores = a user's history row of the log (binary, over all items) times item-item
-    weights; `choice` says which hyperparameter value was used and how it was chosen."""
+    weights, plus a popularity tie-break (`POPULARITY_TIE_BREAK` × engaged count / the
+    largest); `choice` says which hyperparameter value was used and how it was chosen."""
 
     def __init__(self, history: sp.csr_matrix, setting: float, choice: str):
         self.history = sp.csr_matrix(history, dtype=np.float32)
         self.setting = float(setting)
         self.choice = choice
+        counts = np.asarray(self.history.sum(axis=0), np.float64).ravel()
+        self.prior = POPULARITY_TIE_BREAK * counts / max(float(counts.max(initial=0.0)), 1.0)
 
     def _history_arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -266,7 +280,7 @@ class EASEScorer(ItemItemScorer):
         self.weights = np.asarray(weights, np.float32)
 
     def scores(self, batch: UserBatch) -> np.ndarray:
-        return ease_scores(self.history[batch.users], self.active, self.weights)
+        return ease_scores(self.history[batch.users], self.active, self.weights) + self.prior
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {**self._history_arrays(), "active": self.active, "weights": self.weights}
@@ -297,7 +311,8 @@ class ItemKNNScorer(ItemItemScorer):
         self.neighbours = sp.csr_matrix(neighbours, dtype=np.float32)
 
     def scores(self, batch: UserBatch) -> np.ndarray:
-        return np.asarray((self.history[batch.users] @ self.neighbours).toarray(), np.float64)
+        scores = (self.history[batch.users] @ self.neighbours).toarray()
+        return np.asarray(scores, np.float64) + self.prior
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
