@@ -245,7 +245,7 @@ class ItemItemScorer(UserScorer):
     def _history_arrays(self) -> dict[str, np.ndarray]:
         return {
             "history_indptr": self.history.indptr.astype(np.int64),
-            "history_indices": self.history.indices.astype(np.int64),
+            "history_indices": self.history.indices.astype(np.int32),
             "history_shape": np.array(self.history.shape, np.int64),
             "setting": np.array([self.setting]),
             "choice": np.array(self.choice),
@@ -318,7 +318,7 @@ class ItemKNNScorer(ItemItemScorer):
         return {
             **self._history_arrays(),
             "neighbour_indptr": self.neighbours.indptr.astype(np.int64),
-            "neighbour_indices": self.neighbours.indices.astype(np.int64),
+            "neighbour_indices": self.neighbours.indices.astype(np.int32),
             "neighbour_values": self.neighbours.data,
         }
 

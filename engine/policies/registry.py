@@ -31,6 +31,7 @@ from rlrec.engine.policies.baselines import (
 )
 from rlrec.engine.policies.content import DemographicContent, popularity_scores
 from rlrec.engine.policies.item_item import (
+    EASE_LAMBDA_FRACTIONS,
     EASEScorer,
     ItemKNNScorer,
     active_items,
@@ -158,7 +159,10 @@ POLICIES: dict[str, PolicySpec] = {
             fit=lambda i: fit_ease(i.log, i.dataset, i.split),
             scorer=EASEScorer,
             refusal=_ease_refusal,
-            first_fit_note="first time for this run: one dense inverse per λ tried",
+            first_fit_note=(
+                "first time for this run: a dense inverse for each of "
+                f"{len(EASE_LAMBDA_FRACTIONS)} λ values"
+            ),
         ),
         PolicySpec(
             "itemknn",
