@@ -16,7 +16,8 @@ user scorer of the policy registry (`engine.policies.registry.USER_SCORERS`, in 
 the fitted MF model itself (`mf`, fitted on train only; cold users get demographic factors),
 LinUCB after learning online in the run's simulator (`linucb`), and the item-item EASE and
 ItemKNN (`ease`, `itemknn`: fitted on train, their hyperparameter chosen on the validation
-part, a user's train items as their history). The report's `notes` say, per policy, which
+part; a user's history is what they engaged before the evaluated part, the items the agent's
+state is built from). The report's `notes` say, per policy, which
 hyperparameter it chose, or why it was left out (EASE on a catalogue too large for it).
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import Option, RlrecError
@@ -139,6 +141,9 @@ def evaluate_offline(
     seen_rows = earlier & (row[users] >= 0) & ~np.isin(users, split.cold_users)
     excluded_pairs = _pairs_by_row(row[users[seen_rows]], items[seen_rows], n)
 
+    # What each warm user engaged before the evaluated part, for history-reading scorers.
+    history_rows = earlier & engaged & (row[users] >= 0) & ~np.isin(users, split.cold_users)
+    history_pairs = _pairs_by_row(row[users[history_rows]], items[history_rows], n)
     history_log = log.loc[earlier]
     window = int(getattr(getattr(sim, "config", None), "history_window", 5))
     recent = recent_positive_items(history_log, eval_users, window, n_items, threshold)
@@ -170,7 +175,12 @@ def evaluate_offline(
     popular = np.zeros(n_items)
     for lo in range(0, n, CHUNK_USERS):
         hi = min(lo + CHUNK_USERS, n)
-        batch = UserBatch(users=eval_users[lo:hi], obs=obs[lo:hi], features=features[lo:hi])
+        batch = UserBatch(
+            users=eval_users[lo:hi],
+            obs=obs[lo:hi],
+            features=features[lo:hi],
+            history=sp.csr_matrix(_chunk_table(history_pairs, lo, hi, n_items)),
+        )
         relevant = _chunk_table(relevant_pairs, lo, hi, n_items)
         exclude = _chunk_table(excluded_pairs, lo, hi, n_items)
         for name, scores_of in scorers.items():

@@ -15,6 +15,8 @@ X is binary: 1 where the user engaged the item (`rlrec.data.schema.positive_rows
 hyperparameter (EASE's λ, ItemKNN's k) is chosen by NDCG@10 over the validation part's warm
 users — fitted on the train part, each user's train items as history and excluded from the
 ranking, as offline evaluation does — then the scorer is fitted on the log it serves from.
+A user's history is what the batch says they engaged before (offline evaluation of the test
+part: train and validation, as the agent's state sees), else their row of that log.
 Scoring is one sparse × (dense or sparse) product per batch of users; nothing users × items
 exists beyond the batch being scored. A user with no history (cold start) gets the log's
 most popular items, as a tie-break every score carries.
@@ -242,6 +244,12 @@ class ItemItemScorer(UserScorer):
         counts = np.asarray(self.history.sum(axis=0), np.float64).ravel()
         self.prior = POPULARITY_TIE_BREAK * counts / max(float(counts.max(initial=0.0)), 1.0)
 
+    def history_of(self, batch: UserBatch) -> sp.csr_matrix:
+        """(n, n_items) the batch's histories: its own when given, else the fitted log's."""
+        if batch.history is not None:
+            return sp.csr_matrix(batch.history, dtype=np.float32)
+        return self.history[batch.users]
+
     def _history_arrays(self) -> dict[str, np.ndarray]:
         return {
             "history_indptr": self.history.indptr.astype(np.int64),
@@ -280,7 +288,7 @@ class EASEScorer(ItemItemScorer):
         self.weights = np.asarray(weights, np.float32)
 
     def scores(self, batch: UserBatch) -> np.ndarray:
-        return ease_scores(self.history[batch.users], self.active, self.weights) + self.prior
+        return ease_scores(self.history_of(batch), self.active, self.weights) + self.prior
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {**self._history_arrays(), "active": self.active, "weights": self.weights}
@@ -311,7 +319,7 @@ class ItemKNNScorer(ItemItemScorer):
         self.neighbours = sp.csr_matrix(neighbours, dtype=np.float32)
 
     def scores(self, batch: UserBatch) -> np.ndarray:
-        scores = (self.history[batch.users] @ self.neighbours).toarray()
+        scores = (self.history_of(batch) @ self.neighbours).toarray()
         return np.asarray(scores, np.float64) + self.prior
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from rlrec.engine.policies.baselines import LinUCBPolicy
 from rlrec.engine.policies.content import DemographicContent
@@ -19,11 +20,15 @@ from rlrec.engine.policies.content import DemographicContent
 @dataclass(frozen=True)
 class UserBatch:
     """Who is scored: dataset row indices `users` (n,), their agent states `obs`
-    (n, obs_dim) and their observable features `features` (n, n_user_features)."""
+    (n, obs_dim) and their observable features `features` (n, n_user_features); `history`,
+    when given, (n, n_items) CSR of 1 where each user engaged an item before the moment
+    scored (offline: before the evaluated part), for scorers that read a user's history
+    (EASE, ItemKNN); without it they read the history of the log they were fitted on."""
 
     users: np.ndarray
     obs: np.ndarray
     features: np.ndarray
+    history: sp.csr_matrix | None = None
 
 
 class UserScorer:

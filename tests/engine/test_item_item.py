@@ -179,3 +179,19 @@ def test_a_catalogue_too_large_for_ease_is_one_line(planted, monkeypatch):
     assert "ease" not in report["results"]["warm"]
     assert report["notes"]["ease"] == f"left out: {refused.value}"
     assert "itemknn" in report["results"]["warm"]
+
+
+@pytest.mark.parametrize("name", ["ease", "itemknn"])
+def test_a_batch_that_brings_its_history_is_scored_on_it(planted, name):
+    """Offline evaluation passes what users engaged before the evaluated part; a scorer reads
+    that, not the history of the log it was fitted on."""
+    dataset, split = planted
+    sim = make_simulator({"kind": "default"}, n_envs=1, seed=0, dataset=dataset)
+    inputs = ScorerInputs(log=train_view(dataset, split), dataset=dataset, split=split, sim=sim)
+    scorer = fit_scorer(name, inputs)
+    none = np.zeros((2, 0))
+    users, others = np.array([0, 1]), np.array([5, 9])
+    own = scorer.scores(UserBatch(users=others, obs=none, features=none))
+    borrowed = UserBatch(users=users, obs=none, features=none, history=scorer.history[others])
+    np.testing.assert_allclose(scorer.scores(borrowed), own)
+    assert not np.allclose(scorer.scores(UserBatch(users=users, obs=none, features=none)), own)
