@@ -342,10 +342,14 @@ class ItemKNNScorer(ItemItemScorer):
 
 
 def _choice_note(what: str, value: float, measured: dict[float, float]) -> str:
+    """One line: the value used, each grid value's validation NDCG@10 (in grid order)."""
     shown = ", ".join(f"{v:g}: {m:.4f}" for v, m in measured.items())
     if not any(np.isfinite(m) for m in measured.values()):
         return f"{what} = {value:g} (no warm validation users to choose on)"
-    return f"{what} = {value:g}, chosen by validation NDCG@10 ({shown})"
+    grid = list(measured)
+    # Best at an end of the grid: the best value may lie beyond it, which a reader should know.
+    edge = "; the grid's edge" if len(grid) > 1 and value in (grid[0], grid[-1]) else ""
+    return f"{what} = {value:g}, chosen by validation NDCG@10 ({shown}{edge})"
 
 
 def fit_ease(log: Dataset, dataset: Dataset, split: Split) -> EASEScorer:
