@@ -369,9 +369,9 @@ def fit_ease(log: Dataset, dataset: Dataset, split: Split) -> EASEScorer:
     best: dict[float, tuple[float, np.ndarray]] = {}  # only the best weights so far are kept
 
     def measure(lam: float) -> float:
-        weights = ease_weights(gram, lam)
         if not len(held.users):
-            return float("nan")
+            return float("nan")  # nothing to choose on: no inverse is worth taking
+        weights = ease_weights(gram, lam)
         value = validation_ndcg(lambda h: ease_scores(h, active, weights), held)
         if not best or value > next(iter(best.values()))[0]:
             best.clear()
