@@ -7,6 +7,11 @@ Prints, for each: env steps per second *with learning*, and the greedy return ov
 rlrec's time to a normalised score of 0.9; and the in-process latency of a top-10
 recommendation for one user (p50 / p99).
 
+Then both again at the same discount (`--gammas`, default 0.9 and 0): the preset's rlrec
+uses γ = 0 (masked seed-classic is a contextual bandit) and SB3 its default γ = 0.99, so the
+first two rows differ in γ as well as in code; the same-γ rows separate the two. A γ equal
+to the preset's (rlrec) is the first row, not trained twice.
+
 Fairness notes. Both use one torch thread (set by --threads). SB3 is `DQN("MlpPolicy")` with
 net_arch [256, 256, 128] and its defaults otherwise, on `engine.make_env("seed-classic")`.
 SB3's ε schedule is a fraction of `total_timesteps`, so that is set to what SB3 does in the
@@ -94,13 +99,22 @@ class _StopAtDeadline:
         return StopAtDeadline()
 
 
-def train_sb3(seconds: float, seed: int, sb3_rate: float) -> dict:
+def train_sb3(seconds: float, seed: int, sb3_rate: float, gamma: float | None = None) -> dict:
+    """SB3's DQN on seed-classic for `seconds`; its own default γ (0.99) unless `gamma`."""
     from stable_baselines3 import DQN
 
     from rlrec import engine
 
     env = engine.make_env("seed-classic", seed=seed)
-    model = DQN("MlpPolicy", env, policy_kwargs={"net_arch": [256, 256, 128]}, seed=seed, verbose=0)
+    settings = {} if gamma is None else {"gamma": gamma}
+    model = DQN(
+        "MlpPolicy",
+        env,
+        policy_kwargs={"net_arch": [256, 256, 128]},
+        seed=seed,
+        verbose=0,
+        **settings,
+    )
     began = time.perf_counter()
     model.learn(total_timesteps=int(seconds * sb3_rate), callback=_StopAtDeadline.make(seconds))
     elapsed = time.perf_counter() - began
@@ -163,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-mask", action="store_true", help="also train rlrec with masking off")
     parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument(
+        "--gammas",
+        default="0.9,0",
+        help="discounts at which both are also trained, comma-separated ('' for none; "
+        "default 0.9,0)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -216,26 +236,56 @@ def main(argv: list[str] | None = None) -> int:
             "return_mean": unmasked["return_mean"],
             "normalised": unmasked["normalised"],
         }
-    if not args.skip_sb3:
-        log(f"SB3 DQN: training {args.seconds:g} s …")
-        sb3 = train_sb3(args.seconds, args.seed, args.sb3_rate)
+
+    def sb3_row(gamma: float | None) -> dict:
+        log(f"SB3 DQN{'' if gamma is None else f', γ = {gamma:g}'}: training {args.seconds:g} s …")
+        sb3 = train_sb3(args.seconds, args.seed, args.sb3_rate, gamma)
         sim = evaluation_simulator(env_config, args.eval_episodes, eval_seed)
         report = evaluate_policy(
             SB3GreedyPolicy(sb3["model"]), sim, args.eval_episodes, eval_seed, references=references
         )
-        sb3_speed = sb3["env_steps"] / sb3["seconds"]
-        result["sb3"] = {
+        return {
+            "gamma": float(sb3["model"].gamma),
             "env_steps": sb3["env_steps"],
-            "steps_per_second": sb3_speed,
+            "steps_per_second": sb3["env_steps"] / sb3["seconds"],
             "return_mean": report.return_mean,
             "normalised": report.normalised,
         }
-        result["speed_ratio"] = result["rlrec"]["steps_per_second"] / sb3_speed
+
+    preset_gamma = float(load_run_config("seed-classic").agent.gamma)
+    result["rlrec"]["gamma"] = preset_gamma
+    if not args.skip_sb3:
+        result["sb3"] = sb3_row(None)
+        result["speed_ratio"] = (
+            result["rlrec"]["steps_per_second"] / result["sb3"]["steps_per_second"]
+        )
+    result["same_gamma"] = []
+    for gamma in (float(g) for g in args.gammas.split(",") if g.strip()):
+        pair: dict = {"gamma": gamma}
+        if gamma == preset_gamma:
+            pair["rlrec"] = {k: result["rlrec"][k] for k in _ROW_KEYS}
+        else:
+            log(f"rlrec, γ = {gamma:g}: training {args.seconds:g} s …")
+            other = train_rlrec(
+                args.seconds, args.seed, args.threads, args.eval_every, {"agent": {"gamma": gamma}}
+            )
+            pair["rlrec"] = {
+                "env_steps": other["env_steps"],
+                "steps_per_second": other["env_steps"] / other["seconds"],
+                "return_mean": other["return_mean"],
+                "normalised": other["normalised"],
+            }
+        if not args.skip_sb3:
+            pair["sb3"] = sb3_row(gamma)
+        result["same_gamma"].append(pair)
     if args.json:
         print(json.dumps(result))
     else:
         _print(result)
     return 0
+
+
+_ROW_KEYS = ("env_steps", "steps_per_second", "return_mean", "normalised")
 
 
 def _print(result: dict) -> None:
@@ -250,12 +300,17 @@ def _print(result: dict) -> None:
         f"seed-classic, {result['budget_seconds']:g} s each, {result['threads']} torch thread(s); "
         f"random {ref['random']:.3f}, oracle {ref['oracle']:.3f}"
     )
-    print(row("rlrec DQN", result["rlrec"]))
+    print(row(f"rlrec DQN γ={result['rlrec']['gamma']:g}", result["rlrec"]))
     if "rlrec_no_mask" in result:
         print(row("rlrec (no mask)", result["rlrec_no_mask"]))
     if "sb3" in result:
-        print(row("SB3 DQN", result["sb3"]))
+        print(row(f"SB3 DQN γ={result['sb3']['gamma']:g}", result["sb3"]))
         print(f"speed ratio        {result['speed_ratio']:.1f}× (target ≥ 25×)")
+    for pair in result["same_gamma"]:
+        print(f"same γ = {pair['gamma']:g}:")
+        print(row(f"  rlrec DQN γ={pair['gamma']:g}", pair["rlrec"]))
+        if "sb3" in pair:
+            print(row(f"  SB3 DQN γ={pair['gamma']:g}", pair["sb3"]))
     t09 = result["rlrec"]["time_to_0.9_seconds"]
     print(f"rlrec time to 0.9  {'not reached' if t09 is None else f'{t09:.1f} s'} (target ≤ 20 s)")
     lat = result["rlrec"]["top10_latency"]

@@ -53,3 +53,5 @@ def print_offline_report(report: dict[str, Any], as_json: bool = False) -> None:
         for name, values in rows.items():
             table.add_row(name, *(f"{values[c]:.4f}" for c in columns))
         console.print(table)
+    for name, note in (report.get("notes") or {}).items():
+        console.print(f"{name}: {note}", highlight=False)

@@ -13,8 +13,12 @@ interaction in the evaluated part:
 Warm and cold users are reported separately. Policies: the trained agent (`dqn`), then every
 user scorer of the policy registry (`engine.policies.registry.USER_SCORERS`, in its order):
 `random`, most popular in train (`popular`), the demographic content fallback (`content`),
-the fitted MF model itself (`mf`, fitted on train only; cold users get demographic factors)
-and LinUCB after learning online in the run's simulator (`linucb`).
+the fitted MF model itself (`mf`, fitted on train only; cold users get demographic factors),
+LinUCB after learning online in the run's simulator (`linucb`), and the item-item EASE and
+ItemKNN (`ease`, `itemknn`: fitted on train, their hyperparameter chosen on the validation
+part; a user's history is what they engaged before the evaluated part, the items the agent's
+state is built from). The report's `notes` say, per policy, which
+hyperparameter it chose, or why it was left out (EASE on a catalogue too large for it).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from rlrec.data.dataset import Dataset
 from rlrec.data.errors import Option, RlrecError
@@ -31,7 +36,7 @@ from rlrec.data.split import PART_NAMES, Split, train_view
 from rlrec.engine.evaluation import metrics
 from rlrec.engine.policies.base import Policy
 from rlrec.engine.policies.ranking import top_k
-from rlrec.engine.policies.registry import USER_SCORERS, ScorerInputs, fit_scorer
+from rlrec.engine.policies.registry import USER_SCORERS, ScorerInputs, fit_scorer, refusal
 from rlrec.engine.policies.user_scorers import UserBatch
 from rlrec.engine.sim.base import VectorSimulator
 from rlrec.engine.sim.history_state import recent_positive_items, state_from_history
@@ -136,6 +141,9 @@ def evaluate_offline(
     seen_rows = earlier & (row[users] >= 0) & ~np.isin(users, split.cold_users)
     excluded_pairs = _pairs_by_row(row[users[seen_rows]], items[seen_rows], n)
 
+    # What each warm user engaged before the evaluated part, for history-reading scorers.
+    history_rows = earlier & engaged & (row[users] >= 0) & ~np.isin(users, split.cold_users)
+    history_pairs = _pairs_by_row(row[users[history_rows]], items[history_rows], n)
     history_log = log.loc[earlier]
     window = int(getattr(getattr(sim, "config", None), "history_window", 5))
     recent = recent_positive_items(history_log, eval_users, window, n_items, threshold)
@@ -148,10 +156,18 @@ def evaluate_offline(
     )
     features = np.asarray(dataset.user_features).reshape(dataset.n_users, -1)[eval_users]
     scorers: dict[str, Any] = {}
+    notes: dict[str, str] = {}
     if agent is not None:
         scorers["dqn"] = lambda batch: np.asarray(agent.scores(batch.obs), np.float64)
     for name in USER_SCORERS if references else ():
-        scorers[name] = fit_scorer(name, inputs).scores
+        why = refusal(name, inputs)
+        if why:
+            notes[name] = f"left out: {why}"
+            continue
+        scorer = fit_scorer(name, inputs)
+        scorers[name] = scorer.scores
+        if scorer.choice:
+            notes[name] = scorer.choice
 
     k_max = min(max(KS), n_items)
     per_user: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in scorers}
@@ -159,7 +175,12 @@ def evaluate_offline(
     popular = np.zeros(n_items)
     for lo in range(0, n, CHUNK_USERS):
         hi = min(lo + CHUNK_USERS, n)
-        batch = UserBatch(users=eval_users[lo:hi], obs=obs[lo:hi], features=features[lo:hi])
+        batch = UserBatch(
+            users=eval_users[lo:hi],
+            obs=obs[lo:hi],
+            features=features[lo:hi],
+            history=sp.csr_matrix(_chunk_table(history_pairs, lo, hi, n_items)),
+        )
         relevant = _chunk_table(relevant_pairs, lo, hi, n_items)
         exclude = _chunk_table(excluded_pairs, lo, hi, n_items)
         for name, scores_of in scorers.items():
@@ -191,4 +212,5 @@ def evaluate_offline(
         "ks": list(KS),
         "split_summary": split.summary(),
         "results": results,
+        "notes": notes,
     }

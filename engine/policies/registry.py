@@ -30,6 +30,16 @@ from rlrec.engine.policies.baselines import (
     warm_up_linucb,
 )
 from rlrec.engine.policies.content import DemographicContent, popularity_scores
+from rlrec.engine.policies.item_item import (
+    EASE_LAMBDA_FRACTIONS,
+    EASEScorer,
+    ItemKNNScorer,
+    active_items,
+    ease_refusal,
+    engaged_matrix,
+    fit_ease,
+    fit_itemknn,
+)
 from rlrec.engine.policies.user_scorers import (
     ContentScorer,
     LinUCBScorer,
@@ -66,6 +76,10 @@ def _fit_mf(inputs: ScorerInputs) -> UserScorer:
     return MFScorer(fitted.mf_user, fitted.mf_item)
 
 
+def _ease_refusal(inputs: ScorerInputs) -> str:
+    return ease_refusal(len(active_items(engaged_matrix(inputs.log))))
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     """One reference policy: its name, a label for people, what it is, and how to build it
@@ -80,6 +94,9 @@ class PolicySpec:
     needs_dynamics: bool = False  # simulation only on a simulator with session dynamics
     # Said while a run fits this scorer for the first time, when that is slow.
     first_fit_note: str = ""
+    # Why it cannot be fitted on these inputs (one line), or "": offline evaluation leaves it
+    # out of the table with that note, `fit_scorer` raises it.
+    refusal: Callable[[ScorerInputs], str] | None = None
 
     @property
     def simulation(self) -> bool:
@@ -136,6 +153,25 @@ POLICIES: dict[str, PolicySpec] = {
             first_fit_note="first time for this run: tens of seconds",
         ),
         PolicySpec(
+            "ease",
+            "EASE",
+            "closed-form item-item weights (Steck 2019), λ chosen on the validation part",
+            fit=lambda i: fit_ease(i.log, i.dataset, i.split),
+            scorer=EASEScorer,
+            refusal=_ease_refusal,
+            first_fit_note=(
+                "first time for this run: a dense inverse for each of "
+                f"{len(EASE_LAMBDA_FRACTIONS)} λ values"
+            ),
+        ),
+        PolicySpec(
+            "itemknn",
+            "ItemKNN",
+            "cosine item-item neighbours of the user's history, k chosen on the validation part",
+            fit=lambda i: fit_itemknn(i.log, i.dataset, i.split),
+            scorer=ItemKNNScorer,
+        ),
+        PolicySpec(
             "oracle",
             "myopic oracle",
             "the best expected immediate reward, read from the hidden truth",
@@ -181,10 +217,20 @@ def baselines_for(sim: VectorSimulator) -> tuple[str, ...]:
     return tuple(n for n in SIMULATION_BASELINES if dynamic or not POLICIES[n].needs_dynamics)
 
 
+def refusal(name: str, inputs: ScorerInputs) -> str:
+    """Why the user scorer `name` cannot be fitted on `inputs` (one line), or ""."""
+    spec = policy_spec(name, USER_SCORERS)
+    return spec.refusal(inputs) if spec.refusal is not None else ""
+
+
 def fit_scorer(name: str, inputs: ScorerInputs) -> UserScorer:
-    """The user scorer `name` fitted on `inputs` (see `ScorerInputs`)."""
+    """The user scorer `name` fitted on `inputs` (see `ScorerInputs`). RlrecError (one line)
+    when it cannot be fitted on them (`refusal`)."""
     spec = policy_spec(name, USER_SCORERS)
     assert spec.fit is not None
+    why = refusal(name, inputs)
+    if why:
+        raise RlrecError(why)
     return spec.fit(inputs)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from rlrec.engine.policies.baselines import LinUCBPolicy
 from rlrec.engine.policies.content import DemographicContent
@@ -19,17 +20,24 @@ from rlrec.engine.policies.content import DemographicContent
 @dataclass(frozen=True)
 class UserBatch:
     """Who is scored: dataset row indices `users` (n,), their agent states `obs`
-    (n, obs_dim) and their observable features `features` (n, n_user_features)."""
+    (n, obs_dim) and their observable features `features` (n, n_user_features); `history`,
+    when given, (n, n_items) CSR of 1 where each user engaged an item before the moment
+    scored (offline: before the evaluated part), for scorers that read a user's history
+    (EASE, ItemKNN); without it they read the history of the log they were fitted on."""
 
     users: np.ndarray
     obs: np.ndarray
     features: np.ndarray
+    history: sp.csr_matrix | None = None
 
 
 class UserScorer:
     """(n, n_items) float64 scores for a batch of users, higher is better."""
 
     name = "scorer"
+    # Which hyperparameter value it uses and how that was chosen, for a scorer that chose one
+    # (EASE's λ, ItemKNN's k); reports show it beside its figures.
+    choice = ""
 
     def scores(self, batch: UserBatch) -> np.ndarray:
         raise NotImplementedError

@@ -177,7 +177,8 @@ def evaluate_online(
 @dataclass(frozen=True)
 class OfflineEvaluation:
     """Offline top-K metrics on the `split` part: `results[group][policy][metric]` for the
-    warm and cold users, with the split's summary."""
+    warm and cold users, with the split's summary; `notes[policy]`: the hyperparameter a
+    policy chose on the validation part, or why it was left out."""
 
     run: str
     split: str
@@ -186,6 +187,7 @@ class OfflineEvaluation:
     ks: list[int]
     split_summary: dict[str, Any]
     results: dict[str, dict[str, dict[str, float]]]
+    notes: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -195,6 +197,7 @@ class OfflineEvaluation:
             "ks": self.ks,
             "split_summary": self.split_summary,
             "results": self.results,
+            "notes": self.notes,
             "run": self.run,
         }
 

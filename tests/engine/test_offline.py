@@ -88,8 +88,9 @@ def test_reference_policies_are_all_reported_and_ordered_sensibly(setup):
     dataset, split, sim, _, _ = setup
     report = evaluate_offline(dataset, split, sim, agent=None, linucb_steps=20)
     warm = report["results"]["warm"]
-    assert set(warm) == {"mf", "popular", "linucb", "content", "random"}
-    assert warm["mf"]["ndcg@10"] > warm["random"]["ndcg@10"]
+    assert set(warm) == {"mf", "popular", "linucb", "content", "random", "ease", "itemknn"}
+    for name in ("mf", "ease", "itemknn"):
+        assert warm[name]["ndcg@10"] > warm["random"]["ndcg@10"]
     assert warm["popular"]["ndcg@10"] > warm["random"]["ndcg@10"]
     assert warm["random"]["coverage@10"] > warm["popular"]["coverage@10"]
     for values in warm.values():
