@@ -451,7 +451,9 @@ def create_app(
         return {"run": trainer.run_dir.name, "status": "stopping"}
 
     from rlrec.api.batching import RecommendBatcher
-    from rlrec.engine.usecases.serving import load_for_serving
+    from rlrec.engine.usecases.serving import POLICIES, load_for_serving
+
+    scorers = set(POLICIES) - {"agent"}  # the reference policies, by name
 
     batcher = RecommendBatcher()
     app.state.recommend_batches = batcher.sizes
@@ -488,6 +490,10 @@ def create_app(
     async def recommend(body: RecommendBody) -> Response:
         k = body.k if body.k is not None else body.n_recommendations or 10
         path, run = await serving_run(body.run)
+        if body.policy in scorers and run.dataset is not None and not run.scorer_ready(body.policy):
+            # A reference policy's first fit on a run (LinUCB's warm-up, EASE's inverse) takes
+            # seconds to a minute: in a worker thread, so other requests are answered meanwhile.
+            await run_in_threadpool(run.scorer, body.policy)
         result = await batcher.recommend(run, str(body.user_id), k, body.policy, body.cold_start)
         answer = {"run": path.name, **result.to_dict()}
         return Response(orjson.dumps(answer), media_type="application/json")
