@@ -34,7 +34,8 @@ async def open_pane(pilot) -> RunsPane:
     await pilot.press("4")
     await wait_for(pilot, lambda: app.query(RunsPane))
     pane = app.query_one(RunsPane)
-    await wait_for(pilot, lambda: pane.studies and has_focus(pane))
+    await wait_for(pilot, lambda: pane.studies)
+    await wait_for(pilot, lambda: has_focus(pane))
     return pane
 
 
@@ -273,3 +274,23 @@ async def test_a_study_started_while_the_app_is_open_appears(tmp_path):
         table = pane.query_one("#studies-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
         assert rows(table)[0][:3] == ["late", "return", "2"]
+
+
+@sync
+async def test_a_hidden_pane_never_takes_the_keys_from_the_pane_shown(tmp_path):
+    # The Dataset pane's source tabs switch (first when the pane mounts, after the first
+    # frame) while another pane is shown: it must not focus its hidden widgets then.
+    from textual.widgets import Tabs
+
+    from rlrec.tui.panes.dataset import DatasetPane
+
+    write_study(tmp_path, "lr-search", demo_trials())
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_pane(pilot)
+        dataset = app.query_one(DatasetPane)
+        app.set_focus(None)  # focus lost for a moment, as while a pane mounts
+        dataset.query_one("#dataset-source-tabs", Tabs).active = "source-csv"
+        await pilot.pause(0.2)
+        assert app.focused is None or dataset not in app.focused.ancestors_with_self
+        assert app.query_one("#panes").active == "runs" and pane.is_on_screen

@@ -109,3 +109,32 @@ async def test_a_progress_line_read_before_its_timing_line_is_shown(tmp_path, mo
         await pilot.pause(0.2)
         assert app.is_running and pane.following
     writer.close()
+
+
+@sync
+async def test_s_while_following_asks_before_starting_a_run_here(tmp_path, monkeypatch):
+    # The followed run is another process's: one stray `s` must not leave it for a new run.
+    from tests.tui.fake_trainer import FakeTrainer
+
+    skip_dataset(monkeypatch)
+    started = []
+
+    def make_trainer(self, config, run_dir):
+        started.append(FakeTrainer(config, run_dir))
+        return started[-1]
+
+    monkeypatch.setattr(TrainPane, "make_trainer", make_trainer)
+    run_dir = tmp_path / "live-run"
+    writer = start_run(run_dir)
+    app = RlrecApp(run_dir=run_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: len(pane.store) >= 1 and pane._form_built)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        assert pane.following and not started  # asked, still following
+        assert any("press s again" in n.message for n in app._notifications)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: bool(started))  # confirmed: a run of its own
+        assert not pane.following
+    writer.close()

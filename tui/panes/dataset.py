@@ -316,6 +316,11 @@ interactions per user and per item, ratings) follow the current dataset.
         self.call_after_refresh(self._keep_focus)
 
     def _keep_focus(self) -> None:
+        if not self.is_on_screen:
+            # The source tabs also switch while the pane is hidden (their first activation
+            # comes when the pane mounts, after the first frame): focusing a hidden widget
+            # would take the keys from the pane the user is looking at.
+            return
         focused = self.app.focused
         if focused is None or not focused.is_on_screen or focused.is_disabled:
             self.focus_default()

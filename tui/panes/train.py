@@ -63,6 +63,10 @@ if TYPE_CHECKING:  # these import torch / pandas: loaded on first use, after the
     from rlrec.tui.widgets.forms import ValidatedForm
 
 
+# How long a second `s` confirms starting a run here while another process's run is followed.
+START_CONFIRM_SECONDS = 5.0
+
+
 @dataclass
 class FormReady(Message):
     """The engine's config classes loaded (in a worker): build the form from them."""
@@ -155,6 +159,9 @@ Train a DQN recommender against the simulator and watch it learn.
         self._form_built = False
         self._start_when_ready = False
         self._preparing = False  # a start is resolving its settings in a worker
+        # While following another process's run, `s` asks first: until this time.monotonic(),
+        # a second `s` starts a run here.
+        self._start_confirmed_until = 0.0
         self._form_request = 0  # bumped by each load_form; older answers are dropped
         self.preset: str | None = None
         self.last_finished: RunFinished | None = None
@@ -324,6 +331,17 @@ Train a DQN recommender against the simulator and watch it learn.
     def action_start(self) -> None:
         if self.is_training:
             self.notify("a run is already going — x stops it", severity="warning")
+            return
+        if self.following and time.monotonic() > self._start_confirmed_until:
+            # The followed run is another process's: starting here leaves it (it goes on
+            # training there), so one stray key must not do it.
+            self._start_confirmed_until = time.monotonic() + START_CONFIRM_SECONDS
+            name = self.run_dir.name if self.run_dir is not None else "a run"
+            self.notify(
+                f"following {name}, trained by another process: press s again to start a "
+                "new run here (that one goes on training there)",
+                severity="warning",
+            )
             return
         if not self._form_built or not self._config_ready:
             # One key should be enough on a fresh launch: start once the settings are loaded.
