@@ -19,16 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _train(folder: Path, steps: int) -> Path:
-    from rlrec.cli.main import main
-
-    argv = ["train", "--preset", "default", "--steps", str(steps), "--seed", "0"]
-    argv += ["--threads", "1", "--out", str(folder), "--name", "bench", "--json"]
-    if main(argv) != 0:
-        raise SystemExit("training the benchmark run failed")
-    return folder / "bench"
+from trained_run import train_bench_run  # bench/, beside this script
 
 
 def main() -> int:
@@ -52,7 +43,7 @@ def main() -> int:
     from rlrec.engine.usecases.serving import POLICIES, load_for_serving, recommend
 
     with tempfile.TemporaryDirectory() as scratch:
-        run_dir = args.run or _train(Path(scratch), args.steps)
+        run_dir = args.run or train_bench_run(Path(scratch), args.steps)
         began = time.perf_counter()
         if args.prepare:
             artifacts.prepare_serving(run_dir)

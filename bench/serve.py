@@ -38,6 +38,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from trained_run import train_bench_run  # bench/, beside this script
 
 # wrk script: POST /api/recommend cycling over USERS, say when LIMIT answers came back,
 # print the figures as one JSON line at the end (latencies in microseconds).
@@ -85,16 +86,6 @@ class Body(BaseModel):
 async def recommend(body: Body) -> Response:
     return Response(b'{"items": []}', media_type="application/json")
 """
-
-
-def _train(folder: Path, steps: int) -> Path:
-    from rlrec.cli.main import main
-
-    argv = ["train", "--preset", "default", "--steps", str(steps), "--seed", "0"]
-    argv += ["--threads", "1", "--out", str(folder), "--name", "bench", "--json"]
-    if main(argv) != 0:
-        raise SystemExit("training the benchmark run failed")
-    return folder / "bench"
 
 
 def _free_port() -> int:
@@ -190,7 +181,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        run_dir = (args.run or _train(scratch, args.steps)).resolve()
+        run_dir = (args.run or train_bench_run(scratch, args.steps)).resolve()
         from rlrec.engine.training.runs import load_run
 
         dataset = load_run(run_dir).dataset
