@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from rlrec.data.errors import Option, RlrecError
 from rlrec.data.memory import check_fits
 from rlrec.engine.agents.network import EmbeddingQNetwork, QNetwork
+from rlrec.engine.agents.nstep import NStepReturns, Step
 from rlrec.engine.agents.replay import OBS_DTYPES, ReplayBuffer
 from rlrec.engine.config_base import MAX_RUN_STEPS, param
 from rlrec.engine.policies.base import Policy
@@ -76,6 +77,13 @@ class DQNConfig:
     )
     grad_clip: float = param(10.0, low=0, high=1e6, help="max gradient L2 norm (0 = no clipping)")
     weight_decay: float = param(0.0, low=0, high=1)
+    n_step: int = param(
+        1,
+        low=1,
+        high=100,
+        help="rewards summed before bootstrapping: targets Σ γ^k r_{t+k} (k < n) + γ^n max Q",
+        unit="env steps",
+    )
     eps_start: float = param(1.0, low=0, high=1, help="ε at step 0")
     eps_end: float = param(0.05, low=0, high=1, help="ε after the decay")
     eps_decay_steps: int = param(
@@ -84,6 +92,20 @@ class DQNConfig:
         high=MAX_RUN_STEPS,
         help="env steps over which ε decays linearly",
         unit="env steps",
+    )
+    eps_decay_fraction: float = param(
+        0.0,
+        low=0,
+        high=1,
+        help="fraction of the run's budget over which ε decays linearly to eps_end, so a "
+        "short run ends exploiting (0 = over eps_decay_steps env steps instead)",
+    )
+    lr_decay_fraction: float = param(
+        0.0,
+        low=0,
+        high=1,
+        help="fraction of the run's budget over which lr decays linearly to lr × lr_final "
+        "(0 = over lr_decay_updates updates instead)",
     )
     mask_engaged: bool = param(True, help="never recommend an item already engaged in the session")
     serve_average: float = param(
@@ -97,6 +119,11 @@ class DQNConfig:
         choices=("auto", "per_item", "embedding"),
         help="Q head: one output per item, or φ(state)·ψ(item features + id embedding); "
         "auto = per_item up to 2,000 items, else embedding",
+    )
+    dueling: bool = param(
+        False,
+        help="per-item head as V(s) + A(s, i) − mean A (Wang et al. 2016); "
+        "not with head: embedding",
     )
     embedding_dim: int = param(
         32, low=1, high=4096, help="width of φ(state) and ψ(item) with head: embedding"
@@ -251,6 +278,13 @@ class DQNAgent(Policy):
         self.n_items = int(n_items)
         self.item_features: torch.Tensor | None = None
         if config.head == "embedding":
+            if config.dueling:
+                raise RlrecError(
+                    "agent.dueling: true needs the per-item head (agent.head: per_item, or "
+                    f"auto with at most {WHOLE_CATALOGUE_ITEMS:,} items)",
+                    key="agent.dueling",
+                    value=True,
+                )
             if item_features is None:
                 raise RlrecError(
                     "agent.head: embedding needs the simulator's observable item features",
@@ -294,6 +328,8 @@ class DQNAgent(Policy):
         self.sample_generator = torch.Generator().manual_seed(seed + 1)
         self.explore_rng = np.random.default_rng(seed + 2)
         self.updates = 0
+        self.budget_fraction = 0.0  # of the run's budget done; set by the trainer
+        self.n_step = NStepReturns(config.n_step, config.gamma)
         self._online_params: list[torch.Tensor] = list(self.online.parameters())
         self._target_params: list[torch.Tensor] = list(self.target.parameters())
         self.served = self.online
@@ -324,6 +360,7 @@ class DQNAgent(Policy):
             c.hidden,
             c.dropout,
             c.batch_norm,
+            c.dueling,
             init_generator=init_generator,
             dropout_generator=dropout_generator,
         )
@@ -442,16 +479,28 @@ class DQNAgent(Policy):
         return items
 
     # -- schedules ---------------------------------------------------------------------
+    # Both schedules are linear; each runs either over a fixed count (env steps, updates) or,
+    # with its `*_decay_fraction` > 0, over that fraction of the run's budget — which the
+    # trainer keeps in `budget_fraction` (in [0, 1]) — so a 60-second run and a 10-minute run
+    # both end exploiting with a small learning rate.
     def epsilon(self, env_steps: int) -> float:
+        """ε for the next ε-greedy step, after `env_steps` env steps (or at `budget_fraction`)."""
         c = self.config
-        frac = min(1.0, env_steps / c.eps_decay_steps)
+        if c.eps_decay_fraction > 0:
+            frac = min(1.0, self.budget_fraction / c.eps_decay_fraction)
+        else:
+            frac = min(1.0, env_steps / c.eps_decay_steps)
         return (1.0 - frac) * c.eps_start + frac * c.eps_end
 
     def learning_rate(self) -> float:
+        """Adam's learning rate for the next update."""
         c = self.config
-        if c.lr_decay_updates <= 0:
+        if c.lr_decay_fraction > 0:
+            frac = min(1.0, self.budget_fraction / c.lr_decay_fraction)
+        elif c.lr_decay_updates > 0:
+            frac = min(1.0, self.updates / c.lr_decay_updates)
+        else:
             return c.lr
-        frac = min(1.0, self.updates / c.lr_decay_updates)
         return c.lr * (1.0 + frac * (c.lr_final - 1.0))
 
     # -- learning ----------------------------------------------------------------------
@@ -468,8 +517,10 @@ class DQNAgent(Policy):
         """Store N transitions: obs and next_obs (N, obs_dim), actions (N,) item ids, rewards
         (N,), done (N,) bool, next_mask (N, n_items) bool (kept only with `mask_engaged`) —
         or, when the next states were offered candidates, `next_candidates` (N, C) item ids
-        and next_mask (N, C) aligned with them (the Double-DQN target maximises over them)."""
-        self.replay.add_batch(
+        and next_mask (N, C) aligned with them (the Double-DQN target maximises over them).
+        With `n_step` n > 1 the replay gets each transition n steps later, as an n-step one
+        (`engine.agents.nstep`)."""
+        step = Step(
             obs,
             actions,
             rewards,
@@ -478,6 +529,9 @@ class DQNAgent(Policy):
             next_mask if self.config.mask_engaged else None,
             next_candidates,
         )
+        ready = self.n_step.push(step)
+        if ready is not None:
+            self.replay.add_batch(*ready)
 
     def update(self) -> float:
         """One gradient step on a replay batch; returns the loss. A non-finite loss is
@@ -487,7 +541,9 @@ class DQNAgent(Policy):
         q = self.online.q_at(batch["obs"], batch["action"])
         target = batch["reward"]
         if c.gamma > 0:  # γ = 0 needs no next-state values at all
-            target = target + c.gamma * (~batch["done"]).float() * self._next_value(batch)
+            # An n-step reward already sums γ^k r_{t+k} for k < n; the bootstrap is n away.
+            discount = c.gamma**c.n_step
+            target = target + discount * (~batch["done"]).float() * self._next_value(batch)
         if c.loss == "huber":
             loss = F.smooth_l1_loss(q, target, beta=c.huber_delta)
         else:
@@ -586,6 +642,8 @@ class DQNAgent(Policy):
         }
         if self.served is not self.online:
             state["served"] = self.served.state_dict()
+        if self.config.n_step > 1:  # steps not yet in the replay (they go with it)
+            state["n_step"] = self.n_step.state_dict() if include_replay else {"count": 0}
         if include_replay:
             state["replay"] = self.replay.state_dict()
         return state
@@ -608,3 +666,5 @@ class DQNAgent(Policy):
         self.explore_rng.bit_generator.state = state["explore_rng"]
         if "replay" in state:
             self.replay.load_state_dict(state["replay"])
+        if "n_step" in state:
+            self.n_step.load_state_dict(state["n_step"])

@@ -87,24 +87,33 @@ class QNetwork(nn.Module):
         hidden: Sequence[int] = (256, 256, 128),
         dropout: float = 0.2,
         batch_norm: bool = False,
+        dueling: bool = False,
         *,
         init_generator: torch.Generator | None = None,
         dropout_generator: torch.Generator | None = None,
     ) -> None:
         """Weights from `init_generator` (a fresh one seeded 0 if None); dropout masks from
-        `dropout_generator` (only drawn in training mode)."""
+        `dropout_generator` (only drawn in training mode). `dueling`: the head is split into
+        a state value V(s) and advantages A(s, i), Q = V + A − mean_i A (Wang et al. 2016,
+        "Dueling Network Architectures for Deep Reinforcement Learning", eq. 9), so what
+        all items share is learned once rather than per item."""
         super().__init__()
         # Built on the meta device (no memory, no draws from the global RNG), then
         # materialised and initialised from our own generator.
         with torch.device("meta"):
             self.body, width = mlp_body(obs_dim, hidden, dropout, batch_norm, dropout_generator)
             self.head = nn.Linear(width, n_items)
+            self.value = nn.Linear(width, 1) if dueling else None
         self.to_empty(device="cpu")
         initialise(self, init_generator or torch.Generator().manual_seed(0))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim) → (B, n_items) Q-values."""
-        return self.head(self.body(obs))
+        features = self.body(obs)
+        if self.value is None:
+            return self.head(features)
+        advantage = self.head(features)
+        return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
 
     def candidate_q(self, obs: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """(B, obs_dim), (B, C) item ids → (B, C): the head's outputs gathered at the

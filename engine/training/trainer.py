@@ -251,6 +251,7 @@ class Trainer:
                     break
                 # Collect: one ε-greedy action per session (among its candidates when the
                 # simulator offers a set), one step of every session.
+                agent.budget_fraction = self.fraction_done()  # for budget-tied schedules
                 obs, epsilon = self._obs, agent.epsilon(self.env_steps)
                 candidates = sim.candidates()
                 if candidates is None:
