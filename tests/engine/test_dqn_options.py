@@ -1,0 +1,181 @@
+"""The DQN's learning options: n-step returns, the dueling head, budget-tied schedules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rlrec.data.errors import RlrecError
+from rlrec.engine.agents.dqn import DQNAgent, DQNConfig
+from rlrec.engine.agents.network import QNetwork
+from rlrec.engine.agents.nstep import NStepReturns, Step
+from rlrec.engine.config_base import from_dict
+from rlrec.engine.training import runs
+from rlrec.engine.training.events import Checkpointed, Progress
+from rlrec.engine.training.run_config import load_run_config
+from rlrec.engine.training.trainer import Trainer
+
+torch.set_num_threads(1)
+
+
+def _agent(**overrides):
+    config = from_dict(DQNConfig, {"hidden": [16], "batch_size": 8, **overrides}, prefix="agent")
+    return DQNAgent(obs_dim=1, n_items=3, config=config, seed=0)
+
+
+def _step(t, rewards, done):
+    """Vector step t of two sessions: observation t, next observation t + 1."""
+    n = len(rewards)
+    obs = np.full((n, 1), t, dtype=np.float32)
+    mask = np.zeros((n, 3), dtype=bool)
+    mask[:, t % 3] = True
+    return Step(
+        obs,
+        np.full(n, t % 3),
+        np.asarray(rewards, dtype=np.float32),
+        obs + 1,
+        np.asarray(done, dtype=bool),
+        mask,
+        None,
+    )
+
+
+def test_n_step_transitions_equal_the_hand_computed_returns_on_a_tiny_chain():
+    # Session 0 runs on; session 1 ends at step 1 (its step 2 is a new session's first).
+    gamma = 0.5
+    chain = [
+        _step(0, [1.0, 10.0], [False, False]),
+        _step(1, [2.0, 20.0], [False, True]),
+        _step(2, [4.0, 40.0], [False, False]),
+        _step(3, [8.0, 80.0], [False, False]),
+    ]
+    n_step = NStepReturns(3, gamma)
+    out = [n_step.push(s) for s in chain]
+    assert out[0] is None and out[1] is None
+    first, second = out[2], out[3]
+    assert first is not None and second is not None
+    # From step 0: 1 + 0.5·2 + 0.25·4 = 3; session 1: 10 + 0.5·20, then it ended.
+    assert first.rewards.tolist() == [3.0, 20.0]
+    assert first.done.tolist() == [False, True]
+    assert first.obs[:, 0].tolist() == [0.0, 0.0] and first.actions.tolist() == [0, 0]
+    # Bootstrapped from the state after step 2, with the mask of that state.
+    assert first.next_obs[:, 0].tolist() == [3.0, 3.0]
+    assert first.next_mask[:, 2].all() and first.next_mask.sum() == 2
+    # From step 1: 2 + 0.5·4 + 0.25·8 = 6; session 1 ended at step 1 itself: 20 alone.
+    assert second.rewards.tolist() == [6.0, 20.0]
+    assert second.done.tolist() == [False, True]
+
+
+def test_one_step_passes_a_transition_through_unchanged():
+    step = _step(0, [1.0, 2.0], [False, True])
+    assert NStepReturns(1, 0.9).push(step) is step
+
+
+def test_the_n_step_target_bootstraps_gamma_to_the_n():
+    agent = _agent(gamma=0.5, n_step=3, learning_starts=0, double_dqn=False)
+    with torch.no_grad():  # Q = 4 for every item and state, in both nets
+        for net in (agent.online, agent.target):
+            for p in net.parameters():
+                p.zero_()
+            net.head.bias.fill_(4.0)
+    for t in range(3):
+        agent.remember(*_step(t, [1.0, 1.0], [False, t == 1]))
+    assert len(agent.replay) == 2
+    batch = agent.replay.sample(64, torch.Generator().manual_seed(0))
+    expected = torch.where(batch["done"], torch.tensor(1.5), torch.tensor(1.75 + 0.125 * 4))
+    # The update's target: n-step reward + γ³·Q(next) where the session went on.
+    target = batch["reward"] + 0.5**3 * (~batch["done"]).float() * agent._next_value(batch)
+    assert torch.allclose(target, expected)
+
+
+def test_pending_n_steps_survive_a_checkpoint_so_a_resume_continues_exactly(tmp_path):
+    agent = {
+        "hidden": [32, 32],
+        "learning_starts": 256,
+        "replay_ratio": 1 / 16,
+        "batch_size": 32,
+        "replay_size": 5000,
+        "gamma": 0.9,
+        "n_step": 3,
+    }
+    train = {
+        "n_envs": 64,
+        "log_every": 640,
+        "eval_episodes": 100,
+        "torch_threads": 1,
+        "steps": 6400,
+        "eval_every": 3200,
+        "checkpoint_every": 3200,
+    }
+    config = load_run_config("seed-classic", overrides={"agent": agent, "train": train})
+    Trainer(config, tmp_path / "straight").run()
+    partial = Trainer(config, tmp_path / "resumed")
+    partial.subscribe(
+        lambda e: partial.stop(evaluate=False) if isinstance(e, Checkpointed) else None
+    )
+    partial.run()
+    assert runs.load_checkpoint(tmp_path / "resumed")["agent"]["n_step"]["count"] == 2
+    Trainer.from_run(tmp_path / "resumed").run()
+    a = [p for p in runs.read_events(tmp_path / "straight") if isinstance(p, Progress)]
+    b = [p for p in runs.read_events(tmp_path / "resumed") if isinstance(p, Progress)]
+    assert [(p.env_steps, p.loss) for p in a][-3:] == [(p.env_steps, p.loss) for p in b][-3:]
+
+
+def test_the_dueling_head_is_value_plus_advantage_minus_its_mean():
+    net = QNetwork(5, 7, hidden=[8], dropout=0.0, dueling=True)
+    obs = torch.randn(4, 5, generator=torch.Generator().manual_seed(0))
+    features = net.body(obs)
+    advantage = net.head(features)
+    assert net.value is not None
+    expected = net.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
+    assert torch.allclose(net(obs), expected)
+    # The mean advantage is zero, so V is the mean of the Q-values.
+    assert torch.allclose(net(obs).mean(dim=1), net.value(features).squeeze(1), atol=1e-6)
+
+
+def test_the_dueling_head_refuses_the_embedding_head():
+    config = from_dict(DQNConfig, {"head": "embedding", "dueling": True}, prefix="agent")
+    with pytest.raises(RlrecError, match="agent.dueling"):
+        DQNAgent(4, 3, config, item_features=np.zeros((3, 2), dtype=np.float32))
+
+
+def test_budget_tied_schedules_follow_the_fraction_of_the_budget():
+    agent = _agent(
+        eps_start=1.0,
+        eps_end=0.1,
+        eps_decay_steps=10,  # ignored: the fraction wins
+        eps_decay_fraction=0.5,
+        lr=0.01,
+        lr_final=0.1,
+        lr_decay_fraction=1.0,
+    )
+    agent.budget_fraction = 0.25
+    assert agent.epsilon(10**6) == pytest.approx(0.55)
+    assert agent.learning_rate() == pytest.approx(0.01 * (1 - 0.25 * 0.9))
+    agent.budget_fraction = 0.5
+    assert agent.epsilon(0) == pytest.approx(0.1)
+    agent.budget_fraction = 1.0
+    assert agent.learning_rate() == pytest.approx(0.001)
+
+
+def test_a_run_reaches_eps_end_at_the_set_fraction_of_its_budget(tmp_path):
+    agent = {
+        "hidden": [16],
+        "learning_starts": 256,
+        "batch_size": 32,
+        "replay_size": 5000,
+        "eps_start": 1.0,
+        "eps_end": 0.05,
+        "eps_decay_steps": 10**9,  # by steps it would barely move
+        "eps_decay_fraction": 0.5,
+    }
+    train = {"n_envs": 64, "log_every": 64, "eval_episodes": 50, "steps": 3200}
+    config = load_run_config("seed-classic", overrides={"agent": agent, "train": train})
+    Trainer(config, tmp_path / "run").run()
+    progress = [p for p in runs.read_events(tmp_path / "run") if isinstance(p, Progress)]
+    # ε of the step that took the run past each point (the budget fraction before it).
+    before = [p.epsilon for p in progress if p.env_steps <= 1600]
+    after = [p.epsilon for p in progress if p.env_steps > 1600 + 64]
+    assert before[0] > 0.9 and all(e > 0.05 for e in before)
+    assert after and all(e == pytest.approx(0.05) for e in after)
