@@ -15,6 +15,7 @@ from rlrec.engine.training import runs
 from rlrec.engine.training.events import Checkpointed, Progress
 from rlrec.engine.training.run_config import load_run_config
 from rlrec.engine.training.trainer import Trainer
+from tests.engine.test_trainer import SMALL_AGENT, SMALL_TRAIN
 
 torch.set_num_threads(1)
 
@@ -90,24 +91,8 @@ def test_the_n_step_target_bootstraps_gamma_to_the_n():
 
 
 def test_pending_n_steps_survive_a_checkpoint_so_a_resume_continues_exactly(tmp_path):
-    agent = {
-        "hidden": [32, 32],
-        "learning_starts": 256,
-        "replay_ratio": 1 / 16,
-        "batch_size": 32,
-        "replay_size": 5000,
-        "gamma": 0.9,
-        "n_step": 3,
-    }
-    train = {
-        "n_envs": 64,
-        "log_every": 640,
-        "eval_episodes": 100,
-        "torch_threads": 1,
-        "steps": 6400,
-        "eval_every": 3200,
-        "checkpoint_every": 3200,
-    }
+    agent = {**SMALL_AGENT, "gamma": 0.9, "n_step": 3}
+    train = {**SMALL_TRAIN, "steps": 6400, "eval_every": 3200, "checkpoint_every": 3200}
     config = load_run_config("seed-classic", overrides={"agent": agent, "train": train})
     Trainer(config, tmp_path / "straight").run()
     partial = Trainer(config, tmp_path / "resumed")
