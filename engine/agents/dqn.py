@@ -46,7 +46,8 @@ class DQNConfig:
         0,
         low=0,
         high=MAX_RUN_STEPS,
-        help="updates over which lr decays linearly to lr × lr_final (0 = constant)",
+        help="updates over which lr decays linearly to lr × lr_final (0 = over "
+        "lr_decay_fraction of the run's budget, or constant if that is 0 too)",
         unit="updates",
     )
     batch_size: int = param(256, low=1, high=65536, unit="transitions")
@@ -88,9 +89,10 @@ class DQNConfig:
     eps_end: float = param(0.05, low=0, high=1, help="ε after the decay")
     eps_decay_steps: int = param(
         200_000,
-        low=1,
+        low=0,
         high=MAX_RUN_STEPS,
-        help="env steps over which ε decays linearly",
+        help="env steps over which ε decays linearly (0 = over eps_decay_fraction of the "
+        "run's budget instead)",
         unit="env steps",
     )
     eps_decay_fraction: float = param(
@@ -98,14 +100,14 @@ class DQNConfig:
         low=0,
         high=1,
         help="fraction of the run's budget over which ε decays linearly to eps_end, so a "
-        "short run ends exploiting (0 = over eps_decay_steps env steps instead)",
+        "short run ends exploiting (used when eps_decay_steps is 0)",
     )
     lr_decay_fraction: float = param(
         0.0,
         low=0,
         high=1,
         help="fraction of the run's budget over which lr decays linearly to lr × lr_final "
-        "(0 = over lr_decay_updates updates instead)",
+        "(used when lr_decay_updates is 0; 0 = constant)",
     )
     mask_engaged: bool = param(True, help="never recommend an item already engaged in the session")
     serve_average: float = param(
@@ -136,6 +138,13 @@ class DQNConfig:
     )
 
     def validate(self) -> None:
+        if self.eps_decay_steps == 0 and self.eps_decay_fraction == 0:
+            raise RlrecError(
+                "agent.eps_decay_steps and agent.eps_decay_fraction are both 0: set one "
+                "(env steps, or a fraction of the run's budget in (0, 1])",
+                key="agent.eps_decay_steps",
+                value=0,
+            )
         if self.eps_end > self.eps_start:
             raise RlrecError(
                 f"agent.eps_end = {self.eps_end:g} must not exceed agent.eps_start = {self.eps_start:g}",
@@ -479,26 +488,27 @@ class DQNAgent(Policy):
         return items
 
     # -- schedules ---------------------------------------------------------------------
-    # Both schedules are linear; each runs either over a fixed count (env steps, updates) or,
-    # with its `*_decay_fraction` > 0, over that fraction of the run's budget — which the
+    # Both schedules are linear; each runs over a fixed count (env steps, updates) when that
+    # count is set (> 0), else over its `*_decay_fraction` of the run's budget — which the
     # trainer keeps in `budget_fraction` (in [0, 1]) — so a 60-second run and a 10-minute run
-    # both end exploiting with a small learning rate.
+    # both end exploiting with a small learning rate. A count someone sets always wins, so
+    # a preset, the Train form or `--set agent.eps_decay_steps=N` means what it says.
     def epsilon(self, env_steps: int) -> float:
         """ε for the next ε-greedy step, after `env_steps` env steps (or at `budget_fraction`)."""
         c = self.config
-        if c.eps_decay_fraction > 0:
-            frac = min(1.0, self.budget_fraction / c.eps_decay_fraction)
-        else:
+        if c.eps_decay_steps > 0:
             frac = min(1.0, env_steps / c.eps_decay_steps)
+        else:
+            frac = min(1.0, self.budget_fraction / c.eps_decay_fraction)
         return (1.0 - frac) * c.eps_start + frac * c.eps_end
 
     def learning_rate(self) -> float:
         """Adam's learning rate for the next update."""
         c = self.config
-        if c.lr_decay_fraction > 0:
-            frac = min(1.0, self.budget_fraction / c.lr_decay_fraction)
-        elif c.lr_decay_updates > 0:
+        if c.lr_decay_updates > 0:
             frac = min(1.0, self.updates / c.lr_decay_updates)
+        elif c.lr_decay_fraction > 0:
+            frac = min(1.0, self.budget_fraction / c.lr_decay_fraction)
         else:
             return c.lr
         return c.lr * (1.0 + frac * (c.lr_final - 1.0))

@@ -129,10 +129,11 @@ def test_budget_tied_schedules_follow_the_fraction_of_the_budget():
     agent = _agent(
         eps_start=1.0,
         eps_end=0.1,
-        eps_decay_steps=10,  # ignored: the fraction wins
+        eps_decay_steps=0,
         eps_decay_fraction=0.5,
         lr=0.01,
         lr_final=0.1,
+        lr_decay_updates=0,
         lr_decay_fraction=1.0,
     )
     agent.budget_fraction = 0.25
@@ -144,6 +145,23 @@ def test_budget_tied_schedules_follow_the_fraction_of_the_budget():
     assert agent.learning_rate() == pytest.approx(0.001)
 
 
+def test_a_set_step_count_wins_over_the_budget_fraction():
+    # A preset, the Train form or --set naming eps_decay_steps / lr_decay_updates gets them.
+    agent = _agent(
+        eps_start=1.0, eps_end=0.0, eps_decay_steps=100, eps_decay_fraction=0.5,
+        lr=0.01, lr_final=0.5, lr_decay_updates=10, lr_decay_fraction=1.0,
+    )
+    agent.budget_fraction = 1.0
+    assert agent.epsilon(50) == pytest.approx(0.5)
+    agent.updates = 5
+    assert agent.learning_rate() == pytest.approx(0.01 * 0.75)
+
+
+def test_no_epsilon_schedule_at_all_is_refused_naming_both_keys():
+    with pytest.raises(RlrecError, match="agent.eps_decay_steps and agent.eps_decay_fraction"):
+        from_dict(DQNConfig, {"eps_decay_steps": 0, "eps_decay_fraction": 0}, prefix="agent")
+
+
 def test_a_run_reaches_eps_end_at_the_set_fraction_of_its_budget(tmp_path):
     agent = {
         "hidden": [16],
@@ -152,7 +170,7 @@ def test_a_run_reaches_eps_end_at_the_set_fraction_of_its_budget(tmp_path):
         "replay_size": 5000,
         "eps_start": 1.0,
         "eps_end": 0.05,
-        "eps_decay_steps": 10**9,  # by steps it would barely move
+        "eps_decay_steps": 0,
         "eps_decay_fraction": 0.5,
     }
     train = {"n_envs": 64, "log_every": 64, "eval_episodes": 50, "steps": 3200}
