@@ -14,6 +14,7 @@ average smooths that out. Exploration and learning always use the online net.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 
 from rlrec.data.errors import Option, RlrecError
 from rlrec.data.memory import check_fits
-from rlrec.engine.agents.network import EmbeddingQNetwork, QNetwork
+from rlrec.engine.agents.network import EmbeddingQNetwork, QNetwork, bfloat16_body
 from rlrec.engine.agents.nstep import NStepReturns, Step
 from rlrec.engine.agents.replay import OBS_DTYPES, ReplayBuffer
 from rlrec.engine.config_base import MAX_RUN_STEPS, param
@@ -131,6 +132,12 @@ class DQNConfig:
         32, low=1, high=4096, help="width of φ(state) and ψ(item) with head: embedding"
     )
     item_bias: bool = param(True, help="a learned per-item bias b(i) with head: embedding")
+    train_precision: str = param(
+        "float32",
+        choices=("float32", "bfloat16"),
+        help="precision of the network body's products in updates and ε-greedy acting "
+        "(bfloat16: faster on CPUs with AVX-512 BF16; evaluation and serving stay float32)",
+    )
     replay_dtype: str = param(
         "float32",
         choices=tuple(OBS_DTYPES),
@@ -440,7 +447,9 @@ class DQNAgent(Policy):
         with them ((N, C) item ids), among each session's candidates with `mask` (N, C)."""
         if candidates is not None:
             return self._explore_candidates(obs, mask, epsilon, candidates)
-        actions = self._masked(self._q(self.online, obs), mask).argmax(dim=1).numpy()
+        with self._training_precision():
+            q = self._q(self.online, obs)
+        actions = self._masked(q, mask).argmax(dim=1).numpy()
         explore = np.flatnonzero(self.explore_rng.random(len(actions)) < epsilon)
         if explore.size:
             actions[explore] = self._random_items(explore, mask)
@@ -449,7 +458,8 @@ class DQNAgent(Policy):
     def _explore_candidates(
         self, obs: np.ndarray, mask: np.ndarray | None, epsilon: float, candidates: np.ndarray
     ) -> np.ndarray:
-        q = self._masked(self._q(self.online, obs, candidates), mask)
+        with self._training_precision():
+            q = self._masked(self._q(self.online, obs, candidates), mask)
         positions = q.argmax(dim=1).numpy()
         explore = np.flatnonzero(self.explore_rng.random(len(positions)) < epsilon)
         if explore.size:
@@ -548,12 +558,13 @@ class DQNAgent(Policy):
         returned without touching the weights (the trainer then stops the run)."""
         c = self.config
         batch = self.replay.sample(c.batch_size, self.sample_generator)
-        q = self.online.q_at(batch["obs"], batch["action"])
-        target = batch["reward"]
-        if c.gamma > 0:  # γ = 0 needs no next-state values at all
-            # An n-step reward already sums γ^k r_{t+k} for k < n; the bootstrap is n away.
-            discount = c.gamma**c.n_step
-            target = target + discount * (~batch["done"]).float() * self._next_value(batch)
+        with self._training_precision():
+            q = self.online.q_at(batch["obs"], batch["action"])
+            target = batch["reward"]
+            if c.gamma > 0:  # γ = 0 needs no next-state values at all
+                # An n-step reward already sums γ^k r_{t+k} for k < n; the bootstrap is n away.
+                discount = c.gamma**c.n_step
+                target = target + discount * (~batch["done"]).float() * self._next_value(batch)
         if c.loss == "huber":
             loss = F.smooth_l1_loss(q, target, beta=c.huber_delta)
         else:
@@ -585,6 +596,11 @@ class DQNAgent(Policy):
                 if s_buf is not o_buf:  # the item features are one tensor, shared
                     s_buf.copy_(o_buf)
         return loss_value
+
+    def _training_precision(self) -> contextlib.AbstractContextManager[None]:
+        """The precision of training's forward passes (`train_precision`); evaluation and
+        serving call the networks outside it, in float32."""
+        return bfloat16_body(self.config.train_precision == "bfloat16")
 
     @torch.no_grad()
     def _next_value(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

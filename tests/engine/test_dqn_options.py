@@ -182,3 +182,28 @@ def test_a_run_reaches_eps_end_at_the_set_fraction_of_its_budget(tmp_path):
     after = [p.epsilon for p in progress if p.env_steps > 1600 + 64]
     assert before[0] > 0.9 and all(e > 0.05 for e in before)
     assert after and all(e == pytest.approx(0.05) for e in after)
+
+
+def test_bfloat16_bodies_round_only_inside_the_training_block():
+    from rlrec.engine.agents.network import bfloat16_body
+
+    net = QNetwork(12, 7, hidden=[64, 32], dropout=0.0)
+    obs = torch.randn(50, 12, generator=torch.Generator().manual_seed(1))
+    exact = net(obs)
+    with bfloat16_body():
+        rounded = net(obs)
+        assert rounded.dtype == torch.float32  # the head and the Q-values stay float32
+    assert not torch.equal(rounded, exact)  # the body really multiplied in bfloat16
+    torch.testing.assert_close(rounded, exact, rtol=0.05, atol=0.05)
+    assert torch.equal(net(obs), exact)  # outside the block, float32 again
+    with bfloat16_body(enabled=False):
+        assert torch.equal(net(obs), exact)
+
+
+def test_bfloat16_training_serves_and_evaluates_in_float32():
+    obs = np.random.default_rng(0).normal(size=(20, 1)).astype(np.float32)
+    agents = [_agent(train_precision=p, dropout=0.0) for p in ("float32", "bfloat16")]
+    # Same seed, same weights: the scores a user or an evaluation sees do not depend on the
+    # training precision, only what the updates compute does.
+    np.testing.assert_array_equal(agents[0].scores(obs), agents[1].scores(obs))
+    assert all(p.dtype == torch.float32 for p in agents[1].online.parameters())
