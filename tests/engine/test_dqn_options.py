@@ -148,8 +148,14 @@ def test_budget_tied_schedules_follow_the_fraction_of_the_budget():
 def test_a_set_step_count_wins_over_the_budget_fraction():
     # A preset, the Train form or --set naming eps_decay_steps / lr_decay_updates gets them.
     agent = _agent(
-        eps_start=1.0, eps_end=0.0, eps_decay_steps=100, eps_decay_fraction=0.5,
-        lr=0.01, lr_final=0.5, lr_decay_updates=10, lr_decay_fraction=1.0,
+        eps_start=1.0,
+        eps_end=0.0,
+        eps_decay_steps=100,
+        eps_decay_fraction=0.5,
+        lr=0.01,
+        lr_final=0.5,
+        lr_decay_updates=10,
+        lr_decay_fraction=1.0,
     )
     agent.budget_fraction = 1.0
     assert agent.epsilon(50) == pytest.approx(0.5)
