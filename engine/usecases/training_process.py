@@ -186,10 +186,10 @@ def _obey(trainer: Any, commands: IO[str]) -> None:
     trainer.stop(evaluate=False)
 
 
-def _report(exc: BaseException) -> None:
+def _report(exc: BaseException, out: IO[str]) -> None:
     record = {"error": error_line(exc), "rlrec": isinstance(exc, RlrecError)}
-    sys.stdout.write(json.dumps(record) + "\n")
-    sys.stdout.flush()
+    out.write(json.dumps(record) + "\n")
+    out.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,17 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     from rlrec.engine.usecases.training import start_training
 
     (run_dir,) = sys.argv[1:] if argv is None else argv
+    # stdout carries the report only: anything else printed goes to stderr (a file), so a
+    # chatty library can never fill the pipe the face reads last and block the run.
+    report_to, sys.stdout = sys.stdout, sys.stderr
     try:
         config = RunConfig.from_dict(json.loads(sys.stdin.readline()))
         trainer = start_training(config, run_dir=run_dir)
     except Exception as exc:  # noqa: BLE001 — reported to the face, which words it
-        _report(exc)
+        _report(exc, report_to)
         return 2
     threading.Thread(target=_obey, args=(trainer, sys.stdin), daemon=True).start()
     try:
         trainer.run()
     except Exception as exc:  # noqa: BLE001 — the run's RunFinished("error") is logged too
-        _report(exc)
+        _report(exc, report_to)
         return 1
     return 0
 

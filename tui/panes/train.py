@@ -5,8 +5,8 @@ The run config comes from the engine's `resolve_run_config`; the run trains in a
 process (`start_training_process`: rendering and training do not share one interpreter's
 GIL), which a Textual thread worker drives and follows through the run folder's logs. Its
 callback only appends to the `CurveStore` and posts a `TrainerEvent` message (Progress
-messages coalesce). Charts replot on a timer at most `--refresh` times a
-second, only while this pane is visible and only when data arrived. Events are engine
+messages coalesce). Charts replot on a timer at most `--refresh` times a second, only
+while this pane is visible and only when data arrived. Events are engine
 dataclasses, told apart with `match`; the run's state is the engine's `RunState`.
 
 The same pane follows a run another process is writing (`rlrec-tui RUN_DIR`): a thread worker
@@ -134,8 +134,7 @@ Train a DQN recommender against the simulator and watch it learn.
   lines, the myopic oracle's and the random policy's return on the evaluation sessions
   (measured by the engine at the start); ε, loss, CTR, and on wide screens env steps/s and
   the learning rate. The status line's **eval norm** is the last evaluation on that scale
-  (0 = random, 1 = myopic oracle). They redraw at most `--refresh`
-  times a second.
+  (0 = random, 1 = myopic oracle). Charts redraw at most `--refresh` times a second.
 * When the run ends the pane keeps its final curves; **e** or **3** shows the trained agent
   in Explore.
 * `rlrec-tui RUN_DIR` opens an existing run here and follows it live while another process
