@@ -85,6 +85,18 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class References:
+    """Where an agent stands: the mean returns of the random policy and of the myopic oracle
+    (the best next-step engagement, `engine.policies`) on the run's fixed evaluation sessions.
+    `Evaluation.normalised` is (R − random) / (oracle − random). Published once after each
+    `RunStarted`, computed off the training clock; runs written before it have none."""
+
+    random_return: float
+    oracle_return: float
+    env_steps: int = 0
+
+
+@dataclass(frozen=True)
 class Checkpointed:
     env_steps: int
     path: str
@@ -107,10 +119,18 @@ class StateChanged:
 
 EVENT_TYPES = {
     cls.__name__: cls
-    for cls in (RunStarted, Progress, Evaluation, Checkpointed, RunFinished, StateChanged)
+    for cls in (
+        RunStarted,
+        References,
+        Progress,
+        Evaluation,
+        Checkpointed,
+        RunFinished,
+        StateChanged,
+    )
 }
 
-Event = RunStarted | Progress | Evaluation | Checkpointed | RunFinished | StateChanged
+Event = RunStarted | References | Progress | Evaluation | Checkpointed | RunFinished | StateChanged
 
 
 # Fields read back from JSON as enums.
@@ -147,6 +167,7 @@ __all__ = [
     "Event",
     "FinishReason",
     "Progress",
+    "References",
     "RunFinished",
     "RunStarted",
     "RunState",

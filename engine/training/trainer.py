@@ -44,6 +44,7 @@ from rlrec.engine.training.events import (
     Evaluation,
     Event,
     FinishReason,
+    References,
     RunFinished,
     RunStarted,
     RunState,
@@ -310,6 +311,11 @@ class Trainer:
                 env_steps=self.env_steps,
             )
         )
+        # Where the agent stands, for the faces' charts: measured before the first step and
+        # off the clock (the first evaluation would need it anyway).
+        with self.off_the_clock():
+            ref = self.references()
+        self.publish(References(ref["random"], ref["oracle"], env_steps=self.env_steps))
         self.progress_log.window.start(self._clock(), self.env_steps)
 
     def _learn(self) -> float | None:

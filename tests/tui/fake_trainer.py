@@ -18,6 +18,7 @@ from rlrec.engine.training.events import (
     Evaluation,
     FinishReason,
     Progress,
+    References,
     RunFinished,
     RunStarted,
     RunState,
@@ -104,6 +105,7 @@ class FakeTrainer:
     def run(self) -> RunFinished:
         self.state = RunState.RUNNING
         self._publish(RunStarted(str(self.run_dir), "default", 500, {"steps": self.windows * 100}))
+        self._publish(References(random_return=4.0, oracle_return=9.0))
         steps = 0
         for window in range(1, self.windows + 1):
             while not self._running.wait(0.01):

@@ -50,3 +50,39 @@ async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
         await wait_for(pilot, lambda: agent_table.row_count > 0, timeout=120)
         assert explore.run_dir == pane.run_dir
         assert agent_table.row_count >= 5
+
+
+@sync
+async def test_the_apps_run_trains_in_a_child_process_that_pauses_and_stops(tmp_path):
+    """The app's run is another process (drawing never takes the training's interpreter); its
+    events come back through the run folder, and space / x still reach it."""
+    import os
+
+    from rlrec.engine.usecases.training_process import TrainingProcess
+
+    app = RlrecApp(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: pane._form_built, timeout=120)
+        pane.form().field("preset").value = "seed-classic"
+        await wait_for(pilot, lambda: pane.preset == "seed-classic" and pane._form_built)
+        await pilot.pause(0.2)
+        form = pane.form()
+        form.field("train.seconds").text = ""
+        form.field("train.steps").text = "100000000"
+        form.field("train.log_every").text = "2048"
+        pane.focus()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: len(pane.store.get("epsilon")[0]) >= 2, timeout=120)
+        trainer = pane._trainer
+        assert isinstance(trainer, TrainingProcess) and trainer.pid != os.getpid()
+        assert pane.store.levels()  # the child's References line was read
+        await pilot.press("space")
+        await wait_for(pilot, lambda: trainer.state == "paused", timeout=60)
+        assert pane.run_state == "paused"
+        await pilot.press("space")
+        await wait_for(pilot, lambda: trainer.state == "running", timeout=60)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: pane.last_finished is not None, timeout=120)
+        assert pane.last_finished.reason == "stopped"
+        assert (pane.run_dir / "checkpoint.json").exists()

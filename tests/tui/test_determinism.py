@@ -1,7 +1,8 @@
 """A run trained in the TUI while Explore keeps reloading its checkpoint writes the same
 `metrics.jsonl` as the same run trained headless: nothing Explore does on its threads (reading
-a checkpoint, building an agent, recommending with it) reaches the random draws of the
-training thread (weights, dropout masks, replay samples, exploration, sessions).
+a checkpoint, building an agent, recommending with it) and nothing the app's child training
+process is told (pauses) reaches the random draws of the training (weights, dropout masks,
+replay samples, exploration, sessions).
 
 The run is real and small (a few seconds of training, a checkpoint every 20 vector steps,
 dropout on, so a draw from torch's global RNG anywhere would show). The TUI run is driven as a
@@ -70,12 +71,17 @@ def _overrides() -> dict[str, Any]:
 
 
 def _metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl without wall-clock fields and without the pauses the test's pacing
+    asked for (StateChanged lines after the first)."""
+
     def refuse(name: str) -> None:
         raise ValueError(f"{name} in {run_dir / runs.METRICS_FILE}")
 
     lines = (run_dir / runs.METRICS_FILE).read_text(encoding="utf-8").splitlines()
     records = [json.loads(line, parse_constant=refuse) for line in lines]
-    return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in records]
+    states = [i for i, r in enumerate(records) if r["type"] == "StateChanged"]
+    kept = [r for i, r in enumerate(records) if i not in states[1:]]
+    return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in kept]
 
 
 @pytest.mark.parametrize(
@@ -109,14 +115,25 @@ async def test_a_tui_run_with_explore_reloading_it_matches_the_headless_run(
     on_event = TrainPane._on_engine_event
 
     def paced(pane: TrainPane, event: Any) -> None:
-        # Pacing only (metrics.jsonl holds no time): after each checkpoint the training thread
-        # goes on once Explore began loading it, so every load overlaps the training however
-        # fast this machine trains.
-        if isinstance(event, Checkpointed) and pane.run_dir is not None and not gave_up.is_set():
-            stamp = explore_data.checkpoint_stamp(pane.run_dir)
+        # Pacing only (metrics.jsonl holds no time): once a checkpoint is read, the training
+        # process is paused until Explore began loading it (or a newer one), so loads overlap
+        # the training however fast this machine trains. A pause lands between vector steps:
+        # it changes no draw.
+        trainer = pane._trainer
+        if (
+            isinstance(event, Checkpointed)
+            and trainer is not None
+            and pane.run_dir is not None
+            and not gave_up.is_set()
+        ):
+            trainer.pause()
+            stamp = explore_data.checkpoint_stamp(pane.run_dir) or 0.0
             with loading:
-                if not loading.wait_for(lambda: stamp in started, timeout=300):
+                if not loading.wait_for(
+                    lambda: any(s is not None and s >= stamp for s in started), timeout=300
+                ):
                     gave_up.set()  # Explore does not follow the run: the asserts below say so
+            trainer.resume()
         on_event(pane, event)
 
     def counting_load(run_dir: Path):
@@ -166,7 +183,9 @@ async def test_a_tui_run_with_explore_reloading_it_matches_the_headless_run(
 
     assert len(loads) == len(started)  # no load failed, even with a checkpoint landing in it
     during = {stamp for stamp, training in loads if training}
-    assert len(during) >= 8, loads  # Explore loaded most checkpoints while the run trained
+    # Explore reloaded the run while it trained (a pause reaches the child a moment after a
+    # checkpoint is read, so it may write the next ones first: not every one is loaded).
+    assert len(during) >= 2, loads
     assert recommended.is_set()
     assert (tui_run / runs.CONFIG_FILE).read_text() == (headless / runs.CONFIG_FILE).read_text()
     expected = _metrics(headless)

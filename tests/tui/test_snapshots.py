@@ -14,6 +14,7 @@ from rlrec.engine.training.events import (
     Evaluation,
     FinishReason,
     Progress,
+    References,
     RunFinished,
     RunStarted,
 )
@@ -29,7 +30,10 @@ SIZES = [(80, 24), (160, 48)]
 
 
 def scripted_events() -> list:
-    events: list = [RunStarted("runs/demo", "default", 500, {"steps": 40_960})]
+    events: list = [
+        RunStarted("runs/demo", "default", 500, {"steps": 40_960}),
+        References(random_return=3.0, oracle_return=9.0),
+    ]
     for w in range(1, 41):
         events.append(
             Progress(

@@ -113,3 +113,45 @@ async def test_s_pressed_before_settings_load_starts_once_they_are_ready(tmp_pat
         await wait_for(t.pilot, lambda: t.pane.last_finished is not None)
         await dismiss_explore_error(t.pilot)
         assert t.pane.last_finished.reason == "budget"
+
+
+@sync
+async def test_return_chart_draws_the_oracle_and_random_lines_the_engine_sent(
+    tmp_path, monkeypatch
+):
+    """The References event's returns become two labelled level lines on the return chart,
+    and the latest normalised evaluation is in the status text."""
+    hold = threading.Event()
+    async with train_app(monkeypatch, tmp_path, (160, 48), hold=hold) as t:
+        pane = t.pane
+        status = pane.query_one("#train-status")
+        await t.pilot.press("s")
+        await wait_for(t.pilot, lambda: "2,000 steps" in str(status.render()))
+        assert pane.store.levels() == {"myopic oracle": 9.0, "random": 4.0}
+        assert "eval norm 0.50" in str(status.render())
+        pane.replot_visible(force=True)
+        await t.pilot.pause()
+        chart = screen_text(t.app)
+        assert "myopic oracle" in chart and "random" in chart
+        hold.set()
+        await t.finish()
+        assert "finished (budget) after 2,000 steps in 0:10 · eval norm 0.50" in screen_text(t.app)
+
+
+@sync
+async def test_at_80x24_the_status_keeps_whole_numbers_speed_and_eta_first(tmp_path, monkeypatch):
+    hold = threading.Event()
+    async with train_app(monkeypatch, tmp_path, (80, 24), hold=hold) as t:
+        status = t.pane.query_one("#train-status")
+        await t.pilot.press("s")
+        await wait_for(t.pilot, lambda: "2,000 steps" in str(status.render()))
+        lines = str(status.render()).splitlines()
+        assert 1 <= len(lines) <= status.size.height
+        assert all(len(line) <= status.size.width for line in lines)
+        shown = [part for line in lines for part in line.split(" · ")]
+        # Whole parts, most wanted first: a prefix of the full text's parts, never half of one.
+        assert shown == status.text.split(" · ")[: len(shown)]
+        assert shown[:3] == ["2,000 steps", "1,234 steps/s", "ETA 0:00"]
+        assert "eval norm 0.50" in shown
+        hold.set()
+        await t.app.workers.wait_for_complete()

@@ -7,7 +7,7 @@ import math
 import threading
 
 from rlrec.engine.training import runs
-from rlrec.engine.training.events import Evaluation, Progress, RunStarted
+from rlrec.engine.training.events import Evaluation, Progress, References, RunStarted
 from rlrec.tui.app import RlrecApp
 from rlrec.tui.panes.train import TrainPane
 from tests.tui.fake_trainer import screen_text, skip_dataset, sync, wait_for
@@ -89,6 +89,28 @@ async def test_follows_a_run_written_by_another_writer(tmp_path, monkeypatch):
         assert math.isclose(y[-1], 5.0)
         await pilot.pause(0.3)
         assert "finished (budget) after 10,000 steps" in screen_text(app)
+
+
+@sync
+async def test_a_followed_run_gets_its_oracle_and_random_lines(tmp_path, monkeypatch):
+    """Another process's run draws the same reference lines as the app's own: they come from
+    its References line; its evaluations' normalised return is in the status."""
+    skip_dataset(monkeypatch)
+    run_dir = tmp_path / "live-run"
+    writer = start_run(run_dir)
+    writer.write(References(random_return=4.25, oracle_return=12.5))
+    writer.write(Evaluation(1000, 100, 6.0, 0.1, 0.5, 10.0, 0.21))
+    writer.write(progress(2))
+    app = RlrecApp(run_dir=run_dir, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = app.query_one(TrainPane)
+        await wait_for(pilot, lambda: len(pane.store) >= 2)
+        await pilot.pause(0.3)
+        assert pane.store.levels() == {"myopic oracle": 12.5, "random": 4.25}
+        text = screen_text(app)
+        assert "myopic oracle" in text and "myopic oracle 12.50, random 4.25" in text
+        assert "eval norm 0.21" in text
+    writer.close()
 
 
 @sync

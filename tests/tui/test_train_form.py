@@ -142,3 +142,22 @@ async def test_switching_preset_reloads_its_values(tmp_path, preset):
         expected = load_run_config(preset)
         assert pane.form().field("agent.gamma").value == expected.agent.gamma
         assert pane.form().field("agent.eps_end").value == expected.agent.eps_end
+
+
+@sync
+async def test_the_form_says_which_epsilon_schedule_applies(tmp_path):
+    """The default preset's ε follows a fraction of the budget (decay steps 0); a step count
+    typed in wins, and the note under the two rows says so."""
+    async with settings_form(tmp_path) as (app, pilot, pane):
+        form = pane.form()
+        note = pane.query_one("#train-eps-note")
+        assert form.field("agent.eps_decay_steps").value == 0
+        assert form.field("agent.eps_decay_fraction").value == 0.5
+        assert "ε decays over 50% of the budget" in str(note.render())
+        form.field("agent.eps_decay_steps").text = "30000"
+        await wait_for(pilot, lambda: "30,000 env steps" in str(note.render()))
+        assert "decay share unused" in str(note.render())
+        form.field("agent.eps_decay_steps").text = "0"
+        form.field("agent.eps_decay_fraction").text = "0.25"
+        await wait_for(pilot, lambda: "25% of the budget" in str(note.render()))
+        assert "ε decay share" in screen_text(app)

@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from rlrec.data.errors import RlrecError, error_line
-from rlrec.engine.training.runs import CONFIG_FILE
+from rlrec.engine.training.runs import CONFIG_FILE, is_unused_folder
 from rlrec.tui.heap import settle_heap
 from rlrec.tui.messages import StateUpdated
 from rlrec.tui.panes import explore_data
@@ -213,7 +213,9 @@ the list came from the agent or a cold-start fallback.
             if same_run and stamp == self._run_stamp:
                 return
             self.run_dir, self._run_stamp = run_dir, stamp
-            if stamp is None and (run_dir / CONFIG_FILE).exists():
+            # A folder still empty is a run whose trainer is starting (in its own process).
+            starting = (run_dir / CONFIG_FILE).exists() or is_unused_folder(run_dir)
+            if stamp is None and starting:
                 self._show_run_status(
                     f"Run {escape(run_dir.name)} has no checkpoint yet (still training?) — "
                     "it opens here as soon as it has one.",

@@ -1,11 +1,12 @@
 """Train pane: the run configuration as a validated form, Start / Pause / Stop, live curves,
 a progress line, evaluation results as they arrive and an event log.
 
-The run config comes from the engine's `resolve_run_config` and training from its
-`start_training` use case, driven in a Textual thread worker. The trainer calls back on the
-training thread; the callback only appends to the `CurveStore` and posts a `TrainerEvent`
-message (Progress messages coalesce). Charts replot on a timer at most `--refresh` times a
-second, only while this pane is visible and only when data arrived. Events are engine
+The run config comes from the engine's `resolve_run_config`; the run trains in a child
+process (`start_training_process`: rendering and training do not share one interpreter's
+GIL), which a Textual thread worker drives and follows through the run folder's logs. Its
+callback only appends to the `CurveStore` and posts a `TrainerEvent` message (Progress
+messages coalesce). Charts replot on a timer at most `--refresh` times a second, only
+while this pane is visible and only when data arrived. Events are engine
 dataclasses, told apart with `match`; the run's state is the engine's `RunState`.
 
 The same pane follows a run another process is writing (`rlrec-tui RUN_DIR`): a thread worker
@@ -43,6 +44,7 @@ from rlrec.engine.training.events import (
     Event,
     FinishReason,
     Progress,
+    References,
     RunFinished,
     RunStarted,
     RunState,
@@ -51,13 +53,26 @@ from rlrec.engine.training.events import (
 from rlrec.engine.training.runs import new_run_dir
 from rlrec.tui.messages import FollowedEvents, RunSelected, ShowError, TrainerEvent
 from rlrec.tui.panes.train_follow import FollowInbox, follow_run
-from rlrec.tui.panes.train_settings import list_presets, place_error, settings_fields
+from rlrec.tui.panes.train_settings import (
+    EPS_FRACTION_KEY,
+    EPS_STEPS_KEY,
+    list_presets,
+    place_error,
+    refresh_epsilon_note,
+    settings_fields,
+)
 from rlrec.tui.widgets.charts import CurveChart, CurveStore
-from rlrec.tui.widgets.status import StatusLine, format_duration, format_number, progress_line
+from rlrec.tui.widgets.status import (
+    StatusLine,
+    format_duration,
+    format_number,
+    progress_parts,
+)
 
 if TYPE_CHECKING:  # these import torch / pandas: loaded on first use, after the first frame
     from rlrec.engine.training.run_config import RunConfig
     from rlrec.engine.training.trainer import Trainer
+    from rlrec.engine.usecases.training_process import TrainingProcess
     from rlrec.tui.app import RlrecApp
     from rlrec.tui.widgets.fields import FormField
     from rlrec.tui.widgets.forms import ValidatedForm
@@ -107,14 +122,19 @@ Train a DQN recommender against the simulator and watch it learn.
   range checks and a message appears beside a bad field. The preset decides the simulator
   (`default`: long sessions built from the open dataset; `seed-classic`: the original 10-step
   world) and the starting values of every field.
-* **s** starts a run in the runs folder. Give one budget: seconds *or* env steps (clear the
-  other field). **space** pauses and resumes; **x** stops (a checkpoint is written).
+* **s** starts a run in the runs folder, trained by a child process (so drawing never slows
+  it). Give one budget: seconds *or* env steps (clear the other field). **space** pauses and
+  resumes; **x** stops (a checkpoint is written).
+* ε decays over **ε decay steps** env steps when that is above 0, else over the **ε decay
+  share** of the budget (so a short run ends exploiting); the line under them says which.
 * In a text field, **escape** returns to the pane so its keys work again.
 * **log every** sets how often (in env steps) the curves get a point; the app suggests four
   vector steps so the charts move, where the presets log sparsely for headless runs.
-* Charts: episode return with its moving average and greedy evaluations (dots), ε, loss, CTR,
-  and on wide screens env steps/s and the learning rate. They redraw at most `--refresh`
-  times a second.
+* Charts: episode return with its moving average and greedy evaluations (dots) against two
+  lines, the myopic oracle's and the random policy's return on the evaluation sessions
+  (measured by the engine at the start); ε, loss, CTR, and on wide screens env steps/s and
+  the learning rate. The status line's **eval norm** is the last evaluation on that scale
+  (0 = random, 1 = myopic oracle). Charts redraw at most `--refresh` times a second.
 * When the run ends the pane keeps its final curves; **e** or **3** shows the trained agent
   in Explore.
 * `rlrec-tui RUN_DIR` opens an existing run here and follows it live while another process
@@ -132,6 +152,7 @@ Train a DQN recommender against the simulator and watch it learn.
     TrainPane { height: 1fr; }
     TrainPane #train-form { width: 40; height: 1fr; border-right: tall $panel; padding: 0 1; }
     TrainPane #train-form .form-title { text-style: bold; margin-bottom: 1; width: 100%; }
+    TrainPane #train-form .form-note { color: $text-muted; }
     TrainPane #train-buttons { height: auto; margin-top: 1; }
     TrainPane #train-buttons Button { min-width: 8; margin-right: 1; }
     TrainPane #train-main { width: 1fr; height: 1fr; padding: 0 1; }
@@ -153,7 +174,7 @@ Train a DQN recommender against the simulator and watch it learn.
         super().__init__(id=id)
         self.store = CurveStore()
         self.run_dir: Path | None = None
-        self._trainer: Trainer | None = None
+        self._trainer: Trainer | TrainingProcess | None = None
         self._inbox = FollowInbox()
         self._config_ready = False
         self._form_built = False
@@ -165,6 +186,7 @@ Train a DQN recommender against the simulator and watch it learn.
         self._form_request = 0  # bumped by each load_form; older answers are dropped
         self.preset: str | None = None
         self.last_finished: RunFinished | None = None
+        self.last_evaluation: Evaluation | None = None  # of the run shown
 
     @property
     def rlrec_app(self) -> RlrecApp:
@@ -200,6 +222,7 @@ Train a DQN recommender against the simulator and watch it learn.
                 ("episode_return", "eval_return"),
                 labels=("return", "eval"),
                 smooth=20,
+                levels=True,
                 id="chart-return",
             ),
             CurveChart("ε (exploration)", ("epsilon",), id="chart-epsilon"),
@@ -270,12 +293,12 @@ Train a DQN recommender against the simulator and watch it learn.
 
         return run_settings(run_dir)
 
-    def make_trainer(self, config: RunConfig, run_dir: Path) -> Trainer:
-        """The engine's `Trainer` for a new run in `run_dir` (called on the training thread)."""
-        # Lazy: the trainer imports torch, which must stay out of the first frame.
-        from rlrec.engine.usecases.training import start_training
+    def make_trainer(self, config: RunConfig, run_dir: Path) -> Trainer | TrainingProcess:
+        """The run in `run_dir`, training in a child process (called on the worker thread).
+        Anything with the `Trainer`'s subscribe / run / pause / resume / stop will do."""
+        from rlrec.engine.usecases.training_process import start_training_process
 
-        return start_training(config, run_dir=run_dir)
+        return start_training_process(config, run_dir)
 
     @on(FormReady)
     async def _build_form(self, message: FormReady) -> None:
@@ -312,6 +335,8 @@ Train a DQN recommender against the simulator and watch it learn.
         if key == "preset" and message.value and message.value != self.preset:
             self.preset = message.value
             self.load_form(message.value)
+        elif key in (EPS_STEPS_KEY, EPS_FRACTION_KEY) and self._form_built:
+            refresh_epsilon_note(self.form())
 
     def form(self) -> ValidatedForm:
         from rlrec.tui.widgets.forms import ValidatedForm
@@ -415,13 +440,14 @@ Train a DQN recommender against the simulator and watch it learn.
         thread=True, exclusive=True, exit_on_error=False, group="training", description="training"
     )
     def _train(self, config: RunConfig, run_dir: Path) -> RunFinished:
+        """Start the run and hand its events to the UI until it finishes (blocking)."""
         trainer = self.make_trainer(config, run_dir)
         self._trainer = trainer
         trainer.subscribe(self._on_engine_event)
         return trainer.run()
 
     def _on_engine_event(self, event: Event) -> None:
-        """Called on the training thread: record, then hand over to the UI by message."""
+        """Called on the worker thread: record, then hand over to the UI by message."""
         self.store.add(event)
         self.post_message(TrainerEvent(event))
 
@@ -535,7 +561,11 @@ Train a DQN recommender against the simulator and watch it learn.
         """One engine event onto the widgets; `live` for this pane's own training."""
         match event:
             case Progress():
-                self.query_one("#train-status", StatusLine).update(progress_line(event))
+                normalised = (
+                    None if self.last_evaluation is None else self.last_evaluation.normalised
+                )
+                status = self.query_one("#train-status", StatusLine)
+                status.update_parts(progress_parts(event, normalised))
                 # A followed run's event read before its timing line has no fraction (NaN);
                 # a NaN progress makes Textual's ProgressBar re-set itself without end.
                 if math.isfinite(event.fraction_done):
@@ -548,6 +578,11 @@ Train a DQN recommender against the simulator and watch it learn.
                 budget = ", ".join(f"{v} {k}" for k, v in event.budget.items())
                 verb = "resumed" if event.resumed else "started"
                 self._log(f"{verb} {event.preset}: {event.n_items} items, budget {budget}")
+            case References():
+                self._log(
+                    f"myopic oracle {format_number(event.oracle_return, '.2f')}, random "
+                    f"{format_number(event.random_return, '.2f')} (normalised 1 and 0)"
+                )
             case Evaluation():
                 self._show_evaluation(event)
             case Checkpointed():
@@ -560,6 +595,7 @@ Train a DQN recommender against the simulator and watch it learn.
                 self._finished(event, live)
 
     def _show_evaluation(self, event: Evaluation) -> None:
+        self.last_evaluation = event
         self.query_one("#train-evals", DataTable).add_row(
             f"{event.env_steps:,}",
             format_number(event.return_mean, ".2f"),
@@ -578,6 +614,8 @@ Train a DQN recommender against the simulator and watch it learn.
         text = f"finished ({event.reason}) after {event.env_steps:,} steps in {format_duration(event.seconds)}"
         if event.message:
             text += f": {event.message}"
+        elif self.last_evaluation is not None:
+            text += f" · eval norm {format_number(self.last_evaluation.normalised, '.2f')}"
         self._log(text)
         self.query_one("#train-status", StatusLine).update(text)
         reason = FinishReason(event.reason)
@@ -634,6 +672,7 @@ Train a DQN recommender against the simulator and watch it learn.
     def _reset_view(self) -> None:
         self.store.clear()
         self.last_finished = None
+        self.last_evaluation = None
         self.query_one("#train-evals", DataTable).clear()
         self.query_one("#train-log", RichLog).clear()
         self.query_one("#train-progress", ProgressBar).update(progress=0)

@@ -8,6 +8,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from textual.widget import Widget
+from textual.widgets import Static
 
 from rlrec.data.errors import RlrecError
 
@@ -24,6 +25,7 @@ FORM_ROWS = (
     ("agent", "ε start", ("epsilon_start", "eps_start")),
     ("agent", "ε end", ("epsilon_end", "eps_end")),
     ("agent", "ε decay steps", ("epsilon_decay_steps", "eps_decay_steps", "epsilon_decay")),
+    ("agent", "ε decay share", ("eps_decay_fraction",)),
     ("agent", "hidden units", ("hidden", "hidden_units", "hidden_sizes")),
     ("agent", "dropout", ("dropout",)),
     ("agent", "target τ", ("tau", "target_tau", "soft_tau")),
@@ -33,6 +35,11 @@ FORM_ROWS = (
 )
 # Live curves want a point every few vector steps; presets log sparsely for headless runs.
 LIVE_LOG_EVERY_VECTOR_STEPS = 4
+# The two settings of the ε schedule: a step count > 0 wins over the budget fraction, and
+# the note under them (EPS_NOTE_ID) says which one applies.
+EPS_STEPS_KEY = "agent.eps_decay_steps"
+EPS_FRACTION_KEY = "agent.eps_decay_fraction"
+EPS_NOTE_ID = "train-eps-note"
 
 
 def list_presets() -> list[str]:
@@ -54,6 +61,7 @@ def settings_fields(
     engine's config has, starting from the config's values. `live_logging` lowers the
     preset's `log_every` to a live-curve cadence (off when showing a finished run's own
     settings, which are shown as they were)."""
+    from rlrec.engine.usecases.training import epsilon_schedule_line
     from rlrec.tui.widgets.forms import choice_field, config_field
 
     fields: list[Widget] = [choice_field("preset", "preset", presets, preset, id="field-preset")]
@@ -82,4 +90,22 @@ def settings_fields(
                 id=f"field-{section}-{name}",
             )
         )
+        if f"{section}.{name}" == EPS_FRACTION_KEY:
+            note = epsilon_schedule_line(getattr(part, "eps_decay_steps", None), value)
+            fields.append(Static(note, id=EPS_NOTE_ID, classes="form-note"))
     return fields
+
+
+def refresh_epsilon_note(form: ValidatedForm) -> None:
+    """Say again which ε schedule applies, after one of its two fields changed."""
+    from rlrec.engine.usecases.training import epsilon_schedule_line
+
+    notes = form.query(f"#{EPS_NOTE_ID}")
+    if not notes:
+        return
+    try:
+        steps = form.field(EPS_STEPS_KEY).value
+        fraction = form.field(EPS_FRACTION_KEY).value
+    except KeyError:
+        return
+    notes.first(Static).update(epsilon_schedule_line(steps, fraction))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual_plotext import PlotextPlot
 
-from rlrec.engine.training.events import Evaluation, Event, Progress
+from rlrec.engine.training.events import Evaluation, Event, Progress, References
 
 if TYPE_CHECKING:  # numpy loads on first use, after the first frame (startup time)
     import numpy as np
@@ -32,6 +32,9 @@ PROGRESS_SERIES = (
     ("steps_per_second", "steps_per_second"),
     ("learning_rate", "learning_rate"),
 )
+# Labels of the engine's reference returns (a `References` event), drawn as level lines.
+ORACLE_LABEL = "myopic oracle"
+RANDOM_LABEL = "random"
 
 
 @dataclass
@@ -46,15 +49,17 @@ class CurveStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._series: dict[str, Series] = {}
+        self._levels: dict[str, float] = {}
         self.version = 0  # bumped on every change; charts replot only when it moved
 
     def clear(self) -> None:
         with self._lock:
             self._series = {}
+            self._levels = {}
             self.version += 1
 
     def add(self, event: Event) -> None:
-        """Record a Progress or Evaluation event (others are ignored)."""
+        """Record a Progress, Evaluation or References event (others are ignored)."""
         with self._lock:
             match event:
                 case Progress():
@@ -66,6 +71,11 @@ class CurveStore:
                     self._append("eval_return", x, event.return_mean)
                     self._append("eval_normalised", x, event.normalised)
                     self._append("eval_ctr", x, event.ctr)
+                case References():
+                    self._levels = {
+                        ORACLE_LABEL: event.oracle_return,
+                        RANDOM_LABEL: event.random_return,
+                    }
                 case _:
                     return
             self.version += 1
@@ -91,6 +101,12 @@ class CurveStore:
             y = np.asarray(series.y, dtype=float)
         keep = np.isfinite(y)
         return x[keep], y[keep]
+
+    def levels(self) -> dict[str, float]:
+        """The run's reference returns by label ({} until its References event): the
+        myopic oracle's and the random policy's mean return on the evaluation sessions."""
+        with self._lock:
+            return {k: v for k, v in self._levels.items() if math.isfinite(v)}
 
     def __len__(self) -> int:
         with self._lock:
@@ -136,10 +152,12 @@ class CurveChart(PlotextPlot):
         *,
         labels: Sequence[str] | None = None,
         smooth: int = 0,
+        levels: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
+        self.levels = levels  # also draw the store's reference levels as labelled lines
         self.title = title
         self.series = tuple(series)
         self.labels = tuple(labels or series)
@@ -173,6 +191,7 @@ class CurveChart(PlotextPlot):
         plt.xlabel("env steps")
         width = max(10, self.size.width - 8)
         drawn = False
+        x_low, x_high = math.inf, -math.inf
         for name, label in zip(self.series, self.labels, strict=True):
             if self.store is None or len(self.store) == 0:
                 break
@@ -194,6 +213,12 @@ class CurveChart(PlotextPlot):
                 xs, ys = downsample(x, y, width)
                 plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
             drawn = True
+            x_low, x_high = min(x_low, float(x[0])), max(x_high, float(x[-1]))
+        if drawn and self.levels and self.store is not None:
+            # Level lines across the curves' span, so the return is read against them.
+            x_high = max(x_high, x_low + 1)
+            for label, level in self.store.levels().items():
+                plt.plot([x_low, x_high], [level, level], label=label, marker="braille")
         if not drawn:
             show_message(plt, "waiting for data…")
         self.refresh()
