@@ -2,8 +2,8 @@
 
     .venv/bin/python docs/screenshots.py
 
-Drives the real app headless at 160×48: trains a short real run on the default preset with
-the Train pane, then captures Train, Explore (the trained agent), Dataset and Runs."""
+Drives the real app headless at 160×48: trains the 60-second run a new user starts on the
+default preset with the Train pane, then captures Train, Explore (the trained agent), Dataset and Runs."""
 
 from __future__ import annotations
 
@@ -45,12 +45,12 @@ async def main() -> None:
             await until(pilot, lambda: pane._form_built and app.state.dataset is not None)
             await app.workers.wait_for_complete()
             form = pane.form()
-            form.field("train.seconds").text = ""
-            form.field("train.steps").text = "61440"
-            form.field("train.log_every").text = "2048"
+            form.field("train.seconds").text = "60"  # the first run a new user starts
+            form.field("train.steps").text = ""
             pane.focus()
             await pilot.press("s")
             await until(pilot, lambda: pane.last_finished is not None)
+            await pilot.press("3")  # Explore mounts when first shown, then opens the run
             explore = app.query_one("#explore-pane")
             await until(pilot, lambda: getattr(explore, "run", None) is not None)
             await app.workers.wait_for_complete()
