@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +143,31 @@ class DQNConfig:
         "float32",
         choices=tuple(OBS_DTYPES),
         help="how the replay stores observations (float16 halves their memory)",
+    )
+    warm_start_epochs: int = param(
+        0,
+        low=0,
+        high=1000,
+        help="passes over the train log's engaged choices the Q network learns (next-item "
+        "softmax, engine.agents.warm_start) before simulated training; 0 = none",
+    )
+    warm_start_lr: float = param(
+        1e-3, low=0, high=1, low_open=True, help="Adam learning rate of the warm start"
+    )
+    log_loss_weight: float = param(
+        0.0,
+        low=0,
+        high=1000,
+        help="weight of the next-item loss on logged train choices added to every update "
+        "(keeps what the log says while learning the simulator; 0 = none)",
+    )
+    log_loss_temperature: float = param(
+        1.0,
+        low=0,
+        high=1000,
+        low_open=True,
+        help="Q-values are divided by this before the next-item softmax (warm start and "
+        "log_loss_weight): a smaller one asks for smaller Q gaps between items",
     )
 
     def validate(self) -> None:
@@ -346,6 +372,8 @@ class DQNAgent(Policy):
         self.updates = 0
         self.budget_fraction = 0.0  # of the run's budget done; set by the trainer
         self.n_step = NStepReturns(config.n_step, config.gamma)
+        # A loss on the online net added to every update's TD loss (set by a warm start).
+        self.auxiliary_loss: Callable[[QNet], torch.Tensor] | None = None
         self._online_params: list[torch.Tensor] = list(self.online.parameters())
         self._target_params: list[torch.Tensor] = list(self.target.parameters())
         self.served = self.online
@@ -572,6 +600,8 @@ class DQNAgent(Policy):
         loss_value = float(loss.item())
         if not math.isfinite(loss_value):
             return loss_value
+        if self.auxiliary_loss is not None:
+            loss = loss + self.auxiliary_loss(self.online)
         optimizers: list[torch.optim.Optimizer] = [self.optimizer]
         if self.embedding_optimizer is not None:
             optimizers.append(self.embedding_optimizer)

@@ -35,6 +35,12 @@ class DefaultConfig:
     exploration_bonus: float = param(0.0, low=0, high=100, help="β for β/√(count+1)")
     history_window: int = param(5, low=1, high=100, help="engaged items the history averages")
     recency_decay: float = param(0.7, low=0, high=1, high_open=True, help="recency weighting")
+    user_factors: bool = param(
+        False,
+        help="the agent also observes each user's latent factors from the hidden truth (on "
+        "a log: the logistic MF fitted to its train part, what a production recommender "
+        "would have; on synthetic data: the generator's own)",
+    )
     session_history: str = param(
         "log",
         choices=("log", "empty"),

@@ -29,7 +29,8 @@ class SessionStart:
     `truth`/`config` (env settings `history_window`, `recency_decay`, `session_history`,
     `alpha`, `appeal_weight`).
 
-    Observation layout (obs_dim = user_dim + 2·item_dim + CONTEXT_DIM): user features ‖
+    Observation layout (obs_dim = user_dim + 2·item_dim + CONTEXT_DIM): user features (with
+    `user_factors`, followed by the truth's latent factors of the user) ‖
     mean features of the last H engaged items ‖ their recency-weighted mean ‖ context."""
 
     def __init__(self, truth: HiddenTruth, config: DefaultConfig):
@@ -37,9 +38,11 @@ class SessionStart:
         self.truth = truth.with_alpha(config.alpha)
         self.n_users, self.n_items = truth.n_users, truth.n_items
         self.item_dim = truth.item_observable.shape[1]
-        self.user_dim = truth.user_observable.shape[1]
-        self.obs_dim = self.user_dim + 2 * self.item_dim + CONTEXT_DIM
         self.user_obs = truth.user_observable.astype(np.float32)
+        if config.user_factors:
+            self.user_obs = np.c_[self.user_obs, self.truth.user_latent].astype(np.float32)
+        self.user_dim = self.user_obs.shape[1]
+        self.obs_dim = self.user_dim + 2 * self.item_dim + CONTEXT_DIM
         # One zero row at index n_items stands for an empty history slot.
         self.item_pad = np.vstack([truth.item_observable, np.zeros((1, self.item_dim))]).astype(
             np.float32

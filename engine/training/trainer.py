@@ -29,6 +29,7 @@ import torch
 
 from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.agents.dqn import DQNAgent, item_features_for
+from rlrec.engine.agents.warm_start import warm_start_agent
 from rlrec.engine.sim import make_simulator
 from rlrec.engine.training import checkpoint, runs
 from rlrec.engine.training.budget import Budget
@@ -239,6 +240,9 @@ class Trainer:
         torch.set_num_threads(self.config.train.torch_threads)
         self._start()
         agent, sim = self.agent, self.sim
+        if not self.resumed and agent.updates == 0 and self.env_steps == 0:
+            # On the run's clock: a warm-started run gets no more time than another.
+            warm_start_agent(agent, sim, self.config.train.seed)
         if self._obs is None:
             self._obs = sim.reset(seed=self.config.train.seed)
         reason, message = FinishReason.BUDGET, ""
