@@ -206,13 +206,16 @@ def warm_start(
     return losses
 
 
-def warm_start_agent(agent: DQNAgent, sim: VectorSimulator, seed: int) -> list[float]:
-    """Learn from the log `sim` was fitted to, as `agent`'s settings say: pre-train the
-    online net for `warm_start_epochs` passes and start its target and served nets from the
-    result; with `log_loss_weight` > 0, add that weight × the next-item loss on random logged
-    choices to each of its simulated updates (`DQNAgent.auxiliary_loss`). Nothing on a
-    simulator without logged histories. Batches are drawn from `seed` (the agent's own
-    generators are not drawn from). Returns the mean loss of each warm-start epoch."""
+def warm_start_agent(
+    agent: DQNAgent, sim: VectorSimulator, seed: int, pretrain: bool = True
+) -> list[float]:
+    """Learn from the log `sim` was fitted to, as `agent`'s settings say: with `pretrain` (a
+    new run, not a resumed one) pre-train the online net for `warm_start_epochs` passes and
+    start its target and served nets from the result; with `log_loss_weight` > 0, add that
+    weight × the next-item loss on random logged choices to each of its simulated updates
+    (`DQNAgent.auxiliary_loss`). Nothing on a simulator without logged histories. Batches
+    are drawn from `seed` (the agent's own generators are not drawn from; a resumed run
+    draws its auxiliary batches afresh). Returns the mean loss of each warm-start epoch."""
     config = agent.config
     start = getattr(sim, "session_start", None)
     if not isinstance(start, SessionStart) or start.truth.history_offsets is None:
@@ -222,7 +225,8 @@ def warm_start_agent(agent: DQNAgent, sim: VectorSimulator, seed: int) -> list[f
     choices = LoggedChoiceLoss(
         start, start.truth, config.batch_size, config.log_loss_temperature, seed
     )
-    losses = warm_start(agent.online, choices, config.warm_start_epochs, config.warm_start_lr)
+    epochs = config.warm_start_epochs if pretrain else 0
+    losses = warm_start(agent.online, choices, epochs, config.warm_start_lr)
     if losses:
         with torch.no_grad():
             for net in (agent.target, agent.served):

@@ -32,6 +32,9 @@ from rlrec.engine.sim.base import WHOLE_CATALOGUE_ITEMS
 
 DEFAULT_PRESET = "default"
 LARGE_PRESET = "large"  # what a dataset past WHOLE_CATALOGUE_ITEMS items gets by default
+# What a logged dataset (no generator factors: its simulator is fitted to the log) gets by
+# default, up to and past WHOLE_CATALOGUE_ITEMS items: the same, learning from the log too.
+LOGS_PRESET, LOGS_LARGE_PRESET = "logs", "logs-large"
 
 
 @dataclass
@@ -190,7 +193,9 @@ def load_run_config(
 
 def default_preset_for(dataset_dir: Any) -> str:
     """The preset a run on `dataset_dir` gets when none is named: `large` for a catalogue
-    past `sim.base.WHOLE_CATALOGUE_ITEMS` items (its meta.yaml's `n_items`), else `default`.
+    past `sim.base.WHOLE_CATALOGUE_ITEMS` items (its meta.yaml's `n_items`), else `default`;
+    for a logged dataset (imported: no generator factors, `user_latent.npy`, so the simulator
+    is fitted to its log) `logs-large` and `logs`, which also learn from the log itself.
     An unreadable folder gets `default`: loading the dataset then says what is wrong."""
     if not dataset_dir or not isinstance(dataset_dir, str | Path):
         return DEFAULT_PRESET
@@ -199,7 +204,12 @@ def default_preset_for(dataset_dir: Any) -> str:
         n_items = int(meta.get("n_items", 0))
     except (RlrecError, OSError, AttributeError, TypeError, ValueError):
         return DEFAULT_PRESET
-    return LARGE_PRESET if n_items > WHOLE_CATALOGUE_ITEMS else DEFAULT_PRESET
+    from rlrec.data.store import LATENT_FILES  # pandas and pyarrow: only when asked
+
+    large = n_items > WHOLE_CATALOGUE_ITEMS
+    if not (Path(dataset_dir) / LATENT_FILES[0]).is_file():
+        return LOGS_LARGE_PRESET if large else LOGS_PRESET
+    return LARGE_PRESET if large else DEFAULT_PRESET
 
 
 def dataset_fingerprint(dataset_dir: str | Path | None) -> str | None:

@@ -240,9 +240,9 @@ class Trainer:
         torch.set_num_threads(self.config.train.torch_threads)
         self._start()
         agent, sim = self.agent, self.sim
-        if not self.resumed and agent.updates == 0 and self.env_steps == 0:
-            # On the run's clock: a warm-started run gets no more time than another.
-            warm_start_agent(agent, sim, self.config.train.seed)
+        # On the run's clock: a warm-started run gets no more time than another.
+        fresh = not self.resumed and agent.updates == 0 and self.env_steps == 0
+        warm_start_agent(agent, sim, self.config.train.seed, pretrain=fresh)
         if self._obs is None:
             self._obs = sim.reset(seed=self.config.train.seed)
         reason, message = FinishReason.BUDGET, ""

@@ -71,3 +71,16 @@ def test_settings_given_win_over_auto(tmp_path):
     trainer = _trainer(tmp_path, 2_500, candidates=0)
     assert candidates_offered(trainer) == 0
     assert trainer.agent.config.head == "embedding"  # the head follows the catalogue size
+
+
+@pytest.mark.parametrize(("n_items", "preset"), [(2_000, "logs"), (2_001, "logs-large")])
+def test_a_logged_dataset_trains_with_the_logs_presets_unless_one_is_named(
+    tmp_path, n_items, preset
+):
+    from tests.fixtures import save_tiny_dataset
+
+    folder = save_tiny_dataset(tmp_path / "log", n_items=n_items, n_users=40)
+    config = resolve_run_config(dataset=folder, budget=Budget("steps", 64))
+    assert config.preset == preset
+    assert config.agent.warm_start_epochs > 0  # they learn from the log itself
+    assert resolve_run_config("default", dataset=folder).agent.warm_start_epochs == 0

@@ -29,7 +29,9 @@ def test_user_yaml_names_a_preset_and_overrides_fields(tmp_path):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(RlrecError, match="unknown preset 'fancy'.*default, large, seed-classic"):
+    with pytest.raises(
+        RlrecError, match="unknown preset 'fancy'.*default, large, logs, logs-large, seed-classic"
+    ):
         load_preset("fancy")
 
 

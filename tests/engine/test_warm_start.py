@@ -121,3 +121,20 @@ def test_warm_started_agent_ranks_the_planted_next_items_better_than_an_unwarmed
     for net in (warm.target, warm.served):
         for a, b in zip(net.parameters(), warm.online.parameters(), strict=True):
             assert torch.equal(a, b)
+
+
+def test_the_log_loss_joins_every_update_and_a_resumed_run_keeps_it_without_pretraining():
+    sim = simulator(chain_log())
+    config = DQNConfig(
+        hidden=[64], dropout=0.0, warm_start_epochs=5, log_loss_weight=0.5, batch_size=32
+    )
+    agent = DQNAgent(sim.obs_dim, sim.n_items, config, seed=0, with_replay=False)
+    before = [p.detach().clone() for p in agent.online.parameters()]
+    assert warm_start_agent(agent, sim, seed=0, pretrain=False) == []  # resumed: no passes
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.online.parameters(), strict=True))
+    assert agent.auxiliary_loss is not None
+    loss = agent.auxiliary_loss(agent.online)
+    assert loss.ndim == 0 and float(loss.detach()) > 0 and loss.requires_grad
+    plain = DQNAgent(sim.obs_dim, sim.n_items, DQNConfig(hidden=[64]), seed=0, with_replay=False)
+    warm_start_agent(plain, sim, seed=0)
+    assert plain.auxiliary_loss is None
