@@ -18,6 +18,7 @@ and test interactions never reach the warm start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -126,10 +127,18 @@ def sampled_next_item_loss(
 
 
 # Past this many items the loss samples its softmax (`SAMPLED_NEGATIVES` a choice) instead
-# of scoring the catalogue: at 2,000 items and a batch of 256 the exact one costs as much as
-# a TD update of the per-item head; at 100k items it would cost 50 times that.
-EXACT_SOFTMAX_ITEMS = 2_000
+# of scoring the catalogue. Scoring it is one (batch × items) product, cheap up to here (on
+# ml-latest-small's 9.7k items, 5× faster per batch than 1,000 sampled items a choice, whose
+# gathered item vectors cost more than the product); past it, the (batch × items) logits
+# and their gradient grow to hundreds of MB.
+EXACT_SOFTMAX_ITEMS = 20_000
 SAMPLED_NEGATIVES = 1_000
+
+
+# The most of a run's budget (time, steps or sessions) the pre-training may take: on a large
+# log on a busy machine eight passes can take minutes, and a run must still learn in the
+# simulator.
+WARM_START_SHARE = 0.25
 
 
 class LoggedChoiceLoss:
@@ -180,13 +189,18 @@ class LoggedChoiceLoss:
 
 
 def warm_start(
-    net: torch.nn.Module, choices: LoggedChoiceLoss, epochs: int, lr: float
+    net: torch.nn.Module,
+    choices: LoggedChoiceLoss,
+    epochs: int,
+    lr: float,
+    stop: Callable[[], bool] | None = None,
 ) -> list[float]:
     """Train `net` (a Q network whose `forward` gives (B, n_items)) for `epochs` shuffled
     passes over the log's engaged choices with Adam at `lr`. Returns the mean loss of each
     epoch (empty when there is nothing to learn from). The caller copies the weights into
-    its target and served nets. Cost per epoch: choices / batch_size forward-backward passes
-    over the catalogue."""
+    its target and served nets. `stop()`, asked between batches, ends it early (an epoch cut
+    short reports the mean over the batches it did). Cost per epoch: choices / batch_size
+    forward-backward passes over the catalogue (or the sampled items)."""
     if epochs == 0 or len(choices) == 0:
         return []
     optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
@@ -194,20 +208,31 @@ def warm_start(
     net.train()
     losses = []
     for _ in range(epochs):
-        total = 0.0
+        total, seen = 0.0, 0
         for batch in choices.epoch_batches():
+            if stop is not None and stop():
+                break
             loss = choices.loss_of(net, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += float(loss.item()) * len(batch)
-        losses.append(total / len(choices))
+            seen += len(batch)
+        if seen == 0:
+            break
+        losses.append(total / seen)
+        if seen < len(choices):
+            break
     net.train(was_training)
     return losses
 
 
 def warm_start_agent(
-    agent: DQNAgent, sim: VectorSimulator, seed: int, pretrain: bool = True
+    agent: DQNAgent,
+    sim: VectorSimulator,
+    seed: int,
+    pretrain: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> list[float]:
     """Learn from the log `sim` was fitted to, as `agent`'s settings say: with `pretrain` (a
     new run, not a resumed one) pre-train the online net for `warm_start_epochs` passes and
@@ -215,7 +240,9 @@ def warm_start_agent(
     weight × the next-item loss on random logged choices to each of its simulated updates
     (`DQNAgent.auxiliary_loss`). Nothing on a simulator without logged histories. Batches
     are drawn from `seed` (the agent's own generators are not drawn from; a resumed run
-    draws its auxiliary batches afresh). Returns the mean loss of each warm-start epoch."""
+    draws its auxiliary batches afresh). `stop()` ends the pre-training early (the trainer:
+    once it has taken `WARM_START_SHARE` of the run's budget). Returns the mean loss of each
+    warm-start epoch."""
     config = agent.config
     start = getattr(sim, "session_start", None)
     if not isinstance(start, SessionStart) or start.truth.history_offsets is None:
@@ -226,7 +253,7 @@ def warm_start_agent(
         start, start.truth, config.batch_size, config.log_loss_temperature, seed
     )
     epochs = config.warm_start_epochs if pretrain else 0
-    losses = warm_start(agent.online, choices, epochs, config.warm_start_lr)
+    losses = warm_start(agent.online, choices, epochs, config.warm_start_lr, stop)
     if losses:
         with torch.no_grad():
             for net in (agent.target, agent.served):

@@ -29,7 +29,7 @@ import torch
 
 from rlrec.data.errors import RlrecError, error_line
 from rlrec.engine.agents.dqn import DQNAgent, item_features_for
-from rlrec.engine.agents.warm_start import warm_start_agent
+from rlrec.engine.agents.warm_start import WARM_START_SHARE, warm_start_agent
 from rlrec.engine.sim import make_simulator
 from rlrec.engine.training import checkpoint, runs
 from rlrec.engine.training.budget import Budget
@@ -242,7 +242,13 @@ class Trainer:
         agent, sim = self.agent, self.sim
         # On the run's clock: a warm-started run gets no more time than another.
         fresh = not self.resumed and agent.updates == 0 and self.env_steps == 0
-        warm_start_agent(agent, sim, self.config.train.seed, pretrain=fresh)
+        warm_start_agent(
+            agent,
+            sim,
+            self.config.train.seed,
+            pretrain=fresh,
+            stop=lambda: self._stop_requested.is_set() or self.fraction_done() >= WARM_START_SHARE,
+        )
         if self._obs is None:
             self._obs = sim.reset(seed=self.config.train.seed)
         reason, message = FinishReason.BUDGET, ""

@@ -138,3 +138,41 @@ def test_the_log_loss_joins_every_update_and_a_resumed_run_keeps_it_without_pret
     plain = DQNAgent(sim.obs_dim, sim.n_items, DQNConfig(hidden=[64]), seed=0, with_replay=False)
     warm_start_agent(plain, sim, seed=0)
     assert plain.auxiliary_loss is None
+
+
+def test_a_large_catalogue_samples_its_softmax_and_still_learns_the_planted_next_items(
+    monkeypatch,
+):
+    from rlrec.engine.agents import warm_start as module
+
+    monkeypatch.setattr(module, "EXACT_SOFTMAX_ITEMS", 10)  # the chain's 40 items are "large"
+    monkeypatch.setattr(module, "SAMPLED_NEGATIVES", 8)
+    sim = simulator(chain_log())
+    config = DQNConfig(
+        hidden=[64], dropout=0.0, head="embedding", warm_start_epochs=40, warm_start_lr=0.01
+    )
+    agent = DQNAgent(
+        sim.obs_dim,
+        sim.n_items,
+        config,
+        seed=0,
+        with_replay=False,
+        item_features=sim.observable_item_features,
+    )
+    called = []
+    original = module.sampled_next_item_loss
+    monkeypatch.setattr(
+        module, "sampled_next_item_loss", lambda *a, **k: called.append(1) or original(*a, **k)
+    )
+    warm_start_agent(agent, sim, seed=0)
+    assert called
+    assert next_item_hits(agent, sim) > 0.8
+
+
+def test_the_pretraining_stops_when_asked_between_batches():
+    sim = simulator(chain_log())
+    agent = agent_for(sim, epochs=30)
+    asked = []
+    losses = warm_start_agent(agent, sim, seed=0, stop=lambda: len(asked) > 3 or asked.append(1))
+    # Four batches of the first pass (the chain log's train choices make more), then it ends.
+    assert len(losses) == 1 and len(asked) == 4
