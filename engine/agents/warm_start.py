@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rlrec.engine.agents.network import EmbeddingQNetwork
 from rlrec.engine.sim.base import VectorSimulator
 from rlrec.engine.sim.session_start import SessionStart
 from rlrec.engine.truth.model import HiddenTruth
@@ -88,37 +89,55 @@ def earlier_choices(
     return mask
 
 
+def catalogue_q(net: torch.nn.Module, obs: torch.Tensor, train_ids: bool = True) -> torch.Tensor:
+    """(n, n_items) `net`'s Q-values of the whole catalogue for `obs` (n, obs_dim). Without
+    `train_ids`, an item-embedding head's id embeddings are held fixed (no gradient): during
+    simulated training their optimizer takes the sparse gradients of the rows a TD batch
+    touches, and a softmax over the catalogue would give every row a dense one."""
+    if train_ids or not isinstance(net, EmbeddingQNetwork):
+        return net(obs)
+    table = net.feature_proj(net.features)
+    known = net.n_known
+    ids = net.item_embedding.detach()
+    table = torch.cat([table[:known] + ids, table[known:]]) if known < len(table) else table + ids
+    return net.phi(obs) @ table.T
+
+
 def next_item_loss(
-    net: torch.nn.Module,
-    obs: torch.Tensor,
-    items: torch.Tensor,
-    excluded: torch.Tensor,
-    temperature: float = 1.0,
+    q: torch.Tensor, items: torch.Tensor, excluded: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
-    """Mean softmax cross-entropy of the chosen `items` (n,) over `net`'s outputs for `obs`
-    (n, obs_dim) divided by `temperature` — the catalogue's Q-values as logits — with the
-    `excluded` (n, n_items) items left out of the softmax (the chosen item never is). The
-    softmax ignores a per-state constant, so Q(s, ·) = V(s) + T·log p(· | s) fits it whatever
-    V: a small temperature asks for Q gaps of the size a simulator's rewards give."""
-    logits = net(obs) / temperature
+    """Mean softmax cross-entropy of the chosen `items` (n,) over the catalogue's Q-values
+    `q` (n, n_items) divided by `temperature`, with the `excluded` (n, n_items) items left
+    out of the softmax (the chosen item never is). The softmax ignores a per-state constant,
+    so Q(s, ·) = V(s) + T·log p(· | s) fits it whatever V: a small temperature asks for Q
+    gaps of the size a simulator's rewards give."""
     excluded = excluded.clone()
     excluded[torch.arange(len(items)), items] = False
-    return F.cross_entropy(logits.masked_fill(excluded, -torch.inf), items)
+    return F.cross_entropy((q / temperature).masked_fill(excluded, -torch.inf), items)
+
+
+def candidate_q(
+    net: torch.nn.Module, obs: torch.Tensor, candidates: torch.Tensor, train_ids: bool = True
+) -> torch.Tensor:
+    """(n, c) `net`'s Q-values of `candidates` (n, c) item ids for `obs` (n, obs_dim);
+    `train_ids` as in `catalogue_q`."""
+    if not isinstance(net, EmbeddingQNetwork):
+        return net.candidate_q(obs, candidates)  # type: ignore[operator]
+    ids = net.item_embedding if train_ids else net.item_embedding.detach()
+    known = candidates < net.n_known
+    psi = net.feature_proj(net.features[candidates])
+    psi = psi + ids[torch.where(known, candidates, 0)] * known.unsqueeze(-1)
+    return torch.einsum("nd,ncd->nc", net.phi(obs), psi)
 
 
 def sampled_next_item_loss(
-    net: torch.nn.Module,
-    obs: torch.Tensor,
-    items: torch.Tensor,
-    negatives: torch.Tensor,
-    temperature: float = 1.0,
+    q: torch.Tensor, negatives: torch.Tensor, items: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """`next_item_loss` with the softmax over each chosen item and its `negatives` (n, m)
-    uniformly drawn items only (sampled softmax, Jean et al. 2015), through the network's
-    `candidate_q`, so a step never scores the whole catalogue; a negative that is the chosen
-    item is left out."""
-    candidates = torch.cat([items[:, None], negatives], dim=1)
-    logits = net.candidate_q(obs, candidates) / temperature  # type: ignore[operator]
+    uniformly drawn items only (sampled softmax, Jean et al. 2015), so a step never scores
+    the whole catalogue: `q` (n, 1 + m) are the Q-values of the chosen `items` (n,) then of
+    the negatives; a negative that is the chosen item is left out."""
+    logits = q / temperature
     duplicate = torch.cat(
         [torch.zeros_like(items[:, None], dtype=torch.bool), negatives == items[:, None]], 1
     )
@@ -164,19 +183,23 @@ class LoggedChoiceLoss:
     def __len__(self) -> int:
         return len(self.choices)
 
-    def loss_of(self, net: torch.nn.Module, batch: np.ndarray) -> torch.Tensor:
-        """The loss of `net` on the choices at positions `batch` (k,)."""
+    def loss_of(
+        self, net: torch.nn.Module, batch: np.ndarray, train_ids: bool = True
+    ) -> torch.Tensor:
+        """The loss of `net` on the choices at positions `batch` (k,) (`train_ids`: see
+        `catalogue_q`)."""
         users, positions = self.choices.users[batch], self.choices.positions[batch]
         obs = torch.from_numpy(states_before(self.start, self.truth, users, positions))
         items = torch.from_numpy(self.choices.items[batch])
         n_items = self.start.n_items
         if n_items > EXACT_SOFTMAX_ITEMS:
-            drawn = self.rng.integers(0, n_items, (len(batch), SAMPLED_NEGATIVES))
-            return sampled_next_item_loss(
-                net, obs, items, torch.from_numpy(drawn), self.temperature
+            negatives = torch.from_numpy(
+                self.rng.integers(0, n_items, (len(batch), SAMPLED_NEGATIVES))
             )
+            q = candidate_q(net, obs, torch.cat([items[:, None], negatives], 1), train_ids)
+            return sampled_next_item_loss(q, negatives, items, self.temperature)
         excluded = earlier_choices(self.truth, users, positions, n_items)
-        return next_item_loss(net, obs, items, excluded, self.temperature)
+        return next_item_loss(catalogue_q(net, obs, train_ids), items, excluded, self.temperature)
 
     def epoch_batches(self) -> list[np.ndarray]:
         """One shuffled pass over the choices in batches of `batch_size`."""
@@ -184,8 +207,10 @@ class LoggedChoiceLoss:
         return [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
 
     def __call__(self, net: torch.nn.Module) -> torch.Tensor:
-        """The loss of `net` on `batch_size` choices drawn uniformly."""
-        return self.loss_of(net, self.rng.integers(0, len(self.choices), self.batch_size))
+        """The loss of `net` on `batch_size` choices drawn uniformly, an item-embedding
+        head's id embeddings held fixed (the term added to simulated updates)."""
+        drawn = self.rng.integers(0, len(self.choices), self.batch_size)
+        return self.loss_of(net, drawn, train_ids=False)
 
 
 def warm_start(

@@ -176,3 +176,33 @@ def test_the_pretraining_stops_when_asked_between_batches():
     losses = warm_start_agent(agent, sim, seed=0, stop=lambda: len(asked) > 3 or asked.append(1))
     # Four batches of the first pass (the chain log's train choices make more), then it ends.
     assert len(losses) == 1 and len(asked) == 4
+
+
+def test_an_embedding_head_learns_the_log_loss_beside_its_sparse_td_updates():
+    sim = simulator(chain_log())
+    config = DQNConfig(
+        hidden=[32],
+        dropout=0.0,
+        head="embedding",
+        log_loss_weight=0.5,
+        batch_size=16,
+        learning_starts=0,
+    )
+    agent = DQNAgent(
+        sim.obs_dim, sim.n_items, config, seed=0, item_features=sim.observable_item_features
+    )
+    warm_start_agent(agent, sim, seed=0)
+    sessions = DefaultSimulator(sim.truth, DefaultConfig(history_window=1), n_envs=16, seed=0)
+    obs = sessions.reset(seed=0)
+    for _ in range(3):
+        actions = agent.act_explore(obs, sessions.mask.copy(), 1.0)
+        step = sessions.step(actions)
+        agent.remember(obs, actions, step.reward, step.obs, step.done, sessions.mask)
+        obs = step.obs
+    before = agent.online.state_proj.weight.detach().clone()
+    ids_before = agent.online.item_embedding.detach().clone()
+    assert np.isfinite(agent.update())
+    assert not torch.equal(before, agent.online.state_proj.weight)
+    # The id embeddings move only at the rows the TD batch touched (a sparse update).
+    moved = (agent.online.item_embedding.detach() != ids_before).any(dim=1)
+    assert 0 < int(moved.sum()) <= 16
