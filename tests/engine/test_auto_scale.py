@@ -73,14 +73,16 @@ def test_settings_given_win_over_auto(tmp_path):
     assert trainer.agent.config.head == "embedding"  # the head follows the catalogue size
 
 
-@pytest.mark.parametrize(("n_items", "preset"), [(2_000, "logs"), (2_001, "logs-large")])
-def test_a_logged_dataset_trains_with_the_logs_presets_unless_one_is_named(
-    tmp_path, n_items, preset
+@pytest.mark.parametrize(
+    ("n_items", "preset", "epochs"), [(2_000, "default", 0), (2_001, "logs-large", 8)]
+)
+def test_a_large_logged_dataset_trains_with_logs_large_unless_one_is_named(
+    tmp_path, n_items, preset, epochs
 ):
     from tests.fixtures import save_tiny_dataset
 
     folder = save_tiny_dataset(tmp_path / "log", n_items=n_items, n_users=40)
     config = resolve_run_config(dataset=folder, budget=Budget("steps", 64))
     assert config.preset == preset
-    assert config.agent.warm_start_epochs > 0  # they learn from the log itself
-    assert resolve_run_config("default", dataset=folder).agent.warm_start_epochs == 0
+    assert config.agent.warm_start_epochs == epochs  # past 2,000 items it learns from the log
+    assert resolve_run_config("large", dataset=folder).agent.warm_start_epochs == 0
