@@ -39,8 +39,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import rlrec.engine  # noqa: E402,F401  (its OpenMP wait policy must be set before torch loads)
-
 MARKS = (30.0, 60.0, 120.0, 300.0, 600.0)
 
 

@@ -33,8 +33,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import rlrec.engine  # noqa: E402,F401  (its OpenMP wait policy must be set before torch loads)
-
 
 def train_rlrec(seconds: float, seed: int, threads: int, eval_every: int, overrides: dict) -> dict:
     from rlrec.engine.training.events import Evaluation

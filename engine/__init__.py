@@ -18,14 +18,7 @@ Torch is imported by the modules that need it (agents, training), not by this pa
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
-
-# OpenMP threads that wait by spinning (GNU OpenMP's default) make a 2-thread torch update
-# 10-20× slower whenever another process holds a core, as on a shared 2-core machine; waiting
-# passively costs little when the cores are free. Set before torch loads (it reads this once),
-# and only if the user has not chosen.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:
     from rlrec.engine.sim.gym_api import RecommenderEnv, RecommenderVectorEnv
