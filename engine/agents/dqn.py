@@ -41,7 +41,30 @@ class DQNConfig:
         0.2, low=0, high=1, high_open=True, help="dropout after each hidden layer"
     )
     batch_norm: bool = param(False, help="batch norm after each hidden linear layer")
-    gamma: float = param(0.9, low=0, high=1, help="discount per step")
+    gamma: float = param(
+        0.9, low=0, high=1, help="discount per step (at the start of a γ schedule)"
+    )
+    gamma_final: float = param(
+        0.9,
+        low=0,
+        high=1,
+        high_open=True,
+        help="γ at the end of the γ schedule (used when gamma_anneal_fraction > 0)",
+    )
+    gamma_anneal_start: float = param(
+        0.0,
+        low=0,
+        high=1,
+        high_open=True,
+        help="fraction of the run's budget at which γ starts moving towards gamma_final",
+    )
+    gamma_anneal_fraction: float = param(
+        0.0,
+        low=0,
+        high=1,
+        help="fraction of the run's budget over which γ moves from gamma to gamma_final, "
+        "geometrically in 1 − γ (0 = γ stays constant)",
+    )
     lr: float = param(1e-3, low=0, high=1, low_open=True, help="Adam learning rate")
     lr_final: float = param(1.0, low=0, high=1, help="final learning rate as a fraction of lr")
     lr_decay_updates: int = param(
@@ -171,6 +194,30 @@ class DQNConfig:
     )
 
     def validate(self) -> None:
+        if self.gamma_anneal_fraction > 0:
+            if self.gamma_anneal_start + self.gamma_anneal_fraction > 1:
+                raise RlrecError(
+                    f"agent.gamma_anneal_start + agent.gamma_anneal_fraction = "
+                    f"{self.gamma_anneal_start + self.gamma_anneal_fraction:g} is out of range "
+                    "(allowed: <= 1, the schedule must end within the run's budget)",
+                    key="agent.gamma_anneal_fraction",
+                    value=self.gamma_anneal_fraction,
+                )
+            if self.n_step > 1:
+                # n-step rewards are summed with the γ of the step they were collected at.
+                raise RlrecError(
+                    "agent.gamma_anneal_fraction > 0 needs agent.n_step = 1 (n-step rewards "
+                    f"would mix discounts; n_step is {self.n_step})",
+                    key="agent.n_step",
+                    value=self.n_step,
+                )
+            if self.gamma == 1.0:
+                raise RlrecError(
+                    "agent.gamma = 1 cannot start a γ schedule (it moves 1 − γ geometrically); "
+                    "set agent.gamma < 1 or agent.gamma_anneal_fraction = 0",
+                    key="agent.gamma",
+                    value=self.gamma,
+                )
         if self.eps_decay_steps == 0 and self.eps_decay_fraction == 0:
             raise RlrecError(
                 "agent.eps_decay_steps and agent.eps_decay_fraction are both 0: set one "
@@ -540,6 +587,24 @@ class DQNAgent(Policy):
             frac = min(1.0, self.budget_fraction / c.eps_decay_fraction)
         return (1.0 - frac) * c.eps_start + frac * c.eps_end
 
+    def discount(self) -> float:
+        """γ for the next update's targets: `gamma` until `gamma_anneal_start` of the
+        budget, then 1 − γ moves geometrically from 1 − gamma to 1 − gamma_final over
+        `gamma_anneal_fraction` of it (log(1 − γ) linear in the budget), and stays there.
+        A longer horizon is learnt once the short one has settled: the increasing discount
+        of François-Lavet, Fonteneau & Ernst (2015), "How to Discount Deep Reinforcement
+        Learning: Towards New Dynamic Strategies", whose per-epoch update
+        1 − γ_{k+1} = 0.98 (1 − γ_k) is this schedule on a discrete clock."""
+        c = self.config
+        if c.gamma_anneal_fraction <= 0:
+            return c.gamma
+        frac = (self.budget_fraction - c.gamma_anneal_start) / c.gamma_anneal_fraction
+        frac = min(1.0, max(0.0, frac))
+        if frac == 0.0:
+            return c.gamma
+        start, end = math.log1p(-c.gamma), math.log1p(-c.gamma_final)
+        return -math.expm1(start + frac * (end - start))
+
     def learning_rate(self) -> float:
         """Adam's learning rate for the next update."""
         c = self.config
@@ -589,9 +654,10 @@ class DQNAgent(Policy):
         with self._training_precision():
             q = self.online.q_at(batch["obs"], batch["action"])
             target = batch["reward"]
-            if c.gamma > 0:  # γ = 0 needs no next-state values at all
+            gamma = self.discount()
+            if gamma > 0:  # γ = 0 needs no next-state values at all
                 # An n-step reward already sums γ^k r_{t+k} for k < n; the bootstrap is n away.
-                discount = c.gamma**c.n_step
+                discount = gamma**c.n_step
                 target = target + discount * (~batch["done"]).float() * self._next_value(batch)
         if c.loss == "huber":
             loss = F.smooth_l1_loss(q, target, beta=c.huber_delta)

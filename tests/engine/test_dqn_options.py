@@ -163,6 +163,55 @@ def test_a_set_step_count_wins_over_the_budget_fraction():
     assert agent.learning_rate() == pytest.approx(0.01 * 0.75)
 
 
+def test_the_discount_grows_geometrically_in_one_minus_gamma_over_its_window():
+    agent = _agent(gamma=0.7, gamma_final=0.95, gamma_anneal_start=0.2, gamma_anneal_fraction=0.6)
+    agent.budget_fraction = 0.1
+    assert agent.discount() == pytest.approx(0.7)
+    agent.budget_fraction = 0.5  # half-way: 1 − γ is the geometric mean of 0.3 and 0.05
+    assert 1 - agent.discount() == pytest.approx((0.3 * 0.05) ** 0.5)
+    agent.budget_fraction = 0.8
+    assert agent.discount() == pytest.approx(0.95)
+    agent.budget_fraction = 1.0
+    assert agent.discount() == pytest.approx(0.95)
+
+
+def test_without_a_gamma_schedule_the_discount_is_gamma_whatever_gamma_final_says():
+    agent = _agent(gamma=0.7, gamma_final=0.95)
+    agent.budget_fraction = 1.0
+    assert agent.discount() == 0.7
+
+
+def test_the_update_bootstraps_with_the_scheduled_discount():
+    agent = _agent(
+        gamma=0.5, gamma_final=0.9, gamma_anneal_fraction=0.5, learning_starts=0, lr=1e-9
+    )
+    with torch.no_grad():  # Q = 4 for every item and state, in both nets
+        for net in (agent.online, agent.target):
+            for p in net.parameters():
+                p.zero_()
+            net.head.bias.fill_(4.0)
+    agent.remember(*_step(0, [1.0, 1.0], [False, False]))
+    agent.budget_fraction = 1.0
+    # Q = 4 everywhere and r = 1: the squared error (huber below delta 1 → 0.5·e²) tells the
+    # discount used: target 1 + 0.9·4 = 4.6, error 0.6 (γ 0.5 would give 3, error 1).
+    loss = agent.update()
+    assert loss == pytest.approx(0.5 * 0.6**2, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"gamma_anneal_start": 0.6, "gamma_anneal_fraction": 0.6}, "gamma_anneal_fraction"),
+        ({"gamma_anneal_fraction": 0.5, "n_step": 3}, "agent.n_step"),
+        ({"gamma_anneal_fraction": 0.5, "gamma": 1.0}, "agent.gamma"),
+        ({"gamma_final": 1.0}, "gamma_final"),
+    ],
+)
+def test_a_gamma_schedule_that_cannot_run_is_refused_naming_the_key(overrides, named):
+    with pytest.raises(RlrecError, match=named):
+        from_dict(DQNConfig, overrides, prefix="agent")
+
+
 def test_no_epsilon_schedule_at_all_is_refused_naming_both_keys():
     with pytest.raises(RlrecError, match="agent.eps_decay_steps and agent.eps_decay_fraction"):
         from_dict(DQNConfig, {"eps_decay_steps": 0, "eps_decay_fraction": 0}, prefix="agent")
