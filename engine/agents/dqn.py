@@ -49,21 +49,22 @@ class DQNConfig:
         low=0,
         high=1,
         high_open=True,
-        help="γ at the end of the γ schedule (used when gamma_anneal_fraction > 0)",
+        help="γ at the end of the γ schedule (used when gamma_anneal_steps > 0)",
     )
-    gamma_anneal_start: float = param(
-        0.0,
+    gamma_anneal_start: int = param(
+        0,
         low=0,
-        high=1,
-        high_open=True,
-        help="fraction of the run's budget at which γ starts moving towards gamma_final",
+        high=MAX_RUN_STEPS,
+        help="env steps after which γ starts moving towards gamma_final",
+        unit="env steps",
     )
-    gamma_anneal_fraction: float = param(
-        0.0,
+    gamma_anneal_steps: int = param(
+        0,
         low=0,
-        high=1,
-        help="fraction of the run's budget over which γ moves from gamma to gamma_final, "
-        "geometrically in 1 − γ (0 = γ stays constant)",
+        high=MAX_RUN_STEPS,
+        help="env steps over which γ moves from gamma to gamma_final, geometrically in "
+        "1 − γ (0 = γ stays constant)",
+        unit="env steps",
     )
     lr: float = param(1e-3, low=0, high=1, low_open=True, help="Adam learning rate")
     lr_final: float = param(1.0, low=0, high=1, help="final learning rate as a fraction of lr")
@@ -194,19 +195,11 @@ class DQNConfig:
     )
 
     def validate(self) -> None:
-        if self.gamma_anneal_fraction > 0:
-            if self.gamma_anneal_start + self.gamma_anneal_fraction > 1:
-                raise RlrecError(
-                    f"agent.gamma_anneal_start + agent.gamma_anneal_fraction = "
-                    f"{self.gamma_anneal_start + self.gamma_anneal_fraction:g} is out of range "
-                    "(allowed: <= 1, the schedule must end within the run's budget)",
-                    key="agent.gamma_anneal_fraction",
-                    value=self.gamma_anneal_fraction,
-                )
+        if self.gamma_anneal_steps > 0:
             if self.n_step > 1:
                 # n-step rewards are summed with the γ of the step they were collected at.
                 raise RlrecError(
-                    "agent.gamma_anneal_fraction > 0 needs agent.n_step = 1 (n-step rewards "
+                    "agent.gamma_anneal_steps > 0 needs agent.n_step = 1 (n-step rewards "
                     f"would mix discounts; n_step is {self.n_step})",
                     key="agent.n_step",
                     value=self.n_step,
@@ -214,7 +207,7 @@ class DQNConfig:
             if self.gamma == 1.0:
                 raise RlrecError(
                     "agent.gamma = 1 cannot start a γ schedule (it moves 1 − γ geometrically); "
-                    "set agent.gamma < 1 or agent.gamma_anneal_fraction = 0",
+                    "set agent.gamma < 1 or agent.gamma_anneal_steps = 0",
                     key="agent.gamma",
                     value=self.gamma,
                 )
@@ -418,6 +411,7 @@ class DQNAgent(Policy):
         self.explore_rng = np.random.default_rng(seed + 2)
         self.updates = 0
         self.budget_fraction = 0.0  # of the run's budget done; set by the trainer
+        self.env_steps = 0  # the run's env steps so far (the γ schedule); set by the trainer
         self.n_step = NStepReturns(config.n_step, config.gamma)
         # A loss on the online net added to every update's TD loss (set by a warm start).
         self.auxiliary_loss: Callable[[QNet], torch.Tensor] | None = None
@@ -588,20 +582,18 @@ class DQNAgent(Policy):
         return (1.0 - frac) * c.eps_start + frac * c.eps_end
 
     def discount(self) -> float:
-        """γ for the next update's targets: `gamma` until `gamma_anneal_start` of the
-        budget, then 1 − γ moves geometrically from 1 − gamma to 1 − gamma_final over
-        `gamma_anneal_fraction` of it (log(1 − γ) linear in the budget), and stays there.
-        A longer horizon is learnt once the short one has settled: the increasing discount
-        of François-Lavet, Fonteneau & Ernst (2015), "How to Discount Deep Reinforcement
-        Learning: Towards New Dynamic Strategies", whose per-epoch update
-        1 − γ_{k+1} = 0.98 (1 − γ_k) is this schedule on a discrete clock."""
+        """γ for the next update's targets, after the trainer's `env_steps`: `gamma` for the
+        first `gamma_anneal_start` env steps, then 1 − γ moves geometrically from 1 − gamma
+        to 1 − gamma_final over `gamma_anneal_steps` (log(1 − γ) linear in env steps), and
+        stays there. A longer horizon is learnt once the short one has settled: the
+        increasing discount of François-Lavet, Fonteneau & Ernst (2015), "How to Discount
+        Deep Reinforcement Learning: Towards New Dynamic Strategies", whose per-epoch update
+        1 − γ_{k+1} = 0.98 (1 − γ_k) is this schedule on a discrete clock. Counted in env
+        steps, not the budget, so a short run keeps the short horizon it learns fastest."""
         c = self.config
-        if c.gamma_anneal_fraction <= 0:
+        if c.gamma_anneal_steps <= 0 or self.env_steps <= c.gamma_anneal_start:
             return c.gamma
-        frac = (self.budget_fraction - c.gamma_anneal_start) / c.gamma_anneal_fraction
-        frac = min(1.0, max(0.0, frac))
-        if frac == 0.0:
-            return c.gamma
+        frac = min(1.0, (self.env_steps - c.gamma_anneal_start) / c.gamma_anneal_steps)
         start, end = math.log1p(-c.gamma), math.log1p(-c.gamma_final)
         return -math.expm1(start + frac * (end - start))
 

@@ -196,6 +196,7 @@ class ProgressWindow:
             steps_per_second=speed,
             fraction_done=trainer.budget.fraction_done(*counters),
             eta_seconds=trainer.budget.eta_seconds(*counters, speed),
+            gamma=trainer.agent.discount(),
         )
 
     def state(self) -> dict[str, Any]:

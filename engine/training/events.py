@@ -7,6 +7,7 @@ by tailing `metrics.jsonl`.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -69,6 +70,7 @@ class Progress:
     steps_per_second: float  # env steps per wall-clock second in this window
     fraction_done: float  # of the budget, in [0, 1]
     eta_seconds: float  # nan when unknown
+    gamma: float = math.nan  # discount of the next update (moves with agent.gamma_anneal_*)
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,7 @@ class Trainer:
                 )
                 self._obs = result.obs
                 self.env_steps += len(actions)
+                agent.env_steps = self.env_steps  # for the γ schedule
                 self.episodes += int(result.done.sum())
                 self.last_step = result
                 # Learn: the updates this step owes at the replay ratio.
@@ -524,7 +525,7 @@ def _restore(trainer: Trainer, state: dict[str, Any], budget: Budget | None) -> 
         raise ValueError(f"observations of shape {obs.shape} {obs.dtype}")
     trainer._obs = obs
     counters = state["counters"]
-    trainer.env_steps = int(counters["env_steps"])
+    trainer.env_steps = trainer.agent.env_steps = int(counters["env_steps"])
     trainer.checkpointed_at = trainer.env_steps
     trainer.episodes = int(counters["episodes"])
     trainer.update_credit = float(counters["update_credit"])

@@ -163,48 +163,61 @@ def test_a_set_step_count_wins_over_the_budget_fraction():
     assert agent.learning_rate() == pytest.approx(0.01 * 0.75)
 
 
-def test_the_discount_grows_geometrically_in_one_minus_gamma_over_its_window():
-    agent = _agent(gamma=0.7, gamma_final=0.95, gamma_anneal_start=0.2, gamma_anneal_fraction=0.6)
-    agent.budget_fraction = 0.1
+def test_the_discount_grows_geometrically_in_one_minus_gamma_over_its_env_steps():
+    agent = _agent(gamma=0.7, gamma_final=0.95, gamma_anneal_start=1000, gamma_anneal_steps=3000)
+    agent.budget_fraction = 1.0  # the schedule counts env steps, whatever the budget
+    agent.env_steps = 1000
     assert agent.discount() == pytest.approx(0.7)
-    agent.budget_fraction = 0.5  # half-way: 1 − γ is the geometric mean of 0.3 and 0.05
+    agent.env_steps = 2500  # half-way: 1 − γ is the geometric mean of 0.3 and 0.05
     assert 1 - agent.discount() == pytest.approx((0.3 * 0.05) ** 0.5)
-    agent.budget_fraction = 0.8
+    agent.env_steps = 4000
     assert agent.discount() == pytest.approx(0.95)
-    agent.budget_fraction = 1.0
+    agent.env_steps = 10**9
     assert agent.discount() == pytest.approx(0.95)
 
 
 def test_without_a_gamma_schedule_the_discount_is_gamma_whatever_gamma_final_says():
     agent = _agent(gamma=0.7, gamma_final=0.95)
-    agent.budget_fraction = 1.0
+    agent.env_steps = 10**9
     assert agent.discount() == 0.7
 
 
 def test_the_update_bootstraps_with_the_scheduled_discount():
-    agent = _agent(
-        gamma=0.5, gamma_final=0.9, gamma_anneal_fraction=0.5, learning_starts=0, lr=1e-9
-    )
+    agent = _agent(gamma=0.5, gamma_final=0.9, gamma_anneal_steps=100, learning_starts=0, lr=1e-9)
     with torch.no_grad():  # Q = 4 for every item and state, in both nets
         for net in (agent.online, agent.target):
             for p in net.parameters():
                 p.zero_()
             net.head.bias.fill_(4.0)
     agent.remember(*_step(0, [1.0, 1.0], [False, False]))
-    agent.budget_fraction = 1.0
-    # Q = 4 everywhere and r = 1: the squared error (huber below delta 1 → 0.5·e²) tells the
-    # discount used: target 1 + 0.9·4 = 4.6, error 0.6 (γ 0.5 would give 3, error 1).
+    agent.env_steps = 100
+    # Q = 4 everywhere and r = 1: the loss tells the discount used (Huber, quadratic below 1:
+    # 0.5·e²): the target 1 + 0.9·4 = 4.6 is 0.6 off (γ 0.5 would give 3, 1 off).
     loss = agent.update()
     assert loss == pytest.approx(0.5 * 0.6**2, rel=1e-4)
+
+
+def test_a_run_follows_the_gamma_schedule_through_its_env_steps(tmp_path):
+    agent = {**SMALL_AGENT, "gamma": 0.5, "gamma_final": 0.9, "gamma_anneal_steps": 2048}
+    agent.pop("n_step", None)
+    train = {**SMALL_TRAIN, "steps": 4096}
+    config = load_run_config("seed-classic", overrides={"agent": agent, "train": train})
+    Trainer(config, tmp_path / "run").run()
+    progress = [p for p in runs.read_events(tmp_path / "run") if isinstance(p, Progress)]
+    # The discount the next update uses, logged as the run goes: 1 − γ from 0.5 to 0.1,
+    # geometric in env steps over the first 2,048, then 0.9.
+    expected = [1 - 0.5 * 0.2 ** min(1.0, p.env_steps / 2048) for p in progress]
+    assert [p.gamma for p in progress] == pytest.approx(expected)
+    assert progress[0].gamma < 0.9 and progress[-1].gamma == pytest.approx(0.9)
 
 
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
-        ({"gamma_anneal_start": 0.6, "gamma_anneal_fraction": 0.6}, "gamma_anneal_fraction"),
-        ({"gamma_anneal_fraction": 0.5, "n_step": 3}, "agent.n_step"),
-        ({"gamma_anneal_fraction": 0.5, "gamma": 1.0}, "agent.gamma"),
+        ({"gamma_anneal_steps": 100, "n_step": 3}, "agent.n_step"),
+        ({"gamma_anneal_steps": 100, "gamma": 1.0}, "agent.gamma"),
         ({"gamma_final": 1.0}, "gamma_final"),
+        ({"gamma_anneal_steps": -1}, "gamma_anneal_steps"),
     ],
 )
 def test_a_gamma_schedule_that_cannot_run_is_refused_naming_the_key(overrides, named):

@@ -11,21 +11,28 @@ from rlrec.tui.panes.train import TrainPane
 from tests.tui.fake_trainer import sync, wait_for
 
 
+async def _seed_classic_form(pilot, app, steps: str):
+    """The Train pane with the seed-classic preset loaded, a step budget of `steps` instead
+    of seconds and progress every 2,048 steps; returns (pane, form)."""
+    pane = app.query_one(TrainPane)
+    await wait_for(pilot, lambda: pane._form_built, timeout=120)
+    pane.form().field("preset").value = "seed-classic"
+    await wait_for(pilot, lambda: pane.preset == "seed-classic" and pane._form_built)
+    await pilot.pause(0.2)
+    form = pane.form()
+    form.field("train.seconds").text = ""
+    form.field("train.steps").text = steps
+    form.field("train.log_every").text = "2048"
+    return pane, form
+
+
 @sync
 async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
     torch.set_num_threads(1)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built, timeout=120)
-        pane.form().field("preset").value = "seed-classic"
-        await wait_for(pilot, lambda: pane.preset == "seed-classic" and pane._form_built)
-        await pilot.pause(0.2)
-        form = pane.form()
+        pane, form = await _seed_classic_form(pilot, app, "8192")
         assert form.field("agent.gamma").value == 0.0  # the preset's own values were loaded
-        form.field("train.seconds").text = ""
-        form.field("train.steps").text = "8192"
-        form.field("train.log_every").text = "2048"
         pane.focus()
         await pilot.press("s")
         await wait_for(pilot, lambda: pane.last_finished is not None, timeout=120)
@@ -62,15 +69,7 @@ async def test_the_apps_run_trains_in_a_child_process_that_pauses_and_stops(tmp_
 
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        pane = app.query_one(TrainPane)
-        await wait_for(pilot, lambda: pane._form_built, timeout=120)
-        pane.form().field("preset").value = "seed-classic"
-        await wait_for(pilot, lambda: pane.preset == "seed-classic" and pane._form_built)
-        await pilot.pause(0.2)
-        form = pane.form()
-        form.field("train.seconds").text = ""
-        form.field("train.steps").text = "100000000"
-        form.field("train.log_every").text = "2048"
+        pane, _ = await _seed_classic_form(pilot, app, "100000000")
         pane.focus()
         await pilot.press("s")
         await wait_for(pilot, lambda: len(pane.store.get("epsilon")[0]) >= 2, timeout=120)
