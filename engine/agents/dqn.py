@@ -204,6 +204,15 @@ class DQNConfig:
                     key="agent.n_step",
                     value=self.n_step,
                 )
+            if self.gamma_final < self.gamma:
+                raise RlrecError(
+                    f"agent.gamma = {self.gamma:g} is above agent.gamma_final = "
+                    f"{self.gamma_final:g}: the γ schedule (agent.gamma_anneal_steps > 0) only "
+                    "raises γ; set agent.gamma_final >= agent.gamma, or gamma_anneal_steps 0",
+                    key="agent.gamma",
+                    value=self.gamma,
+                    allowed=(0, self.gamma_final),
+                )
             if self.gamma == 1.0:
                 raise RlrecError(
                     "agent.gamma = 1 cannot start a γ schedule (it moves 1 − γ geometrically); "

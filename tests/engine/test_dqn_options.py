@@ -215,7 +215,8 @@ def test_a_run_follows_the_gamma_schedule_through_its_env_steps(tmp_path):
     ("overrides", "named"),
     [
         ({"gamma_anneal_steps": 100, "n_step": 3}, "agent.n_step"),
-        ({"gamma_anneal_steps": 100, "gamma": 1.0}, "agent.gamma"),
+        ({"gamma_anneal_steps": 100, "gamma": 1.0, "gamma_final": 0.99}, "agent.gamma"),
+        ({"gamma_anneal_steps": 100, "gamma": 0.95, "gamma_final": 0.9}, "above agent.gamma_f"),
         ({"gamma_final": 1.0}, "gamma_final"),
         ({"gamma_anneal_steps": -1}, "gamma_anneal_steps"),
     ],
