@@ -169,6 +169,11 @@ class DQNConfig:
         choices=tuple(OBS_DTYPES),
         help="how the replay stores observations (float16 halves their memory)",
     )
+    # Measured on the `default` preset (500 items, one torch thread, shared 2-core box;
+    # normalised return at 2M / 6M env steps of a 6M run, seeds 0 and 1): none 0.998, 0.979 /
+    # 1.310, 1.326; gru 0.857, 0.845 / 1.287, 1.255, at 15k against 27k env steps/s. Its
+    # users' next choice depends on item features (category satiation, similarity), which
+    # the observation's means already carry, so the ids add weights to learn and no signal.
     sequence_encoder: str = param(
         "none",
         choices=SEQUENCE_ENCODERS,
