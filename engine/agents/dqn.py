@@ -174,12 +174,16 @@ class DQNConfig:
     # 1.310, 1.326; gru 0.857, 0.845 / 1.287, 1.255, at 15k against 27k env steps/s. Its
     # users' next choice depends on item features (category satiation, similarity), which
     # the observation's means already carry, so the ids add weights to learn and no signal.
+    # MovieLens-100K, warm users' test NDCG@10 at 2M env steps (seed 0): none 0.138, gru
+    # 0.136 (default); none 0.096, gru 0.090 (logs); right after the logs warm start, which
+    # trains the GRU on the log's own sequences: none 0.201, gru 0.195.
     sequence_encoder: str = param(
         "none",
         choices=SEQUENCE_ENCODERS,
         help="read the observation's history item ids (env.history_ids: true) through an id "
         "embedding and a GRU (last state) or one self-attention layer (mean), beside the "
-        "other features, into the MLP body (engine.agents.sequence)",
+        "other features, into the MLP body (engine.agents.sequence); measured: no gain on "
+        "the default preset or MovieLens-100K, about half the env steps per second",
     )
     sequence_width: int = param(
         32, low=1, high=1024, help="width of the history id embedding and the encoder's summary"
