@@ -11,6 +11,10 @@ over items as in Ie et al. 2019, "SlateQ").
 Both offer the same three ways in: `forward(obs)` (B, n_items) for the whole catalogue,
 `candidate_q(obs, candidates)` (B, C) and `q_at(obs, items)` (B,).
 
+With `sequence` (a `sequence.SequenceSpec`) the body is a `sequence.SequenceBody`: the
+observation's trailing history ids go through an id embedding and a GRU or self-attention,
+whose summary joins the other columns into the MLP.
+
 `bfloat16_body()` runs the MLP body's matrix products in bfloat16 (torch's CPU autocast) while
 the head, the losses and every weight stay float32: the DQN's updates and ε-greedy acting use
 it when `agent.train_precision: bfloat16`; evaluation and serving never do.
@@ -31,6 +35,8 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from rlrec.engine.agents.sequence import SequenceBody, SequenceSpec, initialise_sequence
 
 
 class GeneratorDropout(nn.Module):
@@ -82,9 +88,12 @@ def run_body(body: nn.Module, obs: torch.Tensor) -> torch.Tensor:
 
 def initialise(module: nn.Module, generator: torch.Generator) -> None:
     """torch's default initialisation of each Linear (Kaiming-uniform weights, uniform bias
-    in ±1/√fan_in) and BatchNorm layer, drawn from `generator`."""
+    in ±1/√fan_in) and BatchNorm layer, and of a sequence encoder's layers
+    (`sequence.initialise_sequence`), drawn from `generator`."""
     for layer in module.modules():
-        if isinstance(layer, nn.Linear):
+        if isinstance(layer, SequenceBody):
+            initialise_sequence(layer, generator)
+        elif isinstance(layer, nn.Linear):
             nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
             if layer.bias is not None:
                 bound = 1.0 / math.sqrt(layer.in_features) if layer.in_features > 0 else 0.0
@@ -114,6 +123,25 @@ def mlp_body(
     return nn.Sequential(*layers), width
 
 
+def state_body(
+    obs_dim: int,
+    hidden: Sequence[int],
+    dropout: float,
+    batch_norm: bool,
+    dropout_generator: torch.Generator | None,
+    sequence: SequenceSpec | None = None,
+) -> tuple[nn.Module, int]:
+    """`mlp_body` over the observation, or with `sequence` a `SequenceBody` around it."""
+    if sequence is None:
+        return mlp_body(obs_dim, hidden, dropout, batch_norm, dropout_generator)
+
+    def make_mlp(in_dim: int) -> tuple[nn.Module, int]:
+        return mlp_body(in_dim, hidden, dropout, batch_norm, dropout_generator)
+
+    body = SequenceBody(obs_dim, sequence, make_mlp)
+    return body, body.width
+
+
 class QNetwork(nn.Module):
     def __init__(
         self,
@@ -126,17 +154,21 @@ class QNetwork(nn.Module):
         *,
         init_generator: torch.Generator | None = None,
         dropout_generator: torch.Generator | None = None,
+        sequence: SequenceSpec | None = None,
     ) -> None:
         """Weights from `init_generator` (a fresh one seeded 0 if None); dropout masks from
         `dropout_generator` (only drawn in training mode). `dueling`: the head is split into
         a state value V(s) and advantages A(s, i), Q = V + A − mean_i A (Wang et al. 2016,
         "Dueling Network Architectures for Deep Reinforcement Learning", eq. 9), so what
-        all items share is learned once rather than per item."""
+        all items share is learned once rather than per item. `sequence`: the observation
+        ends with history ids read by a sequence encoder (`state_body`)."""
         super().__init__()
         # Built on the meta device (no memory, no draws from the global RNG), then
         # materialised and initialised from our own generator.
         with torch.device("meta"):
-            self.body, width = mlp_body(obs_dim, hidden, dropout, batch_norm, dropout_generator)
+            self.body, width = state_body(
+                obs_dim, hidden, dropout, batch_norm, dropout_generator, sequence
+            )
             self.head = nn.Linear(width, n_items)
             self.value = nn.Linear(width, 1) if dueling else None
         self.to_empty(device="cpu")
@@ -187,6 +219,7 @@ class EmbeddingQNetwork(nn.Module):
         *,
         init_generator: torch.Generator | None = None,
         dropout_generator: torch.Generator | None = None,
+        sequence: SequenceSpec | None = None,
     ) -> None:
         super().__init__()
         features = torch.as_tensor(item_features, dtype=torch.float32)
@@ -198,7 +231,9 @@ class EmbeddingQNetwork(nn.Module):
         self.item_bias = bool(item_bias)
         width_out = dim + int(item_bias)
         with torch.device("meta"):
-            self.body, width = mlp_body(obs_dim, hidden, dropout, batch_norm, dropout_generator)
+            self.body, width = state_body(
+                obs_dim, hidden, dropout, batch_norm, dropout_generator, sequence
+            )
             self.state_proj = nn.Linear(width, dim)
             self.feature_proj = nn.Linear(features.shape[1], width_out)
         self.to_empty(device="cpu")

@@ -132,7 +132,10 @@ class LinUCBPolicy(Policy):
         self.theta = np.zeros((self.dx, self.df))
 
     def context(self, obs: np.ndarray) -> np.ndarray:
-        z = ((np.asarray(obs, dtype=np.float64) - self._obs_mean) / self._obs_std) @ self._obs_basis
+        # The leading columns the basis was fitted on: trailing history ids (if the simulator
+        # appends them) are names, not quantities to standardise.
+        features = np.asarray(obs, dtype=np.float64)[:, : len(self._obs_mean)]
+        z = ((features - self._obs_mean) / self._obs_std) @ self._obs_basis
         z /= np.sqrt(max(self._obs_basis.shape[1], 1))
         return np.column_stack([np.ones(len(z)), z])
 
@@ -244,9 +247,10 @@ class FarsightedPolicy(Policy):
 
 
 def observation_sample(sim: VectorSimulator, seed: int) -> np.ndarray:
-    """(≤2000, obs_dim) fresh observations of random users: LinUCB's context basis."""
+    """(≤2000, feature columns) fresh observations of random users, without any trailing
+    history id columns: LinUCB's context basis."""
     users = np.random.default_rng(seed).integers(0, sim.n_users, size=min(sim.n_users, 2000))
-    return sim.fresh_observation(users)
+    return sim.fresh_observation(users)[:, : sim.obs_dim - sim.history_id_columns]
 
 
 def warm_up_linucb(sim: VectorSimulator, steps: int, seed: int) -> LinUCBPolicy:

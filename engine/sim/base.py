@@ -153,8 +153,14 @@ class VectorSimulator(ABC):
 
     @property
     def observation_bound(self) -> float:
-        """No observation component exceeds this in absolute value (for Gymnasium's Box)."""
+        """No feature column of an observation exceeds this in absolute value (for
+        Gymnasium's Box; the trailing `history_id_columns` hold ids in [0, n_items])."""
         return float("inf")
+
+    @property
+    def history_id_columns(self) -> int:
+        """How many trailing observation columns are item ids rather than features (0 here)."""
+        return 0
 
     @property
     def observable_item_features(self) -> np.ndarray:

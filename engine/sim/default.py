@@ -17,7 +17,8 @@ minus `diversity_penalty · Σ max(0, cos(item, recent engaged))`, plus
 
 Observation = observable user features ‖ mean features of the last H engaged items ‖
 recency-weighted mean of engaged items' features ‖ context (progress, history length,
-ignored share, last step engaged, hour and day of week as sin/cos).
+ignored share, last step engaged, hour and day of week as sin/cos) ‖ with `history_ids`,
+the H history item ids themselves (`SessionStart.write_history_ids`).
 
 A session starts where the user's logged (train) history ends (`session_history: log`): its
 last H engaged items fill the history slots and the items already consumed are masked, so
@@ -400,6 +401,7 @@ class DefaultSimulator(VectorSimulator):
         obs[:, c + 2] = self._n_ignored / np.maximum(self._t, 1)
         obs[:, c + 3] = self._last_engaged
         obs[:, c + 4 : c + 8] = self._clock
+        self.session_start.write_history_ids(obs, self._recent)
         return obs
 
     def _click_probability(self, rows: np.ndarray, items: np.ndarray | slice) -> np.ndarray:
@@ -579,8 +581,14 @@ class DefaultSimulator(VectorSimulator):
         return self.truth.item_content
 
     @property
+    def history_id_columns(self) -> int:
+        """How many trailing observation columns are history item ids (`env.history_ids`)."""
+        return self.session_start.id_columns
+
+    @property
     def observation_bound(self) -> float:
-        # Features, (recency-weighted) means of features, fractions and sin/cos.
+        # Features, (recency-weighted) means of features, fractions and sin/cos; the history
+        # id columns (in [0, n_items]) are names, bounded apart (`gym_api`).
         features = max(np.abs(self._user_obs).max(initial=0), np.abs(self._item_pad).max())
         return float(max(1.0, np.ceil(features)))
 

@@ -41,6 +41,11 @@ class DefaultConfig:
         "a log: the logistic MF fitted to its train part, what a production recommender "
         "would have; on synthetic data: the generator's own)",
     )
+    history_ids: bool = param(
+        False,
+        help="the observation also ends with the ids of the last history_window engaged items "
+        "(oldest first, newest last, n_items for an empty slot), for agent.sequence_encoder",
+    )
     session_history: str = param(
         "log",
         choices=("log", "empty"),

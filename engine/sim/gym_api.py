@@ -99,7 +99,14 @@ def checked_actions(actions: Any, n_items: int, n_envs: int) -> np.ndarray:
 
 def _observation_space(sim: VectorSimulator) -> spaces.Box:
     bound = sim.observation_bound
-    return spaces.Box(-bound, bound, shape=(sim.obs_dim,), dtype=np.float32)
+    ids = sim.history_id_columns
+    if not ids:
+        return spaces.Box(-bound, bound, shape=(sim.obs_dim,), dtype=np.float32)
+    # Feature columns within ±bound; trailing history ids in [0, n_items] (n_items = empty).
+    low = np.full(sim.obs_dim, -bound, dtype=np.float32)
+    high = np.full(sim.obs_dim, bound, dtype=np.float32)
+    low[-ids:], high[-ids:] = 0.0, float(sim.n_items)
+    return spaces.Box(low, high, dtype=np.float32)
 
 
 class RecommenderEnv(gym.Env):

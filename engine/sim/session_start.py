@@ -29,9 +29,12 @@ class SessionStart:
     `truth`/`config` (env settings `history_window`, `recency_decay`, `session_history`,
     `alpha`, `appeal_weight`).
 
-    Observation layout (obs_dim = user_dim + 2·item_dim + CONTEXT_DIM): user features (with
-    `user_factors`, followed by the truth's latent factors of the user) ‖
-    mean features of the last H engaged items ‖ their recency-weighted mean ‖ context."""
+    Observation layout (obs_dim = user_dim + 2·item_dim + CONTEXT_DIM [+ H]): user features
+    (with `user_factors`, followed by the truth's latent factors of the user) ‖
+    mean features of the last H engaged items ‖ their recency-weighted mean ‖ context
+    [‖ with `history_ids`, the H history slots' item ids as exact float32 numbers, oldest
+    first, n_items for an empty slot]. The first `feature_dim` columns are features; the id
+    columns after them are names, not quantities (`write_history_ids`)."""
 
     def __init__(self, truth: HiddenTruth, config: DefaultConfig):
         self.config = config
@@ -42,7 +45,9 @@ class SessionStart:
         if config.user_factors:
             self.user_obs = np.c_[self.user_obs, self.truth.user_latent].astype(np.float32)
         self.user_dim = self.user_obs.shape[1]
-        self.obs_dim = self.user_dim + 2 * self.item_dim + CONTEXT_DIM
+        self.feature_dim = self.user_dim + 2 * self.item_dim + CONTEXT_DIM
+        self.id_columns = config.history_window if config.history_ids else 0
+        self.obs_dim = self.feature_dim + self.id_columns
         # One zero row at index n_items stands for an empty history slot.
         self.item_pad = np.vstack([truth.item_observable, np.zeros((1, self.item_dim))]).astype(
             np.float32
@@ -76,7 +81,16 @@ class SessionStart:
         c = u + 2 * f
         obs[:, c + 5] = 1.0  # hour 0 → cos 1
         obs[:, c + 7] = 1.0  # Monday → cos 1
+        self.write_history_ids(obs, recent)
         return obs
+
+    def write_history_ids(self, obs: np.ndarray, recent: np.ndarray) -> None:
+        """With `history_ids`, write the history slots `recent` ((n, H) int, oldest first,
+        padded with n_items) into the last H columns of `obs` ((n, obs_dim) float32, in
+        place); without, nothing. The one place both the simulator and serving put the ids,
+        so a served state is the simulator's. float32 holds every id below 2^24 exactly."""
+        if self.id_columns:
+            obs[:, self.feature_dim :] = recent
 
     def history_mean(self, recent: np.ndarray) -> np.ndarray:
         """(n, item_dim) mean observable features of the filled history slots (0 if none)."""

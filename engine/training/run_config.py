@@ -9,6 +9,7 @@ read back by `rlrec resume`, `rlrec eval` and the TUI.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -158,15 +159,56 @@ class RunConfig:
             # Absolute, so the run still finds its data when used from another folder.
             dataset = str(Path(dataset).expanduser().resolve())
             env_raw["dataset"] = dataset
+        env = parse_env_config(env_raw)
+        agent = from_dict(_dqn_config_class(), raw.get("agent"), prefix="agent")
         return cls(
             preset=str(raw.get("preset") or DEFAULT_PRESET),
-            env=parse_env_config(env_raw),
-            agent=from_dict(_dqn_config_class(), raw.get("agent"), prefix="agent"),
+            env=env,
+            agent=agent_reading_history(env, agent),
             train=from_dict(TrainConfig, raw.get("train"), prefix="train"),
             dataset=None if dataset is None else str(dataset),
             dataset_fingerprint=raw.get("dataset_fingerprint"),
             eval=dict(raw.get("eval") or {}),
         )
+
+
+def agent_reading_history(env: Any, agent: Any) -> Any:
+    """`agent` (a DQNConfig) checked against what `env` observes, with its sequence encoder's
+    `sequence_length` filled in from `env.history_window` when 0. RlrecError, naming both
+    keys, for a float16 replay of observations holding item ids (float16 is exact only up
+    to 2,048), an encoder without the ids in the observation, or a length that differs from
+    the window."""
+    ids = bool(getattr(env, "history_ids", False))
+    if ids and agent.replay_dtype == "float16":
+        raise RlrecError(
+            "agent.replay_dtype: float16 cannot store the item ids env.history_ids: true puts "
+            "in the observation (exact only up to 2,048); use agent.replay_dtype: float32",
+            key="agent.replay_dtype",
+            value="float16",
+            allowed=["float32"],
+        )
+    if agent.sequence_encoder == "none":
+        return agent
+    if not ids:
+        raise RlrecError(
+            f"agent.sequence_encoder: {agent.sequence_encoder} reads the history item ids, "
+            "which the observation holds only with env.history_ids: true (kind default)",
+            key="agent.sequence_encoder",
+            value=agent.sequence_encoder,
+            allowed=["none"],
+        )
+    window = int(env.history_window)
+    if agent.sequence_length == 0:
+        return dataclasses.replace(agent, sequence_length=window)
+    if agent.sequence_length != window:
+        raise RlrecError(
+            f"agent.sequence_length = {agent.sequence_length} must equal env.history_window "
+            f"= {window}, the ids the observation holds (or 0 for the same)",
+            key="agent.sequence_length",
+            value=agent.sequence_length,
+            allowed=[0, window],
+        )
+    return agent
 
 
 def load_run_config(

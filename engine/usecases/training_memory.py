@@ -116,6 +116,8 @@ def training_memory(
     else:
         folder, users, items, interactions, obs_dim, fitted, item_dim = _dataset_sizes(config)
         env_d = config.env
+        if env_d.history_ids:  # the history slots' item ids end the observation
+            obs_dim += env_d.history_window
         # A setting the simulator would refuse is said as such, not as a memory estimate
         # (0 items: no readable meta.yaml, loading the dataset says what is wrong).
         if items:
