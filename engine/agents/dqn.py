@@ -50,7 +50,8 @@ class DQNConfig:
         low=0,
         high=1,
         high_open=True,
-        help="γ at the end of the γ schedule (used when gamma_anneal_steps > 0)",
+        help="γ at the end of the γ schedule (used when gamma_anneal_steps > 0 and it is above "
+        "gamma: the schedule only raises γ)",
     )
     gamma_anneal_start: int = param(
         0,
@@ -232,22 +233,6 @@ class DQNConfig:
                     f"would mix discounts; n_step is {self.n_step})",
                     key="agent.n_step",
                     value=self.n_step,
-                )
-            if self.gamma_final < self.gamma:
-                raise RlrecError(
-                    f"agent.gamma = {self.gamma:g} is above agent.gamma_final = "
-                    f"{self.gamma_final:g}: the γ schedule (agent.gamma_anneal_steps > 0) only "
-                    "raises γ; set agent.gamma_final >= agent.gamma, or gamma_anneal_steps 0",
-                    key="agent.gamma",
-                    value=self.gamma,
-                    allowed=(0, self.gamma_final),
-                )
-            if self.gamma == 1.0:
-                raise RlrecError(
-                    "agent.gamma = 1 cannot start a γ schedule (it moves 1 − γ geometrically); "
-                    "set agent.gamma < 1 or agent.gamma_anneal_steps = 0",
-                    key="agent.gamma",
-                    value=self.gamma,
                 )
         if self.eps_decay_steps == 0 and self.eps_decay_fraction == 0:
             raise RlrecError(
@@ -656,13 +641,19 @@ class DQNAgent(Policy):
         """γ for the next update's targets, after the trainer's `env_steps`: `gamma` for the
         first `gamma_anneal_start` env steps, then 1 − γ moves geometrically from 1 − gamma
         to 1 − gamma_final over `gamma_anneal_steps` (log(1 − γ) linear in env steps), and
-        stays there. A longer horizon is learnt once the short one has settled: the
-        increasing discount of François-Lavet, Fonteneau & Ernst (2015), "How to Discount
-        Deep Reinforcement Learning: Towards New Dynamic Strategies", whose per-epoch update
-        1 − γ_{k+1} = 0.98 (1 − γ_k) is this schedule on a discrete clock. Counted in env
-        steps, not the budget, so a short run keeps the short horizon it learns fastest."""
+        stays there. The schedule only raises γ: with `gamma` at or above `gamma_final` (a
+        search or a config setting γ alone) γ stays `gamma`. A longer horizon is learnt once
+        the short one has settled: the increasing discount of François-Lavet, Fonteneau &
+        Ernst (2015), "How to Discount Deep Reinforcement Learning: Towards New Dynamic
+        Strategies", whose per-epoch update 1 − γ_{k+1} = 0.98 (1 − γ_k) is this schedule on
+        a discrete clock. Counted in env steps, not the budget, so a short run keeps the
+        short horizon it learns fastest."""
         c = self.config
-        if c.gamma_anneal_steps <= 0 or self.env_steps <= c.gamma_anneal_start:
+        if (
+            c.gamma_anneal_steps <= 0
+            or c.gamma_final <= c.gamma
+            or self.env_steps <= c.gamma_anneal_start
+        ):
             return c.gamma
         frac = min(1.0, (self.env_steps - c.gamma_anneal_start) / c.gamma_anneal_steps)
         start, end = math.log1p(-c.gamma), math.log1p(-c.gamma_final)

@@ -211,12 +211,19 @@ def test_a_run_follows_the_gamma_schedule_through_its_env_steps(tmp_path):
     assert progress[0].gamma < 0.9 and progress[-1].gamma == pytest.approx(0.9)
 
 
+@pytest.mark.parametrize("gamma", [0.9, 0.95, 1.0])
+def test_a_gamma_at_or_above_gamma_final_stays_as_set(gamma):
+    # A search or a config naming γ alone on a preset with a schedule gets that γ throughout.
+    agent = _agent(gamma=gamma, gamma_final=0.9, gamma_anneal_steps=100)
+    for steps in (0, 50, 10**6):
+        agent.env_steps = steps
+        assert agent.discount() == gamma
+
+
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
         ({"gamma_anneal_steps": 100, "n_step": 3}, "agent.n_step"),
-        ({"gamma_anneal_steps": 100, "gamma": 1.0, "gamma_final": 0.99}, "agent.gamma"),
-        ({"gamma_anneal_steps": 100, "gamma": 0.95, "gamma_final": 0.9}, "above agent.gamma_f"),
         ({"gamma_final": 1.0}, "gamma_final"),
         ({"gamma_anneal_steps": -1}, "gamma_anneal_steps"),
     ],
