@@ -13,11 +13,21 @@ from tests.tui.fake_trainer import sync, wait_for
 
 async def _seed_classic_form(pilot, app, steps: str):
     """The Train pane with the seed-classic preset loaded, a step budget of `steps` instead
-    of seconds and progress every 2,048 steps; returns (pane, form)."""
+    of seconds and progress every 2,048 steps; returns (pane, form). Fails if the preset's
+    values never reach the form."""
     pane = app.query_one(TrainPane)
     await wait_for(pilot, lambda: pane._form_built, timeout=120)
     pane.form().field("preset").value = "seed-classic"
-    await wait_for(pilot, lambda: pane.preset == "seed-classic" and pane._form_built)
+    # The form is rebuilt in a worker: wait until it holds the preset's own values (its γ is
+    # 0, the default preset's 0.7), not only until the preset's name has changed.
+    await wait_for(
+        pilot,
+        lambda: (
+            pane.preset == "seed-classic"
+            and pane._form_built
+            and pane.form().field("agent.gamma").value == 0.0
+        ),
+    )
     await pilot.pause(0.2)
     form = pane.form()
     form.field("train.seconds").text = ""
@@ -31,8 +41,7 @@ async def test_train_a_real_run_then_explore_its_recommendations(tmp_path):
     torch.set_num_threads(1)
     app = RlrecApp(runs_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        pane, form = await _seed_classic_form(pilot, app, "8192")
-        assert form.field("agent.gamma").value == 0.0  # the preset's own values were loaded
+        pane, _ = await _seed_classic_form(pilot, app, "8192")
         pane.focus()
         await pilot.press("s")
         await wait_for(pilot, lambda: pane.last_finished is not None, timeout=120)
