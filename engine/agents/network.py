@@ -86,6 +86,25 @@ def run_body(body: nn.Module, obs: torch.Tensor) -> torch.Tensor:
     return out.float()
 
 
+def has_training_mode(net: nn.Module) -> bool:
+    """Whether `net` computes differently in training and eval mode: it holds batch norm, or
+    a layer that drops out with a positive rate (`GeneratorDropout`, `nn.Dropout`, a GRU's
+    or an attention layer's `dropout`)."""
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            return True
+        rate = (
+            getattr(module, "p", None)
+            if isinstance(module, GeneratorDropout | nn.Dropout)
+            else None
+        )
+        if rate is None:
+            rate = getattr(module, "dropout", 0.0)
+        if isinstance(rate, float | int) and rate > 0:
+            return True
+    return False
+
+
 def initialise(module: nn.Module, generator: torch.Generator) -> None:
     """torch's default initialisation of each Linear (Kaiming-uniform weights, uniform bias
     in ±1/√fan_in) and BatchNorm layer, and of a sequence encoder's layers

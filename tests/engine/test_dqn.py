@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from rlrec.data.errors import RlrecError
-from rlrec.engine.agents.dqn import DQNAgent, DQNConfig
+from rlrec.engine.agents.dqn import DQNAgent, DQNConfig, masked_argmax
+from rlrec.engine.agents.network import QNetwork, has_training_mode
 from rlrec.engine.agents.replay import ReplayBuffer, pack_mask, unpack_mask
 from rlrec.engine.config_base import from_dict
 
@@ -21,6 +22,28 @@ def _transitions(n, obs_dim=4, n_items=10, start=0):
     mask = np.zeros((n, n_items), dtype=bool)
     mask[np.arange(n), actions] = True
     return obs, actions, rewards, obs + 1, np.zeros(n, dtype=bool), mask
+
+
+def test_masked_argmax_picks_the_best_unmasked_column_for_numpy_and_torch_masks():
+    rng = np.random.default_rng(1)
+    q = torch.from_numpy(rng.normal(size=(300, 40)).astype(np.float32))
+    mask = rng.random((300, 40)) < 0.6
+    mask[0] = True  # every column masked: any column is allowed
+    expected = q.masked_fill(torch.from_numpy(mask), -torch.inf).argmax(dim=1).numpy()
+    for given in (mask, torch.from_numpy(mask)):
+        got = masked_argmax(q, given)
+        assert got.dtype == np.int64
+        assert np.array_equal(got[1:], expected[1:])
+        assert 0 <= got[0] < 40
+    assert np.array_equal(masked_argmax(q, None), q.argmax(dim=1).numpy())
+    ties = torch.zeros(2, 5)
+    assert masked_argmax(ties, np.array([[True, False, False, False, False]] * 2)).tolist() == [1, 1]
+
+
+def test_training_mode_matters_only_with_dropout_or_batch_norm():
+    assert not has_training_mode(QNetwork(4, 6, [8], dropout=0.0))
+    assert has_training_mode(QNetwork(4, 6, [8], dropout=0.2))
+    assert has_training_mode(QNetwork(4, 6, [8], dropout=0.0, batch_norm=True))
 
 
 def test_mask_packing_round_trips_for_widths_not_a_multiple_of_eight():
