@@ -17,8 +17,11 @@ minus `diversity_penalty · Σ max(0, cos(item, recent engaged))`, plus
 
 Observation = observable user features ‖ mean features of the last H engaged items ‖
 recency-weighted mean of engaged items' features ‖ context (progress, history length,
-ignored share, last step engaged, hour and day of week as sin/cos) ‖ with `history_ids`,
-the H history item ids themselves (`SessionStart.write_history_ids`).
+ignored share, last step engaged, hour and day of week as sin/cos) ‖ with
+`session_profile`, the summed features of the items engaged in this session ÷ max_length
+(their quality column summed is the satisfaction the session has gained, which a window of
+H items cannot show) ‖ with `history_ids`, the H history item ids themselves
+(`SessionStart.write_history_ids`).
 
 A session starts where the user's logged (train) history ends (`session_history: log`): its
 last H engaged items fill the history slots and the items already consumed are masked, so
@@ -202,6 +205,10 @@ class DefaultSimulator(VectorSimulator):
         self._history_sum = np.zeros((n, self._item_dim), dtype=np.float32)
         self._history_filled = np.zeros(n, dtype=np.int32)
         self._recency = np.zeros((n, self._item_dim), dtype=np.float32)
+        self._profile_column = start.profile_column
+        self._session_sum = np.zeros((n, self._item_dim), dtype=np.float32)
+        if cfg.session_profile:  # a checkpoint without the profile still restores
+            self._session_arrays = (*self._session_arrays, "_session_sum")
         self._clock = np.zeros((n, 4), dtype=np.float32)  # hour sin/cos, weekday sin/cos
         self._return = np.zeros(n, dtype=np.float32)
         if sparse_sessions is None:
@@ -263,6 +270,7 @@ class DefaultSimulator(VectorSimulator):
         self._history_sum[envs] = self._item_pad[recent].sum(axis=1)
         self._history_filled[envs] = (recent < self.n_items).sum(axis=1)
         self._recency[envs] = self.session_start.recency_of(recent)
+        self._session_sum[envs] = 0.0
         hour = self._rng.integers(0, 24, size=k) * (2 * np.pi / 24)
         day = self._rng.integers(0, 7, size=k) * (2 * np.pi / 7)
         self._clock[envs] = np.column_stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)])
@@ -401,6 +409,9 @@ class DefaultSimulator(VectorSimulator):
         obs[:, c + 2] = self._n_ignored / np.maximum(self._t, 1)
         obs[:, c + 3] = self._last_engaged
         obs[:, c + 4 : c + 8] = self._clock
+        if cfg.session_profile:
+            p = self._profile_column
+            obs[:, p : p + f] = self._session_sum / horizon
         self.session_start.write_history_ids(obs, self._recent)
         return obs
 
@@ -490,6 +501,8 @@ class DefaultSimulator(VectorSimulator):
                 self._mask[hit, items] = True
             decay = cfg.recency_decay
             self._recency[hit] = decay * self._recency[hit] + (1 - decay) * self._item_pad[items]
+            if cfg.session_profile:
+                self._session_sum[hit] += self._item_pad[items]
         self._n_engaged += engaged
         self._n_ignored += ~engaged
         self._last_engaged = engaged.astype(np.float32)

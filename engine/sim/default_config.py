@@ -46,6 +46,12 @@ class DefaultConfig:
         help="the observation also ends with the ids of the last history_window engaged items "
         "(oldest first, newest last, n_items for an empty slot), for agent.sequence_encoder",
     )
+    session_profile: bool = param(
+        False,
+        help="the observation also holds the summed features of the items engaged in this "
+        "session (÷ max_length): with the step and ignore counts, what the session has done "
+        "to the user so far, which the last history_window items alone do not show",
+    )
     session_history: str = param(
         "log",
         choices=("log", "empty"),

@@ -29,9 +29,11 @@ class SessionStart:
     `truth`/`config` (env settings `history_window`, `recency_decay`, `session_history`,
     `alpha`, `appeal_weight`).
 
-    Observation layout (obs_dim = user_dim + 2·item_dim + CONTEXT_DIM [+ H]): user features
-    (with `user_factors`, followed by the truth's latent factors of the user) ‖
+    Observation layout (obs_dim = user_dim + 2·item_dim + CONTEXT_DIM [+ item_dim] [+ H]):
+    user features (with `user_factors`, followed by the truth's latent factors of the user) ‖
     mean features of the last H engaged items ‖ their recency-weighted mean ‖ context
+    [‖ with `session_profile`, the summed features of the items engaged in this session
+    ÷ max_length, zero at a session's start (`profile_column`)]
     [‖ with `history_ids`, the H history slots' item ids as exact float32 numbers, oldest
     first, n_items for an empty slot]. The first `feature_dim` columns are features; the id
     columns after them are names, not quantities (`write_history_ids`)."""
@@ -46,6 +48,10 @@ class SessionStart:
             self.user_obs = np.c_[self.user_obs, self.truth.user_latent].astype(np.float32)
         self.user_dim = self.user_obs.shape[1]
         self.feature_dim = self.user_dim + 2 * self.item_dim + CONTEXT_DIM
+        # First column of the session profile (== feature_dim without one).
+        self.profile_column = self.feature_dim
+        if config.session_profile:
+            self.feature_dim += self.item_dim
         self.id_columns = config.history_window if config.history_ids else 0
         self.obs_dim = self.feature_dim + self.id_columns
         # One zero row at index n_items stands for an empty history slot.

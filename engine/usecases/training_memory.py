@@ -118,6 +118,8 @@ def training_memory(
         env_d = config.env
         if env_d.history_ids:  # the history slots' item ids end the observation
             obs_dim += env_d.history_window
+        if env_d.session_profile:  # the session's summed item features
+            obs_dim += item_dim
         # A setting the simulator would refuse is said as such, not as a memory estimate
         # (0 items: no readable meta.yaml, loading the dataset says what is wrong).
         if items:

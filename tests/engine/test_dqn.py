@@ -37,7 +37,10 @@ def test_masked_argmax_picks_the_best_unmasked_column_for_numpy_and_torch_masks(
         assert 0 <= got[0] < 40
     assert np.array_equal(masked_argmax(q, None), q.argmax(dim=1).numpy())
     ties = torch.zeros(2, 5)
-    assert masked_argmax(ties, np.array([[True, False, False, False, False]] * 2)).tolist() == [1, 1]
+    assert masked_argmax(ties, np.array([[True, False, False, False, False]] * 2)).tolist() == [
+        1,
+        1,
+    ]
 
 
 def test_training_mode_matters_only_with_dropout_or_batch_norm():

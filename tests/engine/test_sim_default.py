@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rlrec import data
+from rlrec.data.errors import RlrecError
 from rlrec.engine.evaluation.online import (
     baseline_table,
     evaluate_policy,
@@ -250,7 +251,6 @@ def test_farsighted_beats_the_myopic_oracle_with_longer_sessions():
 
 
 def test_alpha_out_of_range_is_rejected(truth):
-    from rlrec.data.errors import RlrecError
 
     with pytest.raises(RlrecError, match=r"env.alpha = 1.5 is out of range \(allowed: \[0, 1\]\)"):
         parse_env_config({"kind": "default", "alpha": 1.5})
@@ -309,3 +309,46 @@ def test_history_features_stay_exact_over_long_runs_from_logged_histories(truth)
     np.testing.assert_allclose(
         result.obs[:, u : u + f], pad[recent].sum(axis=1) / filled, atol=1e-5
     )
+
+
+def test_session_profile_makes_the_hidden_satisfaction_readable_from_the_observation(truth):
+    cfg = default_env(session_profile=True, satisfaction_jitter=0.0)
+    sim = DefaultSimulator(truth, cfg, n_envs=64, seed=4)
+    obs = sim.reset(4)
+    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
+    profile = slice(u + 2 * f + 8, u + 3 * f + 8)
+    assert obs.shape == (64, u + 3 * f + 8)
+    assert np.all(obs[:, profile] == 0)  # nothing engaged in the session yet
+    quality = truth.item_feature_names.index("sim_quality")
+    rng = np.random.default_rng(4)
+    for _ in range(12):
+        result = sim.step(rng.integers(0, truth.n_items, 64))
+        going = ~result.done
+        steps = result.obs[:, u + 2 * f] * cfg.max_length
+        ignored = np.rint(result.obs[:, u + 2 * f + 2] * steps)
+        gained = result.obs[:, profile][:, quality] * cfg.max_length * cfg.value_gain
+        readable = (
+            cfg.initial_satisfaction + gained - cfg.ignore_cost * ignored - cfg.fatigue * steps
+        )
+        assert np.allclose(readable[going], sim.satisfaction[going], atol=1e-4)
+        assert np.all(result.obs[result.done][:, profile] == 0)  # a new session starts empty
+    # Serving builds the same fresh-session state, with an empty profile.
+    served = sim.fresh_observation(np.arange(5))
+    assert served.shape[1] == obs.shape[1] and np.all(served[:, profile] == 0)
+
+
+def test_session_profile_survives_a_checkpoint_of_the_sessions(truth):
+    cfg = default_env(session_profile=True)
+    sim = DefaultSimulator(truth, cfg, n_envs=16, seed=5)
+    sim.reset(5)
+    for _ in range(4):
+        sim.step(np.random.default_rng(5).integers(0, truth.n_items, 16))
+    state = sim.session_state()
+    other = DefaultSimulator(truth, cfg, n_envs=16, seed=9)
+    other.restore_session_state(state)
+    actions = np.arange(16)
+    assert np.array_equal(sim.step(actions).obs, other.step(actions).obs)
+    # A checkpoint from a simulator without the profile cannot fill it: refused by name.
+    plain = DefaultSimulator(truth, default_env(), n_envs=16, seed=5).session_state()
+    with pytest.raises(RlrecError, match="_session_sum"):
+        other.restore_session_state(plain)
