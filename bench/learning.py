@@ -13,7 +13,9 @@ clock (`Trainer.off_the_clock()`; for SB3 the deadline moves by the evaluation's
 
 Prints, per preset and agent, the median over seeds of the time to the oracle (the first
 evaluation with normalised ≥ 1.0) and the normalised return at 30/60/120/300/600 s (the
-marks within the budget), then every seed's curve. `--json` prints one JSON document.
+marks within the budget), then every seed's curve. On presets whose simulator has session
+dynamics (`default`) it also prints the farsighted heuristic's return on the same sessions
+and the end's median return as a multiple of it. `--json` prints one JSON document.
 
 Fairness. SB3 is `DQN("MlpPolicy")` with the preset's hidden widths and ReLU (rlrec's
 activation), the preset's γ, one torch thread like rlrec (`--threads`), SB3's defaults
@@ -78,6 +80,20 @@ class ClockEvaluation:
                 "return_mean": float(report.return_mean),
             }
         )
+
+
+def farsighted_return(trainer: Any) -> dict[str, float]:
+    """{"farsighted": its mean return} on the trainer's evaluation sessions, for presets whose
+    simulator has the session dynamics the farsighted heuristic reads; else {}."""
+    from rlrec.engine.evaluation.online import evaluate_policy
+    from rlrec.engine.policies.registry import baselines_for, build_for_simulation
+
+    sim, train = trainer.evaluation_sim(), trainer.config.train
+    if "farsighted" not in baselines_for(sim):
+        return {}
+    policy = build_for_simulation("farsighted", sim, train.eval_seed)
+    report = evaluate_policy(policy, sim, train.eval_episodes, train.eval_seed)
+    return {"farsighted": float(report.return_mean)}
 
 
 def train_rlrec(
@@ -220,6 +236,7 @@ def summarise(curves: list[list[dict[str, float]]], seconds: float) -> dict[str,
         "time_to_oracle_each": [None if math.isinf(t) else t for t in times],
         "normalised_at": {f"{m:g}": statistics.median([at(c, m) for c in curves]) for m in marks},
         "final_normalised": statistics.median([c[-1]["normalised"] for c in curves]),
+        "final_return": statistics.median([c[-1]["return_mean"] for c in curves]),
     }
 
 
@@ -287,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 overrides,
             )
             trainer = ours.pop("trainer")
-            references = trainer.references()
+            references = {**trainer.references(), **farsighted_return(trainer)}
             if "rlrec" in agents:
                 runs["rlrec"].append(ours)
                 log(f"  {_curve_line(ours['curve'])}")
@@ -348,14 +365,19 @@ def _print(result: dict[str, Any], agents: list[str]) -> None:
         print(f"rlrec overrides: {result['overrides']}")
     for preset, part in result["presets"].items():
         ref = part["references"]
-        print(f"\n{preset}: random {ref['random']:.3f}, oracle {ref['oracle']:.3f}")
+        farsighted = ref.get("farsighted")
+        far = "" if farsighted is None else f", farsighted heuristic {farsighted:.3f}"
+        print(f"\n{preset}: random {ref['random']:.3f}, oracle {ref['oracle']:.3f}{far}")
         for agent in agents:
             s = part[agent]
             t = s["time_to_oracle_seconds"]
             marks = "  ".join(f"{m} s {v:.3f}" for m, v in s["normalised_at"].items())
+            ratio = ""
+            if farsighted is not None and s["final_return"] is not None:
+                ratio = f" (return {s['final_return']:.2f} = {s['final_return'] / farsighted:.3f}× farsighted)"
             print(
                 f"  {agent:<6} time to oracle {'never' if t is None else f'{t:.1f} s':>8}  "
-                f"{marks}  end {s['final_normalised']:.3f}"
+                f"{marks}  end {s['final_normalised']:.3f}{ratio}"
             )
             for seed, run in s["runs"].items():
                 print(f"    seed {seed}: {run['env_steps']:,} steps  {_curve_line(run['curve'])}")
