@@ -1,5 +1,6 @@
 """Presets, user YAML overrides, and bad configs on `rlrec baselines`: one line, exit 2."""
 
+import dataclasses
 import json
 
 import pytest
@@ -15,8 +16,12 @@ def test_presets_ship_and_parse():
     assert {"default", "seed-classic"} <= set(PRESETS)
     assert isinstance(parse_env_config(load_preset("seed-classic")["env"]), ClassicConfig)
     assert isinstance(parse_env_config(load_preset("default")["env"]), DefaultConfig)
-    # The YAML and the dataclass defaults agree, so a missing key means the preset's value.
-    assert parse_env_config(load_preset("default")["env"]) == DefaultConfig()
+    # The YAML and the dataclass defaults agree, so a missing key means the preset's value —
+    # except a setting the preset turned on after runs were saved without it: its dataclass
+    # default stays off, so an old run's config.yaml still describes the state it trained on.
+    preset = parse_env_config(load_preset("default")["env"])
+    assert preset.session_profile and not DefaultConfig().session_profile
+    assert dataclasses.replace(preset, session_profile=False) == DefaultConfig()
 
 
 def test_user_yaml_names_a_preset_and_overrides_fields(tmp_path):

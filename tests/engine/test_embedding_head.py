@@ -288,7 +288,9 @@ def test_the_preflight_estimate_counts_the_head_candidates_and_replay_dtype():
     config.agent = dataclasses.replace(config.agent, head="embedding", replay_dtype="float16")
     config.env.candidates = 200  # what a simulator offering candidate sets is configured with
     embedding = training_memory(config)
-    n_items, obs_dim = 500, 8 + 2 * 19 + 8  # the built-in dataset, as the estimate sees it
+    # The built-in dataset as the estimate sees it: user 8, history 2 × 19 item features,
+    # context 8 and the preset's session profile (19).
+    n_items, obs_dim = 500, 8 + 2 * 19 + 8 + 19
     per_transition = ReplayBuffer.bytes_per_transition(obs_dim, n_items, 200, "float16")
     assert embedding.parts["replay buffer"] == config.agent.replay_size * per_transition
     full_mask = ReplayBuffer.bytes_per_transition(obs_dim, n_items)

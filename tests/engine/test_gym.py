@@ -51,7 +51,8 @@ def test_vector_env_steps_1024_sessions():
         ended += terminated.sum()
         if terminated.any():
             # Same-step autoreset: obs is the next session's start, final_obs the last one.
-            progress = env.single_observation_space.shape[0] - 8
+            start = env.sim.session_start  # where the context block (progress first) starts
+            progress = start.user_dim + 2 * start.item_dim
             assert np.all(obs[terminated, progress] == 0)
             assert np.all(infos["final_obs"][terminated, progress] > 0)
             assert np.array_equal(infos["_final_obs"], terminated)

@@ -58,7 +58,7 @@ def test_alpha_blends_latent_and_content(truth):
 
 
 def test_observation_layout(truth):
-    sim = DefaultSimulator(truth, default_env(), n_envs=8, seed=0)
+    sim = DefaultSimulator(truth, default_env(session_profile=False), n_envs=8, seed=0)
     obs = sim.reset(0)
     u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
     assert obs.shape == (8, u + 2 * f + 8) and obs.dtype == np.float32
@@ -349,6 +349,7 @@ def test_session_profile_survives_a_checkpoint_of_the_sessions(truth):
     actions = np.arange(16)
     assert np.array_equal(sim.step(actions).obs, other.step(actions).obs)
     # A checkpoint from a simulator without the profile cannot fill it: refused by name.
-    plain = DefaultSimulator(truth, default_env(), n_envs=16, seed=5).session_state()
+    plain = DefaultSimulator(truth, default_env(session_profile=False), n_envs=16, seed=5)
+    plain = plain.session_state()
     with pytest.raises(RlrecError, match="_session_sum"):
         other.restore_session_state(plain)
