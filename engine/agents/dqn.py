@@ -164,6 +164,14 @@ class DQNConfig:
         help="fraction of the run's budget over which ε decays linearly to eps_end, so a "
         "short run ends exploiting (used when eps_decay_steps is 0)",
     )
+    eps_decay_cap: int = param(
+        0,
+        low=0,
+        high=MAX_RUN_STEPS,
+        help="with the budget-tied schedule (eps_decay_steps 0), ε reaches eps_end after at "
+        "most this many env steps, however long the budget (0 = no cap)",
+        unit="env steps",
+    )
     lr_decay_fraction: float = param(
         0.0,
         low=0,
@@ -689,6 +697,8 @@ class DQNAgent(Policy):
             frac = min(1.0, env_steps / c.eps_decay_steps)
         else:
             frac = min(1.0, self.budget_fraction / c.eps_decay_fraction)
+            if c.eps_decay_cap > 0:  # a long budget explores no longer than the cap
+                frac = max(frac, min(1.0, env_steps / c.eps_decay_cap))
         return (1.0 - frac) * c.eps_start + frac * c.eps_end
 
     def discount(self) -> float:

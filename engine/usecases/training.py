@@ -40,15 +40,20 @@ def building_phase(config: RunConfig) -> str:
     return f"fitting the simulator to the log of {name}…"
 
 
-def epsilon_schedule_line(decay_steps: int | None, decay_fraction: float | None) -> str:
+def epsilon_schedule_line(
+    decay_steps: int | None, decay_fraction: float | None, decay_cap: int | None = 0
+) -> str:
     """Which ε schedule an agent config follows, as one line for a face: over
     `agent.eps_decay_steps` env steps when that is > 0, else over `agent.eps_decay_fraction`
-    of the run's budget (`DQNConfig`; a step count that is set wins). "" when a value is
-    missing (a field being edited)."""
+    of the run's budget, but at most `agent.eps_decay_cap` env steps when that is > 0
+    (`DQNConfig`; a step count that is set wins). "" when a value is missing (a field being
+    edited)."""
     if decay_steps is None or decay_fraction is None:
         return ""
     if decay_steps > 0:
         return f"ε decays over {decay_steps:,} env steps (decay share unused)"
+    if decay_cap:
+        return f"ε decays over {decay_fraction:.0%} of the budget, at most {decay_cap:,} env steps"
     return f"ε decays over {decay_fraction:.0%} of the budget"
 
 

@@ -260,6 +260,22 @@ def test_a_run_reaches_eps_end_at_the_set_fraction_of_its_budget(tmp_path):
     assert after and all(e == pytest.approx(0.05) for e in after)
 
 
+def test_the_epsilon_cap_ends_a_long_budgets_exploration_early_and_never_lengthens_a_short_one():
+    agent = _agent(eps_decay_steps=0, eps_decay_fraction=0.5, eps_decay_cap=1000)
+    # A long budget: 1,500 env steps are only 10 % of it, past the cap all the same.
+    agent.budget_fraction = 0.1
+    assert agent.epsilon(500) == pytest.approx(1.0 - 0.5 * 0.95)  # half-way to the cap
+    assert agent.epsilon(1500) == pytest.approx(0.05)
+    # A short budget reaches eps_end at its own half first; the cap changes nothing.
+    agent.budget_fraction = 0.5
+    assert agent.epsilon(100) == pytest.approx(0.05)
+    # Without a cap the budget alone decides; a set step count wins over both.
+    assert _agent(eps_decay_steps=0, eps_decay_fraction=0.5).epsilon(10**9) == 1.0
+    assert _agent(eps_decay_steps=4000, eps_decay_cap=1000).epsilon(2000) == pytest.approx(
+        1.0 - 0.5 * 0.95
+    )
+
+
 def test_bfloat16_bodies_round_only_inside_the_training_block():
     from rlrec.engine.agents.network import bfloat16_body
 
