@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual_plotext import PlotextPlot
 
 from rlrec.engine.training.events import Evaluation, Event, Progress, References
+from rlrec.tui.widgets.step_axis import label_step_axis
 
 if TYPE_CHECKING:  # numpy loads on first use, after the first frame (startup time)
     import numpy as np
@@ -219,6 +220,8 @@ class CurveChart(PlotextPlot):
             x_high = max(x_high, x_low + 1)
             for label, level in self.store.levels().items():
                 plt.plot([x_low, x_high], [level, level], label=label, marker="braille")
-        if not drawn:
+        if drawn:
+            label_step_axis(plt, x_low, x_high, width)
+        else:
             show_message(plt, "waiting for data…")
         self.refresh()

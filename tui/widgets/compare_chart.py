@@ -9,6 +9,7 @@ legend would cover the curves of many runs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from textual_plotext import PlotextPlot
 
 from rlrec.engine.training.events import Event
 from rlrec.tui.widgets.charts import CurveStore, downsample, show_message
+from rlrec.tui.widgets.step_axis import label_step_axis
 
 if TYPE_CHECKING:
     import numpy as np
@@ -192,6 +194,7 @@ class CompareChart(Vertical):
         width = max(10, plot.size.width - 8)
         self.left_out = 0
         drawn = 0
+        x_low, x_high = math.inf, -math.inf
         for index, run in enumerate(self.runs):
             if self.metric.key not in run.series:
                 continue
@@ -210,6 +213,9 @@ class CompareChart(Vertical):
             else:
                 plt.plot(xs.tolist(), ys.tolist(), marker=marker, color=colour)
             drawn += 1
+            x_low, x_high = min(x_low, float(x.min())), max(x_high, float(x.max()))
+        if drawn:
+            label_step_axis(plt, x_low, x_high, width)
         if drawn and self.log_y:
             plt.yscale("log")
         if not drawn:
