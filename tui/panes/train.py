@@ -78,6 +78,8 @@ if TYPE_CHECKING:  # these import torch / pandas: loaded on first use, after the
     from rlrec.tui.widgets.forms import ValidatedForm
 
 
+# The status line's last words once this pane's own run finished well.
+EXPLORE_HINT = "e or 3: explore it"
 # How long a second `s` confirms starting a run here while another process's run is followed.
 START_CONFIRM_SECONDS = 5.0
 
@@ -150,10 +152,11 @@ Train a DQN recommender against the simulator and watch it learn.
 
     DEFAULT_CSS = """
     TrainPane { height: 1fr; }
-    TrainPane #train-form { width: 40; height: 1fr; border-right: tall $panel; padding: 0 1; }
-    TrainPane #train-form .form-title { text-style: bold; margin-bottom: 1; width: 100%; }
+    TrainPane #train-side { width: 40; height: 1fr; border-right: tall $panel; padding: 0 1; }
+    TrainPane #train-side .form-title { text-style: bold; width: 100%; }
+    TrainPane #train-form { height: 1fr; margin-top: 1; }
     TrainPane #train-form .form-note { color: $text-muted; }
-    TrainPane #train-buttons { height: auto; margin-top: 1; }
+    TrainPane #train-buttons { height: 1; }
     TrainPane #train-buttons Button { min-width: 8; margin-right: 1; }
     TrainPane #train-main { width: 1fr; height: 1fr; padding: 0 1; }
     TrainPane #train-status { height: 1; }
@@ -197,13 +200,18 @@ Train a DQN recommender against the simulator and watch it learn.
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            with VerticalScroll(id="train-form"):
+            with Vertical(id="train-side"):
                 yield Label("Run settings", id="train-form-title", classes="form-title")
-                yield Static("loading settings…", id="train-form-loading")
+                # Above the form, one row high: on screen at any size, however long the
+                # form grows (below it they fell off an 80×24 screen).
                 with Horizontal(id="train-buttons"):
-                    yield Button("Start", id="train-start", variant="success")
-                    yield Button("Pause", id="train-pause", disabled=True)
-                    yield Button("Stop", id="train-stop", variant="error", disabled=True)
+                    yield Button("Start", id="train-start", variant="success", compact=True)
+                    yield Button("Pause", id="train-pause", disabled=True, compact=True)
+                    yield Button(
+                        "Stop", id="train-stop", variant="error", disabled=True, compact=True
+                    )
+                with VerticalScroll(id="train-form"):
+                    yield Static("loading settings…", id="train-form-loading")
             with Vertical(id="train-main"):
                 yield StatusLine("ready — press s to start training", id="train-status")
                 yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
@@ -320,7 +328,7 @@ Train a DQN recommender against the simulator and watch it learn.
         loading = form_box.query("#train-form-loading")
         await loading.remove()
         form = ValidatedForm(*fields, id="train-settings")
-        await form_box.mount(form, before="#train-buttons")
+        await form_box.mount(form)
         self._form_built = True
         if self._start_when_ready:
             self._start_when_ready = False
@@ -612,13 +620,19 @@ Train a DQN recommender against the simulator and watch it learn.
     def _finished(self, event: RunFinished, live: bool) -> None:
         self.last_finished = event
         text = f"finished ({event.reason}) after {event.env_steps:,} steps in {format_duration(event.seconds)}"
+        parts = [text]
         if event.message:
             text += f": {event.message}"
+            parts = [text]
         elif self.last_evaluation is not None:
-            text += f" · eval norm {format_number(self.last_evaluation.normalised, '.2f')}"
+            parts.append(f"eval norm {format_number(self.last_evaluation.normalised, '.2f')}")
+            text = " · ".join(parts)
         self._log(text)
-        self.query_one("#train-status", StatusLine).update(text)
         reason = FinishReason(event.reason)
+        explorable = live and reason.is_success and self.run_dir is not None
+        if explorable:
+            parts.append(EXPLORE_HINT)
+        self.query_one("#train-status", StatusLine).update_parts(parts)
         if reason is FinishReason.BUDGET:
             self.query_one("#train-progress", ProgressBar).update(progress=1.0)
         if self.following:
@@ -630,11 +644,13 @@ Train a DQN recommender against the simulator and watch it learn.
         self.replot_visible(force=True)
         if live:
             self.rlrec_app.runs_changed()
-        if live and reason.is_success and self.run_dir is not None:
-            if not self.rlrec_app.is_quitting:
-                # Explore loads the agent now; the pane stays here so the final curves and
-                # the evaluation line can be read first.
-                self.rlrec_app.set_run(self.run_dir, show=False)
+        if explorable and self.run_dir is not None and not self.rlrec_app.is_quitting:
+            # Explore loads the agent now; the pane stays here so the final curves and the
+            # evaluation line can be read first.
+            self.rlrec_app.set_run(self.run_dir, show=False)
+            if not self.is_visible_pane:
+                # Seen from another pane, a notice says so. Here the status line says it: a
+                # notice lands on the bottom right, over the log's last (the finish) line.
                 self.notify(f"{self.run_dir.name} finished: press 3 (or e) to explore it")
 
     @on(Worker.StateChanged)
