@@ -61,6 +61,12 @@ class RlrecApp(App):
     # first focusable widget anywhere, even in a hidden pane, and switch to that pane.
     AUTO_FOCUS = None
     BINDINGS = [
+        # `q` everywhere, even over a dialog or the help (priority), except in a text field,
+        # where it types a q (`check_action`); ctrl+q quits from a text field too. First,
+        # so the footer shows it even at 80 columns.
+        Binding(
+            "q", "quit_key", "Quit", id="app.quit_q", tooltip="Quit (stops training)", priority=True
+        ),
         *(
             Binding(
                 pane.key,
@@ -81,7 +87,9 @@ class RlrecApp(App):
             tooltip="Back from a text field to the pane's keys",
             show=False,
         ),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit (stops training)"),
+        Binding(
+            "ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit (stops training)", show=False
+        ),
     ]
 
     def __init__(
@@ -337,6 +345,15 @@ class RlrecApp(App):
         for command in super().get_system_commands(screen):
             if command.title != "Screenshot":
                 yield command
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "quit_key" and isinstance(self.focused, Input | TextArea):
+            return False  # the key goes on to the field, which types it
+        return True
+
+    async def action_quit_key(self) -> None:
+        """`q`: quit as ctrl+q does (see `check_action` for text fields)."""
+        await self.action_quit()
 
     async def action_quit(self) -> None:
         """Stop a running training first (it writes a checkpoint), at most ~1 s, then exit."""

@@ -19,7 +19,7 @@ GLOBAL_HELP = f"""\
 | `F1` | this help |
 | `ctrl+p` | command palette (start training, new dataset, open run, switch pane, screenshot, theme) |
 | `F8` | save an SVG screenshot into the open run's folder (or the runs folder) |
-| `ctrl+q` | quit (a running training stops and writes a checkpoint first) |
+| `q` | quit (a running training stops and writes a checkpoint first); in a text field `q` types a q: `ctrl+q` quits from there |
 """
 
 
@@ -50,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
     }
     """
     BINDINGS = [
-        Binding("escape,f1,q", "close", "Close help", id="help.close", tooltip="Close help"),
+        Binding("escape,f1", "close", "Close help", id="help.close", tooltip="Close help"),
         # A modal screen does not pass ctrl+q on to the app: quitting must work from here too.
         Binding("ctrl+q", "app.quit", "Quit", id="help.quit", tooltip="Quit", show=False),
     ]

@@ -126,7 +126,6 @@ class WhyScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "dismiss", "Close", id="why.close", tooltip="Close"),
         Binding("enter", "dismiss", "Close", show=False, id="why.close_enter"),
-        Binding("q", "dismiss", "Close", show=False, id="why.close_q"),
     ]
 
     DEFAULT_CSS = """
