@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from rlrec.cli.console import stdout_console
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import strict_dumps
 
 
 def offline_eval_command(args: argparse.Namespace) -> int:
     """`rlrec eval RUN --offline [--split test] [--json]`."""
+    from rlrec.engine.training.runs import find_run
     from rlrec.engine.usecases.evaluation import evaluate_run_offline
 
     if getattr(args, "run", None) is None:
         raise RlrecError("eval --offline: give a RUN folder")
     evaluation = evaluate_run_offline(
-        args.run, part=getattr(args, "split", None), seed=getattr(args, "seed", None)
+        find_run(args.run), part=getattr(args, "split", None), seed=getattr(args, "seed", None)
     )
     print_offline_report(evaluation.to_dict(), as_json=bool(getattr(args, "json", False)))
     return 0
@@ -28,10 +29,9 @@ def print_offline_report(report: dict[str, Any], as_json: bool = False) -> None:
     if as_json:
         print(strict_dumps(report))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=sys.stdout, width=160)
+    console = stdout_console()
     summary = report["split_summary"]
     console.print(
         f"offline evaluation on the {report['split']} part ({summary['method']} split): "

@@ -15,16 +15,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rlrec.cli.console import stdout_console
 from rlrec.cli.offline_eval import offline_eval_command
 from rlrec.cli.phases import phases
 from rlrec.data.errors import RlrecError
 from rlrec.data.jsonsafe import strict_dumps
 from rlrec.engine.training.budget import Budget, BudgetKind
+from rlrec.engine.training.runs import find_run
 
 if TYPE_CHECKING:  # the trainer imports torch: loaded by the handlers that train
     from rlrec.engine.training.events import Event
     from rlrec.engine.training.trainer import Trainer
     from rlrec.engine.usecases.training import TrainingResult
+
+
+RUN_HELP = "run folder, or a run name in the runs folder ($RLREC_RUNS_DIR or ./runs)"
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -56,13 +61,13 @@ def register(commands: Any, bench: Any) -> None:
     train.set_defaults(handler=train_command)
 
     resume = commands.add_parser("resume", help="continue a run from its last checkpoint")
-    resume.add_argument("run", metavar="RUN", help="run folder")
+    resume.add_argument("run", metavar="RUN", help=RUN_HELP)
     _budget_flags(resume, extra=True)
     resume.add_argument("--json", action="store_true", help="print one JSON object")
     resume.set_defaults(handler=resume_command)
 
     evaluate = commands.add_parser("eval", help="evaluate a run greedily, beside the baselines")
-    evaluate.add_argument("run", metavar="RUN", nargs="?", help="run folder")
+    evaluate.add_argument("run", metavar="RUN", nargs="?", help=RUN_HELP)
     evaluate.add_argument(
         "--episodes", type=int, default=None, help="evaluation sessions (default: config's)"
     )
@@ -78,7 +83,7 @@ def register(commands: Any, bench: Any) -> None:
     evaluate.set_defaults(handler=eval_command)
 
     recommend = commands.add_parser("recommend", help="top-K items of a run for one user")
-    recommend.add_argument("run", metavar="RUN", help="run folder")
+    recommend.add_argument("run", metavar="RUN", help=RUN_HELP)
     recommend.add_argument("--user", required=True, help="user id")
     recommend.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     recommend.add_argument(
@@ -151,7 +156,7 @@ def resume_command(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.training import start_resume
 
     with phases(args.json) as say:
-        trainer = start_resume(args.run, _budget(args), on_phase=say)
+        trainer = start_resume(find_run(args.run), _budget(args), on_phase=say)
     return _drive(trainer, args.json)
 
 
@@ -361,12 +366,12 @@ def eval_command(args: argparse.Namespace) -> int:
     if args.offline:
         return offline_eval_command(args)
     if args.run is None:
-        raise RlrecError("eval: give a RUN folder (or --offline)")
+        raise RlrecError("eval: give a RUN (a run folder or a name in the runs folder)")
     from rlrec.engine.usecases.evaluation import evaluate_online
 
     with phases(args.json) as say:
         evaluation = evaluate_online(
-            args.run,
+            find_run(args.run),
             episodes=args.episodes,
             seed=args.seed,
             with_baselines=not args.no_baselines,
@@ -377,7 +382,6 @@ def eval_command(args: argparse.Namespace) -> int:
         return 0
     episodes, seed = evaluation.episodes, evaluation.seed
     report, baselines = evaluation.agent, evaluation.baselines
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{Path(evaluation.run).name}: {episodes} sessions, seed {seed}")
@@ -397,7 +401,7 @@ def eval_command(args: argparse.Namespace) -> int:
     for name, rep in {"dqn": report, **baselines}.items():
         row = rep.to_dict()
         table.add_row(name, *(_num(row[c], 2 if c == "session_length" else 3) for c in columns))
-    Console().print(table)
+    stdout_console().print(table)
     return 0
 
 
@@ -408,8 +412,9 @@ def recommend_command(args: argparse.Namespace) -> int:
     from rlrec.engine.usecases.serving import load_for_serving, recommend
 
     catalogue = getattr(args, "dataset", None)
+    run = find_run(args.run)
     result = recommend(
-        args.run if catalogue is None else load_for_serving(args.run, catalogue),
+        run if catalogue is None else load_for_serving(run, catalogue),
         args.user,
         args.k,
         policy=getattr(args, "policy", "agent"),

@@ -189,3 +189,35 @@ def test_train_with_no_files_uses_the_default_preset(tmp_path):
     result = json.loads(out.stdout)
     assert Path(result["run"]).name.endswith("-default")
     assert runs.read_config(result["run"])["preset"] == "default"
+
+
+def test_eval_finds_a_run_by_its_name_and_prints_whole_labels_when_piped(
+    trained_run, tmp_path, monkeypatch
+):
+    run_dir, _ = trained_run
+    monkeypatch.setenv("RLREC_RUNS_DIR", str(run_dir.parent))
+    monkeypatch.chdir(tmp_path)  # no ./r here: the name is looked up in the runs folder
+    out = rlrec("eval", run_dir.name, "--episodes", 20)  # stdout is not a terminal
+    assert out.returncode == 0, out.stderr
+    header = next(line for line in out.stdout.splitlines() if "policy" in line)
+    labels = ["return", "±95%", "norm", "CTR", "length", "coverage", "ILD", "novelty"]
+    assert header.split("┃")[2:-1] and all(f" {label} " in header for label in labels), header
+    assert "…" not in out.stdout
+
+
+def test_an_unknown_run_name_says_where_it_looked_and_the_nearest_names(
+    trained_run, tmp_path, monkeypatch
+):
+    run_dir, _ = trained_run
+    runs_dir = run_dir.parent
+    monkeypatch.setenv("RLREC_RUNS_DIR", str(runs_dir))
+    monkeypatch.chdir(tmp_path)
+    for args in (("eval", "rr"), ("eval", "rr", "--offline"), ("recommend", "rr", "--user", 3)):
+        out = rlrec(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+        line = lines[0]
+        assert line.startswith("rlrec: error: rr: no such run"), line
+        assert f"looked for rr and {runs_dir / 'rr'}" in line, line
+        assert line.endswith(f"nearest in {runs_dir}: r"), line

@@ -91,6 +91,44 @@ def require_run(path: str | Path) -> Path:
     return path
 
 
+def find_run(run: str | Path, runs_dir: str | Path | None = None) -> Path:
+    """The run folder `run` names: a path to a run folder, or a bare run name (as given to
+    `rlrec train --name`) under `runs_dir` (default `default_runs_dir()`: `$RLREC_RUNS_DIR`
+    or ./runs). A bare name that is a run in the runs folder wins over a folder of that name
+    here that is not one. RlrecError (`require_run`'s) for a folder that is not a run; for
+    nothing of that name, one line saying where it looked and the nearest run names there."""
+    import difflib
+
+    path = Path(run)
+    runs = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    bare = len(path.parts) == 1 and not path.is_absolute()
+    in_runs = runs / path
+    if bare and is_run(in_runs) and not is_run(path):
+        return require_run(in_runs)
+    if path.exists():
+        return require_run(path)
+    if bare and in_runs.exists():
+        return require_run(in_runs)  # says what that folder is instead
+    looked = f"{path} and {in_runs}" if bare else str(path)
+    folder = runs if bare else path.parent
+    names = [p.name for p in _children(folder) if is_run(p)]
+    near = [n for n in names if path.name in n or n in path.name]
+    near += difflib.get_close_matches(path.name, names, n=3, cutoff=0.5)
+    nearest = list(dict.fromkeys(near))[:3]
+    if nearest:
+        hint = f"; nearest in {folder}: {', '.join(nearest)}"
+    else:
+        hint = f"; {folder} holds no runs" if not names else f"; no name near it in {folder}"
+    raise RlrecError(f"{run}: no such run (looked for {looked}){hint}", file=path, value=str(run))
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
 # -- writing ---------------------------------------------------------------------------
 def write_json(path: Path, data: dict[str, Any]) -> None:
     text = json.dumps(json_safe(data), indent=2, sort_keys=True) + "\n"
