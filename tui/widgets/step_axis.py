@@ -27,7 +27,7 @@ def step_ticks(low: float, high: float, most: int) -> list[float]:
     rough = (high - low) / most
     step = max(1.0, _nice_at_least(rough))
     first = math.ceil(low / step) * step
-    ticks = []
+    ticks: list[float] = []
     value = first
     while value <= high + 1e-9 * step and len(ticks) <= most:
         ticks.append(float(value))
