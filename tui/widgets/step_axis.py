@@ -12,6 +12,7 @@ from typing import Any
 
 # Columns a tick label gets on average (a label such as "1.25M" and the space after it).
 COLUMNS_PER_TICK = 7
+MAX_TICKS = 8  # a wide chart gets no more: round steps read better than many of them
 UNITS = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 
@@ -70,7 +71,7 @@ def format_steps(value: float, step: float | None = None) -> str:
 def label_step_axis(plt: Any, low: float, high: float, width: int) -> None:
     """Set plotext's x ticks to round env steps between `low` and `high` (the data's span)
     for a chart `width` columns wide."""
-    ticks = step_ticks(low, high, max(2, width // COLUMNS_PER_TICK))
+    ticks = step_ticks(low, high, min(MAX_TICKS, max(2, width // COLUMNS_PER_TICK)))
     if not ticks:
         return
     step = ticks[1] - ticks[0] if len(ticks) > 1 else None
