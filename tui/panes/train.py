@@ -126,7 +126,8 @@ Train a DQN recommender against the simulator and watch it learn.
   world) and the starting values of every field.
 * **s** starts a run in the runs folder, trained by a child process (so drawing never slows
   it). Give one budget: seconds *or* env steps (clear the other field). **space** pauses and
-  resumes; **x** stops (a checkpoint is written).
+  resumes; **x** stops (a checkpoint is written). The Start / Pause / Stop buttons above the
+  form do the same. **q** quits, stopping a running training with a checkpoint first.
 * ε decays over **ε decay steps** env steps when that is above 0, else over the **ε decay
   share** of the budget (so a short run ends exploiting); the line under them says which.
 * In a text field, **escape** returns to the pane so its keys work again.
@@ -137,8 +138,8 @@ Train a DQN recommender against the simulator and watch it learn.
   (measured by the engine at the start); ε, loss, CTR, and on wide screens env steps/s and
   the learning rate. The status line's **eval norm** is the last evaluation on that scale
   (0 = random, 1 = myopic oracle). Charts redraw at most `--refresh` times a second.
-* When the run ends the pane keeps its final curves; **e** or **3** shows the trained agent
-  in Explore.
+* When the run ends the pane keeps its final curves and the status line says so; **e** or
+  **3** shows the trained agent in Explore.
 * `rlrec-tui RUN_DIR` opens an existing run here and follows it live while another process
   (e.g. `rlrec train` in tmux) is still writing it.
 """
