@@ -153,11 +153,14 @@ async def test_the_form_says_which_epsilon_schedule_applies(tmp_path):
         note = pane.query_one("#train-eps-note")
         assert form.field("agent.eps_decay_steps").value == 0
         assert form.field("agent.eps_decay_fraction").value == 0.5
-        assert "ε decays over 50% of the budget" in str(note.render())
+        # The default preset also caps the decay (a setting the form does not show).
+        assert "ε decays over 50% of the budget, at most 4,000,000 env steps" in str(
+            note.render()
+        )
         form.field("agent.eps_decay_steps").text = "30000"
         await wait_for(pilot, lambda: "30,000 env steps" in str(note.render()))
         assert "decay share unused" in str(note.render())
         form.field("agent.eps_decay_steps").text = "0"
         form.field("agent.eps_decay_fraction").text = "0.25"
-        await wait_for(pilot, lambda: "25% of the budget" in str(note.render()))
+        await wait_for(pilot, lambda: "25% of the budget, at most 4,000,000" in str(note.render()))
         assert "ε decay share" in screen_text(app)

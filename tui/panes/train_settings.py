@@ -91,9 +91,20 @@ def settings_fields(
             )
         )
         if f"{section}.{name}" == EPS_FRACTION_KEY:
-            note = epsilon_schedule_line(getattr(part, "eps_decay_steps", None), value)
-            fields.append(Static(note, id=EPS_NOTE_ID, classes="form-note"))
+            cap = getattr(part, "eps_decay_cap", 0)
+            note = epsilon_schedule_line(getattr(part, "eps_decay_steps", None), value, cap)
+            fields.append(EpsilonNote(note, cap, id=EPS_NOTE_ID, classes="form-note"))
     return fields
+
+
+class EpsilonNote(Static):
+    """The line under the ε fields saying which schedule applies. It keeps the config's
+    `eps_decay_cap`, which the form does not show, so the line can be said again as the
+    fields change."""
+
+    def __init__(self, text: str, cap: int, **kwargs: str) -> None:
+        super().__init__(text, **kwargs)
+        self.cap = cap
 
 
 def refresh_epsilon_note(form: ValidatedForm) -> None:
@@ -108,4 +119,5 @@ def refresh_epsilon_note(form: ValidatedForm) -> None:
         fraction = form.field(EPS_FRACTION_KEY).value
     except KeyError:
         return
-    notes.first(Static).update(epsilon_schedule_line(steps, fraction))
+    note = notes.first(EpsilonNote)
+    note.update(epsilon_schedule_line(steps, fraction, note.cap))
