@@ -154,9 +154,7 @@ async def test_the_form_says_which_epsilon_schedule_applies(tmp_path):
         assert form.field("agent.eps_decay_steps").value == 0
         assert form.field("agent.eps_decay_fraction").value == 0.5
         # The default preset also caps the decay (a setting the form does not show).
-        assert "ε decays over 50% of the budget, at most 4,000,000 env steps" in str(
-            note.render()
-        )
+        assert "ε decays over 50% of the budget, at most 4,000,000 env steps" in str(note.render())
         form.field("agent.eps_decay_steps").text = "30000"
         await wait_for(pilot, lambda: "30,000 env steps" in str(note.render()))
         assert "decay share unused" in str(note.render())

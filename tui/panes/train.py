@@ -64,7 +64,7 @@ from rlrec.tui.panes.train_settings import (
 from rlrec.tui.widgets.charts import CurveChart, CurveStore
 from rlrec.tui.widgets.status import (
     StatusLine,
-    format_duration,
+    finish_parts,
     format_number,
     progress_parts,
 )
@@ -620,14 +620,8 @@ Train a DQN recommender against the simulator and watch it learn.
 
     def _finished(self, event: RunFinished, live: bool) -> None:
         self.last_finished = event
-        text = f"finished ({event.reason}) after {event.env_steps:,} steps in {format_duration(event.seconds)}"
-        parts = [text]
-        if event.message:
-            text += f": {event.message}"
-            parts = [text]
-        elif self.last_evaluation is not None:
-            parts.append(f"eval norm {format_number(self.last_evaluation.normalised, '.2f')}")
-            text = " · ".join(parts)
+        evaluation = self.last_evaluation
+        text, parts = finish_parts(event, None if evaluation is None else evaluation.normalised)
         self._log(text)
         reason = FinishReason(event.reason)
         explorable = live and reason.is_success and self.run_dir is not None

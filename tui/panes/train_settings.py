@@ -102,8 +102,8 @@ class EpsilonNote(Static):
     `eps_decay_cap`, which the form does not show, so the line can be said again as the
     fields change."""
 
-    def __init__(self, text: str, cap: int, **kwargs: str) -> None:
-        super().__init__(text, **kwargs)
+    def __init__(self, text: str, cap: int, *, id: str, classes: str) -> None:
+        super().__init__(text, id=id, classes=classes)
         self.cap = cap
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from rlrec.engine.training.events import Progress
+from rlrec.engine.training.events import Progress, RunFinished
 
 
 class StatusLine(Widget):
@@ -110,3 +110,21 @@ def progress_parts(event: Progress, normalised: float | None = None) -> list[str
 def progress_line(event: Progress, normalised: float | None = None) -> str:
     """`progress_parts` as one line."""
     return " · ".join(progress_parts(event, normalised))
+
+
+def finish_parts(event: RunFinished, normalised: float | None = None) -> tuple[str, list[str]]:
+    """How a RunFinished event is told: (the event log's sentence, the status line's parts,
+    most wanted first). The parts are short so a narrow status line never cuts the step
+    count or the time; `normalised` (the last evaluation's, None if none) follows unless the
+    run ended with a message, which then is the whole of both."""
+    done = f"{event.env_steps:,} steps in {format_duration(event.seconds)}"
+    sentence = f"finished ({event.reason}) after {done}"
+    if event.message:
+        sentence += f": {event.message}"
+        return sentence, [sentence]
+    parts = [f"finished ({event.reason})", done]
+    if normalised is not None:
+        evaluation = f"eval norm {format_number(normalised, '.2f')}"
+        parts.append(evaluation)
+        sentence = f"{sentence} · {evaluation}"
+    return sentence, parts
