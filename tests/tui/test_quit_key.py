@@ -3,8 +3,6 @@ with a checkpoint first), except in a text field, where it types a q; the footer
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from textual.widgets import Input
 
@@ -83,17 +81,3 @@ async def test_q_in_a_text_field_types_a_q_and_the_footer_shows_q(tmp_path, monk
         await pilot.pause()
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running)
-
-
-@sync
-async def test_q_during_training_stops_the_run_with_a_checkpoint(tmp_path, monkeypatch):
-    hold = threading.Event()  # never set: the run only ends when stopped
-    async with train_app(monkeypatch, tmp_path, hold=hold, windows=2) as t:
-        trainer = await t.start_running()
-        worker = next(w for w in t.app.workers if w.group == "training")
-        await t.pilot.press("q")
-        await t.pilot.pause()
-        assert not worker.is_running
-        assert trainer.checkpoints == [200]
-        assert trainer.final_evaluation is False  # quitting does not wait for an evaluation
-    assert t.app.return_code == 0

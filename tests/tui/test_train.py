@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from textual.widgets import DataTable
 
 from rlrec.tui.widgets.error_dialog import ErrorDialog
@@ -92,16 +93,18 @@ async def test_engine_exception_shows_dialog_and_app_stays_usable(tmp_path, monk
         assert pane.last_finished.reason == "budget"
 
 
+@pytest.mark.parametrize("key", ["ctrl+q", "q"])
 @sync
-async def test_quit_during_training_stops_worker_and_checkpoints(tmp_path, monkeypatch):
+async def test_quit_during_training_stops_worker_and_checkpoints(tmp_path, monkeypatch, key):
     hold = threading.Event()  # never set: the run only ends when stopped
     async with train_app(monkeypatch, tmp_path, hold=hold, windows=2) as t:
         trainer = await t.start_running()
         worker = next(w for w in t.app.workers if w.group == "training")
-        await t.pilot.press("ctrl+q")
+        await t.pilot.press(key)
         await t.pilot.pause()
         assert not worker.is_running
         assert trainer.checkpoints == [200]
+        assert trainer.final_evaluation is False  # quitting does not wait for an evaluation
     assert t.app.return_code == 0
 
 
