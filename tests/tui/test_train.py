@@ -138,7 +138,7 @@ async def test_return_chart_draws_the_oracle_and_random_lines_the_engine_sent(
         assert "myopic oracle" in chart and "random" in chart
         hold.set()
         await t.finish()
-        assert "finished (budget) after 2,000 steps in 0:10 · eval norm 0.50" in screen_text(t.app)
+        assert "finished (budget) · 2,000 steps in 0:10 · eval norm 0.50" in str(status.render())
 
 
 @sync
