@@ -51,14 +51,14 @@ def masked_argmax(q: torch.Tensor, mask: np.ndarray | torch.Tensor | None) -> np
     with every column masked gets its largest value overall. Ties go to the first column,
     as in torch and numpy. numpy does the argmax: torch's CPU argmax along rows took ~10×
     as long on (256, 500) blocks (torch 2.13)."""
-    q = q.detach()
+    q = q.detach().float()
     if mask is not None:
         if isinstance(mask, np.ndarray):
             bits = torch.from_numpy(np.ascontiguousarray(mask, dtype=bool).view(np.uint8))
         else:
             bits = mask.view(torch.uint8)
-        q = torch.addcmul(q.float(), bits, _MASK_PENALTY)
-    return q.float().numpy().argmax(axis=1)
+        q = torch.addcmul(q, bits, _MASK_PENALTY)
+    return q.numpy().argmax(axis=1)
 
 
 def _distinct_buffers(
@@ -598,7 +598,9 @@ class DQNAgent(Policy):
         return mask if self.config.mask_engaged else None
 
     def _masked(self, q: torch.Tensor, mask: np.ndarray | None) -> torch.Tensor:
-        if mask is not None and self.config.mask_engaged:
+        """`q` with the masked items at -inf (scores that are shown or ranked)."""
+        mask = self._acting_mask(mask)
+        if mask is not None:
             q = q.masked_fill(torch.from_numpy(np.asarray(mask, dtype=bool)), -math.inf)
         return q
 
