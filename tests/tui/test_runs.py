@@ -330,7 +330,10 @@ async def test_a_run_followed_before_it_writes_anything_is_shown_once_it_does(tm
         for name in (runs.TIMING_FILE, runs.METRICS_FILE):
             (written / name).rename(starting / name)
         await wait_for(pilot, lambda: train.last_finished is not None)
-        await wait_for(pilot, lambda: train.form().values().get("train.seconds") == 42.0)
+        await wait_for(
+            pilot,
+            lambda: train._form_built and train.form().values().get("train.seconds") == 42.0,
+        )
         assert len(train.store.get("episode_return")[0]) == 5
 
 

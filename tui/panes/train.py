@@ -277,11 +277,17 @@ Train a DQN recommender against the simulator and watch it learn.
     @work(thread=True, exclusive=True, exit_on_error=False, group="train-form")
     def _load_form(self, preset: str | None, run_dir: Path | None, request: int) -> None:
         presets = list_presets()
+        config = None
         if run_dir is not None:
             try:
                 config = self.load_run_settings(run_dir)
             except Exception:  # noqa: BLE001 — the run's own lines say what is wrong with it
-                return  # keep the form as it is: the followed run is still shown
+                if self._form_built:
+                    return  # keep the form as it is: the followed run is still shown
+                # Followed before its writer saved config.yaml, and this request superseded
+                # the first form's: show the default settings until the run's arrive.
+                run_dir = None
+        if config is not None:
             chosen = config.preset
         else:
             chosen = preset or ("default" if "default" in presets else presets[0])
@@ -324,12 +330,15 @@ Train a DQN recommender against the simulator and watch it learn.
             f"Settings of {message.run_dir.name}" if message.run_dir else "Run settings"
         )
         form_box = self.query_one("#train-form", VerticalScroll)
+        # Not built while it is replaced: a start waits for the new form, and whoever waits
+        # for `_form_built` sees the new settings' widgets, not the old ones'.
+        self._form_built = False
         old = form_box.query(ValidatedForm)
         await old.remove()
         loading = form_box.query("#train-form-loading")
         await loading.remove()
         form = ValidatedForm(*fields, id="train-settings")
-        await form_box.mount(form)
+        await form_box.mount(form)  # returns once every field under it is mounted
         self._form_built = True
         if self._start_when_ready:
             self._start_when_ready = False
