@@ -20,7 +20,9 @@ recency-weighted mean of engaged items' features ‖ context (progress, history 
 ignored share, last step engaged, hour and day of week as sin/cos) ‖ with
 `session_profile`, the summed features of the items engaged in this session ÷ max_length
 (their quality column summed is the satisfaction the session has gained, which a window of
-H items cannot show) ‖ with `history_ids`, the H history item ids themselves
+H items cannot show) ‖ with `profile_decay` d > 0, (1 − d)·Σ d^(steps since engaged) of
+the session's engaged items' features (with d = `satiation_decay`, the category columns of
+the features read each category's satiation) ‖ with `history_ids`, the H history item ids themselves
 (`SessionStart.write_history_ids`).
 
 A session starts where the user's logged (train) history ends (`session_history: log`): its
@@ -209,6 +211,10 @@ class DefaultSimulator(VectorSimulator):
         self._session_sum = np.zeros((n, self._item_dim), dtype=np.float32)
         if cfg.session_profile:  # a checkpoint without the profile still restores
             self._session_arrays = (*self._session_arrays, "_session_sum")
+        self._decayed_column = start.decayed_column
+        self._decayed_sum = np.zeros((n, self._item_dim), dtype=np.float32)
+        if cfg.profile_decay > 0:
+            self._session_arrays = (*self._session_arrays, "_decayed_sum")
         self._clock = np.zeros((n, 4), dtype=np.float32)  # hour sin/cos, weekday sin/cos
         self._return = np.zeros(n, dtype=np.float32)
         if sparse_sessions is None:
@@ -271,6 +277,7 @@ class DefaultSimulator(VectorSimulator):
         self._history_filled[envs] = (recent < self.n_items).sum(axis=1)
         self._recency[envs] = self.session_start.recency_of(recent)
         self._session_sum[envs] = 0.0
+        self._decayed_sum[envs] = 0.0
         hour = self._rng.integers(0, 24, size=k) * (2 * np.pi / 24)
         day = self._rng.integers(0, 7, size=k) * (2 * np.pi / 7)
         self._clock[envs] = np.column_stack([np.sin(hour), np.cos(hour), np.sin(day), np.cos(day)])
@@ -412,6 +419,9 @@ class DefaultSimulator(VectorSimulator):
         if cfg.session_profile:
             p = self._profile_column
             obs[:, p : p + f] = self._session_sum / horizon
+        if cfg.profile_decay > 0:
+            p = self._decayed_column
+            obs[:, p : p + f] = (1 - cfg.profile_decay) * self._decayed_sum
         self.session_start.write_history_ids(obs, self._recent)
         return obs
 
@@ -484,6 +494,8 @@ class DefaultSimulator(VectorSimulator):
             - cfg.fatigue
         )
         self._satiation *= cfg.satiation_decay
+        if cfg.profile_decay > 0:
+            self._decayed_sum *= cfg.profile_decay
         hit = np.flatnonzero(engaged)
         if hit.size:
             items = actions[hit]
@@ -503,6 +515,8 @@ class DefaultSimulator(VectorSimulator):
             self._recency[hit] = decay * self._recency[hit] + (1 - decay) * self._item_pad[items]
             if cfg.session_profile:
                 self._session_sum[hit] += self._item_pad[items]
+            if cfg.profile_decay > 0:
+                self._decayed_sum[hit] += self._item_pad[items]
         self._n_engaged += engaged
         self._n_ignored += ~engaged
         self._last_engaged = engaged.astype(np.float32)

@@ -52,6 +52,16 @@ class DefaultConfig:
         "session (÷ max_length): with the step and ignore counts, what the session has done "
         "to the user so far, which the last history_window items alone do not show",
     )
+    profile_decay: float = param(
+        0.0,
+        low=0,
+        high=1,
+        high_open=True,
+        help="0 for none; else the observation also holds the features of the items engaged "
+        "in this session, each weighted by profile_decay^(steps since its engagement) and the "
+        "sum by (1 − profile_decay): a recent-consumption profile that fades every step, "
+        "engaged or not, as satiation does (it counts time, unlike the recency mean)",
+    )
     session_history: str = param(
         "log",
         choices=("log", "empty"),

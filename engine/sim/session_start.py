@@ -34,6 +34,8 @@ class SessionStart:
     mean features of the last H engaged items ‖ their recency-weighted mean ‖ context
     [‖ with `session_profile`, the summed features of the items engaged in this session
     ÷ max_length, zero at a session's start (`profile_column`)]
+    [‖ with `profile_decay` d > 0, (1 − d)·Σ d^(steps since engaged)·features over the
+    items engaged in this session, zero at a session's start (`decayed_column`)]
     [‖ with `history_ids`, the H history slots' item ids as exact float32 numbers, oldest
     first, n_items for an empty slot]. The first `feature_dim` columns are features; the id
     columns after them are names, not quantities (`write_history_ids`)."""
@@ -51,6 +53,10 @@ class SessionStart:
         # First column of the session profile (== feature_dim without one).
         self.profile_column = self.feature_dim
         if config.session_profile:
+            self.feature_dim += self.item_dim
+        # First column of the fading profile (`profile_decay`), after the session profile.
+        self.decayed_column = self.feature_dim
+        if config.profile_decay > 0:
             self.feature_dim += self.item_dim
         self.id_columns = config.history_window if config.history_ids else 0
         self.obs_dim = self.feature_dim + self.id_columns

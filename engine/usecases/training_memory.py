@@ -120,6 +120,8 @@ def training_memory(
             obs_dim += env_d.history_window
         if env_d.session_profile:  # the session's summed item features
             obs_dim += item_dim
+        if env_d.profile_decay > 0:  # and their fading profile
+            obs_dim += item_dim
         # A setting the simulator would refuse is said as such, not as a memory estimate
         # (0 items: no readable meta.yaml, loading the dataset says what is wrong).
         if items:

@@ -21,7 +21,9 @@ def test_presets_ship_and_parse():
     # default stays off, so an old run's config.yaml still describes the state it trained on.
     preset = parse_env_config(load_preset("default")["env"])
     assert preset.session_profile and not DefaultConfig().session_profile
-    assert dataclasses.replace(preset, session_profile=False) == DefaultConfig()
+    assert preset.profile_decay == 0.8 and DefaultConfig().profile_decay == 0
+    off = dataclasses.replace(preset, session_profile=False, profile_decay=0.0)
+    assert off == DefaultConfig()
 
 
 def test_user_yaml_names_a_preset_and_overrides_fields(tmp_path):

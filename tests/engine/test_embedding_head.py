@@ -289,8 +289,8 @@ def test_the_preflight_estimate_counts_the_head_candidates_and_replay_dtype():
     config.env.candidates = 200  # what a simulator offering candidate sets is configured with
     embedding = training_memory(config)
     # The built-in dataset as the estimate sees it: user 8, history 2 × 19 item features,
-    # context 8 and the preset's session profile (19).
-    n_items, obs_dim = 500, 8 + 2 * 19 + 8 + 19
+    # context 8, the preset's session profile (19) and its fading profile (19).
+    n_items, obs_dim = 500, 8 + 2 * 19 + 8 + 19 + 19
     per_transition = ReplayBuffer.bytes_per_transition(obs_dim, n_items, 200, "float16")
     assert embedding.parts["replay buffer"] == config.agent.replay_size * per_transition
     full_mask = ReplayBuffer.bytes_per_transition(obs_dim, n_items)

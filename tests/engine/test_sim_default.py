@@ -58,7 +58,8 @@ def test_alpha_blends_latent_and_content(truth):
 
 
 def test_observation_layout(truth):
-    sim = DefaultSimulator(truth, default_env(session_profile=False), n_envs=8, seed=0)
+    plain = default_env(session_profile=False, profile_decay=0.0)
+    sim = DefaultSimulator(truth, plain, n_envs=8, seed=0)
     obs = sim.reset(0)
     u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
     assert obs.shape == (8, u + 2 * f + 8) and obs.dtype == np.float32
@@ -312,7 +313,7 @@ def test_history_features_stay_exact_over_long_runs_from_logged_histories(truth)
 
 
 def test_session_profile_makes_the_hidden_satisfaction_readable_from_the_observation(truth):
-    cfg = default_env(session_profile=True, satisfaction_jitter=0.0)
+    cfg = default_env(session_profile=True, profile_decay=0.0, satisfaction_jitter=0.0)
     sim = DefaultSimulator(truth, cfg, n_envs=64, seed=4)
     obs = sim.reset(4)
     u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
@@ -335,6 +336,41 @@ def test_session_profile_makes_the_hidden_satisfaction_readable_from_the_observa
     # Serving builds the same fresh-session state, with an empty profile.
     served = sim.fresh_observation(np.arange(5))
     assert served.shape[1] == obs.shape[1] and np.all(served[:, profile] == 0)
+
+
+def test_profile_decay_at_the_satiation_rate_makes_satiation_readable(truth):
+    """With d = satiation_decay the fading profile's category columns are each category's
+    hidden satiation, times (1 − d): every step, engaged or not, and across session starts."""
+    cfg = default_env(session_profile=True, profile_decay=0.8, satiation_decay=0.8)
+    sim = DefaultSimulator(truth, cfg, n_envs=64, seed=7)
+    obs = sim.reset(7)
+    u, f = truth.user_observable.shape[1], truth.item_observable.shape[1]
+    fading = slice(u + 3 * f + 8, u + 4 * f + 8)
+    assert obs.shape == (64, u + 4 * f + 8)
+    assert np.all(obs[:, fading] == 0)
+    # Which feature columns are the category one-hot: the category's own column is 1.
+    features = truth.item_observable
+    columns = [
+        int(np.flatnonzero(np.all(features[truth.item_category == c] == 1, axis=0))[0])
+        for c in range(sim.n_categories)
+    ]
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        result = sim.step(rng.integers(0, truth.n_items, 64))
+        readable = result.obs[:, fading][:, columns] / (1 - cfg.profile_decay)
+        np.testing.assert_allclose(readable, sim._satiation, atol=1e-4)
+    served = sim.fresh_observation(np.arange(5))
+    assert served.shape[1] == obs.shape[1] and np.all(served[:, fading] == 0)
+    # Checkpointed with the sessions, and refused by name where it is missing.
+    other = DefaultSimulator(truth, cfg, n_envs=64, seed=9)
+    other.restore_session_state(sim.session_state())
+    actions = np.arange(64)
+    assert np.array_equal(sim.step(actions).obs, other.step(actions).obs)
+    plain = DefaultSimulator(
+        truth, default_env(session_profile=True, profile_decay=0.0), n_envs=64, seed=7
+    )
+    with pytest.raises(RlrecError, match="_decayed_sum"):
+        other.restore_session_state(plain.session_state())
 
 
 def test_session_profile_survives_a_checkpoint_of_the_sessions(truth):
