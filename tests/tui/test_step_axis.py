@@ -9,11 +9,12 @@ import pytest
 
 from rlrec.engine.training.events import Progress, References
 from rlrec.tui.widgets.charts import CurveChart
-from rlrec.tui.widgets.step_axis import format_steps, step_ticks
+from rlrec.tui.widgets.step_axis import format_steps, format_value, round_ticks, step_ticks
 from tests.tui.fake_trainer import screen_text, sync, train_app
 
 # A tick label as the charts write it: 950, 40k, 1.5k, 1.2M, 2B, or a comma-grouped whole
 # number where the span is too short for a short form.
+Y_TICK = re.compile(r"(-?\d[\d.]*[kMB]?)┤")
 TICK_LABEL = re.compile(r"^(\d{1,3}(\.\d{1,2})?[kMB]?|\d{1,3}(,\d{3})+)$")
 
 
@@ -38,6 +39,22 @@ def test_ticks_are_round_steps_inside_the_span():
     assert step_ticks(1_000, 1_234_567, 4) == [500_000, 1_000_000]
     assert step_ticks(0, 3, 10) == [0, 1, 2, 3]  # whole steps, never fractions
     assert step_ticks(7, 7, 4) == [7]
+
+
+def test_value_ticks_are_round_with_the_decimals_their_spacing_needs():
+    assert round_ticks(0.05, 1.0, 5) == [0.2, 0.4, 0.6, 0.8, 1.0]
+    assert round_ticks(4.4, 34.2, 4) == [10, 20, 30]
+    assert round_ticks(0.0012, 0.0093, 3) == [0.002, 0.006]  # never a lone tick
+    assert round_ticks(0.3, 0.3, 4) == [0.3]
+    assert [format_value(v, 0.2) for v in (0.2, 1.0)] == ["0.2", "1.0"]
+    assert [format_value(v, 10) for v in (10, 30)] == ["10", "30"]
+    assert format_value(32_500, 500) == "32.5k"
+    assert format_value(32_560.3) == "32.6k"  # a flat line's single tick, written short
+
+
+def _number(label: str) -> float:
+    scale = {"k": 1e3, "M": 1e6, "B": 1e9}.get(label[-1], 1.0)
+    return float(label.rstrip("kMB")) * scale
 
 
 def progress(steps: int) -> Progress:
@@ -79,3 +96,9 @@ async def test_every_chart_labels_env_steps_short_at_160x48(tmp_path, monkeypatc
             assert len(labels) >= 2, (chart.title, rows[frame + 1])
             assert all(TICK_LABEL.match(label) for label in labels), (chart.title, labels)
             assert labels[-2:] == ["500k", "1M"], (chart.title, labels)
+            # The y labels (left of ┤) are round: multiples of their spacing, no raw floats.
+            values = [_number(m.group(1)) for row in rows if (m := Y_TICK.search(row))]
+            assert values, (chart.title, rows)
+            if len(values) > 1:
+                step = abs(values[0] - values[1])
+                assert all(abs(v / step - round(v / step)) < 1e-6 for v in values), values

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual_plotext import PlotextPlot
 
 from rlrec.engine.training.events import Evaluation, Event, Progress, References
-from rlrec.tui.widgets.step_axis import label_step_axis
+from rlrec.tui.widgets.step_axis import label_step_axis, label_value_axis
 
 if TYPE_CHECKING:  # numpy loads on first use, after the first frame (startup time)
     import numpy as np
@@ -193,6 +193,7 @@ class CurveChart(PlotextPlot):
         width = max(10, self.size.width - 8)
         drawn = False
         x_low, x_high = math.inf, -math.inf
+        y_low, y_high = math.inf, -math.inf
         for name, label in zip(self.series, self.labels, strict=True):
             if self.store is None or len(self.store) == 0:
                 break
@@ -215,13 +216,16 @@ class CurveChart(PlotextPlot):
                 plt.plot(xs.tolist(), ys.tolist(), label=label, marker="braille")
             drawn = True
             x_low, x_high = min(x_low, float(x[0])), max(x_high, float(x[-1]))
+            y_low, y_high = min(y_low, float(ys.min())), max(y_high, float(ys.max()))
         if drawn and self.levels and self.store is not None:
             # Level lines across the curves' span, so the return is read against them.
             x_high = max(x_high, x_low + 1)
             for label, level in self.store.levels().items():
                 plt.plot([x_low, x_high], [level, level], label=label, marker="braille")
+                y_low, y_high = min(y_low, level), max(y_high, level)
         if drawn:
             label_step_axis(plt, x_low, x_high, width)
+            label_value_axis(plt, y_low, y_high, self.size.height)
         else:
             show_message(plt, "waiting for data…")
         self.refresh()

@@ -24,7 +24,7 @@ from textual_plotext import PlotextPlot
 
 from rlrec.engine.training.events import Event
 from rlrec.tui.widgets.charts import CurveStore, downsample, show_message
-from rlrec.tui.widgets.step_axis import label_step_axis
+from rlrec.tui.widgets.step_axis import label_step_axis, label_value_axis
 
 if TYPE_CHECKING:
     import numpy as np
@@ -195,6 +195,7 @@ class CompareChart(Vertical):
         self.left_out = 0
         drawn = 0
         x_low, x_high = math.inf, -math.inf
+        y_low, y_high = math.inf, -math.inf
         for index, run in enumerate(self.runs):
             if self.metric.key not in run.series:
                 continue
@@ -214,10 +215,13 @@ class CompareChart(Vertical):
                 plt.plot(xs.tolist(), ys.tolist(), marker=marker, color=colour)
             drawn += 1
             x_low, x_high = min(x_low, float(x.min())), max(x_high, float(x.max()))
+            y_low, y_high = min(y_low, float(ys.min())), max(y_high, float(ys.max()))
         if drawn:
             label_step_axis(plt, x_low, x_high, width)
         if drawn and self.log_y:
-            plt.yscale("log")
+            plt.yscale("log")  # plotext's own ticks: round positions are powers there
+        elif drawn:
+            label_value_axis(plt, y_low, y_high, plot.size.height)
         if not drawn:
             message = self.hint if not self.runs else "nothing to draw"
             if self.runs and self.log_y and self.left_out:

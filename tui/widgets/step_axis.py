@@ -1,8 +1,9 @@
-"""The env-steps x axis of the training charts: round tick positions labelled as whole steps,
-thousands and millions written short (`950`, `40k`, `1.2M`).
+"""The axes of the training charts: round tick positions, env steps on x labelled as whole
+steps with thousands and millions written short (`950`, `40k`, `1.2M`), the values on y with
+just the decimals their spacing needs (`0.25`, `30`, `32.5k`).
 
-Axis formatting only: the steps themselves are the engine's (the events' `env_steps`).
-Plotext would otherwise label evenly spaced raw floats (`123456.789`).
+Axis formatting only: the numbers themselves are the engine's. Plotext would otherwise
+label evenly spaced raw floats (`123456.789`, `32560.3`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,33 @@ def step_ticks(low: float, high: float, most: int) -> list[float]:
     """At most `most` (≥ 1) whole-step positions in [low, high], 1, 2 or 5 × 10^k apart,
     e.g. (1024, 40960, 5) → 10k, 20k, 30k, 40k. A single point (`high <= low`) gets its
     own tick; a span with no round position inside gets its ends."""
+    return round_ticks(low, high, most, whole=True)
+
+
+def round_ticks(low: float, high: float, most: int, *, whole: bool = False) -> list[float]:
+    """At most `most` (≥ 1) positions in [low, high], 1, 2 or 5 × 10^k apart (k ≥ 0 when
+    `whole`), e.g. (0.05, 1.0, 5) → 0.2, 0.4, 0.6, 0.8, 1. A single point (`high <= low`)
+    gets its own tick; a span with no round position inside gets its ends."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return []
     if high <= low:
-        return [float(round(low))]
+        return [float(round(low))] if whole else [float(low)]
     most = max(1, most)
-    rough = (high - low) / most
-    step = max(1.0, _nice_at_least(rough))
+    step = _nice_at_least((high - low) / most)
+    if whole:
+        step = max(1.0, step)
+    ticks = _ticks_from(low, high, step, most)
+    if not whole and len(ticks) < 2 <= most:  # one value tick reads as no scale: go finer
+        step = _nice_at_least(step / 2.5)
+        ticks = _ticks_from(low, high, step, most)
+    if not whole:  # 0.1 × 3 is 0.30000000000000004: snap to the step's decimals
+        decimals = max(0, math.ceil(-math.log10(step) - 1e-9))
+        ticks = [round(t, decimals) + 0.0 for t in ticks]
+    return ticks or ([float(round(low)), float(round(high))] if whole else [low, high])
+
+
+def _ticks_from(low: float, high: float, step: float, most: int) -> list[float]:
+    """The multiples of `step` in [low, high], every other one past `most`."""
     first = math.ceil(low / step) * step
     ticks: list[float] = []
     value = first
@@ -35,7 +56,7 @@ def step_ticks(low: float, high: float, most: int) -> list[float]:
         value = first + len(ticks) * step
     if len(ticks) > most:  # the rounding of `step` up keeps this rare; never crowd the axis
         ticks = ticks[::2]
-    return ticks or [float(round(low)), float(round(high))]
+    return ticks
 
 
 def _nice_at_least(value: float) -> float:
@@ -76,3 +97,24 @@ def label_step_axis(plt: Any, low: float, high: float, width: int) -> None:
         return
     step = ticks[1] - ticks[0] if len(ticks) > 1 else None
     plt.xticks(ticks, [format_steps(t, step) for t in ticks])
+
+
+def format_value(value: float, step: float | None = None) -> str:
+    """A y-axis value with the decimals its tick spacing `step` needs (`0.25`, `30`); from a
+    thousand up written short as env steps are (`32.5k`, `1.2M`)."""
+    if abs(value) >= 1e3:
+        return format_steps(value, step)
+    if step is None or step <= 0:
+        return f"{value:g}"
+    decimals = min(6, max(0, math.ceil(-math.log10(step) - 1e-9)))
+    return f"{value:.{decimals}f}"
+
+
+def label_value_axis(plt: Any, low: float, high: float, height: int) -> None:
+    """Set plotext's y ticks to round values between `low` and `high` (the data's range)
+    for a chart `height` rows high (about one tick every third row, at most five)."""
+    ticks = round_ticks(low, high, min(5, max(2, (height - 4) // 3)))
+    if not ticks:
+        return
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else None
+    plt.yticks(ticks, [format_value(t, step) for t in ticks])
