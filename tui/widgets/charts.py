@@ -134,6 +134,8 @@ def show_message(plt: Any, message: str) -> None:
     plt.text(message, x=0.5, y=0.5, alignment="center")
     plt.xlim(0, 1)
     plt.ylim(0, 1)
+    plt.xticks([])  # no scale without data (plotext would label 0.17, 0.33, …)
+    plt.yticks([])
 
 
 class CurveChart(PlotextPlot):
