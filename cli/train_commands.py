@@ -33,11 +33,20 @@ RUN_HELP = "run folder, or a run name in the runs folder ($RLREC_RUNS_DIR or ./r
 
 
 def register(commands: Any, bench: Any) -> None:
-    train = commands.add_parser("train", help="train a DQN agent on a simulator preset")
+    from rlrec.engine.presets import PRESETS
+
+    train = commands.add_parser(
+        "train",
+        help="train a DQN agent on a simulator preset",
+        description="Train a DQN agent against a simulator preset, or one fitted to a dataset "
+        "(--dataset), for one budget; writes a run folder (config, metrics, checkpoint, final "
+        "evaluation) that `rlrec eval`, `rlrec-tui` and `rlrec serve` open by name.",
+    )
     train.add_argument(
         "--preset",
         default=None,
-        help="preset name (default: default; large for a dataset past 2,000 items)",
+        help=f"one of {', '.join(sorted(PRESETS))} (default: default; for a dataset past "
+        "2,000 items, logs-large for a log and large for a generated one)",
     )
     train.add_argument("--config", default=None, metavar="FILE", help="YAML on top of the preset")
     _budget_flags(train)

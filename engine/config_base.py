@@ -69,11 +69,23 @@ def describe_range(meta: typing.Mapping[str, Any]) -> str:
     low, high = meta.get("low"), meta.get("high")
     left = "(" if meta.get("low_open") or low is None else "["
     right = ")" if meta.get("high_open") or high is None else "]"
-    return f"{left}{'-inf' if low is None else _fmt(low)}, {'inf' if high is None else _fmt(high)}{right}"
+    return f"{left}{'-inf' if low is None else _bound(low)}, {'inf' if high is None else _bound(high)}{right}"
 
 
 def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _bound(value: Any) -> str:
+    """A range end as a person reads it: 1000000000000 → 1e12, 4000000 → 4e6 (a comma
+    grouping would read as another bound inside the interval); anything else as `_fmt`."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1_000_000:
+        mantissa, exponent = value, 0
+        while mantissa % 10 == 0:
+            mantissa, exponent = mantissa // 10, exponent + 1
+        if exponent >= 6:
+            return f"{mantissa}e{exponent}"
+    return _fmt(value)
 
 
 def _type_name(tp: Any) -> str:

@@ -207,3 +207,12 @@ def test_a_budget_beyond_the_longest_run_is_refused_with_its_range(kind, amount)
     with pytest.raises(RlrecError, match=r"is out of range \(allowed: .*in \(0, \d+\]\)"):
         Budget(BudgetKind(kind), amount)
     assert Budget(BudgetKind(kind), 10 if kind != "seconds" else 30 * 86400).amount
+
+
+def test_large_whole_bounds_read_as_powers_of_ten():
+    from rlrec.engine.config_base import describe_range
+
+    assert describe_range({"low": 0, "high": 10**12}) == "[0, 1e12]"
+    assert describe_range({"low": 1, "high": 4_000_000, "high_open": True}) == "[1, 4e6)"
+    assert describe_range({"low": 0, "high": 123_456_789}) == "[0, 123456789]"
+    assert describe_range({"low": 0, "high": 50_000}) == "[0, 50000]"
