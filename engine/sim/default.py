@@ -22,8 +22,8 @@ ignored share, last step engaged, hour and day of week as sin/cos) ‖ with
 (their quality column summed is the satisfaction the session has gained, which a window of
 H items cannot show) ‖ with `profile_decay` d > 0, (1 − d)·Σ d^(steps since engaged) of
 the session's engaged items' features (with d = `satiation_decay`, the category columns of
-the features read each category's satiation) ‖ with `history_ids`, the H history item ids themselves
-(`SessionStart.write_history_ids`).
+the features read each category's satiation) ‖ with `history_ids`, the H history item ids
+themselves (`SessionStart.write_history_ids`).
 
 A session starts where the user's logged (train) history ends (`session_history: log`): its
 last H engaged items fill the history slots and the items already consumed are masked, so
