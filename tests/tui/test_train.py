@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, RichLog
 
 from rlrec.tui.widgets.error_dialog import ErrorDialog
 from tests.tui.fake_trainer import FakeTrainer, screen_text, sync, train_app, wait_for
@@ -27,15 +27,21 @@ async def test_s_trains_fills_curves_evals_and_hands_the_run_to_explore(tmp_path
         assert app.state.run_dir == pane.run_dir and pane.run_dir.parent == tmp_path
         assert app.query_one("#panes").active == "train"
         await dismiss_explore_error(pilot)  # Explore cannot load a scripted run's agent
-        text = screen_text(app)
-        assert "finished (budget) after 2,000 steps" in text
-        assert "eval @ 2,000: return 7.00" in text
+        # What the event log holds (on a busy box its scroll to the last line can lag).
+        log = "\n".join(line.text for line in pane.query_one("#train-log", RichLog).lines)
+        assert "finished (budget) after 2,000 steps" in log
+        assert "eval @ 2,000: return 7.00" in log
 
 
 async def dismiss_explore_error(pilot) -> None:
-    await pilot.pause(0.3)
+    """Explore's attempt to load the scripted run ends in an error dialog: wait for that
+    load (a worker; on a loaded machine it takes longer than any fixed pause), then close
+    the dialog so the Train pane is read, not the dialog over it."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.1)
     if isinstance(pilot.app.screen, ErrorDialog):
         await pilot.press("escape")
+        await pilot.pause()
 
 
 @sync
